@@ -1,0 +1,138 @@
+// The one recipe interface shared by built-in kinds, Lua scripts and plugins.
+//
+// A RecipeKind declares its parameters (checked by `alambic validate` before
+// any run) and runs one recipe: it gets its resolved input tables, params, a
+// logger, a cancellation token and the workspace paths, and returns output
+// tables (one per declared output, in order) plus metrics. Run() may be called
+// from any executor thread at the same time for different recipes; kinds hold
+// no mutable state.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/status.h"
+#include "core/table/table.h"
+
+namespace alambic {
+
+enum class ParamType { kString, kInt, kNumber, kBool, kStringList, kMap, kList, kAny };
+const char* ParamTypeName(ParamType t);
+
+struct ParamSpec {
+  std::string name;
+  ParamType type = ParamType::kString;
+  bool required = false;
+  std::string doc;
+};
+
+// Cooperative cancellation: set by the executor on Ctrl-C, fail-fast or timeout.
+class CancelToken {
+ public:
+  void Cancel(StatusCode why = StatusCode::kCancelled) {
+    reason_.store(why);
+    cancelled_.store(true, std::memory_order_release);
+  }
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+  // kCancelled or kTimedOut once cancelled.
+  StatusCode reason() const { return reason_.load(); }
+  // A Status to return from a recipe that noticed cancellation.
+  Status AsStatus() const {
+    return reason() == StatusCode::kTimedOut ? Status::TimedOut("timed out")
+                                             : Status::Cancelled("cancelled");
+  }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+  std::atomic<StatusCode> reason_{StatusCode::kCancelled};
+};
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+// Receives a recipe's log lines. Implementations are thread-safe.
+class RecipeLogger {
+ public:
+  virtual ~RecipeLogger() = default;
+  virtual void Log(LogLevel level, const std::string& message) = 0;
+  void Info(const std::string& m) { Log(LogLevel::kInfo, m); }
+  void Warn(const std::string& m) { Log(LogLevel::kWarn, m); }
+};
+
+struct NamedTable {
+  std::string name;  // dataset name
+  std::shared_ptr<const Table> table;
+};
+
+struct RecipeContext {
+  std::string recipe;                    // recipe name, for messages
+  const nlohmann::json* params;          // validated params (an object)
+  std::vector<NamedTable> inputs;        // in declaration order
+  std::vector<std::string> outputs;      // dataset names, in declaration order
+  std::filesystem::path workspace;       // absolute workspace root
+  std::vector<std::filesystem::path> data_roots;  // extra readable roots (absolute)
+  RecipeLogger* log = nullptr;
+  const CancelToken* cancel = nullptr;
+  // Called now and then with rows processed so far (progress display). May be empty.
+  std::function<void(int64_t)> progress;
+
+  // Resolves a path from params against the workspace and checks it stays inside
+  // the workspace or a data root (after resolving symlinks and "..").
+  Result<std::filesystem::path> ResolvePath(const std::string& p) const;
+};
+
+struct RecipeOutput {
+  std::vector<Table> tables;  // one per ctx.outputs entry, same order
+  nlohmann::json metrics = nlohmann::json::object();
+};
+
+class RecipeKind {
+ public:
+  virtual ~RecipeKind() = default;
+  virtual std::string name() const = 0;
+  virtual const std::vector<ParamSpec>& params() const = 0;
+  // Source kinds take no inputs; their version comes from SourceFingerprint().
+  virtual bool is_source() const { return false; }
+  // Bounds on the number of inputs and outputs (-1: unbounded).
+  virtual int min_inputs() const { return is_source() ? 0 : 1; }
+  virtual int max_inputs() const { return is_source() ? 0 : -1; }
+  virtual int min_outputs() const { return 1; }
+  virtual int max_outputs() const { return 1; }
+  // Kind-specific checks after generic type checks; return Invalid with a message
+  // naming the parameter.
+  virtual Status CheckParams(const nlohmann::json& /*params*/) const { return Status::Ok(); }
+  // Files (relative to the workspace) whose content is part of the recipe's code
+  // and so of its output version, e.g. a .sql or .lua script.
+  virtual std::vector<std::string> CodeFiles(const nlohmann::json& /*params*/) const { return {}; }
+  // For sources: a stable fingerprint of the external data (e.g. a content hash).
+  virtual Result<std::string> SourceFingerprint(const RecipeContext& ctx) const;
+  virtual Result<RecipeOutput> Run(RecipeContext& ctx) const = 0;
+};
+
+// Kinds by name. Registering a duplicate name is refused.
+class RecipeRegistry {
+ public:
+  Status Register(std::unique_ptr<RecipeKind> kind);
+  const RecipeKind* Find(const std::string& name) const;
+  std::vector<std::string> Names() const;
+  // A registry holding every built-in kind.
+  static const RecipeRegistry& Builtins();
+
+ private:
+  std::map<std::string, std::unique_ptr<RecipeKind>> kinds_;
+};
+
+// Registration functions for built-in kinds, one per recipes/*.cc file.
+void RegisterCollectKind(RecipeRegistry& r);
+void RegisterSqlKind(RecipeRegistry& r);
+void RegisterSyncKind(RecipeRegistry& r);
+void RegisterStackKind(RecipeRegistry& r);
+
+}  // namespace alambic
