@@ -1,0 +1,592 @@
+#include "catalog/catalog.h"
+
+#include <chrono>
+#include <random>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+namespace alambic {
+
+namespace {
+
+// Migration i brings the schema from version i to i+1. Never edit a shipped one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  flows TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  user TEXT NOT NULL DEFAULT '',
+  git_commit TEXT NOT NULL DEFAULT '',
+  git_dirty INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL DEFAULT '',
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_by_start ON runs(started_at);
+CREATE TABLE recipe_runs (
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  flow TEXT NOT NULL,
+  recipe TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT NOT NULL DEFAULT '',
+  finished_at TEXT NOT NULL DEFAULT '',
+  duration_ms REAL NOT NULL DEFAULT 0,
+  rows_in INTEGER NOT NULL DEFAULT 0,
+  rows_out INTEGER NOT NULL DEFAULT 0,
+  bytes_out INTEGER NOT NULL DEFAULT 0,
+  error TEXT NOT NULL DEFAULT '',
+  log TEXT NOT NULL DEFAULT '',
+  metrics TEXT NOT NULL DEFAULT '{}',
+  PRIMARY KEY (run_id, flow, recipe)
+);
+CREATE TABLE dataset_versions (
+  environment TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  id TEXT NOT NULL,
+  file TEXT NOT NULL,
+  schema TEXT NOT NULL,
+  row_count INTEGER NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  run_id TEXT NOT NULL,
+  flow TEXT NOT NULL,
+  recipe TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (environment, dataset, id)
+);
+CREATE INDEX dataset_versions_by_run ON dataset_versions(run_id);
+CREATE TABLE version_inputs (
+  environment TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  version_id TEXT NOT NULL,
+  input_dataset TEXT NOT NULL,
+  input_version_id TEXT NOT NULL,
+  PRIMARY KEY (environment, dataset, version_id, input_dataset)
+);
+CREATE TABLE current_versions (
+  environment TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  version_id TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (environment, dataset)
+);
+CREATE TABLE recipe_state (
+  environment TEXT NOT NULL,
+  flow TEXT NOT NULL,
+  recipe TEXT NOT NULL,
+  params_hash TEXT NOT NULL,
+  code_hash TEXT NOT NULL,
+  source_fingerprint TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  outputs TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (environment, flow, recipe)
+);
+CREATE TABLE file_fingerprints (
+  path TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  mtime_ns INTEGER NOT NULL,
+  inode INTEGER NOT NULL,
+  sha256 TEXT NOT NULL
+);
+)sql",
+};
+static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
+
+Status SqlError(const std::exception& e, const char* what) {
+  return Status::IoError(fmt::format("catalog: {}: {}", what, e.what()));
+}
+
+RunRecord ReadRun(SQLite::Statement& q) {
+  RunRecord r;
+  r.id = q.getColumn(0).getString();
+  r.flows = q.getColumn(1).getString();
+  r.environment = q.getColumn(2).getString();
+  r.trigger = q.getColumn(3).getString();
+  r.user = q.getColumn(4).getString();
+  r.git_commit = q.getColumn(5).getString();
+  r.git_dirty = q.getColumn(6).getInt() != 0;
+  r.status = q.getColumn(7).getString();
+  r.started_at = q.getColumn(8).getString();
+  r.finished_at = q.getColumn(9).getString();
+  r.error = q.getColumn(10).getString();
+  return r;
+}
+
+constexpr const char* kRunColumns =
+    "id, flows, environment, trigger, user, git_commit, git_dirty, status, started_at, finished_at, error";
+constexpr const char* kVersionColumns =
+    "id, dataset, environment, file, schema, row_count, size_bytes, run_id, flow, recipe, created_at";
+
+DatasetVersionRecord ReadVersion(SQLite::Statement& q) {
+  DatasetVersionRecord v;
+  v.id = q.getColumn(0).getString();
+  v.dataset = q.getColumn(1).getString();
+  v.environment = q.getColumn(2).getString();
+  v.file = q.getColumn(3).getString();
+  v.schema = q.getColumn(4).getString();
+  v.rows = q.getColumn(5).getInt64();
+  v.bytes = q.getColumn(6).getInt64();
+  v.run_id = q.getColumn(7).getString();
+  v.flow = q.getColumn(8).getString();
+  v.recipe = q.getColumn(9).getString();
+  v.created_at = q.getColumn(10).getString();
+  return v;
+}
+
+nlohmann::json MapToJson(const std::map<std::string, std::string>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : m) j[k] = v;
+  return j;
+}
+
+std::map<std::string, std::string> JsonToMap(const std::string& s) {
+  std::map<std::string, std::string> m;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (j.is_object())
+    for (const auto& [k, v] : j.items())
+      if (v.is_string()) m[k] = v.get<std::string>();
+  return m;
+}
+
+}  // namespace
+
+std::string NowIso() {
+  using namespace std::chrono;
+  auto now = system_clock::now();
+  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+}
+
+std::string NewUuid() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48,
+                     b & 0xffffffffffffULL);
+}
+
+Catalog::Catalog(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+Catalog::~Catalog() = default;
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& path) {
+  try {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db->setBusyTimeout(10000);
+    db->exec("PRAGMA journal_mode=WAL");
+    db->exec("PRAGMA synchronous=FULL");
+    db->exec("PRAGMA foreign_keys=ON");
+    std::unique_ptr<Catalog> cat(new Catalog(std::move(db)));
+    ALAMBIC_RETURN_IF_ERROR(cat->Migrate());
+    return cat;
+  } catch (const std::exception& e) {
+    return Status::IoError(fmt::format("catalog {}: {}", path.string(), e.what()));
+  }
+}
+
+Status Catalog::Migrate() {
+  std::lock_guard lock(mu_);
+  try {
+    int version = db_->execAndGet("PRAGMA user_version").getInt();
+    if (version > kCatalogSchemaVersion)
+      return Status::Invalid(fmt::format("catalog schema version {} is newer than this alambic ({})", version,
+                                         kCatalogSchemaVersion));
+    for (int v = version; v < kCatalogSchemaVersion; ++v) {
+      SQLite::Transaction tx(*db_);
+      db_->exec(kMigrations[v]);
+      db_->exec(fmt::format("PRAGMA user_version = {}", v + 1));
+      tx.commit();
+    }
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return SqlError(e, "migration");
+  }
+}
+
+int Catalog::schema_version() {
+  std::lock_guard lock(mu_);
+  return db_->execAndGet("PRAGMA user_version").getInt();
+}
+
+Status Catalog::BeginRun(const RunRecord& r) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
+    q.bind(1, r.id);
+    q.bind(2, r.flows);
+    q.bind(3, r.environment);
+    q.bind(4, r.trigger);
+    q.bind(5, r.user);
+    q.bind(6, r.git_commit);
+    q.bind(7, r.git_dirty ? 1 : 0);
+    q.bind(8, r.status);
+    q.bind(9, r.started_at);
+    q.bind(10, r.finished_at);
+    q.bind(11, r.error);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return SqlError(e, "begin run");
+  }
+}
+
+Status Catalog::FinishRun(const std::string& id, const std::string& status, const std::string& finished_at,
+                          const std::string& error) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?");
+    q.bind(1, status);
+    q.bind(2, finished_at);
+    q.bind(3, error);
+    q.bind(4, id);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return SqlError(e, "finish run");
+  }
+}
+
+Status Catalog::Commit(const CatalogBatch& b) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement rr(*db_,
+                         "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "
+                         "started_at, finished_at, duration_ms, rows_in, rows_out, bytes_out, error, log, metrics) "
+                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    for (const auto& r : b.recipe_runs) {
+      rr.reset();
+      rr.bind(1, r.run_id);
+      rr.bind(2, r.flow);
+      rr.bind(3, r.recipe);
+      rr.bind(4, r.kind);
+      rr.bind(5, r.status);
+      rr.bind(6, r.reason);
+      rr.bind(7, r.attempts);
+      rr.bind(8, r.started_at);
+      rr.bind(9, r.finished_at);
+      rr.bind(10, r.duration_ms);
+      rr.bind(11, r.rows_in);
+      rr.bind(12, r.rows_out);
+      rr.bind(13, r.bytes_out);
+      rr.bind(14, r.error);
+      rr.bind(15, r.log);
+      rr.bind(16, r.metrics.dump());
+      rr.exec();
+    }
+    SQLite::Statement dv(*db_, fmt::format("INSERT OR IGNORE INTO dataset_versions ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                           kVersionColumns));
+    SQLite::Statement vi(*db_, "INSERT OR IGNORE INTO version_inputs VALUES (?,?,?,?,?)");
+    SQLite::Statement cv(*db_, "INSERT OR REPLACE INTO current_versions VALUES (?,?,?,?,?)");
+    for (const auto& v : b.versions) {
+      dv.reset();
+      dv.bind(1, v.id);
+      dv.bind(2, v.dataset);
+      dv.bind(3, v.environment);
+      dv.bind(4, v.file);
+      dv.bind(5, v.schema);
+      dv.bind(6, v.rows);
+      dv.bind(7, v.bytes);
+      dv.bind(8, v.run_id);
+      dv.bind(9, v.flow);
+      dv.bind(10, v.recipe);
+      dv.bind(11, v.created_at);
+      dv.exec();
+      for (const auto& [ds, id] : v.inputs) {
+        vi.reset();
+        vi.bind(1, v.environment);
+        vi.bind(2, v.dataset);
+        vi.bind(3, v.id);
+        vi.bind(4, ds);
+        vi.bind(5, id);
+        vi.exec();
+      }
+      cv.reset();
+      cv.bind(1, v.environment);
+      cv.bind(2, v.dataset);
+      cv.bind(3, v.id);
+      cv.bind(4, v.run_id);
+      cv.bind(5, v.created_at);
+      cv.exec();
+    }
+    SQLite::Statement st(*db_, "INSERT OR REPLACE INTO recipe_state VALUES (?,?,?,?,?,?,?,?,?)");
+    for (const auto& [flow, recipe, s] : b.states) {
+      st.reset();
+      st.bind(1, b.environment);
+      st.bind(2, flow);
+      st.bind(3, recipe);
+      st.bind(4, s.params_hash);
+      st.bind(5, s.code_hash);
+      st.bind(6, s.source_fingerprint);
+      st.bind(7, MapToJson(s.inputs).dump());
+      st.bind(8, MapToJson(s.outputs).dump());
+      st.bind(9, s.run_id);
+      st.exec();
+    }
+    tx.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return SqlError(e, "commit");
+  }
+}
+
+Result<std::vector<RunRecord>> Catalog::ListRuns(int limit) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                                          kRunColumns));
+    q.bind(1, limit);
+    std::vector<RunRecord> out;
+    while (q.executeStep()) out.push_back(ReadRun(q));
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "list runs");
+  }
+}
+
+Result<RunRecord> Catalog::FindRun(const std::string& prefix) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", kRunColumns));
+    q.bind(1, static_cast<int>(prefix.size()));
+    q.bind(2, prefix);
+    std::vector<RunRecord> found;
+    while (q.executeStep()) found.push_back(ReadRun(q));
+    if (found.empty()) return Status::NotFound(fmt::format("no run with id '{}'", prefix));
+    if (found.size() > 1) return Status::Invalid(fmt::format("run id '{}' is ambiguous", prefix));
+    return found[0];
+  } catch (const std::exception& e) {
+    return SqlError(e, "find run");
+  }
+}
+
+Result<std::vector<RecipeRunRecord>> Catalog::RecipeRuns(const std::string& run_id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, "
+                        "duration_ms, rows_in, rows_out, bytes_out, error, log, metrics FROM recipe_runs "
+                        "WHERE run_id = ? ORDER BY CASE started_at WHEN '' THEN 1 ELSE 0 END, started_at, rowid");
+    q.bind(1, run_id);
+    std::vector<RecipeRunRecord> out;
+    while (q.executeStep()) {
+      RecipeRunRecord r;
+      r.run_id = q.getColumn(0).getString();
+      r.flow = q.getColumn(1).getString();
+      r.recipe = q.getColumn(2).getString();
+      r.kind = q.getColumn(3).getString();
+      r.status = q.getColumn(4).getString();
+      r.reason = q.getColumn(5).getString();
+      r.attempts = q.getColumn(6).getInt();
+      r.started_at = q.getColumn(7).getString();
+      r.finished_at = q.getColumn(8).getString();
+      r.duration_ms = q.getColumn(9).getDouble();
+      r.rows_in = q.getColumn(10).getInt64();
+      r.rows_out = q.getColumn(11).getInt64();
+      r.bytes_out = q.getColumn(12).getInt64();
+      r.error = q.getColumn(13).getString();
+      r.log = q.getColumn(14).getString();
+      r.metrics = nlohmann::json::parse(q.getColumn(15).getString(), nullptr, false);
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "recipe runs");
+  }
+}
+
+Result<std::vector<CurrentVersion>> Catalog::CurrentVersions(const std::string& env) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT c.dataset, c.version_id, c.run_id, c.updated_at, v.row_count, v.size_bytes, v.flow, "
+                        "v.recipe FROM current_versions c JOIN dataset_versions v ON v.environment = c.environment "
+                        "AND v.dataset = c.dataset AND v.id = c.version_id WHERE c.environment = ? "
+                        "ORDER BY c.dataset");
+    q.bind(1, env);
+    std::vector<CurrentVersion> out;
+    while (q.executeStep()) {
+      CurrentVersion c;
+      c.dataset = q.getColumn(0).getString();
+      c.version_id = q.getColumn(1).getString();
+      c.run_id = q.getColumn(2).getString();
+      c.updated_at = q.getColumn(3).getString();
+      c.rows = q.getColumn(4).getInt64();
+      c.bytes = q.getColumn(5).getInt64();
+      c.flow = q.getColumn(6).getString();
+      c.recipe = q.getColumn(7).getString();
+      out.push_back(std::move(c));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "current versions");
+  }
+}
+
+Result<std::optional<DatasetVersionRecord>> Catalog::FindVersion(const std::string& env, const std::string& dataset,
+                                                                 const std::string& prefix) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM dataset_versions WHERE environment=? AND dataset=? AND "
+                                          "substr(id, 1, ?) = ? LIMIT 2",
+                                          kVersionColumns));
+    q.bind(1, env);
+    q.bind(2, dataset);
+    q.bind(3, static_cast<int>(prefix.size()));
+    q.bind(4, prefix);
+    std::vector<DatasetVersionRecord> found;
+    while (q.executeStep()) found.push_back(ReadVersion(q));
+    if (found.size() > 1)
+      return Status::Invalid(fmt::format("version '{}' of dataset {} is ambiguous", prefix, dataset));
+    if (found.empty()) return std::optional<DatasetVersionRecord>();
+    return std::optional<DatasetVersionRecord>(found[0]);
+  } catch (const std::exception& e) {
+    return SqlError(e, "find version");
+  }
+}
+
+Result<std::vector<DatasetVersionRecord>> Catalog::Versions(const std::string& env, const std::string& dataset) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM dataset_versions WHERE environment=? AND dataset=? "
+                                          "ORDER BY created_at DESC",
+                                          kVersionColumns));
+    q.bind(1, env);
+    q.bind(2, dataset);
+    std::vector<DatasetVersionRecord> out;
+    while (q.executeStep()) out.push_back(ReadVersion(q));
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "versions");
+  }
+}
+
+bool Catalog::HasVersion(const std::string& env, const std::string& dataset, const std::string& id) {
+  std::lock_guard lock(mu_);
+  SQLite::Statement q(*db_, "SELECT 1 FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
+  q.bind(1, env);
+  q.bind(2, dataset);
+  q.bind(3, id);
+  return q.executeStep();
+}
+
+Result<std::map<std::string, RecipeState>> Catalog::RecipeStates(const std::string& env) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT flow, recipe, params_hash, code_hash, source_fingerprint, inputs, outputs, run_id "
+                        "FROM recipe_state WHERE environment = ?");
+    q.bind(1, env);
+    std::map<std::string, RecipeState> out;
+    while (q.executeStep()) {
+      RecipeState s;
+      s.params_hash = q.getColumn(2).getString();
+      s.code_hash = q.getColumn(3).getString();
+      s.source_fingerprint = q.getColumn(4).getString();
+      s.inputs = JsonToMap(q.getColumn(5).getString());
+      s.outputs = JsonToMap(q.getColumn(6).getString());
+      s.run_id = q.getColumn(7).getString();
+      out[q.getColumn(0).getString() + "/" + q.getColumn(1).getString()] = std::move(s);
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "recipe states");
+  }
+}
+
+Result<std::vector<DatasetVersionRecord>> Catalog::VersionsNotReferenced(const std::string& env, int keep_runs) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(
+        *db_, fmt::format(
+                  "WITH recent AS (SELECT id FROM runs WHERE environment = ?1 ORDER BY started_at DESC LIMIT ?2), "
+                  "kept AS ("
+                  "  SELECT dataset, version_id AS id FROM current_versions WHERE environment = ?1"
+                  "  UNION SELECT dataset, id FROM dataset_versions WHERE environment = ?1 AND run_id IN recent"
+                  "  UNION SELECT i.input_dataset, i.input_version_id FROM version_inputs i JOIN dataset_versions v"
+                  "    ON v.environment = i.environment AND v.dataset = i.dataset AND v.id = i.version_id"
+                  "    WHERE i.environment = ?1 AND v.run_id IN recent) "
+                  "SELECT {} FROM dataset_versions d WHERE d.environment = ?1 AND NOT EXISTS "
+                  "(SELECT 1 FROM kept k WHERE k.dataset = d.dataset AND k.id = d.id)",
+                  kVersionColumns));
+    q.bind(1, env);
+    q.bind(2, keep_runs);
+    std::vector<DatasetVersionRecord> out;
+    while (q.executeStep()) out.push_back(ReadVersion(q));
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "gc query");
+  }
+}
+
+Status Catalog::DeleteVersions(const std::string& env, const std::vector<DatasetVersionRecord>& versions) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    SQLite::Statement d(*db_, "DELETE FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
+    SQLite::Statement di(*db_, "DELETE FROM version_inputs WHERE environment=? AND dataset=? AND version_id=?");
+    for (const auto& v : versions) {
+      for (auto* q : {&d, &di}) {
+        q->reset();
+        q->bind(1, env);
+        q->bind(2, v.dataset);
+        q->bind(3, v.id);
+        q->exec();
+      }
+    }
+    tx.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return SqlError(e, "gc delete");
+  }
+}
+
+std::optional<FileFingerprint> Catalog::GetFingerprint(const std::string& path) {
+  std::lock_guard lock(mu_);
+  SQLite::Statement q(*db_, "SELECT size, mtime_ns, inode, sha256 FROM file_fingerprints WHERE path = ?");
+  q.bind(1, path);
+  if (!q.executeStep()) return std::nullopt;
+  return FileFingerprint{q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(),
+                         q.getColumn(3).getString()};
+}
+
+Status Catalog::PutFingerprint(const std::string& path, const FileFingerprint& fp) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "INSERT OR REPLACE INTO file_fingerprints VALUES (?,?,?,?,?)");
+    q.bind(1, path);
+    q.bind(2, fp.size);
+    q.bind(3, fp.mtime_ns);
+    q.bind(4, fp.inode);
+    q.bind(5, fp.sha256);
+    q.exec();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return SqlError(e, "fingerprint");
+  }
+}
+
+Result<std::string> Catalog::IntegrityCheck() {
+  std::lock_guard lock(mu_);
+  try {
+    return db_->execAndGet("PRAGMA integrity_check").getString();
+  } catch (const std::exception& e) {
+    return SqlError(e, "integrity check");
+  }
+}
+
+}  // namespace alambic

@@ -1,0 +1,148 @@
+// The catalog: a SQLite database (through SQLiteCpp) recording runs, recipe runs,
+// dataset versions and their inputs, current versions per dataset, the last
+// successful build of each recipe (for staleness reasons) and a stat cache of
+// file fingerprints.
+//
+// Thread-safety: every method locks one mutex; callers may share a Catalog.
+// Durability: WAL journal, synchronous=FULL; each Commit() is one transaction,
+// so a crash leaves either all or none of a batch.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/status.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace alambic {
+
+// Latest schema version; migrations run in order on Open().
+inline constexpr int kCatalogSchemaVersion = 1;
+
+struct RunRecord {
+  std::string id;  // UUID
+  std::string flows;  // comma-separated flow names
+  std::string environment;
+  std::string trigger;  // manual, schedule, promotion
+  std::string user;
+  std::string git_commit;
+  bool git_dirty = false;
+  std::string status;  // running, succeeded, failed, cancelled
+  std::string started_at, finished_at;  // ISO-8601 UTC
+  std::string error;
+};
+
+struct RecipeRunRecord {
+  std::string run_id, flow, recipe, kind;
+  std::string status;  // succeeded, failed, cancelled, timed_out, skipped, up_to_date
+  std::string reason;  // the planner's explanation
+  int attempts = 0;
+  std::string started_at, finished_at;
+  double duration_ms = 0;
+  int64_t rows_in = 0, rows_out = 0, bytes_out = 0;
+  std::string error;
+  std::string log;
+  nlohmann::json metrics = nlohmann::json::object();
+};
+
+struct DatasetVersionRecord {
+  std::string id, dataset, environment;
+  std::string file;  // relative to the store root
+  std::string schema;  // JSON array of {name, type}
+  int64_t rows = 0, bytes = 0;
+  std::string run_id, flow, recipe, created_at;
+  std::vector<std::pair<std::string, std::string>> inputs;  // (dataset, version id)
+};
+
+// What the planner compares against to explain staleness.
+struct RecipeState {
+  std::string params_hash, code_hash, source_fingerprint;
+  std::map<std::string, std::string> inputs;   // dataset -> version id consumed
+  std::map<std::string, std::string> outputs;  // dataset -> version id produced
+  std::string run_id;
+};
+
+// One group commit: recipe runs, published versions, new current versions and
+// recipe states, all in one transaction.
+struct CatalogBatch {
+  std::vector<RecipeRunRecord> recipe_runs;
+  std::vector<DatasetVersionRecord> versions;
+  std::vector<std::tuple<std::string, std::string, RecipeState>> states;  // flow, recipe, state
+  std::string environment;
+};
+
+struct CurrentVersion {
+  std::string dataset, version_id, run_id, updated_at;
+  int64_t rows = 0, bytes = 0;
+  std::string flow, recipe;
+};
+
+struct FileFingerprint {
+  int64_t size = 0, mtime_ns = 0, inode = 0;
+  std::string sha256;
+};
+
+class Catalog {
+ public:
+  // Opens (creating if needed) and migrates the catalog at `path`.
+  static Result<std::unique_ptr<Catalog>> Open(const std::filesystem::path& path);
+  ~Catalog();
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
+
+  int schema_version();
+
+  Status BeginRun(const RunRecord& run);
+  Status FinishRun(const std::string& id, const std::string& status, const std::string& finished_at,
+                   const std::string& error);
+  Status Commit(const CatalogBatch& batch);
+
+  // Runs, newest first.
+  Result<std::vector<RunRecord>> ListRuns(int limit);
+  // A run by id or unique id prefix.
+  Result<RunRecord> FindRun(const std::string& id_or_prefix);
+  Result<std::vector<RecipeRunRecord>> RecipeRuns(const std::string& run_id);
+
+  // Current version of every dataset in an environment.
+  Result<std::vector<CurrentVersion>> CurrentVersions(const std::string& env);
+  Result<std::optional<DatasetVersionRecord>> FindVersion(const std::string& env, const std::string& dataset,
+                                                          const std::string& id_or_prefix);
+  Result<std::vector<DatasetVersionRecord>> Versions(const std::string& env, const std::string& dataset);
+  // Whether version `id` of `dataset` is recorded.
+  bool HasVersion(const std::string& env, const std::string& dataset, const std::string& id);
+  Result<std::map<std::string, RecipeState>> RecipeStates(const std::string& env);  // "flow/recipe" -> state
+
+  // Versions to keep on gc: current ones and those the last `keep_runs` runs produced or read.
+  Result<std::vector<DatasetVersionRecord>> VersionsNotReferenced(const std::string& env, int keep_runs);
+  Status DeleteVersions(const std::string& env, const std::vector<DatasetVersionRecord>& versions);
+
+  std::optional<FileFingerprint> GetFingerprint(const std::string& path);
+  Status PutFingerprint(const std::string& path, const FileFingerprint& fp);
+
+  // PRAGMA integrity_check; "ok" when sound.
+  Result<std::string> IntegrityCheck();
+
+ private:
+  explicit Catalog(std::unique_ptr<SQLite::Database> db);
+  Status Migrate();
+  std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
+};
+
+// Now, as ISO-8601 UTC with milliseconds.
+std::string NowIso();
+// A random (version 4) UUID.
+std::string NewUuid();
+
+}  // namespace alambic

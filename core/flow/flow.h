@@ -1,0 +1,112 @@
+// The flow model: datasets and recipes declared in flows/*.yaml, plus the
+// workspace settings from alambic.yaml. Loading never stops at the first
+// problem: every problem becomes a Diagnostic with file:line:column.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace alambic {
+
+// A place in a YAML file; line and column are 1-based (0: unknown).
+struct SourceLoc {
+  std::string file;  // relative to the workspace root
+  int line = 0;
+  int column = 0;
+  std::string ToString() const;  // "flows/permis.yaml:12:7"
+};
+
+struct Diagnostic {
+  SourceLoc loc;
+  std::string message;
+  std::string ToString() const { return loc.ToString() + ": " + message; }
+};
+
+struct ColumnSpec {
+  std::string name;
+  std::vector<std::string> tags;  // e.g. personal, pseudonymised, public
+  std::string description;
+  SourceLoc loc;
+};
+
+struct DatasetSpec {
+  std::string name;
+  std::string description;
+  std::vector<ColumnSpec> columns;
+  SourceLoc loc;
+};
+
+// Retry and timeout settings; unset fields fall back to the flow's, then defaults.
+struct ExecPolicy {
+  std::optional<double> timeout_seconds;  // per attempt
+  std::optional<int> retries;             // extra attempts after the first
+  std::optional<double> retry_backoff_seconds;  // first delay, doubled each attempt
+};
+
+struct RecipeSpec {
+  std::string name;
+  std::string kind;
+  std::vector<std::string> inputs;
+  std::vector<std::string> outputs;
+  nlohmann::json params = nlohmann::json::object();
+  std::map<std::string, SourceLoc> param_locs;  // top-level param key -> location of its value
+  std::string script;  // optional code file (lua, sql), relative to the workspace
+  std::string description;
+  ExecPolicy policy;
+  SourceLoc loc;  // the recipe's entry
+  SourceLoc kind_loc, params_loc;
+  std::vector<SourceLoc> input_locs, output_locs;
+};
+
+struct Schedule {
+  std::string cron;  // five fields
+  std::string timezone = "UTC";
+  std::string catchup = "latest";  // latest | all | none
+  SourceLoc loc;
+};
+
+struct Partitioning {
+  std::string by;                   // a name, e.g. month or departement
+  std::vector<std::string> values;  // explicit partition values
+  SourceLoc loc;
+};
+
+struct Flow {
+  std::string name;
+  std::string file;  // relative path of the YAML file
+  std::string usecase;
+  std::string description;
+  std::optional<Schedule> schedule;
+  std::optional<Partitioning> partitioning;
+  ExecPolicy policy;  // defaults for the flow's recipes
+  std::map<std::string, DatasetSpec> datasets;
+  std::vector<RecipeSpec> recipes;
+  SourceLoc loc;
+};
+
+struct EnvironmentSpec {
+  std::string name;
+};
+
+struct WorkspaceConfig {
+  std::string name;
+  std::string default_environment = "datalab";
+  std::map<std::string, EnvironmentSpec> environments;
+  std::vector<std::filesystem::path> data_roots;  // absolute
+  int gc_keep_runs = 10;
+};
+
+// A loaded workspace: its configuration and every flow, in file order.
+struct Workspace {
+  std::filesystem::path root;  // absolute
+  WorkspaceConfig config;
+  std::vector<Flow> flows;
+  const Flow* FindFlow(const std::string& name) const;
+};
+
+}  // namespace alambic

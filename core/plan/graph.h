@@ -1,0 +1,54 @@
+// The workspace DAG: one vertex per recipe (across all flows), an edge from the
+// recipe producing a dataset to every recipe reading it. Built on Boost.Graph.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/flow/flow.h"
+
+namespace alambic {
+
+struct RecipeNode {
+  const Flow* flow = nullptr;
+  const RecipeSpec* recipe = nullptr;
+  std::string Label() const;  // "flow/recipe"
+};
+
+class FlowGraph {
+ public:
+  // Indexes every recipe of the workspace. Datasets produced twice keep the first
+  // producer (validation reports the clash); unknown inputs have no edge.
+  explicit FlowGraph(const Workspace& ws);
+  ~FlowGraph();
+  FlowGraph(const FlowGraph&) = delete;
+  FlowGraph& operator=(const FlowGraph&) = delete;
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  const RecipeNode& node(int i) const { return nodes_[static_cast<size_t>(i)]; }
+  // Index of the recipe producing `dataset`, or -1.
+  int ProducerOf(const std::string& dataset) const;
+  // Index of recipe `name` in flow `flow` (any flow if empty), or -1.
+  int Find(const std::string& flow, const std::string& name) const;
+  const std::vector<int>& Upstream(int i) const { return upstream_[static_cast<size_t>(i)]; }
+  const std::vector<int>& Downstream(int i) const { return downstream_[static_cast<size_t>(i)]; }
+
+  // A cycle as the vertex sequence a, b, ..., a; empty when the graph is acyclic.
+  std::vector<int> FindCycle() const;
+  // Every vertex, producers before consumers (the graph must be acyclic).
+  std::vector<int> TopologicalOrder() const;
+  // Marks in `mark` (size()) every vertex reachable upstream / downstream of `from`.
+  void MarkAncestors(int from, std::vector<char>* mark) const;
+  void MarkDescendants(int from, std::vector<char>* mark) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::vector<RecipeNode> nodes_;
+  std::map<std::string, int> producer_;
+  std::vector<std::vector<int>> upstream_, downstream_;
+};
+
+}  // namespace alambic

@@ -1,0 +1,209 @@
+#include "core/plan/plan.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "core/base/hash.h"
+
+namespace alambic {
+
+const char* DecisionName(Decision d) {
+  switch (d) {
+    case Decision::kRun: return "run";
+    case Decision::kUpToDate: return "up to date";
+    case Decision::kNotSelected: return "not selected";
+  }
+  return "?";
+}
+
+std::string ParamsHash(const RecipeSpec& recipe) {
+  Hasher h;
+  h.Field(recipe.params.dump());  // nlohmann::json objects keep keys sorted: canonical
+  return h.HexDigest();
+}
+
+namespace {
+
+// Resolves "recipe" or "flow/recipe" to graph indices.
+Result<std::vector<int>> Resolve(const FlowGraph& g, const std::vector<std::string>& names, const char* option) {
+  std::vector<int> out;
+  for (const auto& n : names) {
+    auto slash = n.find('/');
+    std::string flow = slash == std::string::npos ? "" : n.substr(0, slash);
+    std::string rec = slash == std::string::npos ? n : n.substr(slash + 1);
+    std::vector<int> matches;
+    for (int i = 0; i < g.size(); ++i)
+      if (g.node(i).recipe->name == rec && (flow.empty() || g.node(i).flow->name == flow)) matches.push_back(i);
+    if (matches.empty()) return Status::Invalid(fmt::format("{}: no recipe named '{}'", option, n));
+    if (matches.size() > 1)
+      return Status::Invalid(fmt::format("{}: recipe name '{}' is in several flows; write FLOW/{}", option, n, rec));
+    out.push_back(matches[0]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegistry& kinds, const PlanState& state,
+                      Fingerprinter& fingerprints, const PlanOptions& opt) {
+  std::set<std::string> flows(opt.flows.begin(), opt.flows.end());
+  for (const auto& f : flows)
+    if (!ws.FindFlow(f)) return Status::Invalid(fmt::format("no flow named '{}'", f));
+  auto in_flows = [&](int i) { return flows.empty() || flows.count(g.node(i).flow->name) > 0; };
+
+  const size_t n = static_cast<size_t>(g.size());
+  std::vector<char> selected(n, 0);
+  if (!opt.only.empty()) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto only, Resolve(g, opt.only, "--only"));
+    for (int i : only) selected[static_cast<size_t>(i)] = 1;
+  } else {
+    for (size_t i = 0; i < n; ++i) selected[i] = in_flows(static_cast<int>(i));
+    if (!opt.from.empty()) {
+      ALAMBIC_ASSIGN_OR_RETURN(auto from, Resolve(g, opt.from, "--from"));
+      std::vector<char> mark(n, 0);
+      for (int i : from) g.MarkDescendants(i, &mark);
+      for (size_t i = 0; i < n; ++i) selected[i] &= mark[i];
+    }
+    if (!opt.to.empty()) {
+      ALAMBIC_ASSIGN_OR_RETURN(auto to, Resolve(g, opt.to, "--to"));
+      std::vector<char> mark(n, 0);
+      for (int i : to) g.MarkAncestors(i, &mark);
+      for (size_t i = 0; i < n; ++i) selected[i] &= mark[i];
+    }
+  }
+
+  Plan plan;
+  std::unordered_map<std::string, std::string> version;  // dataset -> version id feeding consumers
+  std::vector<int> plan_index(n, -1);
+  std::vector<RecipePlan> all(n);
+  for (int i : g.TopologicalOrder()) {
+    const auto idx = static_cast<size_t>(i);
+    const RecipeNode& node = g.node(i);
+    const RecipeSpec& r = *node.recipe;
+    RecipePlan rp;
+    rp.node = i;
+    for (const auto& in : r.inputs) {
+      auto it = version.find(in);
+      rp.input_versions.push_back(it == version.end() ? state.Current(in) : it->second);
+    }
+    if (!selected[idx]) {
+      rp.decision = Decision::kNotSelected;
+      rp.reason = Reason::kNotSelected;
+      rp.explanation = "not selected";
+      for (const auto& out : r.outputs) {
+        rp.output_versions.push_back(state.Current(out));
+        version[out] = rp.output_versions.back();
+      }
+      all[idx] = std::move(rp);
+      if (in_flows(i)) {
+        plan_index[idx] = static_cast<int>(plan.recipes.size());
+        plan.recipes.push_back(all[idx]);
+      }
+      continue;
+    }
+    const RecipeKind* kind = kinds.Find(r.kind);
+    if (!kind) return Status::Invalid(fmt::format("recipe {}: unknown recipe kind '{}'", r.name, r.kind));
+    for (size_t k = 0; k < r.inputs.size(); ++k)
+      if (rp.input_versions[k].empty()) {
+        int p = g.ProducerOf(r.inputs[k]);
+        return Status::Invalid(fmt::format(
+            "recipe {}: input '{}' has never been built and its producer {} is not selected; "
+            "run without --only/--from or include it",
+            r.name, r.inputs[k], p < 0 ? std::string("(none)") : g.node(p).Label()));
+      }
+    rp.params_hash = ParamsHash(r);
+    std::vector<std::string> code_files = kind->CodeFiles(r.params);
+    if (!r.script.empty()) code_files.push_back(r.script);
+    if (!code_files.empty()) {
+      Hasher h;
+      for (const auto& f : code_files) {
+        auto fh = fingerprints.FileHash(f);
+        if (!fh.ok()) return fh.status().WithContext(fmt::format("recipe {}: code file {}", r.name, f));
+        h.Field(f).Field(*fh);
+      }
+      rp.code_hash = h.HexDigest();
+    }
+    if (kind->is_source()) {
+      auto fp = fingerprints.SourceFingerprint(r, *kind);
+      if (!fp.ok()) return fp.status().WithContext(fmt::format("recipe {}", r.name));
+      rp.source_fingerprint = *fp;
+    }
+    bool all_published = true;
+    for (const auto& out : r.outputs) {
+      Hasher h;
+      h.Field(kEngineFormatVersion).Field(r.kind).Field(rp.params_hash).Field(rp.code_hash).Field(rp.source_fingerprint);
+      for (size_t k = 0; k < r.inputs.size(); ++k) h.Field(r.inputs[k]).Field(rp.input_versions[k]);
+      h.Field(out);
+      rp.output_versions.push_back(h.HexDigest());
+      version[out] = rp.output_versions.back();
+      if (all_published && !state.Published(out, rp.output_versions.back())) all_published = false;
+    }
+
+    const RecipeState* last = state.LastBuild(node.Label());
+    if (opt.force) {
+      rp.decision = Decision::kRun;
+      rp.reason = Reason::kForced;
+      rp.explanation = "forced";
+    } else if (all_published) {
+      rp.decision = Decision::kUpToDate;
+      rp.reason = Reason::kUpToDate;
+      rp.explanation = (last && last->outputs.size() == r.outputs.size() &&
+                        std::all_of(r.outputs.begin(), r.outputs.end(),
+                                    [&](const std::string& o) {
+                                      auto it = last->outputs.find(o);
+                                      return it != last->outputs.end() && it->second == version[o];
+                                    }))
+                           ? "up to date"
+                           : "up to date (this version was built before)";
+    } else {
+      rp.decision = Decision::kRun;
+      if (!last) {
+        rp.reason = Reason::kNeverBuilt;
+        rp.explanation = "never built";
+      } else if (last->params_hash != rp.params_hash) {
+        rp.reason = Reason::kParamsChanged;
+        rp.explanation = "params changed";
+      } else if (last->code_hash != rp.code_hash) {
+        rp.reason = Reason::kCodeChanged;
+        rp.explanation = "code changed (" + [&] {
+          std::string s;
+          for (const auto& f : code_files) s += (s.empty() ? "" : ", ") + f;
+          return s;
+        }() + ")";
+      } else if (kind->is_source() && last->source_fingerprint != rp.source_fingerprint) {
+        rp.reason = Reason::kSourceChanged;
+        rp.explanation = "source data changed";
+        if (r.params.contains("path") && r.params["path"].is_string())
+          rp.explanation += " (" + r.params["path"].get<std::string>() + ")";
+      } else {
+        rp.reason = Reason::kOutputMissing;
+        rp.explanation = "output version missing from the store";
+        for (size_t k = 0; k < r.inputs.size(); ++k) {
+          auto it = last->inputs.find(r.inputs[k]);
+          if (it != last->inputs.end() && it->second == rp.input_versions[k]) continue;
+          int p = g.ProducerOf(r.inputs[k]);
+          if (p >= 0 && all[static_cast<size_t>(p)].decision == Decision::kRun) {
+            rp.reason = Reason::kUpstreamWillChange;
+            rp.explanation = fmt::format("upstream will change ({} rebuilds {})", g.node(p).recipe->name, r.inputs[k]);
+          } else {
+            rp.reason = Reason::kInputNewVersion;
+            rp.explanation = fmt::format("input {} has a new version", r.inputs[k]);
+          }
+          break;
+        }
+      }
+    }
+    if (rp.decision == Decision::kRun) ++plan.to_run;
+    all[idx] = rp;
+    if (in_flows(i) || selected[idx]) {
+      plan_index[idx] = static_cast<int>(plan.recipes.size());
+      plan.recipes.push_back(std::move(rp));
+    }
+  }
+  return plan;
+}
+
+}  // namespace alambic

@@ -1,0 +1,97 @@
+// The planner: decides, without side effects, which recipes must run and why.
+//
+// Every dataset version id is a content hash (DESIGN.md, "Versions"):
+//   derived: H(engine format, kind, params, code, input version ids, output name)
+//   source:  H(engine format, kind, params, source fingerprint, output name)
+// so the whole tree of expected versions is known before anything runs. A
+// recipe runs when one of its expected output versions is not published yet (or
+// when forced); the reason compares with the recipe's last successful build.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "core/base/status.h"
+#include "core/flow/flow.h"
+#include "core/plan/graph.h"
+#include "recipes/recipe.h"
+
+namespace alambic {
+
+// Bumped when the on-disk format or a built-in kind's semantics change, so that
+// every version id changes with it.
+inline constexpr const char* kEngineFormatVersion = "alambic-format-1";
+
+enum class Decision { kRun, kUpToDate, kNotSelected };
+
+enum class Reason {
+  kUpToDate,
+  kNeverBuilt,
+  kParamsChanged,
+  kCodeChanged,
+  kSourceChanged,
+  kInputNewVersion,
+  kUpstreamWillChange,
+  kOutputMissing,
+  kForced,
+  kNotSelected,
+};
+
+const char* DecisionName(Decision d);
+
+// What the planner reads: published versions and last builds, behind a seam so
+// tests can plan against an in-memory state.
+class PlanState {
+ public:
+  virtual ~PlanState() = default;
+  // True when version `id` of `dataset` is published (recorded and its file present).
+  virtual bool Published(const std::string& dataset, const std::string& id) const = 0;
+  // The current version of `dataset`, or "" if it was never built.
+  virtual std::string Current(const std::string& dataset) const = 0;
+  // The last successful build of recipe "flow/recipe", or nullptr.
+  virtual const RecipeState* LastBuild(const std::string& flow_recipe) const = 0;
+};
+
+// Reads files the planner must hash: source fingerprints and code files.
+class Fingerprinter {
+ public:
+  virtual ~Fingerprinter() = default;
+  // The content hash of a workspace file (relative or absolute path).
+  virtual Result<std::string> FileHash(const std::string& path) = 0;
+  // The source fingerprint of a source recipe.
+  virtual Result<std::string> SourceFingerprint(const RecipeSpec& recipe, const RecipeKind& kind) = 0;
+};
+
+struct PlanOptions {
+  std::vector<std::string> flows;  // empty: every flow
+  std::vector<std::string> only, from, to;  // recipe names (optionally "flow/recipe")
+  bool force = false;
+};
+
+struct RecipePlan {
+  int node = -1;
+  Decision decision = Decision::kUpToDate;
+  Reason reason = Reason::kUpToDate;
+  std::string explanation;  // "input exams_raw has a new version", ...
+  std::string params_hash, code_hash, source_fingerprint;
+  std::vector<std::string> input_versions;   // per recipe->inputs
+  std::vector<std::string> output_versions;  // per recipe->outputs
+};
+
+struct Plan {
+  std::vector<RecipePlan> recipes;  // topological order, only recipes of the selected flows
+  int to_run = 0;
+};
+
+// Plans the selected flows. Fails (Invalid) on unknown flow or recipe names,
+// and when a recipe to run reads a dataset that is neither built in this plan
+// nor published.
+Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& graph, const RecipeRegistry& kinds,
+                      const PlanState& state, Fingerprinter& fingerprints, const PlanOptions& options);
+
+// The hash of a recipe's params (canonical JSON: keys sorted).
+std::string ParamsHash(const RecipeSpec& recipe);
+
+}  // namespace alambic
