@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/base/hash.h"
+
 namespace alambic {
 
 const char* ParamTypeName(ParamType t) {
@@ -44,6 +46,11 @@ Result<std::filesystem::path> RecipeContext::ResolvePath(const std::string& p) c
   }
   return Status::Invalid(fmt::format(
       "recipe {}: path '{}' is outside the workspace and the configured data roots", recipe, p));
+}
+
+Result<std::string> RecipeContext::HashFile(const std::filesystem::path& p) const {
+  if (hash_file) return hash_file(p);
+  return Sha256File(p);
 }
 
 Result<std::string> RecipeKind::SourceFingerprint(const RecipeContext& ctx) const {

@@ -82,6 +82,11 @@ struct RecipeContext {
   const CancelToken* cancel = nullptr;
   // Called now and then with rows processed so far (progress display). May be empty.
   std::function<void(int64_t)> progress;
+  // Content hash of a file; the session's version caches it by (size, mtime,
+  // inode). Source kinds use it, through HashFile(), for their fingerprint.
+  std::function<Result<std::string>(const std::filesystem::path&)> hash_file;
+  // hash_file(p) when set, else Sha256File(p).
+  Result<std::string> HashFile(const std::filesystem::path& p) const;
 
   // Resolves a path from params against the workspace and checks it stays inside
   // the workspace or a data root (after resolving symlinks and "..").

@@ -1,0 +1,436 @@
+#include "core/exec/run.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "core/vcs/git.h"
+
+namespace alambic {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr double kDefaultRetryBackoffSeconds = 1.0;
+
+// Holds .alambic/lock for the lifetime of a run.
+class WorkspaceLock {
+ public:
+  static Result<std::unique_ptr<WorkspaceLock>> Acquire(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::IoError(fmt::format("{}: {}", (dir / "lock").string(), std::strerror(errno)));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      return Status::Failed("another alambic run is in progress in this workspace (.alambic/lock is held)");
+    }
+    return std::unique_ptr<WorkspaceLock>(new WorkspaceLock(fd));
+  }
+  ~WorkspaceLock() { ::close(fd_); }
+
+ private:
+  explicit WorkspaceLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+// Collects a recipe's log lines for the catalog and forwards them.
+class TaskLogger final : public RecipeLogger {
+ public:
+  TaskLogger(const RecipeNode& node, RunObserver* obs) : node_(node), obs_(obs) {}
+  void Log(LogLevel level, const std::string& message) override {
+    static const char* kNames[] = {"debug", "info", "warn", "error"};
+    {
+      std::lock_guard l(mu_);
+      text_ += fmt::format("{} {} {}\n", NowIso(), kNames[static_cast<int>(level)], message);
+    }
+    if (obs_) obs_->RecipeLog(node_, level, message);
+  }
+  std::string text() {
+    std::lock_guard l(mu_);
+    return text_;
+  }
+
+ private:
+  const RecipeNode& node_;
+  RunObserver* obs_;
+  std::mutex mu_;
+  std::string text_;
+};
+
+// Publishes finished recipes in group commits on its own thread: one fsync
+// round and one catalog transaction for whatever has queued up meanwhile.
+class Publisher {
+ public:
+  Publisher(const DatasetStore& store, Catalog& catalog, std::string env)
+      : store_(store), catalog_(catalog), env_(std::move(env)), thread_([this] { Loop(); }) {}
+  ~Publisher() { (void)Close(); }
+
+  struct Item {
+    std::vector<DatasetStore::Staged> staged;
+    CatalogBatch batch;
+  };
+  void Push(Item item) {
+    std::lock_guard l(mu_);
+    queue_.push_back(std::move(item));
+    cv_.notify_one();
+  }
+  // Waits for everything queued, stops the thread, and returns the first error.
+  Status Close() {
+    {
+      std::lock_guard l(mu_);
+      if (closed_) return error_;
+      closed_ = true;
+      cv_.notify_one();
+    }
+    thread_.join();
+    return error_;
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::vector<Item> items;
+      {
+        std::unique_lock l(mu_);
+        cv_.wait(l, [&] { return closed_ || !queue_.empty(); });
+        if (queue_.empty() && closed_) return;
+        while (!queue_.empty()) {
+          items.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      std::vector<DatasetStore::Staged> staged;
+      CatalogBatch batch;
+      batch.environment = env_;
+      for (auto& it : items) {
+        staged.insert(staged.end(), it.staged.begin(), it.staged.end());
+        for (auto& r : it.batch.recipe_runs) batch.recipe_runs.push_back(std::move(r));
+        for (auto& v : it.batch.versions) batch.versions.push_back(std::move(v));
+        for (auto& s : it.batch.states) batch.states.push_back(std::move(s));
+      }
+      Status st = error_.ok() ? store_.Publish(staged) : error_;
+      if (st.ok()) st = catalog_.Commit(batch);
+      if (!st.ok()) {
+        for (const auto& s : staged) store_.Discard(s);
+        std::lock_guard l(mu_);
+        if (error_.ok()) error_ = st.WithContext("publishing");
+      }
+    }
+  }
+
+  const DatasetStore& store_;
+  Catalog& catalog_;
+  std::string env_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool closed_ = false;
+  Status error_;
+  std::thread thread_;
+};
+
+std::string SchemaJson(const Schema& s) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& f : s.fields) j.push_back({{"name", f.name}, {"type", TypeName(f.type)}, {"nullable", f.nullable}});
+  return j.dump();
+}
+
+std::string StatusFor(TaskState s) {
+  switch (s) {
+    case TaskState::kSucceeded: return "succeeded";
+    case TaskState::kFailed: return "failed";
+    case TaskState::kTimedOut: return "timed_out";
+    case TaskState::kCancelled: return "cancelled";
+    case TaskState::kSkipped: return "skipped";
+    default: return "pending";
+  }
+}
+
+}  // namespace
+
+Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObserver* observer) {
+  auto started = Clock::now();
+  ALAMBIC_ASSIGN_OR_RETURN(auto lock, WorkspaceLock::Acquire(session.state_dir()));
+  session.store().CleanTemporaries();
+  ALAMBIC_ASSIGN_OR_RETURN(Plan plan, session.MakePlan(options.plan));
+  const FlowGraph& g = session.graph();
+  const std::string& env = session.environment();
+
+  RunSummary summary;
+  RunRecord& run = summary.run;
+  run.id = NewUuid();
+  std::string flows;
+  if (options.plan.flows.empty()) {
+    for (const auto& f : session.workspace().flows) flows += (flows.empty() ? "" : ",") + f.name;
+  } else {
+    for (const auto& f : options.plan.flows) flows += (flows.empty() ? "" : ",") + f;
+  }
+  run.flows = flows;
+  run.environment = env;
+  run.trigger = options.trigger;
+  run.user = options.user.empty() ? (std::getenv("USER") ? std::getenv("USER") : "") : options.user;
+  if (auto head = GitReadHead(session.root()); head.ok()) {
+    run.git_commit = head->commit;
+    run.git_dirty = head->dirty;
+  }
+  run.status = "running";
+  run.started_at = NowIso();
+  ALAMBIC_RETURN_IF_ERROR(session.catalog().BeginRun(run));
+  if (observer) observer->RunStarted(run, plan);
+
+  // One executor task per recipe to run.
+  std::vector<const RecipePlan*> task_plan;
+  std::unordered_map<int, int> task_of_node;
+  for (const auto& rp : plan.recipes) {
+    if (rp.decision == Decision::kRun) {
+      task_of_node[rp.node] = static_cast<int>(task_plan.size());
+      task_plan.push_back(&rp);
+    } else if (rp.decision == Decision::kUpToDate) {
+      ++summary.up_to_date;
+    }
+  }
+  std::vector<ExecTask> tasks(task_plan.size());
+  // How many tasks of this run read each dataset: its in-memory copy is dropped after the last.
+  std::unordered_map<std::string, int> readers;
+  for (size_t t = 0; t < task_plan.size(); ++t) {
+    const RecipeNode& node = g.node(task_plan[t]->node);
+    for (int up : g.Upstream(task_plan[t]->node)) {
+      auto it = task_of_node.find(up);
+      if (it != task_of_node.end()) tasks[t].deps.push_back(it->second);
+    }
+    for (const auto& in : node.recipe->inputs) ++readers[in];
+    const ExecPolicy& rp = node.recipe->policy;
+    const ExecPolicy& fp = node.flow->policy;
+    tasks[t].timeout_seconds = rp.timeout_seconds.value_or(fp.timeout_seconds.value_or(0));
+    tasks[t].retries = rp.retries.value_or(fp.retries.value_or(0));
+    tasks[t].retry_backoff_seconds =
+        rp.retry_backoff_seconds.value_or(fp.retry_backoff_seconds.value_or(kDefaultRetryBackoffSeconds));
+  }
+
+  struct TaskResult {
+    std::vector<DatasetStore::Staged> staged;
+    std::vector<int64_t> out_rows;
+    std::vector<std::string> out_schemas;
+    nlohmann::json metrics;
+    int64_t rows_in = 0, rows_out = 0, bytes_out = 0;
+    std::unique_ptr<TaskLogger> logger;
+    std::string started_at;
+  };
+  std::vector<TaskResult> results(task_plan.size());
+  for (size_t t = 0; t < task_plan.size(); ++t)
+    results[t].logger = std::make_unique<TaskLogger>(g.node(task_plan[t]->node), observer);
+
+  std::mutex cache_mu;
+  std::unordered_map<std::string, std::shared_ptr<const Table>> cache;  // dataset -> table built this run
+  std::unordered_map<std::string, int> readers_left = readers;
+
+  Publisher publisher(session.store(), session.catalog(), env);
+
+  auto run_task = [&](int t, int attempt, const CancelToken& cancel) -> Status {
+    const RecipePlan& rp = *task_plan[static_cast<size_t>(t)];
+    const RecipeNode& node = g.node(rp.node);
+    const RecipeSpec& spec = *node.recipe;
+    TaskResult& res = results[static_cast<size_t>(t)];
+    if (attempt == 1) res.started_at = NowIso();
+    const RecipeKind* kind = session.kinds().Find(spec.kind);
+    RecipeContext ctx = session.MakeContext(spec);
+    ctx.log = res.logger.get();
+    ctx.cancel = &cancel;
+    if (observer) ctx.progress = [observer, &node](int64_t rows) { observer->RecipeProgress(node, rows); };
+    res.rows_in = 0;
+    for (size_t k = 0; k < spec.inputs.size(); ++k) {
+      const std::string& ds = spec.inputs[k];
+      std::shared_ptr<const Table> table;
+      {
+        std::lock_guard l(cache_mu);
+        auto it = cache.find(ds);
+        if (it != cache.end()) table = it->second;
+      }
+      if (!table) {
+        auto read = session.store().Read(ds, rp.input_versions[k]);
+        if (!read.ok()) return read.status().WithContext(fmt::format("recipe {}: reading input {}", spec.name, ds));
+        table = std::make_shared<const Table>(std::move(*read));
+      }
+      res.rows_in += table->num_rows();
+      ctx.inputs.push_back({ds, std::move(table)});
+    }
+    if (attempt > 1) ctx.log->Info(fmt::format("attempt {}", attempt));
+    auto output = kind->Run(ctx);
+    if (!output.ok()) {
+      ctx.log->Log(LogLevel::kError, output.status().message());
+      return output.status();
+    }
+    if (cancel.cancelled()) return cancel.AsStatus();
+    if (output->tables.size() != spec.outputs.size())
+      return Status::Internal(fmt::format("recipe {}: kind {} returned {} tables for {} outputs", spec.name,
+                                          spec.kind, output->tables.size(), spec.outputs.size()));
+    for (auto& s : res.staged) session.store().Discard(s);
+    res.staged.clear();
+    res.rows_out = res.bytes_out = 0;
+    for (size_t k = 0; k < spec.outputs.size(); ++k) {
+      auto staged = session.store().Stage(spec.outputs[k], rp.output_versions[k], output->tables[k]);
+      if (!staged.ok()) {
+        for (auto& s : res.staged) session.store().Discard(s);
+        res.staged.clear();
+        return staged.status().WithContext(fmt::format("recipe {}", spec.name));
+      }
+      res.bytes_out += staged->bytes;
+      res.rows_out += output->tables[k].num_rows();
+      res.staged.push_back(std::move(*staged));
+    }
+    if (cancel.cancelled()) {
+      for (auto& s : res.staged) session.store().Discard(s);
+      res.staged.clear();
+      return cancel.AsStatus();
+    }
+    res.metrics = std::move(output->metrics);
+    res.out_rows.clear();
+    res.out_schemas.clear();
+    std::lock_guard l(cache_mu);
+    for (size_t k = 0; k < spec.outputs.size(); ++k) {
+      res.out_rows.push_back(output->tables[k].num_rows());
+      res.out_schemas.push_back(SchemaJson(output->tables[k].schema()));
+      if (readers.count(spec.outputs[k]))
+        cache[spec.outputs[k]] = std::make_shared<const Table>(std::move(output->tables[k]));
+    }
+    ctx.log->Info(fmt::format("{} rows in, {} rows out", res.rows_in, res.rows_out));
+    return Status::Ok();
+  };
+
+  struct Adapter final : ExecObserver {
+    std::function<void(int, int)> started;
+    std::function<void(int, int, const Status&, double)> retrying;
+    std::function<void(int, const TaskOutcome&)> finished;
+    void TaskStarted(int t, int a) override { started(t, a); }
+    void TaskRetrying(int t, int a, const Status& s, double d) override { retrying(t, a, s, d); }
+    void TaskFinished(int t, const TaskOutcome& o) override { finished(t, o); }
+  } adapter;
+  std::vector<RecipeRunRecord> records(task_plan.size());
+  adapter.started = [&](int t, int attempt) {
+    if (observer) observer->RecipeStarted(g.node(task_plan[static_cast<size_t>(t)]->node), attempt);
+  };
+  adapter.retrying = [&](int t, int attempt, const Status& why, double delay) {
+    const RecipeNode& node = g.node(task_plan[static_cast<size_t>(t)]->node);
+    results[static_cast<size_t>(t)].logger->Warn(
+        fmt::format("attempt {} failed: {}; retrying in {:.3g}s", attempt, why.message(), delay));
+    if (observer) observer->RecipeRetrying(node, attempt, why, delay);
+  };
+  adapter.finished = [&](int t, const TaskOutcome& o) {
+    const auto ti = static_cast<size_t>(t);
+    const RecipePlan& rp = *task_plan[ti];
+    const RecipeNode& node = g.node(rp.node);
+    const RecipeSpec& spec = *node.recipe;
+    TaskResult& res = results[ti];
+    RecipeRunRecord& rec = records[ti];
+    rec.run_id = run.id;
+    rec.flow = node.flow->name;
+    rec.recipe = spec.name;
+    rec.kind = spec.kind;
+    rec.status = StatusFor(o.state);
+    rec.reason = rp.explanation;
+    rec.attempts = o.attempts;
+    rec.started_at = res.started_at;
+    rec.finished_at = o.attempts > 0 ? NowIso() : "";
+    rec.duration_ms = o.seconds * 1000;
+    rec.error = o.status.ok() ? "" : o.status.message();
+    if (o.state == TaskState::kSkipped) res.logger->Info(o.status.message());
+    rec.log = res.logger->text();
+    Publisher::Item item;
+    if (o.state == TaskState::kSucceeded) {
+      rec.rows_in = res.rows_in;
+      rec.rows_out = res.rows_out;
+      rec.bytes_out = res.bytes_out;
+      rec.metrics = res.metrics.is_object() ? res.metrics : nlohmann::json::object();
+      RecipeState state;
+      state.params_hash = rp.params_hash;
+      state.code_hash = rp.code_hash;
+      state.source_fingerprint = rp.source_fingerprint;
+      state.run_id = run.id;
+      std::vector<std::pair<std::string, std::string>> inputs;
+      for (size_t k = 0; k < spec.inputs.size(); ++k) {
+        state.inputs[spec.inputs[k]] = rp.input_versions[k];
+        inputs.emplace_back(spec.inputs[k], rp.input_versions[k]);
+      }
+      for (size_t k = 0; k < res.staged.size(); ++k) {
+        const auto& s = res.staged[k];
+        state.outputs[s.dataset] = s.version;
+        DatasetVersionRecord v;
+        v.id = s.version;
+        v.dataset = s.dataset;
+        v.environment = env;
+        v.file = DatasetStore::RelativePath(s.dataset, s.version);
+        v.rows = res.out_rows[k];
+        v.schema = res.out_schemas[k];
+        v.bytes = s.bytes;
+        v.run_id = run.id;
+        v.flow = node.flow->name;
+        v.recipe = spec.name;
+        v.created_at = rec.finished_at;
+        v.inputs = inputs;
+        item.batch.versions.push_back(std::move(v));
+      }
+      item.batch.states.emplace_back(node.flow->name, spec.name, std::move(state));
+      item.staged = std::move(res.staged);
+      ++summary.succeeded;
+    } else if (o.state == TaskState::kSkipped) {
+      ++summary.skipped;
+    } else if (o.state == TaskState::kCancelled) {
+      ++summary.cancelled;
+    } else {
+      ++summary.failed;
+    }
+    for (auto& s : res.staged) session.store().Discard(s);
+    res.staged.clear();
+    // Drop in-memory inputs nobody else in this run will read.
+    {
+      std::lock_guard l(cache_mu);
+      for (const auto& in : spec.inputs)
+        if (--readers_left[in] <= 0) cache.erase(in);
+    }
+    item.batch.recipe_runs.push_back(rec);
+    publisher.Push(std::move(item));
+    if (observer) observer->RecipeFinished(node, rec);
+  };
+
+  LocalExecutor executor(options.exec);
+  std::vector<TaskOutcome> outcomes = executor.Execute(tasks, run_task, &adapter);
+  {
+    std::lock_guard l(cache_mu);
+    cache.clear();
+  }
+  Status published = publisher.Close();
+
+  summary.plan = std::move(plan);
+  summary.recipes = std::move(records);
+  if (!published.ok()) {
+    run.status = "failed";
+    run.error = published.message();
+  } else if (summary.failed > 0) {
+    run.status = "failed";
+    run.error = fmt::format("{} recipe(s) failed", summary.failed);
+  } else if (executor.stop_requested() || summary.cancelled > 0) {
+    run.status = "cancelled";
+    run.error = "stopped by the user";
+  } else {
+    run.status = "succeeded";
+  }
+  run.finished_at = NowIso();
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  ALAMBIC_RETURN_IF_ERROR(session.catalog().FinishRun(run.id, run.status, run.finished_at, run.error));
+  if (observer) observer->RunFinished(summary);
+  return summary;
+}
+
+}  // namespace alambic

@@ -1,0 +1,51 @@
+// Running flows: plan, execute the stale recipes on the local executor, publish
+// each output version (store, then catalog, in group commits) and record the run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "core/exec/executor.h"
+#include "core/exec/session.h"
+#include "core/plan/plan.h"
+
+namespace alambic {
+
+struct RunOptions {
+  PlanOptions plan;
+  ExecOptions exec;
+  std::string trigger = "manual";
+  std::string user;  // "" : $USER
+};
+
+struct RunSummary {
+  RunRecord run;
+  Plan plan;
+  std::vector<RecipeRunRecord> recipes;  // every recipe that ran or was due to run, in plan order
+  int succeeded = 0, failed = 0, cancelled = 0, skipped = 0, up_to_date = 0;
+  double seconds = 0;
+};
+
+// Observes a run. Methods may be called from any executor thread at once;
+// implementations synchronise themselves.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void RunStarted(const RunRecord& /*run*/, const Plan& /*plan*/) {}
+  virtual void RecipeStarted(const RecipeNode& /*node*/, int /*attempt*/) {}
+  virtual void RecipeProgress(const RecipeNode& /*node*/, int64_t /*rows*/) {}
+  virtual void RecipeLog(const RecipeNode& /*node*/, LogLevel /*level*/, const std::string& /*line*/) {}
+  virtual void RecipeRetrying(const RecipeNode& /*node*/, int /*attempt*/, const Status& /*why*/,
+                              double /*delay*/) {}
+  virtual void RecipeFinished(const RecipeNode& /*node*/, const RecipeRunRecord& /*record*/) {}
+  virtual void RunFinished(const RunSummary& /*summary*/) {}
+};
+
+// Runs the selected flows of `session`. Only one run at a time per workspace
+// (an exclusive lock on .alambic/lock). Returns the summary even when recipes
+// failed (run.status says so); a non-ok Result means the run could not start
+// or its bookkeeping failed.
+Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObserver* observer = nullptr);
+
+}  // namespace alambic

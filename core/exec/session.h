@@ -1,0 +1,60 @@
+// A Session is an opened workspace in one environment: the loaded and validated
+// flows, the catalog, the dataset store and the recipe kinds. The CLI and the
+// web UI both work through it.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "core/flow/flow.h"
+#include "core/plan/graph.h"
+#include "core/plan/plan.h"
+#include "core/store/store.h"
+#include "recipes/recipe.h"
+
+namespace alambic {
+
+class Session {
+ public:
+  // Loads the workspace at `root` and opens its catalog and the store of
+  // `environment` ("" for the workspace's default). Fails with every
+  // diagnostic (one per line) when the flows do not validate.
+  static Result<std::unique_ptr<Session>> Open(const std::filesystem::path& root, const std::string& environment,
+                                               const RecipeRegistry& kinds = RecipeRegistry::Builtins());
+
+  const Workspace& workspace() const { return ws_; }
+  const std::filesystem::path& root() const { return ws_.root; }
+  const std::string& environment() const { return env_; }
+  const FlowGraph& graph() const { return *graph_; }
+  const RecipeRegistry& kinds() const { return *kinds_; }
+  Catalog& catalog() { return *catalog_; }
+  const DatasetStore& store() const { return *store_; }
+  std::filesystem::path state_dir() const { return ws_.root / ".alambic"; }
+
+  // Plans against the catalog and the store of this environment.
+  Result<Plan> MakePlan(const PlanOptions& options);
+  // The planner's view of this environment (catalog + store), loaded in bulk.
+  std::unique_ptr<PlanState> LoadPlanState();
+  // Source and code fingerprints, with a (size, mtime, inode) cache in the catalog.
+  std::unique_ptr<Fingerprinter> MakeFingerprinter();
+  // A recipe context with paths set (inputs, logger, token left to the caller).
+  RecipeContext MakeContext(const RecipeSpec& recipe) const;
+
+ private:
+  Session() = default;
+  Workspace ws_;
+  std::string env_;
+  std::unique_ptr<FlowGraph> graph_;
+  const RecipeRegistry* kinds_ = nullptr;
+  std::unique_ptr<Catalog> catalog_;
+  std::unique_ptr<DatasetStore> store_;
+};
+
+// Hashes a file's content, reusing the catalog's cached hash when the file's
+// size, mtime and inode are unchanged (like git's index).
+Result<std::string> CachedFileHash(Catalog& catalog, const std::filesystem::path& path);
+
+}  // namespace alambic
