@@ -121,9 +121,11 @@ RunRecord ReadRun(SQLite::Statement& q) {
 }
 
 constexpr const char* kRunColumns =
-    "id, flows, environment, trigger, user, git_commit, git_dirty, status, started_at, finished_at, error";
+    "id, flows, environment, trigger, user, git_commit, git_dirty, status, started_at, "
+    "finished_at, error";
 constexpr const char* kVersionColumns =
-    "id, dataset, environment, file, schema, row_count, size_bytes, run_id, flow, recipe, created_at";
+    "id, dataset, environment, file, schema, row_count, size_bytes, run_id, flow, recipe, "
+    "created_at";
 
 DatasetVersionRecord ReadVersion(SQLite::Statement& q) {
   DatasetVersionRecord v;
@@ -165,8 +167,9 @@ std::string NowIso() {
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     static_cast<int>(ms % 1000));
 }
 
 std::string NewUuid() {
@@ -174,8 +177,8 @@ std::string NewUuid() {
   uint64_t a = rng(), b = rng();
   a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff, b >> 48,
-                     b & 0xffffffffffffULL);
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff,
+                     b >> 48, b & 0xffffffffffffULL);
 }
 
 Catalog::Catalog(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
@@ -185,7 +188,8 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& path
   try {
     std::error_code ec;
     std::filesystem::create_directories(path.parent_path(), ec);
-    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    auto db = std::make_unique<SQLite::Database>(path.string(),
+                                                 SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db->setBusyTimeout(10000);
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=FULL");
@@ -203,8 +207,9 @@ Status Catalog::Migrate() {
   try {
     int version = db_->execAndGet("PRAGMA user_version").getInt();
     if (version > kCatalogSchemaVersion)
-      return Status::Invalid(fmt::format("catalog schema version {} is newer than this alambic ({})", version,
-                                         kCatalogSchemaVersion));
+      return Status::Invalid(
+          fmt::format("catalog schema version {} is newer than this alambic ({})", version,
+                      kCatalogSchemaVersion));
     for (int v = version; v < kCatalogSchemaVersion; ++v) {
       SQLite::Transaction tx(*db_);
       db_->exec(kMigrations[v]);
@@ -225,7 +230,8 @@ int Catalog::schema_version() {
 Status Catalog::BeginRun(const RunRecord& r) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
+    SQLite::Statement q(
+        *db_, fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
     q.bind(1, r.id);
     q.bind(2, r.flows);
     q.bind(3, r.environment);
@@ -244,8 +250,8 @@ Status Catalog::BeginRun(const RunRecord& r) {
   }
 }
 
-Status Catalog::FinishRun(const std::string& id, const std::string& status, const std::string& finished_at,
-                          const std::string& error) {
+Status Catalog::FinishRun(const std::string& id, const std::string& status,
+                          const std::string& finished_at, const std::string& error) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(*db_, "UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?");
@@ -264,10 +270,11 @@ Status Catalog::Commit(const CatalogBatch& b) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_);
-    SQLite::Statement rr(*db_,
-                         "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "
-                         "started_at, finished_at, duration_ms, rows_in, rows_out, bytes_out, error, log, metrics) "
-                         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement rr(
+        *db_,
+        "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "
+        "started_at, finished_at, duration_ms, rows_in, rows_out, bytes_out, error, log, metrics) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     for (const auto& r : b.recipe_runs) {
       rr.reset();
       rr.bind(1, r.run_id);
@@ -288,8 +295,10 @@ Status Catalog::Commit(const CatalogBatch& b) {
       rr.bind(16, r.metrics.dump());
       rr.exec();
     }
-    SQLite::Statement dv(*db_, fmt::format("INSERT OR IGNORE INTO dataset_versions ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                                           kVersionColumns));
+    SQLite::Statement dv(
+        *db_,
+        fmt::format("INSERT OR IGNORE INTO dataset_versions ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    kVersionColumns));
     SQLite::Statement vi(*db_, "INSERT OR IGNORE INTO version_inputs VALUES (?,?,?,?,?)");
     SQLite::Statement cv(*db_, "INSERT OR REPLACE INTO current_versions VALUES (?,?,?,?,?)");
     for (const auto& v : b.versions) {
@@ -347,8 +356,9 @@ Status Catalog::Commit(const CatalogBatch& b) {
 Result<std::vector<RunRecord>> Catalog::ListRuns(int limit) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                                          kRunColumns));
+    SQLite::Statement q(
+        *db_, fmt::format("SELECT {} FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                          kRunColumns));
     q.bind(1, limit);
     std::vector<RunRecord> out;
     while (q.executeStep()) out.push_back(ReadRun(q));
@@ -361,7 +371,8 @@ Result<std::vector<RunRecord>> Catalog::ListRuns(int limit) {
 Result<RunRecord> Catalog::FindRun(const std::string& prefix) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", kRunColumns));
+    SQLite::Statement q(
+        *db_, fmt::format("SELECT {} FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", kRunColumns));
     q.bind(1, static_cast<int>(prefix.size()));
     q.bind(2, prefix);
     std::vector<RunRecord> found;
@@ -377,10 +388,11 @@ Result<RunRecord> Catalog::FindRun(const std::string& prefix) {
 Result<std::vector<RecipeRunRecord>> Catalog::RecipeRuns(const std::string& run_id) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, "
-                        "duration_ms, rows_in, rows_out, bytes_out, error, log, metrics FROM recipe_runs "
-                        "WHERE run_id = ? ORDER BY CASE started_at WHEN '' THEN 1 ELSE 0 END, started_at, rowid");
+    SQLite::Statement q(
+        *db_,
+        "SELECT run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, "
+        "duration_ms, rows_in, rows_out, bytes_out, error, log, metrics FROM recipe_runs "
+        "WHERE run_id = ? ORDER BY CASE started_at WHEN '' THEN 1 ELSE 0 END, started_at, rowid");
     q.bind(1, run_id);
     std::vector<RecipeRunRecord> out;
     while (q.executeStep()) {
@@ -412,11 +424,13 @@ Result<std::vector<RecipeRunRecord>> Catalog::RecipeRuns(const std::string& run_
 Result<std::vector<CurrentVersion>> Catalog::CurrentVersions(const std::string& env) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT c.dataset, c.version_id, c.run_id, c.updated_at, v.row_count, v.size_bytes, v.flow, "
-                        "v.recipe FROM current_versions c JOIN dataset_versions v ON v.environment = c.environment "
-                        "AND v.dataset = c.dataset AND v.id = c.version_id WHERE c.environment = ? "
-                        "ORDER BY c.dataset");
+    SQLite::Statement q(
+        *db_,
+        "SELECT c.dataset, c.version_id, c.run_id, c.updated_at, v.row_count, v.size_bytes, "
+        "v.flow, "
+        "v.recipe FROM current_versions c JOIN dataset_versions v ON v.environment = c.environment "
+        "AND v.dataset = c.dataset AND v.id = c.version_id WHERE c.environment = ? "
+        "ORDER BY c.dataset");
     q.bind(1, env);
     std::vector<CurrentVersion> out;
     while (q.executeStep()) {
@@ -437,13 +451,15 @@ Result<std::vector<CurrentVersion>> Catalog::CurrentVersions(const std::string& 
   }
 }
 
-Result<std::optional<DatasetVersionRecord>> Catalog::FindVersion(const std::string& env, const std::string& dataset,
+Result<std::optional<DatasetVersionRecord>> Catalog::FindVersion(const std::string& env,
+                                                                 const std::string& dataset,
                                                                  const std::string& prefix) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM dataset_versions WHERE environment=? AND dataset=? AND "
-                                          "substr(id, 1, ?) = ? LIMIT 2",
-                                          kVersionColumns));
+    SQLite::Statement q(
+        *db_, fmt::format("SELECT {} FROM dataset_versions WHERE environment=? AND dataset=? AND "
+                          "substr(id, 1, ?) = ? LIMIT 2",
+                          kVersionColumns));
     q.bind(1, env);
     q.bind(2, dataset);
     q.bind(3, static_cast<int>(prefix.size()));
@@ -451,7 +467,8 @@ Result<std::optional<DatasetVersionRecord>> Catalog::FindVersion(const std::stri
     std::vector<DatasetVersionRecord> found;
     while (q.executeStep()) found.push_back(ReadVersion(q));
     if (found.size() > 1)
-      return Status::Invalid(fmt::format("version '{}' of dataset {} is ambiguous", prefix, dataset));
+      return Status::Invalid(
+          fmt::format("version '{}' of dataset {} is ambiguous", prefix, dataset));
     if (found.empty()) return std::optional<DatasetVersionRecord>();
     return std::optional<DatasetVersionRecord>(found[0]);
   } catch (const std::exception& e) {
@@ -459,12 +476,14 @@ Result<std::optional<DatasetVersionRecord>> Catalog::FindVersion(const std::stri
   }
 }
 
-Result<std::vector<DatasetVersionRecord>> Catalog::Versions(const std::string& env, const std::string& dataset) {
+Result<std::vector<DatasetVersionRecord>> Catalog::Versions(const std::string& env,
+                                                            const std::string& dataset) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM dataset_versions WHERE environment=? AND dataset=? "
-                                          "ORDER BY created_at DESC",
-                                          kVersionColumns));
+    SQLite::Statement q(
+        *db_, fmt::format("SELECT {} FROM dataset_versions WHERE environment=? AND dataset=? "
+                          "ORDER BY created_at DESC",
+                          kVersionColumns));
     q.bind(1, env);
     q.bind(2, dataset);
     std::vector<DatasetVersionRecord> out;
@@ -475,9 +494,11 @@ Result<std::vector<DatasetVersionRecord>> Catalog::Versions(const std::string& e
   }
 }
 
-bool Catalog::HasVersion(const std::string& env, const std::string& dataset, const std::string& id) {
+bool Catalog::HasVersion(const std::string& env, const std::string& dataset,
+                         const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "SELECT 1 FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
+  SQLite::Statement q(*db_,
+                      "SELECT 1 FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
   q.bind(1, env);
   q.bind(2, dataset);
   q.bind(3, id);
@@ -487,9 +508,10 @@ bool Catalog::HasVersion(const std::string& env, const std::string& dataset, con
 Result<std::map<std::string, RecipeState>> Catalog::RecipeStates(const std::string& env) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_,
-                        "SELECT flow, recipe, params_hash, code_hash, source_fingerprint, inputs, outputs, run_id "
-                        "FROM recipe_state WHERE environment = ?");
+    SQLite::Statement q(
+        *db_,
+        "SELECT flow, recipe, params_hash, code_hash, source_fingerprint, inputs, outputs, run_id "
+        "FROM recipe_state WHERE environment = ?");
     q.bind(1, env);
     std::map<std::string, RecipeState> out;
     while (q.executeStep()) {
@@ -508,21 +530,26 @@ Result<std::map<std::string, RecipeState>> Catalog::RecipeStates(const std::stri
   }
 }
 
-Result<std::vector<DatasetVersionRecord>> Catalog::VersionsNotReferenced(const std::string& env, int keep_runs) {
+Result<std::vector<DatasetVersionRecord>> Catalog::VersionsNotReferenced(const std::string& env,
+                                                                         int keep_runs) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(
-        *db_, fmt::format(
-                  "WITH recent AS (SELECT id FROM runs WHERE environment = ?1 ORDER BY started_at DESC LIMIT ?2), "
-                  "kept AS ("
-                  "  SELECT dataset, version_id AS id FROM current_versions WHERE environment = ?1"
-                  "  UNION SELECT dataset, id FROM dataset_versions WHERE environment = ?1 AND run_id IN recent"
-                  "  UNION SELECT i.input_dataset, i.input_version_id FROM version_inputs i JOIN dataset_versions v"
-                  "    ON v.environment = i.environment AND v.dataset = i.dataset AND v.id = i.version_id"
-                  "    WHERE i.environment = ?1 AND v.run_id IN recent) "
-                  "SELECT {} FROM dataset_versions d WHERE d.environment = ?1 AND NOT EXISTS "
-                  "(SELECT 1 FROM kept k WHERE k.dataset = d.dataset AND k.id = d.id)",
-                  kVersionColumns));
+        *db_,
+        fmt::format(
+            "WITH recent AS (SELECT id FROM runs WHERE environment = ?1 ORDER BY started_at DESC "
+            "LIMIT ?2), "
+            "kept AS ("
+            "  SELECT dataset, version_id AS id FROM current_versions WHERE environment = ?1"
+            "  UNION SELECT dataset, id FROM dataset_versions WHERE environment = ?1 AND run_id IN "
+            "recent"
+            "  UNION SELECT i.input_dataset, i.input_version_id FROM version_inputs i JOIN "
+            "dataset_versions v"
+            "    ON v.environment = i.environment AND v.dataset = i.dataset AND v.id = i.version_id"
+            "    WHERE i.environment = ?1 AND v.run_id IN recent) "
+            "SELECT {} FROM dataset_versions d WHERE d.environment = ?1 AND NOT EXISTS "
+            "(SELECT 1 FROM kept k WHERE k.dataset = d.dataset AND k.id = d.id)",
+            kVersionColumns));
     q.bind(1, env);
     q.bind(2, keep_runs);
     std::vector<DatasetVersionRecord> out;
@@ -533,12 +560,15 @@ Result<std::vector<DatasetVersionRecord>> Catalog::VersionsNotReferenced(const s
   }
 }
 
-Status Catalog::DeleteVersions(const std::string& env, const std::vector<DatasetVersionRecord>& versions) {
+Status Catalog::DeleteVersions(const std::string& env,
+                               const std::vector<DatasetVersionRecord>& versions) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_);
-    SQLite::Statement d(*db_, "DELETE FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
-    SQLite::Statement di(*db_, "DELETE FROM version_inputs WHERE environment=? AND dataset=? AND version_id=?");
+    SQLite::Statement d(*db_,
+                        "DELETE FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
+    SQLite::Statement di(
+        *db_, "DELETE FROM version_inputs WHERE environment=? AND dataset=? AND version_id=?");
     for (const auto& v : versions) {
       for (auto* q : {&d, &di}) {
         q->reset();
@@ -557,11 +587,12 @@ Status Catalog::DeleteVersions(const std::string& env, const std::vector<Dataset
 
 std::optional<FileFingerprint> Catalog::GetFingerprint(const std::string& path) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_, "SELECT size, mtime_ns, inode, sha256 FROM file_fingerprints WHERE path = ?");
+  SQLite::Statement q(*db_,
+                      "SELECT size, mtime_ns, inode, sha256 FROM file_fingerprints WHERE path = ?");
   q.bind(1, path);
   if (!q.executeStep()) return std::nullopt;
-  return FileFingerprint{q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getInt64(),
-                         q.getColumn(3).getString()};
+  return FileFingerprint{q.getColumn(0).getInt64(), q.getColumn(1).getInt64(),
+                         q.getColumn(2).getInt64(), q.getColumn(3).getString()};
 }
 
 Status Catalog::PutFingerprint(const std::string& path, const FileFingerprint& fp) {

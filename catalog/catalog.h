@@ -31,14 +31,14 @@ namespace alambic {
 inline constexpr int kCatalogSchemaVersion = 1;
 
 struct RunRecord {
-  std::string id;  // UUID
+  std::string id;     // UUID
   std::string flows;  // comma-separated flow names
   std::string environment;
   std::string trigger;  // manual, schedule, promotion
   std::string user;
   std::string git_commit;
   bool git_dirty = false;
-  std::string status;  // running, succeeded, failed, cancelled
+  std::string status;                   // running, succeeded, failed, cancelled
   std::string started_at, finished_at;  // ISO-8601 UTC
   std::string error;
 };
@@ -58,7 +58,7 @@ struct RecipeRunRecord {
 
 struct DatasetVersionRecord {
   std::string id, dataset, environment;
-  std::string file;  // relative to the store root
+  std::string file;    // relative to the store root
   std::string schema;  // JSON array of {name, type}
   int64_t rows = 0, bytes = 0;
   std::string run_id, flow, recipe, created_at;
@@ -116,15 +116,19 @@ class Catalog {
 
   // Current version of every dataset in an environment.
   Result<std::vector<CurrentVersion>> CurrentVersions(const std::string& env);
-  Result<std::optional<DatasetVersionRecord>> FindVersion(const std::string& env, const std::string& dataset,
+  Result<std::optional<DatasetVersionRecord>> FindVersion(const std::string& env,
+                                                          const std::string& dataset,
                                                           const std::string& id_or_prefix);
-  Result<std::vector<DatasetVersionRecord>> Versions(const std::string& env, const std::string& dataset);
+  Result<std::vector<DatasetVersionRecord>> Versions(const std::string& env,
+                                                     const std::string& dataset);
   // Whether version `id` of `dataset` is recorded.
   bool HasVersion(const std::string& env, const std::string& dataset, const std::string& id);
-  Result<std::map<std::string, RecipeState>> RecipeStates(const std::string& env);  // "flow/recipe" -> state
+  Result<std::map<std::string, RecipeState>> RecipeStates(
+      const std::string& env);  // "flow/recipe" -> state
 
   // Versions to keep on gc: current ones and those the last `keep_runs` runs produced or read.
-  Result<std::vector<DatasetVersionRecord>> VersionsNotReferenced(const std::string& env, int keep_runs);
+  Result<std::vector<DatasetVersionRecord>> VersionsNotReferenced(const std::string& env,
+                                                                  int keep_runs);
   Status DeleteVersions(const std::string& env, const std::vector<DatasetVersionRecord>& versions);
 
   std::optional<FileFingerprint> GetFingerprint(const std::string& path);

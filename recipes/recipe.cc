@@ -8,14 +8,22 @@ namespace alambic {
 
 const char* ParamTypeName(ParamType t) {
   switch (t) {
-    case ParamType::kString: return "a string";
-    case ParamType::kInt: return "an integer";
-    case ParamType::kNumber: return "a number";
-    case ParamType::kBool: return "a boolean";
-    case ParamType::kStringList: return "a list of strings";
-    case ParamType::kMap: return "a mapping";
-    case ParamType::kList: return "a list";
-    case ParamType::kAny: return "any value";
+    case ParamType::kString:
+      return "a string";
+    case ParamType::kInt:
+      return "an integer";
+    case ParamType::kNumber:
+      return "a number";
+    case ParamType::kBool:
+      return "a boolean";
+    case ParamType::kStringList:
+      return "a list of strings";
+    case ParamType::kMap:
+      return "a mapping";
+    case ParamType::kList:
+      return "a list";
+    case ParamType::kAny:
+      return "any value";
   }
   return "?";
 }
@@ -37,7 +45,9 @@ Result<std::filesystem::path> RecipeContext::ResolvePath(const std::string& p) c
   fs::path candidate = fs::path(p).is_absolute() ? fs::path(p) : workspace / p;
   std::error_code ec;
   fs::path resolved = fs::weakly_canonical(candidate, ec);
-  if (ec) return Status::IoError(fmt::format("recipe {}: cannot resolve path '{}': {}", recipe, p, ec.message()));
+  if (ec)
+    return Status::IoError(
+        fmt::format("recipe {}: cannot resolve path '{}': {}", recipe, p, ec.message()));
   fs::path ws = fs::weakly_canonical(workspace, ec);
   if (IsWithin(resolved, ws)) return resolved;
   for (const auto& root : data_roots) {
@@ -59,7 +69,8 @@ Result<std::string> RecipeKind::SourceFingerprint(const RecipeContext& ctx) cons
 
 Status RecipeRegistry::Register(std::unique_ptr<RecipeKind> kind) {
   std::string n = kind->name();
-  if (kinds_.count(n)) return Status::Invalid(fmt::format("recipe kind '{}' is already registered", n));
+  if (kinds_.count(n))
+    return Status::Invalid(fmt::format("recipe kind '{}' is already registered", n));
   kinds_.emplace(std::move(n), std::move(kind));
   return Status::Ok();
 }

@@ -72,11 +72,11 @@ struct NamedTable {
 };
 
 struct RecipeContext {
-  std::string recipe;                    // recipe name, for messages
-  const nlohmann::json* params;          // validated params (an object)
-  std::vector<NamedTable> inputs;        // in declaration order
-  std::vector<std::string> outputs;      // dataset names, in declaration order
-  std::filesystem::path workspace;       // absolute workspace root
+  std::string recipe;                             // recipe name, for messages
+  const nlohmann::json* params;                   // validated params (an object)
+  std::vector<NamedTable> inputs;                 // in declaration order
+  std::vector<std::string> outputs;               // dataset names, in declaration order
+  std::filesystem::path workspace;                // absolute workspace root
   std::vector<std::filesystem::path> data_roots;  // extra readable roots (absolute)
   RecipeLogger* log = nullptr;
   const CancelToken* cancel = nullptr;

@@ -21,17 +21,18 @@ class StackKind final : public RecipeKind {
     for (const auto& in : ctx.inputs) {
       const Schema& s = in.table->schema();
       if (s.fields.size() != schema.fields.size())
-        return Status::Invalid(fmt::format(
-            "recipe {}: input {} has {} columns but {} has {}", ctx.recipe, in.name,
-            s.fields.size(), ctx.inputs[0].name, schema.fields.size()));
+        return Status::Invalid(fmt::format("recipe {}: input {} has {} columns but {} has {}",
+                                           ctx.recipe, in.name, s.fields.size(), ctx.inputs[0].name,
+                                           schema.fields.size()));
       for (const auto& f : schema.fields) {
         int j = s.FieldIndex(f.name);
         if (j < 0)
-          return Status::Invalid(fmt::format("recipe {}: input {} has no column '{}'", ctx.recipe,
-                                             in.name, f.name));
+          return Status::Invalid(
+              fmt::format("recipe {}: input {} has no column '{}'", ctx.recipe, in.name, f.name));
         if (s.fields[static_cast<size_t>(j)].type != f.type)
           return Status::Invalid(fmt::format("recipe {}: column '{}' is {} in {} but {} in {}",
-                                             ctx.recipe, f.name, TypeName(s.fields[static_cast<size_t>(j)].type),
+                                             ctx.recipe, f.name,
+                                             TypeName(s.fields[static_cast<size_t>(j)].type),
                                              in.name, TypeName(f.type), ctx.inputs[0].name));
       }
       rows += in.table->num_rows();

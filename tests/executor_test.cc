@@ -97,7 +97,8 @@ TEST(LocalExecutorTest, TimeoutWithoutRetriesEndsTimedOut) {
   tasks[0].timeout_seconds = 0.05;
   tasks[1].deps = {0};
   LocalExecutor ex({.jobs = 1});
-  auto out = ex.Execute(tasks, [&](int, int, const CancelToken& c) { return SleepCancellable(5000ms, c); });
+  auto out = ex.Execute(
+      tasks, [&](int, int, const CancelToken& c) { return SleepCancellable(5000ms, c); });
   EXPECT_EQ(out[0].state, TaskState::kTimedOut);
   EXPECT_EQ(out[0].status.message(), "timed out after 0.05s");
   EXPECT_EQ(out[1].state, TaskState::kSkipped);
@@ -116,7 +117,8 @@ TEST(LocalExecutorTest, FailFastLaunchesNothingNewButLetsRunningFinish) {
   EXPECT_EQ(out[0].state, TaskState::kFailed);
   EXPECT_EQ(out[0].status.message(), "boom");
   EXPECT_EQ(out[1].state, TaskState::kSucceeded);
-  for (int t = 2; t < 6; ++t) EXPECT_EQ(out[static_cast<size_t>(t)].state, TaskState::kSkipped) << t;
+  for (int t = 2; t < 6; ++t)
+    EXPECT_EQ(out[static_cast<size_t>(t)].state, TaskState::kSkipped) << t;
   EXPECT_EQ(started.load(), 2);
 }
 
@@ -178,7 +180,8 @@ TEST(LocalExecutorTest, SigintStopsTheRun) {
 TEST(LocalExecutorTest, ExceptionInTaskBecomesFailure) {
   std::vector<ExecTask> tasks(1);
   LocalExecutor ex({.jobs = 1});
-  auto out = ex.Execute(tasks, [&](int, int, const CancelToken&) -> Status { throw std::runtime_error("bad"); });
+  auto out = ex.Execute(
+      tasks, [&](int, int, const CancelToken&) -> Status { throw std::runtime_error("bad"); });
   EXPECT_EQ(out[0].state, TaskState::kFailed);
   EXPECT_EQ(out[0].status.message(), "unexpected error: bad");
 }

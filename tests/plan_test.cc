@@ -25,7 +25,8 @@ class OpKind final : public RecipeKind {
  public:
   std::string name() const override { return "op"; }
   const std::vector<ParamSpec>& params() const override {
-    static const std::vector<ParamSpec> k = {{"n", ParamType::kInt, false, ""}, {"file", ParamType::kString, false, ""}};
+    static const std::vector<ParamSpec> k = {{"n", ParamType::kInt, false, ""},
+                                             {"file", ParamType::kString, false, ""}};
     return k;
   }
   std::vector<std::string> CodeFiles(const nlohmann::json& p) const override {
@@ -51,7 +52,9 @@ class MemState final : public PlanState {
   std::set<std::pair<std::string, std::string>> published;
   std::map<std::string, std::string> current;
   std::map<std::string, RecipeState> last;
-  bool Published(const std::string& d, const std::string& id) const override { return published.count({d, id}) > 0; }
+  bool Published(const std::string& d, const std::string& id) const override {
+    return published.count({d, id}) > 0;
+  }
   std::string Current(const std::string& d) const override {
     auto it = current.find(d);
     return it == current.end() ? "" : it->second;
@@ -107,7 +110,8 @@ recipes:
       if (rp.decision != Decision::kRun) continue;
       const RecipeNode& n = graph_->node(rp.node);
       RecipeState s{rp.params_hash, rp.code_hash, rp.source_fingerprint, {}, {}, "run"};
-      for (size_t k = 0; k < n.recipe->inputs.size(); ++k) s.inputs[n.recipe->inputs[k]] = rp.input_versions[k];
+      for (size_t k = 0; k < n.recipe->inputs.size(); ++k)
+        s.inputs[n.recipe->inputs[k]] = rp.input_versions[k];
       for (size_t k = 0; k < n.recipe->outputs.size(); ++k) {
         s.outputs[n.recipe->outputs[k]] = rp.output_versions[k];
         state_.published.insert({n.recipe->outputs[k], rp.output_versions[k]});
@@ -237,9 +241,10 @@ TEST_F(PlanTest, ForceAndSelection) {
 TEST_F(PlanTest, OnlyWithUnbuiltInputIsAnError) {
   auto p = MakePlan(ws_, *graph_, Kinds(), state_, fps_, {.only = {"b"}});
   ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.status().message(),
-            "recipe b: input 'xa' has never been built and its producer f/a is not selected; run without "
-            "--only/--from or include it");
+  EXPECT_EQ(
+      p.status().message(),
+      "recipe b: input 'xa' has never been built and its producer f/a is not selected; run without "
+      "--only/--from or include it");
 }
 
 TEST_F(PlanTest, UnknownNamesAreErrors) {

@@ -19,10 +19,8 @@ class FakeKind final : public RecipeKind {
   std::string name() const override { return name_; }
   const std::vector<ParamSpec>& params() const override {
     static const std::vector<ParamSpec> kParams = {
-        {"path", ParamType::kString, false, ""},
-        {"rows", ParamType::kInt, false, ""},
-        {"ratio", ParamType::kNumber, false, ""},
-        {"columns", ParamType::kStringList, false, ""},
+        {"path", ParamType::kString, false, ""},  {"rows", ParamType::kInt, false, ""},
+        {"ratio", ParamType::kNumber, false, ""}, {"columns", ParamType::kStringList, false, ""},
         {"query", ParamType::kString, true, ""},
     };
     return kParams;
@@ -32,7 +30,9 @@ class FakeKind final : public RecipeKind {
     if (p.value("rows", 0) < 0) return Status::Invalid("param 'rows' must not be negative");
     return Status::Ok();
   }
-  Result<RecipeOutput> Run(RecipeContext&) const override { return Status::Internal("not run in these tests"); }
+  Result<RecipeOutput> Run(RecipeContext&) const override {
+    return Status::Internal("not run in these tests");
+  }
 
  private:
   std::string name_;
@@ -49,7 +49,8 @@ const RecipeRegistry& Kinds() {
   return *r;
 }
 
-std::vector<std::string> Validate(const std::string& flow_yaml, const std::string& file = "flows/f.yaml") {
+std::vector<std::string> Validate(const std::string& flow_yaml,
+                                  const std::string& file = "flows/f.yaml") {
   TempDir dir;
   WriteFile(dir.path() / "alambic.yaml", "name: t\n");
   WriteFile(dir.path() / file, flow_yaml);
@@ -71,8 +72,10 @@ recipes:
 }
 
 TEST(ValidateTest, UnknownKind) {
-  EXPECT_EQ(Validate("flow: f\nrecipes:\n  - name: a\n    kind: colect\n    outputs: [x]\n"),
-            std::vector<std::string>{"flows/f.yaml:4:11: recipe a: unknown recipe kind 'colect' (known kinds: op, src)"});
+  EXPECT_EQ(
+      Validate("flow: f\nrecipes:\n  - name: a\n    kind: colect\n    outputs: [x]\n"),
+      std::vector<std::string>{
+          "flows/f.yaml:4:11: recipe a: unknown recipe kind 'colect' (known kinds: op, src)"});
 }
 
 TEST(ValidateTest, UnknownMissingAndMistypedParams) {
@@ -85,23 +88,30 @@ recipes:
       rows: many
       colour: red
 )");
-  EXPECT_EQ(errs, (std::vector<std::string>{
-                      "flows/f.yaml:7:7: recipe a: missing required parameter 'query' for kind src",
-                      "flows/f.yaml:7:13: recipe a: parameter 'rows' must be an integer, got the string \"many\"",
-                      "flows/f.yaml:8:15: recipe a: unknown parameter 'colour' for kind src (expected one of: "
-                      "path, rows, ratio, columns, query)",
-                  }));
+  EXPECT_EQ(
+      errs,
+      (std::vector<std::string>{
+          "flows/f.yaml:7:7: recipe a: missing required parameter 'query' for kind src",
+          "flows/f.yaml:7:13: recipe a: parameter 'rows' must be an integer, got the string "
+          "\"many\"",
+          "flows/f.yaml:8:15: recipe a: unknown parameter 'colour' for kind src (expected one of: "
+          "path, rows, ratio, columns, query)",
+      }));
 }
 
 TEST(ValidateTest, KindSpecificCheckPointsAtTheParam) {
-  auto errs = Validate("flow: f\nrecipes:\n  - {name: a, kind: src, outputs: [x], params: {query: q, rows: -2}}\n");
-  EXPECT_EQ(errs, std::vector<std::string>{"flows/f.yaml:3:65: recipe a: param 'rows' must not be negative"});
+  auto errs = Validate(
+      "flow: f\nrecipes:\n  - {name: a, kind: src, outputs: [x], params: {query: q, rows: -2}}\n");
+  EXPECT_EQ(errs, std::vector<std::string>{
+                      "flows/f.yaml:3:65: recipe a: param 'rows' must not be negative"});
 }
 
 TEST(ValidateTest, QuotedNumberIsAString) {
-  auto errs = Validate("flow: f\nrecipes:\n  - {name: a, kind: src, outputs: [x], params: {query: q, rows: \"3\"}}\n");
-  EXPECT_EQ(errs, std::vector<std::string>{
-                      "flows/f.yaml:3:65: recipe a: parameter 'rows' must be an integer, got the string \"3\""});
+  auto errs = Validate(
+      "flow: f\nrecipes:\n  - {name: a, kind: src, outputs: [x], params: {query: q, rows: "
+      "\"3\"}}\n");
+  EXPECT_EQ(errs, std::vector<std::string>{"flows/f.yaml:3:65: recipe a: parameter 'rows' must be "
+                                           "an integer, got the string \"3\""});
 }
 
 TEST(ValidateTest, UnknownInputDataset) {
@@ -110,8 +120,9 @@ recipes:
   - {name: a, kind: src, outputs: [x], params: {query: q}}
   - {name: b, kind: op, inputs: [x, z], outputs: [y], params: {query: q}}
 )");
-  EXPECT_EQ(errs, std::vector<std::string>{
-                      "flows/f.yaml:4:37: recipe b: unknown input dataset 'z' (no recipe produces it)"});
+  EXPECT_EQ(errs,
+            std::vector<std::string>{
+                "flows/f.yaml:4:37: recipe b: unknown input dataset 'z' (no recipe produces it)"});
 }
 
 TEST(ValidateTest, DatasetProducedTwice) {
@@ -120,8 +131,10 @@ recipes:
   - {name: a, kind: src, outputs: [x], params: {query: q}}
   - {name: b, kind: src, outputs: [x], params: {query: q}}
 )");
-  EXPECT_EQ(errs, std::vector<std::string>{
-                      "flows/f.yaml:4:36: dataset 'x' is produced by two recipes: a (flows/f.yaml:3:5) and b"});
+  EXPECT_EQ(
+      errs,
+      std::vector<std::string>{
+          "flows/f.yaml:4:36: dataset 'x' is produced by two recipes: a (flows/f.yaml:3:5) and b"});
 }
 
 TEST(ValidateTest, CyclePrintsTheCycleWithDatasets) {
@@ -136,7 +149,9 @@ recipes:
 }
 
 TEST(ValidateTest, SelfLoopIsACycle) {
-  auto errs = Validate("flow: f\nrecipes:\n  - {name: a, kind: op, inputs: [x], outputs: [x], params: {query: q}}\n");
+  auto errs = Validate(
+      "flow: f\nrecipes:\n  - {name: a, kind: op, inputs: [x], outputs: [x], params: {query: "
+      "q}}\n");
   EXPECT_EQ(errs, std::vector<std::string>{"flows/f.yaml:3:5: cycle: a -[x]-> a"});
 }
 
@@ -146,7 +161,10 @@ recipes:
   - {name: a, kind: src, outputs: [x], params: {query: q}}
   - {name: a, kind: src, outputs: [y], params: {query: q}}
 )");
-  EXPECT_EQ(errs, std::vector<std::string>{"flows/f.yaml:4:5: duplicate recipe name 'a' in flow f (first at flows/f.yaml:3:5)"});
+  EXPECT_EQ(
+      errs,
+      std::vector<std::string>{
+          "flows/f.yaml:4:5: duplicate recipe name 'a' in flow f (first at flows/f.yaml:3:5)"});
   auto keys = Validate("flow: f\nflow: g\nrecipes: []\n");
   EXPECT_EQ(keys, std::vector<std::string>{"flows/f.yaml:2:1: duplicate key 'flow' in flow"});
 }
@@ -158,7 +176,8 @@ TEST(ValidateTest, DuplicateFlowNamesAcrossFiles) {
   WriteFile(dir.path() / "flows/b.yaml", "flow: same\nrecipes: []\n");
   LoadedWorkspace lw = LoadWorkspace(dir.path());
   ASSERT_EQ(lw.diagnostics.size(), 1u);
-  EXPECT_EQ(lw.diagnostics[0].ToString(), "flows/b.yaml:1:1: duplicate flow name 'same' (also in flows/a.yaml:1:1)");
+  EXPECT_EQ(lw.diagnostics[0].ToString(),
+            "flows/b.yaml:1:1: duplicate flow name 'same' (also in flows/a.yaml:1:1)");
 }
 
 TEST(ValidateTest, YamlSyntaxErrorHasLocation) {
@@ -168,18 +187,24 @@ TEST(ValidateTest, YamlSyntaxErrorHasLocation) {
 }
 
 TEST(ValidateTest, UnknownTopLevelAndRecipeKeys) {
-  auto errs = Validate("flow: f\nschedul: x\nrecipes:\n  - {name: a, kind: src, output: [x], params: {query: q}}\n");
-  EXPECT_EQ(errs, (std::vector<std::string>{
-                      "flows/f.yaml:2:1: unknown key 'schedul' in flow (expected one of: flow, usecase, description, "
-                      "schedule, partitions, datasets, recipes, timeout, retries, retry_backoff)",
-                      "flows/f.yaml:4:26: unknown key 'output' in recipe (expected one of: name, kind, inputs, "
-                      "outputs, params, script, timeout, retries, retry_backoff, description)",
-                  }));
+  auto errs = Validate(
+      "flow: f\nschedul: x\nrecipes:\n  - {name: a, kind: src, output: [x], params: {query: q}}\n");
+  EXPECT_EQ(
+      errs,
+      (std::vector<std::string>{
+          "flows/f.yaml:2:1: unknown key 'schedul' in flow (expected one of: flow, usecase, "
+          "description, "
+          "schedule, partitions, datasets, recipes, timeout, retries, retry_backoff)",
+          "flows/f.yaml:4:26: unknown key 'output' in recipe (expected one of: name, kind, inputs, "
+          "outputs, params, script, timeout, retries, retry_backoff, description)",
+      }));
 }
 
 TEST(ValidateTest, WrongInputCountForKind) {
-  auto errs = Validate("flow: f\nrecipes:\n  - {name: a, kind: op, outputs: [x], params: {query: q}}\n");
-  EXPECT_EQ(errs, std::vector<std::string>{"flows/f.yaml:3:5: recipe a: kind op takes at least 1 inputs, got 0"});
+  auto errs =
+      Validate("flow: f\nrecipes:\n  - {name: a, kind: op, outputs: [x], params: {query: q}}\n");
+  EXPECT_EQ(errs, std::vector<std::string>{
+                      "flows/f.yaml:3:5: recipe a: kind op takes at least 1 inputs, got 0"});
 }
 
 TEST(ValidateTest, ScheduleAndPolicyShapes) {
@@ -188,20 +213,23 @@ schedule: {cron: "0 3 * *", catchup: sometimes}
 retries: -1
 recipes: []
 )");
-  EXPECT_EQ(errs, (std::vector<std::string>{
-                      "flows/f.yaml:2:18: schedule cron '0 3 * *' must have 5 fields (minute hour day-of-month "
-                      "month day-of-week)",
-                      "flows/f.yaml:2:38: schedule catchup must be latest, all or none, not 'sometimes'",
-                      "flows/f.yaml:3:10: flow retries must be an integer between 0 and 1000",
-                  }));
+  EXPECT_EQ(
+      errs,
+      (std::vector<std::string>{
+          "flows/f.yaml:2:18: schedule cron '0 3 * *' must have 5 fields (minute hour day-of-month "
+          "month day-of-week)",
+          "flows/f.yaml:2:38: schedule catchup must be latest, all or none, not 'sometimes'",
+          "flows/f.yaml:3:10: flow retries must be an integer between 0 and 1000",
+      }));
 }
 
 TEST(ValidateTest, DatasetColumnTagsAreRead) {
   TempDir dir;
   WriteFile(dir.path() / "alambic.yaml", "name: t\n");
-  WriteFile(dir.path() / "flows/f.yaml",
-            "flow: f\nusecase: fraude\ndatasets:\n  x:\n    columns: {candidate_id: {tags: [personal]}}\n"
-            "recipes:\n  - {name: a, kind: src, outputs: [x], params: {query: q}}\n");
+  WriteFile(
+      dir.path() / "flows/f.yaml",
+      "flow: f\nusecase: fraude\ndatasets:\n  x:\n    columns: {candidate_id: {tags: [personal]}}\n"
+      "recipes:\n  - {name: a, kind: src, outputs: [x], params: {query: q}}\n");
   LoadedWorkspace lw = LoadWorkspace(dir.path());
   ASSERT_TRUE(lw.ok());
   const Flow& f = lw.workspace.flows.at(0);

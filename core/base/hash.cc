@@ -37,7 +37,9 @@ std::string Hasher::HexDigest() {
   return out;
 }
 
-std::string Sha256Hex(std::string_view bytes) { return Hasher().Raw(bytes.data(), bytes.size()).HexDigest(); }
+std::string Sha256Hex(std::string_view bytes) {
+  return Hasher().Raw(bytes.data(), bytes.size()).HexDigest();
+}
 
 Result<std::string> Sha256File(const std::filesystem::path& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);

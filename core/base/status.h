@@ -16,13 +16,13 @@ namespace alambic {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalid,     // bad input: malformed file, wrong parameter, type error
-  kNotFound,    // missing file, dataset, version or run
-  kIoError,     // the operating system refused a read or write
-  kCancelled,   // stopped by the user or a failing sibling
-  kTimedOut,    // exceeded its time limit
-  kFailed,      // a recipe or command failed for another reason
-  kInternal,    // a bug: an invariant did not hold
+  kInvalid,    // bad input: malformed file, wrong parameter, type error
+  kNotFound,   // missing file, dataset, version or run
+  kIoError,    // the operating system refused a read or write
+  kCancelled,  // stopped by the user or a failing sibling
+  kTimedOut,   // exceeded its time limit
+  kFailed,     // a recipe or command failed for another reason
+  kInternal,   // a bug: an invariant did not hold
 };
 
 class [[nodiscard]] Status {
@@ -32,7 +32,9 @@ class [[nodiscard]] Status {
   static Status Invalid(std::string msg) { return Status(StatusCode::kInvalid, std::move(msg)); }
   static Status NotFound(std::string msg) { return Status(StatusCode::kNotFound, std::move(msg)); }
   static Status IoError(std::string msg) { return Status(StatusCode::kIoError, std::move(msg)); }
-  static Status Cancelled(std::string msg) { return Status(StatusCode::kCancelled, std::move(msg)); }
+  static Status Cancelled(std::string msg) {
+    return Status(StatusCode::kCancelled, std::move(msg));
+  }
   static Status TimedOut(std::string msg) { return Status(StatusCode::kTimedOut, std::move(msg)); }
   static Status Failed(std::string msg) { return Status(StatusCode::kFailed, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
@@ -57,7 +59,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok() && "Result built from an ok Status has no value");
     if (status_.ok()) status_ = Status::Internal("Result built from an ok Status");
@@ -84,15 +86,14 @@ class [[nodiscard]] Result {
 #define ALAMBIC_CONCAT(a, b) ALAMBIC_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when it is not ok.
-#define ALAMBIC_RETURN_IF_ERROR(expr)           \
-  do {                                          \
-    ::alambic::Status _st = (expr);             \
-    if (!_st.ok()) return _st;                  \
+#define ALAMBIC_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::alambic::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 // Declares `lhs` from a Result, or returns its Status.
-#define ALAMBIC_ASSIGN_OR_RETURN(lhs, expr)                                   \
-  auto ALAMBIC_CONCAT(_res_, __LINE__) = (expr);                              \
-  if (!ALAMBIC_CONCAT(_res_, __LINE__).ok())                                  \
-    return ALAMBIC_CONCAT(_res_, __LINE__).status();                          \
+#define ALAMBIC_ASSIGN_OR_RETURN(lhs, expr)                                                   \
+  auto ALAMBIC_CONCAT(_res_, __LINE__) = (expr);                                              \
+  if (!ALAMBIC_CONCAT(_res_, __LINE__).ok()) return ALAMBIC_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(ALAMBIC_CONCAT(_res_, __LINE__)).value()

@@ -6,25 +6,32 @@
 #include <deque>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <fmt/format.h>
 
 namespace alambic {
 
 const char* TaskStateName(TaskState s) {
   switch (s) {
-    case TaskState::kPending: return "pending";
-    case TaskState::kRunning: return "running";
-    case TaskState::kSucceeded: return "succeeded";
-    case TaskState::kFailed: return "failed";
-    case TaskState::kTimedOut: return "timed_out";
-    case TaskState::kCancelled: return "cancelled";
-    case TaskState::kSkipped: return "skipped";
+    case TaskState::kPending:
+      return "pending";
+    case TaskState::kRunning:
+      return "running";
+    case TaskState::kSucceeded:
+      return "succeeded";
+    case TaskState::kFailed:
+      return "failed";
+    case TaskState::kTimedOut:
+      return "timed_out";
+    case TaskState::kCancelled:
+      return "cancelled";
+    case TaskState::kSkipped:
+      return "skipped";
   }
   return "?";
 }
@@ -33,12 +40,14 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 struct LocalExecutor::Impl {
-  asio::io_context ctl;  // the coordinating thread's loop
+  asio::io_context ctl;           // the coordinating thread's loop
   std::function<void()> on_stop;  // set during Execute, runs on ctl
 };
 
-LocalExecutor::LocalExecutor(ExecOptions options) : options_(options), impl_(std::make_unique<Impl>()) {
-  if (options_.jobs <= 0) options_.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+LocalExecutor::LocalExecutor(ExecOptions options)
+    : options_(options), impl_(std::make_unique<Impl>()) {
+  if (options_.jobs <= 0)
+    options_.jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 LocalExecutor::~LocalExecutor() = default;
@@ -62,8 +71,8 @@ struct Attempt {
 
 }  // namespace
 
-std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tasks, const TaskFn& fn,
-                                                ExecObserver* observer) {
+std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tasks,
+                                                const TaskFn& fn, ExecObserver* observer) {
   const size_t n = tasks.size();
   std::vector<TaskOutcome> out(n);
   if (n == 0) return out;
@@ -98,7 +107,8 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     auto& o = out[static_cast<size_t>(t)];
     o.state = state;
     o.status = std::move(st);
-    o.seconds = std::chrono::duration<double>(Clock::now() - first_start[static_cast<size_t>(t)]).count();
+    o.seconds =
+        std::chrono::duration<double>(Clock::now() - first_start[static_cast<size_t>(t)]).count();
     ++finished;
     if (observer) observer->TaskFinished(t, o);
     if (state == TaskState::kSucceeded) {
@@ -133,7 +143,8 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     --running;
     const ExecTask& task = tasks[ti];
     TaskOutcome& o = out[ti];
-    if (a.timed_out) st = Status::TimedOut(fmt::format("timed out after {}s", task.timeout_seconds));
+    if (a.timed_out)
+      st = Status::TimedOut(fmt::format("timed out after {}s", task.timeout_seconds));
     if (st.ok()) {
       finish(t, TaskState::kSucceeded, Status::Ok());
     } else if (stop_.load() && !a.timed_out) {
@@ -143,7 +154,8 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
       if (observer) observer->TaskRetrying(t, o.attempts, st, delay);
       o.state = TaskState::kPending;
       auto timer = std::make_unique<asio::steady_timer>(ctl);
-      timer->expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay)));
+      timer->expires_after(
+          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay)));
       ++running;  // a retry waiting counts as running, so the loop does not end
       timer->async_wait([&, t](const boost::system::error_code&) {
         --running;
@@ -176,8 +188,8 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     a.timer.reset();
     if (tasks[ti].timeout_seconds > 0) {
       a.timer = std::make_unique<asio::steady_timer>(ctl);
-      a.timer->expires_after(
-          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(tasks[ti].timeout_seconds)));
+      a.timer->expires_after(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(tasks[ti].timeout_seconds)));
       a.timer->async_wait([&, t, seq](const boost::system::error_code& ec) {
         Attempt& at = attempts[static_cast<size_t>(t)];
         if (ec || at.seq != seq || at.resolved) return;
@@ -203,12 +215,14 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
   };
 
   pump = [&] {
-    while (!ready.empty() && running < options_.jobs && !stop_.load() && !(failed && !options_.keep_going)) {
+    while (!ready.empty() && running < options_.jobs && !stop_.load() &&
+           !(failed && !options_.keep_going)) {
       int t = ready.front();
       ready.pop_front();
       launch(t);
     }
-    if (running == 0 && (finished == n || ready.empty() || stop_.load() || (failed && !options_.keep_going))) {
+    if (running == 0 &&
+        (finished == n || ready.empty() || stop_.load() || (failed && !options_.keep_going))) {
       // Nothing more will start: what is left pending is skipped.
       for (size_t i = 0; i < n; ++i)
         if (out[i].state == TaskState::kPending) {

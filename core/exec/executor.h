@@ -20,9 +20,9 @@
 namespace alambic {
 
 struct ExecTask {
-  std::vector<int> deps;         // indices of tasks that must succeed first
-  double timeout_seconds = 0;    // per attempt; 0: none
-  int retries = 0;               // extra attempts after a failure or timeout
+  std::vector<int> deps;             // indices of tasks that must succeed first
+  double timeout_seconds = 0;        // per attempt; 0: none
+  int retries = 0;                   // extra attempts after a failure or timeout
   double retry_backoff_seconds = 1;  // delay before the first retry, doubled each time
 };
 
@@ -31,7 +31,7 @@ const char* TaskStateName(TaskState s);
 
 struct TaskOutcome {
   TaskState state = TaskState::kPending;
-  Status status;     // the last attempt's error
+  Status status;  // the last attempt's error
   int attempts = 0;
   double seconds = 0;  // wall time of all attempts, retries' waits included
 };
@@ -40,7 +40,8 @@ class ExecObserver {
  public:
   virtual ~ExecObserver() = default;
   virtual void TaskStarted(int /*task*/, int /*attempt*/) {}
-  virtual void TaskRetrying(int /*task*/, int /*attempt*/, const Status& /*why*/, double /*delay*/) {}
+  virtual void TaskRetrying(int /*task*/, int /*attempt*/, const Status& /*why*/,
+                            double /*delay*/) {}
   virtual void TaskFinished(int /*task*/, const TaskOutcome& /*outcome*/) {}
 };
 
@@ -49,8 +50,8 @@ class ExecObserver {
 using TaskFn = std::function<Status(int task, int attempt, const CancelToken& cancel)>;
 
 struct ExecOptions {
-  int jobs = 0;             // 0: number of cores
-  bool keep_going = false;  // false: after a failure, launch nothing new (running tasks finish)
+  int jobs = 0;                 // 0: number of cores
+  bool keep_going = false;      // false: after a failure, launch nothing new (running tasks finish)
   bool handle_signals = false;  // SIGINT/SIGTERM request a stop
 };
 

@@ -31,10 +31,12 @@ class WorkspaceLock {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::IoError(fmt::format("{}: {}", (dir / "lock").string(), std::strerror(errno)));
+    if (fd < 0)
+      return Status::IoError(fmt::format("{}: {}", (dir / "lock").string(), std::strerror(errno)));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd);
-      return Status::Failed("another alambic run is in progress in this workspace (.alambic/lock is held)");
+      return Status::Failed(
+          "another alambic run is in progress in this workspace (.alambic/lock is held)");
     }
     return std::unique_ptr<WorkspaceLock>(new WorkspaceLock(fd));
   }
@@ -143,18 +145,25 @@ class Publisher {
 
 std::string SchemaJson(const Schema& s) {
   nlohmann::json j = nlohmann::json::array();
-  for (const auto& f : s.fields) j.push_back({{"name", f.name}, {"type", TypeName(f.type)}, {"nullable", f.nullable}});
+  for (const auto& f : s.fields)
+    j.push_back({{"name", f.name}, {"type", TypeName(f.type)}, {"nullable", f.nullable}});
   return j.dump();
 }
 
 std::string StatusFor(TaskState s) {
   switch (s) {
-    case TaskState::kSucceeded: return "succeeded";
-    case TaskState::kFailed: return "failed";
-    case TaskState::kTimedOut: return "timed_out";
-    case TaskState::kCancelled: return "cancelled";
-    case TaskState::kSkipped: return "skipped";
-    default: return "pending";
+    case TaskState::kSucceeded:
+      return "succeeded";
+    case TaskState::kFailed:
+      return "failed";
+    case TaskState::kTimedOut:
+      return "timed_out";
+    case TaskState::kCancelled:
+      return "cancelled";
+    case TaskState::kSkipped:
+      return "skipped";
+    default:
+      return "pending";
   }
 }
 
@@ -215,8 +224,8 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     const ExecPolicy& fp = node.flow->policy;
     tasks[t].timeout_seconds = rp.timeout_seconds.value_or(fp.timeout_seconds.value_or(0));
     tasks[t].retries = rp.retries.value_or(fp.retries.value_or(0));
-    tasks[t].retry_backoff_seconds =
-        rp.retry_backoff_seconds.value_or(fp.retry_backoff_seconds.value_or(kDefaultRetryBackoffSeconds));
+    tasks[t].retry_backoff_seconds = rp.retry_backoff_seconds.value_or(
+        fp.retry_backoff_seconds.value_or(kDefaultRetryBackoffSeconds));
   }
 
   struct TaskResult {
@@ -233,7 +242,8 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     results[t].logger = std::make_unique<TaskLogger>(g.node(task_plan[t]->node), observer);
 
   std::mutex cache_mu;
-  std::unordered_map<std::string, std::shared_ptr<const Table>> cache;  // dataset -> table built this run
+  std::unordered_map<std::string, std::shared_ptr<const Table>>
+      cache;  // dataset -> table built this run
   std::unordered_map<std::string, int> readers_left = readers;
 
   Publisher publisher(session.store(), session.catalog(), env);
@@ -248,7 +258,8 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     RecipeContext ctx = session.MakeContext(spec);
     ctx.log = res.logger.get();
     ctx.cancel = &cancel;
-    if (observer) ctx.progress = [observer, &node](int64_t rows) { observer->RecipeProgress(node, rows); };
+    if (observer)
+      ctx.progress = [observer, &node](int64_t rows) { observer->RecipeProgress(node, rows); };
     res.rows_in = 0;
     for (size_t k = 0; k < spec.inputs.size(); ++k) {
       const std::string& ds = spec.inputs[k];
@@ -260,7 +271,9 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       }
       if (!table) {
         auto read = session.store().Read(ds, rp.input_versions[k]);
-        if (!read.ok()) return read.status().WithContext(fmt::format("recipe {}: reading input {}", spec.name, ds));
+        if (!read.ok())
+          return read.status().WithContext(
+              fmt::format("recipe {}: reading input {}", spec.name, ds));
         table = std::make_shared<const Table>(std::move(*read));
       }
       res.rows_in += table->num_rows();
@@ -274,13 +287,15 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     }
     if (cancel.cancelled()) return cancel.AsStatus();
     if (output->tables.size() != spec.outputs.size())
-      return Status::Internal(fmt::format("recipe {}: kind {} returned {} tables for {} outputs", spec.name,
-                                          spec.kind, output->tables.size(), spec.outputs.size()));
+      return Status::Internal(fmt::format("recipe {}: kind {} returned {} tables for {} outputs",
+                                          spec.name, spec.kind, output->tables.size(),
+                                          spec.outputs.size()));
     for (auto& s : res.staged) session.store().Discard(s);
     res.staged.clear();
     res.rows_out = res.bytes_out = 0;
     for (size_t k = 0; k < spec.outputs.size(); ++k) {
-      auto staged = session.store().Stage(spec.outputs[k], rp.output_versions[k], output->tables[k]);
+      auto staged =
+          session.store().Stage(spec.outputs[k], rp.output_versions[k], output->tables[k]);
       if (!staged.ok()) {
         for (auto& s : res.staged) session.store().Discard(s);
         res.staged.clear();
@@ -428,7 +443,8 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   }
   run.finished_at = NowIso();
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  ALAMBIC_RETURN_IF_ERROR(session.catalog().FinishRun(run.id, run.status, run.finished_at, run.error));
+  ALAMBIC_RETURN_IF_ERROR(
+      session.catalog().FinishRun(run.id, run.status, run.finished_at, run.error));
   if (observer) observer->RunFinished(summary);
   return summary;
 }

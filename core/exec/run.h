@@ -35,7 +35,8 @@ class RunObserver {
   virtual void RunStarted(const RunRecord& /*run*/, const Plan& /*plan*/) {}
   virtual void RecipeStarted(const RecipeNode& /*node*/, int /*attempt*/) {}
   virtual void RecipeProgress(const RecipeNode& /*node*/, int64_t /*rows*/) {}
-  virtual void RecipeLog(const RecipeNode& /*node*/, LogLevel /*level*/, const std::string& /*line*/) {}
+  virtual void RecipeLog(const RecipeNode& /*node*/, LogLevel /*level*/,
+                         const std::string& /*line*/) {}
   virtual void RecipeRetrying(const RecipeNode& /*node*/, int /*attempt*/, const Status& /*why*/,
                               double /*delay*/) {}
   virtual void RecipeFinished(const RecipeNode& /*node*/, const RecipeRunRecord& /*record*/) {}
@@ -46,6 +47,7 @@ class RunObserver {
 // (an exclusive lock on .alambic/lock). Returns the summary even when recipes
 // failed (run.status says so); a non-ok Result means the run could not start
 // or its bookkeeping failed.
-Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObserver* observer = nullptr);
+Result<RunSummary> RunFlows(Session& session, const RunOptions& options,
+                            RunObserver* observer = nullptr);
 
 }  // namespace alambic

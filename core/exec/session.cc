@@ -12,7 +12,8 @@
 
 namespace alambic {
 
-Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root, const std::string& environment,
+Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root,
+                                               const std::string& environment,
                                                const RecipeRegistry& kinds) {
   LoadedWorkspace loaded = LoadWorkspace(root);
   std::vector<Diagnostic> diags = loaded.diagnostics;
@@ -46,7 +47,8 @@ class CatalogPlanState final : public PlanState {
   }
   bool Published(const std::string& dataset, const std::string& id) const override {
     auto it = current_.find(dataset);
-    bool recorded = (it != current_.end() && it->second == id) || catalog_.HasVersion(env_, dataset, id);
+    bool recorded =
+        (it != current_.end() && it->second == id) || catalog_.HasVersion(env_, dataset, id);
     return recorded && store_.Exists(dataset, id);
   }
   std::string Current(const std::string& dataset) const override {
@@ -88,13 +90,15 @@ class SessionFingerprinter final : public Fingerprinter {
 
 Result<std::string> CachedFileHash(Catalog& catalog, const std::filesystem::path& path) {
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Status::NotFound(fmt::format("{}: no such file", path.string()));
+  if (::stat(path.c_str(), &st) != 0)
+    return Status::NotFound(fmt::format("{}: no such file", path.string()));
   FileFingerprint fp;
   fp.size = st.st_size;
   fp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   fp.inode = static_cast<int64_t>(st.st_ino);
   auto cached = catalog.GetFingerprint(path.string());
-  if (cached && cached->size == fp.size && cached->mtime_ns == fp.mtime_ns && cached->inode == fp.inode)
+  if (cached && cached->size == fp.size && cached->mtime_ns == fp.mtime_ns &&
+      cached->inode == fp.inode)
     return cached->sha256;
   ALAMBIC_ASSIGN_OR_RETURN(fp.sha256, Sha256File(path));
   (void)catalog.PutFingerprint(path.string(), fp);  // a cache: failing to store it is harmless
@@ -105,7 +109,9 @@ std::unique_ptr<PlanState> Session::LoadPlanState() {
   return std::make_unique<CatalogPlanState>(*catalog_, *store_, env_);
 }
 
-std::unique_ptr<Fingerprinter> Session::MakeFingerprinter() { return std::make_unique<SessionFingerprinter>(*this); }
+std::unique_ptr<Fingerprinter> Session::MakeFingerprinter() {
+  return std::make_unique<SessionFingerprinter>(*this);
+}
 
 Result<Plan> Session::MakePlan(const PlanOptions& options) {
   auto state = LoadPlanState();

@@ -22,8 +22,9 @@ class Session {
   // Loads the workspace at `root` and opens its catalog and the store of
   // `environment` ("" for the workspace's default). Fails with every
   // diagnostic (one per line) when the flows do not validate.
-  static Result<std::unique_ptr<Session>> Open(const std::filesystem::path& root, const std::string& environment,
-                                               const RecipeRegistry& kinds = RecipeRegistry::Builtins());
+  static Result<std::unique_ptr<Session>> Open(
+      const std::filesystem::path& root, const std::string& environment,
+      const RecipeRegistry& kinds = RecipeRegistry::Builtins());
 
   const Workspace& workspace() const { return ws_; }
   const std::filesystem::path& root() const { return ws_.root; }

@@ -43,8 +43,8 @@ struct DatasetSpec {
 
 // Retry and timeout settings; unset fields fall back to the flow's, then defaults.
 struct ExecPolicy {
-  std::optional<double> timeout_seconds;  // per attempt
-  std::optional<int> retries;             // extra attempts after the first
+  std::optional<double> timeout_seconds;        // per attempt
+  std::optional<int> retries;                   // extra attempts after the first
   std::optional<double> retry_backoff_seconds;  // first delay, doubled each attempt
 };
 

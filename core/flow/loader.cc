@@ -26,7 +26,8 @@ namespace {
 
 class Reader {
  public:
-  Reader(std::string file, std::vector<Diagnostic>* diags) : file_(std::move(file)), diags_(diags) {}
+  Reader(std::string file, std::vector<Diagnostic>* diags)
+      : file_(std::move(file)), diags_(diags) {}
 
   SourceLoc Loc(const YAML::Node& n) const {
     YAML::Mark m = n.Mark();
@@ -34,7 +35,9 @@ class Reader {
     return {file_, m.line + 1, m.column + 1};
   }
   void Error(const YAML::Node& n, std::string msg) { diags_->push_back({Loc(n), std::move(msg)}); }
-  void Error(SourceLoc loc, std::string msg) { diags_->push_back({std::move(loc), std::move(msg)}); }
+  void Error(SourceLoc loc, std::string msg) {
+    diags_->push_back({std::move(loc), std::move(msg)});
+  }
 
   // Iterates a mapping, reporting duplicate and unknown keys.
   template <typename Fn>
@@ -54,7 +57,8 @@ class Reader {
       if (!known.empty() && std::find(known.begin(), known.end(), key) == known.end()) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        Error(it->first, fmt::format("unknown key '{}' in {} (expected one of: {})", key, what, list));
+        Error(it->first,
+              fmt::format("unknown key '{}' in {} (expected one of: {})", key, what, list));
         continue;
       }
       fn(key, it->first, it->second);
@@ -117,7 +121,8 @@ class Reader {
   nlohmann::json ToJson(const YAML::Node& n) {
     switch (n.Type()) {
       case YAML::NodeType::Null:
-      case YAML::NodeType::Undefined: return nullptr;
+      case YAML::NodeType::Undefined:
+        return nullptr;
       case YAML::NodeType::Scalar: {
         const std::string& s = n.Scalar();
         if (n.Tag() != "?") return s;  // quoted or explicitly tagged
@@ -181,36 +186,38 @@ RecipeSpec ParseRecipe(Reader& r, const YAML::Node& node) {
   rs.loc = r.Loc(node);
   rs.params_loc = rs.loc;
   rs.kind_loc = rs.loc;
-  const std::vector<std::string> known = {"name",    "kind",   "inputs",  "outputs",
-                                          "params",  "script", "timeout", "retries",
+  const std::vector<std::string> known = {"name",          "kind",       "inputs",  "outputs",
+                                          "params",        "script",     "timeout", "retries",
                                           "retry_backoff", "description"};
-  r.ForEachKey(node, "recipe", known, [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-    if (key == "name") {
-      r.String(v, "recipe name", &rs.name);
-    } else if (key == "kind") {
-      rs.kind_loc = r.Loc(v);
-      r.String(v, "recipe kind", &rs.kind);
-    } else if (key == "inputs") {
-      r.StringList(v, "inputs", &rs.inputs, &rs.input_locs);
-    } else if (key == "outputs") {
-      r.StringList(v, "outputs", &rs.outputs, &rs.output_locs);
-    } else if (key == "params") {
-      rs.params_loc = r.Loc(v);
-      if (v.IsNull()) return;
-      if (!v.IsMap()) {
-        r.Error(v, "params must be a mapping");
-        return;
-      }
-      rs.params = r.ToJson(v);
-      for (auto it = v.begin(); it != v.end(); ++it) rs.param_locs[it->first.Scalar()] = r.Loc(it->second);
-    } else if (key == "script") {
-      r.String(v, "script", &rs.script);
-    } else if (key == "description") {
-      r.String(v, "description", &rs.description);
-    } else {
-      r.Policy(key, v, &rs.policy, "recipe");
-    }
-  });
+  r.ForEachKey(node, "recipe", known,
+               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+                 if (key == "name") {
+                   r.String(v, "recipe name", &rs.name);
+                 } else if (key == "kind") {
+                   rs.kind_loc = r.Loc(v);
+                   r.String(v, "recipe kind", &rs.kind);
+                 } else if (key == "inputs") {
+                   r.StringList(v, "inputs", &rs.inputs, &rs.input_locs);
+                 } else if (key == "outputs") {
+                   r.StringList(v, "outputs", &rs.outputs, &rs.output_locs);
+                 } else if (key == "params") {
+                   rs.params_loc = r.Loc(v);
+                   if (v.IsNull()) return;
+                   if (!v.IsMap()) {
+                     r.Error(v, "params must be a mapping");
+                     return;
+                   }
+                   rs.params = r.ToJson(v);
+                   for (auto it = v.begin(); it != v.end(); ++it)
+                     rs.param_locs[it->first.Scalar()] = r.Loc(it->second);
+                 } else if (key == "script") {
+                   r.String(v, "script", &rs.script);
+                 } else if (key == "description") {
+                   r.String(v, "description", &rs.description);
+                 } else {
+                   r.Policy(key, v, &rs.policy, "recipe");
+                 }
+               });
   if (rs.name.empty() && node.IsMap()) r.Error(node, "recipe has no name");
   if (rs.kind.empty() && node.IsMap() && !rs.name.empty())
     r.Error(node, fmt::format("recipe {} has no kind", rs.name));
@@ -229,22 +236,23 @@ DatasetSpec ParseDataset(Reader& r, const std::string& name, const YAML::Node& n
                    r.String(v, "description", &ds.description);
                    return;
                  }
-                 r.ForEachKey(v, fmt::format("columns of dataset {}", name), {},
-                              [&](const std::string& col, const YAML::Node& k, const YAML::Node& cv) {
-                                ColumnSpec cs;
-                                cs.name = col;
-                                cs.loc = r.Loc(k);
-                                if (!cv.IsNull())
-                                  r.ForEachKey(cv, fmt::format("column {}.{}", name, col),
-                                               {"tags", "description"},
-                                               [&](const std::string& ck, const YAML::Node&, const YAML::Node& x) {
-                                                 if (ck == "tags")
-                                                   r.StringList(x, "tags", &cs.tags);
-                                                 else
-                                                   r.String(x, "description", &cs.description);
-                                               });
-                                ds.columns.push_back(std::move(cs));
-                              });
+                 r.ForEachKey(
+                     v, fmt::format("columns of dataset {}", name), {},
+                     [&](const std::string& col, const YAML::Node& k, const YAML::Node& cv) {
+                       ColumnSpec cs;
+                       cs.name = col;
+                       cs.loc = r.Loc(k);
+                       if (!cv.IsNull())
+                         r.ForEachKey(
+                             cv, fmt::format("column {}.{}", name, col), {"tags", "description"},
+                             [&](const std::string& ck, const YAML::Node&, const YAML::Node& x) {
+                               if (ck == "tags")
+                                 r.StringList(x, "tags", &cs.tags);
+                               else
+                                 r.String(x, "description", &cs.description);
+                             });
+                       ds.columns.push_back(std::move(cs));
+                     });
                });
   return ds;
 }
@@ -264,77 +272,81 @@ Flow ParseFlow(const std::string& text, const std::string& file, std::vector<Dia
   }
   Reader r(file, diags);
   if (!root.IsMap()) {
-    diags->push_back({{file, 1, 1}, "a flow file must be a mapping with keys flow, datasets, recipes"});
+    diags->push_back(
+        {{file, 1, 1}, "a flow file must be a mapping with keys flow, datasets, recipes"});
     return flow;
   }
-  const std::vector<std::string> known = {"flow",     "usecase", "description", "schedule",
-                                          "partitions", "datasets", "recipes", "timeout",
-                                          "retries", "retry_backoff"};
-  r.ForEachKey(root, "flow", known, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
-    if (key == "flow") {
-      flow.loc = r.Loc(k);
-      r.String(v, "flow name", &flow.name);
-    } else if (key == "usecase") {
-      r.String(v, "usecase", &flow.usecase);
-    } else if (key == "description") {
-      r.String(v, "description", &flow.description);
-    } else if (key == "schedule") {
-      Schedule s;
-      s.loc = r.Loc(v);
-      r.ForEachKey(v, "schedule", {"cron", "timezone", "catchup"},
-                   [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) {
-                     if (sk == "cron") {
-                       if (r.String(sv, "schedule cron", &s.cron)) {
-                         std::istringstream ss(s.cron);
-                         int fields = 0;
-                         for (std::string f; ss >> f;) ++fields;
-                         if (fields != 5)
-                           r.Error(sv, fmt::format("schedule cron '{}' must have 5 fields "
-                                                   "(minute hour day-of-month month day-of-week)",
-                                                   s.cron));
-                       }
-                     } else if (sk == "timezone") {
-                       r.String(sv, "schedule timezone", &s.timezone);
-                     } else if (r.String(sv, "schedule catchup", &s.catchup) &&
-                                s.catchup != "latest" && s.catchup != "all" && s.catchup != "none") {
-                       r.Error(sv, fmt::format("schedule catchup must be latest, all or none, not '{}'",
-                                               s.catchup));
-                     }
-                   });
-      if (s.cron.empty()) r.Error(v, "schedule has no cron expression");
-      flow.schedule = s;
-    } else if (key == "partitions") {
-      Partitioning p;
-      p.loc = r.Loc(v);
-      r.ForEachKey(v, "partitions", {"by", "values"},
-                   [&](const std::string& pk, const YAML::Node&, const YAML::Node& pv) {
-                     if (pk == "by")
-                       r.String(pv, "partitions by", &p.by);
-                     else
-                       r.StringList(pv, "partition values", &p.values);
-                   });
-      if (p.by.empty()) r.Error(v, "partitions has no 'by'");
-      flow.partitioning = p;
-    } else if (key == "datasets") {
-      r.ForEachKey(v, "datasets", {}, [&](const std::string& name, const YAML::Node&, const YAML::Node& dv) {
-        flow.datasets[name] = ParseDataset(r, name, dv);
-      });
-    } else if (key == "recipes") {
-      if (!v.IsSequence()) {
-        r.Error(v, "recipes must be a list");
-        return;
-      }
-      for (const auto& rn : v) {
-        if (!rn.IsMap()) {
-          r.Error(rn, "a recipe must be a mapping with name, kind, inputs, outputs, params");
-          continue;
+  const std::vector<std::string> known = {"flow",       "usecase",      "description", "schedule",
+                                          "partitions", "datasets",     "recipes",     "timeout",
+                                          "retries",    "retry_backoff"};
+  r.ForEachKey(
+      root, "flow", known, [&](const std::string& key, const YAML::Node& k, const YAML::Node& v) {
+        if (key == "flow") {
+          flow.loc = r.Loc(k);
+          r.String(v, "flow name", &flow.name);
+        } else if (key == "usecase") {
+          r.String(v, "usecase", &flow.usecase);
+        } else if (key == "description") {
+          r.String(v, "description", &flow.description);
+        } else if (key == "schedule") {
+          Schedule s;
+          s.loc = r.Loc(v);
+          r.ForEachKey(
+              v, "schedule", {"cron", "timezone", "catchup"},
+              [&](const std::string& sk, const YAML::Node&, const YAML::Node& sv) {
+                if (sk == "cron") {
+                  if (r.String(sv, "schedule cron", &s.cron)) {
+                    std::istringstream ss(s.cron);
+                    int fields = 0;
+                    for (std::string f; ss >> f;) ++fields;
+                    if (fields != 5)
+                      r.Error(sv, fmt::format("schedule cron '{}' must have 5 fields "
+                                              "(minute hour day-of-month month day-of-week)",
+                                              s.cron));
+                  }
+                } else if (sk == "timezone") {
+                  r.String(sv, "schedule timezone", &s.timezone);
+                } else if (r.String(sv, "schedule catchup", &s.catchup) && s.catchup != "latest" &&
+                           s.catchup != "all" && s.catchup != "none") {
+                  r.Error(sv, fmt::format("schedule catchup must be latest, all or none, not '{}'",
+                                          s.catchup));
+                }
+              });
+          if (s.cron.empty()) r.Error(v, "schedule has no cron expression");
+          flow.schedule = s;
+        } else if (key == "partitions") {
+          Partitioning p;
+          p.loc = r.Loc(v);
+          r.ForEachKey(v, "partitions", {"by", "values"},
+                       [&](const std::string& pk, const YAML::Node&, const YAML::Node& pv) {
+                         if (pk == "by")
+                           r.String(pv, "partitions by", &p.by);
+                         else
+                           r.StringList(pv, "partition values", &p.values);
+                       });
+          if (p.by.empty()) r.Error(v, "partitions has no 'by'");
+          flow.partitioning = p;
+        } else if (key == "datasets") {
+          r.ForEachKey(v, "datasets", {},
+                       [&](const std::string& name, const YAML::Node&, const YAML::Node& dv) {
+                         flow.datasets[name] = ParseDataset(r, name, dv);
+                       });
+        } else if (key == "recipes") {
+          if (!v.IsSequence()) {
+            r.Error(v, "recipes must be a list");
+            return;
+          }
+          for (const auto& rn : v) {
+            if (!rn.IsMap()) {
+              r.Error(rn, "a recipe must be a mapping with name, kind, inputs, outputs, params");
+              continue;
+            }
+            flow.recipes.push_back(ParseRecipe(r, rn));
+          }
+        } else {
+          r.Policy(key, v, &flow.policy, "flow");
         }
-        flow.recipes.push_back(ParseRecipe(r, rn));
-      }
-    } else {
-      r.Policy(key, v, &flow.policy, "flow");
-    }
-  });
+      });
   if (flow.name.empty()) diags->push_back({{file, 1, 1}, "flow file has no 'flow:' name"});
   return flow;
 }
@@ -361,34 +373,34 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root, Wor
   }
   Reader r(file, diags);
   if (node.IsNull()) return;
-  r.ForEachKey(node, "alambic.yaml",
-               {"name", "default_environment", "environments", "data_roots", "gc", "connections",
-                "secrets"},
-               [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
-                 if (key == "name") {
-                   r.String(v, "name", &cfg->name);
-                 } else if (key == "default_environment") {
-                   r.String(v, "default_environment", &cfg->default_environment);
-                 } else if (key == "environments") {
-                   r.ForEachKey(v, "environments", {}, [&](const std::string& env, const YAML::Node&,
-                                                           const YAML::Node&) {
-                     cfg->environments[env] = EnvironmentSpec{env};
-                   });
-                 } else if (key == "data_roots") {
-                   std::vector<std::string> roots;
-                   r.StringList(v, "data_roots", &roots);
-                   for (const auto& d : roots) {
-                     std::filesystem::path p(d);
-                     cfg->data_roots.push_back(p.is_absolute() ? p : root / p);
-                   }
-                 } else if (key == "gc") {
-                   r.ForEachKey(v, "gc", {"keep_runs"}, [&](const std::string&, const YAML::Node&,
-                                                            const YAML::Node& gv) {
-                     r.Int(gv, "gc keep_runs", &cfg->gc_keep_runs);
-                   });
-                 }
-                 // connections and secrets are read by the subsystems that use them.
-               });
+  r.ForEachKey(
+      node, "alambic.yaml",
+      {"name", "default_environment", "environments", "data_roots", "gc", "connections", "secrets"},
+      [&](const std::string& key, const YAML::Node&, const YAML::Node& v) {
+        if (key == "name") {
+          r.String(v, "name", &cfg->name);
+        } else if (key == "default_environment") {
+          r.String(v, "default_environment", &cfg->default_environment);
+        } else if (key == "environments") {
+          r.ForEachKey(v, "environments", {},
+                       [&](const std::string& env, const YAML::Node&, const YAML::Node&) {
+                         cfg->environments[env] = EnvironmentSpec{env};
+                       });
+        } else if (key == "data_roots") {
+          std::vector<std::string> roots;
+          r.StringList(v, "data_roots", &roots);
+          for (const auto& d : roots) {
+            std::filesystem::path p(d);
+            cfg->data_roots.push_back(p.is_absolute() ? p : root / p);
+          }
+        } else if (key == "gc") {
+          r.ForEachKey(v, "gc", {"keep_runs"},
+                       [&](const std::string&, const YAML::Node&, const YAML::Node& gv) {
+                         r.Int(gv, "gc keep_runs", &cfg->gc_keep_runs);
+                       });
+        }
+        // connections and secrets are read by the subsystems that use them.
+      });
   if (cfg->environments.empty()) {
     cfg->environments["datalab"] = {"datalab"};
     cfg->environments["warehouse"] = {"warehouse"};

@@ -13,15 +13,23 @@ namespace {
 
 bool HasType(const nlohmann::json& v, ParamType t) {
   switch (t) {
-    case ParamType::kString: return v.is_string();
-    case ParamType::kInt: return v.is_number_integer();
-    case ParamType::kNumber: return v.is_number();
-    case ParamType::kBool: return v.is_boolean();
+    case ParamType::kString:
+      return v.is_string();
+    case ParamType::kInt:
+      return v.is_number_integer();
+    case ParamType::kNumber:
+      return v.is_number();
+    case ParamType::kBool:
+      return v.is_boolean();
     case ParamType::kStringList:
-      return v.is_array() && std::all_of(v.begin(), v.end(), [](const auto& e) { return e.is_string(); });
-    case ParamType::kMap: return v.is_object();
-    case ParamType::kList: return v.is_array();
-    case ParamType::kAny: return true;
+      return v.is_array() &&
+             std::all_of(v.begin(), v.end(), [](const auto& e) { return e.is_string(); });
+    case ParamType::kMap:
+      return v.is_object();
+    case ParamType::kList:
+      return v.is_array();
+    case ParamType::kAny:
+      return true;
   }
   return false;
 }
@@ -49,25 +57,28 @@ void CheckParams(const RecipeSpec& r, const RecipeKind& kind, std::vector<Diagno
   };
   bool ok = true;
   for (const auto& [key, value] : r.params.items()) {
-    auto spec = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == key; });
+    auto spec =
+        std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == key; });
     if (spec == specs.end()) {
       std::vector<std::string> names;
       for (const auto& s : specs) names.push_back(s.name);
-      out->push_back({loc_of(key), fmt::format("recipe {}: unknown parameter '{}' for kind {} ({})", r.name, key,
-                                              kind.name(),
-                                              names.empty() ? "it takes no parameters"
-                                                            : "expected one of: " + Join(names))});
+      out->push_back({loc_of(key), fmt::format("recipe {}: unknown parameter '{}' for kind {} ({})",
+                                               r.name, key, kind.name(),
+                                               names.empty() ? "it takes no parameters"
+                                                             : "expected one of: " + Join(names))});
       ok = false;
     } else if (!HasType(value, spec->type)) {
-      out->push_back({loc_of(key), fmt::format("recipe {}: parameter '{}' must be {}, got {}", r.name, key,
-                                              ParamTypeName(spec->type), Describe(value))});
+      out->push_back(
+          {loc_of(key), fmt::format("recipe {}: parameter '{}' must be {}, got {}", r.name, key,
+                                    ParamTypeName(spec->type), Describe(value))});
       ok = false;
     }
   }
   for (const auto& s : specs)
     if (s.required && !r.params.contains(s.name)) {
-      out->push_back({r.params_loc, fmt::format("recipe {}: missing required parameter '{}' for kind {}",
-                                               r.name, s.name, kind.name())});
+      out->push_back(
+          {r.params_loc, fmt::format("recipe {}: missing required parameter '{}' for kind {}",
+                                     r.name, s.name, kind.name())});
       ok = false;
     }
   if (!ok) return;
@@ -99,21 +110,26 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
       if (r.name.empty()) continue;
       auto [it, inserted] = names.emplace(r.name, r.loc);
       if (!inserted)
-        out.push_back({r.loc, fmt::format("duplicate recipe name '{}' in flow {} (first at {})", r.name,
-                                          flow.name, it->second.ToString())});
+        out.push_back({r.loc, fmt::format("duplicate recipe name '{}' in flow {} (first at {})",
+                                          r.name, flow.name, it->second.ToString())});
       const RecipeKind* kind = kinds.Find(r.kind);
       if (!kind && !r.kind.empty()) {
-        out.push_back({r.kind_loc, fmt::format("recipe {}: unknown recipe kind '{}' (known kinds: {})", r.name,
-                                               r.kind, Join(kinds.Names()))});
+        out.push_back(
+            {r.kind_loc, fmt::format("recipe {}: unknown recipe kind '{}' (known kinds: {})",
+                                     r.name, r.kind, Join(kinds.Names()))});
       } else if (kind) {
         CheckParams(r, *kind, &out);
         const int ni = static_cast<int>(r.inputs.size()), no = static_cast<int>(r.outputs.size());
         if (ni < kind->min_inputs() || (kind->max_inputs() >= 0 && ni > kind->max_inputs()))
-          out.push_back({r.loc, fmt::format("recipe {}: kind {} takes {}, got {}", r.name, r.kind,
-                                            CountRule(kind->min_inputs(), kind->max_inputs(), "inputs"), ni)});
+          out.push_back(
+              {r.loc,
+               fmt::format("recipe {}: kind {} takes {}, got {}", r.name, r.kind,
+                           CountRule(kind->min_inputs(), kind->max_inputs(), "inputs"), ni)});
         if (no < kind->min_outputs() || (kind->max_outputs() >= 0 && no > kind->max_outputs()))
-          out.push_back({r.loc, fmt::format("recipe {}: kind {} makes {}, got {}", r.name, r.kind,
-                                            CountRule(kind->min_outputs(), kind->max_outputs(), "outputs"), no)});
+          out.push_back(
+              {r.loc,
+               fmt::format("recipe {}: kind {} makes {}, got {}", r.name, r.kind,
+                           CountRule(kind->min_outputs(), kind->max_outputs(), "outputs"), no)});
       }
       std::set<std::string> own;
       for (size_t i = 0; i < r.outputs.size(); ++i) {
@@ -125,13 +141,15 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
         }
         auto [pit, fresh] = producer.emplace(d, std::make_pair(&r, &flow));
         if (!fresh)
-          out.push_back({loc, fmt::format("dataset '{}' is produced by two recipes: {} ({}) and {}", d,
-                                          pit->second.first->name, pit->second.first->loc.ToString(), r.name)});
+          out.push_back({loc, fmt::format("dataset '{}' is produced by two recipes: {} ({}) and {}",
+                                          d, pit->second.first->name,
+                                          pit->second.first->loc.ToString(), r.name)});
       }
       if (!r.script.empty()) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(ws.root / r.script, ec))
-          out.push_back({r.loc, fmt::format("recipe {}: script '{}' does not exist", r.name, r.script)});
+          out.push_back(
+              {r.loc, fmt::format("recipe {}: script '{}' does not exist", r.name, r.script)});
       }
     }
   }
@@ -139,13 +157,15 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
     for (const auto& r : flow.recipes)
       for (size_t i = 0; i < r.inputs.size(); ++i)
         if (!producer.count(r.inputs[i]))
-          out.push_back({i < r.input_locs.size() ? r.input_locs[i] : r.loc,
-                         fmt::format("recipe {}: unknown input dataset '{}' (no recipe produces it)", r.name,
-                                     r.inputs[i])});
+          out.push_back(
+              {i < r.input_locs.size() ? r.input_locs[i] : r.loc,
+               fmt::format("recipe {}: unknown input dataset '{}' (no recipe produces it)", r.name,
+                           r.inputs[i])});
   for (const auto& flow : ws.flows)
     for (const auto& [name, ds] : flow.datasets)
       if (!producer.count(name))
-        out.push_back({ds.loc, fmt::format("dataset '{}' is declared but no recipe produces it", name)});
+        out.push_back(
+            {ds.loc, fmt::format("dataset '{}' is declared but no recipe produces it", name)});
 
   FlowGraph g(ws);
   std::vector<int> cycle = g.FindCycle();
@@ -162,7 +182,8 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
     out.push_back({g.node(cycle[0]).recipe->loc, "cycle: " + text});
   }
   std::stable_sort(out.begin(), out.end(), [](const Diagnostic& a, const Diagnostic& b) {
-    return std::tie(a.loc.file, a.loc.line, a.loc.column) < std::tie(b.loc.file, b.loc.line, b.loc.column);
+    return std::tie(a.loc.file, a.loc.line, a.loc.column) <
+           std::tie(b.loc.file, b.loc.line, b.loc.column);
   });
   return out;
 }

@@ -67,7 +67,8 @@ struct CycleFinder : boost::default_dfs_visitor {
     int to = static_cast<int>(boost::target(e, g));
     // The tree path to -> ... -> from, then back to `to`.
     std::vector<int> path{from};
-    for (int v = from; v != to; v = (*parent)[static_cast<size_t>(v)]) path.push_back((*parent)[static_cast<size_t>(v)]);
+    for (int v = from; v != to; v = (*parent)[static_cast<size_t>(v)])
+      path.push_back((*parent)[static_cast<size_t>(v)]);
     std::reverse(path.begin(), path.end());
     path.push_back(to);
     *cycle = std::move(path);

@@ -12,9 +12,12 @@ namespace alambic {
 
 const char* DecisionName(Decision d) {
   switch (d) {
-    case Decision::kRun: return "run";
-    case Decision::kUpToDate: return "up to date";
-    case Decision::kNotSelected: return "not selected";
+    case Decision::kRun:
+      return "run";
+    case Decision::kUpToDate:
+      return "up to date";
+    case Decision::kNotSelected:
+      return "not selected";
   }
   return "?";
 }
@@ -28,7 +31,8 @@ std::string ParamsHash(const RecipeSpec& recipe) {
 namespace {
 
 // Resolves "recipe" or "flow/recipe" to graph indices.
-Result<std::vector<int>> Resolve(const FlowGraph& g, const std::vector<std::string>& names, const char* option) {
+Result<std::vector<int>> Resolve(const FlowGraph& g, const std::vector<std::string>& names,
+                                 const char* option) {
   std::vector<int> out;
   for (const auto& n : names) {
     auto slash = n.find('/');
@@ -36,10 +40,12 @@ Result<std::vector<int>> Resolve(const FlowGraph& g, const std::vector<std::stri
     std::string rec = slash == std::string::npos ? n : n.substr(slash + 1);
     std::vector<int> matches;
     for (int i = 0; i < g.size(); ++i)
-      if (g.node(i).recipe->name == rec && (flow.empty() || g.node(i).flow->name == flow)) matches.push_back(i);
+      if (g.node(i).recipe->name == rec && (flow.empty() || g.node(i).flow->name == flow))
+        matches.push_back(i);
     if (matches.empty()) return Status::Invalid(fmt::format("{}: no recipe named '{}'", option, n));
     if (matches.size() > 1)
-      return Status::Invalid(fmt::format("{}: recipe name '{}' is in several flows; write FLOW/{}", option, n, rec));
+      return Status::Invalid(
+          fmt::format("{}: recipe name '{}' is in several flows; write FLOW/{}", option, n, rec));
     out.push_back(matches[0]);
   }
   return out;
@@ -47,8 +53,8 @@ Result<std::vector<int>> Resolve(const FlowGraph& g, const std::vector<std::stri
 
 }  // namespace
 
-Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegistry& kinds, const PlanState& state,
-                      Fingerprinter& fingerprints, const PlanOptions& opt) {
+Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegistry& kinds,
+                      const PlanState& state, Fingerprinter& fingerprints, const PlanOptions& opt) {
   std::set<std::string> flows(opt.flows.begin(), opt.flows.end());
   for (const auto& f : flows)
     if (!ws.FindFlow(f)) return Status::Invalid(fmt::format("no flow named '{}'", f));
@@ -105,7 +111,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
       continue;
     }
     const RecipeKind* kind = kinds.Find(r.kind);
-    if (!kind) return Status::Invalid(fmt::format("recipe {}: unknown recipe kind '{}'", r.name, r.kind));
+    if (!kind)
+      return Status::Invalid(fmt::format("recipe {}: unknown recipe kind '{}'", r.name, r.kind));
     for (size_t k = 0; k < r.inputs.size(); ++k)
       if (rp.input_versions[k].empty()) {
         int p = g.ProducerOf(r.inputs[k]);
@@ -121,7 +128,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
       Hasher h;
       for (const auto& f : code_files) {
         auto fh = fingerprints.FileHash(f);
-        if (!fh.ok()) return fh.status().WithContext(fmt::format("recipe {}: code file {}", r.name, f));
+        if (!fh.ok())
+          return fh.status().WithContext(fmt::format("recipe {}: code file {}", r.name, f));
         h.Field(f).Field(*fh);
       }
       rp.code_hash = h.HexDigest();
@@ -134,7 +142,11 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
     bool all_published = true;
     for (const auto& out : r.outputs) {
       Hasher h;
-      h.Field(kEngineFormatVersion).Field(r.kind).Field(rp.params_hash).Field(rp.code_hash).Field(rp.source_fingerprint);
+      h.Field(kEngineFormatVersion)
+          .Field(r.kind)
+          .Field(rp.params_hash)
+          .Field(rp.code_hash)
+          .Field(rp.source_fingerprint);
       for (size_t k = 0; k < r.inputs.size(); ++k) h.Field(r.inputs[k]).Field(rp.input_versions[k]);
       h.Field(out);
       rp.output_versions.push_back(h.HexDigest());
@@ -187,7 +199,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
           int p = g.ProducerOf(r.inputs[k]);
           if (p >= 0 && all[static_cast<size_t>(p)].decision == Decision::kRun) {
             rp.reason = Reason::kUpstreamWillChange;
-            rp.explanation = fmt::format("upstream will change ({} rebuilds {})", g.node(p).recipe->name, r.inputs[k]);
+            rp.explanation = fmt::format("upstream will change ({} rebuilds {})",
+                                         g.node(p).recipe->name, r.inputs[k]);
           } else {
             rp.reason = Reason::kInputNewVersion;
             rp.explanation = fmt::format("input {} has a new version", r.inputs[k]);

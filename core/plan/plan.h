@@ -61,11 +61,12 @@ class Fingerprinter {
   // The content hash of a workspace file (relative or absolute path).
   virtual Result<std::string> FileHash(const std::string& path) = 0;
   // The source fingerprint of a source recipe.
-  virtual Result<std::string> SourceFingerprint(const RecipeSpec& recipe, const RecipeKind& kind) = 0;
+  virtual Result<std::string> SourceFingerprint(const RecipeSpec& recipe,
+                                                const RecipeKind& kind) = 0;
 };
 
 struct PlanOptions {
-  std::vector<std::string> flows;  // empty: every flow
+  std::vector<std::string> flows;           // empty: every flow
   std::vector<std::string> only, from, to;  // recipe names (optionally "flow/recipe")
   bool force = false;
 };
@@ -89,7 +90,8 @@ struct Plan {
 // and when a recipe to run reads a dataset that is neither built in this plan
 // nor published.
 Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& graph, const RecipeRegistry& kinds,
-                      const PlanState& state, Fingerprinter& fingerprints, const PlanOptions& options);
+                      const PlanState& state, Fingerprinter& fingerprints,
+                      const PlanOptions& options);
 
 // The hash of a recipe's params (canonical JSON: keys sorted).
 std::string ParamsHash(const RecipeSpec& recipe);

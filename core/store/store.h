@@ -37,7 +37,8 @@ class DatasetStore {
   static std::string RelativePath(const std::string& dataset, const std::string& version);
   std::filesystem::path PathFor(const std::string& dataset, const std::string& version) const;
 
-  Result<Staged> Stage(const std::string& dataset, const std::string& version, const Table& table) const;
+  Result<Staged> Stage(const std::string& dataset, const std::string& version,
+                       const Table& table) const;
   Status Publish(const std::vector<Staged>& batch) const;
   void Discard(const Staged& staged) const;
 

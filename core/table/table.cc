@@ -10,12 +10,18 @@ namespace alambic {
 
 const char* TypeName(TypeId type) {
   switch (type) {
-    case TypeId::kInt64: return "int64";
-    case TypeId::kFloat64: return "float64";
-    case TypeId::kBool: return "bool";
-    case TypeId::kUtf8: return "utf8";
-    case TypeId::kDate32: return "date32";
-    case TypeId::kTimestamp: return "timestamp";
+    case TypeId::kInt64:
+      return "int64";
+    case TypeId::kFloat64:
+      return "float64";
+    case TypeId::kBool:
+      return "bool";
+    case TypeId::kUtf8:
+      return "utf8";
+    case TypeId::kDate32:
+      return "date32";
+    case TypeId::kTimestamp:
+      return "timestamp";
   }
   return "?";
 }
@@ -36,10 +42,13 @@ int FixedWidth(TypeId type) {
   switch (type) {
     case TypeId::kInt64:
     case TypeId::kFloat64:
-    case TypeId::kTimestamp: return 8;
-    case TypeId::kDate32: return 4;
+    case TypeId::kTimestamp:
+      return 8;
+    case TypeId::kDate32:
+      return 4;
     case TypeId::kBool:
-    case TypeId::kUtf8: return 0;
+    case TypeId::kUtf8:
+      return 0;
   }
   return 0;
 }
@@ -95,9 +104,16 @@ ColumnBuilder::ColumnBuilder(TypeId type) {
 void ColumnBuilder::Reserve(int64_t rows) {
   const auto n = static_cast<size_t>(rows);
   switch (col_.type) {
-    case TypeId::kUtf8: col_.offsets.reserve(n + 1); col_.data.reserve(n * 8); break;
-    case TypeId::kBool: col_.data.reserve((n + 7) / 8); break;
-    default: col_.data.reserve(n * static_cast<size_t>(FixedWidth(col_.type))); break;
+    case TypeId::kUtf8:
+      col_.offsets.reserve(n + 1);
+      col_.data.reserve(n * 8);
+      break;
+    case TypeId::kBool:
+      col_.data.reserve((n + 7) / 8);
+      break;
+    default:
+      col_.data.reserve(n * static_cast<size_t>(FixedWidth(col_.type)));
+      break;
   }
 }
 
@@ -128,7 +144,9 @@ void ColumnBuilder::AppendFixed(const void* v, size_t width) {
 void ColumnBuilder::AppendNull() {
   SetValid(false);
   switch (col_.type) {
-    case TypeId::kUtf8: col_.offsets.push_back(col_.offsets.back()); break;
+    case TypeId::kUtf8:
+      col_.offsets.push_back(col_.offsets.back());
+      break;
     case TypeId::kBool:
       if ((col_.length & 7) == 0) col_.data.push_back(0);
       break;
@@ -173,11 +191,16 @@ void ColumnBuilder::AppendFrom(const Column& src, int64_t i) {
   if (src.IsNull(i)) return AppendNull();
   switch (src.type) {
     case TypeId::kInt64:
-    case TypeId::kTimestamp: return AppendInt64(src.Int64(i));
-    case TypeId::kFloat64: return AppendDouble(src.Double(i));
-    case TypeId::kBool: return AppendBool(src.Bool(i));
-    case TypeId::kUtf8: return AppendString(src.String(i));
-    case TypeId::kDate32: return AppendDate32(src.Date32(i));
+    case TypeId::kTimestamp:
+      return AppendInt64(src.Int64(i));
+    case TypeId::kFloat64:
+      return AppendDouble(src.Double(i));
+    case TypeId::kBool:
+      return AppendBool(src.Bool(i));
+    case TypeId::kUtf8:
+      return AppendString(src.String(i));
+    case TypeId::kDate32:
+      return AppendDate32(src.Date32(i));
   }
 }
 
@@ -310,7 +333,8 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 std::string FormatCell(const Column& col, int64_t row) {
   if (col.IsNull(row)) return "";
   switch (col.type) {
-    case TypeId::kInt64: return std::to_string(col.Int64(row));
+    case TypeId::kInt64:
+      return std::to_string(col.Int64(row));
     case TypeId::kFloat64: {
       double v = col.Double(row);
       if (std::isnan(v)) return "NaN";
@@ -319,8 +343,10 @@ std::string FormatCell(const Column& col, int64_t row) {
       auto r = std::to_chars(buf, buf + sizeof buf, v);
       return std::string(buf, r.ptr);
     }
-    case TypeId::kBool: return col.Bool(row) ? "true" : "false";
-    case TypeId::kUtf8: return std::string(col.String(row));
+    case TypeId::kBool:
+      return col.Bool(row) ? "true" : "false";
+    case TypeId::kUtf8:
+      return std::string(col.String(row));
     case TypeId::kDate32: {
       int y;
       unsigned m, d;

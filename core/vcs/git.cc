@@ -18,7 +18,8 @@ void EnsureLibgit2() {
 
 Status GitError(const std::string& what) {
   const git_error* e = git_error_last();
-  return Status::Failed(fmt::format("git: {}: {}", what, e && e->message ? e->message : "unknown error"));
+  return Status::Failed(
+      fmt::format("git: {}: {}", what, e && e->message ? e->message : "unknown error"));
 }
 
 template <typename T, void (*Free)(T*)>
@@ -43,7 +44,8 @@ Status GitInitWithCommit(const std::filesystem::path& dir, const std::vector<std
     git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
     opts.flags = GIT_REPOSITORY_INIT_MKPATH;
     opts.initial_head = "main";
-    if (git_repository_init_ext(&raw, dir.c_str(), &opts) != 0) return GitError("init " + dir.string());
+    if (git_repository_init_ext(&raw, dir.c_str(), &opts) != 0)
+      return GitError("init " + dir.string());
   }
   RepoPtr repo(raw);
   if (git_repository_head_unborn(repo.get()) != 1) return Status::Ok();  // already has commits
@@ -63,8 +65,8 @@ Status GitInitWithCommit(const std::filesystem::path& dir, const std::vector<std
       git_signature_now(&sig_raw, "Alambic", "alambic@localhost") != 0)
     return GitError("signature");
   SigPtr sig(sig_raw);
-  if (git_commit_create_v(&commit_id, repo.get(), "HEAD", sig.get(), sig.get(), nullptr, message.c_str(), tree.get(),
-                          0) != 0)
+  if (git_commit_create_v(&commit_id, repo.get(), "HEAD", sig.get(), sig.get(), nullptr,
+                          message.c_str(), tree.get(), 0) != 0)
     return GitError("commit");
   return Status::Ok();
 }
