@@ -1,0 +1,44 @@
+// Arrow IPC *file* format (Feather v2): the on-disk form of every dataset version.
+//
+// Layout (Apache Arrow columnar format, "IPC File Format"): the magic "ARROW1"
+// padded to 8 bytes; encapsulated messages (0xFFFFFFFF, int32 metadata length,
+// a flatbuffer Message padded to 8 bytes, then the body): the Schema, one
+// DictionaryBatch per dictionary-encoded column, the RecordBatches, then the
+// end-of-stream marker; the Footer flatbuffer (schema + blocks locating every
+// batch), its int32 length, and "ARROW1". Little-endian, metadata version V5,
+// buffers 8-byte aligned, no compression.
+//
+// Types: int64 <-> Int(64, signed); float64 <-> FloatingPoint(DOUBLE); bool <->
+// Bool; utf8 <-> Utf8; date32 <-> Date(DAY); timestamp <-> Timestamp(MICROSECOND,
+// "UTC"); dictionary-encoded utf8 <-> Utf8 with a DictionaryEncoding (int32
+// indices). Reading also accepts narrower ints (widened), Float32, LargeUtf8,
+// Date(MILLISECOND), other timestamp units, and any integer index width.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/base/status.h"
+#include "core/table/table.h"
+
+namespace alambic {
+
+// Receives bytes as they are produced.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual Status Write(const void* data, size_t n) = 0;
+};
+
+// Writes `table` as one Arrow IPC file: record batches of at most `batch_rows` rows.
+Status WriteArrowFile(const Table& table, ByteSink& sink, int64_t batch_rows = 1 << 20);
+Result<std::string> WriteArrowFileToString(const Table& table, int64_t batch_rows = 1 << 20);
+
+// Reads a whole Arrow IPC file (all record batches concatenated). Every offset
+// and length is bounds-checked: a truncated or corrupt file gives Invalid with a
+// message naming what was wrong, never a crash.
+Result<Table> ReadArrowFile(const std::string& path);
+Result<Table> ReadArrowBuffer(const uint8_t* data, size_t size);
+
+}  // namespace alambic

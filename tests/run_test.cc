@@ -1,0 +1,295 @@
+// Running flows end to end through a Session: real store, real catalog, the
+// local executor, with test kinds that count, fail, hang or flake.
+#include "core/exec/run.h"
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace alambic {
+namespace {
+
+using testing::TempDir;
+using testing::WriteFile;
+
+Table IntTable(const std::string& col, const std::vector<int64_t>& values) {
+  ColumnBuilder b(TypeId::kInt64);
+  for (auto v : values) b.AppendInt64(v);
+  return *Table::Make(Schema{{{col, TypeId::kInt64}}}, {b.Finish()});
+}
+
+// Source: rows 1..n; fingerprint from its param so the test controls staleness.
+class GenKind final : public RecipeKind {
+ public:
+  std::string name() const override { return "gen"; }
+  const std::vector<ParamSpec>& params() const override {
+    static const std::vector<ParamSpec> k = {{"n", ParamType::kInt, true, ""}};
+    return k;
+  }
+  bool is_source() const override { return true; }
+  Result<std::string> SourceFingerprint(const RecipeContext& ctx) const override {
+    return "n=" + std::to_string((*ctx.params)["n"].get<int64_t>());
+  }
+  Result<RecipeOutput> Run(RecipeContext& ctx) const override {
+    std::vector<int64_t> v;
+    for (int64_t i = 1; i <= (*ctx.params)["n"].get<int64_t>(); ++i) v.push_back(i);
+    RecipeOutput out;
+    out.tables.push_back(IntTable("x", v));
+    return out;
+  }
+};
+
+// x -> x * factor. Param "fail_first": fail while a counter file in the
+// workspace holds fewer attempts. Param "fail": always fail. Param "sleep_ms".
+class MulKind final : public RecipeKind {
+ public:
+  std::string name() const override { return "mul"; }
+  const std::vector<ParamSpec>& params() const override {
+    static const std::vector<ParamSpec> k = {{"factor", ParamType::kInt, true, ""},
+                                             {"fail_first", ParamType::kInt, false, ""},
+                                             {"fail", ParamType::kBool, false, ""},
+                                             {"sleep_ms", ParamType::kInt, false, ""}};
+    return k;
+  }
+  Result<RecipeOutput> Run(RecipeContext& ctx) const override {
+    const auto& p = *ctx.params;
+    if (p.value("fail", false))
+      return Status::Invalid("recipe " + ctx.recipe + ": column 'x' is broken at row 2");
+    if (int n = p.value("fail_first", 0); n > 0) {
+      auto counter = ctx.workspace / ("attempts-" + ctx.recipe);
+      int seen = 0;
+      std::ifstream(counter) >> seen;
+      std::ofstream(counter) << seen + 1;
+      if (seen < n) return Status::Failed("transient failure " + std::to_string(seen + 1));
+    }
+    for (int i = 0; i < p.value("sleep_ms", 0); ++i) {
+      if (ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const Column& x = *ctx.inputs.at(0).table->column(0);
+    std::vector<int64_t> v;
+    for (int64_t i = 0; i < x.length; ++i) v.push_back(x.Int64(i) * p["factor"].get<int64_t>());
+    ctx.log->Info("multiplied " + std::to_string(v.size()) + " rows");
+    RecipeOutput out;
+    out.tables.push_back(IntTable("x", v));
+    return out;
+  }
+};
+
+const RecipeRegistry& Kinds() {
+  static RecipeRegistry* r = [] {
+    auto* reg = new RecipeRegistry();
+    (void)reg->Register(std::make_unique<GenKind>());
+    (void)reg->Register(std::make_unique<MulKind>());
+    return reg;
+  }();
+  return *r;
+}
+
+class RunTest : public ::testing::Test {
+ protected:
+  void SetUp() override { WriteFile(dir_.path() / "alambic.yaml", "name: t\n"); }
+  void Flow(const std::string& yaml) { WriteFile(dir_.path() / "flows/f.yaml", yaml); }
+  std::unique_ptr<Session> Open() {
+    auto s = Session::Open(dir_.path(), "", Kinds());
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  RunSummary Run(RunOptions opt = {}) {
+    auto s = Open();
+    if (opt.exec.jobs == 0) opt.exec.jobs = 2;
+    auto r = RunFlows(*s, opt);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : RunSummary{};
+  }
+  std::vector<int64_t> Read(const std::string& dataset) {
+    auto s = Open();
+    auto cur = *s->catalog().CurrentVersions(s->environment());
+    for (const auto& c : cur)
+      if (c.dataset == dataset) {
+        auto t = s->store().Read(dataset, c.version_id);
+        EXPECT_TRUE(t.ok()) << t.status().message();
+        std::vector<int64_t> v;
+        for (int64_t i = 0; i < t->num_rows(); ++i) v.push_back(t->column(0)->Int64(i));
+        return v;
+      }
+    return {};
+  }
+  const RecipeRunRecord& Rec(const RunSummary& s, const std::string& recipe) {
+    for (const auto& r : s.recipes)
+      if (r.recipe == recipe) return r;
+    throw std::runtime_error("no recipe run " + recipe);
+  }
+  TempDir dir_;
+};
+
+constexpr const char* kChain = R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 3}}
+  - {name: m2, kind: mul, inputs: [a], outputs: [b], params: {factor: 2}}
+  - {name: m10, kind: mul, inputs: [b], outputs: [c], params: {factor: 10}}
+  - {name: side, kind: mul, inputs: [a], outputs: [d], params: {factor: -1}}
+)";
+
+TEST_F(RunTest, BuildsPublishesAndRecordsThenNothingOnSecondRun) {
+  Flow(kChain);
+  RunSummary s = Run();
+  EXPECT_EQ(s.run.status, "succeeded");
+  EXPECT_EQ(s.succeeded, 4);
+  EXPECT_EQ(Read("c"), (std::vector<int64_t>{20, 40, 60}));
+  EXPECT_EQ(Read("d"), (std::vector<int64_t>{-1, -2, -3}));
+  EXPECT_EQ(Rec(s, "m10").rows_in, 3);
+  EXPECT_EQ(Rec(s, "m10").rows_out, 3);
+  EXPECT_GT(Rec(s, "m10").bytes_out, 0);
+  EXPECT_NE(Rec(s, "m2").log.find("multiplied 3 rows"), std::string::npos);
+  EXPECT_EQ(Rec(s, "g").reason, "never built");
+
+  RunSummary again = Run();
+  EXPECT_EQ(again.run.status, "succeeded");
+  EXPECT_EQ(again.succeeded, 0);
+  EXPECT_EQ(again.up_to_date, 4);
+  EXPECT_TRUE(again.recipes.empty());
+
+  auto session = Open();
+  auto runs = *session->catalog().ListRuns(10);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].id, s.run.id);
+  EXPECT_EQ(*session->catalog().IntegrityCheck(), "ok");
+  // Every version file is an ordinary file at its documented path.
+  auto current = *session->catalog().CurrentVersions("datalab");
+  for (const auto& c : current)
+    EXPECT_TRUE(
+        std::filesystem::exists(session->store().root() / c.dataset / (c.version_id + ".arrow")));
+}
+
+TEST_F(RunTest, ParamChangeRebuildsOnlyDownstream) {
+  Flow(kChain);
+  Run();
+  std::string changed = kChain;
+  changed.replace(changed.find("factor: 10"), 10, "factor: 100");
+  Flow(changed);
+  RunSummary s = Run();
+  ASSERT_EQ(s.recipes.size(), 1u);
+  EXPECT_EQ(s.recipes[0].recipe, "m10");
+  EXPECT_EQ(s.recipes[0].reason, "params changed");
+  EXPECT_EQ(Read("c"), (std::vector<int64_t>{200, 400, 600}));
+}
+
+TEST_F(RunTest, RetriesWithBackoffThenSucceeds) {
+  Flow(R"(flow: f
+retry_backoff: 0.01
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 2}}
+  - {name: flaky, kind: mul, inputs: [a], outputs: [b], retries: 2, params: {factor: 3, fail_first: 2}}
+)");
+  RunSummary s = Run();
+  EXPECT_EQ(s.run.status, "succeeded");
+  EXPECT_EQ(Rec(s, "flaky").attempts, 3);
+  EXPECT_NE(Rec(s, "flaky").log.find("attempt 1 failed: transient failure 1; retrying in 0.01s"),
+            std::string::npos)
+      << Rec(s, "flaky").log;
+  EXPECT_EQ(Read("b"), (std::vector<int64_t>{3, 6}));
+}
+
+TEST_F(RunTest, FailureSkipsDownstreamAndKeepsPublishedVersions) {
+  Flow(kChain);
+  Run();
+  std::string broken = kChain;
+  broken.replace(broken.find("factor: 2}"), 10, "factor: 5, fail: true}");
+  Flow(broken);
+  RunSummary s = Run();
+  EXPECT_EQ(s.run.status, "failed");
+  EXPECT_EQ(Rec(s, "m2").status, "failed");
+  EXPECT_EQ(Rec(s, "m2").error, "recipe m2: column 'x' is broken at row 2");
+  EXPECT_EQ(Rec(s, "m10").status, "skipped");
+  EXPECT_EQ(Read("c"),
+            (std::vector<int64_t>{20, 40, 60}));  // the previous version is still current
+}
+
+TEST_F(RunTest, FailFastVersusKeepGoing) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 1}}
+  - {name: bad, kind: mul, inputs: [a], outputs: [b], params: {factor: 1, fail: true}}
+  - {name: slow, kind: mul, inputs: [a], outputs: [c], params: {factor: 1, sleep_ms: 200}}
+  - {name: after_slow, kind: mul, inputs: [c], outputs: [d], params: {factor: 1}}
+)");
+  RunSummary fast = Run();
+  EXPECT_EQ(fast.run.status, "failed");
+  EXPECT_EQ(Rec(fast, "slow").status, "succeeded");  // was running: allowed to finish and published
+  EXPECT_EQ(Rec(fast, "after_slow").status, "skipped");
+
+  RunOptions keep;
+  keep.exec.keep_going = true;
+  RunSummary kg = Run(keep);
+  EXPECT_EQ(kg.run.status, "failed");
+  EXPECT_EQ(Rec(kg, "after_slow").status, "succeeded");
+  EXPECT_EQ(Read("d"), (std::vector<int64_t>{1}));
+}
+
+TEST_F(RunTest, TimeoutIsRecorded) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 1}}
+  - {name: hang, kind: mul, inputs: [a], outputs: [b], timeout: 0.1, params: {factor: 1, sleep_ms: 20000}}
+)");
+  auto start = std::chrono::steady_clock::now();
+  RunSummary s = Run();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(s.run.status, "failed");
+  EXPECT_EQ(Rec(s, "hang").status, "timed_out");
+  EXPECT_EQ(Rec(s, "hang").error, "timed out after 0.1s");
+  EXPECT_TRUE(Read("b").empty());
+}
+
+TEST_F(RunTest, CtrlCCancelsRunningRecipesAndRecordsThem) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 1}}
+  - {name: long1, kind: mul, inputs: [a], outputs: [b], params: {factor: 1, sleep_ms: 20000}}
+  - {name: long2, kind: mul, inputs: [a], outputs: [c], params: {factor: 2, sleep_ms: 20000}}
+  - {name: later, kind: mul, inputs: [b], outputs: [d], params: {factor: 1}}
+)");
+  std::thread interrupter([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    ::kill(::getpid(), SIGINT);
+  });
+  RunOptions opt;
+  opt.exec.handle_signals = true;
+  RunSummary s = Run(opt);
+  interrupter.join();
+  EXPECT_EQ(s.run.status, "cancelled");
+  EXPECT_EQ(Rec(s, "g").status, "succeeded");
+  EXPECT_EQ(Rec(s, "long1").status, "cancelled");
+  EXPECT_EQ(Rec(s, "long2").status, "cancelled");
+  EXPECT_EQ(Rec(s, "later").status, "skipped");
+  auto session = Open();
+  auto recs = *session->catalog().RecipeRuns(s.run.id);
+  EXPECT_EQ(recs.size(), 4u);
+  EXPECT_EQ(session->catalog().FindRun(s.run.id)->status, "cancelled");
+  // Nothing half-written is left behind.
+  EXPECT_EQ(session->store().CleanTemporaries(), 0);
+}
+
+TEST_F(RunTest, SecondConcurrentRunIsRefused) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 1}}
+  - {name: slow, kind: mul, inputs: [a], outputs: [b], params: {factor: 1, sleep_ms: 500}}
+)");
+  std::thread first([&] { Run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  auto s = Open();
+  auto r = RunFlows(*s, {});
+  first.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "another alambic run is in progress in this workspace (.alambic/lock is held)");
+}
+
+}  // namespace
+}  // namespace alambic
