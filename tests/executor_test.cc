@@ -177,6 +177,23 @@ TEST(LocalExecutorTest, SigintStopsTheRun) {
   EXPECT_EQ(out[1].state, TaskState::kSkipped);
 }
 
+TEST(LocalExecutorTest, WatchingForSignalsDoesNotKeepAFinishedRunAlive) {
+  std::vector<ExecTask> tasks(2);
+  tasks[1].deps = {0};
+  LocalExecutor ex({.jobs = 2, .handle_signals = true});
+  std::atomic<bool> returned{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 500 && !returned.load(); ++i) std::this_thread::sleep_for(10ms);
+    if (!returned.load()) ex.RequestStop();  // unblocks a hung Execute so the test can fail
+  });
+  auto out = ex.Execute(tasks, [](int, int, const CancelToken&) { return Status::Ok(); });
+  returned = true;
+  watchdog.join();
+  EXPECT_FALSE(ex.stop_requested());
+  EXPECT_EQ(out[0].state, TaskState::kSucceeded);
+  EXPECT_EQ(out[1].state, TaskState::kSucceeded);
+}
+
 TEST(LocalExecutorTest, ExceptionInTaskBecomesFailure) {
   std::vector<ExecTask> tasks(1);
   LocalExecutor ex({.jobs = 1});

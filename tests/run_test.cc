@@ -179,6 +179,25 @@ TEST_F(RunTest, ParamChangeRebuildsOnlyDownstream) {
   EXPECT_EQ(Read("c"), (std::vector<int64_t>{200, 400, 600}));
 }
 
+TEST_F(RunTest, RevertedParamsMakeTheEarlierVersionCurrentWithoutRunning) {
+  Flow(kChain);
+  Run();
+  std::string changed = kChain;
+  changed.replace(changed.find("factor: 10"), 10, "factor: 100");
+  Flow(changed);
+  Run();
+  EXPECT_EQ(Read("c"), (std::vector<int64_t>{200, 400, 600}));
+  Flow(kChain);
+  RunSummary back = Run();
+  EXPECT_EQ(back.succeeded, 0);
+  EXPECT_EQ(back.up_to_date, 4);
+  EXPECT_EQ(Read("c"), (std::vector<int64_t>{20, 40, 60}));
+  // The recipe's last build is the restored one, so the plan says plainly "up to date".
+  auto plan = Open()->MakePlan({});
+  ASSERT_TRUE(plan.ok());
+  for (const auto& rp : plan->recipes) EXPECT_EQ(rp.explanation, "up to date");
+}
+
 TEST_F(RunTest, RetriesWithBackoffThenSucceeds) {
   Flow(R"(flow: f
 retry_backoff: 0.01
@@ -288,7 +307,7 @@ recipes:
   first.join();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
-            "another alambic run is in progress in this workspace (.alambic/lock is held)");
+            "another alambic run or gc is in progress in this workspace (.alambic/lock is held)");
 }
 
 }  // namespace

@@ -44,6 +44,13 @@ TEST(CivilDateTest, RoundTripsAndFormats) {
     CivilFromDays(d, &y, &m, &day);
     EXPECT_EQ(DaysFromCivil(y, m, day), d);
   }
+  // The extremes of date32 convert without overflow (UBSan checks this build).
+  int y;
+  unsigned m, day;
+  CivilFromDays(INT32_MAX, &y, &m, &day);
+  EXPECT_EQ(y, 5881580);
+  CivilFromDays(INT32_MIN, &y, &m, &day);
+  EXPECT_EQ(y, -5877641);
   ColumnBuilder ts(TypeId::kTimestamp);
   ts.AppendTimestamp(-1);
   auto c = ts.Finish();

@@ -99,6 +99,9 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
   bool failed = false;
   std::vector<std::unique_ptr<asio::steady_timer>> retry_timers;
 
+  // Ctrl-C and SIGTERM request a stop; cancelled once nothing more will start,
+  // since a pending wait would keep the loop alive.
+  std::unique_ptr<asio::signal_set> signals;
   std::function<void()> pump;
   std::function<void(int)> launch;
   std::function<void(int, uint64_t, Status)> on_attempt_done;
@@ -233,6 +236,7 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
           if (observer) observer->TaskFinished(static_cast<int>(i), out[i]);
         }
       guard.reset();
+      if (signals) signals->cancel();
     }
   };
 
@@ -243,7 +247,6 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     pump();
   };
 
-  std::unique_ptr<asio::signal_set> signals;
   if (options_.handle_signals) {
     signals = std::make_unique<asio::signal_set>(ctl, SIGINT, SIGTERM);
     signals->async_wait([this](const boost::system::error_code& ec, int) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -23,29 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr double kDefaultRetryBackoffSeconds = 1.0;
-
-// Holds .alambic/lock for the lifetime of a run.
-class WorkspaceLock {
- public:
-  static Result<std::unique_ptr<WorkspaceLock>> Acquire(const std::filesystem::path& dir) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0)
-      return Status::IoError(fmt::format("{}: {}", (dir / "lock").string(), std::strerror(errno)));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);
-      return Status::Failed(
-          "another alambic run is in progress in this workspace (.alambic/lock is held)");
-    }
-    return std::unique_ptr<WorkspaceLock>(new WorkspaceLock(fd));
-  }
-  ~WorkspaceLock() { ::close(fd_); }
-
- private:
-  explicit WorkspaceLock(int fd) : fd_(fd) {}
-  int fd_;
-};
 
 // Collects a recipe's log lines for the catalog and forwards them.
 class TaskLogger final : public RecipeLogger {
@@ -167,7 +145,64 @@ std::string StatusFor(TaskState s) {
   }
 }
 
+// An up-to-date recipe whose expected version is published but not current
+// (its params were changed, built, then changed back): that version becomes
+// current again without running anything, like a build cache hit.
+Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::string& run_id) {
+  const std::string& env = session.environment();
+  ALAMBIC_ASSIGN_OR_RETURN(auto current_list, session.catalog().CurrentVersions(env));
+  std::unordered_map<std::string, std::string> current;
+  for (const auto& c : current_list) current[c.dataset] = c.version_id;
+  CatalogBatch batch;
+  batch.environment = env;
+  for (const auto& rp : plan.recipes) {
+    if (rp.decision != Decision::kUpToDate) continue;
+    const RecipeNode& node = session.graph().node(rp.node);
+    const RecipeSpec& spec = *node.recipe;
+    bool changed = false;
+    for (size_t k = 0; k < spec.outputs.size() && k < rp.output_versions.size(); ++k) {
+      auto it = current.find(spec.outputs[k]);
+      if (it != current.end() && it->second == rp.output_versions[k]) continue;
+      ALAMBIC_ASSIGN_OR_RETURN(
+          auto v, session.catalog().FindVersion(env, spec.outputs[k], rp.output_versions[k]));
+      if (!v) continue;
+      v->created_at = NowIso();  // becomes the current version's update time
+      batch.versions.push_back(std::move(*v));
+      changed = true;
+    }
+    if (!changed) continue;
+    RecipeState state;
+    state.params_hash = rp.params_hash;
+    state.code_hash = rp.code_hash;
+    state.source_fingerprint = rp.source_fingerprint;
+    state.run_id = run_id;
+    for (size_t k = 0; k < spec.inputs.size() && k < rp.input_versions.size(); ++k)
+      state.inputs[spec.inputs[k]] = rp.input_versions[k];
+    for (size_t k = 0; k < spec.outputs.size() && k < rp.output_versions.size(); ++k)
+      state.outputs[spec.outputs[k]] = rp.output_versions[k];
+    batch.states.emplace_back(node.flow->name, spec.name, std::move(state));
+  }
+  if (batch.versions.empty()) return Status::Ok();
+  return session.catalog().Commit(batch);
+}
+
 }  // namespace
+
+Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::Acquire(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Status::IoError(fmt::format("{}: {}", (dir / "lock").string(), std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::Failed(
+        "another alambic run or gc is in progress in this workspace (.alambic/lock is held)");
+  }
+  return std::unique_ptr<WorkspaceLock>(new WorkspaceLock(fd));
+}
+
+WorkspaceLock::~WorkspaceLock() { ::close(fd_); }
 
 Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObserver* observer) {
   auto started = Clock::now();
@@ -197,6 +232,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   run.status = "running";
   run.started_at = NowIso();
   ALAMBIC_RETURN_IF_ERROR(session.catalog().BeginRun(run));
+  ALAMBIC_RETURN_IF_ERROR(RestoreBuiltVersions(session, plan, run.id));
   if (observer) observer->RunStarted(run, plan);
 
   // One executor task per recipe to run.

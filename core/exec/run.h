@@ -2,6 +2,8 @@
 // each output version (store, then catalog, in group commits) and record the run.
 #pragma once
 
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,20 @@ class RunObserver {
                               double /*delay*/) {}
   virtual void RecipeFinished(const RecipeNode& /*node*/, const RecipeRunRecord& /*record*/) {}
   virtual void RunFinished(const RunSummary& /*summary*/) {}
+};
+
+// An exclusive lock on <state dir>/lock, held for the lifetime of the object:
+// one run (or gc) at a time per workspace. Acquire() fails at once when held.
+class WorkspaceLock {
+ public:
+  static Result<std::unique_ptr<WorkspaceLock>> Acquire(const std::filesystem::path& state_dir);
+  ~WorkspaceLock();
+  WorkspaceLock(const WorkspaceLock&) = delete;
+  WorkspaceLock& operator=(const WorkspaceLock&) = delete;
+
+ private:
+  explicit WorkspaceLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 // Runs the selected flows of `session`. Only one run at a time per workspace

@@ -66,6 +66,16 @@ Status FsyncPath(const std::filesystem::path& p, bool directory) {
   return Status::Ok();
 }
 
+// Flushes the whole filesystem holding `dir` (data and metadata).
+Status SyncFilesystem(const std::filesystem::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(fmt::format("{}: {}", dir.string(), std::strerror(errno)));
+  int rc = ::syncfs(fd);
+  ::close(fd);
+  if (rc != 0) return Status::IoError(fmt::format("syncfs: {}", std::strerror(errno)));
+  return Status::Ok();
+}
+
 std::string RandomSuffix() {
   static std::atomic<uint64_t> counter{0};
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -110,30 +120,31 @@ Result<DatasetStore::Staged> DatasetStore::Stage(const std::string& dataset,
 
 Status DatasetStore::Publish(const std::vector<Staged>& batch) const {
   if (batch.empty()) return Status::Ok();
-  if (batch.size() >= kSyncfsThreshold) {
-    int fd = ::open((root_ / ".tmp").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Status::IoError(fmt::format("{}: {}", root_.string(), std::strerror(errno)));
-    int rc = ::syncfs(fd);
-    ::close(fd);
-    if (rc != 0) return Status::IoError(fmt::format("syncfs: {}", std::strerror(errno)));
+  // Large batches: one syncfs() makes every staged file durable, and another,
+  // after the renames, every directory entry; small ones sync what they touch.
+  const bool whole_fs = batch.size() >= kSyncfsThreshold;
+  if (whole_fs) {
+    ALAMBIC_RETURN_IF_ERROR(SyncFilesystem(root_ / ".tmp"));
   } else {
     for (const auto& s : batch) ALAMBIC_RETURN_IF_ERROR(FsyncPath(s.temp, false));
   }
   std::set<std::filesystem::path> dirs;
+  bool created_any = false;
   for (const auto& s : batch) {
     std::filesystem::path final_path = PathFor(s.dataset, s.version);
     std::error_code ec;
     if (dirs.insert(final_path.parent_path()).second) {
-      bool created = std::filesystem::create_directories(final_path.parent_path(), ec);
+      created_any |= std::filesystem::create_directories(final_path.parent_path(), ec);
       if (ec)
         return Status::IoError(
             fmt::format("{}: {}", final_path.parent_path().string(), ec.message()));
-      if (created) ALAMBIC_RETURN_IF_ERROR(FsyncPath(root_, true));
     }
     if (::rename(s.temp.c_str(), final_path.c_str()) != 0)
       return Status::IoError(
           fmt::format("{}: rename: {}", final_path.string(), std::strerror(errno)));
   }
+  if (whole_fs) return SyncFilesystem(root_);
+  if (created_any) ALAMBIC_RETURN_IF_ERROR(FsyncPath(root_, true));
   for (const auto& d : dirs) ALAMBIC_RETURN_IF_ERROR(FsyncPath(d, true));
   return Status::Ok();
 }

@@ -34,6 +34,14 @@ constexpr uint32_t kContinuation = 0xFFFFFFFF;
 
 size_t Pad8(size_t n) { return (n + 7) & ~size_t{7}; }
 
+// memcpy for a count that may be 0: the pointers of an empty vector or buffer
+// may then be null, which memcpy does not allow (UBSan reports it) even for 0
+// bytes. Zero-row batches and columns are common (an empty table, an empty
+// batch written by apache-arrow).
+void CopyBytes(void* dst, const void* src, size_t n) {
+  if (n) std::memcpy(dst, src, n);
+}
+
 // ---- A minimal flatbuffer builder -------------------------------------------
 // Objects are laid out front to back: the root offset, then each object after
 // the one that references it (breadth first), so every uoffset points forward
@@ -358,7 +366,7 @@ struct Body {
 std::vector<uint8_t> SliceBits(const std::vector<uint8_t>& bits, int64_t start, int64_t n) {
   std::vector<uint8_t> out(static_cast<size_t>((n + 7) / 8), 0);
   if (start % 8 == 0) {
-    std::memcpy(out.data(), bits.data() + start / 8, out.size());
+    CopyBytes(out.data(), bits.data() + start / 8, out.size());
     if (n % 8) out.back() &= static_cast<uint8_t>((1u << (n % 8)) - 1);
     return out;
   }
@@ -739,6 +747,16 @@ class BatchReader {
     if (n.length < 0 || n.null_count < 0 || n.null_count > n.length)
       return Invalid(fmt::format("column '{}': bad field node (length {}, nulls {})", col, n.length,
                                  n.null_count));
+    // Checked before anything is sized from the length: a column has the
+    // batch's length, and each of its rows takes at least one bit of the body
+    // (a corrupt length of 2^40 rows must not become a 2^40-byte allocation,
+    // nor overflow the buffer size computations).
+    if (n.length != length_)
+      return Invalid(
+          fmt::format("column '{}' has {} rows in a batch of {}", col, n.length, length_));
+    if (static_cast<uint64_t>(n.length) / 8 > body_len_)
+      return Invalid(fmt::format("column '{}': {} rows cannot fit in a body of {} bytes", col,
+                                 n.length, body_len_));
     return n;
   }
   Result<std::pair<const uint8_t*, size_t>> Buffer(const std::string& col, size_t min_len) {
@@ -772,6 +790,25 @@ T LoadAt(const uint8_t* p, size_t i) {
   return v;
 }
 
+// Element i of an array of `width`-byte integers, widened to int64. Each width
+// and signedness converts on its own: in `s ? int32_t : uint32_t` both operands
+// become uint32_t, which turned negative Int32 values into 2^32 - |v|.
+int64_t LoadInt(const uint8_t* p, size_t i, size_t width, bool is_signed) {
+  switch (width) {
+    case 1:
+      if (is_signed) return LoadAt<int8_t>(p, i);
+      return LoadAt<uint8_t>(p, i);
+    case 2:
+      if (is_signed) return LoadAt<int16_t>(p, i);
+      return LoadAt<uint16_t>(p, i);
+    case 4:
+      if (is_signed) return LoadAt<int32_t>(p, i);
+      return LoadAt<uint32_t>(p, i);
+    default:  // UInt64 values past INT64_MAX come out negative; callers reject them
+      return LoadAt<int64_t>(p, i);
+  }
+}
+
 // Reads one column of a batch into `col` (appending rows). `index` true: the
 // dictionary indices of a dictionary-encoded field (widened to int32).
 Status ReadColumn(BatchReader& br, const FileField& f, bool index, Column* col,
@@ -802,21 +839,11 @@ Status ReadColumn(BatchReader& br, const FileField& f, bool index, Column* col,
     col->data.resize((old + n) * 4);
     auto* out = reinterpret_cast<int32_t*>(col->data.data()) + old;
     for (size_t i = 0; i < n; ++i) {
-      int64_t v;
-      switch (w) {
-        case 1:
-          v = f.index_signed ? LoadAt<int8_t>(values.first, i) : LoadAt<uint8_t>(values.first, i);
-          break;
-        case 2:
-          v = f.index_signed ? LoadAt<int16_t>(values.first, i) : LoadAt<uint16_t>(values.first, i);
-          break;
-        case 4:
-          v = f.index_signed ? LoadAt<int32_t>(values.first, i) : LoadAt<uint32_t>(values.first, i);
-          break;
-        default:
-          v = LoadAt<int64_t>(values.first, i);
-      }
+      const int64_t v = LoadInt(values.first, i, w, f.index_signed);
       bool valid = col->IsValid(static_cast<int64_t>(old + i));
+      if (valid && dict->length == 0)
+        return Invalid(fmt::format("column '{}': its dictionary is missing or empty (row {})",
+                                   f.name, old + i));
       if (valid && (v < 0 || v >= dict->length))
         return Invalid(fmt::format("column '{}': dictionary index {} out of range at row {}",
                                    f.name, v, old + i));
@@ -831,31 +858,17 @@ Status ReadColumn(BatchReader& br, const FileField& f, bool index, Column* col,
       ALAMBIC_ASSIGN_OR_RETURN(auto values, br.Buffer(f.name, n * w));
       col->data.resize((old + n) * 8);
       if (w == 8) {
-        std::memcpy(col->data.data() + old * 8, values.first, n * 8);
+        CopyBytes(col->data.data() + old * 8, values.first, n * 8);
       } else {
         auto* out = reinterpret_cast<int64_t*>(col->data.data()) + old;
-        for (size_t i = 0; i < n; ++i) {
-          switch (w) {
-            case 1:
-              out[i] = f.type.is_signed ? LoadAt<int8_t>(values.first, i)
-                                        : LoadAt<uint8_t>(values.first, i);
-              break;
-            case 2:
-              out[i] = f.type.is_signed ? LoadAt<int16_t>(values.first, i)
-                                        : LoadAt<uint16_t>(values.first, i);
-              break;
-            default:
-              out[i] = f.type.is_signed ? LoadAt<int32_t>(values.first, i)
-                                        : LoadAt<uint32_t>(values.first, i);
-          }
-        }
+        for (size_t i = 0; i < n; ++i) out[i] = LoadInt(values.first, i, w, f.type.is_signed);
       }
       break;
     }
     case FieldType::kFloat64: {
       ALAMBIC_ASSIGN_OR_RETURN(auto values, br.Buffer(f.name, n * 8));
       col->data.resize((old + n) * 8);
-      std::memcpy(col->data.data() + old * 8, values.first, n * 8);
+      CopyBytes(col->data.data() + old * 8, values.first, n * 8);
       break;
     }
     case FieldType::kFloat32: {
@@ -868,7 +881,7 @@ Status ReadColumn(BatchReader& br, const FileField& f, bool index, Column* col,
     case FieldType::kDateDay: {
       ALAMBIC_ASSIGN_OR_RETURN(auto values, br.Buffer(f.name, n * 4));
       col->data.resize((old + n) * 4);
-      std::memcpy(col->data.data() + old * 4, values.first, n * 4);
+      CopyBytes(col->data.data() + old * 4, values.first, n * 4);
       break;
     }
     case FieldType::kDateMs: {
@@ -876,8 +889,13 @@ Status ReadColumn(BatchReader& br, const FileField& f, bool index, Column* col,
       col->data.resize((old + n) * 4);
       auto* out = reinterpret_cast<int32_t*>(col->data.data()) + old;
       for (size_t i = 0; i < n; ++i) {
-        int64_t ms = LoadAt<int64_t>(values.first, i);
-        out[i] = static_cast<int32_t>(ms / 86400000 - (ms % 86400000 < 0));
+        const int64_t ms = LoadAt<int64_t>(values.first, i);
+        const int64_t days = ms / 86400000 - (ms % 86400000 < 0);  // floor
+        const bool valid = col->IsValid(static_cast<int64_t>(old + i));
+        if (valid && (days < INT32_MIN || days > INT32_MAX))
+          return Invalid(fmt::format("column '{}': date {} ms at row {} is out of the date32 range",
+                                     f.name, ms, old + i));
+        out[i] = valid ? static_cast<int32_t>(days) : 0;
       }
       break;
     }
@@ -885,16 +903,32 @@ Status ReadColumn(BatchReader& br, const FileField& f, bool index, Column* col,
       ALAMBIC_ASSIGN_OR_RETURN(auto values, br.Buffer(f.name, n * 8));
       col->data.resize((old + n) * 8);
       auto* out = reinterpret_cast<int64_t*>(col->data.data()) + old;
-      std::memcpy(out, values.first, n * 8);
-      if (f.type.ts_multiplier != 1 || f.type.ts_divisor != 1)
-        for (size_t i = 0; i < n; ++i) out[i] = out[i] * f.type.ts_multiplier / f.type.ts_divisor;
+      CopyBytes(out, values.first, n * 8);
+      // To microseconds. Nanoseconds are floored, so an instant before the epoch
+      // stays before it (-1 ns is 1969-12-31T23:59:59.999999Z, not 1970).
+      // Seconds and milliseconds that do not fit int64 microseconds (beyond
+      // about +-292,000 years) are refused rather than wrapped (and overflow
+      // would be undefined behaviour). Null slots may hold anything: zeroed.
+      const int64_t mul = f.type.ts_multiplier, div = f.type.ts_divisor;
+      if (mul == 1 && div == 1) break;
+      for (size_t i = 0; i < n; ++i) {
+        if (!col->IsValid(static_cast<int64_t>(old + i))) {
+          out[i] = 0;
+        } else if (div != 1) {
+          out[i] = out[i] / div - (out[i] % div < 0);
+        } else if (__builtin_mul_overflow(out[i], mul, &out[i])) {
+          return Invalid(
+              fmt::format("column '{}': timestamp {} at row {} is out of the microsecond range",
+                          f.name, LoadAt<int64_t>(values.first, i), old + i));
+        }
+      }
       break;
     }
     case FieldType::kBool: {
       ALAMBIC_ASSIGN_OR_RETURN(auto values, br.Buffer(f.name, (n + 7) / 8));
       col->data.resize((old + n + 7) / 8, 0);
       if (old % 8 == 0) {
-        std::memcpy(col->data.data() + old / 8, values.first, (n + 7) / 8);
+        CopyBytes(col->data.data() + old / 8, values.first, (n + 7) / 8);
       } else {
         for (size_t i = 0; i < n; ++i) {
           size_t j = old + i;
@@ -1015,7 +1049,7 @@ Result<Table> ReadArrowBuffer(const uint8_t* data, size_t size) {
     Msg msg;
     ALAMBIC_RETURN_IF_ERROR(open_block(dict_elems, i, kHeaderDictionaryBatch, "dictionary", &msg));
     int64_t id = msg.header->Get<int64_t>(0, 0);
-    if (msg.header->Get<uint8_t>(2, 0)) return Invalid("delta dictionaries are not supported");
+    const bool delta = msg.header->Get<uint8_t>(2, 0) != 0;
     auto rb = msg.header->Table(1);
     if (!rb) return Invalid(fmt::format("dictionary {} has no data", id));
     const FileField* owner = nullptr;
@@ -1025,8 +1059,22 @@ Result<Table> ReadArrowBuffer(const uint8_t* data, size_t size) {
     BatchReader br(*rb, msg.body, msg.body_len);
     if (!msg.buf.error.empty()) return Invalid(msg.buf.error);
     if (br.compressed()) return Invalid("compressed bodies are not supported");
-    auto col = std::make_shared<Column>();
-    col->type = TypeId::kUtf8;
+    // The file format allows one dictionary per id plus deltas, which append
+    // to it in footer order (apache-arrow writes them for a dictionary that
+    // grew from batch to batch); a second non-delta dictionary would be a
+    // replacement, which only the stream format allows.
+    std::shared_ptr<Column>& col = dicts[id];
+    if (delta && !col)
+      return Invalid(fmt::format("column '{}': delta dictionary {} before its first dictionary",
+                                 owner->name, id));
+    if (!delta && col)
+      return Invalid(
+          fmt::format("column '{}': dictionary {} is replaced (not allowed in the IPC file format)",
+                      owner->name, id));
+    if (!col) {
+      col = std::make_shared<Column>();
+      col->type = TypeId::kUtf8;
+    }
     FileField plain = *owner;
     plain.dictionary = false;
     ALAMBIC_RETURN_IF_ERROR(ReadColumn(br, plain, false, col.get(), nullptr));
@@ -1034,7 +1082,6 @@ Result<Table> ReadArrowBuffer(const uint8_t* data, size_t size) {
       return Invalid(
           fmt::format("column '{}': dictionary with null values is not supported", owner->name));
     }
-    dicts[id] = std::move(col);
   }
 
   std::vector<Column> cols(fields.size());
@@ -1042,8 +1089,15 @@ Result<Table> ReadArrowBuffer(const uint8_t* data, size_t size) {
     cols[c].type = fields[c].type.type;
     if (fields[c].dictionary) {
       auto it = dicts.find(fields[c].dict_id);
-      if (it == dicts.end())
-        return Invalid(fmt::format("column '{}': its dictionary is missing", fields[c].name));
+      if (it == dicts.end()) {
+        // Writers send a dictionary with the batches that use it: a file with
+        // no record batch (an empty table from apache-arrow) has none. Read it
+        // as empty; a valid index into it is reported by ReadColumn.
+        auto empty = std::make_shared<Column>();
+        empty->type = TypeId::kUtf8;
+        empty->offsets.push_back(0);
+        it = dicts.emplace(fields[c].dict_id, std::move(empty)).first;
+      }
       cols[c].dictionary = it->second;
     } else if (cols[c].type == TypeId::kUtf8) {
       cols[c].offsets.push_back(0);

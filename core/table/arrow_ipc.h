@@ -11,8 +11,12 @@
 // Types: int64 <-> Int(64, signed); float64 <-> FloatingPoint(DOUBLE); bool <->
 // Bool; utf8 <-> Utf8; date32 <-> Date(DAY); timestamp <-> Timestamp(MICROSECOND,
 // "UTC"); dictionary-encoded utf8 <-> Utf8 with a DictionaryEncoding (int32
-// indices). Reading also accepts narrower ints (widened), Float32, LargeUtf8,
-// Date(MILLISECOND), other timestamp units, and any integer index width.
+// indices). Reading also accepts narrower ints (widened), unsigned ints up to 32
+// bits, Float32, LargeUtf8, Date(MILLISECOND) (floored to days), other
+// timestamp units (floored to microseconds; values out of range are refused;
+// time zones are ignored, a timestamp without one is taken as UTC), any integer
+// index width, and delta dictionaries (appended in footer order). The stream
+// format, UInt64, Float16 and nested types are refused with a clear error.
 #pragma once
 
 #include <cstddef>

@@ -314,11 +314,12 @@ int32_t DaysFromCivil(int y, unsigned m, unsigned d) {
 }
 
 void CivilFromDays(int32_t days, int* year, unsigned* month, unsigned* day) {
-  const int z = days + 719468;
-  const int era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  // 64-bit: every int32 day count (years about ±5.8 million) stays in range.
+  const int64_t z = static_cast<int64_t>(days) + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
   const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int y = static_cast<int>(yoe) + era * 400;
+  const auto y = static_cast<int>(static_cast<int64_t>(yoe) + era * 400);
   const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   const unsigned mp = (5 * doy + 2) / 153;
   *day = doy - (153 * mp + 2) / 5 + 1;

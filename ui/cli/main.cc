@@ -1,1 +1,649 @@
-int main() { return 0; }
+// The `alambic` command (CLI11). Every command works on the workspace found from
+// -C DIR (or the current directory) upward; see docs/cli.md.
+//
+// Exit status: 0 success; 1 a run failed, validation found problems or bad
+// input; 2 wrong command line; 130 the run was stopped (Ctrl-C).
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "core/exec/run.h"
+#include "core/exec/session.h"
+#include "core/flow/loader.h"
+#include "core/flow/validate.h"
+#include "core/table/csv.h"
+#include "core/vcs/git.h"
+#include "ui/common/progress.h"
+#include "ui/common/text_table.h"
+
+namespace fs = std::filesystem;
+
+namespace alambic {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitStopped = 130;
+constexpr int kShortIdLength = 8;
+constexpr int kVersionDisplayLength = 12;
+
+struct Globals {
+  std::string dir = ".";
+  std::string env;
+};
+
+int Fail(const Status& st) {
+  // Multi-line messages (validation) keep one problem per line.
+  std::string msg = st.message();
+  size_t pos = 0;
+  while (pos <= msg.size()) {
+    size_t nl = msg.find('\n', pos);
+    std::string line = msg.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    std::fprintf(stderr, "alambic: %s\n", Printable(line).c_str());
+    if (nl == std::string::npos) break;
+    pos = nl + 1;
+  }
+  return kExitFailed;
+}
+
+Result<fs::path> WorkspaceRoot(const Globals& g) {
+  std::error_code ec;
+  if (!fs::is_directory(g.dir, ec))
+    return Status::NotFound(fmt::format("{}: no such directory", g.dir));
+  fs::path root = FindWorkspaceRoot(g.dir);
+  if (!fs::exists(root / "alambic.yaml", ec))
+    return Status::NotFound(fmt::format(
+        "not an Alambic workspace: no alambic.yaml in {} or its parents (see `alambic init`)",
+        fs::absolute(g.dir, ec).lexically_normal().string()));
+  return root;
+}
+
+// The catalog and the store of one environment, without loading the flows:
+// for commands that read history (runs, log, show, export) and must work even
+// while a flow file is broken.
+struct History {
+  fs::path root;
+  std::string env;
+  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<DatasetStore> store;
+};
+
+Result<History> OpenHistory(const Globals& g) {
+  History h;
+  ALAMBIC_ASSIGN_OR_RETURN(h.root, WorkspaceRoot(g));
+  LoadedWorkspace lw = LoadWorkspace(h.root);
+  h.env = g.env.empty() ? lw.workspace.config.default_environment : g.env;
+  if (!lw.workspace.config.environments.empty() && !lw.workspace.config.environments.count(h.env))
+    return Status::Invalid(fmt::format("unknown environment '{}'", h.env));
+  ALAMBIC_ASSIGN_OR_RETURN(h.catalog, Catalog::Open(h.root / ".alambic" / "catalog.db"));
+  h.store = std::make_unique<DatasetStore>(h.root / ".alambic" / "store" / h.env);
+  return h;
+}
+
+// ---- init -------------------------------------------------------------------
+
+Status WriteNewFile(const fs::path& p, const std::string& content) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << content;
+  out.close();
+  if (!out) return Status::IoError(fmt::format("{}: cannot write", p.string()));
+  return Status::Ok();
+}
+
+int CmdInit(const Globals& g, const std::string& dir_arg, std::string name) {
+  fs::path dir = fs::path(g.dir) / dir_arg;
+  std::error_code ec;
+  if (fs::exists(dir / "alambic.yaml", ec))
+    return Fail(Status::Invalid(
+        fmt::format("{} is already an Alambic workspace (alambic.yaml exists)", dir.string())));
+  fs::create_directories(dir, ec);
+  if (ec) return Fail(Status::IoError(fmt::format("{}: {}", dir.string(), ec.message())));
+  if (name.empty()) name = fs::absolute(dir, ec).lexically_normal().filename().string();
+  if (name.empty()) name = "workspace";
+  std::vector<std::string> files = {"alambic.yaml", ".gitignore"};
+  std::string yaml = fmt::format(
+      "# Alambic workspace: flows in flows/*.yaml, scripts in recipes/, use cases in usecases/.\n"
+      "name: {}\n"
+      "default_environment: datalab\n"
+      "environments:\n"
+      "  datalab: {{}}\n"
+      "  warehouse: {{}}\n"
+      "# Directories outside the workspace that recipes may read.\n"
+      "data_roots: []\n"
+      "gc:\n"
+      "  keep_runs: 10\n",
+      nlohmann::json(name).dump());
+  Status st = WriteNewFile(dir / "alambic.yaml", yaml);
+  if (st.ok() && !fs::exists(dir / ".gitignore", ec))
+    st = WriteNewFile(dir / ".gitignore",
+                      "# Alambic's runtime state: catalog, store, lock.\n.alambic/\n");
+  for (const char* sub : {"flows", "recipes", "usecases", "data"}) {
+    if (!st.ok()) break;
+    fs::create_directories(dir / sub, ec);
+    if (ec) {
+      st = Status::IoError(fmt::format("{}: {}", (dir / sub).string(), ec.message()));
+      break;
+    }
+    // git keeps no empty directory.
+    if (fs::is_empty(dir / sub, ec)) {
+      st = WriteNewFile(dir / sub / ".gitkeep", "");
+      files.push_back(std::string(sub) + "/.gitkeep");
+    }
+  }
+  if (st.ok()) st = GitInitWithCommit(dir, files, "Create Alambic workspace " + name);
+  if (!st.ok()) return Fail(st);
+  std::printf("created workspace %s in %s\n", name.c_str(),
+              fs::absolute(dir, ec).lexically_normal().c_str());
+  return kExitOk;
+}
+
+// ---- validate -----------------------------------------------------------------
+
+int CmdValidate(const Globals& g) {
+  auto root = WorkspaceRoot(g);
+  if (!root.ok()) return Fail(root.status());
+  LoadedWorkspace lw = LoadWorkspace(*root);
+  std::vector<Diagnostic> diags = lw.diagnostics;
+  // Semantic checks need a readable workspace; shape problems come first.
+  if (diags.empty()) diags = ValidateWorkspace(lw.workspace, RecipeRegistry::Builtins());
+  for (const auto& d : diags) std::fprintf(stderr, "%s\n", Printable(d.ToString()).c_str());
+  if (!diags.empty()) {
+    std::fprintf(stderr, "%zu problem%s found\n", diags.size(), diags.size() == 1 ? "" : "s");
+    return kExitFailed;
+  }
+  size_t recipes = 0, datasets = 0;
+  for (const auto& f : lw.workspace.flows) {
+    recipes += f.recipes.size();
+    for (const auto& r : f.recipes) datasets += r.outputs.size();
+  }
+  std::printf("ok: %zu flow%s, %zu recipes, %zu datasets\n", lw.workspace.flows.size(),
+              lw.workspace.flows.size() == 1 ? "" : "s", recipes, datasets);
+  return kExitOk;
+}
+
+// ---- plan and run ---------------------------------------------------------------
+
+struct Selection {
+  std::vector<std::string> flows, only, from, to;
+  bool force = false;
+  PlanOptions ToPlanOptions() const {
+    PlanOptions o;
+    o.flows = flows;
+    o.only = only;
+    o.from = from;
+    o.to = to;
+    o.force = force;
+    return o;
+  }
+};
+
+void AddSelection(CLI::App* cmd, Selection* sel) {
+  cmd->add_option("flows", sel->flows, "Flows (all when none)");
+  cmd->add_option("--only", sel->only, "Just these recipes (their inputs must be built)")
+      ->type_name("RECIPE");
+  cmd->add_option("--from", sel->from, "These recipes and everything downstream")
+      ->type_name("RECIPE");
+  cmd->add_option("--to", sel->to, "These recipes and everything upstream")->type_name("RECIPE");
+  cmd->add_flag("--force", sel->force, "Rebuild the selection even when up to date");
+}
+
+Result<std::unique_ptr<Session>> OpenSession(const Globals& g) {
+  ALAMBIC_ASSIGN_OR_RETURN(fs::path root, WorkspaceRoot(g));
+  return Session::Open(root, g.env);
+}
+
+int CmdPlan(const Globals& g, const Selection& sel, bool explain) {
+  auto session = OpenSession(g);
+  if (!session.ok()) return Fail(session.status());
+  auto plan = (*session)->MakePlan(sel.ToPlanOptions());
+  if (!plan.ok()) return Fail(plan.status());
+  const FlowGraph& graph = (*session)->graph();
+  std::string out;
+  if (explain) {
+    TextTable table({"recipe", "decision", "reason"}, 200);
+    for (const auto& rp : plan->recipes)
+      table.AddRow({graph.node(rp.node).Label(), DecisionName(rp.decision), rp.explanation});
+    out = table.Render();
+  } else {
+    for (const auto& rp : plan->recipes)
+      if (rp.decision == Decision::kRun)
+        out += fmt::format("{}  {}\n", graph.node(rp.node).Label(), Printable(rp.explanation));
+  }
+  out += fmt::format("{} of {} recipes to run\n", plan->to_run, plan->recipes.size());
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return kExitOk;
+}
+
+int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bool verbose) {
+  auto session = OpenSession(g);
+  if (!session.ok()) return Fail(session.status());
+  RunOptions opts;
+  opts.plan = sel.ToPlanOptions();
+  opts.exec.jobs = jobs;
+  opts.exec.keep_going = keep_going;
+  opts.exec.handle_signals = true;
+  bool tty = ::isatty(STDOUT_FILENO) != 0;
+  TerminalProgress progress(stdout, tty, verbose);
+  auto summary = RunFlows(**session, opts, &progress);
+  if (!summary.ok()) return Fail(summary.status());
+  if (summary->run.status == "succeeded") return kExitOk;
+  if (summary->run.status == "cancelled") return kExitStopped;
+  return kExitFailed;
+}
+
+// ---- history: runs, log -----------------------------------------------------------
+
+std::string CommitLabel(const RunRecord& r) {
+  if (r.git_commit.empty()) return "-";
+  return r.git_commit.substr(0, 10) + (r.git_dirty ? "+" : "");
+}
+
+int CmdRuns(const Globals& g, int limit) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  auto runs = h->catalog->ListRuns(limit);
+  if (!runs.ok()) return Fail(runs.status());
+  TextTable table({"run", "status", "env", "started", "trigger", "commit", "flows"});
+  for (const auto& r : *runs)
+    table.AddRow({r.id.substr(0, kShortIdLength), r.status, r.environment, r.started_at, r.trigger,
+                  CommitLabel(r), r.flows});
+  std::fputs(table.Render().c_str(), stdout);
+  return kExitOk;
+}
+
+std::string DurationOf(const RecipeRunRecord& r) {
+  return r.attempts > 0 ? FormatDuration(r.duration_ms / 1000) : "-";
+}
+
+int CmdLog(const Globals& g, const std::string& run_id, const std::string& recipe) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  auto run = h->catalog->FindRun(run_id);
+  if (!run.ok()) return Fail(run.status());
+  auto recipes = h->catalog->RecipeRuns(run->id);
+  if (!recipes.ok()) return Fail(recipes.status());
+  if (recipe.empty()) {
+    std::printf(
+        "run       %s\nstatus    %s\nflows     %s\nenv       %s\ntrigger   %s\nuser      %s\n"
+        "commit    %s\nstarted   %s\nfinished  %s\n",
+        run->id.c_str(), run->status.c_str(), run->flows.c_str(), run->environment.c_str(),
+        run->trigger.c_str(), Printable(run->user).c_str(),
+        run->git_commit.empty()
+            ? "-"
+            : (run->git_commit + (run->git_dirty ? " (dirty working tree)" : "")).c_str(),
+        run->started_at.c_str(), run->finished_at.empty() ? "-" : run->finished_at.c_str());
+    if (!run->error.empty()) std::printf("error     %s\n", Printable(run->error).c_str());
+    if (recipes->empty()) {
+      std::printf("\nnothing was run: every selected recipe was up to date\n");
+      return kExitOk;
+    }
+    TextTable table({"recipe", "status", "attempts", "rows in", "rows out", "duration", "reason"},
+                    80);
+    for (size_t i : {2, 3, 4, 5}) table.AlignRight(i);
+    for (const auto& r : *recipes)
+      table.AddRow({r.flow + "/" + r.recipe, r.status, std::to_string(r.attempts),
+                    FormatCount(r.rows_in), FormatCount(r.rows_out), DurationOf(r), r.reason});
+    std::printf("\n%s", table.Render().c_str());
+    return kExitOk;
+  }
+  const RecipeRunRecord* found = nullptr;
+  for (const auto& r : *recipes)
+    if (r.recipe == recipe || r.flow + "/" + r.recipe == recipe) {
+      if (found)
+        return Fail(Status::Invalid(fmt::format(
+            "recipe '{}' is ambiguous in run {}: name it as FLOW/RECIPE", recipe, run->id)));
+      found = &r;
+    }
+  if (!found)
+    return Fail(Status::NotFound(fmt::format("run {} has no recipe '{}'", run->id, recipe)));
+  const RecipeRunRecord& r = *found;
+  std::printf(
+      "recipe    %s/%s (%s)\nrun       %s\nstatus    %s\nreason    %s\nattempts  %d\n"
+      "started   %s\nfinished  %s\nduration  %s\nrows in   %s\nrows out  %s\nbytes out "
+      "%s\n",
+      r.flow.c_str(), r.recipe.c_str(), r.kind.c_str(), r.run_id.c_str(), r.status.c_str(),
+      Printable(r.reason).c_str(), r.attempts, r.started_at.empty() ? "-" : r.started_at.c_str(),
+      r.finished_at.empty() ? "-" : r.finished_at.c_str(), DurationOf(r).c_str(),
+      FormatCount(r.rows_in).c_str(), FormatCount(r.rows_out).c_str(),
+      FormatCount(r.bytes_out).c_str());
+  if (!r.error.empty()) std::printf("error     %s\n", Printable(r.error).c_str());
+  if (!r.metrics.empty()) std::printf("metrics   %s\n", r.metrics.dump().c_str());
+  std::printf("\n");
+  // Log lines are untrusted text (they quote data): escape each line, keep the breaks.
+  size_t pos = 0;
+  const std::string& log = r.log;
+  while (pos < log.size()) {
+    size_t nl = log.find('\n', pos);
+    if (nl == std::string::npos) nl = log.size();
+    std::printf("%s\n", Printable(std::string_view(log).substr(pos, nl - pos)).c_str());
+    pos = nl + 1;
+  }
+  return kExitOk;
+}
+
+// ---- status -----------------------------------------------------------------
+
+int CmdStatus(const Globals& g) {
+  auto session = OpenSession(g);
+  if (!session.ok()) return Fail(session.status());
+  Session& s = **session;
+  auto plan = s.MakePlan({});
+  if (!plan.ok()) return Fail(plan.status());
+  auto current = s.catalog().CurrentVersions(s.environment());
+  if (!current.ok()) return Fail(current.status());
+  std::map<std::string, const CurrentVersion*> cur;
+  for (const auto& c : *current) cur[c.dataset] = &c;
+  std::map<int, const RecipePlan*> by_node;
+  for (const auto& rp : plan->recipes) by_node[rp.node] = &rp;
+
+  TextTable table({"dataset", "flow", "version", "state", "rows", "updated", "last run"}, 100);
+  table.AlignRight(4);
+  for (int i = 0; i < s.graph().size(); ++i) {
+    const RecipeNode& node = s.graph().node(i);
+    auto pit = by_node.find(i);
+    for (size_t k = 0; k < node.recipe->outputs.size(); ++k) {
+      const std::string& ds = node.recipe->outputs[k];
+      auto cit = cur.find(ds);
+      if (cit == cur.end()) {
+        table.AddRow({ds, node.flow->name, "-", "never built", "-", "-", "-"});
+        continue;
+      }
+      const CurrentVersion& c = *cit->second;
+      std::string state = "fresh";
+      if (pit != by_node.end()) {
+        const RecipePlan& rp = *pit->second;
+        if (rp.decision == Decision::kRun)
+          state = "stale: " + rp.explanation;
+        else if (k < rp.output_versions.size() && rp.output_versions[k] != c.version_id)
+          state = "stale: another built version matches the flow";
+      }
+      table.AddRow({ds, node.flow->name, c.version_id.substr(0, kVersionDisplayLength), state,
+                    FormatCount(c.rows), c.updated_at, c.run_id.substr(0, kShortIdLength)});
+    }
+  }
+  std::fputs(table.Render().c_str(), stdout);
+  return kExitOk;
+}
+
+// ---- show, export -------------------------------------------------------------
+
+Result<DatasetVersionRecord> ResolveVersion(History& h, const std::string& dataset,
+                                            const std::string& version) {
+  if (!version.empty()) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto v, h.catalog->FindVersion(h.env, dataset, version));
+    if (!v)
+      return Status::NotFound(
+          fmt::format("dataset {} has no version '{}' in {}", dataset, version, h.env));
+    return *v;
+  }
+  ALAMBIC_ASSIGN_OR_RETURN(auto current, h.catalog->CurrentVersions(h.env));
+  for (const auto& c : current)
+    if (c.dataset == dataset) {
+      ALAMBIC_ASSIGN_OR_RETURN(auto v, h.catalog->FindVersion(h.env, dataset, c.version_id));
+      if (v) return *v;
+    }
+  return Status::NotFound(fmt::format(
+      "dataset {} has no version in {} (unknown dataset, or never built: run `alambic run`)",
+      dataset, h.env));
+}
+
+// A table holding rows [0, n) of `t`.
+Table Head(const Table& t, int64_t n) {
+  if (n <= 0 || n >= t.num_rows()) return t;
+  std::vector<ColumnPtr> cols;
+  for (const auto& c : t.columns()) {
+    ColumnBuilder b(c->type);
+    b.Reserve(n);
+    for (int64_t i = 0; i < n; ++i) b.AppendFrom(*c, i);
+    cols.push_back(b.Finish());
+  }
+  return *Table::Make(t.schema(), std::move(cols), n);
+}
+
+nlohmann::json CellJson(const Column& c, int64_t i) {
+  if (c.IsNull(i)) return nullptr;
+  switch (c.type) {
+    case TypeId::kInt64:
+      return c.Int64(i);
+    case TypeId::kFloat64: {
+      double d = c.Double(i);
+      if (!std::isfinite(d)) return FormatCell(c, i);  // JSON has no NaN or infinity
+      return d;
+    }
+    case TypeId::kBool:
+      return c.Bool(i);
+    default:
+      return FormatCell(c, i);
+  }
+}
+
+int CmdShow(const Globals& g, const std::string& dataset, int64_t head, const std::string& version,
+            const std::string& format) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  auto v = ResolveVersion(*h, dataset, version);
+  if (!v.ok()) return Fail(v.status());
+  auto full = h->store->Read(dataset, v->id);
+  if (!full.ok()) return Fail(full.status());
+  Table t = Head(*full, head);
+  if (format == "csv") {
+    Status st = WriteCsv(t, std::cout);
+    std::cout.flush();
+    return st.ok() ? kExitOk : Fail(st);
+  }
+  if (format == "json") {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int64_t i = 0; i < t.num_rows(); ++i) {
+      nlohmann::json row = nlohmann::json::object();
+      for (int c = 0; c < t.num_columns(); ++c)
+        row[t.schema().fields[static_cast<size_t>(c)].name] = CellJson(*t.column(c), i);
+      rows.push_back(std::move(row));
+    }
+    std::cout << rows.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::string> header;
+  for (const auto& f : t.schema().fields) header.push_back(f.name);
+  TextTable table(header, 40);
+  for (int c = 0; c < t.num_columns(); ++c) {
+    TypeId type = t.schema().fields[static_cast<size_t>(c)].type;
+    if (type == TypeId::kInt64 || type == TypeId::kFloat64)
+      table.AlignRight(static_cast<size_t>(c));
+  }
+  for (int64_t i = 0; i < t.num_rows(); ++i) {
+    std::vector<std::string> row;
+    for (int c = 0; c < t.num_columns(); ++c)
+      row.push_back(t.column(c)->IsNull(i) ? "null" : FormatCell(*t.column(c), i));
+    table.AddRow(std::move(row));
+  }
+  std::fputs(table.Render().c_str(), stdout);
+  std::printf("(%s of %s rows; %s version %s; %s)\n", FormatCount(t.num_rows()).c_str(),
+              FormatCount(full->num_rows()).c_str(), dataset.c_str(),
+              v->id.substr(0, kVersionDisplayLength).c_str(), full->schema().ToString().c_str());
+  return kExitOk;
+}
+
+int CmdExport(const Globals& g, const std::string& dataset, const std::string& file,
+              const std::string& version) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  auto v = ResolveVersion(*h, dataset, version);
+  if (!v.ok()) return Fail(v.status());
+  auto t = h->store->Read(dataset, v->id);
+  if (!t.ok()) return Fail(t.status());
+  // Written beside the target, then renamed: the target is whole or untouched.
+  fs::path target = fs::path(g.dir) / file;
+  fs::path temp = target;
+  temp += fmt::format(".tmp-{}", ::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) return Fail(Status::IoError(fmt::format("{}: cannot write", temp.string())));
+    Status st = WriteCsv(*t, out);
+    out.close();
+    if (st.ok() && !out) st = Status::IoError(fmt::format("{}: write failed", temp.string()));
+    if (!st.ok()) {
+      std::error_code ec;
+      fs::remove(temp, ec);
+      return Fail(st);
+    }
+  }
+  std::error_code ec;
+  fs::rename(temp, target, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    return Fail(Status::IoError(fmt::format("{}: {}", target.string(), ec.message())));
+  }
+  std::printf("exported %s rows of %s (version %s) to %s\n", FormatCount(t->num_rows()).c_str(),
+              dataset.c_str(), v->id.substr(0, kVersionDisplayLength).c_str(), file.c_str());
+  return kExitOk;
+}
+
+// ---- gc -------------------------------------------------------------------------
+
+int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  if (keep_runs < 0) keep_runs = LoadWorkspace(h->root).workspace.config.gc_keep_runs;
+  auto lock = WorkspaceLock::Acquire(h->root / ".alambic");
+  if (!lock.ok()) return Fail(lock.status());
+  auto unused = h->catalog->VersionsNotReferenced(h->env, keep_runs);
+  if (!unused.ok()) return Fail(unused.status());
+  int64_t bytes = 0;
+  for (const auto& v : *unused) {
+    bytes += v.bytes;
+    std::printf("%s %s %s (%s rows, %s bytes, run %s)\n", dry_run ? "would delete" : "delete",
+                v.dataset.c_str(), v.id.substr(0, kVersionDisplayLength).c_str(),
+                FormatCount(v.rows).c_str(), FormatCount(v.bytes).c_str(),
+                v.run_id.substr(0, kShortIdLength).c_str());
+  }
+  int orphans = 0;
+  if (!dry_run) {
+    // The catalog forgets first: a crash between the two steps leaves files the
+    // orphan sweep below removes next time, never a recorded version without its file.
+    Status st = h->catalog->DeleteVersions(h->env, *unused);
+    if (!st.ok()) return Fail(st);
+    for (const auto& v : *unused) (void)h->store->Remove(v.dataset, v.id);
+    h->store->CleanTemporaries();
+    std::error_code ec;
+    for (fs::directory_iterator d(h->store->root(), ec), end; !ec && d != end; d.increment(ec)) {
+      if (!d->is_directory() || d->path().filename().string().front() == '.') continue;
+      std::string dataset = d->path().filename().string();
+      std::error_code ec2;
+      for (fs::directory_iterator f(d->path(), ec2); !ec2 && f != end; f.increment(ec2)) {
+        if (f->path().extension() != ".arrow") continue;
+        std::string id = f->path().stem().string();
+        if (h->catalog->HasVersion(h->env, dataset, id)) continue;
+        bytes += static_cast<int64_t>(f->file_size(ec2));
+        if (h->store->Remove(dataset, id).ok()) ++orphans;
+      }
+    }
+  }
+  std::printf("%s %zu version%s%s, %s bytes\n", dry_run ? "would delete" : "deleted",
+              unused->size(), unused->size() == 1 ? "" : "s",
+              orphans ? fmt::format(" and {} unrecorded file(s)", orphans).c_str() : "",
+              FormatCount(bytes).c_str());
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"Alambic: data-lab workflow orchestrator", "alambic"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.set_version_flag("--version", std::string("alambic ") + ALAMBIC_VERSION);
+  Globals g;
+  app.add_option("-C", g.dir, "Run as if started in DIR")->type_name("DIR");
+  app.add_option("--env", g.env, "Environment (default: the workspace's default_environment)")
+      ->type_name("ENV");
+
+  std::string init_dir, init_name;
+  auto* init = app.add_subcommand("init", "Create a workspace (a git repository)");
+  init->add_option("dir", init_dir, "Directory to create")->required();
+  init->add_option("--name", init_name, "Workspace name (default: the directory's name)");
+
+  auto* validate = app.add_subcommand("validate", "Report every problem in the flows");
+
+  Selection plan_sel;
+  bool explain = false;
+  auto* plan = app.add_subcommand("plan", "What a run would build");
+  AddSelection(plan, &plan_sel);
+  plan->add_flag("--explain", explain, "Every recipe with its decision and reason");
+
+  Selection run_sel;
+  int jobs = 0;
+  bool keep_going = false, verbose = false;
+  auto* run = app.add_subcommand("run", "Build what is stale");
+  AddSelection(run, &run_sel);
+  run->add_option("-j,--jobs", jobs, "Recipes at once (default: the number of cores)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_flag("-k,--keep-going", keep_going, "Go on with recipes not downstream of a failure");
+  run->add_flag("-v,--verbose", verbose, "Print recipe log lines");
+
+  int runs_limit = 20;
+  auto* runs = app.add_subcommand("runs", "Recent runs, newest first");
+  runs->add_option("-n", runs_limit, "How many")->check(CLI::PositiveNumber);
+
+  std::string log_run, log_recipe;
+  auto* log = app.add_subcommand("log", "A run and its recipes, or one recipe's log");
+  log->add_option("run", log_run, "Run id or unique prefix")->required();
+  log->add_option("recipe", log_recipe, "Recipe (or FLOW/RECIPE)");
+
+  auto* status = app.add_subcommand("status", "Every dataset: version, fresh or stale, last run");
+
+  std::string show_ds, show_version, show_format = "table";
+  int64_t show_head = 20;
+  auto* show = app.add_subcommand("show", "Print a dataset's rows");
+  show->add_option("dataset", show_ds)->required();
+  show->add_option("--head", show_head, "Rows to print (0: all)")->check(CLI::NonNegativeNumber);
+  show->add_option("--version", show_version, "A version id or unique prefix (default: current)");
+  show->add_option("--format", show_format)->check(CLI::IsMember({"table", "csv", "json"}));
+
+  std::string export_ds, export_csv, export_version;
+  auto* exp = app.add_subcommand("export", "Write a dataset to a CSV file");
+  exp->add_option("dataset", export_ds)->required();
+  exp->add_option("--csv", export_csv, "Target file")->required();
+  exp->add_option("--version", export_version, "A version id or unique prefix (default: current)");
+
+  int keep_runs = -1;
+  bool dry_run = false;
+  auto* gc = app.add_subcommand("gc", "Delete dataset versions nothing references");
+  gc->add_option("--keep-runs", keep_runs,
+                 "Keep what the last N runs made or read (default: gc.keep_runs)")
+      ->check(CLI::NonNegativeNumber);
+  gc->add_flag("--dry-run", dry_run, "Only list what would be deleted");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (*init) return CmdInit(g, init_dir, init_name);
+  if (*validate) return CmdValidate(g);
+  if (*plan) return CmdPlan(g, plan_sel, explain);
+  if (*run) return CmdRun(g, run_sel, jobs, keep_going, verbose);
+  if (*runs) return CmdRuns(g, runs_limit);
+  if (*log) return CmdLog(g, log_run, log_recipe);
+  if (*status) return CmdStatus(g);
+  if (*show) return CmdShow(g, show_ds, show_head, show_version, show_format);
+  if (*exp) return CmdExport(g, export_ds, export_csv, export_version);
+  if (*gc) return CmdGc(g, keep_runs, dry_run);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace alambic
+
+int main(int argc, char** argv) { return alambic::Main(argc, argv); }

@@ -23,7 +23,8 @@ class TerminalProgress final : public RunObserver {
   void RecipeStarted(const RecipeNode& node, int attempt) override;
   void RecipeProgress(const RecipeNode& node, int64_t rows) override;
   void RecipeLog(const RecipeNode& node, LogLevel level, const std::string& line) override;
-  void RecipeRetrying(const RecipeNode& node, int attempt, const Status& why, double delay) override;
+  void RecipeRetrying(const RecipeNode& node, int attempt, const Status& why,
+                      double delay) override;
   void RecipeFinished(const RecipeNode& node, const RecipeRunRecord& record) override;
   void RunFinished(const RunSummary& summary) override;
 

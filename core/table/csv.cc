@@ -1,0 +1,1151 @@
+#include "core/table/csv.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace alambic {
+namespace {
+
+constexpr size_t kNoPos = std::numeric_limits<size_t>::max();
+// Inputs at least this large are parsed by several threads.
+constexpr size_t kParallelThreshold = size_t{4} << 20;
+constexpr size_t kMinChunkBytes = size_t{1} << 20;
+// Bounds a chunk so that per-chunk cell offsets fit in 32 bits with room to spare.
+constexpr size_t kMaxChunkBytes = size_t{64} << 20;
+// A chunk ends after the first record past its target size; with records of at most this
+// size, even converted to UTF-8 (three bytes a character at worst), it fits in 32 bits.
+constexpr size_t kMaxRecordBytes = size_t{1} << 30;
+constexpr size_t kChunksPerThread = 4;
+// Records of a chunk parsed before its buffers are sized for the whole chunk.
+constexpr int64_t kSampleRecords = 1024;
+// Records parsed between two looks at the cancel token and sibling errors.
+constexpr int kCheckEveryRecords = 1 << 14;
+// Longest value quoted in an error message.
+constexpr size_t kMaxQuotedValue = 80;
+constexpr size_t kWriteBufferBytes = size_t{1} << 20;
+
+enum class Encoding { kUtf8, kLatin1, kWindows1252 };
+
+// Windows-1252 0x80..0x9F; the undefined bytes map to the C1 control of the same value.
+constexpr char16_t kWindows1252High[32] = {
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
+
+void AppendCodePoint(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+// Appends single-byte text converted to UTF-8.
+void AppendConverted(std::string& out, const char* p, size_t n, Encoding enc) {
+  size_t ascii = 0;
+  while (ascii < n && static_cast<unsigned char>(p[ascii]) < 0x80) ++ascii;
+  out.append(p, ascii);
+  for (size_t i = ascii; i < n; ++i) {
+    const auto b = static_cast<unsigned char>(p[i]);
+    if (b < 0x80) {
+      out.push_back(static_cast<char>(b));
+    } else if (b < 0xA0 && enc == Encoding::kWindows1252) {
+      AppendCodePoint(out, kWindows1252High[b - 0x80]);
+    } else {
+      AppendCodePoint(out, b);
+    }
+  }
+}
+
+// Offset of the first byte of `s` that is not part of valid UTF-8, or kNoPos.
+size_t FindInvalidUtf8(const char* s, size_t n) {
+  const auto* u = reinterpret_cast<const unsigned char*>(s);
+  size_t i = 0;
+  while (i < n) {
+    // ASCII fast path, eight bytes at a time.
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, u + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= n) break;
+    const unsigned char c = u[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n) return i;
+    if (u[i + 1] < lo || u[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k)
+      if ((u[i + k] & 0xC0) != 0x80) return i;
+    i += len;
+  }
+  return kNoPos;
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+
+// Offset of the first delimiter or line feed in [p, end), or end. Eight bytes at a time: in
+// (v - ones) & ~v & high, the lowest set bit marks the first zero byte of v exactly.
+inline size_t FindFieldEnd(const char* s, size_t p, size_t end, char delim) {
+  if constexpr (std::endian::native == std::endian::little) {
+    const uint64_t d = kOnes * static_cast<unsigned char>(delim);
+    const uint64_t nl = kOnes * static_cast<unsigned char>('\n');
+    while (p + 8 <= end) {
+      uint64_t w;
+      std::memcpy(&w, s + p, 8);
+      const uint64_t a = w ^ d;
+      const uint64_t b = w ^ nl;
+      const uint64_t m = ((a - kOnes) & ~a & kHighBits) | ((b - kOnes) & ~b & kHighBits);
+      if (m) return p + (static_cast<size_t>(std::countr_zero(m)) >> 3);
+      p += 8;
+    }
+  }
+  while (p < end && s[p] != delim && s[p] != '\n') ++p;
+  return p;
+}
+
+char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (Lower(a[i]) != b[i]) return false;
+  return true;
+}
+
+// ---- Cell values --------------------------------------------------------------------------
+
+// Decimal digits that always fit in an int64.
+constexpr std::ptrdiff_t kSafeDigits = 18;
+// Longer numbers are checked with from_chars during inference (range, underflow).
+constexpr size_t kShortNumber = 40;
+
+// Integers. Strict (inference): no '+', no leading zero. Lenient (schema): both allowed.
+bool ParseInt64(std::string_view v, bool strict, int64_t* out) {
+  if (v.empty()) return false;
+  const char* b = v.data();
+  const char* e = b + v.size();
+  if (*b == '+') {
+    if (strict) return false;
+    ++b;
+    if (b < e && *b == '-') return false;
+  }
+  const bool negative = b < e && *b == '-';
+  const char* digits = negative ? b + 1 : b;
+  if (digits == e || !IsDigit(*digits)) return false;
+  if (strict && *digits == '0' && digits + 1 < e) return false;
+  if (e - digits <= kSafeDigits) {
+    uint64_t acc = 0;
+    for (const char* q = digits; q < e; ++q) {
+      const auto d = static_cast<unsigned>(*q - '0');
+      if (d > 9) return false;
+      acc = acc * 10 + d;
+    }
+    *out = negative ? -static_cast<int64_t>(acc) : static_cast<int64_t>(acc);
+    return true;
+  }
+  auto r = std::from_chars(b, e, *out);
+  return r.ec == std::errc() && r.ptr == e;
+}
+
+bool ParseFloat64(std::string_view v, bool strict, double* out) {
+  if (v.empty()) return false;
+  const char* b = v.data();
+  const char* e = b + v.size();
+  if (*b == '+') {
+    if (strict) return false;
+    ++b;
+    if (b < e && *b == '-') return false;
+  }
+  const char* m = (b < e && *b == '-') ? b + 1 : b;
+  if (m == e) return false;
+  if (strict && *m == '0' && m + 1 < e && IsDigit(m[1])) return false;
+  auto r = std::from_chars(b, e, *out);
+  return r.ec == std::errc() && r.ptr == e;
+}
+
+bool ParseBool(std::string_view v, bool strict, bool* out) {
+  if (EqualsIgnoreCase(v, "true") || (!strict && v == "1")) {
+    *out = true;
+    return true;
+  }
+  if (EqualsIgnoreCase(v, "false") || (!strict && v == "0")) {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+bool TwoDigits(const char* p, int* out) {
+  if (!IsDigit(p[0]) || !IsDigit(p[1])) return false;
+  *out = (p[0] - '0') * 10 + (p[1] - '0');
+  return true;
+}
+
+unsigned DaysInMonth(int year, int month) {
+  static constexpr unsigned kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+// "YYYY-MM-DD" at the start of v (exactly 10 characters are read); days only when asked.
+bool ParseDatePrefix(std::string_view v, int32_t* days) {
+  if (v.size() < 10 || v[4] != '-' || v[7] != '-') return false;
+  int hi, lo, month, day;
+  if (!TwoDigits(v.data(), &hi) || !TwoDigits(v.data() + 2, &lo) ||
+      !TwoDigits(v.data() + 5, &month) || !TwoDigits(v.data() + 8, &day))
+    return false;
+  const int year = hi * 100 + lo;
+  if (month < 1 || month > 12 || day < 1 || static_cast<unsigned>(day) > DaysInMonth(year, month))
+    return false;
+  if (days) *days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  return true;
+}
+
+bool ParseDate32(std::string_view v, int32_t* days) {
+  return v.size() == 10 && ParseDatePrefix(v, days);
+}
+
+constexpr int64_t kMicrosPerSecond = 1000000;
+constexpr int64_t kSecondsPerDay = 86400;
+
+// YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|±HH:MM]; with `date_ok`, a bare date is midnight.
+bool ParseTimestamp(std::string_view v, bool date_ok, int64_t* micros) {
+  int32_t days;
+  if (!ParseDatePrefix(v, &days)) return false;
+  if (v.size() == 10) {
+    if (!date_ok) return false;
+    *micros = days * kSecondsPerDay * kMicrosPerSecond;
+    return true;
+  }
+  if (v.size() < 19 || (v[10] != 'T' && v[10] != 't' && v[10] != ' ') || v[13] != ':' ||
+      v[16] != ':')
+    return false;
+  int hh, mm, ss;
+  if (!TwoDigits(v.data() + 11, &hh) || !TwoDigits(v.data() + 14, &mm) ||
+      !TwoDigits(v.data() + 17, &ss) || hh > 23 || mm > 59 || ss > 59)
+    return false;
+  size_t i = 19;
+  int64_t frac = 0;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    int digits = 0;
+    int64_t scale = 100000;
+    while (i < v.size() && IsDigit(v[i])) {
+      if (digits < 6) {
+        frac += (v[i] - '0') * scale;
+        scale /= 10;
+      }
+      ++digits;
+      ++i;
+    }
+    if (digits == 0 || digits > 9) return false;
+  }
+  int64_t offset_seconds = 0;
+  if (i < v.size()) {
+    if (v[i] == 'Z' || v[i] == 'z') {
+      ++i;
+    } else if (v[i] == '+' || v[i] == '-') {
+      int oh, om;
+      if (v.size() - i != 6 || v[i + 3] != ':' || !TwoDigits(v.data() + i + 1, &oh) ||
+          !TwoDigits(v.data() + i + 4, &om) || oh > 23 || om > 59)
+        return false;
+      offset_seconds = (v[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+      i += 6;
+    }
+  }
+  if (i != v.size()) return false;
+  const int64_t secs = days * kSecondsPerDay + hh * 3600 + mm * 60 + ss - offset_seconds;
+  *micros = secs * kMicrosPerSecond + frac;
+  return true;
+}
+
+// Types a value can be read as, during inference.
+enum : uint8_t {
+  kCanInt = 1,
+  kCanFloat = 2,
+  kCanBool = 4,
+  kCanDate = 8,
+  kCanTimestamp = 16,
+  kCanAny = 31,
+};
+
+// Whether a value is a float64 in strict form: [-](digits[.digits]|.digits)[(e|E)[+-]digits],
+// without a leading zero, or nan / inf. Plain short decimals are recognised by their syntax;
+// anything else is confirmed with from_chars.
+bool IsStrictFloat(std::string_view v) {
+  const char* p = v.data();
+  const char* e = p + v.size();
+  if (p < e && *p == '-') ++p;
+  const char* int_begin = p;
+  while (p < e && IsDigit(*p)) ++p;
+  const auto int_digits = p - int_begin;
+  if (int_digits > 1 && *int_begin == '0') return false;
+  std::ptrdiff_t frac_digits = 0;
+  if (p < e && *p == '.') {
+    const char* f = ++p;
+    while (p < e && IsDigit(*p)) ++p;
+    frac_digits = p - f;
+  }
+  if (p == e && int_digits + frac_digits > 0 && v.size() <= kShortNumber) return true;
+  double d;
+  return ParseFloat64(v, true, &d);
+}
+
+uint8_t Classify(std::string_view v, uint8_t want) {
+  if (v.empty()) return 0;
+  const char c = v[0];
+  if (IsDigit(c) || c == '-' || c == '.' || c == 'n' || c == 'N' || c == 'i' || c == 'I') {
+    int64_t i;
+    if ((want & kCanInt) && ParseInt64(v, true, &i)) return kCanInt | kCanFloat;
+    if ((want & kCanFloat) && IsStrictFloat(v)) return kCanFloat;
+    if ((want & (kCanDate | kCanTimestamp)) && IsDigit(c) && v.size() >= 10) {
+      int64_t us;
+      if (v.size() == 10 && ParseDatePrefix(v, nullptr)) return kCanDate | kCanTimestamp;
+      if ((want & kCanTimestamp) && ParseTimestamp(v, false, &us)) return kCanTimestamp;
+    }
+    return 0;
+  }
+  bool b;
+  if ((want & kCanBool) && ParseBool(v, true, &b)) return kCanBool;
+  return 0;
+}
+
+TypeId InferredType(uint8_t mask, bool any_value) {
+  if (!any_value) return TypeId::kUtf8;
+  if (mask & kCanInt) return TypeId::kInt64;
+  if (mask & kCanFloat) return TypeId::kFloat64;
+  if (mask & kCanBool) return TypeId::kBool;
+  if (mask & kCanDate) return TypeId::kDate32;
+  if (mask & kCanTimestamp) return TypeId::kTimestamp;
+  return TypeId::kUtf8;
+}
+
+// ---- Parallel helpers ---------------------------------------------------------------------
+
+// Runs task(0..n-1) on up to `threads` threads, the calling one included.
+template <typename Task>
+void RunTasks(int threads, size_t n, const Task& task) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t t = next.fetch_add(1); t < n; t = next.fetch_add(1)) task(t);
+  };
+  const size_t extra = std::min(static_cast<size_t>(std::max(threads, 1)), n);
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < extra; ++i) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads than asked: the others share the work
+    }
+  }
+  work();
+  for (auto& t : pool) t.join();
+}
+
+// The earliest error (by byte offset in the input) reported by any task.
+class FirstError {
+ public:
+  void Report(size_t pos, std::string what) {
+    std::lock_guard l(mu_);
+    if (pos < pos_) {
+      pos_ = pos;
+      what_ = std::move(what);
+      earliest_.store(pos, std::memory_order_relaxed);
+    }
+  }
+  // True once an error was found before `pos`: work past it cannot change the result.
+  bool Before(size_t pos) const { return earliest_.load(std::memory_order_relaxed) < pos; }
+  bool any() const { return earliest_.load(std::memory_order_relaxed) != kNoPos; }
+  size_t pos() const { return pos_; }
+  const std::string& what() const { return what_; }
+
+ private:
+  std::mutex mu_;
+  size_t pos_ = kNoPos;
+  std::string what_;
+  std::atomic<size_t> earliest_{kNoPos};
+};
+
+// ---- Reader -------------------------------------------------------------------------------
+
+// Cells of one column within one chunk: contents back to back (already UTF-8).
+struct CellBlock {
+  std::string bytes;
+  std::vector<uint32_t> ends;  // end of each cell in `bytes`
+  std::string_view Cell(size_t i) const {
+    const uint32_t b = i == 0 ? 0 : ends[i - 1];
+    return std::string_view(bytes.data() + b, ends[i] - b);
+  }
+  // Inference results.
+  uint8_t mask = kCanAny;
+  bool any_value = false;
+  int64_t nulls = 0;
+  size_t null_bytes = 0;  // total length of the null cells' contents
+  size_t text_base = 0;   // utf8: where these cells go in the column's data
+};
+
+struct Chunk {
+  size_t begin = 0;
+  size_t end = 0;
+  std::vector<CellBlock> cols;
+  std::vector<uint32_t> records;  // start of each record, relative to `begin`
+  int64_t rows = 0;
+  int64_t first_row = 0;
+};
+
+// Sizes the chunk's buffers from its first records (parsed up to `p`), so that they rarely
+// grow (and copy) afterwards.
+void ReserveFromSample(Chunk& ch, size_t p) {
+  const double scale = 1.1 * static_cast<double>(ch.end - ch.begin) /
+                       static_cast<double>(std::max<size_t>(p - ch.begin, 1));
+  const auto rows = static_cast<size_t>(static_cast<double>(ch.rows) * scale) + 16;
+  ch.records.reserve(rows);
+  for (auto& c : ch.cols) {
+    c.ends.reserve(rows);
+    c.bytes.reserve(static_cast<size_t>(static_cast<double>(c.bytes.size()) * scale) + 64);
+  }
+}
+
+struct FieldEnd {
+  size_t next;      // where the following field or record starts
+  bool more;        // a delimiter ended the field: the record continues
+  size_t open = 0;  // for an unterminated quoted field: where its quote is
+};
+
+class CsvReader {
+ public:
+  CsvReader(std::string_view data, const CsvOptions& opts, std::string source,
+            const CancelToken* cancel)
+      : data_(data), opts_(opts), source_(std::move(source)), cancel_(cancel) {}
+
+  Result<Table> Read();
+
+ private:
+  Status Error(size_t pos, std::string_view what) const {
+    return Status::Invalid(fmt::format("{}:{}: {}", source_, LineAt(pos), what));
+  }
+  size_t LineAt(size_t pos) const {
+    size_t line = 1;
+    const char* s = data_.data();
+    const char* e = s + std::min(pos, data_.size());
+    while (s < e) {
+      const void* nl = std::memchr(s, '\n', static_cast<size_t>(e - s));
+      if (!nl) break;
+      ++line;
+      s = static_cast<const char*>(nl) + 1;
+    }
+    return line;
+  }
+  bool Cancelled() const { return cancel_ && cancel_->cancelled(); }
+
+  void Append(std::string& out, const char* p, size_t n) const {
+    if (encoding_ == Encoding::kUtf8)
+      out.append(p, n);
+    else
+      AppendConverted(out, p, n, encoding_);
+  }
+  bool IsNull(std::string_view v) const {
+    if (v.empty()) return empty_is_null_;
+    for (const auto& n : other_nulls_)
+      if (v == n) return true;
+    return false;
+  }
+  size_t SkipEmptyLines(size_t p, size_t end) const;
+  // Parses the field starting at p (bounded by end) and appends its content to out.
+  FieldEnd ParseField(size_t p, size_t end, std::string& out) const {
+    const char* s = data_.data();
+    if (quoting_ && p < end && s[p] == quote_) return ParseQuotedField(p, end, out);
+    const size_t stop = FindFieldEnd(s, p, end, delim_);
+    size_t last = stop;
+    if ((stop == end || s[stop] == '\n') && last > p && s[last - 1] == '\r') --last;
+    Append(out, s + p, last - p);
+    if (stop == end) return {stop, false};
+    return {stop + 1, s[stop] == delim_};
+  }
+  FieldEnd ParseQuotedField(size_t p, size_t end, std::string& out) const;
+  size_t FieldStart(size_t record, size_t field) const;
+  char DetectDelimiter(size_t begin) const;
+  Status FindChunks(size_t begin, size_t target, std::vector<Chunk>* chunks) const;
+  void ParseChunk(Chunk& ch, FirstError& err) const;
+  void Infer(CellBlock& cells, bool forced) const;
+  void Convert(Chunk& ch, size_t col, TypeId type, Column& out, std::vector<uint8_t>* valid,
+               std::vector<uint8_t>* bools, FirstError& err) const;
+
+  std::string_view data_;
+  const CsvOptions& opts_;
+  std::string source_;
+  const CancelToken* cancel_;
+  Encoding encoding_ = Encoding::kUtf8;
+  char delim_ = ',';
+  char quote_ = '"';
+  bool quoting_ = true;
+  bool empty_is_null_ = false;
+  std::vector<std::string> other_nulls_;
+  std::vector<std::string> names_;
+  std::vector<bool> forced_;
+};
+
+size_t CsvReader::SkipEmptyLines(size_t p, size_t end) const {
+  const char* s = data_.data();
+  for (;;) {
+    if (p < end && s[p] == '\n') {
+      ++p;
+    } else if (p < end && s[p] == '\r' && (p + 1 == end || s[p + 1] == '\n')) {
+      p += p + 1 == end ? 1 : 2;
+    } else {
+      return p;
+    }
+  }
+}
+
+// A field that starts with a quote; text after the closing quote is kept, up to the end of
+// the field.
+FieldEnd CsvReader::ParseQuotedField(size_t p, size_t end, std::string& out) const {
+  const char* s = data_.data();
+  const size_t open = p++;
+  for (;;) {
+    const void* q = std::memchr(s + p, quote_, end - p);
+    if (!q) return {end, false, open + 1};
+    const size_t qi = static_cast<size_t>(static_cast<const char*>(q) - s);
+    Append(out, s + p, qi - p);
+    if (qi + 1 < end && s[qi + 1] == quote_) {
+      out.push_back(quote_);
+      p = qi + 2;
+      continue;
+    }
+    p = qi + 1;
+    break;
+  }
+  if (p >= end) return {p, false};
+  if (s[p] == delim_) return {p + 1, true};
+  if (s[p] == '\n') return {p + 1, false};
+  if (s[p] == '\r' && (p + 1 == end || s[p + 1] == '\n')) return {std::min(p + 2, end), false};
+  const size_t stop = FindFieldEnd(s, p, end, delim_);
+  size_t last = stop;
+  if ((stop == end || s[stop] == '\n') && s[last - 1] == '\r') --last;
+  Append(out, s + p, last - p);
+  if (stop == end) return {stop, false};
+  return {stop + 1, s[stop] == delim_};
+}
+
+// Offset where field `field` of the record starting at `record` starts (for messages).
+size_t CsvReader::FieldStart(size_t record, size_t field) const {
+  std::string scratch;
+  size_t p = record;
+  for (size_t f = 0; f < field; ++f) {
+    scratch.clear();
+    FieldEnd fe = ParseField(p, data_.size(), scratch);
+    if (!fe.more) break;
+    p = fe.next;
+  }
+  return p;
+}
+
+char CsvReader::DetectDelimiter(size_t begin) const {
+  static constexpr char kCandidates[] = {',', ';', '\t', '|'};
+  size_t counts[4] = {0, 0, 0, 0};
+  bool quoted = false;
+  for (size_t p = SkipEmptyLines(begin, data_.size()); p < data_.size(); ++p) {
+    const char c = data_[p];
+    if (quoting_ && c == quote_) {
+      quoted = !quoted;
+    } else if (!quoted) {
+      if (c == '\n') break;
+      for (int k = 0; k < 4; ++k)
+        if (c == kCandidates[k]) ++counts[k];
+    }
+  }
+  int best = 0;
+  for (int k = 1; k < 4; ++k)
+    if (counts[k] > counts[best]) best = k;
+  return kCandidates[best];
+}
+
+// Cuts [begin, size) into chunks of about `target` bytes at record boundaries, tracking quote
+// state with memchr from quote to quote. Also finds an unterminated quoted field.
+Status CsvReader::FindChunks(size_t begin, size_t target, std::vector<Chunk>* chunks) const {
+  const char* s = data_.data();
+  const size_t n = data_.size();
+  std::vector<size_t> starts = {begin};
+  size_t next_cut = begin + target;
+  // Places cuts after line feeds in [from, to), a stretch known to be outside quotes.
+  auto cut_within = [&](size_t from, size_t to) {
+    while (next_cut < to) {
+      const size_t at = std::max(next_cut, from);
+      const void* nl = std::memchr(s + at, '\n', to - at);
+      if (!nl) return;
+      const size_t cut = static_cast<size_t>(static_cast<const char*>(nl) - s) + 1;
+      if (cut >= n) return;
+      starts.push_back(cut);
+      next_cut = cut + target;
+    }
+  };
+  size_t p = begin;
+  int64_t steps = 0;
+  while (p < n) {
+    if (++steps % kCheckEveryRecords == 0 && Cancelled()) return cancel_->AsStatus();
+    const void* qv = quoting_ ? std::memchr(s + p, quote_, n - p) : nullptr;
+    const size_t q = qv ? static_cast<size_t>(static_cast<const char*>(qv) - s) : n;
+    cut_within(p, q);
+    if (q == n) break;
+    const bool field_start = q == begin || s[q - 1] == delim_ || s[q - 1] == '\n';
+    p = q + 1;
+    if (!field_start) continue;  // a quote inside an unquoted field is text
+    for (;;) {
+      const void* cv = std::memchr(s + p, quote_, n - p);
+      if (!cv) return Error(q, "unterminated quoted field");
+      const size_t c = static_cast<size_t>(static_cast<const char*>(cv) - s);
+      if (c + 1 < n && s[c + 1] == quote_) {
+        p = c + 2;
+        continue;
+      }
+      p = c + 1;
+      break;
+    }
+  }
+  starts.push_back(n);
+  chunks->resize(starts.size() - 1);
+  for (size_t i = 0; i + 1 < starts.size(); ++i) {
+    (*chunks)[i].begin = starts[i];
+    (*chunks)[i].end = starts[i + 1];
+  }
+  return Status::Ok();
+}
+
+void CsvReader::ParseChunk(Chunk& ch, FirstError& err) const {
+  const char* s = data_.data();
+  const size_t ncols = names_.size();
+  // Invalid UTF-8 anywhere in the chunk: parse only up to it, so that an earlier error
+  // (a ragged record, say) wins.
+  size_t invalid = kNoPos;
+  if (encoding_ == Encoding::kUtf8) {
+    invalid = FindInvalidUtf8(s + ch.begin, ch.end - ch.begin);
+    if (invalid != kNoPos) invalid += ch.begin;
+  }
+  ch.cols.resize(ncols);
+  std::string extra;  // fields past the last column, counted then dropped
+  size_t p = ch.begin;
+  int until_check = kCheckEveryRecords;
+  for (;;) {
+    p = SkipEmptyLines(p, ch.end);
+    if (p >= ch.end || p > invalid) break;
+    if (--until_check == 0) {
+      until_check = kCheckEveryRecords;
+      if (Cancelled() || err.Before(p)) return;
+    }
+    const size_t record = p;
+    size_t field = 0;
+    for (;;) {
+      CellBlock* cells = field < ncols ? &ch.cols[field] : nullptr;
+      std::string& out = cells ? cells->bytes : extra;
+      FieldEnd fe = ParseField(p, ch.end, out);
+      if (fe.open) {
+        err.Report(fe.open - 1, "unterminated quoted field");
+        return;
+      }
+      if (cells) {
+        cells->ends.push_back(static_cast<uint32_t>(out.size()));
+      } else {
+        extra.clear();
+      }
+      ++field;
+      p = fe.next;
+      if (!fe.more) break;
+    }
+    if (field != ncols) {
+      err.Report(record, fmt::format("expected {} fields, found {}", ncols, field));
+      return;
+    }
+    ch.records.push_back(static_cast<uint32_t>(record - ch.begin));
+    if (++ch.rows == kSampleRecords) ReserveFromSample(ch, p);
+  }
+  if (invalid != kNoPos) {
+    err.Report(invalid, fmt::format("invalid UTF-8 (byte 0x{:02X}); if the file is Latin-1 or "
+                                    "Windows-1252, give its encoding",
+                                    static_cast<unsigned char>(s[invalid])));
+    return;
+  }
+  for (size_t c = 0; c < ncols; ++c) Infer(ch.cols[c], forced_[c]);
+}
+
+void CsvReader::Infer(CellBlock& cells, bool forced) const {
+  const size_t n = cells.ends.size();
+  uint8_t mask = forced ? 0 : kCanAny;
+  for (size_t i = 0; i < n; ++i) {
+    std::string_view v = cells.Cell(i);
+    if (IsNull(v)) {
+      ++cells.nulls;
+      cells.null_bytes += v.size();
+      continue;
+    }
+    cells.any_value = true;
+    if (mask) mask &= Classify(v, mask);
+  }
+  cells.mask = mask;
+}
+
+std::string QuoteValue(std::string_view v) {
+  if (v.size() <= kMaxQuotedValue) return fmt::format("\"{}\"", v);
+  size_t cut = kMaxQuotedValue;
+  while (cut > 0 && (static_cast<unsigned char>(v[cut]) & 0xC0) == 0x80) --cut;  // whole chars
+  return fmt::format("\"{}...\"", v.substr(0, cut));
+}
+
+// Writes rows of column `col` of chunk `ch` into `out` (sized for every row) at the chunk's
+// first row. Validity and bool values go to one byte per row, packed later.
+void CsvReader::Convert(Chunk& ch, size_t col, TypeId type, Column& out,
+                        std::vector<uint8_t>* valid, std::vector<uint8_t>* bools,
+                        FirstError& err) const {
+  CellBlock& cells = ch.cols[col];
+  const size_t n = cells.ends.size();
+  const auto base = static_cast<size_t>(ch.first_row);
+  auto fail = [&](size_t i, std::string_view v) {
+    const size_t pos = FieldStart(ch.begin + ch.records[i], col);
+    err.Report(pos, fmt::format("column '{}': cannot read {} as {}", names_[col], QuoteValue(v),
+                                TypeName(type)));
+  };
+  if (type == TypeId::kUtf8) {
+    auto* offsets = out.offsets.data() + base;
+    char* dst = reinterpret_cast<char*>(out.data.data());
+    auto at = static_cast<int32_t>(cells.text_base);
+    if (cells.null_bytes == 0) {
+      if (!cells.bytes.empty()) std::memcpy(dst + at, cells.bytes.data(), cells.bytes.size());
+      for (size_t i = 0; i < n; ++i) offsets[i + 1] = at + static_cast<int32_t>(cells.ends[i]);
+    }
+    for (size_t i = 0; i < n && cells.null_bytes != 0; ++i) {
+      std::string_view v = cells.Cell(i);
+      if (!IsNull(v)) {
+        std::memcpy(dst + at, v.data(), v.size());
+        at += static_cast<int32_t>(v.size());
+      }
+      offsets[i + 1] = at;
+    }
+    if (valid)
+      for (size_t i = 0; i < n; ++i) (*valid)[base + i] = !IsNull(cells.Cell(i));
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      if ((i & 0xFFFF) == 0xFFFF && (Cancelled() || err.Before(ch.begin + ch.records[i]))) return;
+      std::string_view v = cells.Cell(i);
+      if (cells.nulls && IsNull(v)) continue;  // zero value, validity byte already 0
+      if (valid) (*valid)[base + i] = 1;
+      const size_t row = base + i;
+      bool ok = true;
+      switch (type) {
+        case TypeId::kInt64:
+          ok = ParseInt64(v, false, reinterpret_cast<int64_t*>(out.data.data()) + row);
+          break;
+        case TypeId::kFloat64:
+          ok = ParseFloat64(v, false, reinterpret_cast<double*>(out.data.data()) + row);
+          break;
+        case TypeId::kBool: {
+          bool b = false;
+          ok = ParseBool(v, false, &b);
+          (*bools)[row] = b;
+          break;
+        }
+        case TypeId::kDate32:
+          ok = ParseDate32(v, reinterpret_cast<int32_t*>(out.data.data()) + row);
+          break;
+        case TypeId::kTimestamp:
+          ok = ParseTimestamp(v, true, reinterpret_cast<int64_t*>(out.data.data()) + row);
+          break;
+        case TypeId::kUtf8:
+          break;
+      }
+      if (!ok) {
+        fail(i, v);
+        return;
+      }
+    }
+  }
+  // The cells are no longer needed.
+  cells.bytes = std::string();
+  cells.ends = std::vector<uint32_t>();
+}
+
+void PackBits(const std::vector<uint8_t>& bytes, std::vector<uint8_t>* bits) {
+  bits->assign((bytes.size() + 7) / 8, 0);
+  for (size_t i = 0; i < bytes.size(); ++i)
+    (*bits)[i >> 3] |= static_cast<uint8_t>((bytes[i] & 1u) << (i & 7));
+}
+
+Result<Table> CsvReader::Read() {
+  std::string enc = NormaliseEncoding(opts_.encoding);
+  if (enc.empty())
+    return Status::Invalid(fmt::format("{}: unknown encoding '{}'", source_, opts_.encoding));
+  encoding_ = enc == "utf-8"     ? Encoding::kUtf8
+              : enc == "latin-1" ? Encoding::kLatin1
+                                 : Encoding::kWindows1252;
+  quote_ = opts_.quote;
+  quoting_ = quote_ != 0;
+  for (const auto& nv : opts_.null_values) {
+    if (nv.empty())
+      empty_is_null_ = true;
+    else
+      other_nulls_.push_back(nv);
+  }
+
+  size_t begin = 0;
+  if (encoding_ == Encoding::kUtf8 && data_.substr(0, 3) == "\xEF\xBB\xBF") begin = 3;
+  delim_ = opts_.delimiter ? opts_.delimiter : DetectDelimiter(begin);
+  if (delim_ == '\n' || delim_ == '\r' || (quoting_ && delim_ == quote_))
+    return Status::Invalid(
+        fmt::format("{}: the delimiter cannot be the quote character or a line break", source_));
+
+  // The first record: column names, or the column count.
+  const size_t first = SkipEmptyLines(begin, data_.size());
+  if (first >= data_.size()) return Status::Invalid(fmt::format("{}: the file is empty", source_));
+  std::vector<std::string> first_fields;
+  size_t p = first;
+  for (;;) {
+    std::string f;
+    FieldEnd fe = ParseField(p, data_.size(), f);
+    if (fe.open) return Error(fe.open - 1, "unterminated quoted field");
+    first_fields.push_back(std::move(f));
+    p = fe.next;
+    if (!fe.more) break;
+  }
+  size_t body = first;
+  if (opts_.header) {
+    body = p;
+    if (encoding_ == Encoding::kUtf8) {
+      size_t bad = FindInvalidUtf8(data_.data() + first, p - first);
+      if (bad != kNoPos) return Error(first + bad, "invalid UTF-8 in the header");
+    }
+    std::unordered_set<std::string> used;
+    for (size_t i = 0; i < first_fields.size(); ++i) {
+      std::string name = first_fields[i];
+      if (name.empty()) name = fmt::format("c{}", i + 1);
+      // Made unique once every original name is known, below.
+      names_.push_back(std::move(name));
+    }
+    std::unordered_set<std::string> originals(names_.begin(), names_.end());
+    for (auto& name : names_) {
+      if (used.insert(name).second) continue;
+      for (int k = 2;; ++k) {
+        std::string alt = fmt::format("{}_{}", name, k);
+        if (!originals.count(alt) && used.insert(alt).second) {
+          name = std::move(alt);
+          break;
+        }
+      }
+    }
+  } else {
+    for (size_t i = 0; i < first_fields.size(); ++i) names_.push_back(fmt::format("c{}", i + 1));
+  }
+  const size_t ncols = names_.size();
+
+  std::vector<TypeId> types(ncols, TypeId::kUtf8);
+  forced_.assign(ncols, false);
+  for (const auto& f : opts_.schema) {
+    auto it = std::find(names_.begin(), names_.end(), f.name);
+    if (it == names_.end()) {
+      std::string cols;
+      for (const auto& n : names_) cols += (cols.empty() ? "" : ", ") + n;
+      return Error(
+          first, fmt::format("schema column '{}' is not in the file (columns: {})", f.name, cols));
+    }
+    const auto c = static_cast<size_t>(it - names_.begin());
+    types[c] = f.type;
+    forced_[c] = true;
+  }
+
+  // Chunks, parsed in parallel.
+  int threads =
+      opts_.threads > 0 ? opts_.threads : static_cast<int>(std::thread::hardware_concurrency());
+  threads = std::max(threads, 1);
+  const size_t body_bytes = data_.size() - body;
+  size_t target = kMaxChunkBytes;
+  if (threads > 1 && body_bytes >= kParallelThreshold)
+    target = std::clamp(body_bytes / (static_cast<size_t>(threads) * kChunksPerThread),
+                        kMinChunkBytes, kMaxChunkBytes);
+  else
+    threads = 1;
+  std::vector<Chunk> chunks;
+  ALAMBIC_RETURN_IF_ERROR(FindChunks(body, target, &chunks));
+  for (const auto& ch : chunks)
+    if (ch.end - ch.begin > kMaxChunkBytes + kMaxRecordBytes)
+      return Error(ch.begin, "record larger than 1 GiB");
+
+  FirstError err;
+  std::atomic<int64_t> rows_done{0};
+  const auto caller = std::this_thread::get_id();
+  RunTasks(threads, chunks.size(), [&](size_t i) {
+    if (Cancelled() || err.Before(chunks[i].begin)) return;
+    ParseChunk(chunks[i], err);
+    const int64_t done = rows_done.fetch_add(chunks[i].rows) + chunks[i].rows;
+    if (opts_.progress && std::this_thread::get_id() == caller) opts_.progress(done);
+  });
+  if (Cancelled()) return cancel_->AsStatus();
+  if (err.any()) return Error(err.pos(), err.what());
+
+  // Types, sizes, and the place of each chunk in the result.
+  int64_t rows = 0;
+  for (auto& ch : chunks) {
+    ch.first_row = rows;
+    rows += ch.rows;
+  }
+  std::vector<std::shared_ptr<Column>> columns(ncols);
+  std::vector<std::vector<uint8_t>> valid(ncols), bools(ncols);
+  for (size_t c = 0; c < ncols; ++c) {
+    uint8_t mask = kCanAny;
+    bool any_value = false;
+    int64_t nulls = 0;
+    size_t text_bytes = 0;
+    for (const auto& ch : chunks) {
+      const CellBlock& cells = ch.cols[c];
+      mask &= cells.mask;
+      any_value |= cells.any_value;
+      nulls += cells.nulls;
+      text_bytes += cells.bytes.size() - cells.null_bytes;
+    }
+    if (!forced_[c]) types[c] = InferredType(mask, any_value);
+    auto col = std::make_shared<Column>();
+    col->type = types[c];
+    col->length = rows;
+    col->null_count = nulls;
+    const auto n = static_cast<size_t>(rows);
+    if (nulls) valid[c].assign(n, 0);
+    if (types[c] == TypeId::kUtf8) {
+      if (text_bytes > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+        return Status::Invalid(
+            fmt::format("{}: column '{}' holds more than 2 GiB of text", source_, names_[c]));
+      col->data.resize(text_bytes);
+      col->offsets.resize(n + 1);  // offsets[0] = 0; each chunk writes its rows' ends
+      size_t at = 0;
+      for (auto& ch : chunks) {
+        ch.cols[c].text_base = at;
+        at += ch.cols[c].bytes.size() - ch.cols[c].null_bytes;
+      }
+    } else if (types[c] == TypeId::kBool) {
+      bools[c].assign(n, 0);
+    } else {
+      col->data.resize(n * static_cast<size_t>(FixedWidth(types[c])));
+    }
+    columns[c] = std::move(col);
+  }
+
+  RunTasks(threads, chunks.size() * ncols, [&](size_t t) {
+    Chunk& ch = chunks[t / ncols];
+    const size_t c = t % ncols;
+    if (Cancelled() || err.Before(ch.begin)) return;
+    Convert(ch, c, types[c], *columns[c], valid[c].empty() ? nullptr : &valid[c], &bools[c], err);
+  });
+  if (Cancelled()) return cancel_->AsStatus();
+  if (err.any()) return Error(err.pos(), err.what());
+
+  RunTasks(threads, ncols, [&](size_t c) {
+    if (!valid[c].empty()) PackBits(valid[c], &columns[c]->validity);
+    if (types[c] == TypeId::kBool) PackBits(bools[c], &columns[c]->data);
+    valid[c] = std::vector<uint8_t>();
+    bools[c] = std::vector<uint8_t>();
+  });
+  if (opts_.progress) opts_.progress(rows);
+
+  Schema schema;
+  std::vector<ColumnPtr> cols;
+  for (size_t c = 0; c < ncols; ++c) {
+    schema.fields.push_back(Field{names_[c], types[c], true});
+    cols.push_back(std::move(columns[c]));
+  }
+  return Table::Make(std::move(schema), std::move(cols), rows);
+}
+
+// A file's bytes: mapped when it is a regular file, else read into memory.
+class FileBytes {
+ public:
+  FileBytes() = default;
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  ~FileBytes() {
+    if (map_) ::munmap(map_, size_);
+  }
+
+  Status Open(const std::filesystem::path& path, const std::string& source) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return Status::NotFound(fmt::format("{}: no such file", source));
+      return Status::IoError(fmt::format("{}: {}", source, std::strerror(errno)));
+    }
+    Status st = Load(fd, source);
+    ::close(fd);
+    return st;
+  }
+  std::string_view view() const {
+    return map_ ? std::string_view(static_cast<const char*>(map_), size_) : std::string_view(buf_);
+  }
+
+ private:
+  Status Load(int fd, const std::string& source) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0)
+      return Status::IoError(fmt::format("{}: {}", source, std::strerror(errno)));
+    if (S_ISDIR(st.st_mode)) return Status::Invalid(fmt::format("{}: is a directory", source));
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      if (m != MAP_FAILED) {
+        map_ = m;
+        size_ = static_cast<size_t>(st.st_size);
+        return Status::Ok();
+      }
+    }
+    // Pipes, special files, or a failed mapping: read until the end.
+    size_t have = 0;
+    buf_.resize(std::max<size_t>(static_cast<size_t>(std::max<off_t>(st.st_size, 0)), 1 << 16));
+    for (;;) {
+      if (have == buf_.size()) buf_.resize(buf_.size() * 2);
+      const ssize_t r = ::read(fd, buf_.data() + have, buf_.size() - have);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Status::IoError(fmt::format("{}: {}", source, std::strerror(errno)));
+      }
+      if (r == 0) break;
+      have += static_cast<size_t>(r);
+    }
+    buf_.resize(have);
+    return Status::Ok();
+  }
+
+  void* map_ = nullptr;
+  size_t size_ = 0;
+  std::string buf_;
+};
+
+bool NeedsQuotes(std::string_view v, char delim) {
+  for (char c : v)
+    if (c == delim || c == '"' || c == '\n' || c == '\r') return true;
+  return false;
+}
+
+void PutCell(std::string& buf, std::string_view v, char delim) {
+  if (!NeedsQuotes(v, delim)) {
+    buf.append(v);
+    return;
+  }
+  buf.push_back('"');
+  for (char c : v) {
+    if (c == '"') buf.push_back('"');
+    buf.push_back(c);
+  }
+  buf.push_back('"');
+}
+
+}  // namespace
+
+std::string NormaliseEncoding(std::string_view name) {
+  std::string key;
+  for (char c : name)
+    if (c != '-' && c != '_' && c != ' ') key.push_back(Lower(c));
+  if (key == "utf8" || key == "utf8sig" || key == "ascii" || key == "usascii") return "utf-8";
+  if (key == "latin1" || key == "iso88591" || key == "l1" || key == "iso885911987")
+    return "latin-1";
+  if (key == "windows1252" || key == "cp1252" || key == "win1252") return "windows-1252";
+  return "";
+}
+
+Result<Table> ReadCsvBuffer(std::string_view data, const CsvOptions& opts,
+                            const CancelToken* cancel) {
+  CsvReader reader(data, opts, opts.source_name.empty() ? "<csv>" : opts.source_name, cancel);
+  return reader.Read();
+}
+
+Result<Table> ReadCsvFile(const std::filesystem::path& path, const CsvOptions& opts,
+                          const CancelToken* cancel) {
+  const std::string source = opts.source_name.empty() ? path.string() : opts.source_name;
+  FileBytes file;
+  ALAMBIC_RETURN_IF_ERROR(file.Open(path, source));
+  if (cancel && cancel->cancelled()) return cancel->AsStatus();
+  CsvReader reader(file.view(), opts, source, cancel);
+  return reader.Read();
+}
+
+Status WriteCsv(const Table& t, std::ostream& out, const CsvWriteOptions& opts) {
+  const char d = opts.delimiter;
+  if (d == '"' || d == '\n' || d == '\r' || d == 0)
+    return Status::Invalid("csv: the delimiter cannot be a quote, a line break or NUL");
+  std::string buf;
+  buf.reserve(kWriteBufferBytes + 4096);
+  auto flush = [&]() -> Status {
+    out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+    buf.clear();
+    if (!out) return Status::IoError("csv: write failed");
+    return Status::Ok();
+  };
+  const int ncols = t.num_columns();
+  if (opts.header) {
+    for (int c = 0; c < ncols; ++c) {
+      if (c) buf.push_back(d);
+      PutCell(buf, t.schema().fields[static_cast<size_t>(c)].name, d);
+    }
+    if (ncols == 1 && t.schema().fields[0].name.empty()) buf += "\"\"";
+    buf.push_back('\n');
+  }
+  char num[32];
+  for (int64_t r = 0; r < t.num_rows(); ++r) {
+    for (int c = 0; c < ncols; ++c) {
+      if (c) buf.push_back(d);
+      const Column& col = *t.column(c);
+      const size_t before = buf.size();
+      if (col.IsNull(r)) {
+        // nothing
+      } else if (col.type == TypeId::kInt64) {
+        auto res = std::to_chars(num, num + sizeof num, col.Int64(r));
+        buf.append(num, res.ptr);
+      } else if (col.type == TypeId::kUtf8) {
+        PutCell(buf, col.String(r), d);
+      } else {
+        PutCell(buf, FormatCell(col, r), d);
+      }
+      if (ncols == 1 && buf.size() == before) buf += "\"\"";
+    }
+    buf.push_back('\n');
+    if (buf.size() >= kWriteBufferBytes) ALAMBIC_RETURN_IF_ERROR(flush());
+  }
+  return flush();
+}
+
+}  // namespace alambic

@@ -1,0 +1,86 @@
+// CSV reading and writing (RFC 4180) on columnar tables.
+//
+// Reading: quoted fields may hold delimiters, doubled quotes and newlines; CRLF
+// or LF; a last line with or without a newline; empty lines are skipped. A quote
+// opens a quoted field only at the start of a field; elsewhere it is an ordinary
+// character, and characters after a closing quote are kept as text (`"ab"c` is
+// `abc`). Input in UTF-8 (a BOM is skipped; invalid bytes are an error) or
+// Latin-1 / Windows-1252 (converted to UTF-8; the five bytes Windows-1252 leaves
+// undefined, 0x81 0x8D 0x8F 0x90 0x9D, become the C1 controls of the same value,
+// as browsers do).
+//
+// Header: empty names become c<position> (1-based) and repeated names get a
+// suffix _2, _3, ... so that every column has a distinct, non-empty name.
+// Without a header, columns are named c1, c2, ...
+//
+// Types are inferred over every row: int64, then float64, bool (true/false, any
+// case), date32 (YYYY-MM-DD), timestamp (YYYY-MM-DD[T ]HH:MM:SS[.f][Z|±HH:MM],
+// stored as UTC microseconds, digits past the microsecond dropped; a column
+// mixing dates and timestamps is a timestamp column), else utf8. A value with a
+// leading zero or a '+' ("01", "007", "+33") is not a number, so codes stay
+// strings; "0", "0.5", "-3", "1e5", "NaN" and "inf" are. An integer too large for int64 makes the
+// column float64. Cells equal to one of `null_values` are null and do not take part in inference; a
+// column with no other value is utf8. Columns given in `schema` are converted to that type instead,
+// more leniently ("+5" and "007" are int64, "1" and "0" are bool, a date is a timestamp at
+// midnight); a cell that does not convert is an error naming the column and the value.
+//
+// Inputs over 4 MiB are parsed in parallel (`threads`) in chunks cut at record
+// boundaries; the result does not depend on the number of threads. Errors name
+// the source and the physical line (1-based, the header is line 1; for a
+// record spanning lines, the line where the offending record or field starts).
+// When a file holds several errors, the one nearest the start is reported.
+//
+// Thread-safety: the functions are reentrant; `progress` is called only from the
+// calling thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/table/table.h"
+#include "recipes/recipe.h"
+
+namespace alambic {
+
+struct CsvOptions {
+  char delimiter = 0;              // 0: detect among , ; \t | from the header line
+  bool header = true;              // false: columns are named c1, c2, ...
+  char quote = '"';                // 0: no quoting
+  std::string encoding = "utf-8";  // utf-8, latin-1 (iso-8859-1), windows-1252 (cp1252)
+  std::vector<Field> schema;       // explicit types for some or all columns, by name
+  std::vector<std::string> null_values = {""};
+  std::string source_name;  // used in error messages (ReadCsvFile: the path by default)
+  int threads = 0;          // 0: hardware concurrency
+  // Called now and then with the number of rows parsed so far. May be empty.
+  std::function<void(int64_t)> progress;
+};
+
+// Normalised encoding name ("utf-8", "latin-1", "windows-1252") or "" if unknown.
+// Case, '-', '_' and spaces are ignored: utf8, UTF-8, utf-8-sig, ascii, latin1,
+// iso-8859-1, l1, cp1252, windows-1252, win1252 are all accepted.
+std::string NormaliseEncoding(std::string_view name);
+
+// A missing file is NotFound; a cancelled read returns the token's status. The
+// file is memory-mapped: it must not be truncated while it is read.
+Result<Table> ReadCsvFile(const std::filesystem::path& path, const CsvOptions& opts,
+                          const CancelToken* cancel = nullptr);
+Result<Table> ReadCsvBuffer(std::string_view data, const CsvOptions& opts,
+                            const CancelToken* cancel = nullptr);
+
+struct CsvWriteOptions {
+  char delimiter = ',';
+  bool header = true;
+};
+
+// Writes RFC 4180 CSV with LF line ends: cells from FormatCell, null as empty,
+// quoted when they hold the delimiter, a quote, CR or LF. In a one-column table
+// an empty cell is written as "" so that the line is not read back as empty.
+Status WriteCsv(const Table& t, std::ostream& out, const CsvWriteOptions& opts = {});
+
+}  // namespace alambic

@@ -1,0 +1,295 @@
+// The collect kind: params, path confinement, fingerprint, CSV and Arrow input,
+// messages that name the recipe and the file as written in the flow.
+#include <mutex>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "core/table/arrow_ipc.h"
+#include "recipes/recipe.h"
+#include "tests/test_util.h"
+
+namespace alambic {
+namespace {
+
+using testing::TempDir;
+using testing::WriteFile;
+
+class CapturingLogger final : public RecipeLogger {
+ public:
+  void Log(LogLevel, const std::string& message) override {
+    std::lock_guard l(mu_);
+    lines_.push_back(message);
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard l(mu_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+class CollectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kind_ = RecipeRegistry::Builtins().Find("collect");
+    ASSERT_NE(kind_, nullptr);
+    ws_ = dir_.path() / "ws";
+    std::filesystem::create_directories(ws_);
+  }
+
+  RecipeContext Context(const nlohmann::json& params, const std::string& name = "collect_exams") {
+    params_ = params;
+    RecipeContext ctx;
+    ctx.recipe = name;
+    ctx.params = &params_;
+    ctx.outputs = {"out"};
+    ctx.workspace = ws_;
+    ctx.log = &log_;
+    return ctx;
+  }
+
+  Result<RecipeOutput> Run(const nlohmann::json& params) {
+    RecipeContext ctx = Context(params);
+    return kind_->Run(ctx);
+  }
+
+  std::string CheckError(const nlohmann::json& params) {
+    Status st = kind_->CheckParams(params);
+    EXPECT_FALSE(st.ok()) << params.dump();
+    return st.message();
+  }
+
+  TempDir dir_;
+  std::filesystem::path ws_;
+  const RecipeKind* kind_ = nullptr;
+  nlohmann::json params_;
+  CapturingLogger log_;
+};
+
+TEST_F(CollectTest, IsASourceWithOneOutput) {
+  EXPECT_TRUE(kind_->is_source());
+  EXPECT_EQ(kind_->min_inputs(), 0);
+  EXPECT_EQ(kind_->max_inputs(), 0);
+  EXPECT_EQ(kind_->max_outputs(), 1);
+  std::vector<std::string> names;
+  for (const auto& p : kind_->params()) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"path", "format", "delimiter", "header", "encoding",
+                                             "null_values", "schema"}));
+}
+
+TEST_F(CollectTest, ReadsALatin1CsvWithItsParams) {
+  std::string csv = "centre_id;d\xE9partement;taux;commentaire\n";
+  for (int i = 0; i < 1500; ++i)
+    csv += fmt::format("CE{:04d};{:02d};{}.5;{}\n", i, i % 96, i % 100, i % 3 ? "ok" : "NA");
+  WriteFile(ws_ / "data/centres.csv", csv);
+  auto out = Run({{"path", "data/centres.csv"},
+                  {"format", "csv"},
+                  {"delimiter", ";"},
+                  {"encoding", "latin-1"},
+                  {"null_values", {"NA"}},
+                  {"schema", {{"taux", "float64"}}}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->tables.size(), 1u);
+  const Table& t = out->tables[0];
+  EXPECT_EQ(t.schema().ToString(),
+            "centre_id:utf8, d\xC3\xA9partement:utf8, taux:float64, commentaire:utf8");
+  EXPECT_EQ(t.num_rows(), 1500);
+  EXPECT_EQ(t.column(1)->String(1), "01");
+  EXPECT_EQ(t.column(2)->Double(3), 3.5);
+  EXPECT_TRUE(t.column(3)->IsNull(0));
+  EXPECT_EQ(t.column(3)->String(1), "ok");
+  EXPECT_EQ(out->metrics["rows"], 1500);
+  EXPECT_EQ(out->metrics["columns"], 4);
+  EXPECT_EQ(out->metrics["bytes_read"], static_cast<int64_t>(csv.size()));
+  auto lines = log_.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].substr(0, 29), "read 1,500 rows, 4 columns (c");
+  EXPECT_NE(lines[0].find("from data/centres.csv"), std::string::npos) << lines[0];
+}
+
+TEST_F(CollectTest, TabDelimiterSpellings) {
+  WriteFile(ws_ / "t.tsv", "a\tb,c\n1\t2,3\n");
+  for (const char* d : {"\t", "\\t", "tab"}) {
+    auto out = Run({{"path", "t.tsv"}, {"delimiter", d}});
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    EXPECT_EQ(out->tables[0].schema().ToString(), "a:int64, b,c:utf8") << d;
+  }
+}
+
+TEST_F(CollectTest, ReportsProgress) {
+  WriteFile(ws_ / "p.csv", "a\n1\n2\n");
+  RecipeContext ctx = Context({{"path", "p.csv"}});
+  int64_t seen = -1;
+  ctx.progress = [&](int64_t rows) { seen = rows; };
+  ASSERT_TRUE(kind_->Run(ctx).ok());
+  EXPECT_EQ(seen, 2);
+}
+
+TEST_F(CollectTest, ErrorsNameTheRecipeAndThePathAsGiven) {
+  WriteFile(ws_ / "data/exams.csv",
+            "exam_id;candidate_id;centre_id;exam_date;category;result\n"
+            "1;K1;\"CE\n1\";2025-01-01;B;reussite\n"
+            "2;K2;CE2;2025-01-01;B;echec\n"
+            "3;K3;CE3;2025-01-01;B;echec\n"
+            "4;K4;CE4;2025-01-01;B;echec\n"
+            "5;K5;CE5;2025-01-01;B\n");
+  auto out = Run({{"path", "data/exams.csv"}, {"delimiter", ";"}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(),
+            "recipe collect_exams: data/exams.csv:7: expected 6 fields, found 5");
+  WriteFile(ws_ / "data/ages.csv", "id,age\n1,30\n2,abc\n");
+  auto bad = Run({{"path", "data/ages.csv"}, {"schema", {{"age", "int"}}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "recipe collect_exams: data/ages.csv:3: column 'age': cannot read \"abc\" as int64");
+}
+
+TEST_F(CollectTest, PathOutsideTheWorkspaceIsRefused) {
+  WriteFile(dir_.path() / "outside.csv", "a\n1\n");
+  const std::string msg =
+      "recipe collect_exams: path '../outside.csv' is outside the workspace and the configured "
+      "data roots";
+  auto out = Run({{"path", "../outside.csv"}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(), msg);
+  RecipeContext ctx = Context({{"path", "../outside.csv"}});
+  auto fp = kind_->SourceFingerprint(ctx);
+  ASSERT_FALSE(fp.ok());
+  EXPECT_EQ(fp.status().message(), msg);
+  // A symlink inside the workspace pointing outside is refused too.
+  std::filesystem::create_symlink(dir_.path() / "outside.csv", ws_ / "link.csv");
+  auto link = Run({{"path", "link.csv"}});
+  ASSERT_FALSE(link.ok());
+  EXPECT_EQ(link.status().message(),
+            "recipe collect_exams: path 'link.csv' is outside the workspace and the configured "
+            "data roots");
+}
+
+TEST_F(CollectTest, DataRootsAreReadable) {
+  WriteFile(dir_.path() / "shared/ref.csv", "a\n1\n");
+  RecipeContext ctx = Context({{"path", (dir_.path() / "shared/ref.csv").string()}});
+  ctx.data_roots = {dir_.path() / "shared"};
+  auto out = kind_->Run(ctx);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->tables[0].num_rows(), 1);
+}
+
+TEST_F(CollectTest, FingerprintFollowsTheContent) {
+  WriteFile(ws_ / "data/x.csv", "a\n1\n");
+  RecipeContext ctx = Context({{"path", "data/x.csv"}});
+  auto a = kind_->SourceFingerprint(ctx);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  auto same = kind_->SourceFingerprint(ctx);
+  EXPECT_EQ(*a, *same);
+  WriteFile(ws_ / "data/x.csv", "a\n2\n");
+  auto b = kind_->SourceFingerprint(ctx);
+  ASSERT_TRUE(b.ok());
+  EXPECT_NE(*a, *b);
+  // The context's hash function is the one used (the session caches hashes).
+  ctx.hash_file = [](const std::filesystem::path& p) -> Result<std::string> {
+    return "cached:" + p.filename().string();
+  };
+  EXPECT_EQ(*kind_->SourceFingerprint(ctx), "cached:x.csv");
+}
+
+TEST_F(CollectTest, MissingFileIsNotFound) {
+  RecipeContext ctx = Context({{"path", "data/nope.csv"}});
+  auto fp = kind_->SourceFingerprint(ctx);
+  ASSERT_FALSE(fp.ok());
+  EXPECT_EQ(fp.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(fp.status().message(), "recipe collect_exams: data/nope.csv: no such file");
+  auto out = Run({{"path", "data/nope.csv"}});
+  EXPECT_EQ(out.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(out.status().message(), "recipe collect_exams: data/nope.csv: no such file");
+}
+
+TEST_F(CollectTest, ArrowFormatReadsAnIpcFile) {
+  ColumnBuilder id(TypeId::kInt64), dep(TypeId::kUtf8);
+  for (int64_t i = 0; i < 3; ++i) id.AppendInt64(i * 10);
+  dep.AppendString("01");
+  dep.AppendNull();
+  dep.AppendString("2A");
+  Table t = *Table::Make(Schema{{{"id", TypeId::kInt64}, {"dep", TypeId::kUtf8}}},
+                         {id.Finish(), dep.Finish()});
+  auto bytes = WriteArrowFileToString(t);
+  ASSERT_TRUE(bytes.ok());
+  WriteFile(ws_ / "data/t.arrow", *bytes);
+  auto out = Run({{"path", "data/t.arrow"}, {"format", "arrow"}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Table& back = out->tables[0];
+  EXPECT_EQ(back.schema(), t.schema());
+  ASSERT_EQ(back.num_rows(), 3);
+  EXPECT_EQ(back.column(0)->Int64(2), 20);
+  EXPECT_EQ(back.column(1)->String(0), "01");
+  EXPECT_TRUE(back.column(1)->IsNull(1));
+  EXPECT_EQ(back.column(1)->String(2), "2A");
+  EXPECT_EQ(out->metrics["rows"], 3);
+  EXPECT_EQ(out->metrics["bytes_read"], static_cast<int64_t>(bytes->size()));
+  // A CSV given as arrow: the message names the file as written in the flow.
+  WriteFile(ws_ / "data/not.arrow", "a,b\n1,2\n");
+  auto bad = Run({{"path", "data/not.arrow"}, {"format", "arrow"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message().rfind("recipe collect_exams: data/not.arrow: arrow file: ", 0),
+            0u)
+      << bad.status().message();
+}
+
+TEST_F(CollectTest, CheckParamsRejectsBadParamsNamingThem) {
+  EXPECT_TRUE(kind_->CheckParams({{"path", "a.csv"}}).ok());
+  EXPECT_TRUE(kind_
+                  ->CheckParams({{"path", "a.csv"},
+                                 {"format", "csv"},
+                                 {"delimiter", "|"},
+                                 {"header", false},
+                                 {"encoding", "CP1252"},
+                                 {"null_values", {"", "NA"}},
+                                 {"schema", {{"a", "integer"}, {"b", "date"}}}})
+                  .ok());
+  EXPECT_TRUE(kind_->CheckParams({{"path", "a.arrow"}, {"format", "arrow"}}).ok());
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"format", "xlsx"}}),
+            "param 'format': unknown format 'xlsx' (expected csv or arrow)");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"delimiter", ";;"}}),
+            "param 'delimiter': must be one character (or \"\\t\" or \"tab\"), got \";;\"");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"delimiter", ""}}),
+            "param 'delimiter': must be one character (or \"\\t\" or \"tab\"), got \"\"");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"delimiter", "\""}}),
+            "param 'delimiter': cannot be a quote or a line break");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"encoding", "utf-9"}}),
+            "param 'encoding': unknown encoding 'utf-9' (expected utf-8, latin-1, windows-1252)");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"schema", {{"age", "integr"}}}}),
+            "param 'schema': column 'age': unknown type 'integr' (expected int64, float64, bool, "
+            "utf8, date32 or timestamp)");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"schema", {{"age", 3}}}}),
+            "param 'schema': column 'age': the type must be a string");
+  EXPECT_EQ(CheckError({{"path", "a.arrow"}, {"format", "arrow"}, {"encoding", "utf-8"}}),
+            "param 'encoding': applies to format csv only, not arrow");
+  EXPECT_EQ(CheckError({{"path", "a.arrow"}, {"format", "arrow"}, {"delimiter", ","}}),
+            "param 'delimiter': applies to format csv only, not arrow");
+  EXPECT_EQ(CheckError({{"path", ""}}), "param 'path': must not be empty");
+}
+
+TEST_F(CollectTest, RunChecksParamsToo) {
+  WriteFile(ws_ / "a.csv", "a\n1\n");
+  auto out = Run({{"path", "a.csv"}, {"encoding", "utf-9"}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(),
+            "recipe collect_exams: param 'encoding': unknown encoding 'utf-9' (expected utf-8, "
+            "latin-1, windows-1252)");
+}
+
+TEST_F(CollectTest, CancelledRunReturnsTheTokenStatus) {
+  WriteFile(ws_ / "a.csv", "a\n1\n");
+  RecipeContext ctx = Context({{"path", "a.csv"}});
+  CancelToken cancel;
+  cancel.Cancel();
+  ctx.cancel = &cancel;
+  auto out = kind_->Run(ctx);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace alambic
