@@ -1,0 +1,12 @@
+// Reads a CSV into a DuckDB in-memory table (the peer of `collect`), prints rows.
+import { DuckDBInstance } from "@duckdb/node-api";
+
+const [path, delim] = process.argv.slice(2);
+const db = await DuckDBInstance.create(":memory:", { threads: "2" });
+const con = await db.connect();
+const esc = (s) => s.replaceAll("'", "''");
+await con.run(
+  `create table t as select * from read_csv('${esc(path)}', delim='${esc(delim)}', header=true)`
+);
+const r = await con.runAndReadAll("select count(*) from t");
+console.log(String(r.getRows()[0][0]));
