@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <random>
+#include <string_view>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
@@ -149,13 +150,44 @@ nlohmann::json MapToJson(const std::map<std::string, std::string>& m) {
   return j;
 }
 
-std::map<std::string, std::string> JsonToMap(const std::string& s) {
+// Reads {"k":"v",...} as MapToJson writes it for plain ASCII names and ids:
+// no whitespace, no escapes. False for anything else (left to nlohmann).
+bool FlatJsonToMap(std::string_view s, std::map<std::string, std::string>* m) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x80 || c == '\\') return false;
+  if (s.size() < 2 || s.front() != '{' || s.back() != '}') return false;
+  size_t p = 1;
+  auto quoted = [&](std::string_view* out) {
+    if (p >= s.size() || s[p] != '"') return false;
+    size_t end = s.find('"', p + 1);
+    if (end == std::string_view::npos) return false;
+    *out = s.substr(p + 1, end - p - 1);
+    p = end + 1;
+    return true;
+  };
+  if (s[p] == '}') return p + 1 == s.size();
+  while (true) {
+    std::string_view k, v;
+    if (!quoted(&k) || p >= s.size() || s[p++] != ':' || !quoted(&v) || p >= s.size()) return false;
+    (*m)[std::string(k)] = std::string(v);  // the last of duplicate keys wins, as in nlohmann
+    if (s[p] == '}') return p + 1 == s.size();
+    if (s[p++] != ',') return false;
+  }
+}
+
+std::map<std::string, std::string> JsonToMap(std::string_view s) {
   std::map<std::string, std::string> m;
+  if (FlatJsonToMap(s, &m)) return m;
+  m.clear();
   auto j = nlohmann::json::parse(s, nullptr, false);
   if (j.is_object())
     for (const auto& [k, v] : j.items())
       if (v.is_string()) m[k] = v.get<std::string>();
   return m;
+}
+
+std::string_view TextOf(const SQLite::Column& c) {
+  return std::string_view(c.getText(), static_cast<size_t>(c.getBytes()));
 }
 
 }  // namespace
@@ -199,6 +231,30 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& path
     return cat;
   } catch (const std::exception& e) {
     return Status::IoError(fmt::format("catalog {}: {}", path.string(), e.what()));
+  }
+}
+
+Result<std::unique_ptr<Catalog>> Catalog::OpenReader() {
+  std::string path;
+  {
+    std::lock_guard lock(mu_);
+    path = db_->getFilename();
+  }
+  return OpenReader(path);
+}
+
+Result<std::unique_ptr<Catalog>> Catalog::OpenReader(const std::filesystem::path& file) {
+  const std::string path = file.string();
+  try {
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE);
+    db->setBusyTimeout(10000);
+    const int version = db->execAndGet("PRAGMA user_version").getInt();
+    if (version != kCatalogSchemaVersion)
+      return Status::Invalid(fmt::format("catalog {}: schema version {}, expected {}", path,
+                                         version, kCatalogSchemaVersion));
+    return std::unique_ptr<Catalog>(new Catalog(std::move(db)));
+  } catch (const std::exception& e) {
+    return Status::IoError(fmt::format("catalog {}: {}", path, e.what()));
   }
 }
 
@@ -451,6 +507,25 @@ Result<std::vector<CurrentVersion>> Catalog::CurrentVersions(const std::string& 
   }
 }
 
+Result<std::unordered_map<std::string, std::string>> Catalog::CurrentVersionIds(
+    const std::string& env) {
+  std::lock_guard lock(mu_);
+  try {
+    // The same rows as CurrentVersions(): a current version whose record is gone does not count.
+    SQLite::Statement q(*db_,
+                        "SELECT c.dataset, c.version_id FROM current_versions c JOIN "
+                        "dataset_versions v ON v.environment = c.environment AND v.dataset = "
+                        "c.dataset AND v.id = c.version_id WHERE c.environment = ?");
+    q.bind(1, env);
+    std::unordered_map<std::string, std::string> out;
+    while (q.executeStep())
+      out.emplace(std::string(TextOf(q.getColumn(0))), std::string(TextOf(q.getColumn(1))));
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "current versions");
+  }
+}
+
 Result<std::optional<DatasetVersionRecord>> Catalog::FindVersion(const std::string& env,
                                                                  const std::string& dataset,
                                                                  const std::string& prefix) {
@@ -497,15 +572,38 @@ Result<std::vector<DatasetVersionRecord>> Catalog::Versions(const std::string& e
 bool Catalog::HasVersion(const std::string& env, const std::string& dataset,
                          const std::string& id) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "SELECT 1 FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
+  if (!has_version_)
+    has_version_ = std::make_unique<SQLite::Statement>(
+        *db_, "SELECT 1 FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
+  SQLite::Statement& q = *has_version_;
+  // Reset after each use, also on error: a stepped statement holds a read snapshot.
+  struct Reset {
+    SQLite::Statement& q;
+    ~Reset() { q.tryReset(); }
+  } reset{q};
   q.bind(1, env);
   q.bind(2, dataset);
   q.bind(3, id);
   return q.executeStep();
 }
 
-Result<std::map<std::string, RecipeState>> Catalog::RecipeStates(const std::string& env) {
+std::map<std::string, std::string> RecipeStateView::DecodeMap(std::string_view json) {
+  return JsonToMap(json);
+}
+
+RecipeState RecipeStateView::Decode() const {
+  RecipeState s;
+  s.params_hash = params_hash;
+  s.code_hash = code_hash;
+  s.source_fingerprint = source_fingerprint;
+  s.inputs = JsonToMap(inputs);
+  s.outputs = JsonToMap(outputs);
+  s.run_id = run_id;
+  return s;
+}
+
+Status Catalog::ForEachRecipeState(const std::string& env,
+                                   const std::function<void(const RecipeStateView&)>& fn) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(
@@ -513,21 +611,34 @@ Result<std::map<std::string, RecipeState>> Catalog::RecipeStates(const std::stri
         "SELECT flow, recipe, params_hash, code_hash, source_fingerprint, inputs, outputs, run_id "
         "FROM recipe_state WHERE environment = ?");
     q.bind(1, env);
-    std::map<std::string, RecipeState> out;
+    RecipeStateView v;
     while (q.executeStep()) {
-      RecipeState s;
-      s.params_hash = q.getColumn(2).getString();
-      s.code_hash = q.getColumn(3).getString();
-      s.source_fingerprint = q.getColumn(4).getString();
-      s.inputs = JsonToMap(q.getColumn(5).getString());
-      s.outputs = JsonToMap(q.getColumn(6).getString());
-      s.run_id = q.getColumn(7).getString();
-      out[q.getColumn(0).getString() + "/" + q.getColumn(1).getString()] = std::move(s);
+      v.flow = TextOf(q.getColumn(0));
+      v.recipe = TextOf(q.getColumn(1));
+      v.params_hash = TextOf(q.getColumn(2));
+      v.code_hash = TextOf(q.getColumn(3));
+      v.source_fingerprint = TextOf(q.getColumn(4));
+      v.inputs = TextOf(q.getColumn(5));
+      v.outputs = TextOf(q.getColumn(6));
+      v.run_id = TextOf(q.getColumn(7));
+      fn(v);
     }
-    return out;
+    return Status::Ok();
   } catch (const std::exception& e) {
     return SqlError(e, "recipe states");
   }
+}
+
+Result<std::map<std::string, RecipeState>> Catalog::RecipeStates(const std::string& env) {
+  std::map<std::string, RecipeState> out;
+  std::string key;
+  ALAMBIC_RETURN_IF_ERROR(ForEachRecipeState(env, [&](const RecipeStateView& v) {
+    key.assign(v.flow);
+    key += '/';
+    key += v.recipe;
+    out.insert_or_assign(key, v.Decode());
+  }));
+  return out;
 }
 
 Result<std::vector<DatasetVersionRecord>> Catalog::VersionsNotReferenced(const std::string& env,
@@ -608,6 +719,15 @@ Status Catalog::PutFingerprint(const std::string& path, const FileFingerprint& f
     return Status::Ok();
   } catch (const std::exception& e) {
     return SqlError(e, "fingerprint");
+  }
+}
+
+int64_t Catalog::DataVersion() {
+  std::lock_guard lock(mu_);
+  try {
+    return db_->execAndGet("PRAGMA data_version").getInt64();
+  } catch (const std::exception&) {
+    return -1;
   }
 }
 

@@ -10,11 +10,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -23,7 +26,8 @@
 
 namespace SQLite {
 class Database;
-}
+class Statement;
+}  // namespace SQLite
 
 namespace alambic {
 
@@ -73,6 +77,20 @@ struct RecipeState {
   std::string run_id;
 };
 
+// A recipe state as stored, for readers that decode only what they use. The
+// views point into the catalog's current row: valid during one call of the
+// ForEachRecipeState callback.
+struct RecipeStateView {
+  std::string_view flow, recipe;
+  std::string_view params_hash, code_hash, source_fingerprint, run_id;
+  std::string_view inputs, outputs;  // JSON objects as stored: dataset -> version id
+  // The state RecipeStates() gives for this row.
+  RecipeState Decode() const;
+  // One of the JSON maps, decoded as Decode() does (entries whose value is
+  // not a string are left out; what is not a JSON object is empty).
+  static std::map<std::string, std::string> DecodeMap(std::string_view json);
+};
+
 // One group commit: recipe runs, published versions, new current versions and
 // recipe states, all in one transaction.
 struct CatalogBatch {
@@ -97,6 +115,12 @@ class Catalog {
  public:
   // Opens (creating if needed) and migrates the catalog at `path`.
   static Result<std::unique_ptr<Catalog>> Open(const std::filesystem::path& path);
+  // A connection to the existing catalog at `path`, to read in parallel with
+  // another (e.g. from another thread): creates and migrates nothing, and fails
+  // when there is no catalog there or its schema is not kCatalogSchemaVersion.
+  static Result<std::unique_ptr<Catalog>> OpenReader(const std::filesystem::path& path);
+  // Another connection to this catalog's file, as OpenReader(path) makes.
+  Result<std::unique_ptr<Catalog>> OpenReader();
   ~Catalog();
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
@@ -116,6 +140,9 @@ class Catalog {
 
   // Current version of every dataset in an environment.
   Result<std::vector<CurrentVersion>> CurrentVersions(const std::string& env);
+  // Dataset -> version id of the same current versions, without their details
+  // (what the planner reads).
+  Result<std::unordered_map<std::string, std::string>> CurrentVersionIds(const std::string& env);
   Result<std::optional<DatasetVersionRecord>> FindVersion(const std::string& env,
                                                           const std::string& dataset,
                                                           const std::string& id_or_prefix);
@@ -125,6 +152,11 @@ class Catalog {
   bool HasVersion(const std::string& env, const std::string& dataset, const std::string& id);
   Result<std::map<std::string, RecipeState>> RecipeStates(
       const std::string& env);  // "flow/recipe" -> state
+  // Calls fn on each stored recipe state of `env`, in the order RecipeStates()
+  // reads them (of two rows with the same "flow/recipe", the later wins
+  // there). fn runs under the catalog's lock: it must not call the catalog.
+  Status ForEachRecipeState(const std::string& env,
+                            const std::function<void(const RecipeStateView&)>& fn);
 
   // Versions to keep on gc: current ones and those the last `keep_runs` runs produced or read.
   Result<std::vector<DatasetVersionRecord>> VersionsNotReferenced(const std::string& env,
@@ -136,12 +168,19 @@ class Catalog {
 
   // PRAGMA integrity_check; "ok" when sound.
   Result<std::string> IntegrityCheck();
+  // A number that changes whenever another connection commits to the catalog
+  // (PRAGMA data_version): tells whether what this connection read is still
+  // current. -1 when it cannot be read.
+  int64_t DataVersion();
 
  private:
   explicit Catalog(std::unique_ptr<SQLite::Database> db);
   Status Migrate();
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
+  // HasVersion's statement, prepared on first use (the planner calls it per
+  // output); declared after db_ so that it is finalized first. Guarded by mu_.
+  std::unique_ptr<SQLite::Statement> has_version_;
 };
 
 // Now, as ISO-8601 UTC with milliseconds.

@@ -93,6 +93,11 @@ const RecipeRegistry& RecipeRegistry::Builtins() {
     RegisterSqlKind(*r);
     RegisterSyncKind(*r);
     RegisterStackKind(*r);
+    RegisterCleanKind(*r);
+    RegisterExportKind(*r);
+    RegisterFormulaKind(*r);
+    RegisterFilterKind(*r);
+    RegisterCheckKind(*r);
     return r;
   }();
   return *registry;

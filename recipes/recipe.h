@@ -93,9 +93,20 @@ struct RecipeContext {
   Result<std::filesystem::path> ResolvePath(const std::string& p) const;
 };
 
+// An input column an output column was computed from.
+struct ColumnSource {
+  std::string dataset, column;
+  bool operator==(const ColumnSource&) const = default;
+};
+
 struct RecipeOutput {
   std::vector<Table> tables;  // one per ctx.outputs entry, same order
   nlohmann::json metrics = nlohmann::json::object();
+  // Column-level lineage, one map per output table (same order as `tables`):
+  // output column -> the input columns it came from. Empty when the kind cannot
+  // tell (a SQL query, a Lua script); a column computed from nothing (a
+  // constant) maps to an empty list.
+  std::vector<std::map<std::string, std::vector<ColumnSource>>> column_lineage;
 };
 
 class RecipeKind {
@@ -139,5 +150,10 @@ void RegisterCollectKind(RecipeRegistry& r);
 void RegisterSqlKind(RecipeRegistry& r);
 void RegisterSyncKind(RecipeRegistry& r);
 void RegisterStackKind(RecipeRegistry& r);
+void RegisterCleanKind(RecipeRegistry& r);
+void RegisterExportKind(RecipeRegistry& r);
+void RegisterFormulaKind(RecipeRegistry& r);
+void RegisterFilterKind(RecipeRegistry& r);
+void RegisterCheckKind(RecipeRegistry& r);
 
 }  // namespace alambic

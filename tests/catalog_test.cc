@@ -179,6 +179,136 @@ TEST(CatalogTest, FingerprintCache) {
   EXPECT_EQ(fp->mtime_ns, 20);
 }
 
+TEST(CatalogTest, CurrentVersionIdsAreTheCurrentVersions) {
+  TempDir dir;
+  auto cat = std::move(*Catalog::Open(dir.path() / "c.db"));
+  ASSERT_TRUE(cat->BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
+  CatalogBatch b;
+  b.environment = "datalab";
+  b.versions = {Version("raw", "v1", "r1"), Version("out", "w1", "r1"),
+                Version("gone", "g1", "r1")};
+  ASSERT_TRUE(cat->Commit(b).ok());
+  b.environment = "warehouse";
+  for (auto& v : b.versions) v.environment = "warehouse";
+  b.versions.resize(1);
+  b.versions[0].id = "v9";
+  ASSERT_TRUE(cat->Commit(b).ok());
+  {
+    // A current version whose record was deleted (by hand) is not current.
+    SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM dataset_versions WHERE dataset = 'gone'");
+  }
+  auto ids = cat->CurrentVersionIds("datalab");
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  std::unordered_map<std::string, std::string> expected;
+  const auto current = cat->CurrentVersions("datalab");
+  ASSERT_TRUE(current.ok());
+  for (const auto& c : *current) expected[c.dataset] = c.version_id;
+  EXPECT_EQ(*ids, expected);
+  EXPECT_EQ(*ids, (std::unordered_map<std::string, std::string>{{"raw", "v1"}, {"out", "w1"}}));
+  EXPECT_EQ(*cat->CurrentVersionIds("warehouse"),
+            (std::unordered_map<std::string, std::string>{{"raw", "v9"}}));
+}
+
+// What RecipeStates() made of a JSON column before it had a fast path.
+std::map<std::string, std::string> ReferenceJsonToMap(const std::string& s) {
+  std::map<std::string, std::string> m;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (j.is_object())
+    for (const auto& [k, v] : j.items())
+      if (v.is_string()) m[k] = v.get<std::string>();
+  return m;
+}
+
+TEST(CatalogTest, RecipeStatesReadAnyJsonAsBefore) {
+  TempDir dir;
+  auto cat = std::move(*Catalog::Open(dir.path() / "c.db"));
+  const std::vector<std::string> columns = {
+      "{}",
+      R"({"raw":"v1"})",
+      R"({"a":"1","b":"2","c":""})",
+      R"({"a":"1","a":"2"})",
+      R"({ "a" : "b" })",
+      R"({"a\"b":"x\\y","c":"\u00e9"})",
+      R"({"é":"ü"})",
+      R"({"a":1,"b":"c","d":null,"e":["f"]})",
+      R"({"a":"b",})",
+      R"({"a":"b"} )",
+      R"({"a":"b"}{)",
+      R"({"a":"b)",
+      R"({"a")",
+      R"({"a":)",
+      R"({"a":"b","c")",
+      "[\"a\"]",
+      "not json",
+      "",
+      "{\"a\":\"\xff\"}",
+      "{\"a\":\"b\tc\"}",
+  };
+  {
+    SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
+    SQLite::Statement q(
+        db, "INSERT INTO recipe_state VALUES ('datalab', 'f', ?, '', '', '', ?, ?, 'r')");
+    for (size_t i = 0; i < columns.size(); ++i) {
+      q.reset();
+      q.bind(1, "r" + std::to_string(i));
+      q.bind(2, columns[i]);
+      q.bind(3, columns[columns.size() - 1 - i]);
+      q.exec();
+    }
+  }
+  auto states = cat->RecipeStates("datalab");
+  ASSERT_TRUE(states.ok()) << states.status().message();
+  ASSERT_EQ(states->size(), columns.size());
+  for (size_t i = 0; i < columns.size(); ++i) {
+    const RecipeState& st = states->at("f/r" + std::to_string(i));
+    EXPECT_EQ(st.inputs, ReferenceJsonToMap(columns[i])) << columns[i];
+    EXPECT_EQ(st.outputs, ReferenceJsonToMap(columns[columns.size() - 1 - i]));
+    EXPECT_EQ(st.run_id, "r");
+  }
+}
+
+TEST(CatalogTest, HasVersionSeesWhatOtherConnectionsCommit) {
+  TempDir dir;
+  auto reader = std::move(*Catalog::Open(dir.path() / "c.db"));
+  auto writer = std::move(*Catalog::Open(dir.path() / "c.db"));
+  ASSERT_TRUE(writer->BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
+  for (int i = 1; i <= 3; ++i) {
+    const std::string id = "v" + std::to_string(i);
+    EXPECT_FALSE(reader->HasVersion("datalab", "raw", id));
+    CatalogBatch b;
+    b.environment = "datalab";
+    b.versions = {Version("raw", id, "r1")};
+    ASSERT_TRUE(writer->Commit(b).ok());
+    EXPECT_TRUE(reader->HasVersion("datalab", "raw", id)) << id;
+    EXPECT_TRUE(reader->HasVersion("datalab", "raw", id)) << id;
+  }
+  // The reader holds no snapshot between calls: the writer can checkpoint.
+  EXPECT_EQ(*writer->IntegrityCheck(), "ok");
+}
+
+TEST(CatalogTest, AReaderConnectionReadsTheSameCatalog) {
+  TempDir dir;
+  auto cat = std::move(*Catalog::Open(dir.path() / "c.db"));
+  ASSERT_TRUE(cat->BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
+  CatalogBatch b;
+  b.environment = "datalab";
+  b.versions = {Version("raw", "v1", "r1")};
+  ASSERT_TRUE(cat->Commit(b).ok());
+  auto reader = cat->OpenReader();
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  EXPECT_EQ(*(*reader)->CurrentVersionIds("datalab"), *cat->CurrentVersionIds("datalab"));
+  EXPECT_TRUE((*reader)->HasVersion("datalab", "raw", "v1"));
+  {
+    SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = 7");
+  }
+  auto stale = cat->OpenReader();
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().message(),
+            "catalog " + (dir.path() / "c.db").string() + ": schema version 7, expected 1");
+}
+
 TEST(CatalogTest, UuidsAreVersion4AndDistinct) {
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {

@@ -123,8 +123,8 @@ recipes:
   auto r = Cli(ws_, {"validate"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
-            "flows/bad.yaml:3:21: recipe a: unknown recipe kind 'colect' (known kinds: collect, "
-            "sql, stack, sync)\n"
+            "flows/bad.yaml:3:21: recipe a: unknown recipe kind 'colect' (known kinds: check, "
+            "clean, collect, export, filter, formula, sql, stack, sync)\n"
             "flows/bad.yaml:4:35: recipe b: unknown input dataset 'nowhere' (no recipe produces "
             "it)\n"
             "flows/bad.yaml:5:69: recipe c: parameter 'query' must be a string, got the number 3\n"

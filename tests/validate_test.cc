@@ -49,16 +49,27 @@ const RecipeRegistry& Kinds() {
   return *r;
 }
 
+std::vector<std::string> LoadAndValidate(const std::filesystem::path& root, bool flow_cache) {
+  LoadOptions options;
+  options.flow_cache = flow_cache;
+  LoadedWorkspace lw = LoadWorkspace(root, options);
+  std::vector<std::string> out;
+  for (const auto& d : lw.diagnostics) out.push_back(d.ToString());
+  if (out.empty())
+    for (const auto& d : ValidateWorkspace(lw.workspace, Kinds())) out.push_back(d.ToString());
+  return out;
+}
+
+// The problems in a one-flow workspace; the same without the parsed-flow
+// cache, with a cold one and with a warm one.
 std::vector<std::string> Validate(const std::string& flow_yaml,
                                   const std::string& file = "flows/f.yaml") {
   TempDir dir;
   WriteFile(dir.path() / "alambic.yaml", "name: t\n");
   WriteFile(dir.path() / file, flow_yaml);
-  LoadedWorkspace lw = LoadWorkspace(dir.path());
-  std::vector<std::string> out;
-  for (const auto& d : lw.diagnostics) out.push_back(d.ToString());
-  if (out.empty())
-    for (const auto& d : ValidateWorkspace(lw.workspace, Kinds())) out.push_back(d.ToString());
+  std::vector<std::string> out = LoadAndValidate(dir.path(), false);
+  EXPECT_EQ(LoadAndValidate(dir.path(), true), out) << "cold cache";
+  EXPECT_EQ(LoadAndValidate(dir.path(), true), out) << "warm cache";
   return out;
 }
 
@@ -221,6 +232,23 @@ recipes: []
           "flows/f.yaml:2:38: schedule catchup must be latest, all or none, not 'sometimes'",
           "flows/f.yaml:3:10: flow retries must be an integer between 0 and 1000",
       }));
+}
+
+TEST(ValidateTest, AWarmCacheKeepsTheProblemsOfOtherFlows) {
+  // Validation is never cached: a cached flow still clashes with a changed one.
+  TempDir dir;
+  WriteFile(dir.path() / "alambic.yaml", "name: t\n");
+  WriteFile(dir.path() / "flows/a.yaml",
+            "flow: a\nrecipes:\n  - {name: a, kind: src, outputs: [x], params: {query: q}}\n");
+  WriteFile(dir.path() / "flows/b.yaml", "flow: b\nrecipes: []\n");
+  EXPECT_TRUE(LoadAndValidate(dir.path(), true).empty());
+  WriteFile(dir.path() / "flows/b.yaml",
+            "flow: b\nrecipes:\n  - {name: b, kind: src, outputs: [x], params: {query: q}}\n");
+  const std::vector<std::string> expected = {
+      "flows/b.yaml:3:36: dataset 'x' is produced by two recipes: a (flows/a.yaml:3:5) and b"};
+  EXPECT_EQ(LoadAndValidate(dir.path(), true), expected);
+  EXPECT_EQ(LoadAndValidate(dir.path(), true), expected);
+  EXPECT_EQ(LoadAndValidate(dir.path(), false), expected);
 }
 
 TEST(ValidateTest, DatasetColumnTagsAreRead) {

@@ -1,6 +1,7 @@
 #include "core/base/hash.h"
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
@@ -8,13 +9,59 @@
 
 namespace alambic {
 
-Hasher::Hasher() : ctx_(EVP_MD_CTX_new()) {
-  EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+namespace {
+
+// SHA-256 fetched once: with OpenSSL 3, EVP_sha256() makes every
+// EVP_DigestInit_ex look the algorithm up again, which costs more than hashing
+// a short field.
+const EVP_MD* Sha256() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched ? fetched : EVP_sha256();
+  }();
+  return md;
 }
-Hasher::~Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
+
+// The context of the last Hasher destroyed on this thread, for the next one.
+struct SpareContext {
+  EVP_MD_CTX* ctx = nullptr;
+  ~SpareContext() { EVP_MD_CTX_free(ctx); }
+};
+thread_local SpareContext spare;
+
+}  // namespace
+
+Hasher::Hasher() {
+  EVP_MD_CTX* ctx = spare.ctx;
+  spare.ctx = nullptr;
+  if (!ctx) ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, Sha256(), nullptr);
+  ctx_ = ctx;
+}
+
+Hasher::~Hasher() {
+  auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
+  if (!spare.ctx)
+    spare.ctx = ctx;
+  else
+    EVP_MD_CTX_free(ctx);
+}
+
+void Hasher::Flush() {
+  if (buffered_) EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), buffer_, buffered_);
+  buffered_ = 0;
+}
 
 Hasher& Hasher::Raw(const void* data, size_t n) {
-  EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, n);
+  if (buffered_ + n > kBufferSize) {
+    Flush();
+    if (n >= kBufferSize) {
+      EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data, n);
+      return *this;
+    }
+  }
+  if (n) std::memcpy(buffer_ + buffered_, data, n);
+  buffered_ += n;
   return *this;
 }
 
@@ -25,6 +72,7 @@ Hasher& Hasher::Field(std::string_view bytes) {
 }
 
 std::string Hasher::HexDigest() {
+  Flush();
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &len);

@@ -10,7 +10,8 @@
 
 namespace alambic {
 
-// Incremental SHA-256. Not thread-safe; one per thread.
+// Incremental SHA-256. Not thread-safe; one per thread. Cheap to make: small
+// inputs are buffered, and each thread reuses its last OpenSSL context.
 class Hasher {
  public:
   Hasher();
@@ -24,7 +25,11 @@ class Hasher {
   std::string HexDigest();
 
  private:
+  void Flush();
+  static constexpr size_t kBufferSize = 512;
   void* ctx_;
+  size_t buffered_ = 0;
+  unsigned char buffer_[kBufferSize];
 };
 
 std::string Sha256Hex(std::string_view bytes);

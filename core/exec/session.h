@@ -17,11 +17,19 @@
 
 namespace alambic {
 
+class PlanStatePrefetch;
+
 class Session {
  public:
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
   // Loads the workspace at `root` and opens its catalog and the store of
   // `environment` ("" for the workspace's default). Fails with every
-  // diagnostic (one per line) when the flows do not validate.
+  // diagnostic (one per line) when the flows do not validate. Meanwhile a
+  // helper thread reads the catalog's side of the plan state, for the first
+  // LoadPlanState() (which uses it only if the catalog did not change since).
   static Result<std::unique_ptr<Session>> Open(
       const std::filesystem::path& root, const std::string& environment,
       const RecipeRegistry& kinds = RecipeRegistry::Builtins());
@@ -37,7 +45,8 @@ class Session {
 
   // Plans against the catalog and the store of this environment.
   Result<Plan> MakePlan(const PlanOptions& options);
-  // The planner's view of this environment (catalog + store), loaded in bulk.
+  // The planner's view of this environment (catalog + store), loaded in bulk;
+  // its store files are checked on a helper thread while the planner works.
   std::unique_ptr<PlanState> LoadPlanState();
   // Source and code fingerprints, with a (size, mtime, inode) cache in the catalog.
   std::unique_ptr<Fingerprinter> MakeFingerprinter();
@@ -52,6 +61,7 @@ class Session {
   const RecipeRegistry* kinds_ = nullptr;
   std::unique_ptr<Catalog> catalog_;
   std::unique_ptr<DatasetStore> store_;
+  std::unique_ptr<PlanStatePrefetch> prefetch_;  // until the first LoadPlanState()
 };
 
 // Hashes a file's content, reusing the catalog's cached hash when the file's

@@ -19,12 +19,14 @@ struct SourceLoc {
   int line = 0;
   int column = 0;
   std::string ToString() const;  // "flows/permis.yaml:12:7"
+  bool operator==(const SourceLoc&) const = default;
 };
 
 struct Diagnostic {
   SourceLoc loc;
   std::string message;
   std::string ToString() const { return loc.ToString() + ": " + message; }
+  bool operator==(const Diagnostic&) const = default;
 };
 
 struct ColumnSpec {
@@ -32,6 +34,7 @@ struct ColumnSpec {
   std::vector<std::string> tags;  // e.g. personal, pseudonymised, public
   std::string description;
   SourceLoc loc;
+  bool operator==(const ColumnSpec&) const = default;
 };
 
 struct DatasetSpec {
@@ -39,6 +42,7 @@ struct DatasetSpec {
   std::string description;
   std::vector<ColumnSpec> columns;
   SourceLoc loc;
+  bool operator==(const DatasetSpec&) const = default;
 };
 
 // Retry and timeout settings; unset fields fall back to the flow's, then defaults.
@@ -46,6 +50,7 @@ struct ExecPolicy {
   std::optional<double> timeout_seconds;        // per attempt
   std::optional<int> retries;                   // extra attempts after the first
   std::optional<double> retry_backoff_seconds;  // first delay, doubled each attempt
+  bool operator==(const ExecPolicy&) const = default;
 };
 
 struct RecipeSpec {
@@ -61,6 +66,7 @@ struct RecipeSpec {
   SourceLoc loc;  // the recipe's entry
   SourceLoc kind_loc, params_loc;
   std::vector<SourceLoc> input_locs, output_locs;
+  bool operator==(const RecipeSpec&) const = default;
 };
 
 struct Schedule {
@@ -68,12 +74,14 @@ struct Schedule {
   std::string timezone = "UTC";
   std::string catchup = "latest";  // latest | all | none
   SourceLoc loc;
+  bool operator==(const Schedule&) const = default;
 };
 
 struct Partitioning {
   std::string by;                   // a name, e.g. month or departement
   std::vector<std::string> values;  // explicit partition values
   SourceLoc loc;
+  bool operator==(const Partitioning&) const = default;
 };
 
 struct Flow {
@@ -87,6 +95,7 @@ struct Flow {
   std::map<std::string, DatasetSpec> datasets;
   std::vector<RecipeSpec> recipes;
   SourceLoc loc;
+  bool operator==(const Flow&) const = default;
 };
 
 struct EnvironmentSpec {

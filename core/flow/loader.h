@@ -1,8 +1,16 @@
 // Reading alambic.yaml and flows/*.yaml into the flow model.
+//
+// YAML is read by a fast reader for the subset of YAML that flow files use
+// (block and flow collections, one-line plain and quoted scalars, comments);
+// any text outside that subset (anchors, tags, block scalars, multi-line
+// scalars, syntax errors, ...) is read by yaml-cpp instead. Both readers give
+// the same nodes, marks and so the same Flow and diagnostics.
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/flow/flow.h"
@@ -15,14 +23,35 @@ struct LoadedWorkspace {
   bool ok() const { return diagnostics.empty(); }
 };
 
+struct LoadOptions {
+  // Reuse and record parsed flows in <root>/.alambic/cache/flows (flow_cache.h).
+  // The cache is best effort: an unwritable workspace just parses every file.
+  bool flow_cache = true;
+};
+
 // Loads the workspace at `root` (which must hold alambic.yaml). Shape problems
 // (unknown keys, wrong types, duplicate keys, missing names) are collected, not
 // fatal; what could be read is still returned. Semantic checks (kinds, params,
 // inputs, cycles) are in validate.h.
-LoadedWorkspace LoadWorkspace(const std::filesystem::path& root);
+LoadedWorkspace LoadWorkspace(const std::filesystem::path& root, const LoadOptions& options = {});
+
+// Reads only alambic.yaml, as LoadWorkspace does first: workspace.root and
+// workspace.config (no flows), and the problems of alambic.yaml.
+LoadedWorkspace LoadWorkspaceConfig(const std::filesystem::path& root);
+
+// Which YAML reader ParseFlow uses: kAuto is the fast reader with yaml-cpp for
+// whatever it does not handle; kYamlCpp is yaml-cpp only (to compare, in tests).
+enum class YamlReader { kAuto, kYamlCpp };
 
 // Parses one flow from YAML text; `file` is used in locations.
-Flow ParseFlow(const std::string& text, const std::string& file, std::vector<Diagnostic>* diags);
+Flow ParseFlow(const std::string& text, const std::string& file, std::vector<Diagnostic>* diags,
+               YamlReader reader = YamlReader::kAuto);
+
+// The YAML node tree of `text` as one line per node ("<line>:<column> <kind>
+// <value>", nested by indentation), read by `reader`; nullopt when kAuto's fast
+// reader does not handle the text, or yaml-cpp reports a syntax error. For
+// tests comparing the two readers.
+std::optional<std::string> DumpYamlTree(std::string_view text, YamlReader reader);
 
 // Finds the workspace root: `start` or its nearest ancestor holding alambic.yaml.
 std::filesystem::path FindWorkspaceRoot(const std::filesystem::path& start);

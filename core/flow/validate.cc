@@ -1,8 +1,9 @@
 #include "core/flow/validate.h"
 
 #include <algorithm>
-#include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -92,6 +93,9 @@ void CheckParams(const RecipeSpec& r, const RecipeKind& kind, std::vector<Diagno
   }
 }
 
+// Output lists up to this long are checked for repeats without a set.
+constexpr size_t kShortList = 16;
+
 std::string CountRule(int lo, int hi, const char* what) {
   if (hi == lo) return fmt::format("exactly {} {}", lo, what);
   if (hi < 0) return fmt::format("at least {} {}", lo, what);
@@ -103,16 +107,28 @@ std::string CountRule(int lo, int hi, const char* what) {
 
 std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds) {
   std::vector<Diagnostic> out;
-  std::map<std::string, std::pair<const RecipeSpec*, const Flow*>> producer;
+  size_t recipes = 0;
+  for (const auto& flow : ws.flows) recipes += flow.recipes.size();
+  // Dataset -> its first producer; names point into `ws`.
+  std::unordered_map<std::string_view, const RecipeSpec*> producer;
+  producer.reserve(recipes);
+  // The last kind looked up: consecutive recipes often share theirs.
+  const std::string* last_kind_name = nullptr;
+  const RecipeKind* last_kind = nullptr;
   for (const auto& flow : ws.flows) {
-    std::map<std::string, SourceLoc> names;
+    std::unordered_map<std::string_view, const RecipeSpec*> names;
+    names.reserve(flow.recipes.size());
     for (const auto& r : flow.recipes) {
       if (r.name.empty()) continue;
-      auto [it, inserted] = names.emplace(r.name, r.loc);
+      auto [it, inserted] = names.emplace(r.name, &r);
       if (!inserted)
         out.push_back({r.loc, fmt::format("duplicate recipe name '{}' in flow {} (first at {})",
-                                          r.name, flow.name, it->second.ToString())});
-      const RecipeKind* kind = kinds.Find(r.kind);
+                                          r.name, flow.name, it->second->loc.ToString())});
+      if (!last_kind_name || *last_kind_name != r.kind) {
+        last_kind_name = &r.kind;
+        last_kind = kinds.Find(r.kind);
+      }
+      const RecipeKind* kind = last_kind;
       if (!kind && !r.kind.empty()) {
         out.push_back(
             {r.kind_loc, fmt::format("recipe {}: unknown recipe kind '{}' (known kinds: {})",
@@ -131,19 +147,24 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
                fmt::format("recipe {}: kind {} makes {}, got {}", r.name, r.kind,
                            CountRule(kind->min_outputs(), kind->max_outputs(), "outputs"), no)});
       }
-      std::set<std::string> own;
+      std::set<std::string_view> own;  // only for long output lists
       for (size_t i = 0; i < r.outputs.size(); ++i) {
         const auto& d = r.outputs[i];
-        SourceLoc loc = i < r.output_locs.size() ? r.output_locs[i] : r.loc;
-        if (!own.insert(d).second) {
+        const SourceLoc& loc = i < r.output_locs.size() ? r.output_locs[i] : r.loc;
+        const bool twice =
+            r.outputs.size() <= kShortList
+                ? std::find(r.outputs.begin(), r.outputs.begin() + static_cast<std::ptrdiff_t>(i),
+                            d) != r.outputs.begin() + static_cast<std::ptrdiff_t>(i)
+                : !own.insert(d).second;
+        if (twice) {
           out.push_back({loc, fmt::format("recipe {}: output '{}' is listed twice", r.name, d)});
           continue;
         }
-        auto [pit, fresh] = producer.emplace(d, std::make_pair(&r, &flow));
+        auto [pit, fresh] = producer.emplace(d, &r);
         if (!fresh)
-          out.push_back({loc, fmt::format("dataset '{}' is produced by two recipes: {} ({}) and {}",
-                                          d, pit->second.first->name,
-                                          pit->second.first->loc.ToString(), r.name)});
+          out.push_back(
+              {loc, fmt::format("dataset '{}' is produced by two recipes: {} ({}) and {}", d,
+                                pit->second->name, pit->second->loc.ToString(), r.name)});
       }
       if (!r.script.empty()) {
         std::error_code ec;

@@ -1,41 +1,65 @@
 #include "core/plan/graph.h"
 
 #include <algorithm>
+#include <utility>
 
-#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/depth_first_search.hpp>
 #include <boost/graph/topological_sort.hpp>
 
 namespace alambic {
 
-using BoostGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::directedS>;
+using BoostGraph = boost::compressed_sparse_row_graph<boost::directedS>;
 
 struct FlowGraph::Impl {
-  explicit Impl(size_t n) : g(n) {}
   BoostGraph g;
 };
 
 std::string RecipeNode::Label() const { return flow->name + "/" + recipe->name; }
 
 FlowGraph::FlowGraph(const Workspace& ws) {
+  size_t count = 0;
+  for (const auto& f : ws.flows) count += f.recipes.size();
+  nodes_.reserve(count);
   for (const auto& f : ws.flows)
     for (const auto& r : f.recipes) nodes_.push_back({&f, &r});
-  for (size_t i = 0; i < nodes_.size(); ++i)
+  const size_t n = nodes_.size();
+  producer_.reserve(n);
+  for (size_t i = 0; i < n; ++i)
     for (const auto& out : nodes_[i].recipe->outputs) producer_.emplace(out, static_cast<int>(i));
-  impl_ = std::make_unique<Impl>(nodes_.size());
-  upstream_.resize(nodes_.size());
-  downstream_.resize(nodes_.size());
-  for (size_t i = 0; i < nodes_.size(); ++i) {
+
+  // Upstream: the producers of each recipe's inputs, once each, in input order.
+  up_start_.assign(n + 1, 0);
+  std::vector<int> down_count(n, 0);
+  std::vector<int> seen_by(n, -1);  // the last reader that listed each producer
+  for (size_t i = 0; i < n; ++i) {
     for (const auto& in : nodes_[i].recipe->inputs) {
       int p = ProducerOf(in);
       if (p < 0) continue;
-      auto& up = upstream_[i];
-      if (std::find(up.begin(), up.end(), p) != up.end()) continue;  // two inputs from one recipe
-      up.push_back(p);
-      downstream_[static_cast<size_t>(p)].push_back(static_cast<int>(i));
-      boost::add_edge(static_cast<size_t>(p), i, impl_->g);
+      if (seen_by[static_cast<size_t>(p)] == static_cast<int>(i))
+        continue;  // two inputs from one recipe
+      seen_by[static_cast<size_t>(p)] = static_cast<int>(i);
+      up_.push_back(p);
+      ++down_count[static_cast<size_t>(p)];
     }
+    up_start_[i + 1] = static_cast<int>(up_.size());
   }
+  // Downstream: the same edges reversed, readers in vertex order.
+  down_start_.assign(n + 1, 0);
+  for (size_t v = 0; v < n; ++v) down_start_[v + 1] = down_start_[v] + down_count[v];
+  down_.resize(up_.size());
+  std::vector<int> fill(down_start_.begin(), down_start_.end() - 1);
+  std::vector<std::pair<size_t, size_t>> edges(up_.size());  // (producer, reader), by producer
+  for (size_t i = 0; i < n; ++i)
+    for (int k = up_start_[i]; k < up_start_[i + 1]; ++k) {
+      const auto p = static_cast<size_t>(up_[static_cast<size_t>(k)]);
+      const auto at = static_cast<size_t>(fill[p]++);
+      down_[at] = static_cast<int>(i);
+      edges[at] = {p, i};
+    }
+  // The Boost graph has each vertex's out-edges in the same order as Downstream().
+  impl_ = std::make_unique<Impl>(
+      Impl{BoostGraph(boost::edges_are_sorted, edges.begin(), edges.end(), n)});
 }
 
 FlowGraph::~FlowGraph() = default;
@@ -100,7 +124,7 @@ void FlowGraph::MarkAncestors(int from, std::vector<char>* mark) const {
     stack.pop_back();
     if ((*mark)[static_cast<size_t>(v)]) continue;
     (*mark)[static_cast<size_t>(v)] = 1;
-    for (int u : upstream_[static_cast<size_t>(v)]) stack.push_back(u);
+    for (int u : Upstream(v)) stack.push_back(u);
   }
 }
 
@@ -111,7 +135,7 @@ void FlowGraph::MarkDescendants(int from, std::vector<char>* mark) const {
     stack.pop_back();
     if ((*mark)[static_cast<size_t>(v)]) continue;
     (*mark)[static_cast<size_t>(v)] = 1;
-    for (int u : downstream_[static_cast<size_t>(v)]) stack.push_back(u);
+    for (int u : Downstream(v)) stack.push_back(u);
   }
 }
 

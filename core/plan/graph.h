@@ -2,9 +2,11 @@
 // recipe producing a dataset to every recipe reading it. Built on Boost.Graph.
 #pragma once
 
-#include <map>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/flow/flow.h"
@@ -32,8 +34,10 @@ class FlowGraph {
   int ProducerOf(const std::string& dataset) const;
   // Index of recipe `name` in flow `flow` (any flow if empty), or -1.
   int Find(const std::string& flow, const std::string& name) const;
-  const std::vector<int>& Upstream(int i) const { return upstream_[static_cast<size_t>(i)]; }
-  const std::vector<int>& Downstream(int i) const { return downstream_[static_cast<size_t>(i)]; }
+  // The producers of i's inputs (each once, in input order) / the readers of
+  // i's outputs (in vertex order).
+  std::span<const int> Upstream(int i) const { return Edges(up_start_, up_, i); }
+  std::span<const int> Downstream(int i) const { return Edges(down_start_, down_, i); }
 
   // A cycle as the vertex sequence a, b, ..., a; empty when the graph is acyclic.
   std::vector<int> FindCycle() const;
@@ -44,11 +48,19 @@ class FlowGraph {
   void MarkDescendants(int from, std::vector<char>* mark) const;
 
  private:
+  static std::span<const int> Edges(const std::vector<int>& start, const std::vector<int>& edges,
+                                    int i) {
+    const auto v = static_cast<size_t>(i);
+    return std::span<const int>(edges).subspan(static_cast<size_t>(start[v]),
+                                               static_cast<size_t>(start[v + 1] - start[v]));
+  }
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<RecipeNode> nodes_;
-  std::map<std::string, int> producer_;
-  std::vector<std::vector<int>> upstream_, downstream_;
+  // Dataset -> producer; the keys point into the workspace's recipes.
+  std::unordered_map<std::string_view, int> producer_;
+  // Adjacency in compressed rows: vertex v's edges are edges[start[v] .. start[v + 1]).
+  std::vector<int> up_start_, up_, down_start_, down_;
 };
 
 }  // namespace alambic

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -20,6 +21,18 @@ const char* DecisionName(Decision d) {
       return "not selected";
   }
   return "?";
+}
+
+bool PlanState::LastBuildProduced(const std::string& flow_recipe,
+                                  const std::vector<std::string>& datasets,
+                                  const std::vector<std::string>& versions) const {
+  const RecipeState* last = LastBuild(flow_recipe);
+  if (!last || last->outputs.size() != datasets.size()) return false;
+  for (size_t k = 0; k < datasets.size(); ++k) {
+    auto it = last->outputs.find(datasets[k]);
+    if (it == last->outputs.end() || it->second != versions[k]) return false;
+  }
+  return true;
 }
 
 std::string ParamsHash(const RecipeSpec& recipe) {
@@ -82,15 +95,19 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
   }
 
   Plan plan;
-  std::unordered_map<std::string, std::string> version;  // dataset -> version id feeding consumers
-  std::vector<int> plan_index(n, -1);
-  std::vector<RecipePlan> all(n);
+  plan.recipes.reserve(n);
+  // Dataset (names owned by `ws`) -> the version id feeding its consumers.
+  std::unordered_map<std::string_view, std::string> version;
+  version.reserve(n);
+  // Each recipe's decision, for the reasons of its consumers.
+  std::vector<Decision> decisions(n, Decision::kUpToDate);
   for (int i : g.TopologicalOrder()) {
     const auto idx = static_cast<size_t>(i);
     const RecipeNode& node = g.node(i);
     const RecipeSpec& r = *node.recipe;
     RecipePlan rp;
     rp.node = i;
+    rp.input_versions.reserve(r.inputs.size());
     for (const auto& in : r.inputs) {
       auto it = version.find(in);
       rp.input_versions.push_back(it == version.end() ? state.Current(in) : it->second);
@@ -103,11 +120,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
         rp.output_versions.push_back(state.Current(out));
         version[out] = rp.output_versions.back();
       }
-      all[idx] = std::move(rp);
-      if (in_flows(i)) {
-        plan_index[idx] = static_cast<int>(plan.recipes.size());
-        plan.recipes.push_back(all[idx]);
-      }
+      decisions[idx] = rp.decision;
+      if (in_flows(i)) plan.recipes.push_back(std::move(rp));
       continue;
     }
     const RecipeKind* kind = kinds.Find(r.kind);
@@ -140,6 +154,7 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
       rp.source_fingerprint = *fp;
     }
     bool all_published = true;
+    rp.output_versions.reserve(r.outputs.size());
     for (const auto& out : r.outputs) {
       Hasher h;
       h.Field(kEngineFormatVersion)
@@ -162,14 +177,15 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
     } else if (all_published) {
       rp.decision = Decision::kUpToDate;
       rp.reason = Reason::kUpToDate;
-      rp.explanation = (last && last->outputs.size() == r.outputs.size() &&
-                        std::all_of(r.outputs.begin(), r.outputs.end(),
-                                    [&](const std::string& o) {
-                                      auto it = last->outputs.find(o);
-                                      return it != last->outputs.end() && it->second == version[o];
-                                    }))
-                           ? "up to date"
-                           : "up to date (this version was built before)";
+      rp.explanation =
+          (last && last->outputs.size() == r.outputs.size() &&
+           std::all_of(r.outputs.begin(), r.outputs.end(),
+                       [&](const std::string& o) {
+                         auto it = last->outputs.find(o);
+                         return it != last->outputs.end() && it->second == version.find(o)->second;
+                       }))
+              ? "up to date"
+              : "up to date (this version was built before)";
     } else {
       rp.decision = Decision::kRun;
       if (!last) {
@@ -197,7 +213,7 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
           auto it = last->inputs.find(r.inputs[k]);
           if (it != last->inputs.end() && it->second == rp.input_versions[k]) continue;
           int p = g.ProducerOf(r.inputs[k]);
-          if (p >= 0 && all[static_cast<size_t>(p)].decision == Decision::kRun) {
+          if (p >= 0 && decisions[static_cast<size_t>(p)] == Decision::kRun) {
             rp.reason = Reason::kUpstreamWillChange;
             rp.explanation = fmt::format("upstream will change ({} rebuilds {})",
                                          g.node(p).recipe->name, r.inputs[k]);
@@ -210,11 +226,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
       }
     }
     if (rp.decision == Decision::kRun) ++plan.to_run;
-    all[idx] = rp;
-    if (in_flows(i) || selected[idx]) {
-      plan_index[idx] = static_cast<int>(plan.recipes.size());
-      plan.recipes.push_back(std::move(rp));
-    }
+    decisions[idx] = rp.decision;
+    if (in_flows(i) || selected[idx]) plan.recipes.push_back(std::move(rp));
   }
   return plan;
 }

@@ -52,6 +52,13 @@ class PlanState {
   virtual std::string Current(const std::string& dataset) const = 0;
   // The last successful build of recipe "flow/recipe", or nullptr.
   virtual const RecipeState* LastBuild(const std::string& flow_recipe) const = 0;
+  // Whether the last successful build of "flow/recipe" produced exactly
+  // `datasets[i]` at `versions[i]` for each i, and no other output. What an
+  // up-to-date recipe's explanation needs; by default from LastBuild(), which
+  // an implementation may decode lazily instead.
+  virtual bool LastBuildProduced(const std::string& flow_recipe,
+                                 const std::vector<std::string>& datasets,
+                                 const std::vector<std::string>& versions) const;
 };
 
 // Reads files the planner must hash: source fingerprints and code files.

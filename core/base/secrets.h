@@ -1,0 +1,51 @@
+// Secrets: keys and passwords that flows name but never hold.
+//
+// A flow refers to a secret as "secret:NAME"; the workspace's alambic.yaml says
+// where its value lives, never the value itself:
+//
+//   secrets:
+//     pseudo_key: {env: ALAMBIC_PSEUDO_KEY}        # an environment variable
+//     db_password: {file: /etc/alambic/db_pass}    # a file kept outside git
+//
+// A relative `file` is resolved against the workspace root (keep such files
+// out of git). One trailing line break of a file is dropped. An empty value is
+// an error.
+//
+// Contract: error messages name the secret (and the variable or file it is read
+// from) but never contain its value. Callers must not log a value, put it in
+// metrics or in anything hashed into a version; KeyId() gives a fingerprint
+// that may be shown and stored instead. All functions are reentrant.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/base/status.h"
+
+namespace alambic {
+
+inline constexpr std::string_view kSecretPrefix = "secret:";
+
+// True when `s` has the form "secret:NAME" with a non-empty NAME.
+bool IsSecretRef(std::string_view s);
+
+// The value of the secret `ref` ("secret:NAME") declared in
+// `workspace_root`/alambic.yaml. Invalid for a malformed reference or an
+// undeclared secret, NotFound for an unset variable or a missing file, IoError
+// for an unreadable file.
+Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
+                                  const std::string& ref);
+
+// Raw 32-byte HMAC-SHA256 of `message` under `key`.
+std::string HmacSha256(std::string_view key, std::string_view message);
+
+// Lower-case hex of `bytes`.
+std::string HexEncode(std::string_view bytes);
+
+// A public fingerprint of a key: the first 16 hex digits of
+// HMAC-SHA256(key, "alambic-key-id"). Changes when the key changes; does not
+// reveal it.
+std::string KeyId(std::string_view key);
+
+}  // namespace alambic

@@ -1,0 +1,81 @@
+// Expressions over table columns: the formula language of the `formula`,
+// `filter` and `check` recipes (reference: docs/expressions.md).
+//
+// Text is parsed into a syntax tree (ParseExpr: syntax only, no schema), then
+// type-checked against a schema (Compile), then evaluated on whole columns
+// (TypedExpr::Evaluate): every node of the tree produces one Column for all
+// rows at once, with validity bitmaps for nulls. Evaluation never fails on data:
+// division by zero, int64 overflow and unparseable casts give null.
+//
+// Errors name the place as line:column (1-based, columns counted in characters)
+// of the offending token, e.g. "1:7: cannot add utf8 and int64" or
+// "1:14: unknown column 'scor' (columns: id, score)".
+//
+// Parsed and compiled expressions are immutable and safe to share between
+// threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/base/status.h"
+#include "core/table/table.h"
+
+namespace alambic {
+
+struct ExprNode;  // the syntax tree, private to expr.cc
+
+// A parsed, not yet type-checked expression.
+class Expr {
+ public:
+  const std::string& text() const { return text_; }
+  // Names of the columns the expression references, in order of first
+  // appearance, without repeats.
+  const std::vector<std::string>& columns() const { return columns_; }
+
+ private:
+  friend Result<Expr> ParseExpr(std::string_view text);
+  friend class ExprCompiler;
+  std::string text_;
+  std::shared_ptr<const ExprNode> root_;
+  std::vector<std::string> columns_;
+};
+
+// Parses `text`; errors are "line:col: message".
+Result<Expr> ParseExpr(std::string_view text);
+
+// A type-checked expression, ready to evaluate on tables of the schema it was
+// compiled against.
+class TypedExpr {
+ public:
+  // Type of the result column. A bare `null` is utf8.
+  TypeId type() const { return type_; }
+  const std::string& text() const { return text_; }
+  const std::vector<std::string>& columns() const { return columns_; }
+
+  // Evaluates on every row of `table`, which must hold the referenced columns
+  // with the types seen at compile time (checked: Invalid otherwise). Returns
+  // a column of table.num_rows() rows of type type(); utf8 results computed
+  // from a dictionary-encoded column may be dictionary-encoded.
+  Result<ColumnPtr> Evaluate(const Table& table) const;
+
+ private:
+  friend class ExprCompiler;
+  std::string text_;
+  std::shared_ptr<const ExprNode> root_;
+  std::vector<std::string> columns_;
+  TypeId type_ = TypeId::kUtf8;
+};
+
+// Parses and type-checks `text` against `schema`.
+Result<TypedExpr> Compile(std::string_view text, const Schema& schema);
+// Type-checks an already parsed expression.
+Result<TypedExpr> Compile(const Expr& expr, const Schema& schema);
+
+// The rows `rows` (ascending or not, each in [0, col.length)) of `col`, in that
+// order. A dictionary-encoded column stays encoded with the same dictionary.
+ColumnPtr TakeRows(const Column& col, const std::vector<int64_t>& rows);
+
+}  // namespace alambic

@@ -1,0 +1,497 @@
+// kind: export — writes its one input to a file outside the store (CSV, JSON,
+// NDJSON or a table of a SQLite database) and passes the input through as its
+// one output, so that the export has a version, is skipped when its input did
+// not change, and other recipes can depend on it.
+//
+// Files are written to a temporary name in the target's directory, fsynced and
+// renamed over the target: readers see the old file or the new one, never a
+// part, and a failed or cancelled export leaves the old file intact. A SQLite
+// table is replaced in one transaction (fill a new table, drop the old one,
+// rename), so the database keeps the old table on failure.
+//
+// CSV cells of text columns that start with = + - @ TAB or CR get a leading
+// single quote (OWASP's advice against formula injection in spreadsheets);
+// numbers, dates and booleans are never prefixed, so -3 in an int64 column
+// stays -3.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "core/table/csv.h"
+#include "recipes/recipe.h"
+
+namespace alambic {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Rows written between two looks at the cancellation token and progress reports.
+constexpr int64_t kBatchRows = 8192;
+constexpr std::string_view kFormulaStarts = "=+-@\t\r";
+
+enum class Format { kCsv, kJson, kNdjson, kSqlite };
+
+const char* FormatName(Format f) {
+  switch (f) {
+    case Format::kCsv:
+      return "csv";
+    case Format::kJson:
+      return "json";
+    case Format::kNdjson:
+      return "ndjson";
+    case Format::kSqlite:
+      return "sqlite";
+  }
+  return "?";
+}
+
+struct ExportParams {
+  std::string path;
+  Format format = Format::kCsv;
+  char delimiter = ',';
+  bool header = true;
+  std::string table;  // sqlite; empty: the input dataset's name
+};
+
+Status ParamError(std::string_view name, std::string_view what) {
+  return Status::Invalid(fmt::format("param '{}': {}", name, what));
+}
+
+// The format named by the file's extension (csv when it names none).
+Format FormatFromExtension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".json") return Format::kJson;
+  if (ext == ".ndjson" || ext == ".jsonl") return Format::kNdjson;
+  if (ext == ".sqlite" || ext == ".sqlite3" || ext == ".db") return Format::kSqlite;
+  return Format::kCsv;
+}
+
+Result<ExportParams> ParseParams(const json& p) {
+  ExportParams out;
+  if (!p.is_object()) return Status::Invalid("params must be a mapping");
+  auto path = p.find("path");
+  if (path == p.end()) return ParamError("path", "is required");
+  if (!path->is_string() || path->get<std::string>().empty())
+    return ParamError("path", "must be a non-empty string");
+  out.path = path->get<std::string>();
+  out.format = FormatFromExtension(out.path);
+  if (auto f = p.find("format"); f != p.end()) {
+    std::string name = f->is_string() ? f->get<std::string>() : "";
+    if (name == "csv") {
+      out.format = Format::kCsv;
+    } else if (name == "json") {
+      out.format = Format::kJson;
+    } else if (name == "ndjson") {
+      out.format = Format::kNdjson;
+    } else if (name == "sqlite") {
+      out.format = Format::kSqlite;
+    } else {
+      return ParamError("format", "must be csv, json, ndjson or sqlite");
+    }
+  }
+  if (out.format != Format::kCsv)
+    for (const char* k : {"delimiter", "header"})
+      if (p.contains(k))
+        return ParamError(
+            k, fmt::format("applies to format csv only, not {}", FormatName(out.format)));
+  if (out.format != Format::kSqlite && p.contains("table"))
+    return ParamError("table",
+                      fmt::format("applies to format sqlite only, not {}", FormatName(out.format)));
+  if (auto d = p.find("delimiter"); d != p.end()) {
+    std::string s = d->is_string() ? d->get<std::string>() : "";
+    if (s == "\\t" || s == "tab") s = "\t";
+    if (s.size() != 1 || s[0] == '"' || s[0] == '\n' || s[0] == '\r')
+      return ParamError("delimiter",
+                        "must be one character (or \"\\t\" or \"tab\"), not a quote or line break");
+    out.delimiter = s[0];
+  }
+  if (auto h = p.find("header"); h != p.end()) {
+    if (!h->is_boolean()) return ParamError("header", "must be a boolean");
+    out.header = h->get<bool>();
+  }
+  if (auto t = p.find("table"); t != p.end()) {
+    if (!t->is_string() || t->get<std::string>().empty())
+      return ParamError("table", "must be a non-empty string");
+    out.table = t->get<std::string>();
+    if (out.table.rfind("sqlite_", 0) == 0)
+      return ParamError("table", "names starting with sqlite_ are reserved by SQLite");
+  }
+  return out;
+}
+
+std::string Errno() { return std::strerror(errno); }
+
+// A file written under a temporary name beside its target and renamed over it
+// by Commit(); removed if never committed.
+class AtomicFile {
+ public:
+  static Result<std::unique_ptr<AtomicFile>> Create(const fs::path& target,
+                                                    const std::string& what) {
+    static std::atomic<uint64_t> counter{0};
+    auto f = std::unique_ptr<AtomicFile>(new AtomicFile(target, what));
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec)
+      return Status::IoError(
+          fmt::format("{}: cannot create its directory: {}", what, ec.message()));
+    uint64_t stamp =
+        static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    f->tmp_ =
+        target.parent_path() / fmt::format(".{}.alambic-tmp-{}-{}-{:x}", target.filename().string(),
+                                           getpid(), counter.fetch_add(1), stamp);
+    f->fd_ = ::open(f->tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (f->fd_ < 0)
+      return Status::IoError(fmt::format("{}: cannot create a temporary file: {}", what, Errno()));
+    return f;
+  }
+  ~AtomicFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  Status Write(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::IoError(fmt::format("{}: write failed: {}", what_, Errno()));
+      bytes.remove_prefix(static_cast<size_t>(n));
+      bytes_ += n;
+    }
+    return Status::Ok();
+  }
+  // fsync, rename over the target, fsync the directory.
+  Status Commit() {
+    if (::fsync(fd_) != 0)
+      return Status::IoError(fmt::format("{}: fsync failed: {}", what_, Errno()));
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return Status::IoError(fmt::format("{}: close failed: {}", what_, Errno()));
+    if (::rename(tmp_.c_str(), target_.c_str()) != 0)
+      return Status::IoError(fmt::format("{}: cannot replace the file: {}", what_, Errno()));
+    committed_ = true;
+    int dir = ::open(target_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);
+      ::close(dir);
+    }
+    return Status::Ok();
+  }
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  AtomicFile(fs::path target, std::string what)
+      : target_(std::move(target)), what_(std::move(what)) {}
+  fs::path target_, tmp_;
+  std::string what_;
+  int fd_ = -1;
+  bool committed_ = false;
+  int64_t bytes_ = 0;
+};
+
+bool NeedsNeutralising(std::string_view s) {
+  return !s.empty() && kFormulaStarts.find(s[0]) != std::string_view::npos;
+}
+
+// Rows [begin, end) of `t` as a table; text cells that a spreadsheet would read
+// as a formula get a leading quote (counted in *neutralised).
+Result<Table> CsvBatch(const Table& t, int64_t begin, int64_t end, int64_t* neutralised) {
+  std::vector<ColumnPtr> cols;
+  std::string buf;
+  for (const auto& c : t.columns()) {
+    ColumnBuilder b(c->type);
+    b.Reserve(end - begin);
+    for (int64_t i = begin; i < end; ++i) {
+      if (c->type == TypeId::kUtf8 && c->IsValid(i) && NeedsNeutralising(c->String(i))) {
+        buf = "'";
+        buf += c->String(i);
+        b.AppendString(buf);
+        ++*neutralised;
+      } else {
+        b.AppendFrom(*c, i);
+      }
+    }
+    cols.push_back(b.Finish());
+  }
+  return Table::Make(t.schema(), std::move(cols), end - begin);
+}
+
+void AppendJsonValue(const Column& c, int64_t i, std::string* out) {
+  if (c.IsNull(i)) {
+    out->append("null");
+    return;
+  }
+  switch (c.type) {
+    case TypeId::kInt64:
+      out->append(std::to_string(c.Int64(i)));
+      return;
+    case TypeId::kFloat64:
+      out->append(std::isfinite(c.Double(i)) ? json(c.Double(i)).dump() : "null");
+      return;
+    case TypeId::kBool:
+      out->append(c.Bool(i) ? "true" : "false");
+      return;
+    case TypeId::kUtf8:
+      out->append(
+          json(std::string(c.String(i))).dump(-1, ' ', false, json::error_handler_t::replace));
+      return;
+    case TypeId::kDate32:
+    case TypeId::kTimestamp:
+      out->append(json(FormatCell(c, i)).dump());
+      return;
+  }
+}
+
+struct Written {
+  int64_t bytes = 0;
+  int64_t neutralised = 0;
+};
+
+Status CheckCancel(const RecipeContext& ctx) {
+  if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
+  return Status::Ok();
+}
+
+Result<Written> WriteFile(const RecipeContext& ctx, const ExportParams& p, const Table& t,
+                          const fs::path& target) {
+  const std::string what = fmt::format("recipe {}: {}", ctx.recipe, p.path);
+  ALAMBIC_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(target, what));
+  Written w;
+  std::vector<std::string> keys;
+  for (const auto& f : t.schema().fields) keys.push_back(json(f.name).dump() + ":");
+  if (p.format == Format::kJson) ALAMBIC_RETURN_IF_ERROR(file->Write("["));
+  for (int64_t begin = 0; begin < t.num_rows() || begin == 0; begin += kBatchRows) {
+    ALAMBIC_RETURN_IF_ERROR(CheckCancel(ctx));
+    const int64_t end = std::min(t.num_rows(), begin + kBatchRows);
+    std::string out;
+    if (p.format == Format::kCsv) {
+      ALAMBIC_ASSIGN_OR_RETURN(Table batch, CsvBatch(t, begin, end, &w.neutralised));
+      std::ostringstream ss;
+      ALAMBIC_RETURN_IF_ERROR(
+          WriteCsv(batch, ss, CsvWriteOptions{p.delimiter, p.header && begin == 0}));
+      out = ss.str();
+    } else {
+      for (int64_t i = begin; i < end; ++i) {
+        if (p.format == Format::kJson) out.append(i == 0 ? "\n" : ",\n");
+        out.push_back('{');
+        for (int c = 0; c < t.num_columns(); ++c) {
+          if (c > 0) out.push_back(',');
+          out.append(keys[static_cast<size_t>(c)]);
+          AppendJsonValue(*t.column(c), i, &out);
+        }
+        out.push_back('}');
+        if (p.format == Format::kNdjson) out.push_back('\n');
+      }
+    }
+    ALAMBIC_RETURN_IF_ERROR(file->Write(out));
+    if (ctx.progress) ctx.progress(end);
+    if (end >= t.num_rows()) break;
+  }
+  if (p.format == Format::kJson)
+    ALAMBIC_RETURN_IF_ERROR(file->Write(t.num_rows() ? "\n]\n" : "]\n"));
+  ALAMBIC_RETURN_IF_ERROR(file->Commit());
+  w.bytes = file->bytes();
+  return w;
+}
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out.push_back(c);
+    if (c == '"') out.push_back('"');
+  }
+  return out + "\"";
+}
+
+const char* SqliteType(TypeId t) {
+  switch (t) {
+    case TypeId::kInt64:
+      return "INTEGER";
+    case TypeId::kFloat64:
+      return "REAL";
+    case TypeId::kBool:
+      return "BOOLEAN";
+    case TypeId::kUtf8:
+      return "TEXT";
+    case TypeId::kDate32:
+      return "DATE";
+    case TypeId::kTimestamp:
+      return "TIMESTAMP";
+  }
+  return "TEXT";
+}
+
+struct CloseDb {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct FinalizeStmt {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+
+// Replaces table `name` of the database at `target` with `t`, in one transaction.
+Status WriteSqlite(const RecipeContext& ctx, const ExportParams& p, const std::string& name,
+                   const Table& t, const fs::path& target) {
+  const std::string what = fmt::format("recipe {}: {}", ctx.recipe, p.path);
+  std::error_code ec;
+  fs::create_directories(target.parent_path(), ec);
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(target.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::unique_ptr<sqlite3, CloseDb> db(raw);
+  if (rc != SQLITE_OK)
+    return Status::IoError(fmt::format("{}: cannot open the database: {}", what,
+                                       raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  sqlite3_busy_timeout(db.get(), 5000);
+  auto exec = [&](const std::string& sql) -> Status {
+    if (sqlite3_exec(db.get(), sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
+      return Status::Failed(fmt::format("{}: SQLite: {}", what, sqlite3_errmsg(db.get())));
+    return Status::Ok();
+  };
+  const std::string tmp = QuoteIdent(name + "__alambic_new");
+  ALAMBIC_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+  auto fill = [&]() -> Status {
+    ALAMBIC_RETURN_IF_ERROR(exec("DROP TABLE IF EXISTS " + tmp));
+    std::string create = "CREATE TABLE " + tmp + " (", insert = "INSERT INTO " + tmp + " VALUES (";
+    for (size_t c = 0; c < t.schema().fields.size(); ++c) {
+      const Field& f = t.schema().fields[c];
+      create += fmt::format("{}{} {}", c ? ", " : "", QuoteIdent(f.name), SqliteType(f.type));
+      insert += c ? ", ?" : "?";
+    }
+    ALAMBIC_RETURN_IF_ERROR(exec(create + ")"));
+    sqlite3_stmt* st = nullptr;
+    insert += ")";
+    if (sqlite3_prepare_v2(db.get(), insert.c_str(), -1, &st, nullptr) != SQLITE_OK)
+      return Status::Failed(fmt::format("{}: SQLite: {}", what, sqlite3_errmsg(db.get())));
+    std::unique_ptr<sqlite3_stmt, FinalizeStmt> stmt(st);
+    std::string text;
+    for (int64_t row = 0; row < t.num_rows(); ++row) {
+      if (row % kBatchRows == 0) {
+        ALAMBIC_RETURN_IF_ERROR(CheckCancel(ctx));
+        if (ctx.progress && row > 0) ctx.progress(row);
+      }
+      for (int c = 0; c < t.num_columns(); ++c) {
+        const Column& col = *t.column(c);
+        const int k = c + 1;
+        if (col.IsNull(row)) {
+          sqlite3_bind_null(st, k);
+          continue;
+        }
+        switch (col.type) {
+          case TypeId::kInt64:
+            sqlite3_bind_int64(st, k, col.Int64(row));
+            break;
+          case TypeId::kFloat64:
+            sqlite3_bind_double(st, k, col.Double(row));
+            break;
+          case TypeId::kBool:
+            sqlite3_bind_int(st, k, col.Bool(row) ? 1 : 0);
+            break;
+          case TypeId::kUtf8: {
+            std::string_view v = col.String(row);
+            sqlite3_bind_text(st, k, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+            break;
+          }
+          case TypeId::kDate32:
+          case TypeId::kTimestamp:
+            text = FormatCell(col, row);
+            sqlite3_bind_text(st, k, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+            break;
+        }
+      }
+      if (sqlite3_step(st) != SQLITE_DONE)
+        return Status::Failed(
+            fmt::format("{}: SQLite: {} (row {})", what, sqlite3_errmsg(db.get()), row + 1));
+      sqlite3_reset(st);
+    }
+    ALAMBIC_RETURN_IF_ERROR(CheckCancel(ctx));
+    ALAMBIC_RETURN_IF_ERROR(exec("DROP TABLE IF EXISTS " + QuoteIdent(name)));
+    ALAMBIC_RETURN_IF_ERROR(exec("ALTER TABLE " + tmp + " RENAME TO " + QuoteIdent(name)));
+    return exec("COMMIT");
+  };
+  Status st = fill();
+  if (!st.ok()) sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return st;
+}
+
+class ExportKind final : public RecipeKind {
+ public:
+  std::string name() const override { return "export"; }
+  const std::vector<ParamSpec>& params() const override {
+    static const std::vector<ParamSpec> kParams = {
+        {"path", ParamType::kString, true, "the file to write (in the workspace or a data root)"},
+        {"format", ParamType::kString, false,
+         "csv, json, ndjson or sqlite (default: from the extension, else csv)"},
+        {"delimiter", ParamType::kString, false, "csv: one character (default ,)"},
+        {"header", ParamType::kBool, false, "csv: write the column names first (default true)"},
+        {"table", ParamType::kString, false,
+         "sqlite: the table to replace (default: the input's name)"},
+    };
+    return kParams;
+  }
+  int max_inputs() const override { return 1; }
+  Status CheckParams(const json& params) const override { return ParseParams(params).status(); }
+
+  Result<RecipeOutput> Run(RecipeContext& ctx) const override {
+    auto parsed = ParseParams(*ctx.params);
+    if (!parsed.ok()) return parsed.status().WithContext("recipe " + ctx.recipe);
+    const ExportParams& p = *parsed;
+    ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ctx.ResolvePath(p.path));
+    std::error_code ec;
+    fs::path state = fs::weakly_canonical(ctx.workspace / ".alambic", ec);
+    if (!ec && target.string().rfind(state.string() + "/", 0) == 0)
+      return Status::Invalid(fmt::format(
+          "recipe {}: path '{}' is inside .alambic/, Alambic's own state", ctx.recipe, p.path));
+    if (fs::is_directory(target, ec))
+      return Status::Invalid(
+          fmt::format("recipe {}: path '{}' is a directory", ctx.recipe, p.path));
+
+    const NamedTable& input = ctx.inputs.at(0);
+    const Table& t = *input.table;
+    RecipeOutput out;
+    if (p.format == Format::kSqlite) {
+      const std::string table = p.table.empty() ? input.name : p.table;
+      ALAMBIC_RETURN_IF_ERROR(WriteSqlite(ctx, p, table, t, target));
+      out.metrics["table"] = table;
+      out.metrics["bytes"] = static_cast<int64_t>(fs::file_size(target, ec));
+    } else {
+      ALAMBIC_ASSIGN_OR_RETURN(Written w, WriteFile(ctx, p, t, target));
+      out.metrics["bytes"] = w.bytes;
+      if (p.format == Format::kCsv) out.metrics["neutralised_cells"] = w.neutralised;
+    }
+    out.metrics["rows"] = t.num_rows();
+    out.metrics["path"] = p.path;
+    out.metrics["format"] = FormatName(p.format);
+    if (ctx.log)
+      ctx.log->Info(
+          fmt::format("exported {} rows to {} ({})", t.num_rows(), p.path, FormatName(p.format)));
+    std::map<std::string, std::vector<ColumnSource>> lineage;
+    for (const auto& f : t.schema().fields) lineage[f.name] = {{input.name, f.name}};
+    out.tables.push_back(t);
+    out.column_lineage.push_back(std::move(lineage));
+    return out;
+  }
+};
+
+}  // namespace
+
+void RegisterExportKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<ExportKind>()); }
+
+}  // namespace alambic

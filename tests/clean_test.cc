@@ -1,0 +1,480 @@
+// The clean kind: every step with its exact output and changed count, error
+// policies, params checks naming the step, lineage, and pseudonymisation that
+// matches an independent HMAC and never shows the key.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "recipes/recipe.h"
+#include "tests/test_util.h"
+
+namespace alambic {
+namespace {
+
+using testing::TempDir;
+using testing::WriteFile;
+using Cells = std::vector<std::string>;
+constexpr const char* kNull = "<null>";
+
+class CapturingLogger final : public RecipeLogger {
+ public:
+  void Log(LogLevel, const std::string& message) override {
+    std::lock_guard l(mu_);
+    lines_.push_back(message);
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard l(mu_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+ColumnPtr Text(const std::vector<std::optional<std::string>>& values) {
+  ColumnBuilder b(TypeId::kUtf8);
+  for (const auto& v : values) v ? b.AppendString(*v) : b.AppendNull();
+  return b.Finish();
+}
+ColumnPtr Ints(const std::vector<std::optional<int64_t>>& values) {
+  ColumnBuilder b(TypeId::kInt64);
+  for (const auto& v : values) v ? b.AppendInt64(*v) : b.AppendNull();
+  return b.Finish();
+}
+ColumnPtr Doubles(const std::vector<std::optional<double>>& values) {
+  ColumnBuilder b(TypeId::kFloat64);
+  for (const auto& v : values) v ? b.AppendDouble(*v) : b.AppendNull();
+  return b.Finish();
+}
+
+Table MakeTable(const std::vector<std::pair<std::string, ColumnPtr>>& cols) {
+  Schema s;
+  std::vector<ColumnPtr> data;
+  for (const auto& [n, c] : cols) {
+    s.fields.push_back({n, c->type, true});
+    data.push_back(c);
+  }
+  return *Table::Make(s, data);
+}
+
+Cells CellsOf(const Table& t, const std::string& col) {
+  Cells out;
+  ColumnPtr c = t.ColumnByName(col);
+  EXPECT_NE(c, nullptr) << col << " in " << t.schema().ToString();
+  if (!c) return out;
+  for (int64_t i = 0; i < c->length; ++i) out.push_back(c->IsNull(i) ? kNull : FormatCell(*c, i));
+  return out;
+}
+
+std::string HmacHex(const std::string& key, const std::string& msg) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), md, &len);
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) hex += fmt::format("{:02x}", md[i]);
+  return hex;
+}
+
+class CleanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kind_ = RecipeRegistry::Builtins().Find("clean");
+    ASSERT_NE(kind_, nullptr);
+    ws_ = dir_.path() / "ws";
+    WriteFile(ws_ / "alambic.yaml",
+              "name: t\nsecrets:\n  pseudo_key: {env: ALAMBIC_TEST_PSEUDO_KEY}\n"
+              "  other_key: {file: keys/other.key}\n  unset_key: {env: "
+              "ALAMBIC_TEST_UNSET_VARIABLE}\n");
+    WriteFile(ws_ / "keys/other.key", "another-key-value\n");
+    setenv("ALAMBIC_TEST_PSEUDO_KEY", kKey, 1);
+    unsetenv("ALAMBIC_TEST_UNSET_VARIABLE");
+  }
+
+  Result<RecipeOutput> Run(const Table& input, const nlohmann::json& steps) {
+    params_ = {{"steps", steps}};
+    input_ = std::make_shared<Table>(input);
+    RecipeContext ctx;
+    ctx.recipe = "prep";
+    ctx.params = &params_;
+    ctx.inputs = {{"raw", input_}};
+    ctx.outputs = {"clean"};
+    ctx.workspace = ws_;
+    ctx.log = &log_;
+    return kind_->Run(ctx);
+  }
+  // Runs and expects success; returns the output table.
+  Table Ok(const Table& input, const nlohmann::json& steps) {
+    auto out = Run(input, steps);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    if (!out.ok()) return Table();
+    last_ = *out;
+    return out->tables.at(0);
+  }
+  nlohmann::json StepMetrics(size_t i) const { return last_.metrics["steps"][i]; }
+  std::string RunError(const Table& input, const nlohmann::json& steps) {
+    auto out = Run(input, steps);
+    EXPECT_FALSE(out.ok());
+    return out.ok() ? "" : out.status().message();
+  }
+  std::string CheckError(const nlohmann::json& steps) {
+    Status st = kind_->CheckParams({{"steps", steps}});
+    EXPECT_FALSE(st.ok()) << steps.dump();
+    return st.message();
+  }
+
+  static constexpr const char* kKey = "s3cr3t-pseudonymisation-key-0042";
+  TempDir dir_;
+  std::filesystem::path ws_;
+  const RecipeKind* kind_ = nullptr;
+  nlohmann::json params_;
+  std::shared_ptr<const Table> input_;
+  CapturingLogger log_;
+  RecipeOutput last_;
+};
+
+TEST_F(CleanTest, TrimUpperLowerCountChangedCells) {
+  Table in = MakeTable({{"name", Text({"  \xC3\xA9lodie ", "jean\xC2\xA0", std::nullopt, "ok"})}});
+  Table t = Ok(in, {{{"trim", "name"}}, {{"upper", {"name"}}}, {{"lower", "name"}}});
+  EXPECT_EQ(CellsOf(t, "name"), (Cells{"\xC3\xA9lodie", "jean", kNull, "ok"}));
+  EXPECT_EQ(StepMetrics(0),
+            (nlohmann::json{{"step", "trim"}, {"columns", {"name"}}, {"changed", 2}}));
+  EXPECT_EQ(StepMetrics(1)["changed"], 3);
+  EXPECT_EQ(StepMetrics(2)["changed"], 3);
+  Table up = Ok(in, {{{"upper", "name"}}});
+  EXPECT_EQ(CellsOf(up, "name"), (Cells{"  \xC3\x89LODIE ", "JEAN\xC2\xA0", kNull, "OK"}));
+  auto lines = log_.lines();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "step 1 (trim) on name: 2 cells changed");
+  EXPECT_EQ(last_.metrics["rows"], 4);
+  EXPECT_EQ(last_.metrics["rows_in"], 4);
+}
+
+TEST_F(CleanTest, UpperAndLowerCoverLatinExtendedA) {
+  Table in = MakeTable({{"v", Text({"œuvre ÿ łódź",
+                                    "STRA\xC3\x9F"
+                                    "E"})}});
+  EXPECT_EQ(CellsOf(Ok(in, {{{"upper", "v"}}}), "v"),
+            (Cells{"\xC5\x92UVRE \xC5\xB8 \xC5\x81\xC3\x93"
+                   "D\xC5\xB9",
+                   "STRA\xC3\x9F"
+                   "E"}));
+  EXPECT_EQ(CellsOf(Ok(in, {{{"lower", "v"}}}), "v"), (Cells{"œuvre ÿ łódź",
+                                                             "stra\xC3\x9F"
+                                                             "e"}));
+}
+
+TEST_F(CleanTest, StripAccentsOnFrenchAndSpanishNames) {
+  Table in = MakeTable({{"n", Text({"\xC3\x89lodie \xC3\x91\xC3\xBA\xC3\xB1"
+                                    "ez",                             // Élodie Ñúñez
+                                    "Fran\xC3\xA7ois L\xC5\x93uvre",  // François Lœuvre
+                                    "\xC3\x86r\xC3\xB8 Stra\xC3\x9F"
+                                    "e",                // Ærø Straße
+                                    "Ren\x65\xCC\x81",  // decomposed é
+                                    "plain", std::nullopt,
+                                    "Chlo\xC3\xAB \xC3\x8Dsabel Gonz\xC3\xA1lez \xC5\xA0imon"})}});
+  Table t = Ok(in, {{{"strip_accents", "n"}}});
+  EXPECT_EQ(CellsOf(t, "n"), (Cells{"Elodie Nunez", "Francois Loeuvre", "AEro Strasse", "Rene",
+                                    "plain", kNull, "Chloe Isabel Gonzalez Simon"}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 5);
+}
+
+TEST_F(CleanTest, NormaliseWhitespaceCollapsesRunsAndTrims) {
+  Table in = MakeTable({{"a", Text({" a \t b  c ", "x\xE2\x80\xAFy", "ok", ""})}});
+  EXPECT_EQ(CellsOf(Ok(in, {{{"normalise_whitespace", "a"}}}), "a"),
+            (Cells{"a b c", "x y", "ok", ""}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 2);
+}
+
+TEST_F(CleanTest, RenameKeepDropAndLineage) {
+  Table in = MakeTable({{"id", Ints({1, 2})}, {"nom", Text({"a", "b"})}, {"x", Ints({0, 0})}});
+  Table t = Ok(in, {{{"rename", {{"nom", "name"}}}}, {{"drop", "x"}}, {{"keep", {"name", "id"}}}});
+  EXPECT_EQ(t.schema().ToString(), "name:utf8, id:int64");
+  ASSERT_EQ(last_.column_lineage.size(), 1u);
+  EXPECT_EQ(last_.column_lineage[0].at("name"), (std::vector<ColumnSource>{{"raw", "nom"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("id"), (std::vector<ColumnSource>{{"raw", "id"}}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 0);
+  EXPECT_EQ(StepMetrics(1)["columns_removed"], 1);
+  EXPECT_EQ(
+      RunError(in, {{{"rename", {{"nom", "id"}}}}}),
+      "recipe prep: step 1 (rename): cannot rename 'nom' to 'id': column 'id' already exists");
+}
+
+TEST_F(CleanTest, CastErrorPolicies) {
+  Table in =
+      MakeTable({{"age", Text({"12", "abc", "7", std::nullopt})}, {"k", Ints({1, 2, 3, 4})}});
+  EXPECT_EQ(RunError(in, {{{"cast", {{"age", "int64"}}}}}),
+            "recipe prep: step 1 (cast): column 'age': cannot convert 'abc' to int64 (row 2); set "
+            "on_error: null or drop_row to go on");
+
+  Table nulled = Ok(in, {{{"cast", {{"age", "int"}}}, {"on_error", "null"}}});
+  EXPECT_EQ(nulled.schema().ToString(), "age:int64, k:int64");
+  EXPECT_EQ(CellsOf(nulled, "age"), (Cells{"12", kNull, "7", kNull}));
+  EXPECT_EQ(StepMetrics(0), (nlohmann::json{{"step", "cast"},
+                                            {"columns", {"age"}},
+                                            {"changed", 2},
+                                            {"converted", 2},
+                                            {"failed", 1},
+                                            {"on_error", "null"},
+                                            {"nulled", 1}}));
+
+  Table dropped =
+      Ok(in, {{{"cast", {{"age", "int64"}, {"k", "float64"}}}, {"on_error", "drop_row"}}});
+  EXPECT_EQ(CellsOf(dropped, "age"), (Cells{"12", "7", kNull}));
+  EXPECT_EQ(CellsOf(dropped, "k"), (Cells{"1", "3", "4"}));
+  EXPECT_EQ(dropped.schema().ToString(), "age:int64, k:float64");
+  EXPECT_EQ(StepMetrics(0)["rows_removed"], 1);
+  EXPECT_EQ(StepMetrics(0)["converted"], 6);
+}
+
+TEST_F(CleanTest, CastBetweenTypes) {
+  Table in =
+      MakeTable({{"f", Text({"3,5", "1e3", "-2"})},
+                 {"b", Text({"oui", "False", "1"})},
+                 {"d", Text({"2024-12-31", "2025-01-01", "2000-02-29"})},
+                 {"ts", Text({"2024-12-31T10:20:30Z", "2025-01-01 00:00:00.5", "2000-02-29"})},
+                 {"n", Ints({1, -2, 30})}});
+  Table t = Ok(
+      in,
+      {{{"cast",
+         {{"f", "float64"}, {"b", "bool"}, {"d", "date"}, {"ts", "timestamp"}, {"n", "string"}}}}});
+  EXPECT_EQ(t.schema().ToString(), "f:float64, b:bool, d:date32, ts:timestamp, n:utf8");
+  EXPECT_EQ(CellsOf(t, "f"), (Cells{"3.5", "1000", "-2"}));
+  EXPECT_EQ(CellsOf(t, "b"), (Cells{"true", "false", "true"}));
+  EXPECT_EQ(CellsOf(t, "d"), (Cells{"2024-12-31", "2025-01-01", "2000-02-29"}));
+  EXPECT_EQ(CellsOf(t, "ts"),
+            (Cells{"2024-12-31T10:20:30Z", "2025-01-01T00:00:00.500000Z", "2000-02-29T00:00:00Z"}));
+  EXPECT_EQ(CellsOf(t, "n"), (Cells{"1", "-2", "30"}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 15);
+}
+
+TEST_F(CleanTest, ParseFrenchDates) {
+  Table in =
+      MakeTable({{"d", Text({"31/12/2024", "31/02/2024", "1/1/2025", std::nullopt, "2024"})}});
+  Table t = Ok(in, {{{"parse_date", "d"}, {"format", "%d/%m/%Y"}}});
+  EXPECT_EQ(t.schema().ToString(), "d:date32");
+  EXPECT_EQ(CellsOf(t, "d"), (Cells{"2024-12-31", kNull, "2025-01-01", kNull, kNull}));
+  EXPECT_EQ(StepMetrics(0)["parsed"], 2);
+  EXPECT_EQ(StepMetrics(0)["failed"], 2);
+  EXPECT_EQ(StepMetrics(0)["nulled"], 2);
+  EXPECT_EQ(StepMetrics(0)["on_error"], "null");
+
+  EXPECT_EQ(
+      RunError(in,
+               {{{"parse_date", {{"column", "d"}, {"format", "%d/%m/%Y"}, {"on_error", "fail"}}}}}),
+      "recipe prep: step 1 (parse_date): column 'd': cannot parse '31/02/2024' as "
+      "\"%d/%m/%Y\" (row 2); set on_error: null or drop_row to go on");
+  Table kept = Ok(in, {{{"parse_date", "d"}, {"format", "%d/%m/%Y"}, {"into", "day"}}});
+  EXPECT_EQ(kept.schema().ToString(), "d:utf8, day:date32");
+  EXPECT_EQ(last_.column_lineage[0].at("day"), (std::vector<ColumnSource>{{"raw", "d"}}));
+}
+
+TEST_F(CleanTest, ParseDatesWithTimesAndMonthNames) {
+  Table in = MakeTable({{"t", Text({"31/12/2024 23:59:58", "29/02/2023 10:00:00"})},
+                        {"m", Text({"3 févr. 2024", "14 July 2024"})},
+                        {"y", Text({"31/12/24", "01/01/69"})}});
+  Table t = Ok(in, {{{"parse_date", "t"}, {"format", "%d/%m/%Y %H:%M:%S"}},
+                    {{"parse_date", "m"}, {"format", "%d %b %Y"}},
+                    {{"parse_date", "y"}, {"format", "%d/%m/%y"}}});
+  EXPECT_EQ(t.schema().ToString(), "t:timestamp, m:date32, y:date32");
+  EXPECT_EQ(CellsOf(t, "t"), (Cells{"2024-12-31T23:59:58Z", kNull}));
+  EXPECT_EQ(CellsOf(t, "m"), (Cells{"2024-02-03", "2024-07-14"}));
+  EXPECT_EQ(CellsOf(t, "y"), (Cells{"2024-12-31", "1969-01-01"}));
+}
+
+TEST_F(CleanTest, FormatDate) {
+  Table in = MakeTable({{"d", Text({"2024-12-31", std::nullopt})}});
+  Table t = Ok(in, {{{"cast", {{"d", "date"}}}},
+                    {{"format_date", "d"}, {"format", "%d/%m/%Y"}, {"into", "fr"}}});
+  EXPECT_EQ(t.schema().ToString(), "d:date32, fr:utf8");
+  EXPECT_EQ(CellsOf(t, "fr"), (Cells{"31/12/2024", kNull}));
+  EXPECT_EQ(StepMetrics(1)["changed"], 1);
+}
+
+TEST_F(CleanTest, ReplaceAndRegexSteps) {
+  Table in = MakeTable({{"c", Text({"St Denis", "Paris", "St Ouen St", std::nullopt})},
+                        {"code", Text({"CE-0042/B", "CE-7/A", "none", "CE-1"})}});
+  Table t = Ok(
+      in,
+      {{{"replace", {{"column", "c"}, {"find", "St"}, {"with", "Saint"}}}},
+       {{"regex_replace", "code"}, {"pattern", "/[A-Z]$"}, {"with", ""}},
+       {{"regex_extract", {{"column", "code"}, {"pattern", "CE-0*([0-9]+)"}, {"into", "num"}}}}});
+  EXPECT_EQ(CellsOf(t, "c"), (Cells{"Saint Denis", "Paris", "Saint Ouen Saint", kNull}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 2);
+  EXPECT_EQ(CellsOf(t, "code"), (Cells{"CE-0042", "CE-7", "none", "CE-1"}));
+  EXPECT_EQ(StepMetrics(1)["changed"], 2);
+  EXPECT_EQ(CellsOf(t, "num"), (Cells{"42", "7", kNull, "1"}));
+  EXPECT_EQ(StepMetrics(2)["changed"], 3);
+  EXPECT_EQ(StepMetrics(2)["unmatched"], 1);
+  EXPECT_EQ(t.schema().ToString(), "c:utf8, code:utf8, num:utf8");
+  EXPECT_EQ(last_.column_lineage[0].at("num"), (std::vector<ColumnSource>{{"raw", "code"}}));
+}
+
+TEST_F(CleanTest, SplitIntoColumns) {
+  Table in = MakeTable(
+      {{"full", Text({"Dupont, Marie, Paris", "Martin", std::nullopt})}, {"k", Ints({1, 2, 3})}});
+  Table t = Ok(in, {{{"split", {{"column", "full"}, {"by", ", "}, {"into", {"last", "rest"}}}}}});
+  EXPECT_EQ(t.schema().ToString(), "full:utf8, last:utf8, rest:utf8, k:int64");
+  EXPECT_EQ(CellsOf(t, "last"), (Cells{"Dupont", "Martin", kNull}));
+  EXPECT_EQ(CellsOf(t, "rest"), (Cells{"Marie, Paris", kNull, kNull}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 3);
+  EXPECT_EQ(last_.column_lineage[0].at("rest"), (std::vector<ColumnSource>{{"raw", "full"}}));
+  EXPECT_EQ(RunError(in, {{{"split", "full"}, {"by", ","}, {"into", {"k"}}}}),
+            "recipe prep: step 1 (split): column 'k' already exists");
+}
+
+TEST_F(CleanTest, FillDropMissingAndDeduplicate) {
+  Table in = MakeTable({{"a", Text({"x", std::nullopt, "x", "y", std::nullopt})},
+                        {"n", Ints({1, 2, 1, std::nullopt, 2})}});
+  Table filled = Ok(in, {{{"fill_missing", {{"a", "?"}, {"n", 0}}}}});
+  EXPECT_EQ(CellsOf(filled, "a"), (Cells{"x", "?", "x", "y", "?"}));
+  EXPECT_EQ(CellsOf(filled, "n"), (Cells{"1", "2", "1", "0", "2"}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 3);
+  EXPECT_EQ(
+      RunError(in, {{{"fill_missing", {{"n", "abc"}}}}}),
+      "recipe prep: step 1 (fill_missing): fill value \"abc\" does not fit column 'n' (int64)");
+
+  Table dropped = Ok(in, {{{"drop_missing", {"n"}}}});
+  EXPECT_EQ(CellsOf(dropped, "a"), (Cells{"x", kNull, "x", kNull}));
+  EXPECT_EQ(StepMetrics(0)["rows_removed"], 1);
+  Table all = Ok(in, {{{"drop_missing", nlohmann::json::array()}}});
+  EXPECT_EQ(CellsOf(all, "a"), (Cells{"x", "x"}));
+
+  Table dedup_all = Ok(in, {{{"deduplicate", nlohmann::json::array()}}});
+  EXPECT_EQ(CellsOf(dedup_all, "a"), (Cells{"x", kNull, "y"}));
+  EXPECT_EQ(StepMetrics(0)["rows_removed"], 2);
+  Table dedup_a = Ok(in, {{{"deduplicate", "a"}}});
+  EXPECT_EQ(CellsOf(dedup_a, "n"), (Cells{"1", "2", kNull}));
+}
+
+TEST_F(CleanTest, RoundAndBin) {
+  Table in = MakeTable(
+      {{"x", Doubles({1.234, -2.5, 7.0, std::nullopt})}, {"n", Ints({1234, -1250, 17, 0})}});
+  Table t = Ok(in, {{{"round", {"x"}}, {"digits", 1}}, {{"round", "n"}, {"digits", -2}}});
+  EXPECT_EQ(CellsOf(t, "x"), (Cells{"1.2", "-2.5", "7", kNull}));
+  EXPECT_EQ(CellsOf(t, "n"), (Cells{"1200", "-1300", "0", "0"}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 1);
+  EXPECT_EQ(StepMetrics(1)["changed"], 3);
+
+  Table ages = MakeTable({{"age", Ints({5, 18, 64, 65, 120, 121, std::nullopt})}});
+  Table b = Ok(ages, {{{"bin", "age"},
+                       {"edges", {0, 18, 65, 120}},
+                       {"labels", {"minor", "adult", "senior"}},
+                       {"into", "group"}}});
+  EXPECT_EQ(CellsOf(b, "group"),
+            (Cells{"minor", "adult", "adult", "senior", "senior", kNull, kNull}));
+  EXPECT_EQ(StepMetrics(0)["changed"], 5);
+  EXPECT_EQ(StepMetrics(0)["outside"], 1);
+  Table d = Ok(ages, {{{"bin", "age"}, {"edges", {0, 18, 120}}}});
+  EXPECT_EQ(CellsOf(d, "age"),
+            (Cells{"[0, 18)", "[18, 120]", "[18, 120]", "[18, 120]", "[18, 120]", kNull, kNull}));
+}
+
+TEST_F(CleanTest, PseudonymiseMatchesAnIndependentHmac) {
+  Table in = MakeTable({{"candidate_id", Text({"K001", "K002", "K001", std::nullopt})},
+                        {"n", Ints({42, 7, 42, 1})}});
+  Table t = Ok(in, {{{"pseudonymise", {"candidate_id", "n"}}, {"key", "secret:pseudo_key"}}});
+  const std::string k1 = HmacHex(kKey, "K001");
+  EXPECT_EQ(k1.size(), 64u);
+  EXPECT_EQ(CellsOf(t, "candidate_id"), (Cells{k1, HmacHex(kKey, "K002"), k1, kNull}));
+  EXPECT_EQ(CellsOf(t, "n")[0], HmacHex(kKey, "42"));
+  EXPECT_EQ(StepMetrics(0)["changed"], 7);
+  const std::string key_id = StepMetrics(0)["key_id"];
+  EXPECT_EQ(key_id, HmacHex(kKey, "alambic-key-id").substr(0, 16));
+
+  Table short_form =
+      Ok(in, {{{"pseudonymise", "candidate_id"}, {"key", "secret:pseudo_key"}, {"length", 16}}});
+  EXPECT_EQ(CellsOf(short_form, "candidate_id")[0], k1.substr(0, 16));
+
+  Table other = Ok(in, {{{"pseudonymise", "candidate_id"}, {"key", "secret:other_key"}}});
+  EXPECT_EQ(CellsOf(other, "candidate_id")[0], HmacHex("another-key-value", "K001"));
+  EXPECT_NE(CellsOf(other, "candidate_id")[0], k1);
+  EXPECT_NE(StepMetrics(0)["key_id"], key_id);
+}
+
+TEST_F(CleanTest, TheKeyNeverShowsInLogsMetricsOrErrors) {
+  Table in = MakeTable({{"id", Text({"K001"})}});
+  Table t = Ok(in, {{{"pseudonymise", "id"}, {"key", "secret:pseudo_key"}}});
+  EXPECT_EQ(last_.metrics.dump().find(kKey), std::string::npos);
+  for (const auto& line : log_.lines()) EXPECT_EQ(line.find(kKey), std::string::npos) << line;
+  std::string err = RunError(in, {{{"pseudonymise", "nope"}, {"key", "secret:pseudo_key"}}});
+  EXPECT_EQ(err, "recipe prep: step 1 (pseudonymise): unknown column 'nope' (columns: id)");
+  EXPECT_EQ(RunError(in, {{{"pseudonymise", "id"}, {"key", "secret:unset_key"}}}),
+            "recipe prep: step 1 (pseudonymise): secret 'unset_key': environment variable "
+            "ALAMBIC_TEST_UNSET_VARIABLE is not set");
+  EXPECT_EQ(RunError(in, {{{"pseudonymise", "id"}, {"key", "secret:missing"}}}).find(kKey),
+            std::string::npos);
+  // A literal key in the flow is refused without being echoed.
+  std::string literal = CheckError({{{"pseudonymise", "id"}, {"key", kKey}}});
+  EXPECT_EQ(literal,
+            "param 'steps': step 1 (pseudonymise): option 'key' must be a secret reference "
+            "\"secret:NAME\" declared in alambic.yaml, never a literal key");
+  EXPECT_EQ(RunError(in, {{{"pseudonymise", "id"}, {"key", kKey}}}).find(kKey), std::string::npos);
+}
+
+TEST_F(CleanTest, UnknownColumnNamesTheStepAndTheColumns) {
+  Table in = MakeTable({{"id", Ints({1})}, {"name", Text({"a"})}});
+  EXPECT_EQ(RunError(in, {{{"upper", "name"}}, {{"lower", "name"}}, {{"trim", {"name", "nme"}}}}),
+            "recipe prep: step 3 (trim): unknown column 'nme' (columns: id, name)");
+  EXPECT_EQ(
+      RunError(in, {{{"trim", "id"}}}),
+      "recipe prep: step 1 (trim): column 'id' is int64; trim applies to text (utf8) columns");
+}
+
+TEST_F(CleanTest, CheckParamsNamesTheStep) {
+  EXPECT_TRUE(kind_
+                  ->CheckParams(
+                      {{"steps", {{{"trim", "a"}}, {{"parse_date", "d"}, {"format", "%d/%m/%Y"}}}}})
+                  .ok());
+  EXPECT_EQ(CheckError("trim"), "param 'steps': must be a list of steps");
+  EXPECT_EQ(CheckError({{{"trim", "a"}}, "upper"}),
+            "param 'steps': step 2: must be a mapping such as {trim: [name]}");
+  EXPECT_EQ(CheckError({{{"trimm", "a"}}}),
+            "param 'steps': step 1: unknown step 'trimm' (known steps: bin, cast, deduplicate, "
+            "drop, drop_missing, fill_missing, format_date, keep, lower, normalise_whitespace, "
+            "parse_date, pseudonymise, regex_extract, regex_replace, rename, replace, round, "
+            "split, strip_accents, trim, upper)");
+  EXPECT_EQ(
+      CheckError({{{"trim", "a"}, {"upper", "a"}}}),
+      "param 'steps': step 1: holds two steps, 'trim' and 'upper'; write one step per list item");
+  EXPECT_EQ(CheckError({{{"trim", "a"}, {"by", ","}}}),
+            "param 'steps': step 1 (trim): unknown option 'by' (trim takes none)");
+  EXPECT_EQ(CheckError({{{"split", "a"}, {"by", ","}, {"into", "b"}}}),
+            "param 'steps': step 1 (split): option 'into' must be a list of column names");
+  EXPECT_EQ(CheckError({{{"cast", {{"a", "integer"}}}, {"on_error", "skip"}}}),
+            "param 'steps': step 1 (cast): option 'on_error' must be fail, null or drop_row");
+  EXPECT_EQ(CheckError({{{"cast", {{"a", "number"}}}}}).substr(0, 50),
+            "param 'steps': step 1 (cast): column 'a': unknown ");
+  EXPECT_EQ(CheckError({{{"round", "a"}, {"digits", "2"}}}),
+            "param 'steps': step 1 (round): option 'digits' must be an integer");
+  EXPECT_EQ(CheckError({{{"parse_date", "a"}, {"format", "%d/%m"}}}),
+            "param 'steps': step 1 (parse_date): option 'format' must hold a year, a month and a "
+            "day (%Y, %m, %d)");
+  EXPECT_EQ(CheckError({{{"parse_date", "a"}, {"format", "%d/%m/%Y %Z"}}}),
+            "param 'steps': step 1 (parse_date): option 'format': unsupported directive %Z (use "
+            "%d %m %Y %y %H %M %S %b %B %%)");
+  EXPECT_EQ(CheckError({{{"regex_extract", "a"}, {"pattern", "(a"}}})
+                .rfind("param 'steps': step 1 (regex_extract): option 'pattern': invalid regular "
+                       "expression: ",
+                       0),
+            0u);
+  EXPECT_EQ(CheckError({{{"regex_extract", "a"}, {"pattern", "(a)"}, {"group", 2}}}),
+            "param 'steps': step 1 (regex_extract): option 'group': the pattern has 1 group(s), "
+            "not 2");
+  EXPECT_EQ(CheckError({{{"bin", "a"}, {"edges", {0, 10}}, {"labels", {"x", "y"}}}}),
+            "param 'steps': step 1 (bin): option 'labels' needs 1 labels for 2 edges, not 2");
+  EXPECT_EQ(CheckError({{{"keep", nlohmann::json::array()}}}),
+            "param 'steps': step 1 (keep): names no column");
+  EXPECT_EQ(CheckError({{{"replace", {{"column", "a"}, {"find", "x"}}}, {"find", "y"}}}),
+            "param 'steps': step 1 (replace): option 'find' is given twice");
+}
+
+}  // namespace
+}  // namespace alambic
