@@ -186,6 +186,9 @@ std::map<std::string, std::string> JsonToMap(std::string_view s) {
   return m;
 }
 
+// Maps up to this size are compared in place by RecipeStateView::MapEquals.
+constexpr size_t kShortMap = 16;
+
 std::string_view TextOf(const SQLite::Column& c) {
   return std::string_view(c.getText(), static_cast<size_t>(c.getBytes()));
 }
@@ -507,8 +510,8 @@ Result<std::vector<CurrentVersion>> Catalog::CurrentVersions(const std::string& 
   }
 }
 
-Result<std::unordered_map<std::string, std::string>> Catalog::CurrentVersionIds(
-    const std::string& env) {
+Status Catalog::ForEachCurrentVersionId(
+    const std::string& env, const std::function<void(std::string_view, std::string_view)>& fn) {
   std::lock_guard lock(mu_);
   try {
     // The same rows as CurrentVersions(): a current version whose record is gone does not count.
@@ -517,13 +520,21 @@ Result<std::unordered_map<std::string, std::string>> Catalog::CurrentVersionIds(
                         "dataset_versions v ON v.environment = c.environment AND v.dataset = "
                         "c.dataset AND v.id = c.version_id WHERE c.environment = ?");
     q.bind(1, env);
-    std::unordered_map<std::string, std::string> out;
-    while (q.executeStep())
-      out.emplace(std::string(TextOf(q.getColumn(0))), std::string(TextOf(q.getColumn(1))));
-    return out;
+    while (q.executeStep()) fn(TextOf(q.getColumn(0)), TextOf(q.getColumn(1)));
+    return Status::Ok();
   } catch (const std::exception& e) {
     return SqlError(e, "current versions");
   }
+}
+
+Result<std::unordered_map<std::string, std::string>> Catalog::CurrentVersionIds(
+    const std::string& env) {
+  std::unordered_map<std::string, std::string> out;
+  ALAMBIC_RETURN_IF_ERROR(
+      ForEachCurrentVersionId(env, [&](std::string_view d, std::string_view id) {
+        out.emplace(std::string(d), std::string(id));
+      }));
+  return out;
 }
 
 Result<std::optional<DatasetVersionRecord>> Catalog::FindVersion(const std::string& env,
@@ -589,6 +600,57 @@ bool Catalog::HasVersion(const std::string& env, const std::string& dataset,
 
 std::map<std::string, std::string> RecipeStateView::DecodeMap(std::string_view json) {
   return JsonToMap(json);
+}
+
+bool RecipeStateView::MapEquals(std::string_view json, const std::vector<std::string>& keys,
+                                const std::vector<std::string>& values) {
+  // As MapToJson writes it: {"k":"v",...}, keys in increasing order, plain
+  // ASCII. Then (with distinct keys wanted) it suffices that each entry is
+  // wanted and that there are as many entries as wanted.
+  auto slow = [&] {
+    const auto m = JsonToMap(json);
+    if (m.size() != keys.size()) return false;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto it = m.find(keys[i]);
+      if (it == m.end() || it->second != values[i]) return false;
+    }
+    return true;
+  };
+  if (keys.size() > kShortMap) return slow();
+  for (size_t i = 0; i < keys.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (keys[i] == keys[j]) return slow();
+  for (unsigned char c : json)
+    if (c < 0x20 || c >= 0x80 || c == '\\') return slow();
+  if (json.size() < 2 || json.front() != '{' || json.back() != '}') return slow();
+  size_t p = 1, entries = 0;
+  bool match = true;  // decided only once the whole text is known to be well formed
+  std::string_view previous;
+  auto quoted = [&](std::string_view* out) {
+    if (p >= json.size() || json[p] != '"') return false;
+    size_t end = json.find('"', p + 1);
+    if (end == std::string_view::npos) return false;
+    *out = json.substr(p + 1, end - p - 1);
+    p = end + 1;
+    return true;
+  };
+  if (json[p] != '}') {
+    while (true) {
+      std::string_view k, v;
+      if (!quoted(&k) || p >= json.size() || json[p++] != ':' || !quoted(&v) || p >= json.size() ||
+          (entries > 0 && !(previous < k)))
+        return slow();
+      previous = k;
+      ++entries;
+      size_t i = 0;
+      while (i < keys.size() && keys[i] != k) ++i;
+      if (i == keys.size() || values[i] != v) match = false;
+      if (json[p] == '}') break;
+      if (json[p++] != ',') return slow();
+    }
+  }
+  if (p + 1 != json.size()) return slow();
+  return match && entries == keys.size();
 }
 
 RecipeState RecipeStateView::Decode() const {

@@ -89,6 +89,10 @@ struct RecipeStateView {
   // One of the JSON maps, decoded as Decode() does (entries whose value is
   // not a string are left out; what is not a JSON object is empty).
   static std::map<std::string, std::string> DecodeMap(std::string_view json);
+  // Whether DecodeMap(json) is exactly {keys[i]: values[i]} (same sizes),
+  // mostly without decoding it.
+  static bool MapEquals(std::string_view json, const std::vector<std::string>& keys,
+                        const std::vector<std::string>& values);
 };
 
 // One group commit: recipe runs, published versions, new current versions and
@@ -143,6 +147,10 @@ class Catalog {
   // Dataset -> version id of the same current versions, without their details
   // (what the planner reads).
   Result<std::unordered_map<std::string, std::string>> CurrentVersionIds(const std::string& env);
+  // Calls fn(dataset, version id) for each of them, under the catalog's lock
+  // (fn must not call the catalog).
+  Status ForEachCurrentVersionId(const std::string& env,
+                                 const std::function<void(std::string_view, std::string_view)>& fn);
   Result<std::optional<DatasetVersionRecord>> FindVersion(const std::string& env,
                                                           const std::string& dataset,
                                                           const std::string& id_or_prefix);

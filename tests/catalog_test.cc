@@ -268,6 +268,53 @@ TEST(CatalogTest, RecipeStatesReadAnyJsonAsBefore) {
   }
 }
 
+TEST(CatalogTest, MapEqualsIsDecodeThenCompare) {
+  const std::vector<std::string> jsons = {"{}",
+                                          R"({"a":"1"})",
+                                          R"({"a":"1","b":"2"})",
+                                          R"({"b":"2","a":"1"})",
+                                          R"({"a":"1","a":"2"})",
+                                          R"({"a":"2","a":"1"})",
+                                          R"({ "a" : "1" })",
+                                          R"({"a":1})",
+                                          R"({"a":"1","b":2})",
+                                          R"({"a":"1",})",
+                                          R"({"a":"1")",
+                                          R"({"a":"1"} )",
+                                          "",
+                                          "[]",
+                                          "not json",
+                                          R"({"a\"b":"1"})",
+                                          R"({"é":"1"})",
+                                          R"({"a":"1","b":"2","c":"3"})",
+                                          R"({"":""})",
+                                          R"({"a":""})",
+                                          "{\"a\":\"\xff\"}"};
+  const std::vector<std::pair<std::vector<std::string>, std::vector<std::string>>> wanted = {
+      {{}, {}},
+      {{"a"}, {"1"}},
+      {{"a"}, {"2"}},
+      {{"b"}, {"2"}},
+      {{"a", "b"}, {"1", "2"}},
+      {{"b", "a"}, {"2", "1"}},
+      {{"a", "a"}, {"1", "1"}},
+      {{"a", "b", "c"}, {"1", "2", "3"}},
+      {{"a\"b"}, {"1"}},
+      {{"é"}, {"1"}},
+      {{""}, {""}},
+      {{"a"}, {""}},
+  };
+  for (const auto& json : jsons)
+    for (const auto& [keys, values] : wanted) {
+      const auto m = ReferenceJsonToMap(json);
+      bool expected = m.size() == keys.size();
+      for (size_t i = 0; expected && i < keys.size(); ++i)
+        expected = m.count(keys[i]) && m.at(keys[i]) == values[i];
+      EXPECT_EQ(RecipeStateView::MapEquals(json, keys, values), expected)
+          << json << " with " << keys.size() << " keys";
+    }
+}
+
 TEST(CatalogTest, HasVersionSeesWhatOtherConnectionsCommit) {
   TempDir dir;
   auto reader = std::move(*Catalog::Open(dir.path() / "c.db"));

@@ -20,18 +20,74 @@
 
 namespace alambic {
 
-// The catalog's side of a plan state (current versions, recipe states), read
-// on a helper thread through a connection of its own, so that it overlaps with
-// loading and validating the flows. Take() gives it only if no connection
-// committed to the catalog since it started reading (PRAGMA data_version): it
-// is then exactly what reading the catalog at Take() time would give.
+// What the planner reads from the catalog: the current version of each
+// dataset, each with whether its file is in the store (checked at most once,
+// by whichever thread needs it first), and the last build of each recipe,
+// kept as stored and decoded when the planner asks for all of it.
+struct CatalogView {
+  struct Current {
+    explicit Current(std::string version) : id(std::move(version)) {}
+    std::string id;
+    mutable std::atomic<uint8_t> in_store{kUnknown};
+    enum : uint8_t { kUnknown, kPresent, kAbsent };
+  };
+  // A stored recipe state: its columns end to end in one string.
+  struct LastBuild {
+    enum Field { kParamsHash, kCodeHash, kSourceFingerprint, kRunId, kInputs, kOutputs, kFields };
+    std::string text;
+    uint32_t end[kFields] = {};
+    std::string_view field(Field f) const {
+      const uint32_t begin = f == 0 ? 0 : end[f - 1];
+      return std::string_view(text).substr(begin, end[f] - begin);
+    }
+    mutable std::unique_ptr<RecipeState> state;  // decoded by the first LastBuild()
+  };
+  std::unordered_map<std::string, Current> current;   // dataset -> current version
+  std::unordered_map<std::string, LastBuild> builds;  // "flow/recipe" -> last build
+
+  // On failure the view holds no current version at all (as a failed CurrentVersionIds()).
+  Status ReadCurrent(Catalog& catalog, const std::string& env, size_t expected) {
+    current.reserve(expected);
+    Status st =
+        catalog.ForEachCurrentVersionId(env, [&](std::string_view dataset, std::string_view id) {
+          current.try_emplace(std::string(dataset), std::string(id));
+        });
+    if (!st.ok()) current.clear();
+    return st;
+  }
+  // `expected`: about how many there are. On failure the view holds no last
+  // build at all (as a failed RecipeStates()).
+  Status ReadBuilds(Catalog& catalog, const std::string& env, size_t expected) {
+    builds.reserve(expected);
+    std::string key;
+    Status st = catalog.ForEachRecipeState(env, [&](const RecipeStateView& v) {
+      key.assign(v.flow);
+      key += '/';
+      key += v.recipe;
+      LastBuild b;
+      const std::string_view fields[LastBuild::kFields] = {
+          v.params_hash, v.code_hash, v.source_fingerprint, v.run_id, v.inputs, v.outputs};
+      size_t size = 0;
+      for (auto f : fields) size += f.size();
+      b.text.reserve(size);
+      for (int f = 0; f < LastBuild::kFields; ++f) {
+        b.text += fields[f];
+        b.end[f] = static_cast<uint32_t>(b.text.size());
+      }
+      builds.insert_or_assign(key, std::move(b));  // the later row wins, as in RecipeStates()
+    });
+    if (!st.ok()) builds.clear();
+    return st;
+  }
+};
+
+// The catalog's side of a plan state, read on a helper thread through a
+// connection of its own, so that it overlaps with loading and validating the
+// flows. Take() gives it only if no connection committed to the catalog since
+// it started reading (PRAGMA data_version): it is then exactly what reading
+// the catalog at Take() time would give.
 class PlanStatePrefetch {
  public:
-  struct Data {
-    std::unordered_map<std::string, std::string> current;  // dataset -> version id
-    std::map<std::string, RecipeState> states;             // "flow/recipe" -> last build
-  };
-
   // Starts reading the catalog at `path` if there is one (nothing is created);
   // nullptr when no thread can be started.
   static std::unique_ptr<PlanStatePrefetch> Start(const std::filesystem::path& path,
@@ -51,10 +107,10 @@ class PlanStatePrefetch {
   PlanStatePrefetch& operator=(const PlanStatePrefetch&) = delete;
 
   // Waits for the reads; their result if the catalog is unchanged since.
-  std::optional<Data> Take() {
+  std::unique_ptr<CatalogView> Take() {
     if (thread_.joinable()) thread_.join();
-    if (!read_ || reader_->DataVersion() != version_) return std::nullopt;
-    return std::move(data_);
+    if (!view_ || reader_->DataVersion() != version_) return nullptr;
+    return std::move(view_);
   }
 
  private:
@@ -64,21 +120,18 @@ class PlanStatePrefetch {
     if (!reader.ok()) return;
     reader_ = std::move(*reader);
     version_ = reader_->DataVersion();
-    auto current = reader_->CurrentVersionIds(env);
-    if (version_ < 0 || !current.ok()) return;
-    auto states = reader_->RecipeStates(env);
-    if (!states.ok()) return;
-    data_.current = std::move(*current);
-    data_.states = std::move(*states);
-    read_ = true;
+    auto view = std::make_unique<CatalogView>();
+    if (version_ < 0 || !view->ReadCurrent(*reader_, env, 0).ok() ||
+        !view->ReadBuilds(*reader_, env, view->current.size()).ok())
+      return;
+    view_ = std::move(view);
   }
 
   std::thread thread_;
   // Written by the thread, read by Take() after joining it.
   std::unique_ptr<Catalog> reader_;
   int64_t version_ = -1;
-  bool read_ = false;
-  Data data_;
+  std::unique_ptr<CatalogView> view_;
 };
 
 Session::~Session() = default;
@@ -117,25 +170,23 @@ namespace {
 
 // The planner's view of the catalog and the store. Whether each current
 // version's file is in the store (one stat per output, the bulk of an
-// up-to-date plan's time) is checked by a helper thread, from the last output
-// back, while the recipe states are read and the planner works; the planner
-// checks whatever the helper has not reached yet itself.
+// up-to-date plan's time) is checked by a helper thread, in graph order, ahead
+// of the planner, which checks a file itself when it gets there first.
 class CatalogPlanState final : public PlanState {
  public:
   // Reads the catalog unless `prefetched` holds what it would read.
   CatalogPlanState(Catalog& catalog, const DatasetStore& store, std::string env,
-                   const FlowGraph& graph, std::optional<PlanStatePrefetch::Data> prefetched)
-      : catalog_(catalog), store_(store), env_(std::move(env)) {
+                   const FlowGraph& graph, std::unique_ptr<CatalogView> prefetched)
+      : catalog_(catalog), store_(store), env_(std::move(env)), graph_(graph) {
     store_dir_ = ::open(store_.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (prefetched) {
-      current_ = std::move(prefetched->current);
-      states_ = std::move(prefetched->states);
-      ListProbes(graph);
+      view_ = std::move(prefetched);
       StartProbing();
-    } else if (!LoadInParallel(graph)) {
-      LoadCurrentVersions(catalog_, graph);
+    } else if (!ReadInParallel()) {
+      view_ = std::make_unique<CatalogView>();
+      (void)view_->ReadCurrent(catalog_, env_, static_cast<size_t>(graph_.size()));
       StartProbing();
-      LoadRecipeStates();
+      (void)view_->ReadBuilds(catalog_, env_, static_cast<size_t>(graph_.size()));
     }
   }
   ~CatalogPlanState() override {
@@ -147,100 +198,103 @@ class CatalogPlanState final : public PlanState {
   CatalogPlanState& operator=(const CatalogPlanState&) = delete;
 
   bool Published(const std::string& dataset, const std::string& id) const override {
-    auto it = current_.find(dataset);
-    if (it != current_.end() && it->second == id) {
-      auto probe = probe_of_.find(it->first);
-      if (probe != probe_of_.end()) return Probed(probe->second);
-      return StoreHas(dataset, id);
-    }
+    auto it = view_->current.find(dataset);
+    if (it != view_->current.end() && it->second.id == id) return InStore(it->first, it->second);
     return catalog_.HasVersion(env_, dataset, id) && StoreHas(dataset, id);
   }
   std::string Current(const std::string& dataset) const override {
-    auto it = current_.find(dataset);
-    return it == current_.end() ? "" : it->second;
+    auto it = view_->current.find(dataset);
+    return it == view_->current.end() ? "" : it->second.id;
   }
   const RecipeState* LastBuild(const std::string& key) const override {
-    auto it = states_.find(key);
-    return it == states_.end() ? nullptr : &it->second;
+    auto it = view_->builds.find(key);
+    if (it == view_->builds.end()) return nullptr;
+    using B = CatalogView::LastBuild;
+    const B& b = it->second;
+    if (!b.state) {
+      RecipeStateView v;
+      v.params_hash = b.field(B::kParamsHash);
+      v.code_hash = b.field(B::kCodeHash);
+      v.source_fingerprint = b.field(B::kSourceFingerprint);
+      v.run_id = b.field(B::kRunId);
+      v.inputs = b.field(B::kInputs);
+      v.outputs = b.field(B::kOutputs);
+      b.state = std::make_unique<RecipeState>(v.Decode());
+    }
+    return b.state.get();
+  }
+  bool LastBuildProduced(const std::string& key, const std::vector<std::string>& datasets,
+                         const std::vector<std::string>& versions) const override {
+    auto it = view_->builds.find(key);
+    if (it == view_->builds.end()) return false;
+    return RecipeStateView::MapEquals(it->second.field(CatalogView::LastBuild::kOutputs), datasets,
+                                      versions);
   }
 
  private:
-  enum : uint8_t { kUnknown, kPresent, kAbsent };
-
   // Reads the current versions (then checks their files) on a second catalog
-  // connection and thread while this thread reads the recipe states. False,
-  // with nothing loaded, when that is not worth it or not possible.
-  bool LoadInParallel(const FlowGraph& graph) {
-    if (static_cast<size_t>(graph.size()) < kMinProbesForThread) return false;
+  // connection and thread while this thread reads the last builds. False,
+  // with nothing read, when that is not worth it or not possible.
+  bool ReadInParallel() {
+    if (static_cast<size_t>(graph_.size()) < kMinOutputsForThread) return false;
     auto reader = catalog_.OpenReader();
     if (!reader.ok()) return false;
-    std::promise<void> listed;
-    std::future<void> ready = listed.get_future();
+    // The helper fills (then only reads) view->current; this thread fills
+    // view->builds once the helper is done with the reading.
+    auto view = std::make_unique<CatalogView>();
+    std::promise<void> read;
+    std::future<void> ready = read.get_future();
     try {
       prober_ = std::thread(
-          [this, &graph](std::unique_ptr<Catalog> other, std::promise<void> done) {
-            LoadCurrentVersions(*other, graph);
+          [this, v = view.get()](std::unique_ptr<Catalog> other, std::promise<void> done) {
+            (void)v->ReadCurrent(*other, env_, static_cast<size_t>(graph_.size()));
             other.reset();
-            done.set_value();  // from here on `graph` may be gone
-            ProbeAll();
+            done.set_value();
+            ProbeAll(*v);
           },
-          std::move(*reader), std::move(listed));
+          std::move(*reader), std::move(read));
     } catch (const std::system_error&) {
       return false;
     }
-    LoadRecipeStates();
+    CatalogView builds;
+    (void)builds.ReadBuilds(catalog_, env_, static_cast<size_t>(graph_.size()));
     ready.wait();
+    view->builds = std::move(builds.builds);
+    view_ = std::move(view);
     return true;
   }
 
-  void LoadRecipeStates() {
-    if (auto st = catalog_.RecipeStates(env_); st.ok()) states_ = std::move(*st);
-  }
-
-  // Reads the current versions and lists the files to check.
-  void LoadCurrentVersions(Catalog& catalog, const FlowGraph& graph) {
-    if (auto cur = catalog.CurrentVersionIds(env_); cur.ok()) current_ = std::move(*cur);
-    ListProbes(graph);
-  }
-
-  // Lists the current versions of the graph's outputs, in graph order, as the
-  // files to check.
-  void ListProbes(const FlowGraph& graph) {
-    for (int i = 0; i < graph.size(); ++i)
-      for (const auto& out : graph.node(i).recipe->outputs) {
-        auto it = current_.find(out);
-        if (it == current_.end() || probe_of_.count(it->first)) continue;
-        probe_of_.emplace(it->first, probes_.size());
-        probes_.push_back({&it->first, &it->second});
-      }
-    probe_state_ = std::make_unique<std::atomic<uint8_t>[]>(probes_.size());
-  }
-
-  // Checks the listed files on a helper thread (unless there are too few).
+  // Checks the files of the graph's outputs on a helper thread (unless there
+  // are too few to bother).
   void StartProbing() {
-    if (probes_.size() < kMinProbesForThread) return;
+    if (static_cast<size_t>(graph_.size()) < kMinOutputsForThread) return;
     try {
-      prober_ = std::thread([this] { ProbeAll(); });
+      prober_ = std::thread([this] { ProbeAll(*view_); });
     } catch (const std::system_error&) {
       // No thread: the planner checks every file itself.
     }
   }
 
-  // In graph order, ahead of the planner (which checks a file itself when it
-  // gets there first).
-  void ProbeAll() const {
-    for (size_t k = 0; k < probes_.size() && !stop_.load(std::memory_order_relaxed); ++k)
-      Probed(k);
+  void ProbeAll(const CatalogView& view) const {
+    for (int i = 0; i < graph_.size(); ++i) {
+      if (stop_.load(std::memory_order_relaxed)) return;
+      for (const auto& out : graph_.node(i).recipe->outputs) {
+        auto it = view.current.find(out);
+        if (it != view.current.end()) InStore(it->first, it->second);
+      }
+    }
   }
 
-  // Whether probe k's file exists, checking it now unless known.
-  bool Probed(size_t k) const {
-    uint8_t known = probe_state_[k].load(std::memory_order_acquire);
-    if (known == kUnknown) {
-      known = StoreHas(*probes_[k].dataset, *probes_[k].id) ? kPresent : kAbsent;
-      probe_state_[k].store(known, std::memory_order_release);
+  // Whether the file of a current version is in the store, checking it now
+  // unless known.
+  bool InStore(const std::string& dataset, const CatalogView::Current& c) const {
+    uint8_t known = c.in_store.load(std::memory_order_acquire);
+    if (known == CatalogView::Current::kUnknown) {
+      known =
+          StoreHas(dataset, c.id) ? CatalogView::Current::kPresent : CatalogView::Current::kAbsent;
+      c.in_store.store(known, std::memory_order_release);
     }
-    return known == kPresent;
+    return known == CatalogView::Current::kPresent;
   }
 
   // store_.Exists(dataset, id), resolving only the path below the store's
@@ -252,22 +306,14 @@ class CatalogPlanState final : public PlanState {
     return ::fstatat(store_dir_, DatasetStore::RelativePath(dataset, id).c_str(), &st, 0) == 0;
   }
 
-  static constexpr size_t kMinProbesForThread = 256;
+  static constexpr size_t kMinOutputsForThread = 256;
 
   Catalog& catalog_;
   const DatasetStore& store_;
   std::string env_;
+  const FlowGraph& graph_;
   int store_dir_ = -1;  // the store's root directory, or -1 if it cannot be opened
-  std::unordered_map<std::string, std::string> current_;  // dataset -> version id
-  std::map<std::string, RecipeState> states_;
-  // The (dataset, current version) files to check, pointing into current_.
-  struct Probe {
-    const std::string* dataset;
-    const std::string* id;
-  };
-  std::vector<Probe> probes_;
-  std::unordered_map<std::string_view, size_t> probe_of_;  // dataset -> index in probes_
-  std::unique_ptr<std::atomic<uint8_t>[]> probe_state_;    // per probe: kUnknown, ...
+  std::unique_ptr<CatalogView> view_;
   std::atomic<bool> stop_{false};
   std::thread prober_;  // last: joined before the rest goes
 };
@@ -310,7 +356,7 @@ Result<std::string> CachedFileHash(Catalog& catalog, const std::filesystem::path
 }
 
 std::unique_ptr<PlanState> Session::LoadPlanState() {
-  std::optional<PlanStatePrefetch::Data> prefetched;
+  std::unique_ptr<CatalogView> prefetched;
   if (prefetch_) {
     prefetched = prefetch_->Take();
     prefetch_.reset();

@@ -24,8 +24,13 @@ constexpr size_t kHexDigest = 64;  // SHA-256 in hex
 constexpr size_t kHeaderSize = sizeof kMagic + 4 + 8 + 2 * kHexDigest;
 constexpr size_t kMaxEntrySize = size_t{1} << 30;
 constexpr int kMaxJsonDepth = 512;
-// The fewest bytes one encoded RecipeSpec takes (bounds what a count may reserve).
+// Reserving for a count read from an entry: at most what the rest of the
+// entry can hold (the fewest bytes one encoded RecipeSpec / SourceLoc takes),
+// and for lists, at most kMaxReserve (longer ones grow as they are read).
 constexpr size_t kMinRecipeBytes = 22;
+constexpr size_t kMinLocBytes = 3;
+constexpr size_t kMaxReserve = 4096;
+constexpr size_t kMaxReservedRecipes = size_t{1} << 17;
 // A temporary file older than this was left by a writer that died.
 constexpr auto kStaleTemporary = std::chrono::minutes(1);
 
@@ -193,7 +198,9 @@ class Decoder {
   }
   std::vector<std::string> Strings() {
     std::vector<std::string> v;
-    for (size_t n = Count(), i = 0; i < n && ok_; ++i) v.push_back(String());
+    const size_t n = Count();
+    v.reserve(std::min(n, kMaxReserve));
+    for (size_t i = 0; i < n && ok_; ++i) v.push_back(String());
     return v;
   }
   SourceLoc Loc(const std::string& flow_file) {
@@ -213,7 +220,9 @@ class Decoder {
   }
   std::vector<SourceLoc> Locs(const std::string& flow_file) {
     std::vector<SourceLoc> v;
-    for (size_t n = Count(), i = 0; i < n && ok_; ++i) v.push_back(Loc(flow_file));
+    const size_t n = Count();
+    v.reserve(std::min({n, Remaining() / kMinLocBytes, kMaxReserve}));
+    for (size_t i = 0; i < n && ok_; ++i) v.push_back(Loc(flow_file));
     return v;
   }
   ExecPolicy Policy() {
@@ -430,7 +439,7 @@ bool DecodeFlow(std::string_view bytes, Flow* out) {
     if (!flow.datasets.emplace(std::move(key), std::move(ds)).second) return false;
   }
   const size_t recipes = d.Count();
-  flow.recipes.reserve(std::min(recipes, d.Remaining() / kMinRecipeBytes));
+  flow.recipes.reserve(std::min({recipes, d.Remaining() / kMinRecipeBytes, kMaxReservedRecipes}));
   for (size_t i = 0; i < recipes && d.ok(); ++i) {
     RecipeSpec& r = flow.recipes.emplace_back();
     r.name = d.String();

@@ -795,6 +795,10 @@ class Reader {
       Error(n, fmt::format("{} must be a list of names", what));
       return false;
     }
+    size_t count = 0;
+    for (int e = N(n).first; e >= 0; e = N(e).next) ++count;
+    out->reserve(out->size() + count);
+    if (locs) locs->reserve(locs->size() + count);
     for (int e = N(n).first; e >= 0; e = N(e).next) {
       if (!IsScalar(e)) {
         Error(e, fmt::format("{} must be a list of names", what));

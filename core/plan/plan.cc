@@ -169,7 +169,6 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
       if (all_published && !state.Published(out, rp.output_versions.back())) all_published = false;
     }
 
-    const RecipeState* last = state.LastBuild(node.Label());
     if (opt.force) {
       rp.decision = Decision::kRun;
       rp.reason = Reason::kForced;
@@ -177,17 +176,12 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
     } else if (all_published) {
       rp.decision = Decision::kUpToDate;
       rp.reason = Reason::kUpToDate;
-      rp.explanation =
-          (last && last->outputs.size() == r.outputs.size() &&
-           std::all_of(r.outputs.begin(), r.outputs.end(),
-                       [&](const std::string& o) {
-                         auto it = last->outputs.find(o);
-                         return it != last->outputs.end() && it->second == version.find(o)->second;
-                       }))
-              ? "up to date"
-              : "up to date (this version was built before)";
+      rp.explanation = state.LastBuildProduced(node.Label(), r.outputs, rp.output_versions)
+                           ? "up to date"
+                           : "up to date (this version was built before)";
     } else {
       rp.decision = Decision::kRun;
+      const RecipeState* last = state.LastBuild(node.Label());
       if (!last) {
         rp.reason = Reason::kNeverBuilt;
         rp.explanation = "never built";
