@@ -52,7 +52,8 @@ class MulKind final : public RecipeKind {
     static const std::vector<ParamSpec> k = {{"factor", ParamType::kInt, true, ""},
                                              {"fail_first", ParamType::kInt, false, ""},
                                              {"fail", ParamType::kBool, false, ""},
-                                             {"sleep_ms", ParamType::kInt, false, ""}};
+                                             {"sleep_ms", ParamType::kInt, false, ""},
+                                             {"stubborn_first_ms", ParamType::kInt, false, ""}};
     return k;
   }
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
@@ -66,13 +67,24 @@ class MulKind final : public RecipeKind {
       std::ofstream(counter) << seen + 1;
       if (seen < n) return Status::Failed("transient failure " + std::to_string(seen + 1));
     }
+    // First attempt only: sleep without looking at cancellation, then return a
+    // wrong answer (x * factor * 100) that must never be published.
+    int64_t factor = p["factor"].get<int64_t>();
+    if (int ms = p.value("stubborn_first_ms", 0); ms > 0) {
+      auto counter = ctx.workspace / ("stubborn-" + ctx.recipe);
+      if (!std::filesystem::exists(counter)) {
+        std::ofstream(counter) << 1;
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        factor *= 100;
+      }
+    }
     for (int i = 0; i < p.value("sleep_ms", 0); ++i) {
       if (ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     const Column& x = *ctx.inputs.at(0).table->column(0);
     std::vector<int64_t> v;
-    for (int64_t i = 0; i < x.length; ++i) v.push_back(x.Int64(i) * p["factor"].get<int64_t>());
+    for (int64_t i = 0; i < x.length; ++i) v.push_back(x.Int64(i) * factor);
     ctx.log->Info("multiplied " + std::to_string(v.size()) + " rows");
     RecipeOutput out;
     out.tables.push_back(IntTable("x", v));
@@ -263,6 +275,23 @@ recipes:
   EXPECT_EQ(Rec(s, "hang").status, "timed_out");
   EXPECT_EQ(Rec(s, "hang").error, "timed out after 0.1s");
   EXPECT_TRUE(Read("b").empty());
+}
+
+TEST_F(RunTest, AnAttemptThatOutlivesItsTimeoutNeverPublishes) {
+  // Attempt 1 ignores cancellation and finishes after attempt 2 has succeeded;
+  // only attempt 2's output may be published, and nothing stays staged.
+  Flow(R"(flow: f
+retry_backoff: 0.01
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 2}}
+  - {name: slow, kind: mul, inputs: [a], outputs: [b], timeout: 0.2, retries: 1, params: {factor: 3, stubborn_first_ms: 900}}
+)");
+  RunSummary s = Run();
+  EXPECT_EQ(s.run.status, "succeeded");
+  EXPECT_EQ(Rec(s, "slow").attempts, 2);
+  EXPECT_EQ(Read("b"), (std::vector<int64_t>{3, 6}));
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path() / ".alambic"))
+    EXPECT_FALSE(e.is_regular_file() && e.path().extension() == ".tmp") << e.path();
 }
 
 TEST_F(RunTest, CtrlCCancelsRunningRecipesAndRecordsThem) {

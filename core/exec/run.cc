@@ -271,7 +271,10 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     nlohmann::json metrics;
     int64_t rows_in = 0, rows_out = 0, bytes_out = 0;
     std::unique_ptr<TaskLogger> logger;
-    std::string started_at;
+    std::string started_at;  // written and read on the executor's control thread
+    // Guards the fields above against an attempt that outlives its timeout: such
+    // a worker may still be running when the task is finished or retried.
+    std::mutex mu;
   };
   std::vector<TaskResult> results(task_plan.size());
   for (size_t t = 0; t < task_plan.size(); ++t)
@@ -289,14 +292,19 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     const RecipeNode& node = g.node(rp.node);
     const RecipeSpec& spec = *node.recipe;
     TaskResult& res = results[static_cast<size_t>(t)];
-    if (attempt == 1) res.started_at = NowIso();
     const RecipeKind* kind = session.kinds().Find(spec.kind);
     RecipeContext ctx = session.MakeContext(spec);
     ctx.log = res.logger.get();
     ctx.cancel = &cancel;
     if (observer)
       ctx.progress = [observer, &node](int64_t rows) { observer->RecipeProgress(node, rows); };
-    res.rows_in = 0;
+    // This attempt's results stay local until it commits them (below).
+    int64_t rows_in = 0, rows_out = 0, bytes_out = 0;
+    std::vector<DatasetStore::Staged> staged_outputs;
+    auto discard = [&] {
+      for (auto& s : staged_outputs) session.store().Discard(s);
+      staged_outputs.clear();
+    };
     for (size_t k = 0; k < spec.inputs.size(); ++k) {
       const std::string& ds = spec.inputs[k];
       std::shared_ptr<const Table> table;
@@ -312,7 +320,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
               fmt::format("recipe {}: reading input {}", spec.name, ds));
         table = std::make_shared<const Table>(std::move(*read));
       }
-      res.rows_in += table->num_rows();
+      rows_in += table->num_rows();
       ctx.inputs.push_back({ds, std::move(table)});
     }
     if (attempt > 1) ctx.log->Info(fmt::format("attempt {}", attempt));
@@ -326,37 +334,45 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       return Status::Internal(fmt::format("recipe {}: kind {} returned {} tables for {} outputs",
                                           spec.name, spec.kind, output->tables.size(),
                                           spec.outputs.size()));
-    for (auto& s : res.staged) session.store().Discard(s);
-    res.staged.clear();
-    res.rows_out = res.bytes_out = 0;
     for (size_t k = 0; k < spec.outputs.size(); ++k) {
       auto staged =
           session.store().Stage(spec.outputs[k], rp.output_versions[k], output->tables[k]);
       if (!staged.ok()) {
-        for (auto& s : res.staged) session.store().Discard(s);
-        res.staged.clear();
+        discard();
         return staged.status().WithContext(fmt::format("recipe {}", spec.name));
       }
-      res.bytes_out += staged->bytes;
-      res.rows_out += output->tables[k].num_rows();
-      res.staged.push_back(std::move(*staged));
+      bytes_out += staged->bytes;
+      rows_out += output->tables[k].num_rows();
+      staged_outputs.push_back(std::move(*staged));
     }
-    if (cancel.cancelled()) {
+    {
+      // Commit, unless this attempt was cancelled or timed out meanwhile: the
+      // executor may already have finished the task or started another attempt.
+      std::lock_guard l(res.mu);
+      if (cancel.cancelled()) {
+        discard();
+        return cancel.AsStatus();
+      }
       for (auto& s : res.staged) session.store().Discard(s);
-      res.staged.clear();
-      return cancel.AsStatus();
+      res.staged = std::move(staged_outputs);
+      res.rows_in = rows_in;
+      res.rows_out = rows_out;
+      res.bytes_out = bytes_out;
+      res.metrics = std::move(output->metrics);
+      res.out_rows.clear();
+      res.out_schemas.clear();
+      for (size_t k = 0; k < spec.outputs.size(); ++k) {
+        res.out_rows.push_back(output->tables[k].num_rows());
+        res.out_schemas.push_back(SchemaJson(output->tables[k].schema()));
+      }
     }
-    res.metrics = std::move(output->metrics);
-    res.out_rows.clear();
-    res.out_schemas.clear();
-    std::lock_guard l(cache_mu);
-    for (size_t k = 0; k < spec.outputs.size(); ++k) {
-      res.out_rows.push_back(output->tables[k].num_rows());
-      res.out_schemas.push_back(SchemaJson(output->tables[k].schema()));
-      if (readers.count(spec.outputs[k]))
-        cache[spec.outputs[k]] = std::make_shared<const Table>(std::move(output->tables[k]));
+    {
+      std::lock_guard l(cache_mu);
+      for (size_t k = 0; k < spec.outputs.size(); ++k)
+        if (readers.count(spec.outputs[k]))
+          cache[spec.outputs[k]] = std::make_shared<const Table>(std::move(output->tables[k]));
     }
-    ctx.log->Info(fmt::format("{} rows in, {} rows out", res.rows_in, res.rows_out));
+    ctx.log->Info(fmt::format("{} rows in, {} rows out", rows_in, rows_out));
     return Status::Ok();
   };
 
@@ -370,6 +386,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   } adapter;
   std::vector<RecipeRunRecord> records(task_plan.size());
   adapter.started = [&](int t, int attempt) {
+    if (attempt == 1) results[static_cast<size_t>(t)].started_at = NowIso();
     if (observer) observer->RecipeStarted(g.node(task_plan[static_cast<size_t>(t)]->node), attempt);
   };
   adapter.retrying = [&](int t, int attempt, const Status& why, double delay) {
@@ -384,6 +401,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     const RecipeNode& node = g.node(rp.node);
     const RecipeSpec& spec = *node.recipe;
     TaskResult& res = results[ti];
+    std::lock_guard res_lock(res.mu);
     RecipeRunRecord& rec = records[ti];
     rec.run_id = run.id;
     rec.flow = node.flow->name;
