@@ -93,9 +93,22 @@ struct RecipeContext {
   Result<std::filesystem::path> ResolvePath(const std::string& p) const;
 };
 
-// An input column an output column was computed from.
+// How an output column derives from one of its input columns.
+enum class ColumnTransform {
+  kIdentity,        // copied unchanged (possibly fewer or reordered rows)
+  kTransformation,  // computed row by row from it (an expression)
+  kAggregation,     // summarised over groups of rows (sum, count, rank, ...)
+  kJoinKey,         // a join or group key: it decided which rows meet
+  kFilter,          // it only decided which rows take part (a where clause)
+};
+// "identity", "transformation", "aggregation", "join_key", "filter".
+const char* ColumnTransformName(ColumnTransform t);
+
+// An input column an output column was computed from. Kinds that do not say
+// how leave the default, kIdentity.
 struct ColumnSource {
   std::string dataset, column;
+  ColumnTransform transform = ColumnTransform::kIdentity;
   bool operator==(const ColumnSource&) const = default;
 };
 
@@ -155,5 +168,10 @@ void RegisterExportKind(RecipeRegistry& r);
 void RegisterFormulaKind(RecipeRegistry& r);
 void RegisterFilterKind(RecipeRegistry& r);
 void RegisterCheckKind(RecipeRegistry& r);
+void RegisterGroupKind(RecipeRegistry& r);
+void RegisterJoinKind(RecipeRegistry& r);
+void RegisterSortKinds(RecipeRegistry& r);  // sort, distinct, top
+void RegisterWindowKind(RecipeRegistry& r);
+void RegisterSplitKind(RecipeRegistry& r);
 
 }  // namespace alambic

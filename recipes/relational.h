@@ -1,0 +1,58 @@
+// Helpers shared by the relational kinds (group, join, sort, distinct, top,
+// window, split): reading column-list params and naming missing columns.
+// Internal to recipes/.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/base/status.h"
+#include "core/table/keys.h"
+#include "core/table/table.h"
+#include "recipes/recipe.h"
+
+namespace alambic {
+
+// A list of distinct, non-empty column names in `params[param]`. A single
+// string is read as a one-entry list. Absent: an empty list, or an error when
+// `required`.
+Result<std::vector<std::string>> ColumnListParam(const nlohmann::json& params,
+                                                 const std::string& param, bool required);
+
+// "a, b, c": the column names of a schema, for messages.
+std::string ColumnNames(const Schema& schema);
+
+// The index of `column` in `input`, or Invalid: "PLACE: column 'c' not in
+// input 'exams' (columns: a, b)", PLACE being e.g. "param 'keys'".
+Result<int> FindColumn(const NamedTable& input, const std::string& place,
+                       const std::string& column);
+
+// One sort key as written in params: "col", "-col" (descending), or a mapping
+// {column: col, desc: true, nulls: first|last}. Default nulls: first when
+// ascending, last when descending (SQLite's order).
+struct OrderTerm {
+  std::string column;
+  bool descending = false;
+  bool nulls_first = true;
+};
+Result<std::vector<OrderTerm>> OrderParam(const nlohmann::json& params, const std::string& param,
+                                          bool required);
+// Resolves order terms against an input.
+Result<std::vector<SortKey>> ResolveOrder(const NamedTable& input, const std::string& param,
+                                          const std::vector<OrderTerm>& terms);
+
+// Prefixes a Status with "recipe NAME".
+inline Status InRecipe(const RecipeContext& ctx, const Status& s) {
+  return s.WithContext("recipe " + ctx.recipe);
+}
+
+// Identity lineage for every column of `t` taken from `input`.
+std::map<std::string, std::vector<ColumnSource>> IdentityLineage(const Table& t,
+                                                                 const std::string& input);
+
+// The rows `rows` of every column of `t`.
+Result<Table> TakeTable(const Table& t, const std::vector<int64_t>& rows);
+
+}  // namespace alambic
