@@ -98,6 +98,7 @@ const RecipeRegistry& RecipeRegistry::Builtins() {
     RegisterFormulaKind(*r);
     RegisterFilterKind(*r);
     RegisterCheckKind(*r);
+    RegisterFuzzyJoinKind(*r);
     return r;
   }();
   return *registry;

@@ -155,5 +155,6 @@ void RegisterExportKind(RecipeRegistry& r);
 void RegisterFormulaKind(RecipeRegistry& r);
 void RegisterFilterKind(RecipeRegistry& r);
 void RegisterCheckKind(RecipeRegistry& r);
+void RegisterFuzzyJoinKind(RecipeRegistry& r);
 
 }  // namespace alambic

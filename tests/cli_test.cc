@@ -124,7 +124,7 @@ recipes:
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
             "flows/bad.yaml:3:21: recipe a: unknown recipe kind 'colect' (known kinds: check, "
-            "clean, collect, export, filter, formula, sql, stack, sync)\n"
+            "clean, collect, export, filter, formula, fuzzy_join, sql, stack, sync)\n"
             "flows/bad.yaml:4:35: recipe b: unknown input dataset 'nowhere' (no recipe produces "
             "it)\n"
             "flows/bad.yaml:5:69: recipe c: parameter 'query' must be a string, got the number 3\n"
