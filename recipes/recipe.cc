@@ -119,6 +119,7 @@ const RecipeRegistry& RecipeRegistry::Builtins() {
     RegisterSortKinds(*r);
     RegisterWindowKind(*r);
     RegisterSplitKind(*r);
+    RegisterFuzzyJoinKind(*r);
     return r;
   }();
   return *registry;

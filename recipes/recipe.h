@@ -173,5 +173,6 @@ void RegisterJoinKind(RecipeRegistry& r);
 void RegisterSortKinds(RecipeRegistry& r);  // sort, distinct, top
 void RegisterWindowKind(RecipeRegistry& r);
 void RegisterSplitKind(RecipeRegistry& r);
+void RegisterFuzzyJoinKind(RecipeRegistry& r);
 
 }  // namespace alambic
