@@ -6,12 +6,16 @@
 // in dependency order (a column that references another computed column comes
 // after it), or a list of one-entry mappings computed in the listed order, each
 // seeing the columns computed before it.
+//
+// `functions` names Lua files (one or a list) whose global functions the
+// expressions may call (lua_functions.h); the files are part of the version.
 #include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "core/table/expr.h"
+#include "recipes/lua_functions.h"
 #include "recipes/recipe.h"
 
 namespace alambic {
@@ -70,6 +74,17 @@ Result<std::vector<Computed>> DependencyOrder(std::vector<Computed> items) {
   return out;
 }
 
+std::vector<std::string> FunctionFiles(const nlohmann::json& params) {
+  std::vector<std::string> files;
+  auto it = params.find("functions");
+  if (it == params.end()) return files;
+  if (it->is_string()) files.push_back(it->get<std::string>());
+  if (it->is_array())
+    for (const auto& f : *it)
+      if (f.is_string()) files.push_back(f.get<std::string>());
+  return files;
+}
+
 Result<std::vector<Computed>> ParseColumns(const nlohmann::json& params) {
   if (!params.is_object()) return Status::Invalid("params must be a mapping");
   auto it = params.find("columns");
@@ -101,12 +116,23 @@ class FormulaKind final : public RecipeKind {
   const std::vector<ParamSpec>& params() const override {
     static const std::vector<ParamSpec> kParams = {
         {"columns", ParamType::kAny, true,
-         "mapping (or list of one-entry mappings) column -> expression"}};
+         "mapping (or list of one-entry mappings) column -> expression"},
+        {"functions", ParamType::kAny, false,
+         "Lua file (or list of files) defining functions the expressions call"}};
     return kParams;
   }
   int max_inputs() const override { return 1; }
   Status CheckParams(const nlohmann::json& params) const override {
+    if (auto it = params.find("functions"); it != params.end()) {
+      const bool ok = it->is_string() ||
+                      (it->is_array() && std::all_of(it->begin(), it->end(),
+                                                     [](const auto& f) { return f.is_string(); }));
+      if (!ok) return Status::Invalid("param 'functions' must be a file or a list of files");
+    }
     return ParseColumns(params).status();
+  }
+  std::vector<std::string> CodeFiles(const nlohmann::json& params) const override {
+    return FunctionFiles(params);
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
@@ -115,6 +141,12 @@ class FormulaKind final : public RecipeKind {
     if (!parsed.ok()) return parsed.status().WithContext(prefix);
     const NamedTable& input = ctx.inputs.at(0);
     Table table = *input.table;
+    std::unique_ptr<LuaFunctions> functions;
+    if (auto files = FunctionFiles(*ctx.params); !files.empty()) {
+      auto loaded = LuaFunctions::Load(ctx, files);
+      if (!loaded.ok()) return loaded.status().WithContext(prefix);
+      functions = std::move(*loaded);
+    }
 
     std::map<std::string, std::vector<ColumnSource>> lineage;
     for (const auto& f : table.schema().fields) lineage[f.name] = {{input.name, f.name}};
@@ -123,7 +155,14 @@ class FormulaKind final : public RecipeKind {
     for (const auto& c : *parsed) {
       if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
       const std::string where = fmt::format("{}: param 'columns': column '{}'", prefix, c.column);
-      auto typed = Compile(c.expr, table.schema());
+      Result<TypedExpr> typed = Status::Internal("not compiled");
+      if (functions) {
+        auto rewritten = functions->Rewrite(c.expr.text(), &table);
+        if (!rewritten.ok()) return rewritten.status().WithContext(where);
+        typed = Compile(*rewritten, table.schema());
+      } else {
+        typed = Compile(c.expr, table.schema());
+      }
       if (!typed.ok()) return typed.status().WithContext(where);
       auto col = typed->Evaluate(table);
       if (!col.ok()) return col.status().WithContext(where);
@@ -149,6 +188,20 @@ class FormulaKind final : public RecipeKind {
       lineage[c.column] = std::move(sources);
       computed.push_back({{"column", c.column}, {"type", TypeName(typed->type())}});
       if (ctx.progress) ctx.progress(table.num_rows());
+    }
+
+    if (functions) {  // drop the Lua calls' temporary columns
+      Schema schema;
+      std::vector<ColumnPtr> cols;
+      for (int k = 0; k < table.num_columns(); ++k) {
+        const Field& f = table.schema().fields[static_cast<size_t>(k)];
+        if (LuaFunctions::IsTemporary(f.name)) continue;
+        schema.fields.push_back(f);
+        cols.push_back(table.column(k));
+      }
+      auto kept = Table::Make(std::move(schema), std::move(cols), table.num_rows());
+      if (!kept.ok()) return kept.status().WithContext(prefix);
+      table = std::move(*kept);
     }
 
     RecipeOutput out;

@@ -102,26 +102,29 @@ std::vector<std::string> RecipeRegistry::Names() const {
   return out;
 }
 
+std::unique_ptr<RecipeRegistry> RecipeRegistry::MakeWithBuiltins() {
+  auto r = std::make_unique<RecipeRegistry>();
+  RegisterCollectKind(*r);
+  RegisterSqlKind(*r);
+  RegisterSyncKind(*r);
+  RegisterStackKind(*r);
+  RegisterCleanKind(*r);
+  RegisterExportKind(*r);
+  RegisterFormulaKind(*r);
+  RegisterFilterKind(*r);
+  RegisterCheckKind(*r);
+  RegisterGroupKind(*r);
+  RegisterJoinKind(*r);
+  RegisterSortKinds(*r);
+  RegisterWindowKind(*r);
+  RegisterSplitKind(*r);
+  RegisterFuzzyJoinKind(*r);
+  RegisterLuaKind(*r);
+  return r;
+}
+
 const RecipeRegistry& RecipeRegistry::Builtins() {
-  static const RecipeRegistry* registry = [] {
-    auto* r = new RecipeRegistry();
-    RegisterCollectKind(*r);
-    RegisterSqlKind(*r);
-    RegisterSyncKind(*r);
-    RegisterStackKind(*r);
-    RegisterCleanKind(*r);
-    RegisterExportKind(*r);
-    RegisterFormulaKind(*r);
-    RegisterFilterKind(*r);
-    RegisterCheckKind(*r);
-    RegisterGroupKind(*r);
-    RegisterJoinKind(*r);
-    RegisterSortKinds(*r);
-    RegisterWindowKind(*r);
-    RegisterSplitKind(*r);
-    RegisterFuzzyJoinKind(*r);
-    return r;
-  }();
+  static const RecipeRegistry* registry = MakeWithBuiltins().release();
   return *registry;
 }
 

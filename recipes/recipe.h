@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/limits.h"
 #include "core/base/status.h"
 #include "core/table/table.h"
 
@@ -32,6 +33,7 @@ struct ParamSpec {
   ParamType type = ParamType::kString;
   bool required = false;
   std::string doc;
+  std::string default_json;  // JSON text of the default ("" : none); shown to users
 };
 
 // Cooperative cancellation: set by the executor on Ctrl-C, fail-fast or timeout.
@@ -78,6 +80,10 @@ struct RecipeContext {
   std::vector<std::string> outputs;               // dataset names, in declaration order
   std::filesystem::path workspace;                // absolute workspace root
   std::vector<std::filesystem::path> data_roots;  // extra readable roots (absolute)
+  std::string script;  // the recipe's `script:` file, relative to the workspace ("" if none)
+  // Workspace defaults (alambic.yaml) for recipes running foreign code.
+  ResourceLimits lua_limits = kDefaultLuaLimits;
+  ResourceLimits plugin_limits = kDefaultPluginLimits;
   RecipeLogger* log = nullptr;
   const CancelToken* cancel = nullptr;
   // Called now and then with rows processed so far (progress display). May be empty.
@@ -140,6 +146,12 @@ class RecipeKind {
   // Files (relative to the workspace) whose content is part of the recipe's code
   // and so of its output version, e.g. a .sql or .lua script.
   virtual std::vector<std::string> CodeFiles(const nlohmann::json& /*params*/) const { return {}; }
+  // Whether the recipe must name a `script:` file (checked by validate).
+  virtual bool requires_script() const { return false; }
+  // A version of the kind's own code, part of every output version (e.g. a
+  // plugin's version and library hash). Empty for built-in kinds, whose code
+  // is covered by the engine format version.
+  virtual std::string code_version() const { return {}; }
   // For sources: a stable fingerprint of the external data (e.g. a content hash).
   virtual Result<std::string> SourceFingerprint(const RecipeContext& ctx) const;
   virtual Result<RecipeOutput> Run(RecipeContext& ctx) const = 0;
@@ -153,6 +165,8 @@ class RecipeRegistry {
   std::vector<std::string> Names() const;
   // A registry holding every built-in kind.
   static const RecipeRegistry& Builtins();
+  // A new registry holding every built-in kind, to which plugins may add theirs.
+  static std::unique_ptr<RecipeRegistry> MakeWithBuiltins();
 
  private:
   std::map<std::string, std::unique_ptr<RecipeKind>> kinds_;
@@ -174,5 +188,6 @@ void RegisterSortKinds(RecipeRegistry& r);  // sort, distinct, top
 void RegisterWindowKind(RecipeRegistry& r);
 void RegisterSplitKind(RecipeRegistry& r);
 void RegisterFuzzyJoinKind(RecipeRegistry& r);
+void RegisterLuaKind(RecipeRegistry& r);
 
 }  // namespace alambic

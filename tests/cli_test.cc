@@ -123,9 +123,9 @@ recipes:
   auto r = Cli(ws_, {"validate"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
-            "flows/bad.yaml:3:21: recipe a: unknown recipe kind 'colect' (known kinds: check, "
-            "clean, collect, distinct, export, filter, formula, fuzzy_join, group, join, sort, "
-            "split, sql, stack, sync, top, window)\n"
+            "flows/bad.yaml:3:21: recipe a: unknown recipe kind 'colect' (known kinds: "
+            "address_fr, anomaly, check, clean, collect, distinct, export, filter, formula, "
+            "fuzzy_join, group, join, lua, sort, split, sql, stack, sync, top, window)\n"
             "flows/bad.yaml:4:35: recipe b: unknown input dataset 'nowhere' (no recipe produces "
             "it)\n"
             "flows/bad.yaml:5:69: recipe c: parameter 'query' must be a string, got the number 3\n"
@@ -345,6 +345,56 @@ TEST_F(CliTest, DatasetFilesAreArrowIpcFiles) {
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_EQ(t->num_rows(), 4);
   EXPECT_EQ(t->schema().ToString(), "id:int64, name:utf8, dept:utf8, score:float64");
+}
+
+// Plugins in the workspace's plugins/ and those built beside the binary are
+// listed with no configuration; a refused library is listed with the reason;
+// `validate` checks plugin params; a crashing plugin fails only its recipe.
+TEST_F(CliTest, PluginListValidateAndRunWithPlugins) {
+  const std::filesystem::path plugins = ALAMBIC_TEST_PLUGIN_DIR;
+  std::filesystem::create_directories(ws_ / "plugins");
+  std::filesystem::copy_file(plugins / "good" / "testkit.so", ws_ / "plugins" / "testkit.so");
+  std::filesystem::copy_file(plugins / "bad" / "bad_version.so",
+                             ws_ / "plugins" / "bad_version.so");
+
+  auto list = Cli(ws_, {"plugin", "list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("testkit 1.0  " + (ws_ / "plugins" / "testkit.so").string()));
+  EXPECT_THAT(list.out, HasSubstr("\n  kind tk_scale: inputs 1, outputs 1\n"
+                                  "    factor (a number, required): multiplier\n"
+                                  "    column (a string, default \"x\"): column to scale\n"));
+  // Built with the binary, found beside it.
+  EXPECT_THAT(list.out, HasSubstr("anomaly 1.0.0  "));
+  EXPECT_THAT(list.out, HasSubstr("address_fr 1.0.0  "));
+  EXPECT_THAT(list.out, HasSubstr("refused " + (ws_ / "plugins" / "bad_version.so").string() +
+                                  ": plugin ABI version 2 is not supported"));
+
+  WriteFlow(
+      "avg(score)",
+      R"(  - {name: scale, kind: tk_scale, inputs: [people_raw], outputs: [scaled], params: {factor: "two"}}
+  - {name: crash, kind: tk_segv, inputs: [people_raw], outputs: [crashed]}
+)");
+  auto bad = Cli(ws_, {"validate"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("alambic: plugin refused: " +
+                                 (ws_ / "plugins" / "bad_version.so").string()));
+  EXPECT_THAT(bad.err, HasSubstr("recipe scale: parameter 'factor' must be a number, got the "
+                                 "string \"two\""));
+
+  WriteFlow(
+      "avg(score)",
+      R"(  - {name: scale, kind: tk_scale, inputs: [people_raw], outputs: [scaled], params: {factor: 2, column: id}}
+  - {name: crash, kind: tk_segv, inputs: [people_raw], outputs: [crashed]}
+)");
+  ASSERT_EQ(Cli(ws_, {"validate"}).code, 0);
+  auto run = Cli(ws_, {"run", "--keep-going"});
+  EXPECT_EQ(run.code, 1);
+  EXPECT_THAT(run.out + run.err,
+              HasSubstr("recipe crash: plugin testkit (kind tk_segv): the plugin crashed: signal "
+                        "11 (Segmentation fault)"));
+  auto show = Cli(ws_, {"show", "scaled", "--format", "csv"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("id,name,dept,score,scaled\n1,Zoé,01,12.5,2\n"));
 }
 
 }  // namespace

@@ -382,6 +382,9 @@ RecipeContext Session::MakeContext(const RecipeSpec& recipe) const {
   ctx.outputs = recipe.outputs;
   ctx.workspace = ws_.root;
   ctx.data_roots = ws_.config.data_roots;
+  ctx.script = recipe.script;
+  ctx.lua_limits = ws_.config.lua_limits;
+  ctx.plugin_limits = ws_.config.plugin_limits;
   Catalog* cat = catalog_.get();
   ctx.hash_file = [cat](const std::filesystem::path& p) { return CachedFileHash(*cat, p); };
   return ctx;

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/limits.h"
+
 namespace alambic {
 
 // A place in a YAML file; line and column are 1-based (0: unknown).
@@ -108,6 +110,9 @@ struct WorkspaceConfig {
   std::map<std::string, EnvironmentSpec> environments;
   std::vector<std::filesystem::path> data_roots;  // absolute
   int gc_keep_runs = 10;
+  ResourceLimits lua_limits = kDefaultLuaLimits;        // `lua:` section
+  ResourceLimits plugin_limits = kDefaultPluginLimits;  // `plugins:` section
+  std::vector<std::filesystem::path> plugin_dirs;       // `plugins: {dirs: [...]}`, absolute
 };
 
 // A loaded workspace: its configuration and every flow, in file order.

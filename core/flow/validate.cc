@@ -166,6 +166,10 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
               {loc, fmt::format("dataset '{}' is produced by two recipes: {} ({}) and {}", d,
                                 pit->second->name, pit->second->loc.ToString(), r.name)});
       }
+      if (kind && kind->requires_script() && r.script.empty())
+        out.push_back(
+            {r.loc, fmt::format("recipe {}: kind {} needs a script (script: recipes/{}.lua)",
+                                r.name, r.kind, r.name)});
       if (!r.script.empty()) {
         std::error_code ec;
         if (!std::filesystem::is_regular_file(ws.root / r.script, ec))

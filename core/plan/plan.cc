@@ -148,6 +148,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
       }
       rp.code_hash = h.HexDigest();
     }
+    if (std::string cv = kind->code_version(); !cv.empty())
+      rp.code_hash = Hasher().Field(rp.code_hash).Field(cv).HexDigest();
     if (kind->is_source()) {
       auto fp = fingerprints.SourceFingerprint(r, *kind);
       if (!fp.ok()) return fp.status().WithContext(fmt::format("recipe {}", r.name));
@@ -193,6 +195,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
         rp.explanation = "code changed (" + [&] {
           std::string s;
           for (const auto& f : code_files) s += (s.empty() ? "" : ", ") + f;
+          if (!kind->code_version().empty())
+            s += (s.empty() ? "" : ", ") + fmt::format("kind {} {}", r.kind, kind->code_version());
           return s;
         }() + ")";
       } else if (kind->is_source() && last->source_fingerprint != rp.source_fingerprint) {

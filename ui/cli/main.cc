@@ -25,6 +25,7 @@
 #include "core/flow/validate.h"
 #include "core/table/csv.h"
 #include "core/vcs/git.h"
+#include "plugins/loader.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
 
@@ -150,6 +151,53 @@ int CmdInit(const Globals& g, const std::string& dir_arg, std::string name) {
   return kExitOk;
 }
 
+// ---- plugins --------------------------------------------------------------------
+
+struct KindSet {
+  std::unique_ptr<RecipeRegistry> registry;
+  PluginLoadReport report;
+};
+
+// Built-in kinds plus the plugins found for the workspace at `root`, loaded
+// once per process (plugins stay loaded). Refused plugins are reported on
+// stderr once, unless `quiet`.
+KindSet& LoadKinds(const fs::path& root, bool quiet = false) {
+  static KindSet* set = nullptr;
+  if (!set) {
+    set = new KindSet{RecipeRegistry::MakeWithBuiltins(), {}};
+    LoadedWorkspace config = LoadWorkspaceConfig(root);
+    set->report =
+        LoadPluginDirs(PluginSearchPath(root, config.workspace.config.plugin_dirs), *set->registry);
+    if (!quiet)
+      for (const auto& r : set->report.refused)
+        std::fprintf(stderr, "alambic: plugin refused: %s\n", Printable(r.ToString()).c_str());
+  }
+  return *set;
+}
+const RecipeRegistry& Kinds(const fs::path& root) { return *LoadKinds(root).registry; }
+
+int CmdPluginList(const Globals& g) {
+  auto root = WorkspaceRoot(g);
+  if (!root.ok()) return Fail(root.status());
+  const KindSet& set = LoadKinds(*root, /*quiet=*/true);
+  if (set.report.loaded.empty() && set.report.refused.empty()) std::printf("no plugins found\n");
+  for (const auto& p : set.report.loaded) {
+    std::printf("%s %s  %s\n", p.name.c_str(), p.version.c_str(), p.path.string().c_str());
+    for (const RecipeKind* k : p.kinds) {
+      std::printf("  kind %s: inputs %d, outputs %d\n", k->name().c_str(), k->min_inputs(),
+                  k->min_outputs());
+      for (const auto& ps : k->params())
+        std::printf("    %s (%s%s%s)%s%s\n", ps.name.c_str(), ParamTypeName(ps.type),
+                    ps.required ? ", required" : "",
+                    ps.default_json.empty() ? "" : (", default " + ps.default_json).c_str(),
+                    ps.doc.empty() ? "" : ": ", ps.doc.c_str());
+    }
+  }
+  for (const auto& r : set.report.refused)
+    std::printf("refused %s\n", Printable(r.ToString()).c_str());
+  return kExitOk;
+}
+
 // ---- validate -----------------------------------------------------------------
 
 int CmdValidate(const Globals& g) {
@@ -158,7 +206,7 @@ int CmdValidate(const Globals& g) {
   LoadedWorkspace lw = LoadWorkspace(*root);
   std::vector<Diagnostic> diags = lw.diagnostics;
   // Semantic checks need a readable workspace; shape problems come first.
-  if (diags.empty()) diags = ValidateWorkspace(lw.workspace, RecipeRegistry::Builtins());
+  if (diags.empty()) diags = ValidateWorkspace(lw.workspace, Kinds(*root));
   for (const auto& d : diags) std::fprintf(stderr, "%s\n", Printable(d.ToString()).c_str());
   if (!diags.empty()) {
     std::fprintf(stderr, "%zu problem%s found\n", diags.size(), diags.size() == 1 ? "" : "s");
@@ -202,7 +250,7 @@ void AddSelection(CLI::App* cmd, Selection* sel) {
 
 Result<std::unique_ptr<Session>> OpenSession(const Globals& g) {
   ALAMBIC_ASSIGN_OR_RETURN(fs::path root, WorkspaceRoot(g));
-  return Session::Open(root, g.env);
+  return Session::Open(root, g.env, Kinds(root));
 }
 
 int CmdPlan(const Globals& g, const Selection& sel, bool explain) {
@@ -624,6 +672,10 @@ int Main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   gc->add_flag("--dry-run", dry_run, "Only list what would be deleted");
 
+  auto* plugin = app.add_subcommand("plugin", "C++ plugins");
+  plugin->require_subcommand(1);
+  auto* plugin_list = plugin->add_subcommand("list", "Plugins found, with their kinds and params");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -640,6 +692,7 @@ int Main(int argc, char** argv) {
   if (*show) return CmdShow(g, show_ds, show_head, show_version, show_format);
   if (*exp) return CmdExport(g, export_ds, export_csv, export_version);
   if (*gc) return CmdGc(g, keep_runs, dry_run);
+  if (*plugin_list) return CmdPluginList(g);
   return kExitUsage;
 }
 
