@@ -175,6 +175,7 @@ Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::strin
     state.params_hash = rp.params_hash;
     state.code_hash = rp.code_hash;
     state.source_fingerprint = rp.source_fingerprint;
+    state.salt = rp.salt;
     state.run_id = run_id;
     for (size_t k = 0; k < spec.inputs.size() && k < rp.input_versions.size(); ++k)
       state.inputs[spec.inputs[k]] = rp.input_versions[k];
@@ -290,6 +291,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     const RecipeSpec& spec = *node.recipe;
     TaskResult& res = results[static_cast<size_t>(t)];
     if (attempt == 1) res.started_at = NowIso();
+    res.metrics = nlohmann::json::object();
     const RecipeKind* kind = session.kinds().Find(spec.kind);
     RecipeContext ctx = session.MakeContext(spec);
     ctx.log = res.logger.get();
@@ -319,6 +321,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     auto output = kind->Run(ctx);
     if (!output.ok()) {
       ctx.log->Log(LogLevel::kError, output.status().message());
+      res.metrics = std::move(ctx.failure_metrics);  // recorded with the failed run
       return output.status();
     }
     if (cancel.cancelled()) return cancel.AsStatus();
@@ -408,6 +411,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       state.params_hash = rp.params_hash;
       state.code_hash = rp.code_hash;
       state.source_fingerprint = rp.source_fingerprint;
+      state.salt = rp.salt;
       state.run_id = run.id;
       std::vector<std::pair<std::string, std::string>> inputs;
       for (size_t k = 0; k < spec.inputs.size(); ++k) {
@@ -441,6 +445,12 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       ++summary.cancelled;
     } else {
       ++summary.failed;
+      // What a failing kind measured (a check's results) is kept with the failure. Only
+      // for a recipe that returned: a timed-out one may still be running.
+      if (o.state == TaskState::kFailed) {
+        rec.rows_in = res.rows_in;
+        if (res.metrics.is_object()) rec.metrics = res.metrics;
+      }
     }
     for (auto& s : res.staged) session.store().Discard(s);
     res.staged.clear();
