@@ -98,6 +98,10 @@ CREATE TABLE file_fingerprints (
   sha256 TEXT NOT NULL
 );
 )sql",
+    // 2: version salts (e.g. the fingerprint of a pseudonymisation key) of the last build.
+    R"sql(
+ALTER TABLE recipe_state ADD COLUMN salt TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
@@ -391,7 +395,7 @@ Status Catalog::Commit(const CatalogBatch& b) {
       cv.bind(5, v.created_at);
       cv.exec();
     }
-    SQLite::Statement st(*db_, "INSERT OR REPLACE INTO recipe_state VALUES (?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement st(*db_, "INSERT OR REPLACE INTO recipe_state VALUES (?,?,?,?,?,?,?,?,?,?)");
     for (const auto& [flow, recipe, s] : b.states) {
       st.reset();
       st.bind(1, b.environment);
@@ -403,6 +407,7 @@ Status Catalog::Commit(const CatalogBatch& b) {
       st.bind(7, MapToJson(s.inputs).dump());
       st.bind(8, MapToJson(s.outputs).dump());
       st.bind(9, s.run_id);
+      st.bind(10, s.salt);
       st.exec();
     }
     tx.commit();
@@ -661,6 +666,7 @@ RecipeState RecipeStateView::Decode() const {
   s.inputs = JsonToMap(inputs);
   s.outputs = JsonToMap(outputs);
   s.run_id = run_id;
+  s.salt = salt;
   return s;
 }
 
@@ -670,8 +676,8 @@ Status Catalog::ForEachRecipeState(const std::string& env,
   try {
     SQLite::Statement q(
         *db_,
-        "SELECT flow, recipe, params_hash, code_hash, source_fingerprint, inputs, outputs, run_id "
-        "FROM recipe_state WHERE environment = ?");
+        "SELECT flow, recipe, params_hash, code_hash, source_fingerprint, inputs, outputs, run_id, "
+        "salt FROM recipe_state WHERE environment = ?");
     q.bind(1, env);
     RecipeStateView v;
     while (q.executeStep()) {
@@ -683,6 +689,7 @@ Status Catalog::ForEachRecipeState(const std::string& env,
       v.inputs = TextOf(q.getColumn(5));
       v.outputs = TextOf(q.getColumn(6));
       v.run_id = TextOf(q.getColumn(7));
+      v.salt = TextOf(q.getColumn(8));
       fn(v);
     }
     return Status::Ok();

@@ -32,7 +32,7 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 1;
+inline constexpr int kCatalogSchemaVersion = 2;
 
 struct RunRecord {
   std::string id;     // UUID
@@ -72,6 +72,9 @@ struct DatasetVersionRecord {
 // What the planner compares against to explain staleness.
 struct RecipeState {
   std::string params_hash, code_hash, source_fingerprint;
+  // The recipe's version salts (RecipeKind::VersionSalts) as a JSON object
+  // what -> id, e.g. {"secret pseudo_key": KeyId}; "" when it has none.
+  std::string salt;
   std::map<std::string, std::string> inputs;   // dataset -> version id consumed
   std::map<std::string, std::string> outputs;  // dataset -> version id produced
   std::string run_id;
@@ -84,6 +87,7 @@ struct RecipeStateView {
   std::string_view flow, recipe;
   std::string_view params_hash, code_hash, source_fingerprint, run_id;
   std::string_view inputs, outputs;  // JSON objects as stored: dataset -> version id
+  std::string_view salt;
   // The state RecipeStates() gives for this row.
   RecipeState Decode() const;
   // One of the JSON maps, decoded as Decode() does (entries whose value is

@@ -490,6 +490,8 @@ class CheckKind final : public RecipeKind {
     if (!errors.empty()) {
       std::string all;
       for (const auto& e : errors) all += (all.empty() ? "" : "; ") + e;
+      ctx.failure_metrics["rows"] = t.num_rows();
+      ctx.failure_metrics["checks"] = std::move(results);
       return Status::Failed(fmt::format("{}: {}", prefix, all));
     }
     if (ctx.log)

@@ -1591,6 +1591,28 @@ class CleanKind final : public RecipeKind {
   int max_inputs() const override { return 1; }
   Status CheckParams(const json& params) const override { return ParseSteps(params).status(); }
 
+  // The KeyId of each pseudonymisation key, so that a new key makes the recipe
+  // stale ("secret pseudo_key changed"); the key itself goes nowhere.
+  Result<std::vector<VersionSalt>> VersionSalts(const RecipeContext& ctx) const override {
+    std::vector<VersionSalt> out;
+    if (!ctx.params) return out;
+    auto steps = ParseSteps(*ctx.params);
+    if (!steps.ok()) return out;  // reported by validation and by Run()
+    for (const Step& s : *steps) {
+      if (s.name != "pseudonymise") continue;
+      const std::string ref = s.Str("key");
+      const std::string what = "secret " + ref.substr(kSecretPrefix.size());
+      if (std::any_of(out.begin(), out.end(), [&](const VersionSalt& v) { return v.what == what; }))
+        continue;
+      auto key = ResolveSecret(ctx.workspace, ref);
+      if (!key.ok())
+        return key.status().WithContext(fmt::format("recipe {}: {}", ctx.recipe, s.Label()));
+      out.push_back({what, KeyId(*key)});
+      OPENSSL_cleanse(key->data(), key->size());
+    }
+    return out;
+  }
+
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     auto steps = ParseSteps(*ctx.params);
     if (!steps.ok()) return steps.status().WithContext("recipe " + ctx.recipe);

@@ -1,43 +1,123 @@
-// kind: collect — reads a file of the workspace (CSV or Arrow IPC) into a dataset.
-// A source: no inputs, one output; its fingerprint is the file's content hash.
+// kind: collect — reads a source into a dataset: a file of the workspace (CSV, JSON /
+// NDJSON or Arrow IPC), several files matching a wildcard path, an http(s) URL, or a query
+// on a SQLite connection declared in alambic.yaml. A source: no inputs, one output; its
+// fingerprint is the file's content hash (files: their names and hashes; URL: its ETag,
+// else Last-Modified, else the body's hash; query: the query and the database's hash).
+#include <fnmatch.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <system_error>
 
 #include <fmt/format.h>
 
+#include "core/base/hash.h"
+#include "core/flow/connections.h"
+#include "core/net/http_client.h"
 #include "core/table/arrow_ipc.h"
 #include "core/table/csv.h"
+#include "core/table/json_read.h"
+#include "core/table/sqlite_read.h"
 #include "recipes/recipe.h"
 
 namespace alambic {
 namespace {
 
-enum class Format { kCsv, kArrow };
+enum class Format { kCsv, kArrow, kJson, kNdjson };
+
+const char* FormatName(Format f) {
+  switch (f) {
+    case Format::kCsv:
+      return "csv";
+    case Format::kArrow:
+      return "arrow";
+    case Format::kJson:
+      return "json";
+    case Format::kNdjson:
+      return "ndjson";
+  }
+  return "?";
+}
 
 struct CollectParams {
   std::string path;
+  std::string url;                // instead of path: an http(s) source
+  std::string connection, query;  // instead of path: a query on a declared connection
+  std::string source_column;      // glob path: a column naming each row's file
+  double timeout_seconds = 30;
   Format format = Format::kCsv;
   CsvOptions csv;
 };
 
 // Params that only make sense for CSV input.
-constexpr const char* kCsvOnlyParams[] = {"delimiter", "header", "encoding", "null_values",
-                                          "schema"};
+constexpr const char* kCsvOnlyParams[] = {"delimiter", "header",  "encoding",   "null_values",
+                                          "schema",    "decimal", "date_format"};
 
 Status ParamError(std::string_view name, std::string_view what) {
   return Status::Invalid(fmt::format("param '{}': {}", name, what));
 }
+
+bool IsGlob(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
 
 // Reads and checks the params (the generic type checks may not have run, e.g. in tests).
 Result<CollectParams> ParseParams(const nlohmann::json& p) {
   CollectParams out;
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   auto path = p.find("path");
-  if (path == p.end()) return ParamError("path", "is required");
-  if (!path->is_string()) return ParamError("path", "must be a string");
-  out.path = path->get<std::string>();
-  if (out.path.empty()) return ParamError("path", "must not be empty");
+  auto url = p.find("url");
+  auto connection = p.find("connection");
+  if (path != p.end() && url != p.end())
+    return ParamError("url", "give either path or url, not both");
+  if (connection != p.end() && (path != p.end() || url != p.end()))
+    return ParamError("connection", "give one of path, url or connection");
+  if (connection != p.end() || p.contains("query")) {
+    if (connection == p.end()) return ParamError("query", "needs a connection");
+    if (!connection->is_string() || connection->get<std::string>().empty())
+      return ParamError("connection", "must name a connection of alambic.yaml");
+    auto q = p.find("query");
+    if (q == p.end()) return ParamError("query", "is required with a connection");
+    if (!q->is_string() || q->get<std::string>().empty())
+      return ParamError("query", "must be a non-empty string");
+    out.connection = connection->get<std::string>();
+    out.query = q->get<std::string>();
+    for (const char* k : {"format", "timeout", "delimiter", "header", "encoding", "null_values",
+                          "schema", "decimal", "date_format"})
+      if (p.contains(k)) return ParamError(k, "does not apply to a connection query");
+    return out;
+  }
+  if (url != p.end()) {
+    if (p.contains("source_column"))
+      return ParamError("source_column", "applies to a path with a wildcard (* ? [) only");
+    if (!url->is_string()) return ParamError("url", "must be a string");
+    out.url = url->get<std::string>();
+    if (Status st = CheckHttpUrl(out.url); !st.ok())
+      return ParamError("url", fmt::format("{}: {}", RedactedUrl(out.url), st.message()));
+    if (auto t = p.find("timeout"); t != p.end()) {
+      if (!t->is_number() || t->get<double>() <= 0)
+        return ParamError("timeout", "must be a number of seconds above 0");
+      out.timeout_seconds = t->get<double>();
+    }
+  } else {
+    if (path == p.end()) return ParamError("path", "is required (or url, or connection)");
+    if (!path->is_string()) return ParamError("path", "must be a string");
+    out.path = path->get<std::string>();
+    if (out.path.empty()) return ParamError("path", "must not be empty");
+    if (p.contains("timeout")) return ParamError("timeout", "applies to url sources only");
+    if (auto sc = p.find("source_column"); sc != p.end()) {
+      if (!sc->is_string() || sc->get<std::string>().empty())
+        return ParamError("source_column", "must be a column name");
+      if (!IsGlob(out.path))
+        return ParamError("source_column", "applies to a path with a wildcard (* ? [) only");
+      out.source_column = sc->get<std::string>();
+    }
+    if (IsGlob(out.path)) {
+      const std::filesystem::path rel(out.path);
+      if (IsGlob(rel.parent_path().string()))
+        return ParamError("path",
+                          "a wildcard may only appear in the file name, not in a directory");
+    }
+  }
 
   if (auto f = p.find("format"); f != p.end()) {
     if (!f->is_string()) return ParamError("format", "must be a string");
@@ -46,13 +126,22 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       out.format = Format::kCsv;
     } else if (name == "arrow") {
       out.format = Format::kArrow;
+    } else if (name == "json") {
+      out.format = Format::kJson;
+    } else if (name == "ndjson" || name == "jsonl") {
+      out.format = Format::kNdjson;
     } else {
-      return ParamError("format", fmt::format("unknown format '{}' (expected csv or arrow)", name));
+      return ParamError(
+          "format", fmt::format("unknown format '{}' (expected csv, arrow, json or ndjson)", name));
     }
   }
+  if (!out.url.empty() && out.format == Format::kArrow)
+    return ParamError("format", "arrow is not supported with url (use csv, json or ndjson)");
   if (out.format != Format::kCsv) {
     for (const char* k : kCsvOnlyParams)
-      if (p.contains(k)) return ParamError(k, "applies to format csv only, not arrow");
+      if (p.contains(k))
+        return ParamError(
+            k, fmt::format("applies to format csv only, not {}", FormatName(out.format)));
     return out;
   }
 
@@ -92,15 +181,55 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       out.csv.null_values.push_back(v.get<std::string>());
     }
   }
+  if (auto d = p.find("decimal"); d != p.end()) {
+    if (!d->is_string() || (*d != "," && *d != "."))
+      return ParamError("decimal", "must be \",\" or \".\"");
+    out.csv.decimal = d->get_ref<const std::string&>()[0];
+    if (out.csv.decimal == ',' && out.csv.delimiter == ',')
+      return ParamError("decimal", "a decimal comma needs another delimiter than ','");
+  }
+  if (auto f = p.find("date_format"); f != p.end()) {
+    if (!f->is_string()) return ParamError("date_format", "must be a string");
+    out.csv.date_format = f->get<std::string>();
+    if (std::string why = CheckDateFormat(out.csv.date_format); !why.empty())
+      return ParamError("date_format", fmt::format("\"{}\" {}", out.csv.date_format, why));
+  }
   if (auto s = p.find("schema"); s != p.end()) {
     if (!s->is_object()) return ParamError("schema", "must be a mapping of column to type");
-    for (const auto& [column, type] : s->items()) {
-      if (!type.is_string())
+    for (const auto& [column, spec] : s->items()) {
+      // "type", or {type: ..., format: "%d/%m/%Y"} for a date or timestamp column.
+      const nlohmann::json* type = &spec;
+      if (spec.is_object()) {
+        for (const auto& [key, v] : spec.items())
+          if (key != "type" && key != "format")
+            return ParamError("schema", fmt::format("column '{}': unknown key '{}' (expected "
+                                                    "type, format)",
+                                                    column, key));
+        auto it = spec.find("type");
+        if (it == spec.end())
+          return ParamError("schema", fmt::format("column '{}': type is required", column));
+        type = &*it;
+      }
+      if (!type->is_string())
         return ParamError("schema", fmt::format("column '{}': the type must be a string", column));
-      auto t = ParseTypeName(type.get<std::string>());
+      auto t = ParseTypeName(type->get<std::string>());
       if (!t.ok())
         return ParamError("schema", fmt::format("column '{}': {}", column, t.status().message()));
       out.csv.schema.push_back(Field{column, *t, true});
+      if (spec.is_object() && spec.contains("format")) {
+        const auto& f = spec["format"];
+        if (!f.is_string())
+          return ParamError("schema", fmt::format("column '{}': format must be a string", column));
+        if (*t != TypeId::kDate32 && *t != TypeId::kTimestamp)
+          return ParamError("schema", fmt::format("column '{}': format applies to date and "
+                                                  "timestamp columns only",
+                                                  column));
+        std::string why = CheckDateFormat(f.get<std::string>());
+        if (!why.empty())
+          return ParamError("schema", fmt::format("column '{}': format \"{}\" {}", column,
+                                                  f.get<std::string>(), why));
+        out.csv.date_formats[column] = f.get<std::string>();
+      }
     }
   }
   return out;
@@ -134,15 +263,31 @@ class CollectKind final : public RecipeKind {
   std::string name() const override { return "collect"; }
   const std::vector<ParamSpec>& params() const override {
     static const std::vector<ParamSpec> kParams = {
-        {"path", ParamType::kString, true,
-         "the file, relative to the workspace (or under a data root)"},
-        {"format", ParamType::kString, false, "csv (default) or arrow (an Arrow IPC file)"},
+        {"path", ParamType::kString, false,
+         "the file (a wildcard in its name reads every match), relative to the workspace (or "
+         "under a data root); required unless url or connection"},
+        {"url", ParamType::kString, false,
+         "an http:// or https:// URL to GET instead of a file (csv, json or ndjson)"},
+        {"timeout", ParamType::kNumber, false, "url: seconds to connect and per read (default 30)"},
+        {"connection", ParamType::kString, false,
+         "a connection of alambic.yaml (type sqlite) to run `query` on, instead of path"},
+        {"query", ParamType::kString, false, "with connection: one read-only SQL statement"},
+        {"source_column", ParamType::kString, false,
+         "with a wildcard path: add this column holding each row's file"},
+        {"format", ParamType::kString, false,
+         "csv (default), arrow (an Arrow IPC file), json (an array of objects) or ndjson (one "
+         "object per line)"},
         {"delimiter", ParamType::kString, false,
          "one character; detected among , ; tab | when absent"},
         {"header", ParamType::kBool, false, "the first line names the columns (default true)"},
         {"encoding", ParamType::kString, false, "utf-8 (default), latin-1 or windows-1252"},
         {"null_values", ParamType::kStringList, false, "cells read as null (default [\"\"])"},
-        {"schema", ParamType::kMap, false, "column -> type, for some or all columns"},
+        {"schema", ParamType::kMap, false,
+         "column -> type (or {type, format} for dates), for some or all columns"},
+        {"decimal", ParamType::kString, false,
+         "decimal mark, \".\" or \",\"; detected (a comma with ; or tab) when absent"},
+        {"date_format", ParamType::kString, false,
+         "dates in this format are read as dates, e.g. \"%d/%m/%Y\" (the default besides ISO)"},
     };
     return kParams;
   }
@@ -154,6 +299,9 @@ class CollectKind final : public RecipeKind {
 
   Result<std::string> SourceFingerprint(const RecipeContext& ctx) const override {
     ALAMBIC_ASSIGN_OR_RETURN(CollectParams p, Params(ctx));
+    if (!p.url.empty()) return UrlFingerprint(ctx, p);
+    if (!p.connection.empty()) return QueryFingerprint(ctx, p);
+    if (IsGlob(p.path)) return GlobFingerprint(ctx, p);
     ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path file, Locate(ctx, p));
     auto hash = ctx.HashFile(file);
     if (!hash.ok()) return hash.status().WithContext(fmt::format("recipe {}", ctx.recipe));
@@ -162,6 +310,9 @@ class CollectKind final : public RecipeKind {
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     ALAMBIC_ASSIGN_OR_RETURN(CollectParams p, Params(ctx));
+    if (!p.url.empty()) return RunUrl(ctx, p);
+    if (!p.connection.empty()) return RunQuery(ctx, p);
+    if (IsGlob(p.path)) return RunGlob(ctx, p);
     ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path file, Locate(ctx, p));
     std::error_code ec;
     const auto bytes = static_cast<int64_t>(std::filesystem::file_size(file, ec));
@@ -177,30 +328,231 @@ class CollectKind final : public RecipeKind {
         if (msg.compare(0, abs.size(), abs) == 0) msg = p.path + msg.substr(abs.size());
         return WithMessage(table.status(), std::move(msg)).WithContext(prefix);
       }
+    } else if (p.format == Format::kJson || p.format == Format::kNdjson) {
+      JsonReadOptions jo;
+      jo.lines = p.format == Format::kNdjson;
+      jo.source_name = p.path;
+      table = ReadJsonFile(file, jo, ctx.cancel);
+      if (!table.ok()) return table.status().WithContext(prefix);
     } else {
       p.csv.source_name = p.path;
       if (ctx.progress) p.csv.progress = ctx.progress;
       table = ReadCsvFile(file, p.csv, ctx.cancel);
       if (!table.ok()) return table.status().WithContext(prefix);
     }
-    if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
+    return Output(ctx, std::move(*table), p.path, bytes);
+  }
 
-    const int64_t rows = table->num_rows();
-    const int columns = table->num_columns();
+ private:
+  static Result<RecipeOutput> Output(RecipeContext& ctx, Table table, const std::string& source,
+                                     int64_t bytes) {
+    if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
+    const int64_t rows = table.num_rows();
+    const int columns = table.num_columns();
     if (ctx.log)
       ctx.log->Info(fmt::format("read {} rows, {} columns ({}) from {} ({} bytes)",
-                                WithThousands(rows), columns, table->schema().ToString(), p.path,
+                                WithThousands(rows), columns, table.schema().ToString(), source,
                                 WithThousands(bytes)));
     if (ctx.progress) ctx.progress(rows);
     RecipeOutput out;
-    out.tables.push_back(std::move(*table));
+    out.tables.push_back(std::move(table));
     out.metrics["rows"] = rows;
     out.metrics["columns"] = columns;
     out.metrics["bytes_read"] = bytes;
     return out;
   }
 
- private:
+  // The ETag, else the Last-Modified date, of a HEAD; else the SHA-256 of a GET's body.
+  static Result<std::string> UrlFingerprint(const RecipeContext& ctx, const CollectParams& p) {
+    const std::string prefix = fmt::format("recipe {}", ctx.recipe);
+    HttpOptions ho;
+    ho.timeout_seconds = p.timeout_seconds;
+    auto head = HttpHead(p.url, ho);
+    if (!head.ok()) return head.status().WithContext(prefix);
+    if (head->status >= 200 && head->status <= 299) {
+      if (!head->etag.empty()) return "etag " + head->etag;
+      if (!head->last_modified.empty()) return "last-modified " + head->last_modified;
+    }
+    auto get = HttpGet(p.url, ho);
+    if (!get.ok()) return get.status().WithContext(prefix);
+    return "sha256 " + Sha256Hex(get->body);
+  }
+
+  // Files matching a wildcard path (in the file name; the directory is literal), sorted,
+  // each as (path as shown, resolved path); NotFound when none matches.
+  static Result<std::vector<std::pair<std::string, std::filesystem::path>>> Matches(
+      const RecipeContext& ctx, const CollectParams& p) {
+    const std::filesystem::path rel(p.path);
+    const std::string dir_shown = rel.parent_path().string();
+    const std::string pattern = rel.filename().string();
+    ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path dir,
+                             ctx.ResolvePath(dir_shown.empty() ? "." : dir_shown));
+    std::vector<std::pair<std::string, std::filesystem::path>> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string name = e.path().filename().string();
+      if (::fnmatch(pattern.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
+      const std::string shown = dir_shown.empty() ? name : dir_shown + "/" + name;
+      // Each match is confined too (a symlink may point outside).
+      ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path file, ctx.ResolvePath(shown));
+      if (!std::filesystem::is_regular_file(file, ec)) continue;
+      out.emplace_back(shown, file);
+    }
+    if (out.empty())
+      return Status::NotFound(fmt::format("recipe {}: no file matches {}", ctx.recipe, p.path));
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  // H(sorted (file name, content hash)): adding, removing or changing a file changes it.
+  static Result<std::string> GlobFingerprint(const RecipeContext& ctx, const CollectParams& p) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto files, Matches(ctx, p));
+    Hasher h;
+    h.Field("glob");
+    for (const auto& [shown, file] : files) {
+      auto hash = ctx.HashFile(file);
+      if (!hash.ok()) return hash.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+      h.Field(shown).Field(*hash);
+    }
+    return "files " + h.HexDigest();
+  }
+
+  // Reads each matching file as `path` alone would be read, then stacks them: every file
+  // must give the same columns with the same types.
+  static Result<RecipeOutput> RunGlob(RecipeContext& ctx, CollectParams& p) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto files, Matches(ctx, p));
+    const std::string prefix = fmt::format("recipe {}", ctx.recipe);
+    std::vector<Table> tables;
+    int64_t rows = 0, bytes = 0;
+    for (const auto& [shown, file] : files) {
+      if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
+      Result<Table> t = Status::Internal("unreachable");
+      if (p.format == Format::kArrow) {
+        t = ReadArrowFile(file.string());
+      } else if (p.format == Format::kCsv) {
+        p.csv.source_name = shown;
+        t = ReadCsvFile(file, p.csv, ctx.cancel);
+      } else {
+        JsonReadOptions jo;
+        jo.lines = p.format == Format::kNdjson;
+        jo.source_name = shown;
+        t = ReadJsonFile(file, jo, ctx.cancel);
+      }
+      if (!t.ok()) return t.status().WithContext(prefix);
+      if (!tables.empty()) {
+        const Schema& first = tables[0].schema();
+        const Schema& s = t->schema();
+        for (size_t c = 0; c < std::max(first.fields.size(), s.fields.size()); ++c) {
+          if (c >= first.fields.size() || c >= s.fields.size() ||
+              first.fields[c].name != s.fields[c].name)
+            return Status::Invalid(fmt::format(
+                "{}: {} has columns ({}) but {} has ({}): every file must share a schema", prefix,
+                shown, s.ToString(), files[0].first, first.ToString()));
+          if (first.fields[c].type != s.fields[c].type)
+            return Status::Invalid(
+                fmt::format("{}: column '{}' is {} in {} but {} in {} (give its type in schema)",
+                            prefix, s.fields[c].name, TypeName(s.fields[c].type), shown,
+                            TypeName(first.fields[c].type), files[0].first));
+        }
+      }
+      if (!p.source_column.empty() && t->schema().FieldIndex(p.source_column) >= 0)
+        return Status::Invalid(fmt::format("{}: source_column '{}' is already a column of {}",
+                                           prefix, p.source_column, shown));
+      std::error_code ec;
+      bytes += static_cast<int64_t>(std::filesystem::file_size(file, ec));
+      rows += t->num_rows();
+      tables.push_back(std::move(*t));
+    }
+    Schema schema = tables[0].schema();
+    std::vector<ColumnPtr> cols;
+    for (size_t c = 0; c < schema.fields.size(); ++c) {
+      ColumnBuilder b(schema.fields[c].type);
+      b.Reserve(rows);
+      for (const auto& t : tables) {
+        const Column& col = *t.column(static_cast<int>(c));
+        for (int64_t i = 0; i < col.length; ++i) b.AppendFrom(col, i);
+      }
+      cols.push_back(b.Finish());
+    }
+    if (!p.source_column.empty()) {
+      ColumnBuilder b(TypeId::kUtf8);
+      b.Reserve(rows);
+      for (size_t k = 0; k < tables.size(); ++k)
+        for (int64_t i = 0; i < tables[k].num_rows(); ++i) b.AppendString(files[k].first);
+      schema.fields.push_back(Field{p.source_column, TypeId::kUtf8, true});
+      cols.push_back(b.Finish());
+    }
+    ALAMBIC_ASSIGN_OR_RETURN(Table all, Table::Make(std::move(schema), std::move(cols), rows));
+    if (ctx.log) ctx.log->Info(fmt::format("{} files match {}", files.size(), p.path));
+    ALAMBIC_ASSIGN_OR_RETURN(RecipeOutput out, Output(ctx, std::move(all), p.path, bytes));
+    out.metrics["files"] = static_cast<int64_t>(files.size());
+    return out;
+  }
+
+  // The database file of a connection, confined to the workspace and data roots.
+  static Result<std::filesystem::path> Database(const RecipeContext& ctx, const CollectParams& p) {
+    auto spec = ResolveConnection(ctx.workspace, p.connection);
+    if (!spec.ok()) return spec.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+    ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path db, ctx.ResolvePath(spec->path));
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(db, ec))
+      return Status::NotFound(fmt::format("recipe {}: connection {}: {}: no such database file",
+                                          ctx.recipe, p.connection, spec->path));
+    return db;
+  }
+
+  // H(query, the database file's content, its WAL's content when there is one).
+  static Result<std::string> QueryFingerprint(const RecipeContext& ctx, const CollectParams& p) {
+    ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path db, Database(ctx, p));
+    Hasher h;
+    h.Field("sqlite query").Field(p.query);
+    auto content = ctx.HashFile(db);
+    if (!content.ok()) return content.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+    h.Field(*content);
+    std::filesystem::path wal = db;
+    wal += "-wal";
+    std::error_code ec;
+    if (std::filesystem::exists(wal, ec) && std::filesystem::file_size(wal, ec) > 0) {
+      auto w = Sha256File(wal);  // changes without its mtime granularity noticing: no cache
+      if (!w.ok()) return w.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+      h.Field(*w);
+    }
+    return "sqlite " + h.HexDigest();
+  }
+
+  static Result<RecipeOutput> RunQuery(RecipeContext& ctx, const CollectParams& p) {
+    ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path db, Database(ctx, p));
+    const std::string source = fmt::format("connection {}", p.connection);
+    auto table = ReadSqliteQuery(db, p.query, source, ctx.cancel);
+    if (!table.ok()) return table.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+    std::error_code ec;
+    const auto bytes = static_cast<int64_t>(std::filesystem::file_size(db, ec));
+    return Output(ctx, std::move(*table), source, bytes);
+  }
+
+  static Result<RecipeOutput> RunUrl(RecipeContext& ctx, CollectParams& p) {
+    const std::string prefix = fmt::format("recipe {}", ctx.recipe);
+    const std::string shown = RedactedUrl(p.url);
+    HttpOptions ho;
+    ho.timeout_seconds = p.timeout_seconds;
+    auto got = HttpGet(p.url, ho);
+    if (!got.ok()) return got.status().WithContext(prefix);
+    if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
+    Result<Table> table = Status::Internal("unreachable");
+    if (p.format == Format::kCsv) {
+      p.csv.source_name = shown;
+      if (ctx.progress) p.csv.progress = ctx.progress;
+      table = ReadCsvBuffer(got->body, p.csv, ctx.cancel);
+    } else {
+      JsonReadOptions jo;
+      jo.lines = p.format == Format::kNdjson;
+      jo.source_name = shown;
+      table = ReadJsonBuffer(got->body, jo, ctx.cancel);
+    }
+    if (!table.ok()) return table.status().WithContext(prefix);
+    return Output(ctx, std::move(*table), shown, static_cast<int64_t>(got->body.size()));
+  }
+
   static Result<CollectParams> Params(const RecipeContext& ctx) {
     if (!ctx.params) return Status::Internal(fmt::format("recipe {}: no params", ctx.recipe));
     auto p = ParseParams(*ctx.params);

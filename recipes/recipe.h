@@ -93,6 +93,11 @@ struct RecipeContext {
   std::function<Result<std::string>(const std::filesystem::path&)> hash_file;
   // hash_file(p) when set, else Sha256File(p).
   Result<std::string> HashFile(const std::filesystem::path& p) const;
+  // Metrics of a run that fails: a kind may fill this before returning an error
+  // (e.g. the results of the checks that failed) and the runner records it with
+  // the failed recipe run. Ignored when Run() succeeds (its RecipeOutput's
+  // metrics are recorded instead). Must not hold secrets.
+  nlohmann::json failure_metrics = nlohmann::json::object();
 
   // Resolves a path from params against the workspace and checks it stays inside
   // the workspace or a data root (after resolving symlinks and "..").
@@ -128,6 +133,15 @@ struct RecipeOutput {
   std::vector<std::map<std::string, std::vector<ColumnSource>>> column_lineage;
 };
 
+// Something besides params, code and inputs that a recipe's output version
+// depends on, e.g. {"secret pseudo_key", KeyId(key)}: `what` names it in the
+// planner's reasons ("secret pseudo_key changed"), `id` is public (a
+// fingerprint, never a secret).
+struct VersionSalt {
+  std::string what;
+  std::string id;
+};
+
 class RecipeKind {
  public:
   virtual ~RecipeKind() = default;
@@ -154,6 +168,13 @@ class RecipeKind {
   virtual std::string code_version() const { return {}; }
   // For sources: a stable fingerprint of the external data (e.g. a content hash).
   virtual Result<std::string> SourceFingerprint(const RecipeContext& ctx) const;
+  // Values folded into the recipe's output versions besides params, code and
+  // inputs, read when planning (ctx has params and the workspace, no inputs):
+  // e.g. the KeyId of each key the recipe uses, so that a new key makes it
+  // stale. Must never return a secret. An error fails the plan. Default: none.
+  virtual Result<std::vector<VersionSalt>> VersionSalts(const RecipeContext& /*ctx*/) const {
+    return std::vector<VersionSalt>{};
+  }
   virtual Result<RecipeOutput> Run(RecipeContext& ctx) const = 0;
 };
 

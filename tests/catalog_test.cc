@@ -1,6 +1,7 @@
 #include "catalog/catalog.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "tests/test_util.h"
@@ -56,6 +57,43 @@ TEST(CatalogTest, CreatesSchemaAndReopensWithoutMigratingTwice) {
   EXPECT_EQ(*(*again)->IntegrityCheck(), "ok");
 }
 
+// A catalog of schema 1 (before version salts) opens: its recipe states are kept, with no
+// salt, and a salt is stored from then on.
+TEST(CatalogTest, MigratesASchema1CatalogAddingVersionSalts) {
+  TempDir dir;
+  {
+    auto cat = Catalog::Open(dir.path() / "c.db");
+    ASSERT_TRUE(cat.ok()) << cat.status().message();
+  }
+  {
+    // Schema 1 is schema 2 without recipe_state.salt.
+    SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE recipe_state DROP COLUMN salt");
+    db.exec(
+        "INSERT INTO recipe_state VALUES ('datalab', 'f', 'a', 'p', 'c', 's', '{}', "
+        "'{\"out\":\"v1\"}', 'r1')");
+    db.exec("PRAGMA user_version = 1");
+  }
+  auto cat = Catalog::Open(dir.path() / "c.db");
+  ASSERT_TRUE(cat.ok()) << cat.status().message();
+  EXPECT_EQ((*cat)->schema_version(), kCatalogSchemaVersion);
+  auto states = (*cat)->RecipeStates("datalab");
+  ASSERT_TRUE(states.ok()) << states.status().message();
+  ASSERT_EQ(states->size(), 1u);
+  const RecipeState& old = states->at("f/a");
+  EXPECT_EQ(old.params_hash, "p");
+  EXPECT_EQ(old.outputs, (std::map<std::string, std::string>{{"out", "v1"}}));
+  EXPECT_EQ(old.salt, "");
+  CatalogBatch b;
+  b.environment = "datalab";
+  RecipeState salted = old;
+  salted.salt = R"({"secret k":"0123"})";
+  b.states.emplace_back("f", "a", salted);
+  ASSERT_TRUE((*cat)->Commit(b).ok());
+  EXPECT_EQ((*cat)->RecipeStates("datalab")->at("f/a").salt, salted.salt);
+  EXPECT_EQ(*(*cat)->IntegrityCheck(), "ok");
+}
+
 TEST(CatalogTest, RefusesANewerSchema) {
   TempDir dir;
   {
@@ -65,7 +103,9 @@ TEST(CatalogTest, RefusesANewerSchema) {
   }
   auto cat = Catalog::Open(dir.path() / "c.db");
   ASSERT_FALSE(cat.ok());
-  EXPECT_EQ(cat.status().message(), "catalog schema version 99 is newer than this alambic (1)");
+  EXPECT_EQ(cat.status().message(),
+            fmt::format("catalog schema version 99 is newer than this alambic ({})",
+                        kCatalogSchemaVersion));
 }
 
 TEST(CatalogTest, CommitRecordsVersionsCurrentAndStateTogether) {
@@ -248,7 +288,7 @@ TEST(CatalogTest, RecipeStatesReadAnyJsonAsBefore) {
   {
     SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
     SQLite::Statement q(
-        db, "INSERT INTO recipe_state VALUES ('datalab', 'f', ?, '', '', '', ?, ?, 'r')");
+        db, "INSERT INTO recipe_state VALUES ('datalab', 'f', ?, '', '', '', ?, ?, 'r', '')");
     for (size_t i = 0; i < columns.size(); ++i) {
       q.reset();
       q.bind(1, "r" + std::to_string(i));
@@ -353,7 +393,8 @@ TEST(CatalogTest, AReaderConnectionReadsTheSameCatalog) {
   auto stale = cat->OpenReader();
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().message(),
-            "catalog " + (dir.path() / "c.db").string() + ": schema version 7, expected 1");
+            fmt::format("catalog {}: schema version 7, expected {}", (dir.path() / "c.db").string(),
+                        kCatalogSchemaVersion));
 }
 
 TEST(CatalogTest, UuidsAreVersion4AndDistinct) {

@@ -87,6 +87,32 @@ recipes:
   std::filesystem::path ws_;
 };
 
+TEST_F(CliTest, LogShowsTheResultsOfAFailedCheck) {
+  WriteFlow("avg(score)", R"(  - name: quality
+    kind: check
+    inputs: [people_raw]
+    outputs: [people_checked]
+    params: {checks: [{row_count: {min: 1}}, {not_null: [score]}]}
+)");
+  auto run = Cli(ws_, {"run"});
+  EXPECT_EQ(run.code, 1) << run.out;
+  auto runs = Cli(ws_, {"runs"});
+  std::string id = runs.out.substr(runs.out.find('\n') + 1, 8);
+  auto log = Cli(ws_, {"log", id, "quality"});
+  ASSERT_EQ(log.code, 0) << log.err;
+  EXPECT_THAT(log.out, HasSubstr("status    failed"));
+  EXPECT_THAT(log.out, HasSubstr("error     recipe quality: check 'not_null(score)' failed: "
+                                 "column 'score': 1 of 4 rows fail (row 3: null)"));
+  const size_t at = log.out.find("metrics   ");
+  ASSERT_NE(at, std::string::npos) << log.out;
+  auto metrics = nlohmann::json::parse(log.out.substr(at + 10, log.out.find('\n', at) - at - 10));
+  ASSERT_EQ(metrics["checks"].size(), 2u);
+  EXPECT_EQ(metrics["checks"][0]["passed"], true);
+  EXPECT_EQ(metrics["checks"][1]["name"], "not_null(score)");
+  EXPECT_EQ(metrics["checks"][1]["passed"], false);
+  EXPECT_EQ(metrics["checks"][1]["failing_rows"], 1);
+}
+
 TEST_F(CliTest, InitMakesACommittedGitWorkspace) {
   for (const char* p : {"alambic.yaml", ".gitignore", "flows", "recipes", "usecases", "data"})
     EXPECT_TRUE(std::filesystem::exists(dir_.path() / "ws" / p)) << p;

@@ -76,8 +76,10 @@ TEST_F(CollectTest, IsASourceWithOneOutput) {
   EXPECT_EQ(kind_->max_outputs(), 1);
   std::vector<std::string> names;
   for (const auto& p : kind_->params()) names.push_back(p.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"path", "format", "delimiter", "header", "encoding",
-                                             "null_values", "schema"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"path", "url", "timeout", "connection", "query",
+                                      "source_column", "format", "delimiter", "header", "encoding",
+                                      "null_values", "schema", "decimal", "date_format"}));
 }
 
 TEST_F(CollectTest, ReadsALatin1CsvWithItsParams) {
@@ -111,11 +113,13 @@ TEST_F(CollectTest, ReadsALatin1CsvWithItsParams) {
 }
 
 TEST_F(CollectTest, TabDelimiterSpellings) {
+  // With a tab delimiter "2,3" is one field, read with a decimal comma.
   WriteFile(ws_ / "t.tsv", "a\tb,c\n1\t2,3\n");
   for (const char* d : {"\t", "\\t", "tab"}) {
     auto out = Run({{"path", "t.tsv"}, {"delimiter", d}});
     ASSERT_TRUE(out.ok()) << out.status().message();
-    EXPECT_EQ(out->tables[0].schema().ToString(), "a:int64, b,c:utf8") << d;
+    EXPECT_EQ(out->tables[0].schema().ToString(), "a:int64, b,c:float64") << d;
+    EXPECT_EQ(out->tables[0].column(1)->Double(0), 2.3) << d;
   }
 }
 
@@ -250,7 +254,7 @@ TEST_F(CollectTest, CheckParamsRejectsBadParamsNamingThem) {
                   .ok());
   EXPECT_TRUE(kind_->CheckParams({{"path", "a.arrow"}, {"format", "arrow"}}).ok());
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"format", "xlsx"}}),
-            "param 'format': unknown format 'xlsx' (expected csv or arrow)");
+            "param 'format': unknown format 'xlsx' (expected csv, arrow, json or ndjson)");
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"delimiter", ";;"}}),
             "param 'delimiter': must be one character (or \"\\t\" or \"tab\"), got \";;\"");
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"delimiter", ""}}),
@@ -269,6 +273,44 @@ TEST_F(CollectTest, CheckParamsRejectsBadParamsNamingThem) {
   EXPECT_EQ(CheckError({{"path", "a.arrow"}, {"format", "arrow"}, {"delimiter", ","}}),
             "param 'delimiter': applies to format csv only, not arrow");
   EXPECT_EQ(CheckError({{"path", ""}}), "param 'path': must not be empty");
+  EXPECT_EQ(CheckError({{"path", "a.json"}, {"format", "json"}, {"delimiter", ";"}}),
+            "param 'delimiter': applies to format csv only, not json");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"decimal", ";"}}),
+            "param 'decimal': must be \",\" or \".\"");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"delimiter", ","}, {"decimal", ","}}),
+            "param 'decimal': a decimal comma needs another delimiter than ','");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"date_format", "%d/%m"}}),
+            "param 'date_format': \"%d/%m\" must hold %d, %m and %Y");
+  EXPECT_EQ(
+      CheckError({{"path", "a.csv"}, {"schema", {{"d", {{"type", "int64"}, {"format", "%Y"}}}}}}),
+      "param 'schema': column 'd': format applies to date and timestamp columns only");
+  EXPECT_EQ(CheckError({{"path", "a.csv"}, {"schema", {{"d", {{"typ", "date"}}}}}}),
+            "param 'schema': column 'd': unknown key 'typ' (expected type, format)");
+}
+
+TEST_F(CollectTest, ReadsJsonAndNdjson) {
+  WriteFile(
+      ws_ / "data/people.json",
+      R"([{"id": 1, "who": {"name": "Zoé", "dept": "01"}}, {"id": 2, "who": {"name": "Marc"}}])");
+  auto out = Run({{"path", "data/people.json"}, {"format", "json"}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Table& t = out->tables[0];
+  EXPECT_EQ(t.schema().ToString(), "id:int64, who.name:utf8, who.dept:utf8");
+  EXPECT_EQ(t.num_rows(), 2);
+  EXPECT_EQ(out->metrics["rows"], 2);
+  // Line 2 ends early: the column is the one just past its end.
+  WriteFile(ws_ / "data/people.ndjson", "{\"id\": 1}\n{\"id\": 2,\n");
+  auto bad = Run({{"path", "data/people.ndjson"}, {"format", "ndjson"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "recipe collect_exams: data/people.ndjson:2: invalid JSON at column 10: syntax error "
+            "while parsing object key - unexpected end of input; expected string literal");
+  WriteFile(ws_ / "data/broken.json", "[\n {\"id\": 1},\n {\"id\": 2\n]\n");
+  auto broken = Run({{"path", "data/broken.json"}, {"format", "json"}});
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().message(),
+            "recipe collect_exams: data/broken.json:4: invalid JSON at column 1: syntax error "
+            "while parsing object - unexpected ']'; expected '}'");
 }
 
 TEST_F(CollectTest, RunChecksParamsToo) {
@@ -289,6 +331,96 @@ TEST_F(CollectTest, CancelledRunReturnsTheTokenStatus) {
   auto out = kind_->Run(ctx);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), StatusCode::kCancelled);
+}
+
+TEST_F(CollectTest, AWildcardPathReadsEveryMatchingFileAsOneDataset) {
+  WriteFile(ws_ / "data/exams_2025-02.csv", "id;score\n3;12,5\n");
+  WriteFile(ws_ / "data/exams_2025-01.csv", "id;score\n1;8,5\n2;10\n");
+  WriteFile(ws_ / "data/other.csv", "x\n1\n");
+  const nlohmann::json params = {{"path", "data/exams_*.csv"}, {"source_column", "file"}};
+  auto out = Run(params);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Table& t = out->tables[0];
+  EXPECT_EQ(t.schema().ToString(), "id:int64, score:float64, file:utf8");
+  ASSERT_EQ(t.num_rows(), 3);
+  EXPECT_EQ(t.column(0)->Int64(0), 1);  // files in name order
+  EXPECT_EQ(t.column(0)->Int64(2), 3);
+  EXPECT_EQ(t.column(2)->String(0), "data/exams_2025-01.csv");
+  EXPECT_EQ(t.column(2)->String(2), "data/exams_2025-02.csv");
+  EXPECT_EQ(out->metrics["files"], 2);
+
+  RecipeContext ctx = Context(params);
+  auto fp1 = kind_->SourceFingerprint(ctx);
+  ASSERT_TRUE(fp1.ok()) << fp1.status().message();
+  WriteFile(ws_ / "data/other.csv", "x\n2\n");  // not matched: no change
+  EXPECT_EQ(*kind_->SourceFingerprint(ctx), *fp1);
+  WriteFile(ws_ / "data/exams_2025-03.csv", "id;score\n4;1\n");
+  auto fp2 = kind_->SourceFingerprint(ctx);
+  EXPECT_NE(*fp2, *fp1);
+  std::filesystem::rename(ws_ / "data/exams_2025-03.csv", ws_ / "data/exams_2025-04.csv");
+  EXPECT_NE(*kind_->SourceFingerprint(ctx), *fp2);  // the names count, not only the contents
+}
+
+TEST_F(CollectTest, AWildcardPathNeedsOneSchemaAndStaysInTheWorkspace) {
+  WriteFile(ws_ / "data/a_1.csv", "id;score\n1;8\n");
+  WriteFile(ws_ / "data/a_2.csv", "id;score\n2;8,5\n");
+  auto mixed = Run({{"path", "data/a_*.csv"}});
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_EQ(mixed.status().message(),
+            "recipe collect_exams: column 'score' is float64 in data/a_2.csv but int64 in "
+            "data/a_1.csv (give its type in schema)");
+  EXPECT_TRUE(Run({{"path", "data/a_*.csv"}, {"schema", {{"score", "float64"}}}}).ok());
+  WriteFile(ws_ / "data/b_1.csv", "id\n1\n");
+  WriteFile(ws_ / "data/b_2.csv", "key\n2\n");
+  auto cols = Run({{"path", "data/b_*.csv"}});
+  ASSERT_FALSE(cols.ok());
+  EXPECT_EQ(cols.status().message(),
+            "recipe collect_exams: data/b_2.csv has columns (key:int64) but data/b_1.csv has "
+            "(id:int64): every file must share a schema");
+  auto none = Run({{"path", "data/z_*.csv"}});
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.status().message(), "recipe collect_exams: no file matches data/z_*.csv");
+  EXPECT_EQ(CheckError({{"path", "data/*/x.csv"}}),
+            "param 'path': a wildcard may only appear in the file name, not in a directory");
+  EXPECT_EQ(CheckError({{"path", "data/x.csv"}, {"source_column", "f"}}),
+            "param 'source_column': applies to a path with a wildcard (* ? [) only");
+  // A match that is a symlink to a file outside the workspace is refused.
+  WriteFile(dir_.path() / "outside.csv", "id\n9\n");
+  std::filesystem::create_symlink(dir_.path() / "outside.csv", ws_ / "data/c_2.csv");
+  WriteFile(ws_ / "data/c_1.csv", "id\n1\n");
+  auto out = Run({{"path", "data/c_*.csv"}});
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().message(),
+            "recipe collect_exams: path 'data/c_2.csv' is outside the workspace and the "
+            "configured data roots");
+}
+
+// Name order is byte order, whatever order the files were written in; each file is read
+// with the same params, JSON too, and an error names the file and its line.
+TEST_F(CollectTest, AWildcardPathReadsFilesInByteOrderOfTheirNames) {
+  for (const char* name : {"p_b.ndjson", "p_10.ndjson", "p_a.ndjson", "p_2.ndjson"})
+    WriteFile(ws_ / "data" / name, fmt::format("{{\"from\": \"{}\"}}\n", name));
+  const nlohmann::json params = {
+      {"path", "data/p_*.ndjson"}, {"format", "ndjson"}, {"source_column", "file"}};
+  auto out = Run(params);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Table& t = out->tables[0];
+  ASSERT_EQ(t.num_rows(), 4);
+  std::vector<std::string> order, files;
+  for (int64_t i = 0; i < t.num_rows(); ++i) {
+    order.emplace_back(t.column(0)->String(i));
+    files.emplace_back(t.column(1)->String(i));
+  }
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"p_10.ndjson", "p_2.ndjson", "p_a.ndjson", "p_b.ndjson"}));
+  EXPECT_EQ(files[0], "data/p_10.ndjson");
+  EXPECT_EQ(files[3], "data/p_b.ndjson");
+  WriteFile(ws_ / "data/p_c.ndjson", "{\"from\": \"c\"}\n\n{\"from\": c}\n");
+  auto bad = Run(params);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "recipe collect_exams: data/p_c.ndjson:3: invalid JSON at column 10: syntax error "
+            "while parsing value - invalid literal; last read: '\"from\": c'");
 }
 
 }  // namespace

@@ -173,7 +173,8 @@ TEST(CsvDelimiterTest, ExplicitDelimiterWins) {
   o.delimiter = ';';
   Table t = Read("a,b;c\n1,5;2\n", o);
   EXPECT_EQ(Names(t), (Strings{"a,b", "c"}));
-  EXPECT_EQ(Cells(t, 0), (Strings{"1,5"}));
+  // One field, read with a decimal comma (the delimiter is ';').
+  EXPECT_EQ(Cells(t, 0), (Strings{"1.5"}));
 }
 
 TEST(CsvHeaderTest, EmptyAndDuplicateNamesAreMadeUnique) {
@@ -287,7 +288,8 @@ TEST(CsvInferTest, ImpossibleDatesAndTimesAreStrings) {
   EXPECT_EQ(Types(Read("d\n2023-02-29\n")), (std::vector<TypeId>{TypeId::kUtf8}));
   EXPECT_EQ(Types(Read("d\n2024-13-01\n")), (std::vector<TypeId>{TypeId::kUtf8}));
   EXPECT_EQ(Types(Read("d\n2024-01-01T24:00:00\n")), (std::vector<TypeId>{TypeId::kUtf8}));
-  EXPECT_EQ(Types(Read("d\n01/02/2024\n")), (std::vector<TypeId>{TypeId::kUtf8}));
+  EXPECT_EQ(Types(Read("d\n31/02/2024\n")), (std::vector<TypeId>{TypeId::kUtf8}));
+  EXPECT_EQ(Types(Read("d\n01/13/2024\n")), (std::vector<TypeId>{TypeId::kUtf8}));
 }
 
 TEST(CsvInferTest, DatesMixedWithTimestampsAreTimestamps) {
@@ -581,6 +583,117 @@ TEST(CsvWriteTest, OneColumnNullsAreNotReadBackAsEmptyLines) {
   ASSERT_TRUE(WriteCsv(t, out).ok());
   EXPECT_EQ(out.str(), "x\na\n\"\"\nb\n");
   EXPECT_EQ(Cells(Read(out.str()), 0), (Strings{"a", "<null>", "b"}));
+}
+
+// ---- French files: decimal comma, dd/mm/yyyy dates ---------------------------------------
+
+TEST(CsvFrenchTest, DecimalCommaIsAFloatWithASemicolonDelimiter) {
+  Table t = Read("id;score;code;mixed;n\n1;12,5;01,5;12,5;3\n2;-0,25;2,0;12.5;4\n3;7;3,1;1;5\n");
+  EXPECT_EQ(Types(t), (std::vector<TypeId>{TypeId::kInt64, TypeId::kFloat64, TypeId::kUtf8,
+                                           TypeId::kUtf8, TypeId::kInt64}));
+  EXPECT_EQ(t.column(1)->Double(0), 12.5);
+  EXPECT_EQ(t.column(1)->Double(1), -0.25);
+  EXPECT_EQ(t.column(1)->Double(2), 7.0);
+  // A leading zero keeps a code a string; mixing conventions keeps text.
+  EXPECT_EQ(Cells(t, 2), (Strings{"01,5", "2,0", "3,1"}));
+  EXPECT_EQ(Cells(t, 3), (Strings{"12,5", "12.5", "1"}));
+}
+
+TEST(CsvFrenchTest, DecimalCommaAlsoWithATabButNotWithAComma) {
+  Table tab = Read("a\tb\n1,5\tx\n2,25\ty\n");
+  EXPECT_EQ(Types(tab)[0], TypeId::kFloat64);
+  EXPECT_EQ(tab.column(0)->Double(1), 2.25);
+  // With ',' as delimiter "1,5" is two fields; with '|' a comma is not a decimal mark.
+  Table pipe = Read("a|b\n1,5|x\n");
+  EXPECT_EQ(Types(pipe)[0], TypeId::kUtf8);
+}
+
+TEST(CsvFrenchTest, ExplicitDecimalOverridesDetection) {
+  CsvOptions comma;
+  comma.delimiter = '|';
+  comma.decimal = ',';
+  Table t = Read("a|b|c\n1,5|2.5|3\n", comma);
+  EXPECT_EQ(Types(t), (std::vector<TypeId>{TypeId::kFloat64, TypeId::kUtf8, TypeId::kInt64}));
+  EXPECT_EQ(t.column(0)->Double(0), 1.5);
+  CsvOptions point;
+  point.decimal = '.';
+  Table p = Read("a;b\n1,5;2.5\n", point);
+  EXPECT_EQ(Types(p), (std::vector<TypeId>{TypeId::kUtf8, TypeId::kFloat64}));
+  CsvOptions bad;
+  bad.delimiter = ',';
+  bad.decimal = ',';
+  EXPECT_EQ(ReadError("a,b\n1,2\n", bad),
+            "<csv>: a decimal comma needs another delimiter than ','");
+}
+
+TEST(CsvFrenchTest, SchemaFloatColumnReadsADecimalComma) {
+  CsvOptions o = Named("s.csv");
+  o.schema = {{"x", TypeId::kFloat64}};
+  Table t = Read("x;y\n+1,5;a\n,5;b\n2;c\n", o);
+  EXPECT_EQ(Cells(t, 0), (Strings{"1.5", "0.5", "2"}));
+  EXPECT_EQ(ReadError("x;y\n1,5;a\n1,5,5;b\n", o),
+            "s.csv:3: column 'x': cannot read \"1,5,5\" as float64");
+}
+
+TEST(CsvFrenchTest, DayFirstDatesAreInferredAsDates) {
+  Table t = Read(
+      "d;iso;mixed;bad;short\n"
+      "31/01/2024;2024-01-31;31/01/2024;31/02/2024;1/2/2024\n"
+      "29/02/2024;2024-02-29;2024-02-29;01/01/2024;12/11/2023\n");
+  EXPECT_EQ(Types(t), (std::vector<TypeId>{TypeId::kDate32, TypeId::kDate32, TypeId::kUtf8,
+                                           TypeId::kUtf8, TypeId::kDate32}));
+  EXPECT_EQ(Cells(t, 0), (Strings{"2024-01-31", "2024-02-29"}));
+  EXPECT_EQ(Cells(t, 4), (Strings{"2024-02-01", "2023-11-12"}));
+  EXPECT_EQ(Cells(t, 0), Cells(t, 1));
+}
+
+TEST(CsvFrenchTest, ExplicitDateFormatReplacesTheDayFirstDefault) {
+  CsvOptions us = Named("us.csv");
+  us.date_format = "%m/%d/%Y";
+  Table t = Read("d,e\n01/31/2024,31/01/2024\n", us);
+  EXPECT_EQ(Types(t), (std::vector<TypeId>{TypeId::kDate32, TypeId::kUtf8}));
+  EXPECT_EQ(Cells(t, 0), (Strings{"2024-01-31"}));
+  CsvOptions stamp;
+  stamp.date_format = "%d/%m/%Y %H:%M";
+  Table s = Read("t\n31/01/2024 13:05\n", stamp);
+  EXPECT_EQ(Types(s), (std::vector<TypeId>{TypeId::kTimestamp}));
+  EXPECT_EQ(Cells(s, 0), (Strings{"2024-01-31T13:05:00Z"}));
+  CsvOptions bad = Named("b.csv");
+  bad.date_format = "%d/%m";
+  EXPECT_EQ(ReadError("t\n1\n", bad), "b.csv: date format \"%d/%m\" must hold %d, %m and %Y");
+  EXPECT_EQ(CheckDateFormat("%d.%m.%Y"), "");
+  EXPECT_EQ(CheckDateFormat("%d %b %Y"),
+            "unsupported directive '%b' (expected %d %m %Y %H %M %S %%)");
+}
+
+TEST(CsvFrenchTest, SchemaDateColumnWithItsOwnFormat) {
+  CsvOptions o = Named("f.csv");
+  o.schema = {{"d", TypeId::kDate32}, {"t", TypeId::kTimestamp}, {"fr", TypeId::kDate32}};
+  o.date_formats = {{"d", "%Y%m%d"}};
+  Table t = Read("d,t,fr\n20240131,05/03/2024,2024-03-05\n", o);
+  EXPECT_EQ(Cells(t, 0), (Strings{"2024-01-31"}));
+  EXPECT_EQ(Cells(t, 1), (Strings{"2024-03-05T00:00:00Z"}));
+  EXPECT_EQ(Cells(t, 2), (Strings{"2024-03-05"}));
+  EXPECT_EQ(ReadError("d,t,fr\n2024013,05/03/2024,2024-03-05\n", o),
+            "f.csv:2: column 'd': cannot read \"2024013\" as date32 (expected ISO or %Y%m%d)");
+  o.date_formats = {{"nope", "%Y%m%d"}};
+  EXPECT_EQ(ReadError("d,t,fr\n1,2,3\n", o),
+            "f.csv:1: date format column 'nope' is not in the file");
+}
+
+TEST(CsvFrenchTest, FrenchConventionsInAParallelParse) {
+  std::string csv = "id;montant;jour\n";
+  for (int i = 0; i < 300000; ++i)
+    csv += fmt::format("{};{},{:02d};{:02d}/{:02d}/20{:02d}\n", i, i % 1000, i % 100, i % 28 + 1,
+                       i % 12 + 1, i % 30);
+  CsvOptions par;
+  par.threads = 2;
+  Table t = Read(csv, par);
+  ASSERT_GT(csv.size(), size_t{4} << 20);
+  EXPECT_EQ(Types(t), (std::vector<TypeId>{TypeId::kInt64, TypeId::kFloat64, TypeId::kDate32}));
+  EXPECT_EQ(t.num_rows(), 300000);
+  EXPECT_EQ(FormatCell(*t.column(1), 123457), "457.57");
+  EXPECT_EQ(FormatCell(*t.column(2), 123457), "2007-02-06");
 }
 
 }  // namespace

@@ -117,7 +117,7 @@ recipes:
     for (const auto& rp : p.recipes) {
       if (rp.decision != Decision::kRun) continue;
       const RecipeNode& n = graph_->node(rp.node);
-      RecipeState s{rp.params_hash, rp.code_hash, rp.source_fingerprint, {}, {}, "run"};
+      RecipeState s{rp.params_hash, rp.code_hash, rp.source_fingerprint, rp.salt, {}, {}, "run"};
       for (size_t k = 0; k < n.recipe->inputs.size(); ++k)
         s.inputs[n.recipe->inputs[k]] = rp.input_versions[k];
       for (size_t k = 0; k < n.recipe->outputs.size(); ++k) {

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -97,6 +98,7 @@ const RecipeRegistry& Kinds() {
     auto* reg = new RecipeRegistry();
     (void)reg->Register(std::make_unique<GenKind>());
     (void)reg->Register(std::make_unique<MulKind>());
+    RegisterCheckKind(*reg);
     return reg;
   }();
   return *r;
@@ -241,6 +243,49 @@ TEST_F(RunTest, FailureSkipsDownstreamAndKeepsPublishedVersions) {
             (std::vector<int64_t>{20, 40, 60}));  // the previous version is still current
 }
 
+TEST_F(RunTest, FailedCheckResultsAreRecordedInTheCatalog) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 3}}
+  - name: quality
+    kind: check
+    inputs: [a]
+    outputs: [a_checked]
+    params:
+      checks:
+        - {row_count: {min: 1}}
+        - {range: {column: x, max: 2}}
+)");
+  RunSummary s = Run();
+  EXPECT_EQ(s.run.status, "failed");
+  EXPECT_EQ(Rec(s, "quality").status, "failed");
+  EXPECT_EQ(Rec(s, "quality").error,
+            "recipe quality: check 'range(x)' failed: column 'x': 1 of 3 rows fail (row 3: 3)");
+
+  // Read back from the catalog, as `alambic log RUN quality` does.
+  auto session = Open();
+  auto recs = session->catalog().RecipeRuns(s.run.id);
+  ASSERT_TRUE(recs.ok()) << recs.status().message();
+  const RecipeRunRecord* quality = nullptr;
+  for (const auto& r : *recs)
+    if (r.recipe == "quality") quality = &r;
+  ASSERT_NE(quality, nullptr);
+  EXPECT_EQ(quality->status, "failed");
+  EXPECT_EQ(quality->rows_in, 3);
+  const nlohmann::json& m = quality->metrics;
+  ASSERT_TRUE(m.contains("checks")) << m.dump();
+  EXPECT_EQ(m["rows"], 3);
+  ASSERT_EQ(m["checks"].size(), 2u);
+  EXPECT_EQ(m["checks"][0]["name"], "row_count");
+  EXPECT_EQ(m["checks"][0]["passed"], true);
+  EXPECT_EQ(m["checks"][1]["name"], "range(x)");
+  EXPECT_EQ(m["checks"][1]["passed"], false);
+  EXPECT_EQ(m["checks"][1]["failing_rows"], 1);
+  EXPECT_EQ(m["checks"][1]["examples"][0]["row"], 3);
+  // Nothing was published for the failed check.
+  EXPECT_TRUE(Read("a_checked").empty());
+}
+
 TEST_F(RunTest, FailFastVersusKeepGoing) {
   Flow(R"(flow: f
 recipes:
@@ -337,6 +382,99 @@ recipes:
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
             "another alambic run or gc is in progress in this workspace (.alambic/lock is held)");
+}
+
+// The real kinds: a pseudonymisation key's fingerprint is part of the version.
+class SecretVersionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteFile(dir_.path() / "alambic.yaml",
+              "name: t\nsecrets:\n  pseudo_key: {file: keys/pseudo_key}\n");
+    WriteFile(dir_.path() / "data/people.csv", "id;name\nK001;Zoé\nK002;Marc\n");
+    WriteFile(dir_.path() / "flows/f.yaml", R"(flow: f
+recipes:
+  - {name: collect, kind: collect, outputs: [raw], params: {path: data/people.csv}}
+  - name: clean
+    kind: clean
+    inputs: [raw]
+    outputs: [people]
+    params: {steps: [{pseudonymise: [id], key: "secret:pseudo_key"}]}
+  - {name: after, kind: sql, inputs: [people], outputs: [n], params: {query: "select count(*) as n from people"}}
+)");
+  }
+  std::unique_ptr<Session> Open() {
+    auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+  // Explanation per recipe of a fresh plan.
+  std::map<std::string, std::string> Plan() {
+    auto s = Open();
+    auto plan = s->MakePlan({});
+    EXPECT_TRUE(plan.ok()) << plan.status().message();
+    std::map<std::string, std::string> out;
+    if (plan.ok())
+      for (const auto& rp : plan->recipes)
+        out[s->graph().node(rp.node).recipe->name] = rp.explanation;
+    return out;
+  }
+  RunSummary Run() {
+    auto s = Open();
+    RunOptions opt;
+    opt.exec.jobs = 2;
+    auto r = RunFlows(*s, opt);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : RunSummary{};
+  }
+  // Whether `needle` occurs in any file under .alambic/ (catalog, WAL, store, logs).
+  bool InState(const std::string& needle) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path() / ".alambic"))
+      if (e.is_regular_file() && testing::ReadFile(e.path()).find(needle) != std::string::npos)
+        return true;
+    return false;
+  }
+  TempDir dir_;
+};
+
+TEST_F(SecretVersionTest, ANewKeyMakesThePseudonymisingRecipeStale) {
+  const std::string key1 = "first-key-0123456789abcdef-SECRET";
+  const std::string key2 = "second-key-0123456789abcdef-SECRET";
+  WriteFile(dir_.path() / "keys/pseudo_key", key1 + "\n");
+  RunSummary first = Run();
+  ASSERT_EQ(first.run.status, "succeeded");
+  EXPECT_EQ(first.succeeded, 3);
+  auto up = Plan();
+  EXPECT_EQ(up["clean"], "up to date");
+
+  WriteFile(dir_.path() / "keys/pseudo_key", key2 + "\n");
+  auto stale = Plan();
+  EXPECT_EQ(stale["collect"], "up to date");
+  EXPECT_EQ(stale["clean"], "secret pseudo_key changed");
+  EXPECT_EQ(stale["after"], "upstream will change (clean rebuilds people)");
+  RunSummary second = Run();
+  EXPECT_EQ(second.succeeded, 2);  // clean, then after
+  EXPECT_EQ(Plan()["clean"], "up to date");
+
+  // Back to the first key: its versions are still in the store, nothing runs.
+  WriteFile(dir_.path() / "keys/pseudo_key", key1 + "\n");
+  auto back = Plan();
+  EXPECT_EQ(back["clean"], "up to date (this version was built before)");
+
+  // The key went nowhere: not in the catalog, its WAL, the store or the logs.
+  EXPECT_FALSE(InState(key1));
+  EXPECT_FALSE(InState(key2));
+  for (const auto& r : first.recipes) EXPECT_EQ(r.log.find(key1), std::string::npos) << r.recipe;
+}
+
+TEST_F(SecretVersionTest, AMissingKeyFailsThePlanNamingTheSecretAndTheFile) {
+  auto s = Open();
+  auto plan = s->MakePlan({});
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("recipe clean: step 1 (pseudonymise)"), std::string::npos)
+      << plan.status().message();
+  EXPECT_NE(plan.status().message().find("pseudo_key"), std::string::npos);
+  EXPECT_NE(plan.status().message().find("keys/pseudo_key"), std::string::npos)
+      << plan.status().message();
 }
 
 }  // namespace

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """CSV -> columnar table: Alambic's `collect` against pandas and DuckDB.
 
-For each size, generates the permis exams extract (examples/permis/generate.py,
-`;`-separated) and measures, best of --repeat runs, wall time, MB/s and peak
+For each size, generates the permis exams extract (examples/permis/generate.py:
+Latin-1, `;`-separated, dd/mm/yyyy dates, a decimal comma) and measures, best of --repeat runs, wall time, MB/s and peak
 memory (max RSS) of:
   alambic   `alambic run` of a one-recipe flow: parse, infer types, write the
             Arrow IPC file, fsync, record it in the catalog (the whole job)
-  pandas    pandas.read_csv(sep=";") into a DataFrame (parse only, no write)
-  duckdb    CREATE TABLE AS SELECT * FROM read_csv(...) in an in-memory DuckDB
-            (@duckdb/node-api, 2 threads; parse only, no write)
+  pandas    pandas.read_csv(sep=";", encoding="latin-1", decimal=",") into a
+            DataFrame (parse only, no write; dates stay strings)
+  duckdb    CREATE TABLE AS SELECT * FROM read_csv(..., encoding='latin-1',
+            decimal_separator=',') in an in-memory DuckDB (@duckdb/node-api,
+            2 threads; parse only, no write)
 and prints the ratios. Alambic does strictly more work than both peers.
 
 Run: bench/collect/bench.py BUILD/alambic [--sizes 1000000,10000000] [--repeat 3]
@@ -62,7 +64,8 @@ def main():
         os.makedirs(os.path.join(work, "flows"))
         with open(os.path.join(work, "flows", "collect.yaml"), "w") as f:
             f.write("flow: collect\nrecipes:\n  - name: exams\n    kind: collect\n"
-                    "    outputs: [exams]\n    params: {path: data/exams.csv, delimiter: \";\"}\n")
+                    "    outputs: [exams]\n    params: {path: data/exams.csv, delimiter: \";\", "
+                    "encoding: latin-1}\n")
         results = {}
         # Each alambic run starts from an empty store, so it really builds.
         def alambic_run():
@@ -76,11 +79,12 @@ def main():
             if best is None or r[0] < best[0]:
                 best = r
         results["alambic"] = best
-        pandas_code = ("import sys, pandas as pd; df = pd.read_csv(sys.argv[1], sep=';'); "
-                       "print(len(df))")
+        pandas_code = ("import sys, pandas as pd; df = pd.read_csv(sys.argv[1], sep=';', "
+                       "encoding='latin-1', decimal=','); print(len(df))")
         results["pandas"] = measure([PANDAS_PY, "-c", pandas_code, csv], work, a.repeat)
-        results["duckdb"] = measure(["node", os.path.join(HERE, "duckdb_read.mjs"), csv, ";"],
-                                    work, a.repeat)
+        results["duckdb"] = measure(
+            ["node", os.path.join(HERE, "duckdb_read.mjs"), csv, ";", "latin-1", ","], work,
+            a.repeat)
         for peer in ("pandas", "duckdb"):
             assert results[peer][2].strip() == str(n), (peer, results[peer][2][-200:])
         print(f"\n== permis exams, {n:,} rows, {mb:.0f} MB")

@@ -175,6 +175,7 @@ Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::strin
     state.params_hash = rp.params_hash;
     state.code_hash = rp.code_hash;
     state.source_fingerprint = rp.source_fingerprint;
+    state.salt = rp.salt;
     state.run_id = run_id;
     for (size_t k = 0; k < spec.inputs.size() && k < rp.input_versions.size(); ++k)
       state.inputs[spec.inputs[k]] = rp.input_versions[k];
@@ -327,6 +328,13 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     auto output = kind->Run(ctx);
     if (!output.ok()) {
       ctx.log->Log(LogLevel::kError, output.status().message());
+      // What a failing kind measured (a check's results) is recorded with the failed
+      // run, unless this attempt is no longer current.
+      std::lock_guard l(res.mu);
+      if (!cancel.cancelled()) {
+        res.rows_in = rows_in;
+        res.metrics = std::move(ctx.failure_metrics);
+      }
       return output.status();
     }
     if (cancel.cancelled()) return cancel.AsStatus();
@@ -426,6 +434,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       state.params_hash = rp.params_hash;
       state.code_hash = rp.code_hash;
       state.source_fingerprint = rp.source_fingerprint;
+      state.salt = rp.salt;
       state.run_id = run.id;
       std::vector<std::pair<std::string, std::string>> inputs;
       for (size_t k = 0; k < spec.inputs.size(); ++k) {
@@ -459,6 +468,12 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       ++summary.cancelled;
     } else {
       ++summary.failed;
+      // What a failing kind measured (a check's results) is kept with the failure. Only
+      // for a recipe that returned: a timed-out one may still be running.
+      if (o.state == TaskState::kFailed) {
+        rec.rows_in = res.rows_in;
+        if (res.metrics.is_object()) rec.metrics = res.metrics;
+      }
     }
     for (auto& s : res.staged) session.store().Discard(s);
     res.staged.clear();

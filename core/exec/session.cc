@@ -33,7 +33,16 @@ struct CatalogView {
   };
   // A stored recipe state: its columns end to end in one string.
   struct LastBuild {
-    enum Field { kParamsHash, kCodeHash, kSourceFingerprint, kRunId, kInputs, kOutputs, kFields };
+    enum Field {
+      kParamsHash,
+      kCodeHash,
+      kSourceFingerprint,
+      kRunId,
+      kInputs,
+      kOutputs,
+      kSalt,
+      kFields
+    };
     std::string text;
     uint32_t end[kFields] = {};
     std::string_view field(Field f) const {
@@ -66,7 +75,7 @@ struct CatalogView {
       key += v.recipe;
       LastBuild b;
       const std::string_view fields[LastBuild::kFields] = {
-          v.params_hash, v.code_hash, v.source_fingerprint, v.run_id, v.inputs, v.outputs};
+          v.params_hash, v.code_hash, v.source_fingerprint, v.run_id, v.inputs, v.outputs, v.salt};
       size_t size = 0;
       for (auto f : fields) size += f.size();
       b.text.reserve(size);
@@ -219,6 +228,7 @@ class CatalogPlanState final : public PlanState {
       v.run_id = b.field(B::kRunId);
       v.inputs = b.field(B::kInputs);
       v.outputs = b.field(B::kOutputs);
+      v.salt = b.field(B::kSalt);
       b.state = std::make_unique<RecipeState>(v.Decode());
     }
     return b.state.get();
@@ -330,6 +340,11 @@ class SessionFingerprinter final : public Fingerprinter {
   Result<std::string> SourceFingerprint(const RecipeSpec& recipe, const RecipeKind& kind) override {
     RecipeContext ctx = s_.MakeContext(recipe);
     return kind.SourceFingerprint(ctx);
+  }
+  Result<std::vector<VersionSalt>> VersionSalts(const RecipeSpec& recipe,
+                                                const RecipeKind& kind) override {
+    RecipeContext ctx = s_.MakeContext(recipe);
+    return kind.VersionSalts(ctx);
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/base/hash.h"
+#include "core/net/http_client.h"
 
 namespace alambic {
 
@@ -62,6 +63,36 @@ Result<std::vector<int>> Resolve(const FlowGraph& g, const std::vector<std::stri
     out.push_back(matches[0]);
   }
   return out;
+}
+
+// A fingerprinter's error with "recipe NAME: " in front, unless the kind already put it there
+// (kinds name the recipe in their own messages).
+Status InRecipe(const Status& st, const std::string& recipe) {
+  const std::string prefix = fmt::format("recipe {}", recipe);
+  if (st.message().rfind(prefix + ": ", 0) == 0) return st;
+  return st.WithContext(prefix);
+}
+
+// "secret pseudo_key changed" (or "... added", "... removed"), from two salt objects.
+std::string SaltChange(const std::string& before, const std::string& now) {
+  auto parse = [](const std::string& s) {
+    nlohmann::json j = s.empty() ? nlohmann::json::object()
+                                 : nlohmann::json::parse(s, nullptr, /*allow_exceptions=*/false);
+    return j.is_object() ? j : nlohmann::json::object();
+  };
+  const nlohmann::json a = parse(before), b = parse(now);
+  std::vector<std::string> parts;
+  for (const auto& [what, id] : b.items()) {
+    if (!a.contains(what))
+      parts.push_back(what + " added");
+    else if (a[what] != id)
+      parts.push_back(what + " changed");
+  }
+  for (const auto& [what, id] : a.items())
+    if (!b.contains(what)) parts.push_back(what + " removed");
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out.empty() ? "version salts changed" : out;
 }
 
 }  // namespace
@@ -150,9 +181,18 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
     }
     if (std::string cv = kind->code_version(); !cv.empty())
       rp.code_hash = Hasher().Field(rp.code_hash).Field(cv).HexDigest();
+    {
+      auto salts = fingerprints.VersionSalts(r, *kind);
+      if (!salts.ok()) return InRecipe(salts.status(), r.name);
+      if (!salts->empty()) {
+        nlohmann::json j = nlohmann::json::object();
+        for (const auto& s : *salts) j[s.what] = s.id;
+        rp.salt = j.dump();
+      }
+    }
     if (kind->is_source()) {
       auto fp = fingerprints.SourceFingerprint(r, *kind);
-      if (!fp.ok()) return fp.status().WithContext(fmt::format("recipe {}", r.name));
+      if (!fp.ok()) return InRecipe(fp.status(), r.name);
       rp.source_fingerprint = *fp;
     }
     bool all_published = true;
@@ -164,6 +204,8 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
           .Field(rp.params_hash)
           .Field(rp.code_hash)
           .Field(rp.source_fingerprint);
+      // Only recipes with salts hash them: other versions stay as they were.
+      if (!rp.salt.empty()) h.Field("salt").Field(rp.salt);
       for (size_t k = 0; k < r.inputs.size(); ++k) h.Field(r.inputs[k]).Field(rp.input_versions[k]);
       h.Field(out);
       rp.output_versions.push_back(h.HexDigest());
@@ -199,11 +241,18 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
             s += (s.empty() ? "" : ", ") + fmt::format("kind {} {}", r.kind, kind->code_version());
           return s;
         }() + ")";
+      } else if (last->salt != rp.salt) {
+        rp.reason = Reason::kSaltChanged;
+        rp.explanation = SaltChange(last->salt, rp.salt);
       } else if (kind->is_source() && last->source_fingerprint != rp.source_fingerprint) {
         rp.reason = Reason::kSourceChanged;
         rp.explanation = "source data changed";
         if (r.params.contains("path") && r.params["path"].is_string())
           rp.explanation += " (" + r.params["path"].get<std::string>() + ")";
+        else if (r.params.contains("url") && r.params["url"].is_string())
+          rp.explanation += " (" + RedactedUrl(r.params["url"].get<std::string>()) + ")";
+        else if (r.params.contains("connection") && r.params["connection"].is_string())
+          rp.explanation += " (connection " + r.params["connection"].get<std::string>() + ")";
       } else {
         rp.reason = Reason::kOutputMissing;
         rp.explanation = "output version missing from the store";

@@ -3,6 +3,8 @@
 // Every dataset version id is a content hash (DESIGN.md, "Versions"):
 //   derived: H(engine format, kind, params, code, input version ids, output name)
 //   source:  H(engine format, kind, params, source fingerprint, output name)
+// plus, for a recipe whose kind has version salts (a pseudonymisation key's
+// fingerprint), those salts.
 // so the whole tree of expected versions is known before anything runs. A
 // recipe runs when one of its expected output versions is not published yet (or
 // when forced); the reason compares with the recipe's last successful build.
@@ -31,6 +33,7 @@ enum class Reason {
   kNeverBuilt,
   kParamsChanged,
   kCodeChanged,
+  kSaltChanged,
   kSourceChanged,
   kInputNewVersion,
   kUpstreamWillChange,
@@ -70,6 +73,11 @@ class Fingerprinter {
   // The source fingerprint of a source recipe.
   virtual Result<std::string> SourceFingerprint(const RecipeSpec& recipe,
                                                 const RecipeKind& kind) = 0;
+  // The kind's version salts for a recipe (RecipeKind::VersionSalts). Default: none.
+  virtual Result<std::vector<VersionSalt>> VersionSalts(const RecipeSpec& /*recipe*/,
+                                                        const RecipeKind& /*kind*/) {
+    return std::vector<VersionSalt>{};
+  }
 };
 
 struct PlanOptions {
@@ -84,6 +92,7 @@ struct RecipePlan {
   Reason reason = Reason::kUpToDate;
   std::string explanation;  // "input exams_raw has a new version", ...
   std::string params_hash, code_hash, source_fingerprint;
+  std::string salt;  // version salts as a JSON object what -> id; "" when none
   std::vector<std::string> input_versions;   // per recipe->inputs
   std::vector<std::string> output_versions;  // per recipe->outputs
 };

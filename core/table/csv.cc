@@ -40,6 +40,8 @@ constexpr int kCheckEveryRecords = 1 << 14;
 // Longest value quoted in an error message.
 constexpr size_t kMaxQuotedValue = 80;
 constexpr size_t kWriteBufferBytes = size_t{1} << 20;
+// Dates inferred besides ISO when no date_format is given (French files).
+const std::string kDayFirstDate = "%d/%m/%Y";
 
 enum class Encoding { kUtf8, kLatin1, kWindows1252 };
 
@@ -305,11 +307,13 @@ bool ParseTimestamp(std::string_view v, bool date_ok, int64_t* micros) {
 // Types a value can be read as, during inference.
 enum : uint8_t {
   kCanInt = 1,
-  kCanFloat = 2,
+  kCanFloat = 2,  // with a decimal point
   kCanBool = 4,
-  kCanDate = 8,
+  kCanDate = 8,  // YYYY-MM-DD
   kCanTimestamp = 16,
-  kCanAny = 31,
+  kCanCommaFloat = 32,  // with a decimal comma
+  kCanFormatDate = 64,  // in the reader's date format (dd/mm/yyyy unless told)
+  kCanAny = 127,
 };
 
 // Whether a value is a float64 in strict form: [-](digits[.digits]|.digits)[(e|E)[+-]digits],
@@ -334,17 +338,155 @@ bool IsStrictFloat(std::string_view v) {
   return ParseFloat64(v, true, &d);
 }
 
-uint8_t Classify(std::string_view v, uint8_t want) {
+// A decimal-comma number, "12,5" or "-0,25": strict form [-]digits,digits without a leading
+// zero (no exponent, no thousands separator); lenient form also "+", a leading zero, ",5".
+bool ParseCommaFloat(std::string_view v, bool strict, double* out) {
+  if (v.empty() || v.size() > kShortNumber) return false;
+  const size_t comma = v.find(',');
+  if (comma == std::string_view::npos || v.find(',', comma + 1) != std::string_view::npos ||
+      v.find('.') != std::string_view::npos)
+    return false;
+  if (strict) {
+    size_t i = v[0] == '-' ? 1 : 0;
+    const size_t int_digits = comma - i;
+    if (int_digits == 0 || comma + 1 == v.size()) return false;
+    if (int_digits > 1 && v[i] == '0') return false;
+    for (; i < v.size(); ++i)
+      if (i != comma && !IsDigit(v[i])) return false;
+  }
+  char buf[kShortNumber + 1];
+  std::memcpy(buf, v.data(), v.size());
+  buf[comma] = '.';
+  return ParseFloat64(std::string_view(buf, v.size()), strict, out);
+}
+
+// A date (and time) in a strftime-like format: %d %m (1 or 2 digits), %Y (4 digits), %H %M %S
+// (1 or 2 digits), %% a percent sign; any other character stands for itself. A field next
+// to another field with no separator between them ("%Y%m%d") has its full width: 2 digits.
+class DateFormat {
+ public:
+  explicit DateFormat(std::string spec) : spec_(std::move(spec)) {
+    has_time_ = spec_.find("%H") != std::string::npos;
+  }
+  const std::string& spec() const { return spec_; }
+  bool has_time() const { return has_time_; }
+  // Microseconds since the epoch (midnight for a format without time).
+  bool Parse(std::string_view v, int64_t* micros) const {
+    int year = -1, month = -1, day = -1, hh = 0, mm = 0, ss = 0;
+    size_t i = 0;
+    for (size_t f = 0; f < spec_.size(); ++f) {
+      if (spec_[f] != '%' || f + 1 == spec_.size()) {
+        if (i >= v.size() || v[i] != spec_[f]) return false;
+        ++i;
+        continue;
+      }
+      const char c = spec_[++f];
+      if (c == '%') {
+        if (i >= v.size() || v[i] != '%') return false;
+        ++i;
+        continue;
+      }
+      const size_t max_digits = c == 'Y' ? 4 : 2;
+      const bool after_field = f >= 3 && spec_[f - 3] == '%' && spec_[f - 2] != '%';
+      const bool before_field = f + 2 < spec_.size() && spec_[f + 1] == '%' && spec_[f + 2] != '%';
+      const size_t min_digits = c == 'Y' || after_field || before_field ? max_digits : 1;
+      size_t n = 0;
+      int value = 0;
+      while (n < max_digits && i < v.size() && IsDigit(v[i])) {
+        value = value * 10 + (v[i] - '0');
+        ++i;
+        ++n;
+      }
+      if (n < min_digits) return false;
+      switch (c) {
+        case 'd':
+          day = value;
+          break;
+        case 'm':
+          month = value;
+          break;
+        case 'Y':
+          year = value;
+          break;
+        case 'H':
+          hh = value;
+          break;
+        case 'M':
+          mm = value;
+          break;
+        case 'S':
+          ss = value;
+          break;
+        default:
+          return false;
+      }
+    }
+    if (i != v.size() || year < 0 || month < 1 || month > 12 || day < 1 ||
+        static_cast<unsigned>(day) > DaysInMonth(year, month) || hh > 23 || mm > 59 || ss > 59)
+      return false;
+    const int64_t days =
+        DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+    *micros = (days * kSecondsPerDay + hh * 3600 + mm * 60 + ss) * kMicrosPerSecond;
+    return true;
+  }
+
+ private:
+  std::string spec_;
+  bool has_time_ = false;
+};
+
+// Whether a date format is one DateFormat understands: "" or the reason it is not.
+std::string DateFormatProblem(std::string_view spec) {
+  bool y = false, m = false, d = false;
+  for (size_t f = 0; f < spec.size(); ++f) {
+    if (spec[f] != '%') continue;
+    if (f + 1 == spec.size()) return "ends with a lone '%'";
+    const char c = spec[++f];
+    if (c == 'Y')
+      y = true;
+    else if (c == 'm')
+      m = true;
+    else if (c == 'd')
+      d = true;
+    else if (c != 'H' && c != 'M' && c != 'S' && c != '%')
+      return fmt::format("unsupported directive '%{}' (expected %d %m %Y %H %M %S %%)", c);
+  }
+  if (!y || !m || !d) return "must hold %d, %m and %Y";
+  return "";
+}
+
+// How values may be read during inference, from the reader's options.
+struct InferRules {
+  uint8_t allowed = kCanAny;           // bits a value may have
+  const DateFormat* format = nullptr;  // for kCanFormatDate
+};
+
+uint8_t Classify(std::string_view v, uint8_t want, const InferRules& rules) {
   if (v.empty()) return 0;
   const char c = v[0];
   if (IsDigit(c) || c == '-' || c == '.' || c == 'n' || c == 'N' || c == 'i' || c == 'I') {
     int64_t i;
-    if ((want & kCanInt) && ParseInt64(v, true, &i)) return kCanInt | kCanFloat;
-    if ((want & kCanFloat) && IsStrictFloat(v)) return kCanFloat;
+    double d;
+    if ((want & kCanInt) && ParseInt64(v, true, &i))
+      return (kCanInt | kCanFloat | kCanCommaFloat) & rules.allowed;
+    uint8_t m = 0;
+    if ((want & (kCanFloat | kCanCommaFloat)) && IsStrictFloat(v)) {
+      m |= kCanFloat;
+      // nan, inf, 1e5: numbers in either convention.
+      if (v.find('.') == std::string_view::npos) m |= kCanCommaFloat;
+    } else if ((want & kCanCommaFloat) && ParseCommaFloat(v, true, &d)) {
+      m |= kCanCommaFloat;
+    }
+    m &= rules.allowed;
+    if (m) return m;
     if ((want & (kCanDate | kCanTimestamp)) && IsDigit(c) && v.size() >= 10) {
       int64_t us;
       if (v.size() == 10 && ParseDatePrefix(v, nullptr)) return kCanDate | kCanTimestamp;
       if ((want & kCanTimestamp) && ParseTimestamp(v, false, &us)) return kCanTimestamp;
+    }
+    if ((want & kCanFormatDate) && rules.format && IsDigit(c)) {
+      int64_t us;
+      if (rules.format->Parse(v, &us)) return kCanFormatDate;
     }
     return 0;
   }
@@ -353,13 +495,15 @@ uint8_t Classify(std::string_view v, uint8_t want) {
   return 0;
 }
 
-TypeId InferredType(uint8_t mask, bool any_value) {
+TypeId InferredType(uint8_t mask, bool any_value, const InferRules& rules) {
   if (!any_value) return TypeId::kUtf8;
   if (mask & kCanInt) return TypeId::kInt64;
-  if (mask & kCanFloat) return TypeId::kFloat64;
+  if (mask & (kCanFloat | kCanCommaFloat)) return TypeId::kFloat64;
   if (mask & kCanBool) return TypeId::kBool;
   if (mask & kCanDate) return TypeId::kDate32;
   if (mask & kCanTimestamp) return TypeId::kTimestamp;
+  if ((mask & kCanFormatDate) && rules.format)
+    return rules.format->has_time() ? TypeId::kTimestamp : TypeId::kDate32;
   return TypeId::kUtf8;
 }
 
@@ -510,7 +654,8 @@ class CsvReader {
   char DetectDelimiter(size_t begin) const;
   Status FindChunks(size_t begin, size_t target, std::vector<Chunk>* chunks) const;
   void ParseChunk(Chunk& ch, FirstError& err) const;
-  void Infer(CellBlock& cells, bool forced) const;
+  void Infer(CellBlock& cells, bool forced, const InferRules& rules) const;
+  InferRules Rules(size_t col) const { return InferRules{allowed_, date_formats_[col].get()}; }
   void Convert(Chunk& ch, size_t col, TypeId type, Column& out, std::vector<uint8_t>* valid,
                std::vector<uint8_t>* bools, FirstError& err) const;
 
@@ -526,6 +671,10 @@ class CsvReader {
   std::vector<std::string> other_nulls_;
   std::vector<std::string> names_;
   std::vector<bool> forced_;
+  uint8_t allowed_ = kCanAny;   // what values may be inferred as (InferRules::allowed)
+  bool comma_decimal_ = false;  // float64 cells may use a decimal comma
+  // Per column: the format dates and timestamps are read in besides ISO.
+  std::vector<std::shared_ptr<const DateFormat>> date_formats_;
 };
 
 size_t CsvReader::SkipEmptyLines(size_t p, size_t end) const {
@@ -708,10 +857,10 @@ void CsvReader::ParseChunk(Chunk& ch, FirstError& err) const {
                                     static_cast<unsigned char>(s[invalid])));
     return;
   }
-  for (size_t c = 0; c < ncols; ++c) Infer(ch.cols[c], forced_[c]);
+  for (size_t c = 0; c < ncols; ++c) Infer(ch.cols[c], forced_[c], Rules(c));
 }
 
-void CsvReader::Infer(CellBlock& cells, bool forced) const {
+void CsvReader::Infer(CellBlock& cells, bool forced, const InferRules& rules) const {
   const size_t n = cells.ends.size();
   uint8_t mask = forced ? 0 : kCanAny;
   for (size_t i = 0; i < n; ++i) {
@@ -722,7 +871,7 @@ void CsvReader::Infer(CellBlock& cells, bool forced) const {
       continue;
     }
     cells.any_value = true;
-    if (mask) mask &= Classify(v, mask);
+    if (mask) mask &= Classify(v, mask, rules);
   }
   cells.mask = mask;
 }
@@ -742,10 +891,15 @@ void CsvReader::Convert(Chunk& ch, size_t col, TypeId type, Column& out,
   CellBlock& cells = ch.cols[col];
   const size_t n = cells.ends.size();
   const auto base = static_cast<size_t>(ch.first_row);
+  const DateFormat* date_format = date_formats_[col].get();
   auto fail = [&](size_t i, std::string_view v) {
     const size_t pos = FieldStart(ch.begin + ch.records[i], col);
-    err.Report(pos, fmt::format("column '{}': cannot read {} as {}", names_[col], QuoteValue(v),
-                                TypeName(type)));
+    const bool dated = type == TypeId::kDate32 || type == TypeId::kTimestamp;
+    err.Report(pos, fmt::format("column '{}': cannot read {} as {}{}", names_[col], QuoteValue(v),
+                                TypeName(type),
+                                dated && date_format && date_format->spec() != kDayFirstDate
+                                    ? fmt::format(" (expected ISO or {})", date_format->spec())
+                                    : std::string()));
   };
   if (type == TypeId::kUtf8) {
     auto* offsets = out.offsets.data() + base;
@@ -777,21 +931,32 @@ void CsvReader::Convert(Chunk& ch, size_t col, TypeId type, Column& out,
         case TypeId::kInt64:
           ok = ParseInt64(v, false, reinterpret_cast<int64_t*>(out.data.data()) + row);
           break;
-        case TypeId::kFloat64:
-          ok = ParseFloat64(v, false, reinterpret_cast<double*>(out.data.data()) + row);
+        case TypeId::kFloat64: {
+          double* d = reinterpret_cast<double*>(out.data.data()) + row;
+          ok = ParseFloat64(v, false, d) || (comma_decimal_ && ParseCommaFloat(v, false, d));
           break;
+        }
         case TypeId::kBool: {
           bool b = false;
           ok = ParseBool(v, false, &b);
           (*bools)[row] = b;
           break;
         }
-        case TypeId::kDate32:
-          ok = ParseDate32(v, reinterpret_cast<int32_t*>(out.data.data()) + row);
+        case TypeId::kDate32: {
+          int32_t* d = reinterpret_cast<int32_t*>(out.data.data()) + row;
+          ok = ParseDate32(v, d);
+          int64_t us;
+          if (!ok && date_format && date_format->Parse(v, &us)) {
+            *d = static_cast<int32_t>(us / (kSecondsPerDay * kMicrosPerSecond));
+            ok = us % (kSecondsPerDay * kMicrosPerSecond) == 0;
+          }
           break;
-        case TypeId::kTimestamp:
-          ok = ParseTimestamp(v, true, reinterpret_cast<int64_t*>(out.data.data()) + row);
+        }
+        case TypeId::kTimestamp: {
+          int64_t* ts = reinterpret_cast<int64_t*>(out.data.data()) + row;
+          ok = ParseTimestamp(v, true, ts) || (date_format && date_format->Parse(v, ts));
           break;
+        }
         case TypeId::kUtf8:
           break;
       }
@@ -834,6 +999,23 @@ Result<Table> CsvReader::Read() {
   if (delim_ == '\n' || delim_ == '\r' || (quoting_ && delim_ == quote_))
     return Status::Invalid(
         fmt::format("{}: the delimiter cannot be the quote character or a line break", source_));
+  if (opts_.decimal != 0 && opts_.decimal != '.' && opts_.decimal != ',')
+    return Status::Invalid(fmt::format("{}: the decimal mark must be '.' or ','", source_));
+  if (opts_.decimal == ',' && delim_ == ',')
+    return Status::Invalid(
+        fmt::format("{}: a decimal comma needs another delimiter than ','", source_));
+  comma_decimal_ =
+      opts_.decimal == ',' || (opts_.decimal == 0 && (delim_ == ';' || delim_ == '\t'));
+  if (!comma_decimal_) allowed_ &= static_cast<uint8_t>(~kCanCommaFloat);
+  // An explicit decimal comma: "12.5" is text, not a number.
+  if (opts_.decimal == ',') allowed_ &= static_cast<uint8_t>(~kCanFloat);
+  const std::string& infer_spec = opts_.date_format.empty() ? kDayFirstDate : opts_.date_format;
+  if (std::string why = DateFormatProblem(infer_spec); !why.empty())
+    return Status::Invalid(fmt::format("{}: date format \"{}\" {}", source_, infer_spec, why));
+  for (const auto& [column, spec] : opts_.date_formats)
+    if (std::string why = DateFormatProblem(spec); !why.empty())
+      return Status::Invalid(
+          fmt::format("{}: column '{}': date format \"{}\" {}", source_, column, spec, why));
 
   // The first record: column names, or the column count.
   const size_t first = SkipEmptyLines(begin, data_.size());
@@ -880,6 +1062,17 @@ Result<Table> CsvReader::Read() {
 
   std::vector<TypeId> types(ncols, TypeId::kUtf8);
   forced_.assign(ncols, false);
+  {
+    auto shared = std::make_shared<const DateFormat>(infer_spec);
+    date_formats_.assign(ncols, shared);
+    for (const auto& [column, spec] : opts_.date_formats) {
+      auto it = std::find(names_.begin(), names_.end(), column);
+      if (it == names_.end())
+        return Error(first, fmt::format("date format column '{}' is not in the file", column));
+      date_formats_[static_cast<size_t>(it - names_.begin())] =
+          std::make_shared<const DateFormat>(spec);
+    }
+  }
   for (const auto& f : opts_.schema) {
     auto it = std::find(names_.begin(), names_.end(), f.name);
     if (it == names_.end()) {
@@ -942,7 +1135,7 @@ Result<Table> CsvReader::Read() {
       nulls += cells.nulls;
       text_bytes += cells.bytes.size() - cells.null_bytes;
     }
-    if (!forced_[c]) types[c] = InferredType(mask, any_value);
+    if (!forced_[c]) types[c] = InferredType(mask, any_value, Rules(c));
     auto col = std::make_shared<Column>();
     col->type = types[c];
     col->length = rows;
@@ -1085,6 +1278,13 @@ std::string NormaliseEncoding(std::string_view name) {
     return "latin-1";
   if (key == "windows1252" || key == "cp1252" || key == "win1252") return "windows-1252";
   return "";
+}
+
+std::string CheckDateFormat(std::string_view spec) { return DateFormatProblem(spec); }
+
+bool ParseIsoDate(std::string_view v, int32_t* days) { return ParseDate32(v, days); }
+bool ParseIsoTimestamp(std::string_view v, bool date_ok, int64_t* micros) {
+  return ParseTimestamp(v, date_ok, micros);
 }
 
 Result<Table> ReadCsvBuffer(std::string_view data, const CsvOptions& opts,

@@ -16,7 +16,12 @@
 // Types are inferred over every row: int64, then float64, bool (true/false, any
 // case), date32 (YYYY-MM-DD), timestamp (YYYY-MM-DD[T ]HH:MM:SS[.f][Z|±HH:MM],
 // stored as UTC microseconds, digits past the microsecond dropped; a column
-// mixing dates and timestamps is a timestamp column), else utf8. A value with a
+// mixing dates and timestamps is a timestamp column), else utf8. French files:
+// a column whose every value is a decimal-comma number ("12,5", "-0,25") is
+// float64 when the delimiter is ';' or a tab (or `decimal` is ','); a column
+// whose every value is a dd/mm/yyyy date (or matches `date_format`) is date32.
+// A column mixing the conventions ("12,5" and "12.5", "2024-01-31" and
+// "31/01/2024") is utf8. A value with a
 // leading zero or a '+' ("01", "007", "+33") is not a number, so codes stay
 // strings; "0", "0.5", "-3", "1e5", "NaN" and "inf" are. An integer too large for int64 makes the
 // column float64. Cells equal to one of `null_values` are null and do not take part in inference; a
@@ -37,6 +42,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -54,6 +60,15 @@ struct CsvOptions {
   char quote = '"';                // 0: no quoting
   std::string encoding = "utf-8";  // utf-8, latin-1 (iso-8859-1), windows-1252 (cp1252)
   std::vector<Field> schema;       // explicit types for some or all columns, by name
+  // Decimal mark of float64 cells: 0 detects (a comma is accepted when the delimiter is ';' or
+  // a tab), '.' only a point, ',' only a comma ("12.5" is then text).
+  char decimal = 0;
+  // Dates in this format (strftime-like: %d %m %Y %H %M %S) are inferred and read as well as
+  // ISO ones; "" means "%d/%m/%Y". %d %m %H %M %S take 1 or 2 digits, but their full 2 when
+  // next to another field with no separator ("%Y%m%d"). A format with %H gives timestamps.
+  std::string date_format;
+  // Column -> its own date format (instead of date_format), e.g. from a schema entry.
+  std::map<std::string, std::string> date_formats;
   std::vector<std::string> null_values = {""};
   std::string source_name;  // used in error messages (ReadCsvFile: the path by default)
   int threads = 0;          // 0: hardware concurrency
@@ -65,6 +80,16 @@ struct CsvOptions {
 // Case, '-', '_' and spaces are ignored: utf8, UTF-8, utf-8-sig, ascii, latin1,
 // iso-8859-1, l1, cp1252, windows-1252, win1252 are all accepted.
 std::string NormaliseEncoding(std::string_view name);
+
+// ISO values as the reader infers them: a date "YYYY-MM-DD" (days since the epoch), a
+// timestamp "YYYY-MM-DD[T ]HH:MM:SS[.f][Z|±HH:MM]" or, with `date_ok`, a bare date (UTC
+// microseconds).
+bool ParseIsoDate(std::string_view v, int32_t* days);
+bool ParseIsoTimestamp(std::string_view v, bool date_ok, int64_t* micros);
+
+// "" when `spec` is a date format the reader understands (%d, %m and %Y, optionally %H %M %S,
+// %% and literal characters), else what is wrong with it.
+std::string CheckDateFormat(std::string_view spec);
 
 // A missing file is NotFound; a cancelled read returns the token's status. The
 // file is memory-mapped: it must not be truncated while it is read.
