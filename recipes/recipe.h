@@ -93,9 +93,21 @@ struct RecipeContext {
   Result<std::filesystem::path> ResolvePath(const std::string& p) const;
 };
 
+// How an output column derives from one of its input columns (the catalog
+// stores these names; OpenLineage exports them as transformation types).
+inline constexpr const char* kTransformIdentity = "identity";              // copied unchanged
+inline constexpr const char* kTransformTransformation = "transformation";  // computed from it
+inline constexpr const char* kTransformAggregation = "aggregation";
+inline constexpr const char* kTransformJoinKey = "join_key";
+inline constexpr const char* kTransformFilter = "filter";
+// Recorded by the runner for every output column of a kind that reported no
+// lineage (sql, lua, plugins that do not declare it).
+inline constexpr const char* kTransformOpaque = "opaque";
+
 // An input column an output column was computed from.
 struct ColumnSource {
   std::string dataset, column;
+  std::string transform = kTransformTransformation;  // one of the kTransform* names
   bool operator==(const ColumnSource&) const = default;
 };
 

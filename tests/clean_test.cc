@@ -198,8 +198,10 @@ TEST_F(CleanTest, RenameKeepDropAndLineage) {
   Table t = Ok(in, {{{"rename", {{"nom", "name"}}}}, {{"drop", "x"}}, {{"keep", {"name", "id"}}}});
   EXPECT_EQ(t.schema().ToString(), "name:utf8, id:int64");
   ASSERT_EQ(last_.column_lineage.size(), 1u);
-  EXPECT_EQ(last_.column_lineage[0].at("name"), (std::vector<ColumnSource>{{"raw", "nom"}}));
-  EXPECT_EQ(last_.column_lineage[0].at("id"), (std::vector<ColumnSource>{{"raw", "id"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("name"),
+            (std::vector<ColumnSource>{{"raw", "nom", "identity"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("id"),
+            (std::vector<ColumnSource>{{"raw", "id", "identity"}}));
   EXPECT_EQ(StepMetrics(0)["changed"], 0);
   EXPECT_EQ(StepMetrics(1)["columns_removed"], 1);
   EXPECT_EQ(

@@ -1118,7 +1118,8 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root, Wor
   if (r.IsNull(node)) return;
   r.ForEachKey(
       node, What{"alambic.yaml"},
-      {"name", "default_environment", "environments", "data_roots", "gc", "connections", "secrets"},
+      {"name", "default_environment", "environments", "data_roots", "gc", "connections", "secrets",
+       "catalog", "openlineage"},
       [&](std::string_view key, int, int v) {
         if (key == "name") {
           r.String(v, "name", &cfg->name);
@@ -1139,6 +1140,34 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root, Wor
           r.ForEachKey(v, What{"gc"}, {"keep_runs"}, [&](std::string_view, int, int gv) {
             r.Int(gv, "gc keep_runs", &cfg->gc_keep_runs);
           });
+        } else if (key == "catalog") {
+          r.ForEachKey(v, What{"catalog"}, {"path"}, [&](std::string_view, int, int cv) {
+            std::string path;
+            if (r.String(cv, "catalog path", &path) && !path.empty()) {
+              std::filesystem::path p(path);
+              cfg->catalog_path = p.is_absolute() ? p : root / p;
+            }
+          });
+        } else if (key == "openlineage") {
+          r.ForEachKey(
+              v, What{"openlineage"}, {"url", "namespace", "retries", "retry_backoff", "timeout"},
+              [&](std::string_view k, int, int ov) {
+                if (k == "url") {
+                  if (r.String(ov, "openlineage url", &cfg->openlineage_url) &&
+                      cfg->openlineage_url.rfind("http://", 0) != 0 &&
+                      cfg->openlineage_url.rfind("https://", 0) != 0)
+                    r.Error(ov, "openlineage url must start with http:// or https://");
+                } else if (k == "namespace") {
+                  r.String(ov, "openlineage namespace", &cfg->openlineage_namespace);
+                } else if (k == "retries") {
+                  r.Int(ov, "openlineage retries", &cfg->openlineage_retries);
+                } else if (k == "retry_backoff") {
+                  r.Number(ov, "openlineage", "retry_backoff",
+                           &cfg->openlineage_retry_backoff_seconds);
+                } else if (k == "timeout") {
+                  r.Number(ov, "openlineage", "timeout", &cfg->openlineage_timeout_seconds);
+                }
+              });
         }
         // connections and secrets are read by the subsystems that use them.
       });
