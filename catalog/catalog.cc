@@ -102,6 +102,29 @@ CREATE TABLE file_fingerprints (
     R"sql(
 ALTER TABLE recipe_state ADD COLUMN salt TEXT NOT NULL DEFAULT '';
 )sql",
+    // 3: version- and column-level lineage, recipe run ids, the run's environment.
+    R"sql(
+ALTER TABLE runs ADD COLUMN alambic_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN host TEXT NOT NULL DEFAULT '';
+ALTER TABLE recipe_runs ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
+ALTER TABLE recipe_runs ADD COLUMN inputs TEXT NOT NULL DEFAULT '{}';
+UPDATE recipe_runs SET uuid = lower(
+  hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
+  substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' ||
+  hex(randomblob(6)));
+CREATE TABLE column_lineage (
+  environment TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  version_id TEXT NOT NULL,
+  column_name TEXT NOT NULL,
+  input_dataset TEXT NOT NULL,
+  input_column TEXT NOT NULL,
+  transform TEXT NOT NULL,
+  PRIMARY KEY (environment, dataset, version_id, column_name, input_dataset, input_column)
+);
+CREATE INDEX column_lineage_by_input ON column_lineage(environment, input_dataset, input_column);
+CREATE INDEX version_inputs_by_input ON version_inputs(environment, input_dataset, input_version_id);
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
@@ -122,12 +145,14 @@ RunRecord ReadRun(SQLite::Statement& q) {
   r.started_at = q.getColumn(8).getString();
   r.finished_at = q.getColumn(9).getString();
   r.error = q.getColumn(10).getString();
+  r.alambic_version = q.getColumn(11).getString();
+  r.host = q.getColumn(12).getString();
   return r;
 }
 
 constexpr const char* kRunColumns =
     "id, flows, environment, trigger, user, git_commit, git_dirty, status, started_at, "
-    "finished_at, error";
+    "finished_at, error, alambic_version, host";
 constexpr const char* kVersionColumns =
     "id, dataset, environment, file, schema, row_count, size_bytes, run_id, flow, recipe, "
     "created_at";
@@ -285,6 +310,11 @@ Status Catalog::Migrate() {
   }
 }
 
+const char* CatalogMigrationSql(int version) {
+  if (version < 1 || version > kCatalogSchemaVersion) return "";
+  return kMigrations[version - 1];
+}
+
 int Catalog::schema_version() {
   std::lock_guard lock(mu_);
   return db_->execAndGet("PRAGMA user_version").getInt();
@@ -294,7 +324,7 @@ Status Catalog::BeginRun(const RunRecord& r) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(
-        *db_, fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
+        *db_, fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
     q.bind(1, r.id);
     q.bind(2, r.flows);
     q.bind(3, r.environment);
@@ -306,6 +336,8 @@ Status Catalog::BeginRun(const RunRecord& r) {
     q.bind(9, r.started_at);
     q.bind(10, r.finished_at);
     q.bind(11, r.error);
+    q.bind(12, r.alambic_version);
+    q.bind(13, r.host);
     q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -336,8 +368,8 @@ Status Catalog::Commit(const CatalogBatch& b) {
     SQLite::Statement rr(
         *db_,
         "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "
-        "started_at, finished_at, duration_ms, rows_in, rows_out, bytes_out, error, log, metrics) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "started_at, finished_at, duration_ms, rows_in, rows_out, bytes_out, error, log, metrics, "
+        "uuid, inputs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     for (const auto& r : b.recipe_runs) {
       rr.reset();
       rr.bind(1, r.run_id);
@@ -356,6 +388,8 @@ Status Catalog::Commit(const CatalogBatch& b) {
       rr.bind(14, r.error);
       rr.bind(15, r.log);
       rr.bind(16, r.metrics.dump());
+      rr.bind(17, r.uuid.empty() ? NewUuid() : r.uuid);
+      rr.bind(18, MapToJson(r.inputs).dump());
       rr.exec();
     }
     SQLite::Statement dv(
@@ -364,6 +398,7 @@ Status Catalog::Commit(const CatalogBatch& b) {
                     kVersionColumns));
     SQLite::Statement vi(*db_, "INSERT OR IGNORE INTO version_inputs VALUES (?,?,?,?,?)");
     SQLite::Statement cv(*db_, "INSERT OR REPLACE INTO current_versions VALUES (?,?,?,?,?)");
+    SQLite::Statement cl(*db_, "INSERT OR REPLACE INTO column_lineage VALUES (?,?,?,?,?,?,?)");
     for (const auto& v : b.versions) {
       dv.reset();
       dv.bind(1, v.id);
@@ -386,6 +421,17 @@ Status Catalog::Commit(const CatalogBatch& b) {
         vi.bind(4, ds);
         vi.bind(5, id);
         vi.exec();
+      }
+      for (const auto& e : v.column_lineage) {
+        cl.reset();
+        cl.bind(1, v.environment);
+        cl.bind(2, v.dataset);
+        cl.bind(3, v.id);
+        cl.bind(4, e.column);
+        cl.bind(5, e.input_dataset);
+        cl.bind(6, e.input_column);
+        cl.bind(7, e.transform);
+        cl.exec();
       }
       cv.reset();
       cv.bind(1, v.environment);
@@ -455,7 +501,8 @@ Result<std::vector<RecipeRunRecord>> Catalog::RecipeRuns(const std::string& run_
     SQLite::Statement q(
         *db_,
         "SELECT run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, "
-        "duration_ms, rows_in, rows_out, bytes_out, error, log, metrics FROM recipe_runs "
+        "duration_ms, rows_in, rows_out, bytes_out, error, log, metrics, uuid, inputs FROM "
+        "recipe_runs "
         "WHERE run_id = ? ORDER BY CASE started_at WHEN '' THEN 1 ELSE 0 END, started_at, rowid");
     q.bind(1, run_id);
     std::vector<RecipeRunRecord> out;
@@ -477,6 +524,8 @@ Result<std::vector<RecipeRunRecord>> Catalog::RecipeRuns(const std::string& run_
       r.error = q.getColumn(13).getString();
       r.log = q.getColumn(14).getString();
       r.metrics = nlohmann::json::parse(q.getColumn(15).getString(), nullptr, false);
+      r.uuid = q.getColumn(16).getString();
+      r.inputs = JsonToMap(TextOf(q.getColumn(17)));
       out.push_back(std::move(r));
     }
     return out;
@@ -749,8 +798,10 @@ Status Catalog::DeleteVersions(const std::string& env,
                         "DELETE FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
     SQLite::Statement di(
         *db_, "DELETE FROM version_inputs WHERE environment=? AND dataset=? AND version_id=?");
+    SQLite::Statement dl(
+        *db_, "DELETE FROM column_lineage WHERE environment=? AND dataset=? AND version_id=?");
     for (const auto& v : versions) {
-      for (auto* q : {&d, &di}) {
+      for (auto* q : {&d, &di, &dl}) {
         q->reset();
         q->bind(1, env);
         q->bind(2, v.dataset);
@@ -762,6 +813,71 @@ Status Catalog::DeleteVersions(const std::string& env,
     return Status::Ok();
   } catch (const std::exception& e) {
     return SqlError(e, "gc delete");
+  }
+}
+
+Status Catalog::LoadLineage(DatasetVersionRecord* v) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement in(*db_,
+                         "SELECT input_dataset, input_version_id FROM version_inputs WHERE "
+                         "environment=? AND dataset=? AND version_id=? ORDER BY rowid");
+    in.bind(1, v->environment);
+    in.bind(2, v->dataset);
+    in.bind(3, v->id);
+    v->inputs.clear();
+    while (in.executeStep())
+      v->inputs.emplace_back(in.getColumn(0).getString(), in.getColumn(1).getString());
+    SQLite::Statement cl(*db_,
+                         "SELECT column_name, input_dataset, input_column, transform FROM "
+                         "column_lineage WHERE environment=? AND dataset=? AND version_id=? "
+                         "ORDER BY rowid");
+    cl.bind(1, v->environment);
+    cl.bind(2, v->dataset);
+    cl.bind(3, v->id);
+    v->column_lineage.clear();
+    while (cl.executeStep())
+      v->column_lineage.push_back({cl.getColumn(0).getString(), cl.getColumn(1).getString(),
+                                   cl.getColumn(2).getString(), cl.getColumn(3).getString()});
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return SqlError(e, "lineage");
+  }
+}
+
+Result<std::vector<VersionRef>> Catalog::VersionsReading(const std::string& env,
+                                                         const std::string& input_dataset,
+                                                         const std::string& input_version) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT DISTINCT dataset, version_id FROM version_inputs WHERE "
+                        "environment=? AND input_dataset=? AND (?='' OR input_version_id=?) "
+                        "ORDER BY dataset, version_id");
+    q.bind(1, env);
+    q.bind(2, input_dataset);
+    q.bind(3, input_version);
+    q.bind(4, input_version);
+    std::vector<VersionRef> out;
+    while (q.executeStep()) out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString()});
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "versions reading");
+  }
+}
+
+Result<std::vector<DatasetVersionRecord>> Catalog::VersionsOfRun(const std::string& run_id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        fmt::format("SELECT {} FROM dataset_versions WHERE run_id=? ORDER BY rowid",
+                                    kVersionColumns));
+    q.bind(1, run_id);
+    std::vector<DatasetVersionRecord> out;
+    while (q.executeStep()) out.push_back(ReadVersion(q));
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "versions of run");
   }
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -32,7 +33,10 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 2;
+inline constexpr int kCatalogSchemaVersion = 3;
+// The SQL that takes a catalog from schema version - 1 to `version` (1 creates it),
+// for tests that build an older catalog and tools that inspect the history.
+const char* CatalogMigrationSql(int version);
 
 struct RunRecord {
   std::string id;     // UUID
@@ -45,6 +49,8 @@ struct RunRecord {
   std::string status;                   // running, succeeded, failed, cancelled
   std::string started_at, finished_at;  // ISO-8601 UTC
   std::string error;
+  // The execution environment the run happened in (schema 2; "" before).
+  std::string alambic_version, host;
 };
 
 struct RecipeRunRecord {
@@ -58,6 +64,20 @@ struct RecipeRunRecord {
   std::string error;
   std::string log;
   nlohmann::json metrics = nlohmann::json::object();
+  // This recipe run's own id (a UUID; OpenLineage's runId, the run being its parent).
+  std::string uuid;
+  // The input versions it read (or was to read): dataset -> version id.
+  std::map<std::string, std::string> inputs;
+};
+
+// One edge of column-level lineage: output column `column` of a dataset version
+// derives from `input_column` of `input_dataset` (the input version is the one
+// the version's inputs name). An opaque edge (the kind could not tell) has an
+// empty input_column: the column may depend on any column of that input.
+struct ColumnLineageEdge {
+  std::string column, input_dataset, input_column;
+  std::string transform;  // identity, transformation, aggregation, join_key, filter, opaque
+  bool operator==(const ColumnLineageEdge&) const = default;
 };
 
 struct DatasetVersionRecord {
@@ -67,6 +87,17 @@ struct DatasetVersionRecord {
   int64_t rows = 0, bytes = 0;
   std::string run_id, flow, recipe, created_at;
   std::vector<std::pair<std::string, std::string>> inputs;  // (dataset, version id)
+  // Written by Commit(); read back by LoadLineage().
+  std::vector<ColumnLineageEdge> column_lineage;
+};
+
+// A dataset version, by name and id.
+struct VersionRef {
+  std::string dataset, version_id;
+  bool operator==(const VersionRef&) const = default;
+  bool operator<(const VersionRef& o) const {
+    return std::tie(dataset, version_id) < std::tie(o.dataset, o.version_id);
+  }
 };
 
 // What the planner compares against to explain staleness.
@@ -169,6 +200,16 @@ class Catalog {
   // there). fn runs under the catalog's lock: it must not call the catalog.
   Status ForEachRecipeState(const std::string& env,
                             const std::function<void(const RecipeStateView&)>& fn);
+
+  // Fills v->inputs and v->column_lineage from the catalog (as Commit() wrote them).
+  Status LoadLineage(DatasetVersionRecord* v);
+  // Versions that recorded (input_dataset, input_version) as an input; any
+  // version of input_dataset when input_version is "".
+  Result<std::vector<VersionRef>> VersionsReading(const std::string& env,
+                                                  const std::string& input_dataset,
+                                                  const std::string& input_version);
+  // The versions a run produced, in the order they were recorded.
+  Result<std::vector<DatasetVersionRecord>> VersionsOfRun(const std::string& run_id);
 
   // Versions to keep on gc: current ones and those the last `keep_runs` runs produced or read.
   Result<std::vector<DatasetVersionRecord>> VersionsNotReferenced(const std::string& env,

@@ -502,7 +502,8 @@ class CheckKind final : public RecipeKind {
     out.metrics["rows"] = t.num_rows();
     out.metrics["checks"] = std::move(results);
     std::map<std::string, std::vector<ColumnSource>> lineage;
-    for (const auto& f : t.schema().fields) lineage[f.name] = {{input.name, f.name}};
+    for (const auto& f : t.schema().fields)
+      lineage[f.name] = {{input.name, f.name, kTransformIdentity}};
     out.column_lineage.push_back(std::move(lineage));
     return out;
   }

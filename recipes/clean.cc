@@ -1654,7 +1654,12 @@ class CleanKind final : public RecipeKind {
       schema.fields.push_back({wc.name, wc.col->type, true});
       columns.push_back(wc.col);
       auto& src = lineage[wc.name];
-      for (const auto& s : wc.sources) src.push_back({input.name, s});
+      for (const auto& s : wc.sources) {
+        // A column no step rewrote (at most renamed) is the input's own buffer.
+        const int at = input.table->schema().FieldIndex(s);
+        const bool same = wc.sources.size() == 1 && at >= 0 && input.table->column(at) == wc.col;
+        src.push_back({input.name, s, same ? kTransformIdentity : kTransformTransformation});
+      }
     }
     ALAMBIC_ASSIGN_OR_RETURN(Table t, Table::Make(std::move(schema), std::move(columns), w.rows));
     RecipeOutput out;

@@ -483,7 +483,8 @@ class ExportKind final : public RecipeKind {
       ctx.log->Info(
           fmt::format("exported {} rows to {} ({})", t.num_rows(), p.path, FormatName(p.format)));
     std::map<std::string, std::vector<ColumnSource>> lineage;
-    for (const auto& f : t.schema().fields) lineage[f.name] = {{input.name, f.name}};
+    for (const auto& f : t.schema().fields)
+      lineage[f.name] = {{input.name, f.name, kTransformIdentity}};
     out.tables.push_back(t);
     out.column_lineage.push_back(std::move(lineage));
     return out;

@@ -96,7 +96,7 @@ class FilterKind final : public RecipeKind {
     out.metrics["rows"] = kept;
     out.metrics["rows_dropped"] = in.num_rows() - kept;
     std::map<std::string, std::vector<ColumnSource>> lineage;
-    for (const auto& name : names) lineage[name] = {{input.name, name}};
+    for (const auto& name : names) lineage[name] = {{input.name, name, kTransformIdentity}};
     out.column_lineage.push_back(std::move(lineage));
     out.tables.push_back(std::move(t));
     if (ctx.log) ctx.log->Info(fmt::format("kept {} of {} rows", kept, in.num_rows()));

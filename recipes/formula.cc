@@ -149,7 +149,8 @@ class FormulaKind final : public RecipeKind {
     }
 
     std::map<std::string, std::vector<ColumnSource>> lineage;
-    for (const auto& f : table.schema().fields) lineage[f.name] = {{input.name, f.name}};
+    for (const auto& f : table.schema().fields)
+      lineage[f.name] = {{input.name, f.name, kTransformIdentity}};
 
     nlohmann::json computed = nlohmann::json::array();
     for (const auto& c : *parsed) {
@@ -170,7 +171,10 @@ class FormulaKind final : public RecipeKind {
       std::vector<ColumnSource> sources;
       for (const auto& ref : c.expr.columns())
         for (const auto& s : lineage[ref])
-          if (std::find(sources.begin(), sources.end(), s) == sources.end()) sources.push_back(s);
+          if (std::find_if(sources.begin(), sources.end(), [&](const ColumnSource& o) {
+                return o.dataset == s.dataset && o.column == s.column;
+              }) == sources.end())
+            sources.push_back({s.dataset, s.column, kTransformTransformation});
 
       Schema schema = table.schema();
       std::vector<ColumnPtr> cols = table.columns();

@@ -401,7 +401,7 @@ class GroupKind final : public RecipeKind {
     std::vector<ColumnPtr> held;  // computed columns, alive until the end
     std::vector<AggInput> inputs;
     std::map<std::string, std::vector<ColumnSource>> lineage;
-    for (const auto& k : p->keys) lineage[k] = {{input.name, k, ColumnTransform::kIdentity}};
+    for (const auto& k : p->keys) lineage[k] = {{input.name, k, kTransformIdentity}};
     for (const auto& a : p->aggregates) {
       const std::string where = fmt::format("param 'aggregates': '{}'", a.name);
       AggInput ai;
@@ -410,7 +410,7 @@ class GroupKind final : public RecipeKind {
         auto i = FindColumn(input, where, a.column);
         if (!i.ok()) return InRecipe(ctx, i.status());
         ai.values = in.column(*i).get();
-        src.push_back({input.name, a.column, ColumnTransform::kAggregation});
+        src.push_back({input.name, a.column, kTransformAggregation});
       } else if (a.expr) {
         auto typed = Compile(*a.expr, in.schema());
         if (!typed.ok()) return InRecipe(ctx, typed.status().WithContext(where + ": expr"));
@@ -419,7 +419,7 @@ class GroupKind final : public RecipeKind {
         held.push_back(*col);
         ai.values = held.back().get();
         for (const auto& c : a.expr->columns())
-          src.push_back({input.name, c, ColumnTransform::kAggregation});
+          src.push_back({input.name, c, kTransformAggregation});
       }
       if (ai.values && IsNumericFn(a.fn) && ai.values->type != TypeId::kInt64 &&
           ai.values->type != TypeId::kFloat64 && ai.values->type != TypeId::kBool)
@@ -439,7 +439,7 @@ class GroupKind final : public RecipeKind {
         held.push_back(*col);
         ai.mask = held.back().get();
         for (const auto& c : a.where->columns()) {
-          ColumnSource s{input.name, c, ColumnTransform::kFilter};
+          ColumnSource s{input.name, c, kTransformFilter};
           if (std::find(src.begin(), src.end(), s) == src.end()) src.push_back(s);
         }
       }

@@ -498,18 +498,17 @@ class JoinKind final : public RecipeKind {
       schema.fields.push_back({o.name, type});
       auto& src = lineage[o.name];
       if (o.left >= 0 && o.right >= 0) {
-        src = {{left.name, lt.schema().fields[static_cast<size_t>(o.left)].name,
-                ColumnTransform::kJoinKey},
-               {right.name, rt.schema().fields[static_cast<size_t>(o.right)].name,
-                ColumnTransform::kJoinKey}};
+        src = {
+            {left.name, lt.schema().fields[static_cast<size_t>(o.left)].name, kTransformJoinKey},
+            {right.name, rt.schema().fields[static_cast<size_t>(o.right)].name, kTransformJoinKey}};
       } else if (o.left >= 0) {
         const auto& n = lt.schema().fields[static_cast<size_t>(o.left)].name;
         const bool key = std::find(lkeys.begin(), lkeys.end(), o.left) != lkeys.end();
-        src = {{left.name, n, key ? ColumnTransform::kJoinKey : ColumnTransform::kIdentity}};
+        src = {{left.name, n, key ? kTransformJoinKey : kTransformIdentity}};
       } else {
         const auto& n = rt.schema().fields[static_cast<size_t>(o.right)].name;
         const bool key = std::find(rkeys.begin(), rkeys.end(), o.right) != rkeys.end();
-        src = {{right.name, n, key ? ColumnTransform::kJoinKey : ColumnTransform::kIdentity}};
+        src = {{right.name, n, key ? kTransformJoinKey : kTransformIdentity}};
       }
     }
     const auto rows = static_cast<int64_t>(lrows.size());

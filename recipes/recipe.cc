@@ -28,22 +28,6 @@ const char* ParamTypeName(ParamType t) {
   return "?";
 }
 
-const char* ColumnTransformName(ColumnTransform t) {
-  switch (t) {
-    case ColumnTransform::kIdentity:
-      return "identity";
-    case ColumnTransform::kTransformation:
-      return "transformation";
-    case ColumnTransform::kAggregation:
-      return "aggregation";
-    case ColumnTransform::kJoinKey:
-      return "join_key";
-    case ColumnTransform::kFilter:
-      return "filter";
-  }
-  return "?";
-}
-
 namespace {
 bool IsWithin(const std::filesystem::path& p, const std::filesystem::path& root) {
   auto pi = p.begin();

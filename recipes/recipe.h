@@ -104,22 +104,22 @@ struct RecipeContext {
   Result<std::filesystem::path> ResolvePath(const std::string& p) const;
 };
 
-// How an output column derives from one of its input columns.
-enum class ColumnTransform {
-  kIdentity,        // copied unchanged (possibly fewer or reordered rows)
-  kTransformation,  // computed row by row from it (an expression)
-  kAggregation,     // summarised over groups of rows (sum, count, rank, ...)
-  kJoinKey,         // a join or group key: it decided which rows meet
-  kFilter,          // it only decided which rows take part (a where clause)
-};
-// "identity", "transformation", "aggregation", "join_key", "filter".
-const char* ColumnTransformName(ColumnTransform t);
+// How an output column derives from one of its input columns (the catalog
+// stores these names; OpenLineage exports them as transformation types).
+inline constexpr const char* kTransformIdentity = "identity";              // copied unchanged
+inline constexpr const char* kTransformTransformation = "transformation";  // computed from it
+inline constexpr const char* kTransformAggregation = "aggregation";
+inline constexpr const char* kTransformJoinKey = "join_key";
+inline constexpr const char* kTransformFilter = "filter";
+// Recorded by the runner for every output column of a kind that reported no
+// lineage (sql, lua, plugins that do not declare it).
+inline constexpr const char* kTransformOpaque = "opaque";
 
 // An input column an output column was computed from. Kinds that do not say
-// how leave the default, kIdentity.
+// how leave the default, identity.
 struct ColumnSource {
   std::string dataset, column;
-  ColumnTransform transform = ColumnTransform::kIdentity;
+  std::string transform = kTransformIdentity;  // one of the kTransform* names
   bool operator==(const ColumnSource&) const = default;
 };
 

@@ -35,6 +35,7 @@
 #include <fmt/format.h>
 
 #include "recipes/recipe.h"
+#include "recipes/sql_lineage.h"
 
 namespace alambic {
 namespace {
@@ -294,8 +295,9 @@ const char* SqlType(TypeId type) {
 // What the query may do.
 
 struct QueryGuard {
-  bool loading = true;  // our own CREATE and INSERT statements run unrestricted
-  std::string denied;   // the first thing the query was refused, for the message
+  bool loading = true;                    // our own CREATE and INSERT statements run unrestricted
+  std::string denied;                     // the first thing the query was refused, for the message
+  std::vector<SqlRead>* reads = nullptr;  // when set, every column read is added to it
 };
 
 bool IsIntrospectionPragma(std::string_view name) {
@@ -375,8 +377,10 @@ int Authorize(void* user, int action, const char* arg1, const char* arg2, const 
   if (guard->loading) return SQLITE_OK;
   std::string what;
   switch (action) {
-    case SQLITE_SELECT:
     case SQLITE_READ:
+      if (guard->reads && arg1 && arg2 && *arg2) guard->reads->emplace_back(arg1, arg2);
+      return SQLITE_OK;
+    case SQLITE_SELECT:
     case SQLITE_RECURSIVE:
       return SQLITE_OK;
     case SQLITE_FUNCTION:
@@ -602,6 +606,7 @@ class QueryRun {
     ALAMBIC_RETURN_IF_ERROR(Open());
     ALAMBIC_RETURN_IF_ERROR(CreateTables());
     ALAMBIC_RETURN_IF_ERROR(Prepare());
+    auto lineage = ColumnLineage();
     for (const NamedTable* in : tables_) ALAMBIC_RETURN_IF_ERROR(Load(*in));
     if (!tables_.empty()) ALAMBIC_RETURN_IF_ERROR(Exec("COMMIT", ""));
     ALAMBIC_ASSIGN_OR_RETURN(Table result, Fetch());
@@ -617,10 +622,42 @@ class QueryRun {
                                  GroupDigits(rows), result.num_columns(), tables_.size(),
                                  ctx_.inputs.size(), GroupDigits(rows_loaded_)));
     out.tables.push_back(std::move(result));
+    out.column_lineage.push_back(std::move(lineage));
     return out;
   }
 
  private:
+  // The query's column lineage (sql_lineage.h), from variants of it prepared
+  // on the same (still empty) tables.
+  std::map<std::string, std::vector<ColumnSource>> ColumnLineage() {
+    SqlStatementInfo info;
+    for (const NamedTable& in : ctx_.inputs) info.inputs.push_back(in.name);
+    sqlite3_stmt* stmt = stmt_.get();
+    for (int i = 0; i < sqlite3_column_count(stmt); ++i) {
+      info.column_names.emplace_back(sqlite3_column_name(stmt, i));
+      const char* table = sqlite3_column_table_name(stmt, i);
+      const char* column = sqlite3_column_origin_name(stmt, i);
+      if (table && column)
+        info.origins.emplace_back(SqlRead{table, column});
+      else
+        info.origins.emplace_back(std::nullopt);
+    }
+    info.reads = [this](const std::string& sql) -> std::optional<std::vector<SqlRead>> {
+      std::vector<SqlRead> reads;
+      guard_.reads = &reads;
+      guard_.loading = false;
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v3(db(), sql.data(), static_cast<int>(sql.size()), 0, &raw, nullptr);
+      StmtHandle variant(raw);
+      guard_.loading = true;
+      guard_.reads = nullptr;
+      guard_.denied.clear();
+      if (rc != SQLITE_OK || !raw) return std::nullopt;
+      return reads;
+    };
+    return SqlColumnLineage(query_.sql, info);
+  }
+
   sqlite3* db() const { return db_.get(); }
   bool Cancelled() const { return ctx_.cancel && ctx_.cancel->cancelled(); }
   void ReportProgress(int64_t rows) const {

@@ -229,12 +229,10 @@ class WindowKind final : public RecipeKind {
       schema.fields.push_back({c.name, col->type});
       cols.push_back(col);
       auto& src = lineage[c.name];
-      if (!c.column.empty()) src.push_back({input.name, c.column, ColumnTransform::kAggregation});
+      if (!c.column.empty()) src.push_back({input.name, c.column, kTransformAggregation});
       for (const auto& t : p->order_by)
-        if (t.column != c.column)
-          src.push_back({input.name, t.column, ColumnTransform::kAggregation});
-      for (const auto& pc : p->partition_by)
-        src.push_back({input.name, pc, ColumnTransform::kJoinKey});
+        if (t.column != c.column) src.push_back({input.name, t.column, kTransformAggregation});
+      for (const auto& pc : p->partition_by) src.push_back({input.name, pc, kTransformJoinKey});
     }
     ALAMBIC_ASSIGN_OR_RETURN(Table t, Table::Make(std::move(schema), std::move(cols), n));
     RecipeOutput out;

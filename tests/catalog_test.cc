@@ -62,13 +62,10 @@ TEST(CatalogTest, CreatesSchemaAndReopensWithoutMigratingTwice) {
 TEST(CatalogTest, MigratesASchema1CatalogAddingVersionSalts) {
   TempDir dir;
   {
-    auto cat = Catalog::Open(dir.path() / "c.db");
-    ASSERT_TRUE(cat.ok()) << cat.status().message();
-  }
-  {
-    // Schema 1 is schema 2 without recipe_state.salt.
-    SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
-    db.exec("ALTER TABLE recipe_state DROP COLUMN salt");
+    // A real schema-1 catalog: the first migration only.
+    SQLite::Database db((dir.path() / "c.db").string(),
+                        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec(CatalogMigrationSql(1));
     db.exec(
         "INSERT INTO recipe_state VALUES ('datalab', 'f', 'a', 'p', 'c', 's', '{}', "
         "'{\"out\":\"v1\"}', 'r1')");

@@ -117,7 +117,7 @@ TEST_F(CheckTest, PassesTheInputThroughUnchanged) {
   EXPECT_EQ(t.num_rows(), 8);
   EXPECT_EQ(t.schema(), Exams().table->schema());
   using S = std::vector<ColumnSource>;
-  EXPECT_EQ(out->column_lineage.at(0).at("score"), (S{{"exams", "score"}}));
+  EXPECT_EQ(out->column_lineage.at(0).at("score"), (S{{"exams", "score", "identity"}}));
   EXPECT_EQ(out->metrics["rows"], 8);
 }
 

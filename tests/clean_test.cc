@@ -198,8 +198,10 @@ TEST_F(CleanTest, RenameKeepDropAndLineage) {
   Table t = Ok(in, {{{"rename", {{"nom", "name"}}}}, {{"drop", "x"}}, {{"keep", {"name", "id"}}}});
   EXPECT_EQ(t.schema().ToString(), "name:utf8, id:int64");
   ASSERT_EQ(last_.column_lineage.size(), 1u);
-  EXPECT_EQ(last_.column_lineage[0].at("name"), (std::vector<ColumnSource>{{"raw", "nom"}}));
-  EXPECT_EQ(last_.column_lineage[0].at("id"), (std::vector<ColumnSource>{{"raw", "id"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("name"),
+            (std::vector<ColumnSource>{{"raw", "nom", "identity"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("id"),
+            (std::vector<ColumnSource>{{"raw", "id", "identity"}}));
   EXPECT_EQ(StepMetrics(0)["changed"], 0);
   EXPECT_EQ(StepMetrics(1)["columns_removed"], 1);
   EXPECT_EQ(
@@ -273,7 +275,8 @@ TEST_F(CleanTest, ParseFrenchDates) {
       "\"%d/%m/%Y\" (row 2); set on_error: null or drop_row to go on");
   Table kept = Ok(in, {{{"parse_date", "d"}, {"format", "%d/%m/%Y"}, {"into", "day"}}});
   EXPECT_EQ(kept.schema().ToString(), "d:utf8, day:date32");
-  EXPECT_EQ(last_.column_lineage[0].at("day"), (std::vector<ColumnSource>{{"raw", "d"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("day"),
+            (std::vector<ColumnSource>{{"raw", "d", kTransformTransformation}}));
 }
 
 TEST_F(CleanTest, ParseDatesWithTimesAndMonthNames) {
@@ -314,7 +317,8 @@ TEST_F(CleanTest, ReplaceAndRegexSteps) {
   EXPECT_EQ(StepMetrics(2)["changed"], 3);
   EXPECT_EQ(StepMetrics(2)["unmatched"], 1);
   EXPECT_EQ(t.schema().ToString(), "c:utf8, code:utf8, num:utf8");
-  EXPECT_EQ(last_.column_lineage[0].at("num"), (std::vector<ColumnSource>{{"raw", "code"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("num"),
+            (std::vector<ColumnSource>{{"raw", "code", kTransformTransformation}}));
 }
 
 TEST_F(CleanTest, SplitIntoColumns) {
@@ -325,7 +329,8 @@ TEST_F(CleanTest, SplitIntoColumns) {
   EXPECT_EQ(CellsOf(t, "last"), (Cells{"Dupont", "Martin", kNull}));
   EXPECT_EQ(CellsOf(t, "rest"), (Cells{"Marie, Paris", kNull, kNull}));
   EXPECT_EQ(StepMetrics(0)["changed"], 3);
-  EXPECT_EQ(last_.column_lineage[0].at("rest"), (std::vector<ColumnSource>{{"raw", "full"}}));
+  EXPECT_EQ(last_.column_lineage[0].at("rest"),
+            (std::vector<ColumnSource>{{"raw", "full", kTransformTransformation}}));
   EXPECT_EQ(RunError(in, {{{"split", "full"}, {"by", ","}, {"into", {"k"}}}}),
             "recipe prep: step 1 (split): column 'k' already exists");
 }

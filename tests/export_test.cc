@@ -114,7 +114,8 @@ TEST_F(ExportTest, CsvNeutralisesFormulasButNotNumbers) {
   // The input passes through as the output, column by column.
   ASSERT_EQ(out->tables.size(), 1u);
   EXPECT_EQ(out->tables[0].column(1), t.column(1));
-  EXPECT_EQ(out->column_lineage[0].at("s"), (std::vector<ColumnSource>{{"rates", "s"}}));
+  EXPECT_EQ(out->column_lineage[0].at("s"),
+            (std::vector<ColumnSource>{{"rates", "s", "identity"}}));
   EXPECT_EQ(Files(ws_ / "exports"), (std::vector<std::string>{"t.csv"}));
 }
 

@@ -127,11 +127,13 @@ TEST_F(FormulaTest, ReportsColumnLineage) {
   ASSERT_EQ(out->column_lineage.size(), 1u);
   const auto& l = out->column_lineage[0];
   using S = std::vector<ColumnSource>;
-  EXPECT_EQ(l.at("a"), (S{{"exams", "score"}, {"exams", "id"}}));
-  EXPECT_EQ(l.at("b"), (S{{"exams", "score"}, {"exams", "id"}}));  // through a
+  EXPECT_EQ(l.at("a"), (S{{"exams", "score", kTransformTransformation},
+                          {"exams", "id", kTransformTransformation}}));
+  EXPECT_EQ(l.at("b"), (S{{"exams", "score", kTransformTransformation},
+                          {"exams", "id", kTransformTransformation}}));  // through a
   EXPECT_EQ(l.at("c"), S{});
-  EXPECT_EQ(l.at("centre"), (S{{"exams", "centre"}}));
-  EXPECT_EQ(l.at("id"), (S{{"exams", "id"}}));
+  EXPECT_EQ(l.at("centre"), (S{{"exams", "centre", kTransformTransformation}}));
+  EXPECT_EQ(l.at("id"), (S{{"exams", "id", "identity"}}));
 }
 
 TEST_F(FormulaTest, ErrorsNameTheRecipeParamColumnAndPlace) {
@@ -190,7 +192,7 @@ TEST_F(FilterTest, KeepSelectsColumnsInItsOrder) {
   EXPECT_EQ(t.schema().ToString(), "score:int64, id:int64");
   EXPECT_EQ(Cells(t, "score"), (V{"8", "null"}));
   using S = std::vector<ColumnSource>;
-  EXPECT_EQ(out->column_lineage.at(0).at("score"), (S{{"exams", "score"}}));
+  EXPECT_EQ(out->column_lineage.at(0).at("score"), (S{{"exams", "score", "identity"}}));
   EXPECT_EQ(out->column_lineage.at(0).size(), 2u);
 }
 

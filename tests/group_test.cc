@@ -95,11 +95,11 @@ TEST(GroupTest, FiltersAndExpressionsPerAggregate) {
   EXPECT_EQ(Cells(t, "none"), (V{"null", "null", "null"}));
   using S = std::vector<ColumnSource>;
   const auto& l = out->column_lineage.at(0);
-  EXPECT_EQ(l.at("centre"), (S{{"exams", "centre", ColumnTransform::kIdentity}}));
-  EXPECT_EQ(l.at("success_rate"), (S{{"exams", "result", ColumnTransform::kAggregation}}));
-  EXPECT_EQ(l.at("passed"), (S{{"exams", "result", ColumnTransform::kFilter}}));
-  EXPECT_EQ(l.at("best_failed"), (S{{"exams", "score", ColumnTransform::kAggregation},
-                                    {"exams", "result", ColumnTransform::kFilter}}));
+  EXPECT_EQ(l.at("centre"), (S{{"exams", "centre", kTransformIdentity}}));
+  EXPECT_EQ(l.at("success_rate"), (S{{"exams", "result", kTransformAggregation}}));
+  EXPECT_EQ(l.at("passed"), (S{{"exams", "result", kTransformFilter}}));
+  EXPECT_EQ(l.at("best_failed"),
+            (S{{"exams", "score", kTransformAggregation}, {"exams", "result", kTransformFilter}}));
 }
 
 TEST(GroupTest, NoKeysGivesOneRowEvenWithoutInputRows) {

@@ -100,9 +100,9 @@ TEST(JoinTest, LeftOnRightOnKeepsBothKeysAndSuffixesAndPrefixes) {
             "centre_id_right:int64");
   using S = std::vector<ColumnSource>;
   const auto& l = out->column_lineage[0];
-  EXPECT_EQ(l.at("centre_id"), (S{{"exams", "centre_id", ColumnTransform::kJoinKey}}));
-  EXPECT_EQ(l.at("centre_code"), (S{{"centres", "code", ColumnTransform::kJoinKey}}));
-  EXPECT_EQ(l.at("centre_name"), (S{{"centres", "name", ColumnTransform::kIdentity}}));
+  EXPECT_EQ(l.at("centre_id"), (S{{"exams", "centre_id", kTransformJoinKey}}));
+  EXPECT_EQ(l.at("centre_code"), (S{{"centres", "code", kTransformJoinKey}}));
+  EXPECT_EQ(l.at("centre_name"), (S{{"centres", "name", kTransformIdentity}}));
 }
 
 TEST(JoinTest, MultiKeyAndNormalisedKeys) {

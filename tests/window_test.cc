@@ -53,10 +53,9 @@ TEST(WindowTest, RanksLagLeadAndRunningAggregatesPerPartition) {
   EXPECT_EQ(Cells(t, "best"), (V{"30", "10", "30", "10", "30", "10"}));
   EXPECT_EQ(t.schema().fields[0].name, "shop");
   using S = std::vector<ColumnSource>;
-  EXPECT_EQ(out->column_lineage[0].at("running"),
-            (S{{"sales", "amount", ColumnTransform::kAggregation},
-               {"sales", "day", ColumnTransform::kAggregation},
-               {"sales", "shop", ColumnTransform::kJoinKey}}));
+  EXPECT_EQ(out->column_lineage[0].at("running"), (S{{"sales", "amount", kTransformAggregation},
+                                                     {"sales", "day", kTransformAggregation},
+                                                     {"sales", "shop", kTransformJoinKey}}));
 }
 
 TEST(WindowTest, Errors) {

@@ -145,6 +145,37 @@ std::string StatusFor(TaskState s) {
   }
 }
 
+// The column lineage a kind reported for one output, as catalog edges. A kind
+// that reported none (`lineage` null) gets opaque edges: every output column
+// may depend on any column of every input. Columns the kind left out of its map
+// are opaque too.
+std::vector<ColumnLineageEdge> LineageEdges(
+    const Schema& schema, const std::map<std::string, std::vector<ColumnSource>>* lineage,
+    const std::vector<std::string>& inputs) {
+  std::vector<ColumnLineageEdge> edges;
+  for (const auto& f : schema.fields) {
+    const std::vector<ColumnSource>* sources = nullptr;
+    if (lineage) {
+      auto it = lineage->find(f.name);
+      if (it != lineage->end()) sources = &it->second;
+    }
+    if (sources) {
+      for (const auto& src : *sources)
+        edges.push_back({f.name, src.dataset, src.column,
+                         src.transform.empty() ? kTransformTransformation : src.transform});
+      continue;
+    }
+    for (const auto& in : inputs) edges.push_back({f.name, in, "", kTransformOpaque});
+  }
+  return edges;
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
 // An up-to-date recipe whose expected version is published but not current
 // (its params were changed, built, then changed back): that version becomes
 // current again without running anything, like a build cache hit.
@@ -232,6 +263,8 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   }
   run.status = "running";
   run.started_at = NowIso();
+  run.alambic_version = ALAMBIC_VERSION;
+  run.host = HostName();
   ALAMBIC_RETURN_IF_ERROR(session.catalog().BeginRun(run));
   ALAMBIC_RETURN_IF_ERROR(RestoreBuiltVersions(session, plan, run.id));
   if (observer) observer->RunStarted(run, plan);
@@ -269,6 +302,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     std::vector<DatasetStore::Staged> staged;
     std::vector<int64_t> out_rows;
     std::vector<std::string> out_schemas;
+    std::vector<std::vector<ColumnLineageEdge>> out_lineage;
     nlohmann::json metrics;
     int64_t rows_in = 0, rows_out = 0, bytes_out = 0;
     std::unique_ptr<TaskLogger> logger;
@@ -369,9 +403,13 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       res.metrics = std::move(output->metrics);
       res.out_rows.clear();
       res.out_schemas.clear();
+      res.out_lineage.clear();
       for (size_t k = 0; k < spec.outputs.size(); ++k) {
         res.out_rows.push_back(output->tables[k].num_rows());
         res.out_schemas.push_back(SchemaJson(output->tables[k].schema()));
+        res.out_lineage.push_back(LineageEdges(
+            output->tables[k].schema(),
+            k < output->column_lineage.size() ? &output->column_lineage[k] : nullptr, spec.inputs));
       }
     }
     {
@@ -412,6 +450,9 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     std::lock_guard res_lock(res.mu);
     RecipeRunRecord& rec = records[ti];
     rec.run_id = run.id;
+    rec.uuid = NewUuid();
+    for (size_t k = 0; k < spec.inputs.size() && k < rp.input_versions.size(); ++k)
+      rec.inputs[spec.inputs[k]] = rp.input_versions[k];
     rec.flow = node.flow->name;
     rec.recipe = spec.name;
     rec.kind = spec.kind;
@@ -457,6 +498,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
         v.recipe = spec.name;
         v.created_at = rec.finished_at;
         v.inputs = inputs;
+        if (k < res.out_lineage.size()) v.column_lineage = std::move(res.out_lineage[k]);
         item.batch.versions.push_back(std::move(v));
       }
       item.batch.states.emplace_back(node.flow->name, spec.name, std::move(state));

@@ -113,6 +113,17 @@ struct WorkspaceConfig {
   ResourceLimits lua_limits = kDefaultLuaLimits;        // `lua:` section
   ResourceLimits plugin_limits = kDefaultPluginLimits;  // `plugins:` section
   std::vector<std::filesystem::path> plugin_dirs;       // `plugins: {dirs: [...]}`, absolute
+  // catalog: {path: ...}: a catalog shared by several workspaces (absolute, or
+  // relative to the workspace); "" : <workspace>/.alambic/catalog.db. The
+  // ALAMBIC_CATALOG environment variable overrides both.
+  std::filesystem::path catalog_path;
+  // openlineage: {url, namespace, retries, retry_backoff, timeout}: where runs
+  // post their OpenLineage events ("" : nowhere).
+  std::string openlineage_url;
+  std::string openlineage_namespace;  // "" : the workspace's name
+  int openlineage_retries = 2;
+  double openlineage_retry_backoff_seconds = 0.5;
+  double openlineage_timeout_seconds = 5;
 };
 
 // A loaded workspace: its configuration and every flow, in file order.

@@ -1120,56 +1120,85 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root, Wor
   if (node < 0) return;
   Reader r(tree, file, diags);
   if (r.IsNull(node)) return;
-  r.ForEachKey(node, What{"alambic.yaml"},
-               {"name", "default_environment", "environments", "data_roots", "gc", "lua", "plugins",
-                "connections", "secrets"},
-               [&](std::string_view key, int, int v) {
-                 if (key == "name") {
-                   r.String(v, "name", &cfg->name);
-                 } else if (key == "default_environment") {
-                   r.String(v, "default_environment", &cfg->default_environment);
-                 } else if (key == "environments") {
-                   r.ForEachKey(v, What{"environments"}, {}, [&](std::string_view env, int, int) {
-                     cfg->environments[std::string(env)] = EnvironmentSpec{std::string(env)};
-                   });
-                 } else if (key == "data_roots") {
-                   std::vector<std::string> roots;
-                   r.StringList(v, "data_roots", &roots);
-                   for (const auto& d : roots) {
-                     std::filesystem::path p(d);
-                     cfg->data_roots.push_back(p.is_absolute() ? p : root / p);
-                   }
-                 } else if (key == "gc") {
-                   r.ForEachKey(v, What{"gc"}, {"keep_runs"}, [&](std::string_view, int, int gv) {
-                     r.Int(gv, "gc keep_runs", &cfg->gc_keep_runs);
-                   });
-                 } else if (key == "lua" || key == "plugins") {
-                   const bool lua = key == "lua";
-                   ResourceLimits* lim = lua ? &cfg->lua_limits : &cfg->plugin_limits;
-                   const char* who = lua ? "lua" : "plugins";
-                   auto fn = [&](std::string_view lk, int, int lv) {
-                     double d = 0;
-                     if (lk == "dirs") {
-                       std::vector<std::string> dirs;
-                       r.StringList(lv, "plugins dirs", &dirs);
-                       for (const auto& dir : dirs) {
-                         std::filesystem::path p(dir);
-                         cfg->plugin_dirs.push_back(p.is_absolute() ? p : root / p);
-                       }
-                     } else if (r.Number(lv, who, lk, &d)) {
-                       d = std::min(d, kLimitCeiling);  // beyond: no limit in practice
-                       if (lk == "memory_mb") lim->memory_mb = static_cast<int64_t>(d);
-                       if (lk == "instructions") lim->instructions = static_cast<int64_t>(d);
-                       if (lk == "timeout_s") lim->timeout_s = d;
-                     }
-                   };
-                   if (lua)
-                     r.ForEachKey(v, What{"lua"}, {"memory_mb", "instructions", "timeout_s"}, fn);
-                   else
-                     r.ForEachKey(v, What{"plugins"}, {"dirs", "memory_mb", "timeout_s"}, fn);
-                 }
-                 // connections and secrets are read by the subsystems that use them.
-               });
+  r.ForEachKey(
+      node, What{"alambic.yaml"},
+      {"name", "default_environment", "environments", "data_roots", "gc", "lua", "plugins",
+       "connections", "secrets", "catalog", "openlineage"},
+      [&](std::string_view key, int, int v) {
+        if (key == "name") {
+          r.String(v, "name", &cfg->name);
+        } else if (key == "default_environment") {
+          r.String(v, "default_environment", &cfg->default_environment);
+        } else if (key == "environments") {
+          r.ForEachKey(v, What{"environments"}, {}, [&](std::string_view env, int, int) {
+            cfg->environments[std::string(env)] = EnvironmentSpec{std::string(env)};
+          });
+        } else if (key == "data_roots") {
+          std::vector<std::string> roots;
+          r.StringList(v, "data_roots", &roots);
+          for (const auto& d : roots) {
+            std::filesystem::path p(d);
+            cfg->data_roots.push_back(p.is_absolute() ? p : root / p);
+          }
+        } else if (key == "gc") {
+          r.ForEachKey(v, What{"gc"}, {"keep_runs"}, [&](std::string_view, int, int gv) {
+            r.Int(gv, "gc keep_runs", &cfg->gc_keep_runs);
+          });
+        } else if (key == "lua" || key == "plugins") {
+          const bool lua = key == "lua";
+          ResourceLimits* lim = lua ? &cfg->lua_limits : &cfg->plugin_limits;
+          const char* who = lua ? "lua" : "plugins";
+          auto fn = [&](std::string_view lk, int, int lv) {
+            double d = 0;
+            if (lk == "dirs") {
+              std::vector<std::string> dirs;
+              r.StringList(lv, "plugins dirs", &dirs);
+              for (const auto& dir : dirs) {
+                std::filesystem::path p(dir);
+                cfg->plugin_dirs.push_back(p.is_absolute() ? p : root / p);
+              }
+            } else if (r.Number(lv, who, lk, &d)) {
+              d = std::min(d, kLimitCeiling);  // beyond: no limit in practice
+              if (lk == "memory_mb") lim->memory_mb = static_cast<int64_t>(d);
+              if (lk == "instructions") lim->instructions = static_cast<int64_t>(d);
+              if (lk == "timeout_s") lim->timeout_s = d;
+            }
+          };
+          if (lua)
+            r.ForEachKey(v, What{"lua"}, {"memory_mb", "instructions", "timeout_s"}, fn);
+          else
+            r.ForEachKey(v, What{"plugins"}, {"dirs", "memory_mb", "timeout_s"}, fn);
+        } else if (key == "catalog") {
+          r.ForEachKey(v, What{"catalog"}, {"path"}, [&](std::string_view, int, int cv) {
+            std::string path;
+            if (r.String(cv, "catalog path", &path) && !path.empty()) {
+              std::filesystem::path p(path);
+              cfg->catalog_path = p.is_absolute() ? p : root / p;
+            }
+          });
+        } else if (key == "openlineage") {
+          r.ForEachKey(
+              v, What{"openlineage"}, {"url", "namespace", "retries", "retry_backoff", "timeout"},
+              [&](std::string_view k, int, int ov) {
+                if (k == "url") {
+                  if (r.String(ov, "openlineage url", &cfg->openlineage_url) &&
+                      cfg->openlineage_url.rfind("http://", 0) != 0 &&
+                      cfg->openlineage_url.rfind("https://", 0) != 0)
+                    r.Error(ov, "openlineage url must start with http:// or https://");
+                } else if (k == "namespace") {
+                  r.String(ov, "openlineage namespace", &cfg->openlineage_namespace);
+                } else if (k == "retries") {
+                  r.Int(ov, "openlineage retries", &cfg->openlineage_retries);
+                } else if (k == "retry_backoff") {
+                  r.Number(ov, "openlineage", "retry_backoff",
+                           &cfg->openlineage_retry_backoff_seconds);
+                } else if (k == "timeout") {
+                  r.Number(ov, "openlineage", "timeout", &cfg->openlineage_timeout_seconds);
+                }
+              });
+        }
+        // connections and secrets are read by the subsystems that use them.
+      });
   if (cfg->environments.empty()) {
     cfg->environments["datalab"] = {"datalab"};
     cfg->environments["warehouse"] = {"warehouse"};

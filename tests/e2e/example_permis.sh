@@ -12,7 +12,7 @@ trap 'rm -rf "$WORK"' EXIT
 cp -r "$SRC" "$WORK/permis"
 cd "$WORK/permis"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-RECIPES=8
+RECIPES=12
 
 [ ! -e .alambic/pseudo_key ] || fail "the example ships a key"
 git -C "$SRC" ls-files --error-unmatch .alambic/pseudo_key >/dev/null 2>&1 && fail "a key is in git"
@@ -85,14 +85,46 @@ assert set(got) == set(n), (len(got), len(n))
 for c in n:
     assert int(got[c]["exams"]) == n[c], c
     assert int(got[c]["passed"]) == ok[c], c
-    assert abs(float(got[c]["success_rate"]) - round(ok[c] / n[c], 4)) < 1e-9, c
+    assert abs(float(got[c]["success_rate"]) - ok[c] / n[c]) < 1e-12, c
 deps = {r["departement"] for r in got.values()}
 assert "2A" in deps and "01" in deps, sorted(deps)  # INSEE codes kept as strings
 print(f"centre_rates matches the oracle for {len(n)} centres")
 PY
 
-"$ALAMBIC" show flagged_centres --format json > flagged.json
-[ -s flagged.json ] || fail "no flagged centres"
+# The full story against SQLite: join, rates per centre and per département, the
+# gap and the flagged centres, recomputed by SQL from the same cleaned exams.
+"$ALAMBIC" export centres --csv centres.csv
+"$ALAMBIC" export flagged_centres --csv flagged.csv
+"$ALAMBIC" export centre_gaps_checked --csv gaps.csv
+python3 - <<'PY'
+import csv, sqlite3
+db = sqlite3.connect(":memory:")
+def load(name, path):
+    rows = list(csv.DictReader(open(path, newline="")))
+    cols = list(rows[0])
+    db.execute(f"create table {name} ({', '.join(cols)})")
+    db.executemany(f"insert into {name} values ({', '.join('?' * len(cols))})",
+                   [[r[c] for c in cols] for r in rows])
+load("exams", "exams_enriched.csv"); load("centres", "centres.csv")
+want = db.execute("""
+  with located as (select e.*, c.departement, c.name from exams e join centres c using (centre_id)),
+       c as (select centre_id, name, departement, count(*) n,
+                    avg(result = 'reussite') rate from located group by 1, 2, 3),
+       d as (select departement, avg(result = 'reussite') rate from located group by 1)
+  select c.centre_id, c.n, c.rate, d.rate, round(c.rate - d.rate, 4) gap
+  from c join d using (departement) order by c.centre_id""").fetchall()
+got = sorted(csv.DictReader(open("gaps.csv", newline="")), key=lambda r: r["centre_id"])
+assert len(got) == len(want), (len(got), len(want))
+for g, (cid, n, rate, drate, gap) in zip(got, want):
+    assert g["centre_id"] == cid and int(g["exams"]) == n, (g, cid)
+    assert abs(float(g["success_rate"]) - rate) < 1e-12, cid
+    assert abs(float(g["success_rate_departement"]) - drate) < 1e-12, cid
+    assert abs(float(g["gap"]) - gap) < 1e-9, (cid, g["gap"], gap)
+flagged = [r["centre_id"] for r in csv.DictReader(open("flagged.csv", newline=""))]
+expect = [w[0] for w in sorted(want, key=lambda w: (-w[4], w[0])) if w[4] > 0.2]
+assert flagged == expect and flagged, (flagged, expect)
+print(f"centre gaps match SQLite for {len(got)} centres, {len(flagged)} flagged")
+PY
 "$ALAMBIC" status | grep -q "flagged_centres .* fresh" || fail "status does not show flagged_centres fresh"
 
 # A change to the exam extract rebuilds everything that depends on it, not the centres.

@@ -19,6 +19,9 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
+#include "catalog/lab_catalog.h"
+#include "catalog/lineage.h"
+#include "catalog/openlineage.h"
 #include "core/exec/run.h"
 #include "core/exec/session.h"
 #include "core/flow/loader.h"
@@ -26,8 +29,10 @@
 #include "core/table/csv.h"
 #include "core/vcs/git.h"
 #include "plugins/loader.h"
+#include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
+#include "ui/common/workspace_snapshot.h"
 
 namespace fs = std::filesystem;
 
@@ -207,6 +212,7 @@ int CmdValidate(const Globals& g) {
   std::vector<Diagnostic> diags = lw.diagnostics;
   // Semantic checks need a readable workspace; shape problems come first.
   if (diags.empty()) diags = ValidateWorkspace(lw.workspace, Kinds(*root));
+  for (auto& d : LoadUseCases(*root).diagnostics) diags.push_back(std::move(d));
   for (const auto& d : diags) std::fprintf(stderr, "%s\n", Printable(d.ToString()).c_str());
   if (!diags.empty()) {
     std::fprintf(stderr, "%zu problem%s found\n", diags.size(), diags.size() == 1 ? "" : "s");
@@ -275,6 +281,36 @@ int CmdPlan(const Globals& g, const Selection& sel, bool explain) {
   return kExitOk;
 }
 
+OpenLineageOptions LineageOptionsFor(const WorkspaceConfig& cfg, const std::string& env) {
+  OpenLineageOptions o;
+  const std::string name = cfg.name.empty() ? "alambic" : cfg.name;
+  o.job_namespace = cfg.openlineage_namespace.empty() ? name : cfg.openlineage_namespace;
+  o.dataset_namespace = fmt::format("alambic://{}/{}", name, env);
+  return o;
+}
+
+// After a run: its OpenLineage events to the configured endpoint. A failure
+// only warns: the run itself is recorded and its status stands.
+void PostRunEvents(Session& s, const RunRecord& run) {
+  const WorkspaceConfig& cfg = s.workspace().config;
+  if (cfg.openlineage_url.empty()) return;
+  auto warn = [](const std::string& m) {
+    std::fprintf(stderr, "alambic: warning: %s\n", Printable(m).c_str());
+  };
+  auto events = OpenLineageEvents(s.catalog(), run.id, LineageOptionsFor(cfg, s.environment()));
+  if (!events.ok()) return warn("openlineage: " + events.status().message());
+  OpenLineageEndpoint endpoint;
+  endpoint.url = cfg.openlineage_url;
+  endpoint.retries = cfg.openlineage_retries;
+  endpoint.retry_backoff_seconds = cfg.openlineage_retry_backoff_seconds;
+  endpoint.timeout_seconds = cfg.openlineage_timeout_seconds;
+  auto sent = PostOpenLineageEvents(endpoint, *events, warn);
+  if (!sent.ok()) return warn(sent.status().message());
+  if (*sent < static_cast<int>(events->size()))
+    warn(fmt::format("openlineage: {} of {} events sent to {}", *sent, events->size(),
+                     cfg.openlineage_url));
+}
+
 int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bool verbose) {
   auto session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
@@ -287,6 +323,7 @@ int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bo
   TerminalProgress progress(stdout, tty, verbose);
   auto summary = RunFlows(**session, opts, &progress);
   if (!summary.ok()) return Fail(summary.status());
+  PostRunEvents(**session, summary->run);
   if (summary->run.status == "succeeded") return kExitOk;
   if (summary->run.status == "cancelled") return kExitStopped;
   return kExitFailed;
@@ -559,6 +596,398 @@ int CmdExport(const Globals& g, const std::string& dataset, const std::string& f
   return kExitOk;
 }
 
+// ---- lineage, impact, openlineage ---------------------------------------------------
+
+// DATASET or DATASET.COLUMN: a name recorded as a dataset wins; else the last dot splits.
+std::pair<std::string, std::string> SplitDatasetColumn(History& h, const std::string& arg) {
+  auto versions = h.catalog->Versions(h.env, arg);
+  if (versions.ok() && !versions->empty()) return {arg, ""};
+  size_t dot = arg.rfind('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == arg.size()) return {arg, ""};
+  return {arg.substr(0, dot), arg.substr(dot + 1)};
+}
+
+int CmdLineage(const Globals& g, const std::string& target, bool downstream, int depth,
+               const std::string& version, const std::string& format) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  LineageQuery q;
+  q.environment = h->env;
+  std::tie(q.dataset, q.column) = SplitDatasetColumn(*h, target);
+  q.version = version;
+  q.direction = downstream ? LineageDirection::kDownstream : LineageDirection::kUpstream;
+  q.depth = depth;
+  auto graph = TraceLineage(*h->catalog, q);
+  if (!graph.ok()) return Fail(graph.status());
+  // Across workspaces: datasets of the graph that read a file another workspace
+  // of the lab catalog writes (as registered by `alambic catalog sync`).
+  std::vector<SharedFileEdge> shared;
+  LoadedWorkspace lw = LoadWorkspaceConfig(h->root);
+  lw.workspace.root = h->root;
+  const std::string ws_name =
+      lw.workspace.config.name.empty() ? h->root.filename().string() : lw.workspace.config.name;
+  if (auto lab = LabCatalog::Open(LabCatalogPath(lw.workspace)); lab.ok())
+    if (auto edges = (*lab)->SharedFiles(); edges.ok())
+      for (const auto& e : *edges) {
+        const bool here = e.to_workspace == ws_name && !downstream;
+        const bool there = e.from_workspace == ws_name && downstream;
+        for (const auto& n : graph->nodes)
+          if ((here && n.dataset == e.to_dataset) || (there && n.dataset == e.from_dataset)) {
+            shared.push_back(e);
+            break;
+          }
+      }
+  std::string out;
+  if (format == "json") {
+    nlohmann::json j = LineageJson(*graph);
+    j["across_workspaces"] = nlohmann::json::array();
+    for (const auto& e : shared)
+      j["across_workspaces"].push_back(
+          {{"file", e.file},
+           {"from", {{"workspace", e.from_workspace}, {"dataset", e.from_dataset}}},
+           {"to", {{"workspace", e.to_workspace}, {"dataset", e.to_dataset}}}});
+    out = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  } else if (format == "dot") {
+    out = LineageDot(*graph);
+  } else {
+    out = LineageText(*graph);
+    for (const auto& e : shared)
+      out += Printable(downstream
+                           ? fmt::format("{} is written to {}, read by workspace {} as {}",
+                                         e.from_dataset, e.file, e.to_workspace, e.to_dataset)
+                           : fmt::format("{} is read from {}, written by workspace {} as {}",
+                                         e.to_dataset, e.file, e.from_workspace, e.from_dataset)) +
+             "\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return kExitOk;
+}
+
+// What would become stale if DATASET changed: the recipes reading it, transitively,
+// from the workspace's flows and from every recipe the catalog recorded in this
+// environment (flows since removed or in other workspaces sharing the catalog).
+int CmdImpact(const Globals& g, const std::string& target, int depth, const std::string& format) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  auto [dataset, column] = SplitDatasetColumn(*h, target);
+  if (!column.empty()) {
+    // Column level: the columns derived from it in the current versions downstream.
+    LineageQuery q;
+    q.environment = h->env;
+    q.dataset = dataset;
+    q.column = column;
+    q.direction = LineageDirection::kDownstream;
+    q.depth = depth;
+    auto graph = TraceLineage(*h->catalog, q);
+    if (!graph.ok()) return Fail(graph.status());
+    if (format == "json") {
+      std::cout << LineageJson(*graph).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
+      return kExitOk;
+    }
+    TextTable table({"column", "flow/recipe", "depth", "via"});
+    for (size_t i = 1; i < graph->nodes.size(); ++i) {
+      const LineageNode& n = graph->nodes[i];
+      std::string via;
+      for (const auto& e : graph->edges)
+        if (e.to == static_cast<int>(i)) {
+          const LineageNode& from = graph->nodes[static_cast<size_t>(e.from)];
+          via += (via.empty() ? "" : ", ") + from.dataset + "." + from.column + " [" + e.transform +
+                 "]";
+        }
+      table.AddRow(
+          {n.dataset + "." + n.column, n.flow + "/" + n.recipe, std::to_string(n.depth), via});
+    }
+    std::fputs(table.Render().c_str(), stdout);
+    std::printf("%zu column%s derived from %s\n", graph->nodes.size() - 1,
+                graph->nodes.size() == 2 ? "" : "s", Printable(target).c_str());
+    return kExitOk;
+  }
+  std::vector<RecipeIo> recipes;
+  std::set<std::string> known;
+  LoadedWorkspace lw = LoadWorkspace(h->root);
+  for (const auto& f : lw.workspace.flows)
+    for (const auto& r : f.recipes) {
+      recipes.push_back({f.name, r.name, r.inputs, r.outputs});
+      known.insert(f.name + "/" + r.name);
+    }
+  auto states = h->catalog->RecipeStates(h->env);
+  if (!states.ok()) return Fail(states.status());
+  for (const auto& [key, st] : *states) {
+    if (known.count(key)) continue;
+    size_t slash = key.find('/');
+    RecipeIo io{key.substr(0, slash), key.substr(slash + 1), {}, {}};
+    for (const auto& [ds, v] : st.inputs) io.inputs.push_back(ds);
+    for (const auto& [ds, v] : st.outputs) io.outputs.push_back(ds);
+    recipes.push_back(std::move(io));
+  }
+  bool exists = false;
+  for (const auto& r : recipes)
+    for (const auto& o : r.outputs) exists = exists || o == dataset;
+  if (!exists)
+    return Fail(Status::NotFound(
+        fmt::format("no recipe of this workspace or the catalog writes dataset '{}'", dataset)));
+  auto impacted = ImpactOf(recipes, dataset, depth);
+  if (format == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& r : impacted)
+      j.push_back({{"flow", r.flow},
+                   {"recipe", r.recipe},
+                   {"outputs", r.outputs},
+                   {"via", r.via},
+                   {"depth", r.depth}});
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  TextTable table({"recipe", "rebuilds", "depth", "because it reads"});
+  for (const auto& r : impacted) {
+    std::string outs;
+    for (const auto& o : r.outputs) outs += (outs.empty() ? "" : ", ") + o;
+    table.AddRow({r.flow + "/" + r.recipe, outs, std::to_string(r.depth), r.via});
+  }
+  std::fputs(table.Render().c_str(), stdout);
+  std::printf("%zu recipe%s would become stale if %s changed\n", impacted.size(),
+              impacted.size() == 1 ? "" : "s", Printable(dataset).c_str());
+  return kExitOk;
+}
+
+int CmdOpenLineage(const Globals& g, const std::string& run_id, bool pretty) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  auto run = h->catalog->FindRun(run_id);
+  if (!run.ok()) return Fail(run.status());
+  LoadedWorkspace lw = LoadWorkspaceConfig(h->root);
+  auto events = OpenLineageEvents(*h->catalog, run->id,
+                                  LineageOptionsFor(lw.workspace.config, run->environment));
+  if (!events.ok()) return Fail(events.status());
+  for (const auto& e : *events)
+    std::cout << e.dump(pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+  return kExitOk;
+}
+
+// ---- use cases and the lab catalog ------------------------------------------------
+
+// Registers the workspace's cards, flows and datasets in its lab catalog, which
+// stays open for the caller. Invalid cards fail with every problem (file:line).
+Result<std::unique_ptr<LabCatalog>> SyncLab(const Globals& g, std::string* summary) {
+  ALAMBIC_ASSIGN_OR_RETURN(auto session, OpenSession(g));
+  LoadedUseCases cards = LoadUseCases(session->root());
+  if (!cards.ok()) {
+    std::string all;
+    for (const auto& d : cards.diagnostics) all += (all.empty() ? "" : "\n") + d.ToString();
+    return Status::Invalid(all);
+  }
+  std::set<std::string> ids;
+  for (const auto& c : cards.cards) ids.insert(c.id);
+  ALAMBIC_ASSIGN_OR_RETURN(WorkspaceSnapshot snap,
+                           SnapshotWorkspace(*session, std::move(cards.cards)));
+  const fs::path path = LabCatalogPath(session->workspace());
+  ALAMBIC_ASSIGN_OR_RETURN(auto lab, LabCatalog::Open(path));
+  ALAMBIC_RETURN_IF_ERROR(lab->Sync(snap, NowIso()));
+  if (summary) {
+    *summary =
+        fmt::format("registered workspace {} in {}: {} use case{}, {} flow{}, {} dataset{}",
+                    snap.name, path.string(), snap.cards.size(), snap.cards.size() == 1 ? "" : "s",
+                    snap.flows.size(), snap.flows.size() == 1 ? "" : "s", snap.datasets.size(),
+                    snap.datasets.size() == 1 ? "" : "s");
+    for (const auto& f : snap.flows) {
+      if (f.usecase.empty())
+        *summary += fmt::format("\nnote: flow {} names no use case", f.name);
+      else if (auto known = lab->FindUseCase(f.usecase);
+               !ids.count(f.usecase) && (!known.ok() || !*known))
+        *summary += fmt::format("\nnote: flow {} names use case '{}', which has no card", f.name,
+                                f.usecase);
+    }
+  }
+  return lab;
+}
+
+int CmdCatalogSync(const Globals& g) {
+  std::string summary;
+  auto lab = SyncLab(g, &summary);
+  if (!lab.ok()) return Fail(lab.status());
+  std::printf("%s\n", Printable(summary).c_str());
+  return kExitOk;
+}
+
+int CmdCatalogSearch(const Globals& g, const std::string& text, const std::string& format) {
+  auto lab = SyncLab(g, nullptr);
+  if (!lab.ok()) return Fail(lab.status());
+  auto hits = (*lab)->Search(text, 50);
+  if (!hits.ok()) return Fail(hits.status());
+  if (format == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& h : *hits)
+      j.push_back({{"kind", h.kind},
+                   {"ref", h.ref},
+                   {"workspace", h.workspace},
+                   {"title", h.title},
+                   {"snippet", h.snippet}});
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  TextTable table({"kind", "name", "workspace", "match"}, 100);
+  for (const auto& h : *hits) {
+    std::string snippet = h.snippet;
+    for (char& c : snippet)
+      if (c == '\n') c = ' ';
+    table.AddRow({h.kind, h.ref, h.workspace, snippet});
+  }
+  std::fputs(table.Render().c_str(), stdout);
+  std::printf("%zu match%s\n", hits->size(), hits->size() == 1 ? "" : "es");
+  return kExitOk;
+}
+
+std::string LastRunOf(const LabFlow& f) {
+  if (f.last_runs.empty()) return "never run";
+  const LabRun& r = f.last_runs.front();
+  return fmt::format("{} {} ({})", r.id.substr(0, kShortIdLength), r.status, r.started_at);
+}
+
+int CmdUsecaseList(const Globals& g, const UseCaseFilter& filter, const std::string& format) {
+  auto lab = SyncLab(g, nullptr);
+  if (!lab.ok()) return Fail(lab.status());
+  auto list = (*lab)->ListUseCases(filter);
+  if (!list.ok()) return Fail(list.status());
+  if (format == "json") {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& e : *list) {
+      nlohmann::json card = UseCaseJson(e.card);
+      card["workspace"] = e.workspace;
+      card["health"] = e.health;
+      j.push_back(std::move(card));
+    }
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  TextTable table({"id", "title", "status", "priority", "owner", "flows", "health"}, 100);
+  for (const auto& e : *list)
+    table.AddRow({e.card.id, e.card.title, e.card.status, e.card.priority, e.card.owner,
+                  std::to_string(e.flows.size()), e.health});
+  std::fputs(table.Render().c_str(), stdout);
+  std::printf("%zu use case%s\n", list->size(), list->size() == 1 ? "" : "s");
+  return kExitOk;
+}
+
+int CmdUsecaseShow(const Globals& g, const std::string& id, const std::string& format) {
+  auto lab = SyncLab(g, nullptr);
+  if (!lab.ok()) return Fail(lab.status());
+  auto found = (*lab)->FindUseCase(id);
+  if (!found.ok()) return Fail(found.status());
+  if (!*found) {
+    std::string known;
+    if (auto all = (*lab)->ListUseCases({}); all.ok())
+      for (const auto& e : *all) known += (known.empty() ? "" : ", ") + e.card.id;
+    return Fail(Status::NotFound(fmt::format("no use case '{}' in the catalog (known: {})", id,
+                                             known.empty() ? "none" : known)));
+  }
+  const UseCaseEntry& e = **found;
+  const UseCaseCard& c = e.card;
+  if (format == "json") {
+    nlohmann::json j = UseCaseJson(c);
+    j["workspace"] = e.workspace;
+    j["health"] = e.health;
+    j["history"] = nlohmann::json::array();
+    for (const auto& h : e.history)
+      j["history"].push_back({{"status", h.status},
+                              {"reason", h.reason},
+                              {"changed_at", h.changed_at},
+                              {"git_commit", h.git_commit},
+                              {"workspace", h.workspace}});
+    j["flows"] = nlohmann::json::array();
+    for (const auto& [w, f] : e.flows) {
+      nlohmann::json runs = nlohmann::json::array();
+      for (const auto& r : f.last_runs)
+        runs.push_back({{"id", r.id},
+                        {"status", r.status},
+                        {"started_at", r.started_at},
+                        {"finished_at", r.finished_at}});
+      j["flows"].push_back({{"workspace", w}, {"flow", f.name}, {"last_runs", runs}});
+    }
+    j["datasets"] = nlohmann::json::array();
+    for (const auto& [w, d] : e.datasets)
+      j["datasets"].push_back({{"workspace", w},
+                               {"dataset", d.name},
+                               {"flow", d.flow},
+                               {"version", d.version_id},
+                               {"rows", d.rows},
+                               {"updated_at", d.updated_at},
+                               {"state", d.state}});
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return kExitOk;
+  }
+  std::string out = fmt::format("{}  {}\n", c.id, c.title);
+  auto line = [&](const char* label, const std::string& v) {
+    if (!v.empty()) out += fmt::format("{:<12} {}\n", label, v);
+  };
+  line("status:", c.status + (c.reason.empty() ? "" : " — " + c.reason));
+  line("priority:", c.priority);
+  line("owner:", c.owner + (c.team.empty() ? "" : " (" + c.team + ")"));
+  line("direction:", c.direction);
+  line("ministry:", c.ministry);
+  std::string tags;
+  for (const auto& t : c.tags) tags += (tags.empty() ? "" : ", ") + t;
+  line("tags:", tags);
+  line("workspace:", e.workspace + " (" + c.file + ")");
+  line("health:", e.health);
+  if (!c.description.empty())
+    out += "\n" + c.description + (c.description.back() == '\n' ? "" : "\n");
+  if (!c.expected_benefits.empty() || !c.measured_benefits.empty() || !c.kpis.empty()) {
+    out += "\nbenefits\n";
+    line("  expected:", c.expected_benefits);
+    line("  measured:", c.measured_benefits);
+    if (!c.kpis.empty()) {
+      TextTable kpis({"kpi", "unit", "expected", "measured", "date"});
+      auto num = [](const std::optional<double>& v) {
+        return v ? fmt::format("{:g}", *v) : std::string("-");
+      };
+      for (const auto& k : c.kpis)
+        kpis.AddRow({k.name, k.unit, num(k.expected), num(k.measured), k.date});
+      out += kpis.Render();
+    }
+  }
+  if (!c.links.empty()) {
+    out += "\nlinks\n";
+    for (const auto& l : c.links) out += fmt::format("  [{}] {} {}\n", l.type, l.title, l.url);
+  }
+  if (!c.sources.empty()) {
+    out += "\ndata sources\n";
+    for (const auto& s : c.sources)
+      out += fmt::format("  {}{}{}\n", s.name, s.dataset.empty() ? "" : " -> " + s.dataset,
+                         s.description.empty() ? "" : ": " + s.description);
+  }
+  out += "\nflows\n";
+  if (e.flows.empty()) out += "  (no flow names this use case)\n";
+  for (const auto& [w, f] : e.flows)
+    out += fmt::format("  {}/{}  last run: {}{}\n", w, f.name, LastRunOf(f),
+                       f.schedule.empty() ? "" : "  schedule: " + f.schedule);
+  if (!e.datasets.empty()) {
+    out += "\ndatasets\n";
+    TextTable ds({"dataset", "flow", "version", "rows", "updated", "freshness"}, 100);
+    ds.AlignRight(3);
+    for (const auto& [w, d] : e.datasets)
+      ds.AddRow({d.name, w + "/" + d.flow,
+                 d.version_id.empty() ? "-" : d.version_id.substr(0, kVersionDisplayLength),
+                 d.version_id.empty() ? "-" : FormatCount(d.rows),
+                 d.updated_at.empty() ? "-" : d.updated_at, d.state});
+    out += ds.Render();
+  }
+  out += "\nstatus history\n";
+  for (const auto& h : e.history)
+    out += fmt::format(
+        "  {}  {}{}{}\n", h.changed_at, h.status, h.reason.empty() ? "" : " — " + h.reason,
+        h.git_commit.empty() ? "" : "  (commit " + h.git_commit.substr(0, kShortIdLength) + ")");
+  // Card text is untrusted: escape control characters, keep the lines.
+  for (size_t pos = 0; pos < out.size();) {
+    size_t nl = out.find('\n', pos);
+    if (nl == std::string::npos) nl = out.size();
+    std::printf("%s\n", Printable(std::string_view(out).substr(pos, nl - pos)).c_str());
+    pos = nl + 1;
+  }
+  return kExitOk;
+}
+
 // ---- gc -------------------------------------------------------------------------
 
 int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
@@ -672,6 +1101,59 @@ int Main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   gc->add_flag("--dry-run", dry_run, "Only list what would be deleted");
 
+  std::string lineage_target, lineage_version, lineage_format = "text";
+  bool lineage_up = false, lineage_down = false;
+  int lineage_depth = -1;
+  auto* lineage = app.add_subcommand("lineage", "Where a dataset (or column) comes from, or goes");
+  lineage->add_option("target", lineage_target, "DATASET or DATASET.COLUMN")->required();
+  auto* up_flag = lineage->add_flag("--upstream", lineage_up, "What it was built from (default)");
+  lineage->add_flag("--downstream", lineage_down, "What was built from it")->excludes(up_flag);
+  lineage->add_option("--depth", lineage_depth, "Edges to follow (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  lineage->add_option("--version", lineage_version,
+                      "A version id or unique prefix (default: current)");
+  lineage->add_option("--format", lineage_format)->check(CLI::IsMember({"text", "json", "dot"}));
+
+  std::string impact_target, impact_format = "text";
+  int impact_depth = -1;
+  auto* impact = app.add_subcommand("impact", "What would become stale if a dataset changed");
+  impact->add_option("target", impact_target, "DATASET or DATASET.COLUMN")->required();
+  impact->add_option("--depth", impact_depth, "Steps to follow (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  impact->add_option("--format", impact_format)->check(CLI::IsMember({"text", "json"}));
+
+  std::string ol_run;
+  bool ol_pretty = false;
+  auto* openlineage =
+      app.add_subcommand("openlineage", "A run's OpenLineage RunEvents, one JSON per line");
+  openlineage->add_option("run", ol_run, "Run id or unique prefix")->required();
+  openlineage->add_flag("--pretty", ol_pretty, "Indented JSON");
+
+  std::string usecase_id, usecase_format = "text";
+  UseCaseFilter usecase_filter;
+  auto* usecase = app.add_subcommand("usecase", "The use-case catalog (usecases/*.yaml)");
+  usecase->require_subcommand(1);
+  auto* usecase_list = usecase->add_subcommand("list", "Use cases of the lab catalog");
+  usecase_list->add_option("--status", usecase_filter.status, "Only this status")
+      ->check(CLI::IsMember({"idea", "poc", "preprod", "production", "abandoned"}));
+  usecase_list->add_option("--tag", usecase_filter.tag, "Only use cases with this tag");
+  usecase_list->add_option("--search", usecase_filter.search,
+                           "Full-text search (use cases, their datasets and columns)");
+  usecase_list->add_option("--format", usecase_format)->check(CLI::IsMember({"text", "json"}));
+  auto* usecase_show = usecase->add_subcommand("show", "A use case: card, flows, datasets, runs");
+  usecase_show->add_option("id", usecase_id)->required();
+  usecase_show->add_option("--format", usecase_format)->check(CLI::IsMember({"text", "json"}));
+
+  std::string search_text, search_format = "text";
+  auto* catalog = app.add_subcommand("catalog", "The lab catalog shared by workspaces");
+  catalog->require_subcommand(1);
+  auto* catalog_sync =
+      catalog->add_subcommand("sync", "Register this workspace's use cases, flows and datasets");
+  auto* catalog_search =
+      catalog->add_subcommand("search", "Full-text search over use cases, datasets and columns");
+  catalog_search->add_option("text", search_text)->required();
+  catalog_search->add_option("--format", search_format)->check(CLI::IsMember({"text", "json"}));
+
   auto* plugin = app.add_subcommand("plugin", "C++ plugins");
   plugin->require_subcommand(1);
   auto* plugin_list = plugin->add_subcommand("list", "Plugins found, with their kinds and params");
@@ -693,6 +1175,15 @@ int Main(int argc, char** argv) {
   if (*exp) return CmdExport(g, export_ds, export_csv, export_version);
   if (*gc) return CmdGc(g, keep_runs, dry_run);
   if (*plugin_list) return CmdPluginList(g);
+  if (*lineage)
+    return CmdLineage(g, lineage_target, lineage_down, lineage_depth, lineage_version,
+                      lineage_format);
+  if (*impact) return CmdImpact(g, impact_target, impact_depth, impact_format);
+  if (*openlineage) return CmdOpenLineage(g, ol_run, ol_pretty);
+  if (*usecase_list) return CmdUsecaseList(g, usecase_filter, usecase_format);
+  if (*usecase_show) return CmdUsecaseShow(g, usecase_id, usecase_format);
+  if (*catalog_sync) return CmdCatalogSync(g);
+  if (*catalog_search) return CmdCatalogSearch(g, search_text, search_format);
   return kExitUsage;
 }
 
