@@ -120,6 +120,8 @@ const RecipeRegistry& RecipeRegistry::Builtins() {
     RegisterWindowKind(*r);
     RegisterSplitKind(*r);
     RegisterFuzzyJoinKind(*r);
+    RegisterTrainKind(*r);
+    RegisterScoreKinds(*r);
     return r;
   }();
   return *registry;

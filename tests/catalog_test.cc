@@ -65,7 +65,8 @@ TEST(CatalogTest, RefusesANewerSchema) {
   }
   auto cat = Catalog::Open(dir.path() / "c.db");
   ASSERT_FALSE(cat.ok());
-  EXPECT_EQ(cat.status().message(), "catalog schema version 99 is newer than this alambic (1)");
+  EXPECT_EQ(cat.status().message(), "catalog schema version 99 is newer than this alambic (" +
+                                        std::to_string(kCatalogSchemaVersion) + ")");
 }
 
 TEST(CatalogTest, CommitRecordsVersionsCurrentAndStateTogether) {
@@ -352,8 +353,9 @@ TEST(CatalogTest, AReaderConnectionReadsTheSameCatalog) {
   }
   auto stale = cat->OpenReader();
   ASSERT_FALSE(stale.ok());
-  EXPECT_EQ(stale.status().message(),
-            "catalog " + (dir.path() / "c.db").string() + ": schema version 7, expected 1");
+  EXPECT_EQ(stale.status().message(), "catalog " + (dir.path() / "c.db").string() +
+                                          ": schema version 7, expected " +
+                                          std::to_string(kCatalogSchemaVersion));
 }
 
 TEST(CatalogTest, UuidsAreVersion4AndDistinct) {

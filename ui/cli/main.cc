@@ -25,6 +25,7 @@
 #include "core/flow/validate.h"
 #include "core/table/csv.h"
 #include "core/vcs/git.h"
+#include "ui/cli/model_commands.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
 
@@ -558,6 +559,16 @@ int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
   return kExitOk;
 }
 
+// ---- model ----------------------------------------------------------------------
+
+int CmdModel(const Globals& g, bool list, const std::string& name, const std::string& version) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  Status st = list ? PrintModelList(*h->catalog, h->env)
+                   : PrintModelShow(*h->catalog, h->env, name, version);
+  return st.ok() ? kExitOk : Fail(st);
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"Alambic: data-lab workflow orchestrator", "alambic"};
   app.require_subcommand(1);
@@ -624,6 +635,14 @@ int Main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   gc->add_flag("--dry-run", dry_run, "Only list what would be deleted");
 
+  std::string model_name, model_version;
+  auto* model = app.add_subcommand("model", "Trained models and their metrics");
+  model->require_subcommand(1);
+  auto* model_list = model->add_subcommand("list", "Each model: latest version, main metric");
+  auto* model_show = model->add_subcommand("show", "A model version's metrics and evaluations");
+  model_show->add_option("name", model_name, "The model (a train recipe's output)")->required();
+  model_show->add_option("--version", model_version, "A version id or unique prefix");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -640,6 +659,7 @@ int Main(int argc, char** argv) {
   if (*show) return CmdShow(g, show_ds, show_head, show_version, show_format);
   if (*exp) return CmdExport(g, export_ds, export_csv, export_version);
   if (*gc) return CmdGc(g, keep_runs, dry_run);
+  if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version);
   return kExitUsage;
 }
 
