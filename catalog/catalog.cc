@@ -125,6 +125,10 @@ CREATE TABLE column_lineage (
 CREATE INDEX column_lineage_by_input ON column_lineage(environment, input_dataset, input_column);
 CREATE INDEX version_inputs_by_input ON version_inputs(environment, input_dataset, input_version_id);
 )sql",
+    // 4: models are found through the kind of the recipe runs that built them.
+    R"sql(
+CREATE INDEX recipe_runs_by_kind ON recipe_runs(kind, status);
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
@@ -878,6 +882,68 @@ Result<std::vector<DatasetVersionRecord>> Catalog::VersionsOfRun(const std::stri
     return out;
   } catch (const std::exception& e) {
     return SqlError(e, "versions of run");
+  }
+}
+
+Result<std::vector<ModelVersionRecord>> Catalog::ModelVersions(const std::string& env,
+                                                               const std::string& model) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(
+        *db_,
+        "SELECT v.dataset, v.id, v.run_id, v.flow, v.recipe, v.created_at, r.metrics, "
+        "c.version_id IS NOT NULL FROM recipe_runs r JOIN dataset_versions v ON v.run_id = "
+        "r.run_id AND v.flow = r.flow AND v.recipe = r.recipe LEFT JOIN current_versions c ON "
+        "c.environment = v.environment AND c.dataset = v.dataset AND c.version_id = v.id WHERE "
+        "r.kind = 'train' AND r.status = 'succeeded' AND v.environment = ?1 AND (?2 = '' OR "
+        "v.dataset = ?2) ORDER BY v.created_at DESC, v.rowid DESC");
+    q.bind(1, env);
+    q.bind(2, model);
+    std::vector<ModelVersionRecord> out;
+    while (q.executeStep()) {
+      ModelVersionRecord m;
+      m.model = q.getColumn(0).getString();
+      m.version_id = q.getColumn(1).getString();
+      m.environment = env;
+      m.run_id = q.getColumn(2).getString();
+      m.flow = q.getColumn(3).getString();
+      m.recipe = q.getColumn(4).getString();
+      m.created_at = q.getColumn(5).getString();
+      m.metrics = nlohmann::json::parse(q.getColumn(6).getString(), nullptr, false);
+      m.current = q.getColumn(7).getInt() != 0;
+      out.push_back(std::move(m));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "model versions");
+  }
+}
+
+Result<std::vector<ModelEvaluationRecord>> Catalog::ModelEvaluations(const std::string& env,
+                                                                     const std::string& model_id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(
+        *db_,
+        "SELECT r.run_id, r.flow, r.recipe, r.finished_at, r.metrics FROM recipe_runs r JOIN runs "
+        "u ON u.id = r.run_id WHERE r.kind = 'evaluate' AND r.status = 'succeeded' AND "
+        "u.environment = ? ORDER BY r.finished_at, r.rowid");
+    q.bind(1, env);
+    std::vector<ModelEvaluationRecord> out;
+    while (q.executeStep()) {
+      ModelEvaluationRecord e;
+      e.metrics = nlohmann::json::parse(q.getColumn(4).getString(), nullptr, false);
+      if (!e.metrics.is_object() || e.metrics.value("model_id", std::string()) != model_id)
+        continue;
+      e.run_id = q.getColumn(0).getString();
+      e.flow = q.getColumn(1).getString();
+      e.recipe = q.getColumn(2).getString();
+      e.finished_at = q.getColumn(3).getString();
+      out.push_back(std::move(e));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "model evaluations");
   }
 }
 

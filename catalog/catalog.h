@@ -33,7 +33,7 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 3;
+inline constexpr int kCatalogSchemaVersion = 4;
 // The SQL that takes a catalog from schema version - 1 to `version` (1 creates it),
 // for tests that build an older catalog and tools that inspect the history.
 const char* CatalogMigrationSql(int version);
@@ -145,6 +145,21 @@ struct CurrentVersion {
   std::string flow, recipe;
 };
 
+// A model version: a dataset version written by a `train` recipe, with the
+// metrics its recipe run recorded.
+struct ModelVersionRecord {
+  std::string model;  // the train recipe's output dataset
+  std::string version_id, environment, run_id, flow, recipe, created_at;
+  bool current = false;  // the dataset's current version
+  nlohmann::json metrics = nlohmann::json::object();
+};
+
+// One run of an `evaluate` recipe: a model re-checked on labelled data.
+struct ModelEvaluationRecord {
+  std::string run_id, flow, recipe, finished_at;
+  nlohmann::json metrics = nlohmann::json::object();  // with model_id and dataset
+};
+
 struct FileFingerprint {
   int64_t size = 0, mtime_ns = 0, inode = 0;
   std::string sha256;
@@ -215,6 +230,14 @@ class Catalog {
   Result<std::vector<DatasetVersionRecord>> VersionsNotReferenced(const std::string& env,
                                                                   int keep_runs);
   Status DeleteVersions(const std::string& env, const std::vector<DatasetVersionRecord>& versions);
+
+  // Model versions of `env` (of every model when `model` is ""), newest first.
+  Result<std::vector<ModelVersionRecord>> ModelVersions(const std::string& env,
+                                                        const std::string& model = "");
+  // Successful evaluate runs of `env` on the model whose content id is
+  // `model_id`, oldest first.
+  Result<std::vector<ModelEvaluationRecord>> ModelEvaluations(const std::string& env,
+                                                              const std::string& model_id);
 
   std::optional<FileFingerprint> GetFingerprint(const std::string& path);
   Status PutFingerprint(const std::string& path, const FileFingerprint& fp);

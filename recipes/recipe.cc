@@ -104,6 +104,8 @@ std::unique_ptr<RecipeRegistry> RecipeRegistry::MakeWithBuiltins() {
   RegisterSplitKind(*r);
   RegisterFuzzyJoinKind(*r);
   RegisterLuaKind(*r);
+  RegisterTrainKind(*r);
+  RegisterScoreKinds(*r);
   return r;
 }
 

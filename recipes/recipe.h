@@ -91,6 +91,9 @@ struct RecipeContext {
   // Content hash of a file; the session's version caches it by (size, mtime,
   // inode). Source kinds use it, through HashFile(), for their fingerprint.
   std::function<Result<std::string>(const std::filesystem::path&)> hash_file;
+  // Reads a published version of a dataset (id or unique prefix) from this
+  // environment's store, for kinds that take a pinned version (score). May be empty.
+  std::function<Result<Table>(const std::string& dataset, const std::string& version)> read_version;
   // hash_file(p) when set, else Sha256File(p).
   Result<std::string> HashFile(const std::filesystem::path& p) const;
   // Metrics of a run that fails: a kind may fill this before returning an error
@@ -210,5 +213,7 @@ void RegisterWindowKind(RecipeRegistry& r);
 void RegisterSplitKind(RecipeRegistry& r);
 void RegisterFuzzyJoinKind(RecipeRegistry& r);
 void RegisterLuaKind(RecipeRegistry& r);
+void RegisterTrainKind(RecipeRegistry& r);
+void RegisterScoreKinds(RecipeRegistry& r);  // score, evaluate
 
 }  // namespace alambic

@@ -322,10 +322,13 @@ class WindowKind final : public RecipeKind {
       const int64_t r = rows[i];
       const bool valid = v.IsValid(r);
       cnt[i + 1] = cnt[i] + (valid ? 1 : 0);
-      fsum[i + 1] = fsum[i] + (valid ? number(r) : 0);
+      // count also takes utf8 and date columns: their values are not summed.
+      const bool summed =
+          valid && (is_float || v.type == TypeId::kInt64 || v.type == TypeId::kBool);
+      fsum[i + 1] = fsum[i] + (summed ? number(r) : 0);
       isum[i + 1] =
           isum[i] +
-          (valid && !is_float ? (v.type == TypeId::kBool ? (v.Bool(r) ? 1 : 0) : v.Int64(r)) : 0);
+          (summed && !is_float ? (v.type == TypeId::kBool ? (v.Bool(r) ? 1 : 0) : v.Int64(r)) : 0);
     }
     const TypeId out_type = c.fn == WinFn::kCount              ? TypeId::kInt64
                             : c.fn == WinFn::kMean || is_float ? TypeId::kFloat64

@@ -150,8 +150,9 @@ recipes:
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err,
             "flows/bad.yaml:3:21: recipe a: unknown recipe kind 'colect' (known kinds: "
-            "address_fr, anomaly, check, clean, collect, distinct, export, filter, formula, "
-            "fuzzy_join, group, join, lua, sort, split, sql, stack, sync, top, window)\n"
+            "address_fr, anomaly, check, clean, collect, distinct, evaluate, export, filter, "
+            "formula, fuzzy_join, group, join, lua, score, sort, split, sql, stack, sync, top, "
+            "train, window)\n"
             "flows/bad.yaml:4:35: recipe b: unknown input dataset 'nowhere' (no recipe produces "
             "it)\n"
             "flows/bad.yaml:5:69: recipe c: parameter 'query' must be a string, got the number 3\n"

@@ -402,6 +402,14 @@ RecipeContext Session::MakeContext(const RecipeSpec& recipe) const {
   ctx.plugin_limits = ws_.config.plugin_limits;
   Catalog* cat = catalog_.get();
   ctx.hash_file = [cat](const std::filesystem::path& p) { return CachedFileHash(*cat, p); };
+  ctx.read_version = [cat, store = store_.get(), env = env_](
+                         const std::string& dataset, const std::string& version) -> Result<Table> {
+    ALAMBIC_ASSIGN_OR_RETURN(auto v, cat->FindVersion(env, dataset, version));
+    if (!v)
+      return Status::NotFound(
+          fmt::format("dataset {} has no version '{}' in {}", dataset, version, env));
+    return store->Read(dataset, v->id);
+  };
   return ctx;
 }
 

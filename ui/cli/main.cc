@@ -29,6 +29,7 @@
 #include "core/table/csv.h"
 #include "core/vcs/git.h"
 #include "plugins/loader.h"
+#include "ui/cli/model_commands.h"
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
@@ -1035,6 +1036,16 @@ int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
   return kExitOk;
 }
 
+// ---- model ----------------------------------------------------------------------
+
+int CmdModel(const Globals& g, bool list, const std::string& name, const std::string& version) {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  Status st = list ? PrintModelList(*h->catalog, h->env)
+                   : PrintModelShow(*h->catalog, h->env, name, version);
+  return st.ok() ? kExitOk : Fail(st);
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"Alambic: data-lab workflow orchestrator", "alambic"};
   app.require_subcommand(1);
@@ -1157,6 +1168,13 @@ int Main(int argc, char** argv) {
   auto* plugin = app.add_subcommand("plugin", "C++ plugins");
   plugin->require_subcommand(1);
   auto* plugin_list = plugin->add_subcommand("list", "Plugins found, with their kinds and params");
+  std::string model_name, model_version;
+  auto* model = app.add_subcommand("model", "Trained models and their metrics");
+  model->require_subcommand(1);
+  auto* model_list = model->add_subcommand("list", "Each model: latest version, main metric");
+  auto* model_show = model->add_subcommand("show", "A model version's metrics and evaluations");
+  model_show->add_option("name", model_name, "The model (a train recipe's output)")->required();
+  model_show->add_option("--version", model_version, "A version id or unique prefix");
 
   try {
     app.parse(argc, argv);
@@ -1184,6 +1202,7 @@ int Main(int argc, char** argv) {
   if (*usecase_show) return CmdUsecaseShow(g, usecase_id, usecase_format);
   if (*catalog_sync) return CmdCatalogSync(g);
   if (*catalog_search) return CmdCatalogSearch(g, search_text, search_format);
+  if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version);
   return kExitUsage;
 }
 
