@@ -7,6 +7,8 @@
 
 #include <lua.hpp>
 
+#include "recipes/lua_pattern.h"
+
 namespace alambic {
 namespace {
 
@@ -110,6 +112,13 @@ int OpenLibraries(lua_State* L) {
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
   lua_pop(L, 1);
+  // Pattern matching that the limits can interrupt (lua_pattern.h).
+  InstallLuaPatterns(
+      L,
+      [](lua_State* L2, void* ud, int64_t steps) {
+        static_cast<LuaSandbox*>(ud)->Charge(L2, steps);
+      },
+      LuaSandbox::From(L));
   lua_pushcfunction(L, LogInfo);
   lua_setglobal(L, "print");
   lua_pushcfunction(L, LogInfo);
@@ -188,21 +197,22 @@ void* LuaSandbox::Alloc(void* ud, void* ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-void LuaSandbox::Hook(lua_State* L, lua_Debug* /*ar*/) {
-  LuaSandbox* s = From(L);
-  if (s->trip_ == Trip::kNone) {
-    s->instructions_ += kHookEvery;
-    if (s->options_.limits.instructions > 0 && s->instructions_ > s->options_.limits.instructions)
-      s->TripLimit(Trip::kInstructions);
+void LuaSandbox::Charge(lua_State* L, int64_t work) {
+  if (trip_ == Trip::kNone) {
+    instructions_ += work;
+    if (options_.limits.instructions > 0 && instructions_ > options_.limits.instructions)
+      TripLimit(Trip::kInstructions);
     else
-      s->CheckClock();
+      CheckClock();
   }
-  if (s->trip_ != Trip::kNone) {
+  if (trip_ != Trip::kNone) {
     // From now on every instruction raises: no pcall can resume the script.
     lua_sethook(L, &LuaSandbox::Hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "resource limit exceeded");
   }
 }
+
+void LuaSandbox::Hook(lua_State* L, lua_Debug* /*ar*/) { From(L)->Charge(L, kHookEvery); }
 
 Status LuaSandbox::LimitStatus() const {
   switch (trip_) {

@@ -17,6 +17,15 @@
 // swallow it, and the Status reported is the limit's, whatever the script did
 // with the error.
 //
+// Pattern matching (string.find, match, gmatch, gsub, also as methods of
+// strings) neither allocates nor runs VM instructions, so stock Lua's matcher
+// would escape all of the above: a pathological pattern runs for hours. The
+// sandbox replaces these four functions with our own implementation of Lua 5.4
+// patterns (lua_pattern.h, same results and messages) whose matching loop
+// calls Charge every 4096 steps: its steps count as VM instructions (towards
+// `instructions` and instructions()), and the deadline and the cancel token
+// are checked there, tripping the limit as the hook does.
+//
 // Not thread-safe: one sandbox is used by one thread at a time.
 #pragma once
 
@@ -70,6 +79,12 @@ class LuaSandbox {
   // called from Lua, before returning to it).
   Status LimitStatus() const;
   bool tripped() const { return trip_ != Trip::kNone; }
+  // For C functions that work long without allocating or running VM
+  // instructions (the pattern matcher): counts `work` as VM instructions,
+  // checks the instruction budget, the deadline and the cancel token, and when
+  // a limit has tripped (now or before) raises the limit's Lua error, as the
+  // count hook does (it does not return then).
+  void Charge(lua_State* L, int64_t work);
 
   // Pushes a JSON value as a Lua value (objects and arrays become tables).
   void PushJson(const nlohmann::json& v);

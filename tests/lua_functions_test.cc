@@ -1,6 +1,9 @@
 // Lua scalar functions in formula expressions (`functions:` on a formula recipe).
 #include "recipes/lua_functions.h"
 
+#include <chrono>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -33,6 +36,11 @@ function clock() return os.time() end
 function spin(x) while true do end end
 function leak(x) local t = {} for i = 1, 1e9 do t[i] = i end end
 function escape(x) return io.open("/etc/passwd") end
+function backtrack(x) return (("a"):rep(3000)):find(".-.-.-.-b") end
+function backtrack_pcall(x)
+  pcall(string.gsub, ("a"):rep(3000), ".-.-.-.-b", "")
+  return 1
+end
 )");
     ColumnBuilder a(TypeId::kUtf8), n(TypeId::kInt64);
     a.AppendString("12 bd Voltaire");
@@ -53,12 +61,14 @@ function escape(x) return io.open("/etc/passwd") end
     ctx.outputs = {"out"};
     ctx.workspace = dir_.path();
     ctx.lua_limits = limits_;
+    ctx.cancel = &cancel_;
     return RecipeRegistry::Builtins().Find("formula")->Run(ctx);
   }
   TempDir dir_;
   nlohmann::json params_;
   std::shared_ptr<const Table> input_;
   ResourceLimits limits_ = kDefaultLuaLimits;
+  CancelToken cancel_;
 };
 
 TEST_F(LuaFunctionsTest, CallsLuaFunctionsInsideExpressions) {
@@ -106,6 +116,33 @@ TEST_F(LuaFunctionsTest, FunctionsRunInTheSandboxUnderTheLuaLimits) {
   r = Formula({{"x", "escape(n)"}});
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), HasSubstr("attempt to index a nil value (global 'io')"));
+}
+
+// The pattern matcher checks the limits too (lua_pattern.h): a pathological
+// pattern stops at the deadline, even under pcall, and on cancel.
+TEST_F(LuaFunctionsTest, APathologicalPatternStopsAtTheTimeLimitAndOnCancel) {
+  limits_ = {0, 0, 1};
+  for (const char* fn : {"backtrack", "backtrack_pcall"}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = Formula({{"x", std::string(fn) + "(n)"}});
+    ASSERT_FALSE(r.ok()) << fn;
+    EXPECT_EQ(r.status().code(), StatusCode::kTimedOut) << fn;
+    EXPECT_THAT(r.status().message(),
+                HasSubstr(std::string("function ") + fn +
+                          " (row 1): time limit of 1s exceeded (lua: timeout_s)"));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << fn;
+  }
+  limits_ = {0, 0, 20};  // a backstop should cancelling not work
+  std::thread canceller([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel_.Cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto r = Formula({{"x", "backtrack_pcall(n)"}});
+  canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 // In a flow: validate accepts the calls, a run computes them, and editing the

@@ -315,6 +315,80 @@ TEST_F(LuaTest, CancelTokenStopsTheScript) {
   EXPECT_EQ(r.status().code(), StatusCode::kCancelled);
 }
 
+// Stock Lua's pattern matcher runs in C without allocating or executing VM
+// instructions; ours (lua_pattern.h) checks the limits as it goes, so a
+// pathological pattern stops at the deadline, even under pcall, as methods of
+// strings and through every one of find, match, gmatch and gsub.
+constexpr const char* kBacktracking[] = {
+    "local i = ('a'):rep(3000):find('.-.-.-.-b')",
+    "local ok, err = pcall(string.find, ('a'):rep(3000), '.-.-.-.-b')\noutput{'x:int64'}",
+    "for i = 1, 3 do\n"
+    "  pcall(function() return ('a'):rep(3000):match('.-.-.-.-b') end)\n"
+    "end\noutput{'x:int64'}",
+    "for w in ('a'):rep(3000):gmatch('.-.-.-.-b') do end",
+    "local s = string.gsub(('a'):rep(3000), '.-.-.-.-b', '')",
+};
+
+TEST_F(LuaTest, WallClockLimitStopsAPathologicalPattern) {
+  for (const char* code : kBacktracking) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = RunScript(code, {{"instructions", 0}, {"timeout_s", 1}});
+    ASSERT_FALSE(r.ok()) << code;
+    EXPECT_EQ(r.status().code(), StatusCode::kTimedOut) << code;
+    EXPECT_THAT(r.status().message(), HasSubstr("time limit of 1s exceeded (lua: timeout_s)"))
+        << code;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5)) << code;
+  }
+}
+
+// Matcher steps count as VM instructions.
+TEST_F(LuaTest, InstructionLimitStopsAPathologicalPattern) {
+  auto r = RunScript("pcall(string.find, ('a'):rep(3000), '.-.-.-.-b')\noutput{'x:int64'}",
+                     {{"instructions", 1000000}, {"timeout_s", 0}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("instruction limit of 1000000 exceeded"));
+}
+
+TEST_F(LuaTest, CancelTokenStopsAPathologicalPattern) {
+  std::thread canceller([this] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel_.Cancel();
+  });
+  auto start = std::chrono::steady_clock::now();
+  // The 20 s time limit is only a backstop should cancelling not work.
+  auto r = RunScript(
+      "while true do pcall(string.find, ('a'):rep(3000), '.-.-.-.-b') end\noutput{'x:int64'}",
+      {{"instructions", 0}, {"timeout_s", 20}});
+  canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kCancelled) << r.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(LuaTest, PatternsGiveStockResults) {
+  auto r = RunScript(R"lua(
+local out = output{'v:utf8'}
+local function add(...) out:append{v = table.concat({...}, ",")} end
+add(("hello world"):find("o w"))
+add(("key = val"):match("(%w+)%s*=%s*(%w+)"))
+local words = {}
+for w in string.gmatch("one two  three", "%a+", 4) do words[#words + 1] = w end
+add(table.concat(words, "/"))
+add(("abc"):gsub("%w*", "-"))
+add(string.gsub("hello world", "(%w+)", {hello = "HI"}))
+add(string.gsub("abc", "%w", function(c) return c:upper() .. "." end, 2))
+)lua");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const Table& t = r->tables[0];
+  ASSERT_EQ(t.num_rows(), 6);
+  EXPECT_EQ(t.column(0)->String(0), "5,7");
+  EXPECT_EQ(t.column(0)->String(1), "key,val");
+  EXPECT_EQ(t.column(0)->String(2), "two/three");
+  EXPECT_EQ(t.column(0)->String(3), "-,1");
+  EXPECT_EQ(t.column(0)->String(4), "HI world,2");
+  EXPECT_EQ(t.column(0)->String(5), "A.B.c,2");
+}
+
 // Lua recipes in a real run: one failing script fails only its recipe; the
 // script is part of the version.
 class LuaRunTest : public ::testing::Test {
