@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The permis flow end to end: Alambic against pandas and DuckDB.
+
+For each size, generates the permis extract (examples/permis/generate.py:
+Latin-1, `;`, dd/mm/yyyy dates, decimal commas) and runs the example's whole
+flow (collect -> clean with HMAC pseudonyms -> check -> formula -> join ->
+group per centre and per departement -> join -> formula gap -> check -> sql),
+every dataset persisted, three ways:
+  alambic   `alambic run -j 2` of examples/permis on a fresh store (Arrow IPC
+            files, fsync, catalog)
+  pandas    bench/dataflow/permis_pandas.py: the same steps, every intermediate
+            pickled
+  duckdb    bench/dataflow/permis_duckdb.mjs: the same steps as SQL tables of an
+            on-disk database (@duckdb/node-api, 2 threads)
+It checks the three agree on the number of flagged centres, then prints wall
+time, peak memory (max RSS) and the ratios, and Alambic's time per recipe.
+
+Run: bench/dataflow/permis.py BUILD/alambic [--sizes 1000000,10000000] [--repeat 1]
+Needs: python3-pandas (Debian, /usr/bin/python3), `npm ci` in bench/dataflow.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+EXAMPLE = os.path.join(ROOT, "examples", "permis")
+
+
+def measure(cmd, cwd, before=None):
+    """Wall time (s), peak RSS (MiB) and stdout of one run, via GNU time."""
+    if before:
+        before()
+    r = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, cwd=cwd,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    wall, rss_kb = r.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(rss_kb) / 1024, r.stdout
+
+
+def best(runs):
+    return min(runs, key=lambda r: r[0])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("alambic")
+    ap.add_argument("--sizes", default="1000000,10000000")
+    ap.add_argument("--repeat", type=int, default=1)
+    a = ap.parse_args()
+    alambic = os.path.abspath(a.alambic)
+    if not os.path.isdir(os.path.join(HERE, "node_modules")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True)
+    for n in [int(x) for x in a.sizes.split(",")]:
+        work = tempfile.mkdtemp(prefix=f"alambic-bench-permis-{n}-")
+        ws = os.path.join(work, "permis")
+        shutil.copytree(EXAMPLE, ws, ignore=shutil.ignore_patterns(".alambic", "data"))
+        subprocess.run([sys.executable, os.path.join(EXAMPLE, "generate.py"), "--exams", str(n),
+                        "--out", os.path.join(ws, "data")], check=True, stdout=subprocess.DEVNULL)
+        key = os.path.join(work, "pseudo_key")
+        with open(key, "w") as f:
+            f.write("6b" * 32)
+        mb = os.path.getsize(os.path.join(ws, "data", "exams.csv")) / 1e6
+
+        def fresh_store():
+            shutil.rmtree(os.path.join(ws, ".alambic"), ignore_errors=True)
+            os.makedirs(os.path.join(ws, ".alambic"))
+            shutil.copy(key, os.path.join(ws, ".alambic", "pseudo_key"))
+
+        def fresh_out():
+            shutil.rmtree(os.path.join(work, "out"), ignore_errors=True)
+            for f in ("permis.duckdb", "permis.duckdb.wal"):
+                if os.path.exists(os.path.join(work, f)):
+                    os.remove(os.path.join(work, f))
+
+        res = {}
+        res["alambic"] = best([measure([alambic, "run", "-j", "2"], ws, fresh_store)
+                               for _ in range(a.repeat)])
+        res["pandas"] = best([measure(["/usr/bin/python3", os.path.join(HERE, "permis_pandas.py"),
+                                       os.path.join(ws, "data"), key, os.path.join(work, "out")],
+                                      work, fresh_out) for _ in range(a.repeat)])
+        res["duckdb"] = best([measure(["node", os.path.join(HERE, "permis_duckdb.mjs"),
+                                       os.path.join(ws, "data"), key,
+                                       os.path.join(work, "permis.duckdb")], work, fresh_out)
+                              for _ in range(a.repeat)])
+        summary = res["alambic"][2]
+        if "12 succeeded, 0 failed" not in summary:
+            sys.exit("alambic did not build the 12 recipes:\n" + summary[-3000:])
+        flagged = subprocess.run([alambic, "show", "flagged_centres", "--format", "csv"], cwd=ws,
+                                 stdout=subprocess.PIPE, text=True, check=True).stdout
+        n_flagged = len(flagged.strip().splitlines()) - 1
+        for peer in ("pandas", "duckdb"):
+            got = int(res[peer][2].strip().splitlines()[-1])
+            assert got == n_flagged, f"{peer} flags {got} centres, alambic {n_flagged}"
+
+        print(f"\n== permis flow, {n:,} exams ({mb:.0f} MB CSV), {n_flagged} centres flagged")
+        print(f"{'tool':<8} {'wall':>8} {'peak MiB':>9} {'alambic / tool':>15}")
+        al_wall, al_rss, _ = res["alambic"]
+        for tool, (wall, rss, _) in res.items():
+            print(f"{tool:<8} {wall:>7.2f}s {rss:>9.0f}   time {al_wall / wall:>5.2f}x"
+                  f"  memory {al_rss / rss:>5.2f}x")
+        print("alambic, per recipe (from the run summary):")
+        for line in summary.splitlines():
+            if re.match(r"permis/\S+\s+succeeded", line):
+                print("   " + line.rstrip())
+        sys.stdout.flush()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
