@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -363,6 +364,34 @@ TEST(ExprEvalTest, StringFunctions) {
 TEST(ExprEvalTest, RegexOnLongStringsDoesNotOverflowTheStack) {
   Table t = MakeTable({"s"}, {Strings({std::string(1000000, 'a') + "b"})});
   EXPECT_EQ(Eval("matches(s, '^(a|c)*b$')", t), (V{"true"}));
+}
+
+// A column large enough to be matched on several threads gives, row for row, what
+// std::regex_search gives one row at a time, nulls included.
+TEST(ExprEvalTest, MatchesOnALargeColumnKeepsEveryRowInPlace) {
+  std::mt19937 rng(7);
+  std::vector<std::optional<std::string>> cells;
+  for (int i = 0; i < 100000; ++i) {
+    if (rng() % 17 == 0) {
+      cells.push_back(std::nullopt);
+      continue;
+    }
+    std::string v;
+    for (unsigned k = rng() % 8; k > 0; --k) v.push_back("ab1-"[rng() % 4]);
+    cells.push_back(v);
+  }
+  Table t = MakeTable({"s"}, {Strings(cells)});
+  V got = Eval("matches(s, '^a[b1]*-?$')", t);
+  ASSERT_EQ(got.size(), cells.size());
+  const std::regex re("^a[b1]*-?$");
+  int trues = 0;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const std::string want =
+        !cells[i] ? "null" : (std::regex_search(*cells[i], re) ? "true" : "false");
+    trues += want == "true";
+    ASSERT_EQ(got[i], want) << "row " << i;
+  }
+  EXPECT_GT(trues, 1000);
 }
 
 TEST(ExprEvalTest, DateFunctions) {

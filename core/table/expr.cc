@@ -7,8 +7,11 @@
 #include <limits>
 #include <regex>
 #include <unordered_map>
+#include <vector>
 
 #include <fmt/format.h>
+
+#include "core/table/parallel.h"
 
 namespace alambic {
 namespace {
@@ -2004,10 +2007,36 @@ Val CallVal(const ExprNode& n, const std::vector<Val>& args) {
     return Map2<bool, SV, SV>(t, args[0], args[1],
                               [](SV s, SV p, bool& r) { return r = s.find(p) != SV::npos, true; });
   if (f == "matches") {
+    // std::regex costs microseconds a row: a large column is matched in chunks on
+    // several threads (a const std::regex may be searched concurrently), then the
+    // results are written in order.
     const std::regex& re = *n.regex;
-    return Map1<bool, SV>(t, args[0], [&re](SV s, bool& r) {
-      return r = std::regex_search(s.begin(), s.end(), re), true;
+    const Val& a = args[0];
+    const int64_t rows = a.length();
+    In<SV> ia(a);
+    enum : uint8_t { kNo, kYes, kNull };
+    std::vector<uint8_t> hit(static_cast<size_t>(rows));
+    constexpr int64_t kChunk = 1 << 13;
+    ParallelFor((rows + kChunk - 1) / kChunk, rows >= 2 * kChunk, [&](int64_t k) {
+      const int64_t end = std::min(rows, (k + 1) * kChunk);
+      for (int64_t i = k * kChunk; i < end; ++i) {
+        if (!ia.Valid(i)) {
+          hit[static_cast<size_t>(i)] = kNull;
+          continue;
+        }
+        const SV s = ia[i];
+        hit[static_cast<size_t>(i)] = std::regex_search(s.begin(), s.end(), re) ? kYes : kNo;
+      }
     });
+    Out<bool> out(t, rows);
+    for (int64_t i = 0; i < rows; ++i) {
+      const uint8_t h = hit[static_cast<size_t>(i)];
+      if (h == kNull)
+        out.Null(i);
+      else
+        out.Set(i, h == kYes);
+    }
+    return Val{out.Finish(), a.scalar};
   }
   if (f == "year" || f == "month" || f == "day") {
     const int part = f == "year" ? 0 : (f == "month" ? 1 : 2);
