@@ -54,13 +54,20 @@ json SchemaFacet(const OpenLineageOptions& o, const std::string& schema_json) {
   return facet;
 }
 
-// OpenLineage's (type, subtype) for one of our transform names.
-std::pair<const char*, const char*> TransformationOf(const std::string& t) {
-  if (t == "identity") return {"DIRECT", "IDENTITY"};
-  if (t == "aggregation") return {"DIRECT", "AGGREGATION"};
-  if (t == "join_key") return {"INDIRECT", "JOIN"};
-  if (t == "filter") return {"INDIRECT", "FILTER"};
-  return {"DIRECT", "TRANSFORMATION"};
+// OpenLineage's transformation (type, subtype, masking) for one of our
+// transform names (recipes/recipe.h).
+struct Transformation {
+  const char* type;
+  const char* subtype;
+  bool masking;
+};
+Transformation TransformationOf(const std::string& t) {
+  if (t == "identity") return {"DIRECT", "IDENTITY", false};
+  if (t == "aggregation") return {"DIRECT", "AGGREGATION", false};
+  if (t == "join_key") return {"INDIRECT", "JOIN", false};
+  if (t == "filter") return {"INDIRECT", "FILTER", false};
+  if (t == "masking") return {"DIRECT", "TRANSFORMATION", true};
+  return {"DIRECT", "TRANSFORMATION", false};
 }
 
 json ColumnLineageFacet(const OpenLineageOptions& o, const DatasetVersionRecord& v) {
@@ -68,13 +75,13 @@ json ColumnLineageFacet(const OpenLineageOptions& o, const DatasetVersionRecord&
   for (const auto& e : v.column_lineage) {
     if (!fields.contains(e.column)) fields[e.column] = {{"inputFields", json::array()}};
     if (e.input_column.empty()) continue;  // opaque: no field to name
-    auto [type, subtype] = TransformationOf(e.transform);
+    const Transformation t = TransformationOf(e.transform);
     fields[e.column]["inputFields"].push_back(
         {{"namespace", o.dataset_namespace},
          {"name", e.input_dataset},
          {"field", e.input_column},
          {"transformations",
-          json::array({{{"type", type}, {"subtype", subtype}, {"masking", false}}})}});
+          json::array({{{"type", t.type}, {"subtype", t.subtype}, {"masking", t.masking}}})}});
   }
   // Columns whose every edge is opaque say nothing: leave them out.
   std::map<std::string, bool> opaque_only;

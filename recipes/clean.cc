@@ -14,8 +14,11 @@
 // validate` sees every shape error (naming the step's 1-based index); column
 // names and types can only be checked at run time.
 //
-// Secrets: `pseudonymise` reads its key through ResolveSecret(); the value
-// never reaches the params, the logs or the metrics (only KeyId()).
+// Secrets: `pseudonymise` reads its key through ResolveEnvironmentKey() (the
+// recipe's environment; outside the default environment, a key of its own);
+// the value never reaches the params, the logs or the metrics (only KeyId()).
+// Its output columns' lineage is `masking`, and so is that of columns renamed,
+// rewritten in place or derived from them by later steps.
 //
 // Adding a step: write a Check (option types) and a Run function and add a
 // StepDef to kSteps. The `formula` step (an expression over columns, from
@@ -90,6 +93,9 @@ struct WorkColumn {
   std::string name;
   ColumnPtr col;
   std::vector<std::string> sources;  // input columns it was computed from
+  // Its values are pseudonyms, or computed from pseudonyms only: set by
+  // `pseudonymise`, kept by renames, in-place steps and columns derived from it.
+  bool masked = false;
 };
 
 struct Work {
@@ -149,15 +155,16 @@ struct StepEnv {
   }
 };
 
-// Puts `col` under `into`: replaces the column of that name, or inserts it after
-// the column at `after`.
-void Place(Work& w, const std::string& into, ColumnPtr col, std::vector<std::string> sources,
-           int after) {
+// Puts `col`, computed from the column at `from`, under `into`: replaces the
+// column of that name, or inserts it after the column at `after`.
+void Place(Work& w, const std::string& into, ColumnPtr col, int from, int after) {
+  const WorkColumn& source = w.cols[static_cast<size_t>(from)];
+  WorkColumn placed{into, std::move(col), source.sources, source.masked};
   int at = w.Find(into);
   if (at >= 0) {
-    w.cols[static_cast<size_t>(at)] = {into, std::move(col), std::move(sources)};
+    w.cols[static_cast<size_t>(at)] = std::move(placed);
   } else {
-    w.cols.insert(w.cols.begin() + after + 1, {into, std::move(col), std::move(sources)});
+    w.cols.insert(w.cols.begin() + after + 1, std::move(placed));
   }
 }
 
@@ -911,7 +918,7 @@ Status RunRegexExtract(const Step& s, const StepEnv& env, Work& w, Report& r) {
     }
     ColumnPtr col = b.Finish();
     changed += CountChanged(w, into, *col);
-    Place(w, into, std::move(col), w.cols[static_cast<size_t>(i)].sources, i);
+    Place(w, into, std::move(col), i, i);
   }
   r["changed"] = changed;
   r["unmatched"] = unmatched;
@@ -925,7 +932,6 @@ Status RunSplit(const Step& s, const StepEnv& env, Work& w, Report& r) {
   for (const auto& v : s.options["into"]) into.push_back(v.get<std::string>());
   for (const auto& name : into) ALAMBIC_RETURN_IF_ERROR(env.CanCreate(s, w, name, column));
   const ColumnPtr src = w.cols[static_cast<size_t>(i)].col;
-  const std::vector<std::string> sources = w.cols[static_cast<size_t>(i)].sources;
   const std::string by = s.Str("by");
   std::vector<ColumnBuilder> builders;
   for (size_t k = 0; k < into.size(); ++k) builders.emplace_back(TypeId::kUtf8);
@@ -952,7 +958,7 @@ Status RunSplit(const Step& s, const StepEnv& env, Work& w, Report& r) {
     ColumnPtr col = builders[k].Finish();
     changed += CountChanged(w, into[k], *col);
     bool exists = w.Find(into[k]) >= 0;
-    Place(w, into[k], std::move(col), sources, after);
+    Place(w, into[k], std::move(col), i, after);  // columns are only inserted after i
     if (!exists) ++after;
   }
   r["changed"] = changed;
@@ -992,7 +998,7 @@ Status RunParseDate(const Step& s, const StepEnv& env, Work& w, Report& r) {
           return true;
         },
         keep, &out, &converted, &failed, "parse", fmt::format("as \"{}\"", format)));
-    Place(w, into, std::move(out), w.cols[static_cast<size_t>(i)].sources, i);
+    Place(w, into, std::move(out), i, i);
   }
   r["changed"] = converted;
   r["parsed"] = converted;
@@ -1072,7 +1078,7 @@ Status RunFormatDate(const Step& s, const StepEnv& env, Work& w, Report& r) {
       b.AppendString(FormatDateTime(dt, format));
       ++changed;
     }
-    Place(w, into, b.Finish(), w.cols[static_cast<size_t>(i)].sources, i);
+    Place(w, into, b.Finish(), i, i);
   }
   r["changed"] = changed;
   return Status::Ok();
@@ -1273,7 +1279,7 @@ Status RunBin(const Step& s, const StepEnv& env, Work& w, Report& r) {
   ColumnPtr col = b.Finish();
   r["changed"] = CountChanged(w, into, *col);
   r["outside"] = outside;
-  Place(w, into, std::move(col), w.cols[static_cast<size_t>(i)].sources, i);
+  Place(w, into, std::move(col), i, i);
   return Status::Ok();
 }
 
@@ -1320,7 +1326,8 @@ class Hmac {
 };
 
 Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
-  auto key = ResolveSecret(env.ctx.workspace, s.Str("key"));
+  auto key = ResolveEnvironmentKey(env.ctx.workspace, s.Str("key"), env.ctx.environment,
+                                   env.ctx.secrets_root);
   if (!key.ok()) return env.Error(s, key.status().message());
   const std::string key_id = KeyId(*key);
   Hmac hmac(*key);
@@ -1349,6 +1356,7 @@ Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
       ++changed;
     }
     wc.col = b.Finish();
+    wc.masked = true;
   }
   r["changed"] = changed;
   r["key_id"] = key_id;
@@ -1604,7 +1612,7 @@ class CleanKind final : public RecipeKind {
       const std::string what = "secret " + ref.substr(kSecretPrefix.size());
       if (std::any_of(out.begin(), out.end(), [&](const VersionSalt& v) { return v.what == what; }))
         continue;
-      auto key = ResolveSecret(ctx.workspace, ref);
+      auto key = ResolveEnvironmentKey(ctx.workspace, ref, ctx.environment, ctx.secrets_root);
       if (!key.ok())
         return key.status().WithContext(fmt::format("recipe {}: {}", ctx.recipe, s.Label()));
       out.push_back({what, KeyId(*key)});
@@ -1658,7 +1666,10 @@ class CleanKind final : public RecipeKind {
         // A column no step rewrote (at most renamed) is the input's own buffer.
         const int at = input.table->schema().FieldIndex(s);
         const bool same = wc.sources.size() == 1 && at >= 0 && input.table->column(at) == wc.col;
-        src.push_back({input.name, s, same ? kTransformIdentity : kTransformTransformation});
+        src.push_back({input.name, s,
+                       wc.masked ? kTransformMasking
+                       : same    ? kTransformIdentity
+                                 : kTransformTransformation});
       }
     }
     ALAMBIC_ASSIGN_OR_RETURN(Table t, Table::Make(std::move(schema), std::move(columns), w.rows));

@@ -1,8 +1,9 @@
 // kind: collect — reads a source into a dataset: a file of the workspace (CSV, JSON /
-// NDJSON or Arrow IPC), several files matching a wildcard path, an http(s) URL, or a query
-// on a SQLite connection declared in alambic.yaml. A source: no inputs, one output; its
-// fingerprint is the file's content hash (files: their names and hashes; URL: its ETag,
-// else Last-Modified, else the body's hash; query: the query and the database's hash).
+// NDJSON or Arrow IPC), given by path or by a file connection of alambic.yaml, several
+// files matching a wildcard path, an http(s) URL, or a query on a SQLite connection. A
+// source: no inputs, one output; its fingerprint is the file's content hash (files: their
+// names and hashes; URL: its ETag, else Last-Modified, else the body's hash; query: the
+// query and the database's hash).
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -75,18 +76,22 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
     if (connection == p.end()) return ParamError("query", "needs a connection");
     if (!connection->is_string() || connection->get<std::string>().empty())
       return ParamError("connection", "must name a connection of alambic.yaml");
-    auto q = p.find("query");
-    if (q == p.end()) return ParamError("query", "is required with a connection");
-    if (!q->is_string() || q->get<std::string>().empty())
-      return ParamError("query", "must be a non-empty string");
     out.connection = connection->get<std::string>();
-    out.query = q->get<std::string>();
-    for (const char* k : {"format", "timeout", "delimiter", "header", "encoding", "null_values",
-                          "schema", "decimal", "date_format"})
-      if (p.contains(k)) return ParamError(k, "does not apply to a connection query");
-    return out;
-  }
-  if (url != p.end()) {
+    if (auto q = p.find("query"); q != p.end()) {
+      // A sqlite connection.
+      if (!q->is_string() || q->get<std::string>().empty())
+        return ParamError("query", "must be a non-empty string");
+      out.query = q->get<std::string>();
+      for (const char* k : {"format", "timeout", "delimiter", "header", "encoding", "null_values",
+                            "schema", "decimal", "date_format"})
+        if (p.contains(k)) return ParamError(k, "does not apply to a connection query");
+      return out;
+    }
+    // A file connection: its path comes from alambic.yaml, the rest as for `path`.
+    if (p.contains("timeout")) return ParamError("timeout", "applies to url sources only");
+    if (p.contains("source_column"))
+      return ParamError("source_column", "applies to a path with a wildcard (* ? [) only");
+  } else if (url != p.end()) {
     if (p.contains("source_column"))
       return ParamError("source_column", "applies to a path with a wildcard (* ? [) only");
     if (!url->is_string()) return ParamError("url", "must be a string");
@@ -270,8 +275,10 @@ class CollectKind final : public RecipeKind {
          "an http:// or https:// URL to GET instead of a file (csv, json or ndjson)"},
         {"timeout", ParamType::kNumber, false, "url: seconds to connect and per read (default 30)"},
         {"connection", ParamType::kString, false,
-         "a connection of alambic.yaml (type sqlite) to run `query` on, instead of path"},
-        {"query", ParamType::kString, false, "with connection: one read-only SQL statement"},
+         "instead of path: a connection of alambic.yaml (or of the environment): type file reads "
+         "its path like `path`; type sqlite runs `query` on it"},
+        {"query", ParamType::kString, false,
+         "with a sqlite connection: one read-only SQL statement"},
         {"source_column", ParamType::kString, false,
          "with a wildcard path: add this column holding each row's file"},
         {"format", ParamType::kString, false,
@@ -300,7 +307,7 @@ class CollectKind final : public RecipeKind {
   Result<std::string> SourceFingerprint(const RecipeContext& ctx) const override {
     ALAMBIC_ASSIGN_OR_RETURN(CollectParams p, Params(ctx));
     if (!p.url.empty()) return UrlFingerprint(ctx, p);
-    if (!p.connection.empty()) return QueryFingerprint(ctx, p);
+    if (!p.query.empty()) return QueryFingerprint(ctx, p);
     if (IsGlob(p.path)) return GlobFingerprint(ctx, p);
     ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path file, Locate(ctx, p));
     auto hash = ctx.HashFile(file);
@@ -311,7 +318,7 @@ class CollectKind final : public RecipeKind {
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     ALAMBIC_ASSIGN_OR_RETURN(CollectParams p, Params(ctx));
     if (!p.url.empty()) return RunUrl(ctx, p);
-    if (!p.connection.empty()) return RunQuery(ctx, p);
+    if (!p.query.empty()) return RunQuery(ctx, p);
     if (IsGlob(p.path)) return RunGlob(ctx, p);
     ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path file, Locate(ctx, p));
     std::error_code ec;
@@ -489,15 +496,29 @@ class CollectKind final : public RecipeKind {
     return out;
   }
 
+  // The connection of `p` in the recipe's environment, of the type its params
+  // ask for: sqlite with a query, file without.
+  static Result<ConnectionSpec> Connection(const RecipeContext& ctx, const CollectParams& p) {
+    auto spec = ResolveConnection(ctx.workspace, p.connection, ctx.environment);
+    if (!spec.ok()) return spec.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+    if (spec->type == kConnectionSqlite && p.query.empty())
+      return Status::Invalid(fmt::format(
+          "recipe {}: connection {} is a sqlite database: give a query", ctx.recipe, p.connection));
+    if (spec->type == kConnectionFile && !p.query.empty())
+      return Status::Invalid(
+          fmt::format("recipe {}: connection {} is a file: query applies to sqlite connections",
+                      ctx.recipe, p.connection));
+    return spec;
+  }
+
   // The database file of a connection, confined to the workspace and data roots.
   static Result<std::filesystem::path> Database(const RecipeContext& ctx, const CollectParams& p) {
-    auto spec = ResolveConnection(ctx.workspace, p.connection);
-    if (!spec.ok()) return spec.status().WithContext(fmt::format("recipe {}", ctx.recipe));
-    ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path db, ctx.ResolvePath(spec->path));
+    ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, Connection(ctx, p));
+    ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path db, ctx.ResolvePath(spec.path));
     std::error_code ec;
     if (!std::filesystem::is_regular_file(db, ec))
       return Status::NotFound(fmt::format("recipe {}: connection {}: {}: no such database file",
-                                          ctx.recipe, p.connection, spec->path));
+                                          ctx.recipe, p.connection, spec.path));
     return db;
   }
 
@@ -553,10 +574,20 @@ class CollectKind final : public RecipeKind {
     return Output(ctx, std::move(*table), shown, static_cast<int64_t>(got->body.size()));
   }
 
+  // The params; for a file connection, with the connection's path as `path`.
   static Result<CollectParams> Params(const RecipeContext& ctx) {
     if (!ctx.params) return Status::Internal(fmt::format("recipe {}: no params", ctx.recipe));
     auto p = ParseParams(*ctx.params);
     if (!p.ok()) return p.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+    if (!p->connection.empty() && p->query.empty()) {
+      ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, Connection(ctx, *p));
+      if (IsGlob(std::filesystem::path(spec.path).parent_path().string()))
+        return Status::Invalid(fmt::format(
+            "recipe {}: connection {}: a wildcard may only appear in the file name, not in a "
+            "directory",
+            ctx.recipe, p->connection));
+      p->path = spec.path;
+    }
     return p;
   }
 

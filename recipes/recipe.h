@@ -78,8 +78,14 @@ struct RecipeContext {
   const nlohmann::json* params;                   // validated params (an object)
   std::vector<NamedTable> inputs;                 // in declaration order
   std::vector<std::string> outputs;               // dataset names, in declaration order
-  std::filesystem::path workspace;                // absolute workspace root
+  std::filesystem::path workspace;                // absolute workspace root (the code)
   std::vector<std::filesystem::path> data_roots;  // extra readable roots (absolute)
+  // The environment the recipe runs in: its connections and secrets override
+  // the top-level ones of the same name ("": top-level entries only).
+  std::string environment;
+  // Where relative secret files resolve (the workspace holding .alambic/);
+  // empty: `workspace`.
+  std::filesystem::path secrets_root;
   std::string script;  // the recipe's `script:` file, relative to the workspace ("" if none)
   // Workspace defaults (alambic.yaml) for recipes running foreign code.
   ResourceLimits lua_limits = kDefaultLuaLimits;
@@ -114,6 +120,9 @@ inline constexpr const char* kTransformTransformation = "transformation";  // co
 inline constexpr const char* kTransformAggregation = "aggregation";
 inline constexpr const char* kTransformJoinKey = "join_key";
 inline constexpr const char* kTransformFilter = "filter";
+// Computed from it by a transformation that hides its values (a keyed hash: the
+// clean recipe's `pseudonymise`); OpenLineage: DIRECT/TRANSFORMATION, masking.
+inline constexpr const char* kTransformMasking = "masking";
 // Recorded by the runner for every output column of a kind that reported no
 // lineage (sql, lua, plugins that do not declare it).
 inline constexpr const char* kTransformOpaque = "opaque";

@@ -76,6 +76,7 @@ class PermisTest : public ::testing::Test {
     // The pseudonymisation key the example reads (kept out of git), as quickstart makes it.
     fs::create_directories(ws_ / ".alambic");
     std::ofstream(ws_ / ".alambic/pseudo_key") << std::string(64, 'a');
+    fs::permissions(ws_ / ".alambic/pseudo_key", fs::perms::owner_read | fs::perms::owner_write);
   }
   void Build() {
     auto r = Cli(ws_, {"run", "-j", "2"});
@@ -124,6 +125,11 @@ TEST_F(PermisTest, ColumnLineageOfTheSqlRecipes) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(Reached(json::parse(r.out)), AllOf(Contains("centre_gaps_checked.name identity"),
                                                  Contains("centre_gaps_checked.gap filter")));
+  // The pseudonymised candidate, in the text view.
+  r = Cli(ws_, {"lineage", "exams.candidate_id", "--depth", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("<- exams_raw.candidate_id@"));
+  EXPECT_THAT(r.out, HasSubstr("[masking]"));
   r = Cli(ws_, {"lineage", "flagged_centres.gap"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("flagged_centres.gap@"));
@@ -240,6 +246,18 @@ TEST_F(PermisTest, OpenLineageEventsOfARun) {
                             {"field", "centre_id"},
                             {"transformations",
                              {{{"type", "INDIRECT"}, {"subtype", "JOIN"}, {"masking", false}}}}}));
+  // The pseudonymised candidate: a masking transformation.
+  const json* cleaned = nullptr;
+  for (const auto& e : events)
+    if (e["eventType"] == "COMPLETE" && e["job"]["name"] == "permis.clean_exams") cleaned = &e;
+  ASSERT_NE(cleaned, nullptr);
+  EXPECT_EQ(
+      (*cleaned)["outputs"][0]["facets"]["columnLineage"]["fields"]["candidate_id"]["inputFields"],
+      json::array({{{"namespace", "alambic://permis/datalab"},
+                    {"name", "exams_raw"},
+                    {"field", "candidate_id"},
+                    {"transformations",
+                     {{{"type", "DIRECT"}, {"subtype", "TRANSFORMATION"}, {"masking", true}}}}}}));
   r = Cli(ws_, {"openlineage", "ffffffff"});
   EXPECT_EQ(r.code, 1);
 }

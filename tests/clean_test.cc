@@ -90,13 +90,21 @@ class CleanTest : public ::testing::Test {
     ASSERT_NE(kind_, nullptr);
     ws_ = dir_.path() / "ws";
     WriteFile(ws_ / "alambic.yaml",
-              "name: t\nsecrets:\n  pseudo_key: {env: ALAMBIC_TEST_PSEUDO_KEY}\n"
+              "name: t\n"
+              "environments:\n"
+              "  datalab: {}\n"
+              "  warehouse: {secrets: {pseudo_key: {env: ALAMBIC_TEST_WAREHOUSE_KEY}}}\n"
+              "secrets:\n  pseudo_key: {env: ALAMBIC_TEST_PSEUDO_KEY}\n"
               "  other_key: {file: keys/other.key}\n  unset_key: {env: "
               "ALAMBIC_TEST_UNSET_VARIABLE}\n");
     WriteFile(ws_ / "keys/other.key", "another-key-value\n");
+    std::filesystem::permissions(ws_ / "keys/other.key", std::filesystem::perms::owner_read |
+                                                             std::filesystem::perms::owner_write);
     setenv("ALAMBIC_TEST_PSEUDO_KEY", kKey, 1);
     unsetenv("ALAMBIC_TEST_UNSET_VARIABLE");
+    unsetenv("ALAMBIC_TEST_WAREHOUSE_KEY");
   }
+  void TearDown() override { unsetenv("ALAMBIC_TEST_WAREHOUSE_KEY"); }
 
   Result<RecipeOutput> Run(const Table& input, const nlohmann::json& steps) {
     params_ = {{"steps", steps}};
@@ -107,6 +115,7 @@ class CleanTest : public ::testing::Test {
     ctx.inputs = {{"raw", input_}};
     ctx.outputs = {"clean"};
     ctx.workspace = ws_;
+    ctx.environment = environment_;
     ctx.log = &log_;
     return kind_->Run(ctx);
   }
@@ -131,6 +140,7 @@ class CleanTest : public ::testing::Test {
   }
 
   static constexpr const char* kKey = "s3cr3t-pseudonymisation-key-0042";
+  std::string environment_;  // the recipe's environment ("": top-level secrets)
   TempDir dir_;
   std::filesystem::path ws_;
   const RecipeKind* kind_ = nullptr;
@@ -422,6 +432,70 @@ TEST_F(CleanTest, TheKeyNeverShowsInLogsMetricsOrErrors) {
             "param 'steps': step 1 (pseudonymise): option 'key' must be a secret reference "
             "\"secret:NAME\" declared in alambic.yaml, never a literal key");
   EXPECT_EQ(RunError(in, {{{"pseudonymise", "id"}, {"key", kKey}}}).find(kKey), std::string::npos);
+}
+
+// Outside the default environment the key must be that environment's own: the
+// datalab's is refused, another one gives other pseudonyms.
+TEST_F(CleanTest, TheWarehousePseudonymisesWithItsOwnKey) {
+  Table in = MakeTable({{"candidate_id", Text({"K001", "K002"})}});
+  const nlohmann::json steps = {{{"pseudonymise", "candidate_id"}, {"key", "secret:pseudo_key"}}};
+  const Cells lab = CellsOf(Ok(in, steps), "candidate_id");
+  const std::string lab_key_id = StepMetrics(0)["key_id"];
+
+  environment_ = "warehouse";
+  setenv("ALAMBIC_TEST_WAREHOUSE_KEY", kKey, 1);
+  const std::string refused = RunError(in, steps);
+  EXPECT_EQ(refused,
+            "recipe prep: step 1 (pseudonymise): secret pseudo_key: the warehouse uses the "
+            "datalab's key; give the warehouse its own key "
+            "(environments.warehouse.secrets.pseudo_key)");
+  // The plan reads the key too (VersionSalts), and refuses it the same way.
+  RecipeContext ctx;
+  ctx.recipe = "prep";
+  nlohmann::json params = {{"steps", steps}};
+  ctx.params = &params;
+  ctx.workspace = ws_;
+  ctx.environment = "warehouse";
+  auto salts = kind_->VersionSalts(ctx);
+  ASSERT_FALSE(salts.ok());
+  EXPECT_EQ(salts.status().message(),
+            "recipe prep: step 1 (pseudonymise): secret pseudo_key: the warehouse uses the "
+            "datalab's key; give the warehouse its own key "
+            "(environments.warehouse.secrets.pseudo_key)");
+
+  const std::string own = "the-warehouse-own-key-0123456789";
+  setenv("ALAMBIC_TEST_WAREHOUSE_KEY", own.c_str(), 1);
+  const Cells wh = CellsOf(Ok(in, steps), "candidate_id");
+  EXPECT_EQ(wh, (Cells{HmacHex(own, "K001"), HmacHex(own, "K002")}));
+  EXPECT_NE(wh[0], lab[0]);
+  EXPECT_NE(wh[1], lab[1]);
+  EXPECT_NE(StepMetrics(0)["key_id"], lab_key_id);
+  salts = kind_->VersionSalts(ctx);
+  ASSERT_TRUE(salts.ok()) << salts.status().message();
+  ASSERT_EQ(salts->size(), 1u);
+  EXPECT_EQ((*salts)[0].id, HmacHex(own, "alambic-key-id").substr(0, 16));
+}
+
+// Pseudonymised columns are `masking` in the lineage, and stay so when renamed,
+// rewritten or split; a column recomputed from another one is not.
+TEST_F(CleanTest, PseudonymisedColumnsAreMaskingInTheLineage) {
+  Table in = MakeTable({{"candidate_id", Text({"K001", "K002"})},
+                        {"code", Text({"A-1", "B-2"})},
+                        {"nom", Text({"Zoé", "Marc"})}});
+  Ok(in, {{{"pseudonymise", "candidate_id"}, {"key", "secret:pseudo_key"}},
+          {{"rename", {{"candidate_id", "cid"}}}},
+          {{"upper", "cid"}},
+          {{"split", "cid"}, {"by", "X"}, {"into", {"cid", "cid_rest"}}},
+          {{"regex_extract", "code"}, {"pattern", "([A-Z])"}, {"into", "candidate_id"}},
+          {{"upper", "nom"}}});
+  const auto& l = last_.column_lineage.at(0);
+  using S = std::vector<ColumnSource>;
+  EXPECT_EQ(l.at("cid"), (S{{"raw", "candidate_id", "masking"}}));
+  EXPECT_EQ(l.at("cid_rest"), (S{{"raw", "candidate_id", "masking"}}));
+  EXPECT_EQ(l.at("candidate_id"), (S{{"raw", "code", "transformation"}}));
+  EXPECT_EQ(l.at("code"), (S{{"raw", "code", "identity"}}));
+  EXPECT_EQ(l.at("nom"), (S{{"raw", "nom", "transformation"}}));
+  EXPECT_EQ(std::string(kTransformMasking), "masking");
 }
 
 TEST_F(CleanTest, UnknownColumnNamesTheStepAndTheColumns) {

@@ -181,6 +181,78 @@ TEST_F(CollectTest, DataRootsAreReadable) {
   EXPECT_EQ(out->tables[0].num_rows(), 1);
 }
 
+// A file connection of alambic.yaml: its path comes from the connection (the
+// environment's own entry when there is one), the reading options from params,
+// and the path is confined like `path`.
+TEST_F(CollectTest, AFileConnectionGivesThePathPerEnvironment) {
+  WriteFile(ws_ / "alambic.yaml",
+            fmt::format("name: t\n"
+                        "environments:\n"
+                        "  datalab: {{}}\n"
+                        "  warehouse:\n"
+                        "    data_roots: [{}]\n"
+                        "    connections: {{exams: {{type: file, path: {}}}}}\n"
+                        "connections:\n"
+                        "  exams: {{type: file, path: data/sample.csv}}\n"
+                        "  ref: {{type: sqlite, path: data/ref.sqlite}}\n",
+                        (dir_.path() / "extracts").string(),
+                        (dir_.path() / "extracts/exams.csv").string()));
+  WriteFile(ws_ / "data/sample.csv", "id;score\nA;1,5\n");
+  WriteFile(dir_.path() / "extracts/exams.csv", "id;score\nA;1,5\nB;2\nC;3\n");
+  const nlohmann::json params = {{"connection", "exams"}, {"delimiter", ";"}};
+  EXPECT_TRUE(kind_->CheckParams(params).ok());
+
+  RecipeContext lab = Context(params);
+  lab.environment = "datalab";
+  auto small = kind_->Run(lab);
+  ASSERT_TRUE(small.ok()) << small.status().message();
+  EXPECT_EQ(small->tables[0].num_rows(), 1);
+  EXPECT_EQ(small->tables[0].schema().fields.at(1).type, TypeId::kFloat64);  // decimal comma
+
+  RecipeContext wh = Context(params);
+  wh.environment = "warehouse";
+  wh.data_roots = {dir_.path() / "extracts"};
+  auto full = kind_->Run(wh);
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  EXPECT_EQ(full->tables[0].num_rows(), 3);
+  auto lab_fp = kind_->SourceFingerprint(lab);
+  auto wh_fp = kind_->SourceFingerprint(wh);
+  ASSERT_TRUE(lab_fp.ok() && wh_fp.ok());
+  EXPECT_NE(*lab_fp, *wh_fp);
+
+  // Without the environment's data root, its file is outside what may be read.
+  wh.data_roots.clear();
+  auto outside = kind_->Run(wh);
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.status().message(),
+            fmt::format("recipe collect_exams: path '{}' is outside the workspace and the "
+                        "configured data roots",
+                        (dir_.path() / "extracts/exams.csv").string()));
+
+  // The kinds of connection and of params must agree.
+  auto query_on_file = kind_->Run(lab = Context({{"connection", "exams"}, {"query", "select 1"}}));
+  ASSERT_FALSE(query_on_file.ok());
+  EXPECT_EQ(query_on_file.status().message(),
+            "recipe collect_exams: connection exams is a file: query applies to sqlite "
+            "connections");
+  auto no_query = kind_->Run(lab = Context({{"connection", "ref"}}));
+  ASSERT_FALSE(no_query.ok());
+  EXPECT_EQ(no_query.status().message(),
+            "recipe collect_exams: connection ref is a sqlite database: give a query");
+  EXPECT_EQ(CheckError({{"connection", "exams"}, {"timeout", 3}}),
+            "param 'timeout': applies to url sources only");
+  EXPECT_EQ(CheckError({{"connection", "exams"}, {"source_column", "f"}}),
+            "param 'source_column': applies to a path with a wildcard (* ? [) only");
+  EXPECT_EQ(CheckError({{"connection", "exams"}, {"format", "xml"}}),
+            "param 'format': unknown format 'xml' (expected csv, arrow, json or ndjson)");
+
+  // A missing file is named as the connection writes it.
+  std::filesystem::remove(ws_ / "data/sample.csv");
+  auto gone = kind_->Run(lab = Context(params));
+  ASSERT_FALSE(gone.ok());
+  EXPECT_EQ(gone.status().message(), "recipe collect_exams: data/sample.csv: no such file");
+}
+
 TEST_F(CollectTest, FingerprintFollowsTheContent) {
   WriteFile(ws_ / "data/x.csv", "a\n1\n");
   RecipeContext ctx = Context({{"path", "data/x.csv"}});

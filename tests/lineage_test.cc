@@ -3,9 +3,12 @@
 // declares nothing (opaque), through a real Session, catalog and store.
 #include "catalog/lineage.h"
 
+#include <cstdlib>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "catalog/openlineage.h"
 #include "core/exec/run.h"
 #include "core/vcs/git.h"
 #include "tests/test_util.h"
@@ -145,6 +148,46 @@ TEST_F(LineageTest, EachVersionRecordsItsColumnLineage) {
               UnorderedElementsAre(E{"x", "by_dept", "", "opaque"}));
   // A source has no input.
   EXPECT_TRUE(Current(*c, "people_raw").column_lineage.empty());
+}
+
+// A pseudonymised column is recorded as `masking`, shown so by the text view
+// and exported with OpenLineage's masking flag.
+TEST_F(LineageTest, PseudonymisedColumnsAreRecordedAsMasking) {
+  WriteFile(dir_.path() / "alambic.yaml",
+            "name: t\nsecrets: {pseudo_key: {env: ALAMBIC_LINEAGE_TEST_KEY}}\n");
+  setenv("ALAMBIC_LINEAGE_TEST_KEY", "lineage-test-key-0123456789", 1);
+  std::string flow = kFlow;
+  flow.replace(flow.find("{rename: {dept: departement}}"),
+               std::string("{rename: {dept: departement}}").size(),
+               "{pseudonymise: id, key: \"secret:pseudo_key\"}, {rename: {id: person, dept: "
+               "departement}}");
+  WriteFile(dir_.path() / "flows/people.yaml", flow);
+  RunSummary summary = Run();
+  unsetenv("ALAMBIC_LINEAGE_TEST_KEY");
+  auto c = Cat();
+  using E = ColumnLineageEdge;
+  EXPECT_THAT(Current(*c, "people").column_lineage,
+              UnorderedElementsAre(E{"person", "people_raw", "id", "masking"},
+                                   E{"departement", "people_raw", "dept", "identity"},
+                                   E{"score", "people_raw", "score", "identity"}));
+  LineageGraph g = Trace(*c, {.dataset = "people", .column = "person"});
+  EXPECT_THAT(Reached(g), UnorderedElementsAre("people_raw.id masking"));
+  EXPECT_THAT(LineageText(g), HasSubstr("<- people_raw.id@"));
+  EXPECT_THAT(LineageText(g), HasSubstr("[masking]"));
+
+  OpenLineageOptions o{"t", "alambic://t/datalab"};
+  auto events = OpenLineageEvents(*c, summary.run.id, o);
+  ASSERT_TRUE(events.ok()) << events.status().message();
+  const nlohmann::json* clean = nullptr;
+  for (const auto& e : *events)
+    if (e["eventType"] == "COMPLETE" && e["job"]["name"] == "people.clean_people") clean = &e;
+  ASSERT_NE(clean, nullptr);
+  const nlohmann::json& fields = (*clean)["outputs"][0]["facets"]["columnLineage"]["fields"];
+  EXPECT_EQ(fields["person"]["inputFields"],
+            nlohmann::json::parse(R"([{"namespace": "alambic://t/datalab", "name": "people_raw",
+                "field": "id", "transformations": [{"type": "DIRECT", "subtype": "TRANSFORMATION",
+                "masking": true}]}])"));
+  EXPECT_EQ(fields["score"]["inputFields"][0]["transformations"][0]["masking"], false);
 }
 
 TEST_F(LineageTest, VersionsRecordTheirRunInputsAndEnvironment) {

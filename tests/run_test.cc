@@ -426,6 +426,13 @@ recipes:
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? *r : RunSummary{};
   }
+  // The key file, private as secret files must be.
+  void WriteKey(const std::string& content) {
+    WriteFile(dir_.path() / "keys/pseudo_key", content);
+    std::filesystem::permissions(
+        dir_.path() / "keys/pseudo_key",
+        std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
   // Whether `needle` occurs in any file under .alambic/ (catalog, WAL, store, logs).
   bool InState(const std::string& needle) {
     for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path() / ".alambic"))
@@ -439,14 +446,14 @@ recipes:
 TEST_F(SecretVersionTest, ANewKeyMakesThePseudonymisingRecipeStale) {
   const std::string key1 = "first-key-0123456789abcdef-SECRET";
   const std::string key2 = "second-key-0123456789abcdef-SECRET";
-  WriteFile(dir_.path() / "keys/pseudo_key", key1 + "\n");
+  WriteKey(key1 + "\n");
   RunSummary first = Run();
   ASSERT_EQ(first.run.status, "succeeded");
   EXPECT_EQ(first.succeeded, 3);
   auto up = Plan();
   EXPECT_EQ(up["clean"], "up to date");
 
-  WriteFile(dir_.path() / "keys/pseudo_key", key2 + "\n");
+  WriteKey(key2 + "\n");
   auto stale = Plan();
   EXPECT_EQ(stale["collect"], "up to date");
   EXPECT_EQ(stale["clean"], "secret pseudo_key changed");
@@ -456,7 +463,7 @@ TEST_F(SecretVersionTest, ANewKeyMakesThePseudonymisingRecipeStale) {
   EXPECT_EQ(Plan()["clean"], "up to date");
 
   // Back to the first key: its versions are still in the store, nothing runs.
-  WriteFile(dir_.path() / "keys/pseudo_key", key1 + "\n");
+  WriteKey(key1 + "\n");
   auto back = Plan();
   EXPECT_EQ(back["clean"], "up to date (this version was built before)");
 

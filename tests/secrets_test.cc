@@ -1,6 +1,10 @@
-// Secrets: resolution from alambic.yaml (env and file), errors that name the
-// secret but never its value, HMAC-SHA256 against RFC 4231 and the key id.
+// Secrets: resolution from alambic.yaml (env and file), per-environment
+// overrides, private files only (mode, git), a warehouse key distinct from the
+// datalab's, errors that name the secret but never its value, HMAC-SHA256
+// against RFC 4231 and the key id.
 #include "core/base/secrets.h"
+
+#include <git2.h>
 
 #include <cstdlib>
 
@@ -11,10 +15,17 @@
 namespace alambic {
 namespace {
 
+namespace fs = std::filesystem;
 using testing::TempDir;
 using testing::WriteFile;
 
 constexpr const char* kValue = "tr3s-s3cret-value";
+
+// Writes a secret file readable by its owner only.
+void WritePrivate(const fs::path& p, const std::string& content) {
+  WriteFile(p, content);
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+}
 
 class SecretsTest : public ::testing::Test {
  protected:
@@ -27,13 +38,13 @@ class SecretsTest : public ::testing::Test {
               "  missing_file: {file: /nonexistent/alambic/key}\n"
               "  empty: {file: private/empty.txt}\n"
               "  bad: {url: x}\n");
-    WriteFile(dir_.path() / "private/key.txt", std::string(kValue) + "\n");
-    WriteFile(dir_.path() / "private/empty.txt", "");
+    WritePrivate(dir_.path() / "private/key.txt", std::string(kValue) + "\n");
+    WritePrivate(dir_.path() / "private/empty.txt", "");
     setenv("ALAMBIC_SECRETS_TEST_VAR", kValue, 1);
     unsetenv("ALAMBIC_SECRETS_TEST_UNSET");
   }
   std::string Error(const std::string& ref) {
-    auto r = ResolveSecret(dir_.path(), ref);
+    auto r = ResolveSecret(dir_.path(), ref, "");
     EXPECT_FALSE(r.ok()) << ref;
     if (r.ok()) return "";
     EXPECT_EQ(r.status().message().find(kValue), std::string::npos) << r.status().message();
@@ -43,10 +54,10 @@ class SecretsTest : public ::testing::Test {
 };
 
 TEST_F(SecretsTest, ResolvesFromEnvironmentAndFile) {
-  auto env = ResolveSecret(dir_.path(), "secret:from_env");
+  auto env = ResolveSecret(dir_.path(), "secret:from_env", "");
   ASSERT_TRUE(env.ok()) << env.status().message();
   EXPECT_EQ(*env, kValue);
-  auto file = ResolveSecret(dir_.path(), "secret:from_file");
+  auto file = ResolveSecret(dir_.path(), "secret:from_file", "");
   ASSERT_TRUE(file.ok()) << file.status().message();
   EXPECT_EQ(*file, kValue);  // the trailing newline is dropped
 }
@@ -65,15 +76,152 @@ TEST_F(SecretsTest, ErrorsNameTheSecretNotItsValue) {
   EXPECT_EQ(Error("secret:bad"),
             "alambic.yaml: secret 'bad' must be {env: VARIABLE} or {file: PATH}");
   TempDir no_config;
-  EXPECT_EQ(ResolveSecret(no_config.path(), "secret:x").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ResolveSecret(no_config.path(), "secret:x", "").status().code(), StatusCode::kNotFound);
 }
 
 TEST_F(SecretsTest, WorkspaceWithoutSecretsSection) {
   TempDir ws;
   WriteFile(ws.path() / "alambic.yaml", "name: t\n");
-  auto r = ResolveSecret(ws.path(), "secret:k");
+  auto r = ResolveSecret(ws.path(), "secret:k", "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalid);
+}
+
+// ---- Environments ---------------------------------------------------------------
+
+class SecretEnvironmentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteFile(dir_.path() / "alambic.yaml",
+              "name: t\n"
+              "environments:\n"
+              "  datalab: {}\n"
+              "  warehouse:\n"
+              "    secrets:\n"
+              "      pseudo_key: {env: ALAMBIC_SECRETS_TEST_WAREHOUSE}\n"
+              "      relative: {file: keys/warehouse.key}\n"
+              "      broken: {url: x}\n"
+              "  staging:\n"
+              "secrets:\n"
+              "  pseudo_key: {env: ALAMBIC_SECRETS_TEST_LAB}\n"
+              "  relative: {file: keys/lab.key}\n"
+              "  broken: {env: ALAMBIC_SECRETS_TEST_LAB}\n");
+    setenv("ALAMBIC_SECRETS_TEST_LAB", "lab-key-value", 1);
+    setenv("ALAMBIC_SECRETS_TEST_WAREHOUSE", "warehouse-key-value", 1);
+  }
+  void TearDown() override {
+    unsetenv("ALAMBIC_SECRETS_TEST_LAB");
+    unsetenv("ALAMBIC_SECRETS_TEST_WAREHOUSE");
+  }
+  TempDir dir_;
+};
+
+TEST_F(SecretEnvironmentTest, AnEnvironmentsEntryOverridesTheTopLevelOne) {
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", ""), "lab-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "datalab"), "lab-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "warehouse"), "warehouse-key-value");
+  // An environment without secrets of its own, or not declared: the top-level entry.
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "staging"), "lab-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "nowhere"), "lab-key-value");
+  // A malformed override is reported as the environment's.
+  EXPECT_EQ(ResolveSecret(dir_.path(), "secret:broken", "warehouse").status().message(),
+            "alambic.yaml: secret 'broken' (environment warehouse) must be {env: VARIABLE} or "
+            "{file: PATH}");
+  EXPECT_TRUE(ResolveSecret(dir_.path(), "secret:broken", "datalab").ok());
+}
+
+TEST_F(SecretEnvironmentTest, RelativeFilesResolveAgainstTheSecretsRoot) {
+  TempDir home;
+  WritePrivate(dir_.path() / "keys/warehouse.key", "in-the-code-root\n");
+  WritePrivate(home.path() / "keys/warehouse.key", "in-the-home\n");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:relative", "warehouse"), "in-the-code-root");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:relative", "warehouse", home.path()),
+            "in-the-home");
+  EXPECT_EQ(
+      ResolveSecret(dir_.path(), "secret:relative", "", home.path()).status().message(),
+      "secret 'relative': file " + (home.path() / "keys/lab.key").string() + " does not exist");
+}
+
+TEST_F(SecretEnvironmentTest, TheWarehouseMustNotUseTheDatalabsKey) {
+  // Its own key: accepted.
+  auto own = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse");
+  ASSERT_TRUE(own.ok()) << own.status().message();
+  EXPECT_EQ(*own, "warehouse-key-value");
+  // The same value under another variable: refused, the value shown nowhere.
+  setenv("ALAMBIC_SECRETS_TEST_WAREHOUSE", "lab-key-value", 1);
+  auto same = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse");
+  ASSERT_FALSE(same.ok());
+  EXPECT_EQ(same.status().message(),
+            "secret pseudo_key: the warehouse uses the datalab's key; give the warehouse its own "
+            "key (environments.warehouse.secrets.pseudo_key)");
+  // No override at all: the top-level entry is the datalab's, refused too.
+  EXPECT_EQ(ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "staging").status().message(),
+            "secret pseudo_key: the staging uses the datalab's key; give the staging its own key "
+            "(environments.staging.secrets.pseudo_key)");
+  // The default environment itself, and "", are not compared.
+  EXPECT_EQ(*ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "datalab"), "lab-key-value");
+  EXPECT_EQ(*ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", ""), "lab-key-value");
+  // The datalab's key cannot be read here (a warehouse host): nothing to compare with.
+  setenv("ALAMBIC_SECRETS_TEST_WAREHOUSE", "warehouse-key-value", 1);
+  unsetenv("ALAMBIC_SECRETS_TEST_LAB");
+  auto alone = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse");
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  EXPECT_EQ(*alone, "warehouse-key-value");
+}
+
+TEST_F(SecretEnvironmentTest, TheDefaultEnvironmentIsTheOneAlambicYamlNames) {
+  WriteFile(dir_.path() / "alambic.yaml",
+            "name: t\ndefault_environment: lab\n"
+            "environments: {lab: {}, prod: {secrets: {k: {env: ALAMBIC_SECRETS_TEST_WAREHOUSE}}}}\n"
+            "secrets: {k: {env: ALAMBIC_SECRETS_TEST_LAB}}\n");
+  setenv("ALAMBIC_SECRETS_TEST_WAREHOUSE", "lab-key-value", 1);
+  EXPECT_EQ(ResolveEnvironmentKey(dir_.path(), "secret:k", "prod").status().message(),
+            "secret k: the prod uses the lab's key; give the prod its own key "
+            "(environments.prod.secrets.k)");
+  EXPECT_TRUE(ResolveEnvironmentKey(dir_.path(), "secret:k", "lab").ok());
+}
+
+// ---- Private files ----------------------------------------------------------------
+
+TEST_F(SecretsTest, AFileOthersOrTheGroupMayReadIsRefused) {
+  const fs::path key = dir_.path() / "private/key.txt";
+  for (auto [perms, mode] : {std::pair{fs::perms::owner_read | fs::perms::owner_write |
+                                           fs::perms::group_read | fs::perms::others_read,
+                                       "0644"},
+                             std::pair{fs::perms::owner_read | fs::perms::group_read, "0440"},
+                             std::pair{fs::perms::owner_all | fs::perms::others_exec, "0701"},
+                             std::pair{fs::perms::owner_read | fs::perms::group_write, "0420"}}) {
+    fs::permissions(key, perms);
+    EXPECT_EQ(Error("secret:from_file"), "secret from_file: file " + key.string() +
+                                             " is readable by group or others (mode " + mode +
+                                             "); make it private (chmod 600)");
+  }
+  fs::permissions(key, fs::perms::owner_read);
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", ""), kValue);
+}
+
+// A real repository: the workspace is a git work tree, the key file in its index.
+TEST_F(SecretsTest, AFileTrackedByGitIsRefused) {
+  git_libgit2_init();
+  git_repository* repo = nullptr;
+  ASSERT_EQ(git_repository_init(&repo, dir_.path().c_str(), 0), 0);
+  const fs::path key = dir_.path() / "private/key.txt";
+  // In the work tree but untracked: accepted.
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", ""), kValue);
+  git_index* index = nullptr;
+  ASSERT_EQ(git_repository_index(&index, repo), 0);
+  ASSERT_EQ(git_index_add_bypath(index, "private/key.txt"), 0);
+  ASSERT_EQ(git_index_write(index), 0);
+  EXPECT_EQ(Error("secret:from_file"), "secret from_file: file " + key.string() +
+                                           " is tracked by git; keep secrets out of the "
+                                           "repository");
+  // Removed from the index (git rm --cached): accepted again.
+  ASSERT_EQ(git_index_remove_bypath(index, "private/key.txt"), 0);
+  ASSERT_EQ(git_index_write(index), 0);
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", ""), kValue);
+  git_index_free(index);
+  git_repository_free(repo);
+  git_libgit2_shutdown();
 }
 
 TEST(SecretsHmacTest, MatchesRfc4231TestCase2) {

@@ -101,15 +101,17 @@ TEST_F(SqliteSourceTest, ConnectionErrorsNameTheConnection) {
   ASSERT_FALSE(pg.ok());
   EXPECT_EQ(pg.status().message(),
             "recipe collect_ref: alambic.yaml: connection 'pg': type 'postgres' is not supported "
-            "(expected sqlite)");
+            "(expected sqlite or file)");
   std::filesystem::remove(dir_.path() / "data/ref.sqlite");
   auto gone = Run({{"connection", "refdb"}, {"query", "select 1"}});
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.status().message(),
             "recipe collect_ref: connection refdb: data/ref.sqlite: no such database file");
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data/ref.sqlite"));  // not created
-  EXPECT_EQ(kind_->CheckParams({{"connection", "refdb"}}).message(),
-            "param 'query': is required with a connection");
+  // Without a query the connection must be a file (known once alambic.yaml is read).
+  EXPECT_TRUE(kind_->CheckParams({{"connection", "refdb"}}).ok());
+  EXPECT_EQ(Run({{"connection", "refdb"}}).status().message(),
+            "recipe collect_ref: connection refdb is a sqlite database: give a query");
   EXPECT_EQ(
       kind_->CheckParams({{"connection", "refdb"}, {"query", "select 1"}, {"path", "x"}}).message(),
       "param 'connection': give one of path, url or connection");

@@ -7,9 +7,18 @@
 //     pseudo_key: {env: ALAMBIC_PSEUDO_KEY}        # an environment variable
 //     db_password: {file: /etc/alambic/db_pass}    # a file kept outside git
 //
-// A relative `file` is resolved against the workspace root (keep such files
-// out of git). One trailing line break of a file is dropped. An empty value is
-// an error.
+// An environment may override a secret of the same name (its entry wins in
+// that environment; "" or an environment without one: the top-level entry):
+//
+//   environments:
+//     warehouse:
+//       secrets: {pseudo_key: {env: ALAMBIC_WAREHOUSE_PSEUDO_KEY}}
+//
+// A relative `file` is resolved against the secrets root (the workspace whose
+// .alambic/ holds the state; by default the workspace root). A secret file must
+// be private: one that grants any access to group or others, or that git tracks
+// (in the index of the repository whose work tree holds it), is refused. One
+// trailing line break of a file is dropped. An empty value is an error.
 //
 // Contract: error messages name the secret (and the variable or file it is read
 // from) but never contain its value. Callers must not log a value, put it in
@@ -31,11 +40,26 @@ inline constexpr std::string_view kSecretPrefix = "secret:";
 bool IsSecretRef(std::string_view s);
 
 // The value of the secret `ref` ("secret:NAME") declared in
-// `workspace_root`/alambic.yaml. Invalid for a malformed reference or an
-// undeclared secret, NotFound for an unset variable or a missing file, IoError
-// for an unreadable file.
+// `workspace_root`/alambic.yaml, for `environment` ("": the top-level entry
+// only). Relative files resolve against `secrets_root` (empty: the workspace
+// root). Invalid for a malformed reference, an undeclared secret or a file
+// readable by group or others or tracked by git; NotFound for an unset variable
+// or a missing file; IoError for an unreadable file.
 Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
-                                  const std::string& ref);
+                                  const std::string& ref, const std::string& environment,
+                                  const std::filesystem::path& secrets_root = {});
+
+// ResolveSecret() for a key each environment must hold on its own (a
+// pseudonymisation key): in an environment other than the workspace's
+// default_environment, Invalid when the value is the one the default
+// environment resolves for the same secret ("secret pseudo_key: the warehouse
+// uses the datalab's key; give the warehouse its own key
+// (environments.warehouse.secrets.pseudo_key)"). No check when the default
+// environment's value cannot be resolved here. Values are compared through
+// their KeyId()s and never shown.
+Result<std::string> ResolveEnvironmentKey(const std::filesystem::path& workspace_root,
+                                          const std::string& ref, const std::string& environment,
+                                          const std::filesystem::path& secrets_root = {});
 
 // Raw 32-byte HMAC-SHA256 of `message` under `key`.
 std::string HmacSha256(std::string_view key, std::string_view message);

@@ -147,14 +147,22 @@ Session::~Session() = default;
 
 Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root,
                                                const std::string& environment,
-                                               const RecipeRegistry& kinds) {
+                                               const RecipeRegistry& kinds,
+                                               const SessionOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path home = fs::absolute(root, ec).lexically_normal();
+  if (!home.empty() && home.filename().empty()) home = home.parent_path();
+  const fs::path code = options.code_root.empty() ? home : options.code_root;
+  LoadOptions load;
+  load.state_root = home;
   // The environment is known from alambic.yaml: its plan state can be read now.
   std::unique_ptr<PlanStatePrefetch> prefetch;
-  if (LoadedWorkspace config = LoadWorkspaceConfig(root); config.ok())
+  if (LoadedWorkspace config = LoadWorkspaceConfig(code, load); config.ok())
     prefetch = PlanStatePrefetch::Start(
-        config.workspace.root / ".alambic" / "catalog.db",
+        home / ".alambic" / "catalog.db",
         environment.empty() ? config.workspace.config.default_environment : environment);
-  LoadedWorkspace loaded = LoadWorkspace(root);
+  LoadedWorkspace loaded = LoadWorkspace(code, load);
   std::vector<Diagnostic> diags = loaded.diagnostics;
   if (diags.empty()) diags = ValidateWorkspace(loaded.workspace, kinds);
   if (!diags.empty()) {
@@ -164,13 +172,14 @@ Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root
   }
   std::unique_ptr<Session> s(new Session());
   s->ws_ = std::move(loaded.workspace);
+  s->home_ = home;
   s->env_ = environment.empty() ? s->ws_.config.default_environment : environment;
   if (!s->ws_.config.environments.count(s->env_))
     return Status::Invalid(fmt::format("unknown environment '{}'", s->env_));
   s->kinds_ = &kinds;
   s->graph_ = std::make_unique<FlowGraph>(s->ws_);
   ALAMBIC_ASSIGN_OR_RETURN(s->catalog_, Catalog::Open(s->state_dir() / "catalog.db"));
-  s->store_ = std::make_unique<DatasetStore>(s->state_dir() / "store" / s->env_);
+  s->store_ = std::make_unique<DatasetStore>(s->environment_spec().store);
   s->prefetch_ = std::move(prefetch);
   return s;
 }
@@ -396,7 +405,9 @@ RecipeContext Session::MakeContext(const RecipeSpec& recipe) const {
   ctx.params = &recipe.params;
   ctx.outputs = recipe.outputs;
   ctx.workspace = ws_.root;
-  ctx.data_roots = ws_.config.data_roots;
+  ctx.data_roots = EnvironmentDataRoots(ws_.config, env_);
+  ctx.environment = env_;
+  ctx.secrets_root = home_;
   ctx.script = recipe.script;
   ctx.lua_limits = ws_.config.lua_limits;
   ctx.plugin_limits = ws_.config.plugin_limits;

@@ -19,29 +19,46 @@ namespace alambic {
 
 class PlanStatePrefetch;
 
+struct SessionOptions {
+  // Where the code is loaded from (alambic.yaml, flows, scripts, the data paths
+  // of params) when it is not the workspace itself, e.g. a release's checkout
+  // under <root>/.alambic/checkouts/; "": the workspace root. The state
+  // (.alambic/: catalog, stores, lock) and relative secret files stay under
+  // the workspace root either way.
+  std::filesystem::path code_root;
+};
+
 class Session {
  public:
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Loads the workspace at `root` and opens its catalog and the store of
-  // `environment` ("" for the workspace's default). Fails with every
-  // diagnostic (one per line) when the flows do not validate. Meanwhile a
-  // helper thread reads the catalog's side of the plan state, for the first
-  // LoadPlanState() (which uses it only if the catalog did not change since).
+  // Loads the workspace at `root` (its code from options.code_root when set)
+  // and opens its catalog and the store of `environment` ("" for the
+  // workspace's default; the environment's `store:`, by default
+  // <root>/.alambic/store/<environment>). Fails with every diagnostic (one per
+  // line) when the flows do not validate. Meanwhile a helper thread reads the
+  // catalog's side of the plan state, for the first LoadPlanState() (which
+  // uses it only if the catalog did not change since).
   static Result<std::unique_ptr<Session>> Open(
       const std::filesystem::path& root, const std::string& environment,
-      const RecipeRegistry& kinds = RecipeRegistry::Builtins());
+      const RecipeRegistry& kinds = RecipeRegistry::Builtins(), const SessionOptions& options = {});
 
   const Workspace& workspace() const { return ws_; }
+  // The code root: where alambic.yaml, the flows and scripts were loaded from.
   const std::filesystem::path& root() const { return ws_.root; }
+  // The workspace root (absolute): where .alambic/ and relative secret files
+  // are; root() too unless the session was opened with a code_root.
+  const std::filesystem::path& home() const { return home_; }
   const std::string& environment() const { return env_; }
   const FlowGraph& graph() const { return *graph_; }
   const RecipeRegistry& kinds() const { return *kinds_; }
   Catalog& catalog() { return *catalog_; }
   const DatasetStore& store() const { return *store_; }
-  std::filesystem::path state_dir() const { return ws_.root / ".alambic"; }
+  std::filesystem::path state_dir() const { return home_ / ".alambic"; }
+  // This environment's entry of alambic.yaml.
+  const EnvironmentSpec& environment_spec() const { return ws_.config.environments.at(env_); }
 
   // Plans against the catalog and the store of this environment.
   Result<Plan> MakePlan(const PlanOptions& options);
@@ -56,6 +73,7 @@ class Session {
  private:
   Session() = default;
   Workspace ws_;
+  std::filesystem::path home_;
   std::string env_;
   std::unique_ptr<FlowGraph> graph_;
   const RecipeRegistry* kinds_ = nullptr;

@@ -100,13 +100,32 @@ struct Flow {
   bool operator==(const Flow&) const = default;
 };
 
+// One entry of `environments:` in alambic.yaml: where an environment keeps its
+// datasets, how it runs recipes, what it may read. Its `connections:` and
+// `secrets:` override the top-level entries of the same name in that
+// environment (core/flow/connections.h, core/base/secrets.h).
 struct EnvironmentSpec {
   std::string name;
+  // The dataset store (absolute). `store:` relative paths resolve against the
+  // workspace that holds the state (.alambic/); default
+  // <that workspace>/.alambic/store/<name>.
+  std::filesystem::path store;
+  std::string executor = "local";  // only "local" so far
+  // Runs only promoted releases (default: true for an environment named
+  // "warehouse", false for any other).
+  bool releases_only = false;
+  // Added to the top-level data_roots in this environment (absolute).
+  std::vector<std::filesystem::path> data_roots;
+  // Names of the connections and secrets this environment declares itself.
+  std::vector<std::string> connections, secrets;
+  SourceLoc loc;  // its entry in alambic.yaml
+  bool operator==(const EnvironmentSpec&) const = default;
 };
 
 struct WorkspaceConfig {
   std::string name;
   std::string default_environment = "datalab";
+  // Never empty once loaded: with no `environments:`, datalab and warehouse.
   std::map<std::string, EnvironmentSpec> environments;
   std::vector<std::filesystem::path> data_roots;  // absolute
   int gc_keep_runs = 10;
@@ -125,6 +144,10 @@ struct WorkspaceConfig {
   double openlineage_retry_backoff_seconds = 0.5;
   double openlineage_timeout_seconds = 5;
 };
+
+// The data roots of `environment`: the top-level ones, then the environment's.
+std::vector<std::filesystem::path> EnvironmentDataRoots(const WorkspaceConfig& config,
+                                                        const std::string& environment);
 
 // A loaded workspace: its configuration and every flow, in file order.
 struct Workspace {

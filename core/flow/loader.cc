@@ -20,6 +20,14 @@ std::string SourceLoc::ToString() const {
   return fmt::format("{}:{}:{}", file, line, column);
 }
 
+std::vector<std::filesystem::path> EnvironmentDataRoots(const WorkspaceConfig& config,
+                                                        const std::string& environment) {
+  std::vector<std::filesystem::path> out = config.data_roots;
+  if (auto it = config.environments.find(environment); it != config.environments.end())
+    out.insert(out.end(), it->second.data_roots.begin(), it->second.data_roots.end());
+  return out;
+}
+
 const Flow* Workspace::FindFlow(const std::string& name) const {
   for (const auto& f : flows)
     if (f.name == name) return &f;
@@ -1112,7 +1120,91 @@ bool ReadText(const std::filesystem::path& p, std::string* out) {
 // so that converting them to integers stays defined.
 constexpr double kLimitCeiling = 1e15;
 
-void ParseConfig(const std::string& text, const std::filesystem::path& root, WorkspaceConfig* cfg,
+// A path of alambic.yaml: as is when absolute, else under `base`.
+std::filesystem::path Under(const std::filesystem::path& base, const std::string& path) {
+  std::filesystem::path p(path);
+  return p.is_absolute() ? p : base / p;
+}
+
+constexpr const char* kLocalExecutor = "local";
+constexpr const char* kReleasesOnlyByDefault = "warehouse";
+
+// The connections (`secrets` false) or secrets of environment `env`: a mapping
+// of name -> {type, path} or name -> {env: VAR} | {file: PATH}. Their names go
+// to `names`; ResolveConnection() and ResolveSecret() read their values.
+void ParseEnvironmentEntries(Reader& r, int node, std::string_view env, bool secrets,
+                             std::vector<std::string>* names) {
+  const char* section = secrets ? "environments.{}.secrets" : "environments.{}.connections";
+  r.ForEachKey(node, What{section, env}, {}, [&](std::string_view name, int, int v) {
+    names->emplace_back(name);
+    const std::string where = fmt::format("{}.{}", What{section, env}.str(), name);
+    int count = 0;
+    bool has_type = false, has_path = false;
+    auto entry = [&](std::string_view key, int, int ev) {
+      ++count;
+      has_type |= key == "type";
+      has_path |= key == "path";
+      std::string value;
+      if (!r.String(ev, fmt::format("{}.{}", where, key), &value)) return;
+      if (value.empty()) {
+        r.Error(ev, fmt::format("{}.{} must not be empty", where, key));
+      } else if (key == "type" && value != "sqlite" && value != "file") {
+        r.Error(ev, fmt::format("{}.type: '{}' is not supported (expected sqlite or file)", where,
+                                value));
+      }
+    };
+    if (secrets)
+      r.ForEachKey(v, What{"{}", where}, {"env", "file"}, entry);
+    else
+      r.ForEachKey(v, What{"{}", where}, {"type", "path"}, entry);
+    if (!r.IsMap(v)) return;  // reported
+    if (secrets && count != 1)
+      r.Error(v, fmt::format("{} must be {{env: VARIABLE}} or {{file: PATH}}", where));
+    if (!secrets && (!has_type || !has_path))
+      r.Error(v, fmt::format("{} needs a type and a path", where));
+  });
+}
+
+// One entry of `environments:`; `state_root` is where relative stores resolve.
+void ParseEnvironment(Reader& r, int node, const std::filesystem::path& root,
+                      const std::filesystem::path& state_root, EnvironmentSpec* env) {
+  const std::string_view name = env->name;
+  r.ForEachKey(node, What{"environments.{}", name},
+               {"store", "executor", "releases_only", "data_roots", "connections", "secrets"},
+               [&](std::string_view key, int, int v) {
+                 const std::string what = fmt::format("environments.{}.{}", name, key);
+                 if (key == "store") {
+                   std::string path;
+                   if (!r.String(v, what, &path)) return;
+                   if (path.empty()) {
+                     r.Error(v, fmt::format("{} must not be empty", what));
+                     return;
+                   }
+                   env->store = Under(state_root, path).lexically_normal();
+                 } else if (key == "executor") {
+                   if (r.String(v, what, &env->executor) && env->executor != kLocalExecutor)
+                     r.Error(v, fmt::format("{}: '{}' is not supported (only local so far)", what,
+                                            env->executor));
+                 } else if (key == "releases_only") {
+                   const nlohmann::json b = r.ToJson(v);
+                   if (b.is_boolean())
+                     env->releases_only = b.get<bool>();
+                   else
+                     r.Error(v, fmt::format("{} must be true or false", what));
+                 } else if (key == "data_roots") {
+                   std::vector<std::string> roots;
+                   r.StringList(v, what, &roots);
+                   for (const auto& d : roots) env->data_roots.push_back(Under(root, d));
+                 } else if (key == "connections") {
+                   ParseEnvironmentEntries(r, v, name, false, &env->connections);
+                 } else if (key == "secrets") {
+                   ParseEnvironmentEntries(r, v, name, true, &env->secrets);
+                 }
+               });
+}
+
+void ParseConfig(const std::string& text, const std::filesystem::path& root,
+                 const std::filesystem::path& state_root, WorkspaceConfig* cfg,
                  std::vector<Diagnostic>* diags) {
   const std::string file = "alambic.yaml";
   YTree tree;
@@ -1130,15 +1222,19 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root, Wor
         } else if (key == "default_environment") {
           r.String(v, "default_environment", &cfg->default_environment);
         } else if (key == "environments") {
-          r.ForEachKey(v, What{"environments"}, {}, [&](std::string_view env, int, int) {
-            cfg->environments[std::string(env)] = EnvironmentSpec{std::string(env)};
+          r.ForEachKey(v, What{"environments"}, {}, [&](std::string_view env, int k, int ev) {
+            EnvironmentSpec spec;
+            spec.name = std::string(env);
+            spec.loc = r.Loc(k);
+            spec.releases_only = env == kReleasesOnlyByDefault;
+            if (!r.IsNull(ev)) ParseEnvironment(r, ev, root, state_root, &spec);
+            cfg->environments[spec.name] = std::move(spec);
           });
         } else if (key == "data_roots") {
           std::vector<std::string> roots;
           r.StringList(v, "data_roots", &roots);
           for (const auto& d : roots) {
-            std::filesystem::path p(d);
-            cfg->data_roots.push_back(p.is_absolute() ? p : root / p);
+            cfg->data_roots.push_back(Under(root, d));
           }
         } else if (key == "gc") {
           r.ForEachKey(v, What{"gc"}, {"keep_runs"}, [&](std::string_view, int, int gv) {
@@ -1200,9 +1296,15 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root, Wor
         // connections and secrets are read by the subsystems that use them.
       });
   if (cfg->environments.empty()) {
-    cfg->environments["datalab"] = {"datalab"};
-    cfg->environments["warehouse"] = {"warehouse"};
+    for (const char* name : {"datalab", "warehouse"}) {
+      EnvironmentSpec spec;
+      spec.name = name;
+      spec.releases_only = spec.name == kReleasesOnlyByDefault;
+      cfg->environments[name] = std::move(spec);
+    }
   }
+  for (auto& [name, env] : cfg->environments)
+    if (env.store.empty()) env.store = state_root / ".alambic" / "store" / name;
   if (!cfg->environments.count(cfg->default_environment))
     diags->push_back({{file, 1, 1},
                       fmt::format("default_environment '{}' is not among the environments",
@@ -1224,11 +1326,19 @@ std::filesystem::path FindWorkspaceRoot(const std::filesystem::path& start) {
 namespace {
 
 // Reads alambic.yaml into `out`; false when there is none.
-bool ReadConfig(const std::filesystem::path& root_in, LoadedWorkspace* out) {
+// An absolute, normal path without a trailing separator.
+std::filesystem::path NormalRoot(const std::filesystem::path& p) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path root = fs::absolute(root_in, ec).lexically_normal();
+  fs::path root = fs::absolute(p, ec).lexically_normal();
   if (!root.empty() && root.filename().empty()) root = root.parent_path();
+  return root;
+}
+
+bool ReadConfig(const std::filesystem::path& root_in, const LoadOptions& options,
+                LoadedWorkspace* out) {
+  namespace fs = std::filesystem;
+  const fs::path root = NormalRoot(root_in);
   out->workspace.root = root;
   std::string text;
   if (!ReadText(root / "alambic.yaml", &text)) {
@@ -1237,22 +1347,23 @@ bool ReadConfig(const std::filesystem::path& root_in, LoadedWorkspace* out) {
                                 "'alambic init DIR')"});
     return false;
   }
-  ParseConfig(text, root, &out->workspace.config, &out->diagnostics);
+  const fs::path state_root = options.state_root.empty() ? root : NormalRoot(options.state_root);
+  ParseConfig(text, root, state_root, &out->workspace.config, &out->diagnostics);
   return true;
 }
 
 }  // namespace
 
-LoadedWorkspace LoadWorkspaceConfig(const std::filesystem::path& root) {
+LoadedWorkspace LoadWorkspaceConfig(const std::filesystem::path& root, const LoadOptions& options) {
   LoadedWorkspace out;
-  ReadConfig(root, &out);
+  ReadConfig(root, options, &out);
   return out;
 }
 
 LoadedWorkspace LoadWorkspace(const std::filesystem::path& root_in, const LoadOptions& options) {
   namespace fs = std::filesystem;
   LoadedWorkspace out;
-  if (!ReadConfig(root_in, &out)) return out;
+  if (!ReadConfig(root_in, options, &out)) return out;
   const fs::path& root = out.workspace.root;
   std::error_code ec;
   std::string text;
@@ -1264,7 +1375,8 @@ LoadedWorkspace LoadWorkspace(const std::filesystem::path& root_in, const LoadOp
     if (it->is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
-  const FlowCache cache(root / ".alambic" / "cache" / "flows");
+  const FlowCache cache((options.state_root.empty() ? root : NormalRoot(options.state_root)) /
+                        ".alambic" / "cache" / "flows");
   bool stored = false;
   std::vector<std::string> rels;
   std::map<std::string, SourceLoc> flow_names;

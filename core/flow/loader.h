@@ -24,9 +24,15 @@ struct LoadedWorkspace {
 };
 
 struct LoadOptions {
-  // Reuse and record parsed flows in <root>/.alambic/cache/flows (flow_cache.h).
-  // The cache is best effort: an unwritable workspace just parses every file.
+  // Reuse and record parsed flows in <state root>/.alambic/cache/flows
+  // (flow_cache.h). The cache is best effort: an unwritable workspace just
+  // parses every file.
   bool flow_cache = true;
+  // The workspace whose .alambic/ holds the state, when the code is loaded from
+  // another directory (a release's checkout); "": the root loaded. Environments'
+  // stores default to <state root>/.alambic/store/<name>, and relative `store:`
+  // paths resolve against it.
+  std::filesystem::path state_root;
 };
 
 // Loads the workspace at `root` (which must hold alambic.yaml). Shape problems
@@ -37,7 +43,8 @@ LoadedWorkspace LoadWorkspace(const std::filesystem::path& root, const LoadOptio
 
 // Reads only alambic.yaml, as LoadWorkspace does first: workspace.root and
 // workspace.config (no flows), and the problems of alambic.yaml.
-LoadedWorkspace LoadWorkspaceConfig(const std::filesystem::path& root);
+LoadedWorkspace LoadWorkspaceConfig(const std::filesystem::path& root,
+                                    const LoadOptions& options = {});
 
 // Which YAML reader ParseFlow uses: kAuto is the fast reader with yaml-cpp for
 // whatever it does not handle; kYamlCpp is yaml-cpp only (to compare, in tests).

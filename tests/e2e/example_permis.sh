@@ -22,6 +22,12 @@ grep -q "pseudo_key" run0.out || { cat run0.out; fail "missing key not named"; }
 grep -q ".alambic/pseudo_key" run0.out || { cat run0.out; fail "missing key file not named"; }
 mkdir -p .alambic
 (umask 077 && head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n' > .alambic/pseudo_key)
+chmod 600 .alambic/pseudo_key  # secret files must be private
+# A key others may read is refused, naming the file and the fix.
+chmod 644 .alambic/pseudo_key
+if "$ALAMBIC" run > run0.out 2>&1; then fail "ran with a world-readable key"; fi
+grep -q "is readable by group or others (mode 0644); make it private (chmod 600)" run0.out || { cat run0.out; fail "readable key not refused"; }
+chmod 600 .alambic/pseudo_key
 
 "$ALAMBIC" validate
 "$ALAMBIC" run -j 2 > run1.out 2>&1 || { cat run1.out; fail "first run failed"; }
@@ -140,6 +146,7 @@ RUN=$("$ALAMBIC" runs | sed -n 2p | cut -c1-8)
 
 # A new pseudonymisation key makes the pseudonymised datasets stale, and says why.
 (umask 077 && head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n' > .alambic/pseudo_key)
+chmod 600 .alambic/pseudo_key  # secret files must be private
 "$ALAMBIC" plan --explain > plan3.out
 grep -q "permis/clean_exams .*run .*secret pseudo_key changed" plan3.out || { cat plan3.out; fail "key change not explained"; }
 grep -q "permis/collect_exams .*up to date" plan3.out || { cat plan3.out; fail "collect should be up to date"; }

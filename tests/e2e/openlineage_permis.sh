@@ -15,6 +15,7 @@ cd "$WORK/permis"
 rm -rf .alambic
 mkdir -p .alambic
 (umask 077 && head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n' > .alambic/pseudo_key)
+chmod 600 .alambic/pseudo_key  # secret files must be private
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$PYTHON" -c 'import jsonschema' || fail "python3-jsonschema is not installed (scripts/setup-deps)"
@@ -53,4 +54,20 @@ done
   --require schema,columnLineage,version,dataQualityAssertions,nominalTime,parent,errorMessage \
   "${files[@]}"
 grep -h '"eventType":"FAIL"' "${files[@]}" | grep -q 'permis.too_strict' || fail "no FAIL event for too_strict"
+# The pseudonymised candidate is a masking transformation.
+"$PYTHON" - "${files[@]}" <<'PY' || fail "clean_exams.candidate_id is not masking"
+import json, sys
+found = False
+for path in sys.argv[1:]:
+    for line in open(path, encoding="utf-8"):
+        e = json.loads(line)
+        if e["eventType"] != "COMPLETE" or e["job"]["name"] != "permis.clean_exams":
+            continue
+        fields = e["outputs"][0]["facets"]["columnLineage"]["fields"]
+        [t] = fields["candidate_id"]["inputFields"][0]["transformations"]
+        assert t == {"type": "DIRECT", "subtype": "TRANSFORMATION", "masking": True}, t
+        assert fields["exam_id"]["inputFields"][0]["transformations"][0]["masking"] is False
+        found = True
+assert found, "no COMPLETE event of permis.clean_exams"
+PY
 echo "openlineage_permis: ok"

@@ -96,7 +96,10 @@ Result<History> OpenHistory(const Globals& g) {
   if (!lw.workspace.config.environments.empty() && !lw.workspace.config.environments.count(h.env))
     return Status::Invalid(fmt::format("unknown environment '{}'", h.env));
   ALAMBIC_ASSIGN_OR_RETURN(h.catalog, Catalog::Open(h.root / ".alambic" / "catalog.db"));
-  h.store = std::make_unique<DatasetStore>(h.root / ".alambic" / "store" / h.env);
+  auto env = lw.workspace.config.environments.find(h.env);
+  h.store = std::make_unique<DatasetStore>(env != lw.workspace.config.environments.end()
+                                               ? env->second.store
+                                               : h.root / ".alambic" / "store" / h.env);
   return h;
 }
 

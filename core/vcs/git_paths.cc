@@ -1,0 +1,67 @@
+#include "core/vcs/git_paths.h"
+
+#include <git2.h>
+
+#include <memory>
+#include <system_error>
+
+#include <fmt/format.h>
+
+namespace alambic {
+
+namespace {
+
+// libgit2 counts its initialisations; this one lasts for the process.
+void EnsureLibgit2() {
+  static const int once = git_libgit2_init();
+  (void)once;
+}
+
+Status GitError(const std::string& what) {
+  const git_error* e = git_error_last();
+  return Status::Failed(
+      fmt::format("git: {}: {}", what, e && e->message ? e->message : "unknown error"));
+}
+
+template <typename T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const {
+    if (p) Free(p);
+  }
+};
+using RepoPtr = std::unique_ptr<git_repository, Deleter<git_repository, git_repository_free>>;
+using IndexPtr = std::unique_ptr<git_index, Deleter<git_index, git_index_free>>;
+
+// The highest stage of an index entry (0: merged; 1-3: sides of a conflict).
+constexpr int kMaxIndexStage = 3;
+
+}  // namespace
+
+Result<bool> GitTracksPath(const std::filesystem::path& file) {
+  namespace fs = std::filesystem;
+  EnsureLibgit2();
+  std::error_code ec;
+  const fs::path path = fs::weakly_canonical(fs::absolute(file, ec), ec);
+  if (ec) return false;  // nothing there to be tracked
+  git_repository* raw = nullptr;
+  const int opened = git_repository_open_ext(&raw, path.parent_path().c_str(), 0, nullptr);
+  if (opened == GIT_ENOTFOUND) return false;
+  if (opened != 0) return GitError(fmt::format("open the repository holding {}", path.string()));
+  RepoPtr repo(raw);
+  const char* workdir = git_repository_workdir(repo.get());
+  if (!workdir || git_repository_is_bare(repo.get())) return false;
+  const fs::path root = fs::weakly_canonical(fs::path(workdir), ec);
+  if (ec) return false;
+  const fs::path rel = path.lexically_relative(root);
+  if (rel.empty() || *rel.begin() == "..") return false;
+  git_index* index_raw = nullptr;
+  if (git_repository_index(&index_raw, repo.get()) != 0)
+    return GitError(fmt::format("read the index of {}", root.string()));
+  IndexPtr index(index_raw);
+  const std::string entry = rel.generic_string();
+  for (int stage = 0; stage <= kMaxIndexStage; ++stage)
+    if (git_index_get_bypath(index.get(), entry.c_str(), stage) != nullptr) return true;
+  return false;
+}
+
+}  // namespace alambic

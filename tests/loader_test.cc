@@ -1,0 +1,173 @@
+// alambic.yaml's `environments:` read by LoadWorkspaceConfig: every key, the
+// defaults (store, releases_only, implicit datalab and warehouse), and each
+// problem as a diagnostic at alambic.yaml:line:column.
+#include "core/flow/loader.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/test_util.h"
+
+namespace alambic {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::WriteFile;
+
+class EnvironmentsConfigTest : public ::testing::Test {
+ protected:
+  // Loads `yaml` as alambic.yaml; its problems as "file:line:col: message".
+  std::vector<std::string> Load(const std::string& yaml, const LoadOptions& options = {}) {
+    WriteFile(dir_.path() / "alambic.yaml", yaml);
+    loaded_ = LoadWorkspaceConfig(dir_.path(), options);
+    std::vector<std::string> out;
+    for (const auto& d : loaded_.diagnostics) out.push_back(d.ToString());
+    return out;
+  }
+  const EnvironmentSpec& Env(const std::string& name) const {
+    return loaded_.workspace.config.environments.at(name);
+  }
+  TempDir dir_;
+  LoadedWorkspace loaded_;
+};
+
+TEST_F(EnvironmentsConfigTest, EveryKeyIsRead) {
+  EXPECT_EQ(
+      Load("name: t\n"
+           "data_roots: [/srv/shared]\n"
+           "environments:\n"
+           "  datalab: {}\n"
+           "  warehouse:\n"
+           "    store: /srv/alambic/store\n"
+           "    executor: local\n"
+           "    releases_only: true\n"
+           "    data_roots: [/srv/extracts, extracts]\n"
+           "    connections: {exams_extract: {type: file, path: /srv/extracts/exams.csv}}\n"
+           "    secrets: {pseudo_key: {env: ALAMBIC_WAREHOUSE_PSEUDO_KEY}, other: {file: k}}\n"),
+      std::vector<std::string>{});
+  const EnvironmentSpec& w = Env("warehouse");
+  EXPECT_EQ(w.name, "warehouse");
+  EXPECT_EQ(w.store, fs::path("/srv/alambic/store"));
+  EXPECT_EQ(w.executor, "local");
+  EXPECT_TRUE(w.releases_only);
+  EXPECT_EQ(w.data_roots,
+            (std::vector<fs::path>{"/srv/extracts", loaded_.workspace.root / "extracts"}));
+  EXPECT_EQ(w.connections, std::vector<std::string>{"exams_extract"});
+  EXPECT_EQ(w.secrets, (std::vector<std::string>{"pseudo_key", "other"}));
+  EXPECT_EQ(w.loc.ToString(), "alambic.yaml:5:3");
+  EXPECT_EQ(
+      EnvironmentDataRoots(loaded_.workspace.config, "warehouse"),
+      (std::vector<fs::path>{"/srv/shared", "/srv/extracts", loaded_.workspace.root / "extracts"}));
+  EXPECT_EQ(EnvironmentDataRoots(loaded_.workspace.config, "datalab"),
+            std::vector<fs::path>{"/srv/shared"});
+}
+
+TEST_F(EnvironmentsConfigTest, DefaultsFollowTheEnvironmentsName) {
+  EXPECT_EQ(Load("name: t\nenvironments:\n  datalab: {}\n  warehouse:\n  prod: {}\n"),
+            std::vector<std::string>{});
+  const fs::path root = loaded_.workspace.root;
+  EXPECT_EQ(Env("datalab").store, root / ".alambic/store/datalab");
+  EXPECT_EQ(Env("warehouse").store, root / ".alambic/store/warehouse");
+  EXPECT_FALSE(Env("datalab").releases_only);
+  EXPECT_TRUE(Env("warehouse").releases_only);  // a null entry too
+  EXPECT_FALSE(Env("prod").releases_only);
+  EXPECT_EQ(Env("prod").executor, "local");
+  EXPECT_TRUE(Env("prod").data_roots.empty());
+  // A warehouse may run anything when it says so; another environment only releases.
+  EXPECT_EQ(Load("name: t\nenvironments:\n  warehouse: {releases_only: false}\n"
+                 "  prod: {releases_only: true}\n"
+                 "default_environment: prod\n"),
+            std::vector<std::string>{});
+  EXPECT_FALSE(Env("warehouse").releases_only);
+  EXPECT_TRUE(Env("prod").releases_only);
+}
+
+TEST_F(EnvironmentsConfigTest, WithoutEnvironmentsThereAreADatalabAndAWarehouse) {
+  EXPECT_EQ(Load("name: t\n"), std::vector<std::string>{});
+  ASSERT_EQ(loaded_.workspace.config.environments.size(), 2u);
+  EXPECT_EQ(Env("datalab").store, loaded_.workspace.root / ".alambic/store/datalab");
+  EXPECT_FALSE(Env("datalab").releases_only);
+  EXPECT_TRUE(Env("warehouse").releases_only);
+  EXPECT_EQ(Env("warehouse").store, loaded_.workspace.root / ".alambic/store/warehouse");
+}
+
+TEST_F(EnvironmentsConfigTest, StoresResolveAgainstTheStateRoot) {
+  TempDir home;
+  LoadOptions options;
+  options.state_root = home.path();
+  EXPECT_EQ(
+      Load("name: t\nenvironments:\n  datalab: {}\n  warehouse: {store: stores/wh}\n", options),
+      std::vector<std::string>{});
+  EXPECT_EQ(Env("datalab").store, home.path() / ".alambic/store/datalab");
+  EXPECT_EQ(Env("warehouse").store, home.path() / "stores/wh");
+  // Without a state root: the workspace itself.
+  Load("name: t\nenvironments:\n  warehouse: {store: stores/../wh}\n");
+  EXPECT_EQ(Env("warehouse").store, loaded_.workspace.root / "wh");
+}
+
+TEST_F(EnvironmentsConfigTest, EachBadKeyOrValueIsADiagnostic) {
+  EXPECT_EQ(Load("name: t\n"
+                 "environments:\n"
+                 "  warehouse:\n"
+                 "    stor: x\n"
+                 "    executor: slurm\n"
+                 "    releases_only: yes\n"
+                 "    data_roots: {a: b}\n"
+                 "    store: [a]\n"
+                 "  prod:\n"
+                 "    store: \"\"\n"
+                 "    executor: [local]\n"
+                 "  lab: [x]\n"
+                 "default_environment: warehouse\n"),
+            (std::vector<std::string>{
+                "alambic.yaml:4:5: unknown key 'stor' in environments.warehouse (expected one of: "
+                "store, executor, releases_only, data_roots, connections, secrets)",
+                "alambic.yaml:5:15: environments.warehouse.executor: 'slurm' is not supported "
+                "(only local so far)",
+                "alambic.yaml:6:20: environments.warehouse.releases_only must be true or false",
+                "alambic.yaml:7:17: environments.warehouse.data_roots must be a list of names",
+                "alambic.yaml:8:12: environments.warehouse.store must be a string",
+                "alambic.yaml:10:12: environments.prod.store must not be empty",
+                "alambic.yaml:11:15: environments.prod.executor must be a string",
+                "alambic.yaml:12:8: environments.lab must be a mapping",
+            }));
+}
+
+TEST_F(EnvironmentsConfigTest, ConnectionsAndSecretsOfAnEnvironmentAreChecked) {
+  EXPECT_EQ(Load("name: t\n"
+                 "environments:\n"
+                 "  warehouse:\n"
+                 "    connections:\n"
+                 "      a: {type: postgres, path: x}\n"
+                 "      b: {type: file}\n"
+                 "      c: {type: file, path: x, user: y}\n"
+                 "      d: x\n"
+                 "      e: {type: file, path: \"\"}\n"
+                 "    secrets:\n"
+                 "      k: {env: A, file: B}\n"
+                 "      l: {url: x}\n"
+                 "      m: {env: [A]}\n"
+                 "  lab: {connections: [a], secrets: x}\n"
+                 "default_environment: warehouse\n"),
+            (std::vector<std::string>{
+                "alambic.yaml:5:17: environments.warehouse.connections.a.type: 'postgres' is not "
+                "supported (expected sqlite or file)",
+                "alambic.yaml:6:10: environments.warehouse.connections.b needs a type and a path",
+                "alambic.yaml:7:32: unknown key 'user' in environments.warehouse.connections.c "
+                "(expected one of: type, path)",
+                "alambic.yaml:8:10: environments.warehouse.connections.d must be a mapping",
+                "alambic.yaml:9:29: environments.warehouse.connections.e.path must not be empty",
+                "alambic.yaml:11:10: environments.warehouse.secrets.k must be {env: VARIABLE} or "
+                "{file: PATH}",
+                "alambic.yaml:12:11: unknown key 'url' in environments.warehouse.secrets.l "
+                "(expected one of: env, file)",
+                "alambic.yaml:12:10: environments.warehouse.secrets.l must be {env: VARIABLE} or "
+                "{file: PATH}",
+                "alambic.yaml:13:16: environments.warehouse.secrets.m.env must be a string",
+                "alambic.yaml:14:22: environments.lab.connections must be a mapping",
+                "alambic.yaml:14:36: environments.lab.secrets must be a mapping",
+            }));
+}
+
+}  // namespace
+}  // namespace alambic
