@@ -7,8 +7,9 @@
 // anything `git rev-parse` takes that names a commit (full or abbreviated id,
 // HEAD, a branch, a tag, HEAD~2). A revision that names no commit is Invalid
 // "unknown revision 'REV'"; a `dir` outside any repository is NotFound "DIR is
-// not in a git repository". Nothing here is thread-safe for one repository
-// (libgit2 objects are opened per call).
+// not in a git repository". Each call opens the repository itself: calls may
+// read one repository concurrently; tag creation and checkouts into one `dest`
+// must not race each other.
 #pragma once
 
 #include <cstdint>
