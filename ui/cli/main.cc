@@ -30,6 +30,7 @@
 #include "core/vcs/git.h"
 #include "plugins/loader.h"
 #include "ui/cli/model_commands.h"
+#include "ui/cli/vcs_commands.h"
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
@@ -1178,6 +1179,7 @@ int Main(int argc, char** argv) {
   auto* model_show = model->add_subcommand("show", "A model version's metrics and evaluations");
   model_show->add_option("name", model_name, "The model (a train recipe's output)")->required();
   model_show->add_option("--version", model_version, "A version id or unique prefix");
+  VcsCommands vcs(app);  // history, diff
 
   try {
     app.parse(argc, argv);
@@ -1206,6 +1208,11 @@ int Main(int argc, char** argv) {
   if (*catalog_sync) return CmdCatalogSync(g);
   if (*catalog_search) return CmdCatalogSearch(g, search_text, search_format);
   if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version);
+  if (vcs.Selected()) {
+    auto root = WorkspaceRoot(g);
+    Status st = root.ok() ? vcs.Run(*root) : root.status();
+    return st.ok() ? kExitOk : Fail(st);
+  }
   return kExitUsage;
 }
 
