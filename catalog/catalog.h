@@ -267,9 +267,10 @@ class Catalog {
   // ---- releases (release.h) ----
   // 1 + the highest release number of (flow, env); 1 for the first.
   Result<int> NextReleaseNumber(const std::string& flow, const std::string& env);
-  // Records release `r` (r.status and r.activated_at are ignored) and its
-  // 'promote' activation by `who`, in one transaction. Fails (Invalid) when
-  // (flow, environment, number) exists, naming the release.
+  // Records release `r` (r.status and r.activated_at are ignored; an empty
+  // created_at is now, an empty user or host is `who`'s) and its 'promote'
+  // activation by `who`, in one transaction. Fails (Invalid) when (flow,
+  // environment, number) exists, naming the release.
   Status AddRelease(const ReleaseRecord& r, const Actor& who);
   // The releases of (flow, env), newest number first, with status and
   // activated_at filled.

@@ -140,8 +140,8 @@ Status Catalog::AddRelease(const ReleaseRecord& r, const Actor& who) {
     q.bind(5, r.tag);
     q.bind(6, Dump(r.gates.is_array() ? r.gates : nlohmann::json::array()));
     q.bind(7, Dump(r.schemas.is_object() ? r.schemas : nlohmann::json::object()));
-    q.bind(8, r.user);
-    q.bind(9, r.host);
+    q.bind(8, r.user.empty() ? who.user : r.user);
+    q.bind(9, r.host.empty() ? who.host : r.host);
     q.bind(10, r.created_at.empty() ? NowIso() : r.created_at);
     q.bind(11, r.note);
     q.exec();

@@ -121,6 +121,23 @@ TEST_F(CatalogReleaseTest, NumbersReleasesPerFlowAndEnvironment) {
   EXPECT_EQ(r.note, "release 2");
   EXPECT_EQ(r.created_at.size(), 24u);  // filled: 2026-01-01T00:00:00.000Z
   EXPECT_EQ(GatesSummary(r.gates), "2/2 gates");
+  EXPECT_EQ(GatesSummary(nlohmann::json::array({{{"gate", "g"}, {"passed", false}}})), "0/1 gate");
+  EXPECT_EQ(GatesSummary(nlohmann::json::array()), "no gates");
+
+  // Who and when default to the promoter and now.
+  ReleaseRecord bare;
+  bare.flow = "permis";
+  bare.environment = "warehouse";
+  bare.number = 3;
+  bare.git_commit = "abc";
+  ASSERT_TRUE(cat_->AddRelease(bare, kBob).ok());
+  const ReleaseRecord third = cat_->ListReleases("permis", "warehouse")->at(0);
+  EXPECT_EQ(third.user, "bob");
+  EXPECT_EQ(third.host, "prod-2");
+  EXPECT_LE(third.created_at, third.activated_at);
+  EXPECT_FALSE(third.created_at.empty());
+  EXPECT_EQ(third.gates, nlohmann::json::array());
+  EXPECT_EQ(third.schemas, nlohmann::json::object());
 }
 
 TEST_F(CatalogReleaseTest, ReleasesActivationsAndAuditRefuseUpdateAndDelete) {
