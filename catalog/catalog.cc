@@ -129,6 +129,67 @@ CREATE INDEX version_inputs_by_input ON version_inputs(environment, input_datase
     R"sql(
 CREATE INDEX recipe_runs_by_kind ON recipe_runs(kind, status);
 )sql",
+    // 5: releases (immutable), their activations and the audit log (append-only,
+    // hash-chained); the release a run ran and the versions each recipe run
+    // published or found up to date.
+    R"sql(
+ALTER TABLE runs ADD COLUMN release TEXT NOT NULL DEFAULT '';
+ALTER TABLE recipe_runs ADD COLUMN outputs TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX runs_by_commit ON runs(git_commit, environment);
+CREATE TABLE releases (
+  flow TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  git_commit TEXT NOT NULL,
+  tag TEXT NOT NULL DEFAULT '',
+  gates TEXT NOT NULL DEFAULT '[]',
+  schemas TEXT NOT NULL DEFAULT '{}',
+  user TEXT NOT NULL DEFAULT '',
+  host TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (flow, environment, number)
+);
+CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases
+BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;
+CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases
+BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;
+CREATE TABLE release_activations (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  flow TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  action TEXT NOT NULL CHECK (action IN ('promote', 'rollback')),
+  user TEXT NOT NULL DEFAULT '',
+  host TEXT NOT NULL DEFAULT '',
+  at TEXT NOT NULL,
+  note TEXT NOT NULL DEFAULT '',
+  FOREIGN KEY (flow, environment, number) REFERENCES releases(flow, environment, number)
+);
+CREATE INDEX release_activations_by_flow ON release_activations(flow, environment, seq);
+CREATE TRIGGER release_activations_no_update BEFORE UPDATE ON release_activations
+BEGIN SELECT RAISE(ABORT, 'release activations are append-only'); END;
+CREATE TRIGGER release_activations_no_delete BEFORE DELETE ON release_activations
+BEGIN SELECT RAISE(ABORT, 'release activations are append-only'); END;
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at TEXT NOT NULL,
+  user TEXT NOT NULL DEFAULT '',
+  host TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL,
+  environment TEXT NOT NULL DEFAULT '',
+  flow TEXT NOT NULL DEFAULT '',
+  target TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL DEFAULT '',
+  detail TEXT NOT NULL DEFAULT '{}',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
@@ -151,15 +212,24 @@ RunRecord ReadRun(SQLite::Statement& q) {
   r.error = q.getColumn(10).getString();
   r.alambic_version = q.getColumn(11).getString();
   r.host = q.getColumn(12).getString();
+  r.release = q.getColumn(13).getString();
   return r;
 }
 
 constexpr const char* kRunColumns =
     "id, flows, environment, trigger, user, git_commit, git_dirty, status, started_at, "
-    "finished_at, error, alambic_version, host";
+    "finished_at, error, alambic_version, host, release";
 constexpr const char* kVersionColumns =
     "id, dataset, environment, file, schema, row_count, size_bytes, run_id, flow, recipe, "
     "created_at";
+
+constexpr const char* kRecipeRunColumns =
+    "run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, duration_ms, "
+    "rows_in, rows_out, bytes_out, error, log, metrics, uuid, inputs, outputs";
+constexpr const char* kRecipeRunColumnsOfR =
+    "r.run_id, r.flow, r.recipe, r.kind, r.status, r.reason, r.attempts, r.started_at, "
+    "r.finished_at, r.duration_ms, r.rows_in, r.rows_out, r.bytes_out, r.error, r.log, r.metrics, "
+    "r.uuid, r.inputs, r.outputs";
 
 DatasetVersionRecord ReadVersion(SQLite::Statement& q) {
   DatasetVersionRecord v;
@@ -224,6 +294,32 @@ constexpr size_t kShortMap = 16;
 
 std::string_view TextOf(const SQLite::Column& c) {
   return std::string_view(c.getText(), static_cast<size_t>(c.getBytes()));
+}
+
+// A row of kRecipeRunColumns (or kRecipeRunColumnsOfR).
+RecipeRunRecord ReadRecipeRun(SQLite::Statement& q) {
+  RecipeRunRecord r;
+  r.run_id = q.getColumn(0).getString();
+  r.flow = q.getColumn(1).getString();
+  r.recipe = q.getColumn(2).getString();
+  r.kind = q.getColumn(3).getString();
+  r.status = q.getColumn(4).getString();
+  r.reason = q.getColumn(5).getString();
+  r.attempts = q.getColumn(6).getInt();
+  r.started_at = q.getColumn(7).getString();
+  r.finished_at = q.getColumn(8).getString();
+  r.duration_ms = q.getColumn(9).getDouble();
+  r.rows_in = q.getColumn(10).getInt64();
+  r.rows_out = q.getColumn(11).getInt64();
+  r.bytes_out = q.getColumn(12).getInt64();
+  r.error = q.getColumn(13).getString();
+  r.log = q.getColumn(14).getString();
+  r.metrics = nlohmann::json::parse(q.getColumn(15).getString(), nullptr, false);
+  if (!r.metrics.is_object()) r.metrics = nlohmann::json::object();
+  r.uuid = q.getColumn(16).getString();
+  r.inputs = JsonToMap(TextOf(q.getColumn(17)));
+  r.outputs = JsonToMap(TextOf(q.getColumn(18)));
+  return r;
 }
 
 }  // namespace
@@ -328,7 +424,8 @@ Status Catalog::BeginRun(const RunRecord& r) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(
-        *db_, fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
+        *db_,
+        fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
     q.bind(1, r.id);
     q.bind(2, r.flows);
     q.bind(3, r.environment);
@@ -342,6 +439,7 @@ Status Catalog::BeginRun(const RunRecord& r) {
     q.bind(11, r.error);
     q.bind(12, r.alambic_version);
     q.bind(13, r.host);
+    q.bind(14, r.release);
     q.exec();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -373,7 +471,7 @@ Status Catalog::Commit(const CatalogBatch& b) {
         *db_,
         "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "
         "started_at, finished_at, duration_ms, rows_in, rows_out, bytes_out, error, log, metrics, "
-        "uuid, inputs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+        "uuid, inputs, outputs) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     for (const auto& r : b.recipe_runs) {
       rr.reset();
       rr.bind(1, r.run_id);
@@ -394,6 +492,7 @@ Status Catalog::Commit(const CatalogBatch& b) {
       rr.bind(16, r.metrics.dump());
       rr.bind(17, r.uuid.empty() ? NewUuid() : r.uuid);
       rr.bind(18, MapToJson(r.inputs).dump());
+      rr.bind(19, MapToJson(r.outputs).dump());
       rr.exec();
     }
     SQLite::Statement dv(
@@ -503,38 +602,58 @@ Result<std::vector<RecipeRunRecord>> Catalog::RecipeRuns(const std::string& run_
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(
-        *db_,
-        "SELECT run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, "
-        "duration_ms, rows_in, rows_out, bytes_out, error, log, metrics, uuid, inputs FROM "
-        "recipe_runs "
-        "WHERE run_id = ? ORDER BY CASE started_at WHEN '' THEN 1 ELSE 0 END, started_at, rowid");
+        *db_, fmt::format("SELECT {} FROM recipe_runs WHERE run_id = ? ORDER BY CASE started_at "
+                          "WHEN '' THEN 1 ELSE 0 END, started_at, rowid",
+                          kRecipeRunColumns));
     q.bind(1, run_id);
     std::vector<RecipeRunRecord> out;
-    while (q.executeStep()) {
-      RecipeRunRecord r;
-      r.run_id = q.getColumn(0).getString();
-      r.flow = q.getColumn(1).getString();
-      r.recipe = q.getColumn(2).getString();
-      r.kind = q.getColumn(3).getString();
-      r.status = q.getColumn(4).getString();
-      r.reason = q.getColumn(5).getString();
-      r.attempts = q.getColumn(6).getInt();
-      r.started_at = q.getColumn(7).getString();
-      r.finished_at = q.getColumn(8).getString();
-      r.duration_ms = q.getColumn(9).getDouble();
-      r.rows_in = q.getColumn(10).getInt64();
-      r.rows_out = q.getColumn(11).getInt64();
-      r.bytes_out = q.getColumn(12).getInt64();
-      r.error = q.getColumn(13).getString();
-      r.log = q.getColumn(14).getString();
-      r.metrics = nlohmann::json::parse(q.getColumn(15).getString(), nullptr, false);
-      r.uuid = q.getColumn(16).getString();
-      r.inputs = JsonToMap(TextOf(q.getColumn(17)));
-      out.push_back(std::move(r));
-    }
+    while (q.executeStep()) out.push_back(ReadRecipeRun(q));
     return out;
   } catch (const std::exception& e) {
     return SqlError(e, "recipe runs");
+  }
+}
+
+Result<std::optional<RecipeRunRecord>> Catalog::FindRecipeRun(const std::string& run_id,
+                                                              const std::string& flow,
+                                                              const std::string& recipe) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(
+        *db_, fmt::format("SELECT {} FROM recipe_runs WHERE run_id = ? AND flow = ? AND recipe = ?",
+                          kRecipeRunColumns));
+    q.bind(1, run_id);
+    q.bind(2, flow);
+    q.bind(3, recipe);
+    if (!q.executeStep()) return std::optional<RecipeRunRecord>();
+    return std::optional<RecipeRunRecord>(ReadRecipeRun(q));
+  } catch (const std::exception& e) {
+    return SqlError(e, "recipe run");
+  }
+}
+
+Result<std::vector<RecipeRunRecord>> Catalog::LatestRecipeRunsAtCommit(const std::string& env,
+                                                                       const std::string& flow,
+                                                                       const std::string& commit) {
+  std::lock_guard lock(mu_);
+  try {
+    // Per recipe, the newest first: the first row of each recipe is kept.
+    SQLite::Statement q(
+        *db_, fmt::format("SELECT {} FROM recipe_runs r JOIN runs u ON u.id = r.run_id WHERE "
+                          "u.environment = ? AND r.flow = ? AND u.git_commit = ? AND "
+                          "u.git_dirty = 0 ORDER BY r.recipe, u.started_at DESC, u.rowid DESC",
+                          kRecipeRunColumnsOfR));
+    q.bind(1, env);
+    q.bind(2, flow);
+    q.bind(3, commit);
+    std::vector<RecipeRunRecord> out;
+    while (q.executeStep()) {
+      if (!out.empty() && TextOf(q.getColumn(2)) == out.back().recipe) continue;
+      out.push_back(ReadRecipeRun(q));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "recipe runs at commit");
   }
 }
 
@@ -544,10 +663,9 @@ Result<std::vector<CurrentVersion>> Catalog::CurrentVersions(const std::string& 
     SQLite::Statement q(
         *db_,
         "SELECT c.dataset, c.version_id, c.run_id, c.updated_at, v.row_count, v.size_bytes, "
-        "v.flow, "
-        "v.recipe FROM current_versions c JOIN dataset_versions v ON v.environment = c.environment "
-        "AND v.dataset = c.dataset AND v.id = c.version_id WHERE c.environment = ? "
-        "ORDER BY c.dataset");
+        "v.flow, v.recipe, coalesce(u.release, '') FROM current_versions c JOIN dataset_versions v "
+        "ON v.environment = c.environment AND v.dataset = c.dataset AND v.id = c.version_id "
+        "LEFT JOIN runs u ON u.id = c.run_id WHERE c.environment = ? ORDER BY c.dataset");
     q.bind(1, env);
     std::vector<CurrentVersion> out;
     while (q.executeStep()) {
@@ -560,6 +678,7 @@ Result<std::vector<CurrentVersion>> Catalog::CurrentVersions(const std::string& 
       c.bytes = q.getColumn(5).getInt64();
       c.flow = q.getColumn(6).getString();
       c.recipe = q.getColumn(7).getString();
+      c.release = q.getColumn(8).getString();
       out.push_back(std::move(c));
     }
     return out;

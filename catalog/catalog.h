@@ -1,7 +1,8 @@
 // The catalog: a SQLite database (through SQLiteCpp) recording runs, recipe runs,
 // dataset versions and their inputs, current versions per dataset, the last
-// successful build of each recipe (for staleness reasons) and a stat cache of
-// file fingerprints.
+// successful build of each recipe (for staleness reasons), a stat cache of
+// file fingerprints, releases and their activations (release.h) and the audit
+// log (audit.h).
 //
 // Thread-safety: every method locks one mutex; callers may share a Catalog.
 // Durability: WAL journal, synchronous=FULL; each Commit() is one transaction,
@@ -23,6 +24,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/audit.h"
+#include "catalog/release.h"
+#include "core/base/actor.h"
 #include "core/base/status.h"
 
 namespace SQLite {
@@ -33,7 +37,7 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 4;
+inline constexpr int kCatalogSchemaVersion = 5;
 // The SQL that takes a catalog from schema version - 1 to `version` (1 creates it),
 // for tests that build an older catalog and tools that inspect the history.
 const char* CatalogMigrationSql(int version);
@@ -51,6 +55,8 @@ struct RunRecord {
   std::string error;
   // The execution environment the run happened in (schema 2; "" before).
   std::string alambic_version, host;
+  // The release it ran, as "permis/3" ("" for a run of the working tree; schema 5).
+  std::string release;
 };
 
 struct RecipeRunRecord {
@@ -68,6 +74,10 @@ struct RecipeRunRecord {
   std::string uuid;
   // The input versions it read (or was to read): dataset -> version id.
   std::map<std::string, std::string> inputs;
+  // Its output versions: dataset -> version id. The versions it published
+  // (succeeded), or the current versions it found up to date (up_to_date);
+  // empty otherwise (schema 5).
+  std::map<std::string, std::string> outputs;
 };
 
 // One edge of column-level lineage: output column `column` of a dataset version
@@ -143,6 +153,7 @@ struct CurrentVersion {
   std::string dataset, version_id, run_id, updated_at;
   int64_t rows = 0, bytes = 0;
   std::string flow, recipe;
+  std::string release;  // the release the run `run_id` ran ("" when none)
 };
 
 // A model version: a dataset version written by a `train` recipe, with the
@@ -191,6 +202,17 @@ class Catalog {
   // A run by id or unique id prefix.
   Result<RunRecord> FindRun(const std::string& id_or_prefix);
   Result<std::vector<RecipeRunRecord>> RecipeRuns(const std::string& run_id);
+  // The recipe run of `flow`/`recipe` in run `run_id`, if recorded.
+  Result<std::optional<RecipeRunRecord>> FindRecipeRun(const std::string& run_id,
+                                                       const std::string& flow,
+                                                       const std::string& recipe);
+  // The latest recipe runs at a commit: for each recipe of `flow` with one, the
+  // most recent recipe run (any status) in environment `env` of a run with
+  // git_commit = `commit` made from a clean tree (runs of a dirty tree do not
+  // count), with its outputs and metrics; ordered by recipe name.
+  Result<std::vector<RecipeRunRecord>> LatestRecipeRunsAtCommit(const std::string& env,
+                                                                const std::string& flow,
+                                                                const std::string& commit);
 
   // Current version of every dataset in an environment.
   Result<std::vector<CurrentVersion>> CurrentVersions(const std::string& env);
@@ -241,6 +263,37 @@ class Catalog {
 
   std::optional<FileFingerprint> GetFingerprint(const std::string& path);
   Status PutFingerprint(const std::string& path, const FileFingerprint& fp);
+
+  // ---- releases (release.h) ----
+  // 1 + the highest release number of (flow, env); 1 for the first.
+  Result<int> NextReleaseNumber(const std::string& flow, const std::string& env);
+  // Records release `r` (r.status and r.activated_at are ignored; an empty
+  // created_at is now, an empty user or host is `who`'s) and its 'promote'
+  // activation by `who`, in one transaction. Fails (Invalid) when (flow,
+  // environment, number) exists, naming the release.
+  Status AddRelease(const ReleaseRecord& r, const Actor& who);
+  // The releases of (flow, env), newest number first, with status and
+  // activated_at filled.
+  Result<std::vector<ReleaseRecord>> ListReleases(const std::string& flow, const std::string& env);
+  // The release of the latest activation of (flow, env); none before the first.
+  Result<std::optional<ReleaseRecord>> ActiveRelease(const std::string& flow,
+                                                     const std::string& env);
+  // Appends an activation of release `number` (action "promote" or "rollback").
+  // Fails (Invalid) for another action, (NotFound) when the release does not
+  // exist, (Invalid) when it is already the active one.
+  Status ActivateRelease(const std::string& flow, const std::string& env, int number,
+                         const std::string& action, const Actor& who, const std::string& note);
+
+  // ---- the audit log (audit.h) ----
+  // Appends `entry`, filling seq, at (when empty), prev_hash and hash, in one
+  // transaction that also reads the previous hash (safe across processes).
+  Status AppendAudit(AuditEntry entry);
+  // Entries matching `f`, oldest first.
+  Result<std::vector<AuditEntry>> ReadAudit(const AuditFilter& f);
+  // Recomputes the hash chain: ok, or Failed naming the first entry that does
+  // not match, "audit entry 7 was altered or removed" (also for a missing
+  // entry, including the last one).
+  Status VerifyAudit();
 
   // PRAGMA integrity_check; "ok" when sound.
   Result<std::string> IntegrityCheck();

@@ -111,14 +111,13 @@ TEST(CatalogModelsTest, VersionsOfTrainRunsAndEvaluationsOfAModel) {
 TEST(CatalogModelsTest, ACatalogBeforeTheModelIndexIsMigratedWithItsData) {
   TempDir dir;
   {
-    auto cat = Catalog::Open(dir.path() / "c.db");
-    ASSERT_TRUE(cat.ok());
-    BeginRun(**cat, "r1", "datalab");
-  }
-  {
-    // Back to the shape version 3 had (migration 4 adds the index).
-    SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
-    db.exec("DROP INDEX recipe_runs_by_kind");
+    // A real schema-3 catalog (migration 4 adds the index).
+    SQLite::Database db((dir.path() / "c.db").string(),
+                        SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    for (int v = 1; v <= 3; ++v) db.exec(CatalogMigrationSql(v));
+    db.exec(
+        "INSERT INTO runs (id, flows, environment, trigger, status, started_at) VALUES ('r1', "
+        "'f', 'datalab', 'manual', 'succeeded', '2026-01-01T00:00:00.000Z')");
     db.exec("PRAGMA user_version = 3");
   }
   auto cat = Catalog::Open(dir.path() / "c.db");

@@ -58,7 +58,8 @@ TEST(CatalogTest, CreatesSchemaAndReopensWithoutMigratingTwice) {
 }
 
 // A catalog of schema 1 (before version salts) opens: its recipe states are kept, with no
-// salt, and a salt is stored from then on.
+// salt, and a salt is stored from then on. Its runs and recipe runs go through every
+// later step (schema 5: no release, no recorded outputs).
 TEST(CatalogTest, MigratesASchema1CatalogAddingVersionSalts) {
   TempDir dir;
   {
@@ -69,6 +70,12 @@ TEST(CatalogTest, MigratesASchema1CatalogAddingVersionSalts) {
     db.exec(
         "INSERT INTO recipe_state VALUES ('datalab', 'f', 'a', 'p', 'c', 's', '{}', "
         "'{\"out\":\"v1\"}', 'r1')");
+    db.exec(
+        "INSERT INTO runs (id, flows, environment, trigger, git_commit, status, started_at) VALUES "
+        "('r1', 'f', 'datalab', 'manual', 'abc', 'succeeded', '2026-01-01T00:00:00.000Z')");
+    db.exec(
+        "INSERT INTO recipe_runs (run_id, flow, recipe, kind, status, metrics) VALUES ('r1', 'f', "
+        "'a', 'sql', 'succeeded', '{\"rows\":2}')");
     db.exec("PRAGMA user_version = 1");
   }
   auto cat = Catalog::Open(dir.path() / "c.db");
@@ -88,6 +95,20 @@ TEST(CatalogTest, MigratesASchema1CatalogAddingVersionSalts) {
   b.states.emplace_back("f", "a", salted);
   ASSERT_TRUE((*cat)->Commit(b).ok());
   EXPECT_EQ((*cat)->RecipeStates("datalab")->at("f/a").salt, salted.salt);
+  // Steps 3 to 5: the run and its recipe run, with the columns added since.
+  RunRecord run = *(*cat)->FindRun("r1");
+  EXPECT_EQ(run.git_commit, "abc");
+  EXPECT_EQ(run.host, "");
+  EXPECT_EQ(run.release, "");
+  auto recipes = *(*cat)->RecipeRuns("r1");
+  ASSERT_EQ(recipes.size(), 1u);
+  EXPECT_EQ(recipes[0].uuid.size(), 36u);
+  EXPECT_EQ(recipes[0].metrics, (nlohmann::json{{"rows", 2}}));
+  EXPECT_TRUE(recipes[0].outputs.empty());
+  EXPECT_EQ((*cat)->LatestRecipeRunsAtCommit("datalab", "f", "abc")->size(), 1u);
+  EXPECT_EQ(*(*cat)->NextReleaseNumber("f", "warehouse"), 1);
+  EXPECT_TRUE((*cat)->ReadAudit({})->empty());
+  EXPECT_TRUE((*cat)->VerifyAudit().ok());
   EXPECT_EQ(*(*cat)->IntegrityCheck(), "ok");
 }
 

@@ -180,6 +180,137 @@ TEST_F(RunTest, BuildsPublishesAndRecordsThenNothingOnSecondRun) {
         std::filesystem::exists(session->store().root() / c.dataset / (c.version_id + ".arrow")));
 }
 
+// Recipe runs record their output versions: those published, or those found up to date.
+TEST_F(RunTest, RecipeRunsRecordPublishedAndUpToDateOutputs) {
+  Flow(kChain);
+  RunSummary s = Run();
+  auto session = Open();
+  Catalog& cat = session->catalog();
+  std::map<std::string, std::string> current;
+  const auto current_list = cat.CurrentVersions("datalab");
+  for (const auto& c : *current_list) current[c.dataset] = c.version_id;
+  ASSERT_EQ(current.size(), 4u);
+  const std::map<std::string, std::string> output_of = {
+      {"g", "a"}, {"m2", "b"}, {"m10", "c"}, {"side", "d"}};
+  auto first = *cat.RecipeRuns(s.run.id);
+  ASSERT_EQ(first.size(), 4u);
+  for (const auto& r : first) {
+    EXPECT_EQ(r.status, "succeeded") << r.recipe;
+    const std::string& ds = output_of.at(r.recipe);
+    EXPECT_EQ(r.outputs, (std::map<std::string, std::string>{{ds, current.at(ds)}})) << r.recipe;
+  }
+  EXPECT_EQ(Rec(s, "m2").outputs, (std::map<std::string, std::string>{{"b", current.at("b")}}));
+
+  RunSummary again = Run();
+  EXPECT_TRUE(again.recipes.empty());  // the summary lists what ran or was due to
+  auto second = *cat.RecipeRuns(again.run.id);
+  ASSERT_EQ(second.size(), 4u);
+  for (const auto& r : second) {
+    EXPECT_EQ(r.status, "up_to_date") << r.recipe;
+    EXPECT_EQ(r.attempts, 0);
+    EXPECT_EQ(r.reason, "up to date");
+    const std::string& ds = output_of.at(r.recipe);
+    EXPECT_EQ(r.outputs, (std::map<std::string, std::string>{{ds, current.at(ds)}})) << r.recipe;
+    if (r.recipe == "m10") {
+      EXPECT_EQ(r.inputs, (std::map<std::string, std::string>{{"b", current.at("b")}}));
+    }
+  }
+
+  // One recipe changed: it publishes a new version, the others are up to date.
+  std::string changed = kChain;
+  changed.replace(changed.find("factor: 10"), 10, "factor: 100");
+  Flow(changed);
+  RunSummary third = Run();
+  std::map<std::string, RecipeRunRecord> by_recipe;
+  const auto third_runs = cat.RecipeRuns(third.run.id);
+  for (const auto& r : *third_runs) by_recipe[r.recipe] = r;
+  ASSERT_EQ(by_recipe.size(), 4u);
+  EXPECT_EQ(by_recipe["m10"].status, "succeeded");
+  const std::string new_c = by_recipe["m10"].outputs.at("c");
+  EXPECT_NE(new_c, current.at("c"));
+  EXPECT_EQ(cat.CurrentVersionIds("datalab")->at("c"), new_c);
+  EXPECT_EQ(by_recipe["m2"].status, "up_to_date");
+  EXPECT_EQ(by_recipe["m2"].outputs.at("b"), current.at("b"));
+  // What `log` and OpenLineage read: up-to-date recipes never started.
+  EXPECT_EQ(by_recipe["m2"].started_at, "");
+}
+
+// An up-to-date recipe run carries the metrics of the recipe run that built its
+// versions: a check's results stay readable from the latest run.
+TEST_F(RunTest, AnUpToDateRecipeRunCarriesTheMetricsOfItsBuild) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 3}}
+  - name: quality
+    kind: check
+    inputs: [a]
+    outputs: [a_checked]
+    params: {checks: [{row_count: {min: 1}}]}
+)");
+  RunSummary s = Run();
+  ASSERT_EQ(s.run.status, "succeeded");
+  const nlohmann::json built = Rec(s, "quality").metrics;
+  ASSERT_TRUE(built.contains("checks")) << built.dump();
+  RunSummary again = Run();
+  auto recs = *Open()->catalog().RecipeRuns(again.run.id);
+  ASSERT_EQ(recs.size(), 2u);
+  for (const auto& r : recs) {
+    EXPECT_EQ(r.status, "up_to_date");
+    if (r.recipe == "quality") {
+      EXPECT_EQ(r.metrics, built);
+    }
+  }
+}
+
+TEST_F(RunTest, EachRunIsAuditedWithItsReleaseTriggerAndCounts) {
+  Flow(kChain);
+  RunOptions opt;
+  opt.release = "f/2";
+  opt.trigger = "promotion";
+  RunSummary s = Run(opt);
+  RunSummary again = Run();
+  std::string broken = kChain;
+  broken.replace(broken.find("factor: 10"), 10, "factor: 10, fail: true");
+  Flow(broken);
+  RunSummary failed = Run();
+  ASSERT_EQ(failed.run.status, "failed");
+
+  auto session = Open();
+  Catalog& cat = session->catalog();
+  auto runs = *cat.ListRuns(10);
+  ASSERT_EQ(runs.size(), 3u);
+  EXPECT_EQ(runs[2].release, "f/2");
+  EXPECT_EQ(runs[1].release, "");
+  auto audit = *cat.ReadAudit({.action = "run"});
+  ASSERT_EQ(audit.size(), 3u);
+  const AuditEntry& e = audit[0];
+  EXPECT_EQ(e.target, s.run.id);
+  EXPECT_EQ(e.outcome, "succeeded");
+  EXPECT_EQ(e.environment, "datalab");
+  EXPECT_EQ(e.flow, "f");
+  EXPECT_EQ(e.user, s.run.user);
+  EXPECT_EQ(e.host, s.run.host);
+  EXPECT_FALSE(e.user.empty());
+  EXPECT_EQ(e.detail["release"], "f/2");
+  EXPECT_EQ(e.detail["trigger"], "promotion");
+  EXPECT_EQ(e.detail["commit"], "");  // not a git repository
+  EXPECT_EQ(e.detail["dirty"], false);
+  EXPECT_EQ(
+      e.detail["recipes"],
+      (nlohmann::json{
+          {"succeeded", 4}, {"failed", 0}, {"cancelled", 0}, {"skipped", 0}, {"up_to_date", 0}}));
+  EXPECT_EQ(audit[1].target, again.run.id);
+  EXPECT_EQ(audit[1].detail["recipes"]["up_to_date"], 4);
+  EXPECT_EQ(audit[1].detail["release"], "");
+  EXPECT_EQ(audit[2].target, failed.run.id);
+  EXPECT_EQ(audit[2].outcome, "failed");
+  EXPECT_EQ(audit[2].detail["error"], "1 recipe(s) failed");
+  EXPECT_EQ(audit[2].detail["recipes"]["failed"], 1);
+  // No secret is named by these flows.
+  EXPECT_TRUE(cat.ReadAudit({.action = "secret.use"})->empty());
+  EXPECT_TRUE(cat.VerifyAudit().ok());
+}
+
 TEST_F(RunTest, ParamChangeRebuildsOnlyDownstream) {
   Flow(kChain);
   Run();
@@ -471,6 +602,42 @@ TEST_F(SecretVersionTest, ANewKeyMakesThePseudonymisingRecipeStale) {
   EXPECT_FALSE(InState(key1));
   EXPECT_FALSE(InState(key2));
   for (const auto& r : first.recipes) EXPECT_EQ(r.log.find(key1), std::string::npos) << r.recipe;
+}
+
+// A run audits the secrets its recipes to run name, by name: never the value.
+TEST_F(SecretVersionTest, TheSecretsOfTheRecipesToRunAreAuditedByNameOnly) {
+  const std::string key = "audited-key-0123456789abcdef-SECRET";
+  WriteFile(dir_.path() / "keys/pseudo_key", key + "\n");
+  RunSummary first = Run();
+  ASSERT_EQ(first.run.status, "succeeded");
+  RunSummary second = Run();  // nothing to run: no secret used
+  EXPECT_EQ(second.up_to_date, 3);
+
+  auto s = Open();
+  auto used = *s->catalog().ReadAudit({.action = "secret.use"});
+  ASSERT_EQ(used.size(), 1u);
+  EXPECT_EQ(used[0].target, first.run.id);
+  EXPECT_EQ(used[0].flow, "f");
+  EXPECT_EQ(used[0].environment, "datalab");
+  EXPECT_EQ(used[0].outcome, "ok");
+  EXPECT_EQ(used[0].detail,
+            (nlohmann::json{{"secret", "pseudo_key"}, {"recipes", nlohmann::json{"f/clean"}}}));
+  // Written before the run's own entry.
+  auto all = *s->catalog().ReadAudit({});
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].action, "secret.use");
+  EXPECT_EQ(all[1].action, "run");
+  EXPECT_TRUE(s->catalog().VerifyAudit().ok());
+  s.reset();
+  // The catalog file and its WAL hold the name, never the value.
+  ASSERT_TRUE(std::filesystem::exists(dir_.path() / ".alambic" / "catalog.db"));
+  std::string bytes;
+  for (const char* f : {"catalog.db", "catalog.db-wal"})
+    if (std::filesystem::exists(dir_.path() / ".alambic" / f))
+      bytes += testing::ReadFile(dir_.path() / ".alambic" / f);
+  EXPECT_NE(bytes.find("\"secret\":\"pseudo_key\""), std::string::npos);
+  EXPECT_EQ(bytes.find(key), std::string::npos);
+  EXPECT_FALSE(InState(key));
 }
 
 TEST_F(SecretVersionTest, AMissingKeyFailsThePlanNamingTheSecretAndTheFile) {

@@ -10,11 +10,14 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
+#include "core/base/actor.h"
+#include "core/base/secrets.h"
 #include "core/vcs/git.h"
 
 namespace alambic {
@@ -170,10 +173,109 @@ std::vector<ColumnLineageEdge> LineageEdges(
   return edges;
 }
 
-std::string HostName() {
-  char buf[256] = {0};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
-  return buf;
+// Adds the NAME of every "secret:NAME" string in `j`, at any depth.
+void CollectSecretNames(const nlohmann::json& j, std::set<std::string>* names) {
+  if (j.is_string()) {
+    const auto& s = j.get_ref<const std::string&>();
+    if (IsSecretRef(s)) names->insert(s.substr(kSecretPrefix.size()));
+  } else if (j.is_structured()) {
+    for (const auto& v : j) CollectSecretNames(v, names);
+  }
+}
+
+// One "secret.use" audit entry per secret the recipes to run name in their
+// params: the secret's name and the recipes, never its value.
+Status AuditSecretUse(Session& session, const Plan& plan, const RunRecord& run) {
+  std::map<std::string, std::vector<const RecipeNode*>> users;  // secret -> recipes
+  for (const auto& rp : plan.recipes) {
+    if (rp.decision != Decision::kRun) continue;
+    const RecipeNode& node = session.graph().node(rp.node);
+    std::set<std::string> names;
+    CollectSecretNames(node.recipe->params, &names);
+    for (const auto& n : names) users[n].push_back(&node);
+  }
+  for (const auto& [secret, nodes] : users) {
+    AuditEntry e;
+    e.user = run.user;
+    e.host = run.host;
+    e.action = kAuditSecretUse;
+    e.environment = run.environment;
+    std::set<std::string> flows;
+    nlohmann::json recipes = nlohmann::json::array();
+    for (const RecipeNode* n : nodes) {
+      flows.insert(n->flow->name);
+      recipes.push_back(n->flow->name + "/" + n->recipe->name);
+    }
+    for (const auto& f : flows) e.flow += (e.flow.empty() ? "" : ",") + f;
+    e.target = run.id;
+    e.outcome = kAuditOk;
+    e.detail = {{"secret", secret}, {"recipes", std::move(recipes)}};
+    ALAMBIC_RETURN_IF_ERROR(session.catalog().AppendAudit(std::move(e)));
+  }
+  return Status::Ok();
+}
+
+// The "run" audit entry of a finished run.
+Status AuditRun(Session& session, const RunSummary& summary) {
+  const RunRecord& run = summary.run;
+  AuditEntry e;
+  e.user = run.user;
+  e.host = run.host;
+  e.action = kAuditRun;
+  e.environment = run.environment;
+  e.flow = run.flows;
+  e.target = run.id;
+  e.outcome = run.status;
+  e.detail = {{"commit", run.git_commit},
+              {"dirty", run.git_dirty},
+              {"release", run.release},
+              {"trigger", run.trigger},
+              {"recipes",
+               {{"succeeded", summary.succeeded},
+                {"failed", summary.failed},
+                {"cancelled", summary.cancelled},
+                {"skipped", summary.skipped},
+                {"up_to_date", summary.up_to_date}}}};
+  if (!run.error.empty()) e.detail["error"] = run.error;
+  return session.catalog().AppendAudit(std::move(e));
+}
+
+// A recipe run of status up_to_date for each up-to-date recipe of the plan:
+// the versions it found current, and the metrics of the recipe run that built
+// them (so that what a commit produced can be read from its latest run alone).
+Status RecordUpToDate(Session& session, const Plan& plan, const RunRecord& run) {
+  Catalog& catalog = session.catalog();
+  CatalogBatch batch;
+  batch.environment = run.environment;
+  for (const auto& rp : plan.recipes) {
+    if (rp.decision != Decision::kUpToDate) continue;
+    const RecipeNode& node = session.graph().node(rp.node);
+    const RecipeSpec& spec = *node.recipe;
+    RecipeRunRecord rec;
+    rec.run_id = run.id;
+    rec.uuid = NewUuid();
+    rec.flow = node.flow->name;
+    rec.recipe = spec.name;
+    rec.kind = spec.kind;
+    rec.status = "up_to_date";
+    rec.reason = rp.explanation;
+    for (size_t k = 0; k < spec.inputs.size() && k < rp.input_versions.size(); ++k)
+      rec.inputs[spec.inputs[k]] = rp.input_versions[k];
+    for (size_t k = 0; k < spec.outputs.size() && k < rp.output_versions.size(); ++k)
+      rec.outputs[spec.outputs[k]] = rp.output_versions[k];
+    if (!spec.outputs.empty() && !rp.output_versions.empty()) {
+      ALAMBIC_ASSIGN_OR_RETURN(
+          auto v, catalog.FindVersion(run.environment, spec.outputs[0], rp.output_versions[0]));
+      if (v && v->id == rp.output_versions[0]) {
+        ALAMBIC_ASSIGN_OR_RETURN(auto built,
+                                 catalog.FindRecipeRun(v->run_id, rec.flow, rec.recipe));
+        if (built) rec.metrics = std::move(built->metrics);
+      }
+    }
+    batch.recipe_runs.push_back(std::move(rec));
+  }
+  if (batch.recipe_runs.empty()) return Status::Ok();
+  return catalog.Commit(batch);
 }
 
 // An up-to-date recipe whose expected version is published but not current
@@ -256,7 +358,8 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   run.flows = flows;
   run.environment = env;
   run.trigger = options.trigger;
-  run.user = options.user.empty() ? (std::getenv("USER") ? std::getenv("USER") : "") : options.user;
+  const Actor actor = Actor::Current();
+  run.user = options.user.empty() ? actor.user : options.user;
   if (auto head = GitReadHead(session.root()); head.ok()) {
     run.git_commit = head->commit;
     run.git_dirty = head->dirty;
@@ -264,9 +367,12 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   run.status = "running";
   run.started_at = NowIso();
   run.alambic_version = ALAMBIC_VERSION;
-  run.host = HostName();
+  run.host = actor.host;
+  run.release = options.release;
   ALAMBIC_RETURN_IF_ERROR(session.catalog().BeginRun(run));
+  ALAMBIC_RETURN_IF_ERROR(AuditSecretUse(session, plan, run));
   ALAMBIC_RETURN_IF_ERROR(RestoreBuiltVersions(session, plan, run.id));
+  ALAMBIC_RETURN_IF_ERROR(RecordUpToDate(session, plan, run));
   if (observer) observer->RunStarted(run, plan);
 
   // One executor task per recipe to run.
@@ -485,6 +591,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       for (size_t k = 0; k < res.staged.size(); ++k) {
         const auto& s = res.staged[k];
         state.outputs[s.dataset] = s.version;
+        rec.outputs[s.dataset] = s.version;
         DatasetVersionRecord v;
         v.id = s.version;
         v.dataset = s.dataset;
@@ -556,6 +663,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   ALAMBIC_RETURN_IF_ERROR(
       session.catalog().FinishRun(run.id, run.status, run.finished_at, run.error));
+  ALAMBIC_RETURN_IF_ERROR(AuditRun(session, summary));
   if (observer) observer->RunFinished(summary);
   return summary;
 }

@@ -18,7 +18,8 @@ struct RunOptions {
   PlanOptions plan;
   ExecOptions exec;
   std::string trigger = "manual";
-  std::string user;  // "" : $USER
+  std::string user;     // "" : the current user (Actor::Current)
+  std::string release;  // the release being run, as "permis/3" ("" for the working tree)
 };
 
 struct RunSummary {
@@ -63,6 +64,13 @@ class WorkspaceLock {
 // (an exclusive lock on .alambic/lock). Returns the summary even when recipes
 // failed (run.status says so); a non-ok Result means the run could not start
 // or its bookkeeping failed.
+//
+// Records in the catalog: the run, a recipe run per recipe that ran or was due
+// to (with the versions it published) and per up-to-date recipe (status
+// up_to_date, attempts 0, the versions it found current, and the metrics of the
+// recipe run that built them). Appends to the audit log one "secret.use" entry
+// per secret ("secret:NAME" anywhere in the params) of the recipes to run, when
+// the run starts (names only, never values), and one "run" entry when it ends.
 Result<RunSummary> RunFlows(Session& session, const RunOptions& options,
                             RunObserver* observer = nullptr);
 

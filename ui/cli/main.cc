@@ -31,6 +31,7 @@
 #include "plugins/loader.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/vcs_commands.h"
+#include "ui/cli/release_commands.h"
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
@@ -346,10 +347,24 @@ int CmdRuns(const Globals& g, int limit) {
   if (!h.ok()) return Fail(h.status());
   auto runs = h->catalog->ListRuns(limit);
   if (!runs.ok()) return Fail(runs.status());
-  TextTable table({"run", "status", "env", "started", "trigger", "commit", "flows"});
-  for (const auto& r : *runs)
-    table.AddRow({r.id.substr(0, kShortIdLength), r.status, r.environment, r.started_at, r.trigger,
-                  CommitLabel(r), r.flows});
+  // The release column only when a run listed ran one.
+  bool releases = false;
+  for (const auto& r : *runs) releases = releases || !r.release.empty();
+  std::vector<std::string> header = {"run",     "status", "env",  "started",
+                                     "trigger", "commit", "flows"};
+  if (releases) header.push_back("release");
+  TextTable table(header);
+  for (const auto& r : *runs) {
+    std::vector<std::string> row = {r.id.substr(0, kShortIdLength),
+                                    r.status,
+                                    r.environment,
+                                    r.started_at,
+                                    r.trigger,
+                                    CommitLabel(r),
+                                    r.flows};
+    if (releases) row.push_back(r.release.empty() ? "-" : r.release);
+    table.AddRow(std::move(row));
+  }
   std::fputs(table.Render().c_str(), stdout);
   return kExitOk;
 }
@@ -375,8 +390,11 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
             ? "-"
             : (run->git_commit + (run->git_dirty ? " (dirty working tree)" : "")).c_str(),
         run->started_at.c_str(), run->finished_at.empty() ? "-" : run->finished_at.c_str());
+    if (!run->release.empty()) std::printf("release   %s\n", Printable(run->release).c_str());
     if (!run->error.empty()) std::printf("error     %s\n", Printable(run->error).c_str());
-    if (recipes->empty()) {
+    bool ran = false;
+    for (const auto& r : *recipes) ran = ran || r.status != "up_to_date";
+    if (!ran) {
       std::printf("\nnothing was run: every selected recipe was up to date\n");
       return kExitOk;
     }
@@ -411,6 +429,12 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
       FormatCount(r.bytes_out).c_str());
   if (!r.error.empty()) std::printf("error     %s\n", Printable(r.error).c_str());
   if (!r.metrics.empty()) std::printf("metrics   %s\n", r.metrics.dump().c_str());
+  if (!r.outputs.empty()) {
+    std::string outs;
+    for (const auto& [ds, id] : r.outputs)
+      outs += (outs.empty() ? "" : ", ") + ds + " " + id.substr(0, kVersionDisplayLength);
+    std::printf("outputs   %s\n", Printable(outs).c_str());
+  }
   std::printf("\n");
   // Log lines are untrusted text (they quote data): escape each line, keep the breaks.
   size_t pos = 0;
@@ -460,8 +484,10 @@ int CmdStatus(const Globals& g) {
         else if (k < rp.output_versions.size() && rp.output_versions[k] != c.version_id)
           state = "stale: another built version matches the flow";
       }
+      std::string last_run = c.run_id.substr(0, kShortIdLength);
+      if (!c.release.empty()) last_run += " (" + c.release + ")";
       table.AddRow({ds, node.flow->name, c.version_id.substr(0, kVersionDisplayLength), state,
-                    FormatCount(c.rows), c.updated_at, c.run_id.substr(0, kShortIdLength)});
+                    FormatCount(c.rows), c.updated_at, last_run});
     }
   }
   std::fputs(table.Render().c_str(), stdout);
@@ -1180,6 +1206,7 @@ int Main(int argc, char** argv) {
   model_show->add_option("name", model_name, "The model (a train recipe's output)")->required();
   model_show->add_option("--version", model_version, "A version id or unique prefix");
   VcsCommands vcs(app);  // history, diff
+  ReleaseCommands release_commands(app);  // releases, rollback, audit
 
   try {
     app.parse(argc, argv);
@@ -1213,6 +1240,16 @@ int Main(int argc, char** argv) {
     Status st = root.ok() ? vcs.Run(*root) : root.status();
     return st.ok() ? kExitOk : Fail(st);
   }
+  if (release_commands.parsed())
+    return release_commands.Run(
+        g.env,
+        [&](const std::string& env) -> Result<std::unique_ptr<Catalog>> {
+          Globals ge = g;
+          ge.env = env;
+          ALAMBIC_ASSIGN_OR_RETURN(History h, OpenHistory(ge));
+          return std::move(h.catalog);
+        },
+        Actor::Current());
   return kExitUsage;
 }
 
