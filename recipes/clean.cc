@@ -35,7 +35,6 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -45,6 +44,7 @@
 #include <fmt/format.h>
 
 #include "core/base/secrets.h"
+#include "core/table/regex.h"
 #include "core/table/text.h"
 #include "recipes/recipe.h"
 
@@ -566,16 +566,17 @@ Status Maybe(const Step& s, const char* key, bool (json::*is)() const, const cha
   return Need(s, key, is, what);
 }
 
-Status CheckRegex(const std::string& pattern, size_t group) {
-  try {
-    std::regex re(pattern);
-    if (group > re.mark_count())
-      return Status::Invalid(fmt::format("option 'group': the pattern has {} group(s), not {}",
-                                         re.mark_count(), group));
-  } catch (const std::regex_error& e) {
+Result<std::shared_ptr<const Regex>> CompilePattern(const Step& s) {
+  auto re = Regex::Compile(s.Str("pattern"));
+  if (!re.ok()) return re.status().WithContext("option 'pattern'");
+  return re;
+}
+
+Status CheckRegex(const Step& s, size_t group) {
+  ALAMBIC_ASSIGN_OR_RETURN(auto re, CompilePattern(s));
+  if (group > re->groups())
     return Status::Invalid(
-        fmt::format("option 'pattern': invalid regular expression: {}", e.what()));
-  }
+        fmt::format("option 'group': the pattern has {} group(s), not {}", re->groups(), group));
   return Status::Ok();
 }
 
@@ -611,7 +612,8 @@ Status CheckReplace(const Step& s) {
 Status CheckRegexReplace(const Step& s) {
   ALAMBIC_RETURN_IF_ERROR(Need(s, "pattern", &json::is_string, "a string"));
   ALAMBIC_RETURN_IF_ERROR(Maybe(s, "with", &json::is_string, "a string"));
-  return CheckRegex(s.Str("pattern"), 0);
+  ALAMBIC_ASSIGN_OR_RETURN(auto re, CompilePattern(s));
+  return RegexReplacement::Parse(s.Str("with"), *re).status().WithContext("option 'with'");
 }
 
 Status CheckInto(const Step& s) {
@@ -628,7 +630,7 @@ Status CheckRegexExtract(const Step& s) {
   ALAMBIC_RETURN_IF_ERROR(Maybe(s, "group", &json::is_number_integer, "an integer"));
   ALAMBIC_RETURN_IF_ERROR(CheckInto(s));
   if (s.Int("group", 1) < 0) return Status::Invalid("option 'group' must be 0 or more");
-  return CheckRegex(s.Str("pattern"), static_cast<size_t>(s.Int("group", 1)));
+  return CheckRegex(s, static_cast<size_t>(s.Int("group", 1)));
 }
 
 Status CheckSplit(const Step& s) {
@@ -856,19 +858,33 @@ Status RunReplace(const Step& s, const StepEnv& env, Work& w, Report& r) {
 }
 
 Status RunRegexReplace(const Step& s, const StepEnv& env, Work& w, Report& r) {
-  const std::regex re(s.Str("pattern"));
-  const std::string with = s.Str("with");
+  auto re = CompilePattern(s);
+  if (!re.ok()) return env.Error(s, re.status().message());
+  auto with = RegexReplacement::Parse(s.Str("with"), **re);
+  if (!with.ok()) return env.Error(s, "option 'with': " + with.status().message());
+  Regex::Matcher m(**re);
   int64_t changed = 0;
   for (const auto& c : s.columns) {
     ALAMBIC_ASSIGN_OR_RETURN(int i, env.TextColumn(s, w, c));
     auto& wc = w.cols[static_cast<size_t>(i)];
-    wc.col = MapText(
-        *wc.col,
-        [&](std::string_view v, std::string* out) {
-          std::regex_replace(std::back_inserter(*out), v.begin(), v.end(), re, with);
-          return true;
-        },
-        &changed);
+    const Column& src = *wc.col;
+    ColumnBuilder b(TypeId::kUtf8);
+    b.Reserve(src.length);
+    std::string buf;
+    for (int64_t row = 0; row < src.length; ++row) {
+      if (src.IsNull(row)) {
+        b.AppendNull();
+        continue;
+      }
+      const std::string_view v = src.String(row);
+      buf.clear();
+      Status st = m.ReplaceAll(v, *with, &buf);
+      if (!st.ok())
+        return env.Error(s, fmt::format("column '{}', row {}: {}", c, row + 1, st.message()));
+      if (buf != v) ++changed;
+      b.AppendString(buf);
+    }
+    wc.col = b.Finish();
   }
   r["changed"] = changed;
   return Status::Ok();
@@ -892,7 +908,9 @@ int64_t CountChanged(const Work& w, const std::string& into, const Column& col) 
 }
 
 Status RunRegexExtract(const Step& s, const StepEnv& env, Work& w, Report& r) {
-  const std::regex re(s.Str("pattern"));
+  auto re = CompilePattern(s);
+  if (!re.ok()) return env.Error(s, re.status().message());
+  Regex::Matcher m(**re);
   const size_t group = static_cast<size_t>(s.Int("group", 1));
   int64_t changed = 0, unmatched = 0;
   for (const auto& c : s.columns) {
@@ -908,9 +926,14 @@ Status RunRegexExtract(const Step& s, const StepEnv& env, Work& w, Report& r) {
         continue;
       }
       std::string_view v = src.String(row);
-      std::match_results<std::string_view::const_iterator> m;
-      if (std::regex_search(v.begin(), v.end(), m, re) && m[group].matched) {
-        b.AppendString(std::string_view(&*m[group].first, static_cast<size_t>(m[group].length())));
+      auto found = m.Search(v);
+      if (!found.ok())
+        return env.Error(
+            s, fmt::format("column '{}', row {}: {}", c, row + 1, found.status().message()));
+      std::optional<std::string_view> g;
+      if (*found) g = m.Group(v, group);
+      if (g) {
+        b.AppendString(*g);
       } else {
         ++unmatched;
         b.AppendNull();

@@ -5,13 +5,13 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <regex>
 #include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "core/table/parallel.h"
+#include "core/table/regex.h"
 
 namespace alambic {
 namespace {
@@ -258,7 +258,7 @@ struct ExprNode {
   std::vector<std::shared_ptr<const ExprNode>> args;
   TypeId type = kNullType;  // after Compile; literal type before
   int depth = 1;
-  std::shared_ptr<const std::regex> regex;  // matches()
+  std::shared_ptr<const Regex> regex;  // matches()
 };
 
 using NodePtr = std::shared_ptr<const ExprNode>;
@@ -1446,7 +1446,7 @@ class ExprCompiler {
       const ExprNode& p = *n->args[1];
       if (p.kind != NodeKind::kLiteral || p.type != TypeId::kUtf8 || IsNullLiteral(p))
         return Error(p.pos, "matches() needs a string literal as its pattern");
-      auto re = CompileRegex(p.s);
+      auto re = Regex::Compile(p.s);
       if (!re.ok()) return Error(p.pos, re.status().message());
       n->regex = *re;
       n->type = TypeId::kBool;
@@ -1486,22 +1486,6 @@ class ExprCompiler {
       return NodePtr(n);
     }
     return Error(n->pos, fmt::format("unknown function '{}'", f));
-  }
-
- public:
-  static Result<std::shared_ptr<const std::regex>> CompileRegex(const std::string& pattern) {
-    try {
-#if defined(__GLIBCXX__)
-      // libstdc++'s breadth-first matcher: no recursion on the subject, so long
-      // strings cannot overflow the stack (back-references are refused).
-      constexpr auto kFlags = std::regex::ECMAScript | std::regex_constants::__polynomial;
-#else
-      constexpr auto kFlags = std::regex::ECMAScript;
-#endif
-      return std::make_shared<const std::regex>(pattern, kFlags);
-    } catch (const std::regex_error& e) {
-      return Status::Invalid(fmt::format("invalid regular expression '{}': {}", pattern, e.what()));
-    }
   }
 
  private:
@@ -2006,38 +1990,6 @@ Val CallVal(const ExprNode& n, const std::vector<Val>& args) {
   if (f == "contains")
     return Map2<bool, SV, SV>(t, args[0], args[1],
                               [](SV s, SV p, bool& r) { return r = s.find(p) != SV::npos, true; });
-  if (f == "matches") {
-    // std::regex costs microseconds a row: a large column is matched in chunks on
-    // several threads (a const std::regex may be searched concurrently), then the
-    // results are written in order.
-    const std::regex& re = *n.regex;
-    const Val& a = args[0];
-    const int64_t rows = a.length();
-    In<SV> ia(a);
-    enum : uint8_t { kNo, kYes, kNull };
-    std::vector<uint8_t> hit(static_cast<size_t>(rows));
-    constexpr int64_t kChunk = 1 << 13;
-    ParallelFor((rows + kChunk - 1) / kChunk, rows >= 2 * kChunk, [&](int64_t k) {
-      const int64_t end = std::min(rows, (k + 1) * kChunk);
-      for (int64_t i = k * kChunk; i < end; ++i) {
-        if (!ia.Valid(i)) {
-          hit[static_cast<size_t>(i)] = kNull;
-          continue;
-        }
-        const SV s = ia[i];
-        hit[static_cast<size_t>(i)] = std::regex_search(s.begin(), s.end(), re) ? kYes : kNo;
-      }
-    });
-    Out<bool> out(t, rows);
-    for (int64_t i = 0; i < rows; ++i) {
-      const uint8_t h = hit[static_cast<size_t>(i)];
-      if (h == kNull)
-        out.Null(i);
-      else
-        out.Set(i, h == kYes);
-    }
-    return Val{out.Finish(), a.scalar};
-  }
   if (f == "year" || f == "month" || f == "day") {
     const int part = f == "year" ? 0 : (f == "month" ? 1 : 2);
     Val d = args[0].col->type == TypeId::kDate32 ? args[0] : CastVal(args[0], TypeId::kDate32);
@@ -2093,7 +2045,69 @@ bool IsStrict(const ExprNode& n, size_t arg) {
   }
 }
 
-Val Apply(const ExprNode& n, const std::vector<Val>& args) {
+// matches(s, 'pattern'): PCRE2 costs up to microseconds a row, so a large column
+// is matched in chunks on several threads, each with its own matcher, then the
+// results are written in order. A match that reaches the regex limits fails
+// the evaluation, naming the first such row.
+Result<Val> MatchesVal(const ExprNode& n, const Val& a) {
+  const Regex& re = *n.regex;
+  const int64_t rows = a.length();
+  In<std::string_view> ia(a);
+  enum : uint8_t { kNo, kYes, kNull };
+  std::vector<uint8_t> hit(static_cast<size_t>(rows));
+  constexpr int64_t kChunk = 1 << 13;
+  const int64_t chunks = (rows + kChunk - 1) / kChunk;
+  const int threads =
+      rows >= 2 * kChunk ? static_cast<int>(std::min<int64_t>(chunks, MaxThreads())) : 1;
+  std::atomic<int64_t> next_chunk{0};
+  // The first failing row of each thread; the earliest of all is reported.
+  std::atomic<int64_t> first_failure{rows};
+  std::vector<std::pair<int64_t, Status>> failures(static_cast<size_t>(threads),
+                                                   {rows, Status::Ok()});
+  ParallelFor(threads, threads > 1, [&](int64_t thread) {
+    Regex::Matcher m(re);
+    for (int64_t k = next_chunk.fetch_add(1); k < chunks; k = next_chunk.fetch_add(1)) {
+      const int64_t end = std::min(rows, (k + 1) * kChunk);
+      for (int64_t i = k * kChunk; i < end; ++i) {
+        if (i >= first_failure.load(std::memory_order_relaxed)) return;
+        if (!ia.Valid(i)) {
+          hit[static_cast<size_t>(i)] = kNull;
+          continue;
+        }
+        auto found = m.Search(ia[i]);
+        if (!found.ok()) {
+          failures[static_cast<size_t>(thread)] = std::make_pair(i, found.status());
+          int64_t seen = first_failure.load();
+          while (i < seen && !first_failure.compare_exchange_weak(seen, i)) {
+          }
+          return;
+        }
+        hit[static_cast<size_t>(i)] = *found ? kYes : kNo;
+      }
+    }
+  });
+  const auto first =
+      std::min_element(failures.begin(), failures.end(),
+                       [](const auto& x, const auto& y) { return x.first < y.first; });
+  if (first->first < rows) {
+    const ExprNode& arg = *n.args[0];
+    return first->second.WithContext(
+        arg.kind == NodeKind::kColumn
+            ? fmt::format("matches() on column '{}', row {}", arg.name, first->first + 1)
+            : fmt::format("matches(), row {}", first->first + 1));
+  }
+  Out<bool> out(TypeId::kBool, rows);
+  for (int64_t i = 0; i < rows; ++i) {
+    const uint8_t h = hit[static_cast<size_t>(i)];
+    if (h == kNull)
+      out.Null(i);
+    else
+      out.Set(i, h == kYes);
+  }
+  return Val{out.Finish(), a.scalar};
+}
+
+Result<Val> Apply(const ExprNode& n, const std::vector<Val>& args) {
   switch (n.kind) {
     case NodeKind::kUnary:
       if (n.name == "not")
@@ -2124,6 +2138,7 @@ Val Apply(const ExprNode& n, const std::vector<Val>& args) {
     case NodeKind::kCast:
       return CastVal(args[0], n.type);
     case NodeKind::kCall:
+      if (n.name == "matches") return MatchesVal(n, args[0]);
       return CallVal(n, args);
     default:
       return args[0];
@@ -2156,8 +2171,10 @@ Result<Val> Eval(const ExprNode& n, const Table& table) {
     if (c->is_dictionary() && c->dictionary->length < c->length) {
       std::vector<Val> on_dict = args;
       on_dict[static_cast<size_t>(full)] = Full(c->dictionary);
-      Val r = Apply(n, on_dict);
-      return Full(ExpandDictionary(r.col, *c));
+      auto r = Apply(n, on_dict);
+      // An error names a row of the column, not an entry of its dictionary.
+      if (!r.ok()) return Apply(n, args);
+      return Full(ExpandDictionary(r->col, *c));
     }
   }
   return Apply(n, args);

@@ -4,8 +4,12 @@
 // Text is parsed into a syntax tree (ParseExpr: syntax only, no schema), then
 // type-checked against a schema (Compile), then evaluated on whole columns
 // (TypedExpr::Evaluate): every node of the tree produces one Column for all
-// rows at once, with validity bitmaps for nulls. Evaluation never fails on data:
-// division by zero, int64 overflow and unparseable casts give null.
+// rows at once, with validity bitmaps for nulls. Evaluation does not fail on
+// data: division by zero, int64 overflow and unparseable casts give null. The
+// one exception is matches(), whose regular expression (core/table/regex.h)
+// fails the evaluation when a value makes it reach its backtracking limits:
+// "matches() on column 'c', row 7: the regular expression '(a+)+$': match
+// limit exceeded (...)".
 //
 // Errors name the place as line:column (1-based, columns counted in characters)
 // of the offending token, e.g. "1:7: cannot add utf8 and int64" or
