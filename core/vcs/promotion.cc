@@ -328,7 +328,8 @@ Result<int> HighestTaggedRelease(const std::filesystem::path& root, const std::s
   int highest = 0;
   for (const auto& t : tags) {
     const std::string rest = t.name.substr(prefix.size());
-    if (rest.empty() || !std::all_of(rest.begin(), rest.end(), ::isdigit) || rest.size() > 9)
+    if (rest.empty() || rest.size() > 9 ||
+        !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }))
       continue;
     highest = std::max(highest, std::stoi(rest));
   }
