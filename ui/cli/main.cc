@@ -28,10 +28,12 @@
 #include "core/flow/validate.h"
 #include "core/table/csv.h"
 #include "core/vcs/git.h"
+#include "core/vcs/promotion.h"
 #include "plugins/loader.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/vcs_commands.h"
 #include "ui/cli/release_commands.h"
+#include "ui/cli/promote_commands.h"
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
@@ -317,22 +319,107 @@ void PostRunEvents(Session& s, const RunRecord& run) {
                      cfg.openlineage_url));
 }
 
+int ExitOf(const RunRecord& run) {
+  if (run.status == "succeeded") return kExitOk;
+  if (run.status == "cancelled") return kExitStopped;
+  return kExitFailed;
+}
+
+// An environment that runs only releases (the warehouse): each selected flow
+// runs from a clone of its active release, never from the working tree.
+int CmdRunReleases(const fs::path& root, const std::string& env, const Selection& sel,
+                   const RunOptions& base, bool verbose) {
+  std::vector<std::string> flows = sel.flows;
+  auto catalog = Catalog::Open(root / ".alambic" / "catalog.db");
+  if (!catalog.ok()) return Fail(catalog.status());
+  if (flows.empty()) {
+    LoadedWorkspace lw = LoadWorkspace(root);
+    for (const auto& f : lw.workspace.flows) {
+      auto active = (*catalog)->ActiveRelease(f.name, env);
+      if (!active.ok()) return Fail(active.status());
+      if (*active)
+        flows.push_back(f.name);
+      else
+        std::printf("skipping flow %s: no release in the %s\n", f.name.c_str(), env.c_str());
+    }
+    if (flows.empty())
+      return Fail(Status::NotFound(fmt::format(
+          "no flow has a release in the {}: only released code runs there; promote one with "
+          "`alambic promote FLOW --to {}`",
+          env, env)));
+  }
+  int exit = kExitOk;
+  for (const auto& flow : flows) {
+    auto checkout = CheckoutActiveRelease(**catalog, root, flow, env);
+    if (!checkout.ok()) return Fail(checkout.status());
+    const ReleaseRecord& rel = checkout->release;
+    std::printf("%s: release %d (commit %s, promoted %s by %s)\n", flow.c_str(), rel.number,
+                rel.git_commit.substr(0, 10).c_str(), rel.created_at.c_str(),
+                Printable(rel.user).c_str());
+    std::fflush(stdout);
+    SessionOptions so;
+    so.code_root = checkout->code_root;
+    auto session = Session::Open(root, env, Kinds(checkout->code_root), so);
+    if (!session.ok()) return Fail(session.status().WithContext(rel.tag));
+    RunOptions opts = base;
+    opts.plan.flows = {flow};
+    opts.release = fmt::format("{}/{}", flow, rel.number);
+    bool tty = ::isatty(STDOUT_FILENO) != 0;
+    TerminalProgress progress(stdout, tty, verbose);
+    auto summary = RunFlows(**session, opts, &progress);
+    if (!summary.ok()) return Fail(summary.status());
+    PostRunEvents(**session, summary->run);
+    if (int e = ExitOf(summary->run); e != kExitOk) {
+      exit = e;
+      if (e == kExitStopped) break;
+    }
+  }
+  return exit;
+}
+
 int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bool verbose) {
-  auto session = OpenSession(g);
-  if (!session.ok()) return Fail(session.status());
   RunOptions opts;
   opts.plan = sel.ToPlanOptions();
   opts.exec.jobs = jobs;
   opts.exec.keep_going = keep_going;
   opts.exec.handle_signals = true;
+  auto root = WorkspaceRoot(g);
+  if (!root.ok()) return Fail(root.status());
+  LoadedWorkspace config = LoadWorkspaceConfig(*root);
+  const WorkspaceConfig& cfg = config.workspace.config;
+  const std::string env = g.env.empty() ? cfg.default_environment : g.env;
+  if (auto spec = cfg.environments.find(env);
+      spec != cfg.environments.end() && (env == kWarehouse || spec->second.releases_only))
+    return CmdRunReleases(*root, env, sel, opts, verbose);
+  auto session = OpenSession(g);
+  if (!session.ok()) return Fail(session.status());
   bool tty = ::isatty(STDOUT_FILENO) != 0;
   TerminalProgress progress(stdout, tty, verbose);
   auto summary = RunFlows(**session, opts, &progress);
   if (!summary.ok()) return Fail(summary.status());
   PostRunEvents(**session, summary->run);
-  if (summary->run.status == "succeeded") return kExitOk;
-  if (summary->run.status == "cancelled") return kExitStopped;
-  return kExitFailed;
+  return ExitOf(summary->run);
+}
+
+// ---- promote ----------------------------------------------------------------------
+
+int CmdPromote(const Globals& g, const PromoteOptions& o) {
+  auto root = WorkspaceRoot(g);
+  if (!root.ok()) return Fail(root.status());
+  LoadedWorkspace config = LoadWorkspaceConfig(*root);
+  const WorkspaceConfig& cfg = config.workspace.config;
+  const std::string from = g.env.empty() ? cfg.default_environment : g.env;
+  if (!cfg.environments.count(o.to))
+    return Fail(Status::Invalid(fmt::format("unknown environment '{}'", o.to)));
+  if (o.to == from)
+    return Fail(Status::Invalid(
+        fmt::format("cannot promote from {} to itself: name the target with --to", from)));
+  auto catalog = Catalog::Open(*root / ".alambic" / "catalog.db");
+  if (!catalog.ok()) return Fail(catalog.status());
+  auto outcome = Promote(**catalog, *root, from, o, Actor::Current());
+  if (!outcome.ok()) return Fail(outcome.status());
+  std::fputs(RenderPromotion(o, *outcome).c_str(), stdout);
+  return outcome->Admitted() ? kExitOk : kExitFailed;
 }
 
 // ---- history: runs, log -----------------------------------------------------------
@@ -1195,6 +1282,17 @@ int Main(int argc, char** argv) {
   catalog_search->add_option("text", search_text)->required();
   catalog_search->add_option("--format", search_format)->check(CLI::IsMember({"text", "json"}));
 
+  PromoteOptions promote_opts;
+  auto* promote =
+      app.add_subcommand("promote", "Release a flow to the warehouse if it passes every gate");
+  promote->add_option("flow", promote_opts.flow)->required();
+  promote->add_option("--to", promote_opts.to, "Target environment (default: warehouse)");
+  promote->add_option("--commit", promote_opts.commit, "The commit to release (default: HEAD)")
+      ->type_name("REV");
+  promote->add_option("--note", promote_opts.note, "Why this release (kept with it)");
+  promote->add_flag("--allow-breaking", promote_opts.allow_breaking,
+                    "Release even if output columns are removed or retyped");
+
   auto* plugin = app.add_subcommand("plugin", "C++ plugins");
   plugin->require_subcommand(1);
   auto* plugin_list = plugin->add_subcommand("list", "Plugins found, with their kinds and params");
@@ -1234,6 +1332,7 @@ int Main(int argc, char** argv) {
   if (*usecase_show) return CmdUsecaseShow(g, usecase_id, usecase_format);
   if (*catalog_sync) return CmdCatalogSync(g);
   if (*catalog_search) return CmdCatalogSearch(g, search_text, search_format);
+  if (*promote) return CmdPromote(g, promote_opts);
   if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version);
   if (vcs.Selected()) {
     auto root = WorkspaceRoot(g);

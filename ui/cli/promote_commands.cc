@@ -1,0 +1,36 @@
+#include "ui/cli/promote_commands.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "ui/common/text_table.h"
+
+namespace alambic {
+
+std::string RenderPromotion(const PromoteOptions& o, const PromoteOutcome& outcome) {
+  std::string out = fmt::format("promote {} at {} to {}\n", Printable(o.flow),
+                                outcome.commit.substr(0, 10), Printable(o.to));
+  size_t width = 0;
+  for (const auto& g : outcome.gates) width = std::max(width, g.gate.size());
+  for (const auto& g : outcome.gates) {
+    out += fmt::format("  {:<4}  {:<{}}  {}\n", g.passed ? "pass" : "FAIL", g.gate, width,
+                       Printable(g.reason));
+    for (const auto& d : g.details)
+      out += fmt::format("  {:<4}  {:<{}}    - {}\n", "", "", width, Printable(d));
+  }
+  if (outcome.release) {
+    const ReleaseRecord& r = *outcome.release;
+    out += fmt::format("release {} of {}: tag {}, commit {}; active in the {}\n", r.number,
+                       Printable(r.flow), Printable(r.tag), r.git_commit.substr(0, 10),
+                       Printable(r.environment));
+  } else {
+    const auto failed = std::count_if(outcome.gates.begin(), outcome.gates.end(),
+                                      [](const GateResult& g) { return !g.passed; });
+    out += fmt::format("refused: {} of {} gates failed; nothing was released\n", failed,
+                       outcome.gates.size());
+  }
+  return out;
+}
+
+}  // namespace alambic

@@ -1,0 +1,15 @@
+// `alambic promote`: the report of a promotion, gate by gate (see docs/promotion.md).
+#pragma once
+
+#include <string>
+
+#include "core/vcs/promotion.h"
+
+namespace alambic {
+
+// One line per gate (pass / FAIL, name, reason), its findings indented below,
+// then the verdict: the release made, or how many gates refused it. Text from
+// the flow and the catalog is escaped for the terminal.
+std::string RenderPromotion(const PromoteOptions& options, const PromoteOutcome& outcome);
+
+}  // namespace alambic
