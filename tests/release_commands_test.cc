@@ -53,7 +53,7 @@ class ReleaseCommandsTest : public ::testing::Test {
     ws_ = dir_.path() / "ws";
     WriteFile(ws_ / "alambic.yaml",
               "name: ws\ndefault_environment: datalab\nenvironments:\n  datalab: {}\n"
-              "  warehouse: {}\n");
+              "  warehouse: {}\n  preprod: {}\n");
     WriteFile(ws_ / "data/people.csv", "id;dept\n1;01\n2;2A\n");
     WriteFile(ws_ / "flows/people.yaml", R"(flow: people
 recipes:
@@ -287,12 +287,14 @@ TEST_F(ReleaseCommandsTest, RunsLogAndStatusShowTheReleaseARunRan) {
     r.environment = "datalab";
     r.trigger = "manual";
     ASSERT_TRUE(cat->BeginRun(r).ok());
+    // A version made by a run of release 3, current in an environment that
+    // runs the working tree (the warehouse's status is judged from releases).
     CatalogBatch b;
-    b.environment = "warehouse";
+    b.environment = "preprod";
     DatasetVersionRecord v;
     v.id = std::string(64, 'e');
     v.dataset = "people_raw";
-    v.environment = "warehouse";
+    v.environment = "preprod";
     v.file = "people_raw/" + v.id + ".arrow";
     v.schema = "[]";
     v.rows = 2;
@@ -311,7 +313,7 @@ TEST_F(ReleaseCommandsTest, RunsLogAndStatusShowTheReleaseARunRan) {
   auto log = Cli(ws_, {"log", "1111"});
   EXPECT_THAT(log.out, HasSubstr("release   people/3\n"));
   EXPECT_THAT(Cli(ws_, {"log", "2222"}).out, Not(HasSubstr("release")));
-  auto status = Cli(ws_, {"--env", "warehouse", "status"});
+  auto status = Cli(ws_, {"--env", "preprod", "status"});
   ASSERT_EQ(status.code, 0) << status.err;
   EXPECT_THAT(status.out, HasSubstr("11111111 (people/3)"));
   // Without any release, `runs` keeps its columns.

@@ -607,7 +607,7 @@ TEST_F(SecretVersionTest, ANewKeyMakesThePseudonymisingRecipeStale) {
 // A run audits the secrets its recipes to run name, by name: never the value.
 TEST_F(SecretVersionTest, TheSecretsOfTheRecipesToRunAreAuditedByNameOnly) {
   const std::string key = "audited-key-0123456789abcdef-SECRET";
-  WriteFile(dir_.path() / "keys/pseudo_key", key + "\n");
+  WriteKey(key + "\n");
   RunSummary first = Run();
   ASSERT_EQ(first.run.status, "succeeded");
   RunSummary second = Run();  // nothing to run: no secret used

@@ -31,9 +31,9 @@
 #include "core/vcs/promotion.h"
 #include "plugins/loader.h"
 #include "ui/cli/model_commands.h"
-#include "ui/cli/vcs_commands.h"
-#include "ui/cli/release_commands.h"
 #include "ui/cli/promote_commands.h"
+#include "ui/cli/release_commands.h"
+#include "ui/cli/vcs_commands.h"
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
@@ -267,12 +267,80 @@ Result<std::unique_ptr<Session>> OpenSession(const Globals& g) {
   return Session::Open(root, g.env, Kinds(root));
 }
 
+// An environment that runs only releases (the warehouse) is planned and shown
+// from each flow's active release, never from the working tree.
+bool RunsReleasesOnly(const WorkspaceConfig& cfg, const std::string& env) {
+  auto spec = cfg.environments.find(env);
+  return spec != cfg.environments.end() && (env == kWarehouse || spec->second.releases_only);
+}
+
+struct ReleaseSession {
+  std::string flow;
+  ReleaseRecord release;
+  std::unique_ptr<Session> session;
+};
+
+// One session per flow with an active release in the environment (those of
+// `flows`, else every flow of the working tree that has one), each opened on
+// its release's checkout; nothing when the environment runs the working tree.
+Result<std::optional<std::vector<ReleaseSession>>> OpenReleaseSessions(
+    const Globals& g, const std::vector<std::string>& flows) {
+  ALAMBIC_ASSIGN_OR_RETURN(fs::path root, WorkspaceRoot(g));
+  LoadedWorkspace config = LoadWorkspaceConfig(root);
+  const WorkspaceConfig& cfg = config.workspace.config;
+  const std::string env = g.env.empty() ? cfg.default_environment : g.env;
+  if (!RunsReleasesOnly(cfg, env)) return std::optional<std::vector<ReleaseSession>>();
+  ALAMBIC_ASSIGN_OR_RETURN(auto catalog, Catalog::Open(root / ".alambic" / "catalog.db"));
+  std::vector<std::string> names = flows;
+  if (names.empty()) {
+    LoadedWorkspace lw = LoadWorkspace(root);
+    for (const auto& f : lw.workspace.flows) {
+      ALAMBIC_ASSIGN_OR_RETURN(auto active, catalog->ActiveRelease(f.name, env));
+      if (active) names.push_back(f.name);
+    }
+  }
+  std::vector<ReleaseSession> out;
+  for (const auto& flow : names) {
+    ALAMBIC_ASSIGN_OR_RETURN(ReleaseCheckout checkout,
+                             CheckoutActiveRelease(*catalog, root, flow, env));
+    SessionOptions so;
+    so.code_root = checkout.code_root;
+    auto session = Session::Open(root, env, Kinds(checkout.code_root), so);
+    if (!session.ok()) return session.status().WithContext(checkout.release.tag);
+    out.push_back({flow, std::move(checkout.release), std::move(*session)});
+  }
+  return std::optional<std::vector<ReleaseSession>>(std::move(out));
+}
+
+std::string ReleaseHeading(const ReleaseSession& rs) {
+  return fmt::format("{}: release {} (commit {})\n", rs.flow, rs.release.number,
+                     rs.release.git_commit.substr(0, 10));
+}
+
+Status PrintPlan(Session& session, const PlanOptions& options, bool explain);
+
 int CmdPlan(const Globals& g, const Selection& sel, bool explain) {
+  auto releases = OpenReleaseSessions(g, sel.flows);
+  if (!releases.ok()) return Fail(releases.status());
+  if (*releases) {
+    for (auto& rs : **releases) {
+      std::fputs(ReleaseHeading(rs).c_str(), stdout);
+      PlanOptions o = sel.ToPlanOptions();
+      o.flows = {rs.flow};
+      if (Status st = PrintPlan(*rs.session, o, explain); !st.ok()) return Fail(st);
+    }
+    return kExitOk;
+  }
   auto session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
-  auto plan = (*session)->MakePlan(sel.ToPlanOptions());
-  if (!plan.ok()) return Fail(plan.status());
-  const FlowGraph& graph = (*session)->graph();
+  Status st = PrintPlan(**session, sel.ToPlanOptions(), explain);
+  return st.ok() ? kExitOk : Fail(st);
+}
+
+Status PrintPlan(Session& session, const PlanOptions& options, bool explain) {
+  ALAMBIC_ASSIGN_OR_RETURN(Plan plan_value, session.MakePlan(options));
+  const Plan* plan = &plan_value;
+  const FlowGraph& graph = session.graph();
   std::string out;
   if (explain) {
     TextTable table({"recipe", "decision", "reason"}, 200);
@@ -286,7 +354,7 @@ int CmdPlan(const Globals& g, const Selection& sel, bool explain) {
   }
   out += fmt::format("{} of {} recipes to run\n", plan->to_run, plan->recipes.size());
   std::fwrite(out.data(), 1, out.size(), stdout);
-  return kExitOk;
+  return Status::Ok();
 }
 
 OpenLineageOptions LineageOptionsFor(const WorkspaceConfig& cfg, const std::string& env) {
@@ -332,6 +400,21 @@ int CmdRunReleases(const fs::path& root, const std::string& env, const Selection
   std::vector<std::string> flows = sel.flows;
   auto catalog = Catalog::Open(root / ".alambic" / "catalog.db");
   if (!catalog.ok()) return Fail(catalog.status());
+  // A refused warehouse run is audited too: who tried to run what, and why not.
+  auto refuse = [&](const std::string& flow, const std::string& target, const Status& why) {
+    AuditEntry audit;
+    const Actor who = Actor::Current();
+    audit.user = who.user;
+    audit.host = who.host;
+    audit.action = "run";
+    audit.environment = env;
+    audit.flow = flow;
+    audit.target = target;
+    audit.outcome = "refused";
+    audit.detail = {{"error", why.message()}};
+    if (Status st = (*catalog)->AppendAudit(audit); !st.ok()) (void)Fail(st);
+    return Fail(why);
+  };
   if (flows.empty()) {
     LoadedWorkspace lw = LoadWorkspace(root);
     for (const auto& f : lw.workspace.flows) {
@@ -343,15 +426,17 @@ int CmdRunReleases(const fs::path& root, const std::string& env, const Selection
         std::printf("skipping flow %s: no release in the %s\n", f.name.c_str(), env.c_str());
     }
     if (flows.empty())
-      return Fail(Status::NotFound(fmt::format(
-          "no flow has a release in the {}: only released code runs there; promote one with "
-          "`alambic promote FLOW --to {}`",
-          env, env)));
+      return refuse(
+          "", "",
+          Status::NotFound(fmt::format(
+              "no flow has a release in the {}: only released code runs there; promote one with "
+              "`alambic promote FLOW --to {}`",
+              env, env)));
   }
   int exit = kExitOk;
   for (const auto& flow : flows) {
     auto checkout = CheckoutActiveRelease(**catalog, root, flow, env);
-    if (!checkout.ok()) return Fail(checkout.status());
+    if (!checkout.ok()) return refuse(flow, "", checkout.status());
     const ReleaseRecord& rel = checkout->release;
     std::printf("%s: release %d (commit %s, promoted %s by %s)\n", flow.c_str(), rel.number,
                 rel.git_commit.substr(0, 10).c_str(), rel.created_at.c_str(),
@@ -360,14 +445,14 @@ int CmdRunReleases(const fs::path& root, const std::string& env, const Selection
     SessionOptions so;
     so.code_root = checkout->code_root;
     auto session = Session::Open(root, env, Kinds(checkout->code_root), so);
-    if (!session.ok()) return Fail(session.status().WithContext(rel.tag));
+    if (!session.ok()) return refuse(flow, rel.tag, session.status().WithContext(rel.tag));
     RunOptions opts = base;
     opts.plan.flows = {flow};
     opts.release = fmt::format("{}/{}", flow, rel.number);
     bool tty = ::isatty(STDOUT_FILENO) != 0;
     TerminalProgress progress(stdout, tty, verbose);
     auto summary = RunFlows(**session, opts, &progress);
-    if (!summary.ok()) return Fail(summary.status());
+    if (!summary.ok()) return refuse(flow, rel.tag, summary.status().WithContext(rel.tag));
     PostRunEvents(**session, summary->run);
     if (int e = ExitOf(summary->run); e != kExitOk) {
       exit = e;
@@ -388,9 +473,7 @@ int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bo
   LoadedWorkspace config = LoadWorkspaceConfig(*root);
   const WorkspaceConfig& cfg = config.workspace.config;
   const std::string env = g.env.empty() ? cfg.default_environment : g.env;
-  if (auto spec = cfg.environments.find(env);
-      spec != cfg.environments.end() && (env == kWarehouse || spec->second.releases_only))
-    return CmdRunReleases(*root, env, sel, opts, verbose);
+  if (RunsReleasesOnly(cfg, env)) return CmdRunReleases(*root, env, sel, opts, verbose);
   auto session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   bool tty = ::isatty(STDOUT_FILENO) != 0;
@@ -537,23 +620,44 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
 
 // ---- status -----------------------------------------------------------------
 
+// Adds a row per dataset of `s` (of `flow` only, unless empty) to `table`.
+Status AddStatusRows(Session& s, const std::string& flow, TextTable* table);
+
 int CmdStatus(const Globals& g) {
-  auto session = OpenSession(g);
-  if (!session.ok()) return Fail(session.status());
-  Session& s = **session;
-  auto plan = s.MakePlan({});
-  if (!plan.ok()) return Fail(plan.status());
-  auto current = s.catalog().CurrentVersions(s.environment());
-  if (!current.ok()) return Fail(current.status());
+  TextTable table({"dataset", "flow", "version", "state", "rows", "updated", "last run"}, 100);
+  table.AlignRight(4);
+  auto releases = OpenReleaseSessions(g, {});
+  if (!releases.ok()) return Fail(releases.status());
+  if (*releases) {
+    for (auto& rs : **releases) {
+      std::fputs(ReleaseHeading(rs).c_str(), stdout);
+      if (Status st = AddStatusRows(*rs.session, rs.flow, &table); !st.ok()) return Fail(st);
+    }
+  } else {
+    auto session = OpenSession(g);
+    if (!session.ok()) return Fail(session.status());
+    if (Status st = AddStatusRows(**session, "", &table); !st.ok()) return Fail(st);
+  }
+  std::fputs(table.Render().c_str(), stdout);
+  return kExitOk;
+}
+
+Status AddStatusRows(Session& s, const std::string& flow, TextTable* table_out) {
+  TextTable& table = *table_out;
+  PlanOptions options;
+  if (!flow.empty()) options.flows = {flow};
+  ALAMBIC_ASSIGN_OR_RETURN(Plan plan_value, s.MakePlan(options));
+  const Plan* plan = &plan_value;
+  ALAMBIC_ASSIGN_OR_RETURN(auto current_value, s.catalog().CurrentVersions(s.environment()));
+  const auto* current = &current_value;
   std::map<std::string, const CurrentVersion*> cur;
   for (const auto& c : *current) cur[c.dataset] = &c;
   std::map<int, const RecipePlan*> by_node;
   for (const auto& rp : plan->recipes) by_node[rp.node] = &rp;
 
-  TextTable table({"dataset", "flow", "version", "state", "rows", "updated", "last run"}, 100);
-  table.AlignRight(4);
   for (int i = 0; i < s.graph().size(); ++i) {
     const RecipeNode& node = s.graph().node(i);
+    if (!flow.empty() && node.flow->name != flow) continue;
     auto pit = by_node.find(i);
     for (size_t k = 0; k < node.recipe->outputs.size(); ++k) {
       const std::string& ds = node.recipe->outputs[k];
@@ -577,8 +681,7 @@ int CmdStatus(const Globals& g) {
                     FormatCount(c.rows), c.updated_at, last_run});
     }
   }
-  std::fputs(table.Render().c_str(), stdout);
-  return kExitOk;
+  return Status::Ok();
 }
 
 // ---- show, export -------------------------------------------------------------
@@ -1303,7 +1406,7 @@ int Main(int argc, char** argv) {
   auto* model_show = model->add_subcommand("show", "A model version's metrics and evaluations");
   model_show->add_option("name", model_name, "The model (a train recipe's output)")->required();
   model_show->add_option("--version", model_version, "A version id or unique prefix");
-  VcsCommands vcs(app);  // history, diff
+  VcsCommands vcs(app);                   // history, diff
   ReleaseCommands release_commands(app);  // releases, rollback, audit
 
   try {
