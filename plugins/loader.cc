@@ -3,8 +3,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,22 +18,26 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/base/hash.h"
-#include "core/table/arrow_c.h"
 #include "core/table/arrow_ipc.h"
 #include "plugins/alambic_plugin.h"
+#include "plugins/host.h"
+
+extern char** environ;
 
 namespace alambic {
 namespace {
 
-constexpr size_t kErrorSize = 4096;
-constexpr int64_t kBytesPerMb = 1024 * 1024;
-// Child exit codes besides 0 (success); away from 1, which sanitizers use.
-constexpr int kExitPluginError = 10;
-constexpr int kExitOutOfMemory = 11;
-constexpr int kExitException = 12;
-constexpr int kExitHostError = 13;
+using plugin_host::kExitException;
+using plugin_host::kExitHostError;
+using plugin_host::kExitOutOfMemory;
+using plugin_host::kExitPluginError;
+
+// At most this much of what a plugin prints is forwarded to the recipe's log.
+constexpr size_t kConsoleLines = 200;
+constexpr size_t kConsoleBytes = 1 << 16;
 
 struct PluginShared {
   std::string name, version, file_hash, path;
@@ -47,53 +50,14 @@ bool ValidKindName(std::string_view n) {
   });
 }
 
-std::string ReadAll(const std::filesystem::path& p) {
+// The file's first `max` bytes (all of it by default).
+std::string ReadAll(const std::filesystem::path& p, size_t max = std::string::npos) {
   std::ifstream f(p, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-// Writes all of `data` to a new file (in the child: no exceptions, no locks).
-bool WriteWhole(const std::filesystem::path& p, const void* data, size_t n) {
-  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  const char* c = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, c, n);
-    if (w <= 0) {
-      ::close(fd);
-      return false;
-    }
-    c += w;
-    n -= static_cast<size_t>(w);
-  }
-  return ::close(fd) == 0;
-}
-
-// The child's host services: log lines go to a file the parent forwards.
-struct ChildHost {
-  int log_fd = -1;
-};
-
-void ChildLog(void* data, int32_t level, const char* message) {
-  auto* h = static_cast<ChildHost*>(data);
-  if (h->log_fd < 0 || !message) return;
-  char lvl = static_cast<char>('0' + std::clamp<int32_t>(level, 0, 3));
-  std::string line(1, lvl);
-  line += ' ';
-  for (const char* c = message; *c; ++c) line += *c == '\n' ? ' ' : *c;
-  line += '\n';
-  (void)!::write(h->log_fd, line.data(), line.size());
-}
-
-void ChildProgress(void*, int64_t) {}
-
-int64_t CurrentVirtualBytes() {
-  std::ifstream statm("/proc/self/statm");
-  int64_t pages = 0;
-  statm >> pages;
-  return pages * ::sysconf(_SC_PAGESIZE);
+  std::string s;
+  char buf[1 << 16];
+  while (s.size() < max && f.read(buf, sizeof buf).gcount() > 0)
+    s.append(buf, std::min<size_t>(static_cast<size_t>(f.gcount()), max - s.size()));
+  return s;
 }
 
 class PluginKind final : public RecipeKind {
@@ -125,9 +89,8 @@ class PluginKind final : public RecipeKind {
   Result<RecipeOutput> Run(RecipeContext& ctx) const override;
 
  private:
-  // Runs in the forked child; never returns.
-  [[noreturn]] void ChildMain(RecipeContext& ctx, const std::string& params_json,
-                              const std::filesystem::path& dir, pid_t parent) const;
+  // Starts the plugin host on the call prepared in `dir`.
+  Result<pid_t> Spawn(const std::filesystem::path& dir) const;
 
   AlambicKind kind_;
   std::shared_ptr<const PluginShared> plugin_;
@@ -136,92 +99,26 @@ class PluginKind final : public RecipeKind {
   std::string doc_ = kind_.doc ? kind_.doc : "";
 };
 
-void PluginKind::ChildMain(RecipeContext& ctx, const std::string& params_json,
-                           const std::filesystem::path& dir, pid_t parent) const {
-  int code = kExitHostError;
-  // Dies with the runner: a plugin left running after a kill -9 of alambic
-  // would hold its resources until its CPU limit.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(kExitHostError);
-  // A crash is reported by its signal, whatever handlers the host installed
-  // (sanitizers catch SIGSEGV, for one).
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) ::signal(sig, SIG_DFL);
-  try {
-    const ResourceLimits& lim = ctx.plugin_limits;
-    if (lim.timeout_s > 0) {
-      rlimit cpu{static_cast<rlim_t>(lim.timeout_s + 1), static_cast<rlim_t>(lim.timeout_s + 2)};
-      ::setrlimit(RLIMIT_CPU, &cpu);
-    }
-    if (lim.memory_mb > 0) {
-      const auto as = static_cast<rlim_t>(CurrentVirtualBytes() + lim.memory_mb * kBytesPerMb);
-      rlimit mem{as, as};
-      ::setrlimit(RLIMIT_AS, &mem);
-    }
-    ChildHost host_data;
-    host_data.log_fd =
-        ::open((dir / "log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    AlambicHost host{&host_data, ChildLog, ChildProgress};
-
-    const size_t n_in = ctx.inputs.size(), n_out = ctx.outputs.size();
-    std::vector<ArrowSchema> in_schemas(n_in);
-    std::vector<ArrowArray> in_arrays(n_in);
-    std::vector<ArrowSchema*> in_schema_ptrs;
-    std::vector<ArrowArray*> in_array_ptrs;
-    std::vector<const char*> in_names, out_names;
-    for (size_t i = 0; i < n_in; ++i) {
-      ExportTable(ctx.inputs[i].table, &in_schemas[i], &in_arrays[i]);
-      in_schema_ptrs.push_back(&in_schemas[i]);
-      in_array_ptrs.push_back(&in_arrays[i]);
-      in_names.push_back(ctx.inputs[i].name.c_str());
-    }
-    for (const auto& o : ctx.outputs) out_names.push_back(o.c_str());
-    AlambicRecipeCall call{ctx.recipe.c_str(),
-                           params_json.c_str(),
-                           static_cast<int64_t>(n_in),
-                           in_names.data(),
-                           in_schema_ptrs.data(),
-                           in_array_ptrs.data(),
-                           static_cast<int64_t>(n_out),
-                           out_names.data(),
-                           &host};
-    std::vector<ArrowSchema> out_schemas(n_out);
-    std::vector<ArrowArray> out_arrays(n_out);
-    char error[kErrorSize] = "";
-    const int32_t rc = kind_.run(&call, out_schemas.data(), out_arrays.data(), error, sizeof error);
-    if (rc != 0) {
-      error[kErrorSize - 1] = '\0';
-      const std::string msg = error[0] ? error : fmt::format("failed (code {})", rc);
-      WriteWhole(dir / "error", msg.data(), msg.size());
-      ::_exit(kExitPluginError);
-    }
-    for (size_t i = 0; i < n_out; ++i) {
-      auto table = ImportTable(&out_schemas[i], &out_arrays[i]);
-      if (!table.ok()) {
-        const std::string msg =
-            fmt::format("output {} ({}): {}", i + 1, ctx.outputs[i], table.status().message());
-        WriteWhole(dir / "error", msg.data(), msg.size());
-        ::_exit(kExitPluginError);
-      }
-      auto bytes = WriteArrowFileToString(*table);
-      if (!bytes.ok() ||
-          !WriteWhole(dir / fmt::format("out{}.arrow", i), bytes->data(), bytes->size()))
-        ::_exit(kExitHostError);
-    }
-    for (size_t i = 0; i < n_in; ++i) {
-      in_arrays[i].release(&in_arrays[i]);
-      in_schemas[i].release(&in_schemas[i]);
-    }
-    code = 0;
-  } catch (const std::bad_alloc&) {
-    code = kExitOutOfMemory;
-  } catch (const std::exception& e) {
-    const std::string msg = e.what();
-    WriteWhole(dir / "error", msg.data(), msg.size());
-    code = kExitException;
-  } catch (...) {
-    code = kExitException;
-  }
-  ::_exit(code);
+Result<pid_t> PluginKind::Spawn(const std::filesystem::path& dir) const {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  const std::string console = (dir / "console").string();
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, console.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+  const std::string arg0 = fmt::format("alambic (plugin {})", plugin_->name);
+  const std::string dir_arg = dir.string(), parent = std::to_string(::getpid());
+  std::vector<char*> argv{const_cast<char*>(arg0.c_str()), const_cast<char*>(plugin_host::kHostArg),
+                          const_cast<char*>(dir_arg.c_str()), const_cast<char*>(parent.c_str()),
+                          nullptr};
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    return Status::Failed(
+        fmt::format("cannot start the plugin host process: {}", std::strerror(rc)));
+  return pid;
 }
 
 Result<RecipeOutput> PluginKind::Run(RecipeContext& ctx) const {
@@ -231,7 +128,6 @@ Result<RecipeOutput> PluginKind::Run(RecipeContext& ctx) const {
   for (const auto& p : params_)
     if (!params.contains(p.name) && !p.default_json.empty())
       params[p.name] = nlohmann::json::parse(p.default_json, nullptr, false);
-  const std::string params_json = params.dump();
 
   std::string tmpl = (std::filesystem::temp_directory_path() / "alambic-plugin-XXXXXX").string();
   if (!::mkdtemp(tmpl.data()))
@@ -245,10 +141,31 @@ Result<RecipeOutput> PluginKind::Run(RecipeContext& ctx) const {
     }
   } cleanup{dir};
 
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return Status::Failed(fmt::format("{}: fork failed: {}", who, std::strerror(errno)));
-  if (pid == 0) ChildMain(ctx, params_json, dir, parent);
+  // The call: the inputs as Arrow IPC files, the rest in call.json.
+  nlohmann::json call = {{"library", plugin_->path},
+                         {"sha256", plugin_->file_hash},
+                         {"kind", kind_.name},
+                         {"recipe", ctx.recipe},
+                         {"params", params.dump()},
+                         {"inputs", nlohmann::json::array()},
+                         {"outputs", ctx.outputs},
+                         {"cpu_seconds", ctx.plugin_limits.timeout_s},
+                         {"memory_mb", ctx.plugin_limits.memory_mb}};
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+    call["inputs"].push_back(ctx.inputs[i].name);
+    Status st =
+        WriteArrowFileToPath(*ctx.inputs[i].table, (dir / fmt::format("in{}.arrow", i)).string());
+    if (!st.ok()) return st.WithContext(who);
+  }
+  {
+    std::ofstream f(dir / "call.json", std::ios::binary);
+    f << call.dump();
+    if (!f.flush())
+      return Status::IoError(fmt::format("{}: cannot write {}", who, (dir / "call.json").string()));
+  }
+  auto spawned = Spawn(dir);
+  if (!spawned.ok()) return spawned.status().WithContext(who);
+  const pid_t pid = *spawned;
 
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
@@ -259,7 +176,10 @@ Result<RecipeOutput> PluginKind::Run(RecipeContext& ctx) const {
   for (;;) {
     const pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
-    if (r < 0 && errno != EINTR) return Status::Failed(fmt::format("{}: waitpid failed", who));
+    if (r < 0 && errno != EINTR) {
+      ::kill(pid, SIGKILL);
+      return Status::Failed(fmt::format("{}: waitpid failed: {}", who, std::strerror(errno)));
+    }
     if (killed == Killed::kNo) {
       if (ctx.cancel && ctx.cancel->cancelled()) killed = Killed::kCancelled;
       if (wall > 0 && Clock::now() - started > std::chrono::duration<double>(wall))
@@ -270,13 +190,19 @@ Result<RecipeOutput> PluginKind::Run(RecipeContext& ctx) const {
     pause = std::min(pause * 2, std::chrono::milliseconds(20));
   }
 
-  // Forward the plugin's log lines.
+  // Forward the plugin's log lines, then what it printed.
   if (ctx.log) {
     std::istringstream lines(ReadAll(dir / "log"));
     for (std::string line; std::getline(lines, line);) {
       if (line.size() < 2) continue;
       ctx.log->Log(static_cast<LogLevel>(std::clamp(line[0] - '0', 0, 3)), line.substr(2));
     }
+    std::istringstream console(ReadAll(dir / "console", kConsoleBytes));
+    size_t n = 0;
+    for (std::string line; std::getline(console, line); ++n)
+      if (n < kConsoleLines) ctx.log->Info("plugin output: " + line);
+    if (n > kConsoleLines)
+      ctx.log->Info(fmt::format("plugin output: … {} more lines", n - kConsoleLines));
   }
   if (killed == Killed::kCancelled) return ctx.cancel->AsStatus();
   if (killed == Killed::kWallClock)
@@ -305,6 +231,9 @@ Result<RecipeOutput> PluginKind::Run(RecipeContext& ctx) const {
     case kExitException:
       return Status::Failed(fmt::format("{}: the plugin threw an exception: {}", who,
                                         error.empty() ? "(unknown)" : error));
+    case kExitHostError:
+      return Status::Failed(fmt::format("{}: the plugin host failed: {}", who,
+                                        error.empty() ? "(no reason given)" : error));
     default:
       return Status::Failed(fmt::format("{}: the plugin process exited with status {}", who, code));
   }
@@ -324,38 +253,12 @@ Status Refuse(const std::string& why) { return Status::Invalid(why); }
 }  // namespace
 
 Result<PluginInfo> LoadPlugin(const std::filesystem::path& path, RecipeRegistry& registry) {
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    const char* e = ::dlerror();
-    return Refuse(fmt::format("cannot load the library: {}", e ? e : "unknown error"));
-  }
+  void* handle = nullptr;
+  ALAMBIC_ASSIGN_OR_RETURN(const AlambicPlugin* p, plugin_host::OpenPluginLibrary(path, &handle));
   auto unload = [&](Status st) -> Result<PluginInfo> {
     ::dlclose(handle);
     return st;
   };
-  void* sym = ::dlsym(handle, ALAMBIC_PLUGIN_ENTRY_NAME);
-  if (!sym)
-    return unload(Refuse("no entry point " ALAMBIC_PLUGIN_ENTRY_NAME
-                         " (not an Alambic plugin? see docs/plugins.md)"));
-  auto entry = reinterpret_cast<AlambicPluginEntryFn>(sym);
-  const AlambicPlugin* p = entry();
-  if (!p) return unload(Refuse(ALAMBIC_PLUGIN_ENTRY_NAME " returned NULL"));
-  if (p->abi_version != ALAMBIC_PLUGIN_ABI_VERSION)
-    return unload(Refuse(fmt::format(
-        "plugin ABI version {} is not supported (this alambic supports version {}); rebuild it "
-        "against this alambic's alambic_plugin.h",
-        p->abi_version, ALAMBIC_PLUGIN_ABI_VERSION)));
-  if (p->struct_size != sizeof(AlambicPlugin) || p->kind_struct_size != sizeof(AlambicKind) ||
-      p->param_struct_size != sizeof(AlambicParam))
-    return unload(Refuse(
-        fmt::format("plugin struct sizes {}/{}/{} do not match this alambic's {}/{}/{} "
-                    "(AlambicPlugin/AlambicKind/AlambicParam); rebuild it against this alambic's "
-                    "alambic_plugin.h",
-                    p->struct_size, p->kind_struct_size, p->param_struct_size,
-                    sizeof(AlambicPlugin), sizeof(AlambicKind), sizeof(AlambicParam))));
-  if (!p->name || !*p->name || !p->version || !*p->version)
-    return unload(Refuse("the plugin has no name or no version"));
-  if (p->n_kinds <= 0 || !p->kinds) return unload(Refuse("the plugin registers no kind"));
 
   std::set<std::string> names;
   for (int64_t i = 0; i < p->n_kinds; ++i) {

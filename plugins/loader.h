@@ -6,13 +6,16 @@
 // registered (built-in or from an earlier plugin); a refused plugin registers
 // nothing. Libraries stay loaded for the life of the process.
 //
-// A plugin kind runs in a forked child process: the inputs cross to the plugin
-// through the Arrow C data interface, its outputs come back as Arrow IPC files
-// in a temporary directory. The child gets RLIMIT_AS (memory_mb above what it
-// already maps), RLIMIT_CPU (timeout_s) and is killed (SIGKILL) when the
+// A plugin kind runs in a process of its own, the plugin host (plugins/host.h):
+// the runner writes the inputs as Arrow IPC files into a private temporary
+// directory, starts its own executable again in host mode, and reads the
+// outputs back from Arrow IPC files. The host gets RLIMIT_AS (memory_mb above
+// what it maps at start) and RLIMIT_CPU (timeout_s), checks that the library
+// is still the one loaded here (SHA-256), and is killed (SIGKILL) when the
 // recipe's time limit passes or its run is cancelled; it also dies with the
-// runner (PR_SET_PDEATHSIG). A crash, abort, uncaught exception, hang or leak
-// fails that recipe run with a message saying which.
+// runner (PR_SET_PDEATHSIG). What the plugin prints goes to the recipe's log. A
+// crash, abort, uncaught exception, hang or leak fails that recipe run with a
+// message saying which.
 #pragma once
 
 #include <filesystem>

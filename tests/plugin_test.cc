@@ -2,7 +2,10 @@
 // isolation of misbehaving plugins (built by CMake into ALAMBIC_TEST_PLUGIN_DIR).
 #include "plugins/loader.h"
 
+#include <atomic>
 #include <map>
+#include <memory>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -21,6 +24,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::TempDir;
 using testing::WriteFile;
 
@@ -77,7 +81,7 @@ TEST(PluginLoaderTest, LoadsKindsWithTheirParamsRolesAndVersion) {
   EXPECT_EQ(report.refused.size(), 4u);
   const PluginInfo& p = report.loaded[0];
   EXPECT_EQ(p.name, "testkit");
-  EXPECT_EQ(p.kinds.size(), 7u);
+  EXPECT_EQ(p.kinds.size(), 8u);
   const RecipeKind* scale = registry->Find("tk_scale");
   ASSERT_NE(scale, nullptr);
   ASSERT_EQ(scale->params().size(), 2u);
@@ -213,6 +217,97 @@ TEST_F(PluginRunTest, WallClockLimitKillsAHungPlugin) {
   EXPECT_EQ(run->recipes[1].error,
             "recipe hang: plugin testkit (kind tk_hang): did not finish within 0.5s (plugins: "
             "timeout_s) and was killed");
+}
+
+TEST_F(PluginRunTest, WhatThePluginPrintsGoesToTheRecipeLogNotTheConsole) {
+  Flow("  - {name: chatty, kind: tk_print, inputs: [x], outputs: [o], params: {factor: 3}}\n");
+  auto session = Open();
+  ASSERT_TRUE(session);
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  auto run = RunFlows(*session, {});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  ASSERT_EQ(run->recipes.size(), 2u);
+  const RecipeRunRecord& r = run->recipes[1];
+  EXPECT_EQ(r.status, "succeeded") << r.error;
+  // 302 lines printed: the first 200 are forwarded, in the order printed.
+  EXPECT_THAT(r.log, HasSubstr("plugin output: rows seen: 3"));
+  EXPECT_THAT(r.log, HasSubstr("plugin output: a warning on stderr"));
+  EXPECT_LT(r.log.find("rows seen"), r.log.find("a warning on stderr"));
+  EXPECT_LT(r.log.find("a warning on stderr"), r.log.find("line 0\n"));
+  EXPECT_THAT(r.log, HasSubstr("plugin output: line 197\n"));
+  EXPECT_THAT(r.log, Not(HasSubstr("line 198")));
+  EXPECT_THAT(r.log, HasSubstr("plugin output: … 102 more lines"));
+  EXPECT_THAT(r.log, HasSubstr("scaled"));  // the plugin's own log line
+  for (const std::string& console : {out, err}) {
+    EXPECT_THAT(console, Not(HasSubstr("rows seen")));
+    EXPECT_THAT(console, Not(HasSubstr("a warning on stderr")));
+  }
+  auto t = session->store().Read("o", r.outputs.at("o"));
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_DOUBLE_EQ(t->column(2)->Double(1), 6.0);
+}
+
+TEST_F(PluginRunTest, ALibraryReplacedAfterLoadingIsNotRunUnderTheOldVersion) {
+  TempDir libs;
+  std::filesystem::copy_file(kPluginDir / "good" / "testkit.so", libs.path() / "testkit.so");
+  registry_ = RecipeRegistry::MakeWithBuiltins();
+  ASSERT_EQ(LoadPluginDirs({libs.path()}, *registry_).loaded.size(), 1u);
+  // A rebuild lands while alambic runs: a new file renamed over the loaded one.
+  std::filesystem::copy_file(kPluginDir / "good2" / "testkit.so", libs.path() / "new.so");
+  std::filesystem::rename(libs.path() / "new.so", libs.path() / "testkit.so");
+  Flow("  - {name: scale, kind: tk_scale, inputs: [x], outputs: [s], params: {factor: 2}}\n");
+  auto session = Open();
+  ASSERT_TRUE(session);
+  auto run = RunFlows(*session, {});
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  ASSERT_EQ(run->recipes.size(), 2u);
+  EXPECT_EQ(run->recipes[1].status, "failed");
+  EXPECT_THAT(
+      run->recipes[1].error,
+      AllOf(HasSubstr("recipe scale: plugin testkit (kind tk_scale): the plugin host "
+                      "failed: the library " +
+                      (libs.path() / "testkit.so").string() + " changed since alambic loaded it"),
+            HasSubstr("run again to use the new build")));
+}
+
+// The runner has other threads (the publisher, the executor's pool) busy while
+// a plugin starts. A bare fork() would copy whatever lock one of them held at
+// that instant — under AddressSanitizer, its allocator's — into a child that
+// then waits on it forever; the plugin host is a new process image instead.
+// Plugins start here while two threads allocate without pause; a hung plugin
+// would be killed at the 30 s limit and fail its recipe.
+TEST_F(PluginRunTest, PluginsStartWhileOtherThreadsOfTheRunnerAllocate) {
+  WriteFile(dir_.path() / "alambic.yaml", "name: t\nplugins: {timeout_s: 30}\n");
+  std::string recipes;
+  for (int i = 0; i < 24; ++i)
+    recipes += fmt::format(
+        "  - {{name: s{0}, kind: tk_scale, inputs: [x], outputs: [o{0}], params: {{factor: "
+        "{0}}}}}\n",
+        i);
+  Flow(recipes);
+  auto session = Open();
+  ASSERT_TRUE(session);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> busy;
+  for (int t = 0; t < 2; ++t)
+    busy.emplace_back([&stop] {
+      while (!stop.load()) {
+        std::vector<std::unique_ptr<std::string>> v;
+        for (size_t i = 0; i < 1000; ++i) v.push_back(std::make_unique<std::string>(100 + i, 'x'));
+      }
+    });
+  RunOptions opt;
+  opt.exec.jobs = 4;
+  auto run = RunFlows(*session, opt);
+  stop = true;
+  for (auto& t : busy) t.join();
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  ASSERT_EQ(run->recipes.size(), 25u);
+  for (const auto& r : run->recipes)
+    EXPECT_EQ(r.status, "succeeded") << r.recipe << ": " << r.error;
 }
 
 TEST_F(PluginRunTest, ValidateChecksPluginParamsLikeBuiltins) {

@@ -18,42 +18,6 @@ namespace {
 
 // Above this many files, one syncfs() is cheaper than an fsync per file.
 constexpr size_t kSyncfsThreshold = 8;
-constexpr size_t kWriteBuffer = 1 << 20;
-
-class FdSink final : public ByteSink {
- public:
-  explicit FdSink(int fd) : fd_(fd) { buf_.reserve(kWriteBuffer); }
-  Status Write(const void* data, size_t n) override {
-    if (buf_.size() + n > kWriteBuffer) ALAMBIC_RETURN_IF_ERROR(Flush());
-    if (n >= kWriteBuffer) return WriteAll(static_cast<const char*>(data), n);
-    buf_.append(static_cast<const char*>(data), n);
-    return Status::Ok();
-  }
-  Status Flush() {
-    Status st = WriteAll(buf_.data(), buf_.size());
-    buf_.clear();
-    return st;
-  }
-  int64_t written() const { return written_; }
-
- private:
-  Status WriteAll(const char* p, size_t n) {
-    while (n > 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Status::IoError(fmt::format("write failed: {}", std::strerror(errno)));
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      written_ += w;
-    }
-    return Status::Ok();
-  }
-  int fd_;
-  std::string buf_;
-  int64_t written_ = 0;
-};
 
 Status FsyncPath(const std::filesystem::path& p, bool directory) {
   int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
@@ -105,7 +69,7 @@ Result<DatasetStore::Staged> DatasetStore::Stage(const std::string& dataset,
            root_ / ".tmp" / fmt::format("{}.{}.{}.tmp", dataset, version, RandomSuffix()), 0};
   int fd = ::open(s.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IoError(fmt::format("{}: {}", s.temp.string(), std::strerror(errno)));
-  FdSink sink(fd);
+  FdByteSink sink(fd);
   Status st = WriteArrowFile(table, sink);
   if (st.ok()) st = sink.Flush();
   if (::close(fd) != 0 && st.ok())

@@ -528,6 +528,48 @@ class StringSink final : public ByteSink {
 
 }  // namespace
 
+constexpr size_t kFdWriteBuffer = 1 << 20;
+
+FdByteSink::FdByteSink(int fd) : fd_(fd) { buf_.reserve(kFdWriteBuffer); }
+
+Status FdByteSink::Write(const void* data, size_t n) {
+  if (buf_.size() + n > kFdWriteBuffer) ALAMBIC_RETURN_IF_ERROR(Flush());
+  if (n >= kFdWriteBuffer) return WriteAll(static_cast<const char*>(data), n);
+  buf_.append(static_cast<const char*>(data), n);
+  return Status::Ok();
+}
+
+Status FdByteSink::Flush() {
+  Status st = WriteAll(buf_.data(), buf_.size());
+  buf_.clear();
+  return st;
+}
+
+Status FdByteSink::WriteAll(const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError(fmt::format("write failed: {}", std::strerror(errno)));
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    written_ += w;
+  }
+  return Status::Ok();
+}
+
+Status WriteArrowFileToPath(const Table& table, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError(fmt::format("{}: {}", path, std::strerror(errno)));
+  FdByteSink sink(fd);
+  Status st = WriteArrowFile(table, sink);
+  if (st.ok()) st = sink.Flush();
+  if (::close(fd) != 0 && st.ok())
+    st = Status::IoError(fmt::format("close: {}", std::strerror(errno)));
+  return st.ok() ? st : st.WithContext(path);
+}
+
 Status WriteArrowFile(const Table& table, ByteSink& sink, int64_t batch_rows) {
   if (batch_rows <= 0) batch_rows = 1 << 20;
   CountingSink out(sink);

@@ -35,9 +35,26 @@ class ByteSink {
   virtual Status Write(const void* data, size_t n) = 0;
 };
 
+// Buffered writes to a file descriptor it does not own (Flush before closing it).
+class FdByteSink final : public ByteSink {
+ public:
+  explicit FdByteSink(int fd);
+  Status Write(const void* data, size_t n) override;
+  Status Flush();
+  int64_t written() const { return written_; }
+
+ private:
+  Status WriteAll(const char* p, size_t n);
+  int fd_;
+  std::string buf_;
+  int64_t written_ = 0;
+};
+
 // Writes `table` as one Arrow IPC file: record batches of at most `batch_rows` rows.
 Status WriteArrowFile(const Table& table, ByteSink& sink, int64_t batch_rows = 1 << 20);
 Result<std::string> WriteArrowFileToString(const Table& table, int64_t batch_rows = 1 << 20);
+// Writes `table` to a new file at `path` (mode 0600; an existing file is replaced).
+Status WriteArrowFileToPath(const Table& table, const std::string& path);
 
 // Reads a whole Arrow IPC file (all record batches concatenated). Every offset
 // and length is bounds-checked: a truncated or corrupt file gives Invalid with a

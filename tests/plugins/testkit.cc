@@ -2,6 +2,7 @@
 // way a plugin can (crash, abort, throw, hang, leak), for the loader and
 // isolation tests.
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -41,6 +42,17 @@ int32_t Scale(const AlambicRecipeCall* call, ArrowSchema* s, ArrowArray* a, char
   return 0;
 }
 
+// Prints to stdout and stderr (the runner forwards both to the recipe's
+// log), then scales like tk_scale.
+int32_t Print(const AlambicRecipeCall* call, ArrowSchema* s, ArrowArray* a, char* error,
+              size_t size) {
+  std::printf("rows seen: %lld\n", static_cast<long long>(call->input_arrays[0]->length));
+  std::fflush(stdout);
+  std::fprintf(stderr, "a warning on stderr\n");
+  for (int i = 0; i < 300; ++i) std::printf("line %d\n", i);
+  return Scale(call, s, a, error, size);
+}
+
 int32_t FailClean(const AlambicRecipeCall*, ArrowSchema*, ArrowArray*, char* error, size_t size) {
   return alambic_plugin::Fail(error, size, "the data is not good enough");
 }
@@ -77,6 +89,7 @@ const char* const kIn[] = {"rows"};
 const char* const kOut[] = {"result"};
 const AlambicKind kKinds[] = {
     {"tk_scale", "scales a column", kScaleParams, 2, kIn, 1, kOut, 1, Scale},
+    {"tk_print", "prints, then scales", kScaleParams, 2, kIn, 1, kOut, 1, Print},
     {"tk_fail", "reports an error", nullptr, 0, kIn, 1, kOut, 1, FailClean},
     {"tk_segv", "segfaults", nullptr, 0, kIn, 1, kOut, 1, Segv},
     {"tk_abort", "aborts", nullptr, 0, kIn, 1, kOut, 1, Abort},

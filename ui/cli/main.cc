@@ -29,6 +29,7 @@
 #include "core/table/csv.h"
 #include "core/vcs/git.h"
 #include "core/vcs/promotion.h"
+#include "plugins/host.h"
 #include "plugins/loader.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
@@ -1458,4 +1459,8 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace alambic
 
-int main(int argc, char** argv) { return alambic::Main(argc, argv); }
+int main(int argc, char** argv) {
+  if (alambic::plugin_host::IsHostInvocation(argc, argv))
+    alambic::plugin_host::HostMain(argc, argv);
+  return alambic::Main(argc, argv);
+}
