@@ -25,30 +25,8 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// Runs `alambic ARGS` in `cwd`, capturing stdout, stderr and the exit status.
-CliResult Cli(const std::filesystem::path& cwd, const std::vector<std::string>& args) {
-  TempDir io;
-  std::string cmd = "cd " + Quote(cwd.string()) + " && " + Quote(ALAMBIC_BINARY);
-  for (const auto& a : args) cmd += " " + Quote(a);
-  cmd += " >" + Quote((io.path() / "out").string()) + " 2>" + Quote((io.path() / "err").string());
-  int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(io.path() / "out");
-  r.err = ReadFile(io.path() / "err");
-  return r;
-}
+using testing::Cli;
+using testing::CliResult;
 
 // A workspace made by `alambic init`, with a two-recipe flow: collect a CSV, then SQL.
 class CliTest : public ::testing::Test {

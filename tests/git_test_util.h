@@ -14,12 +14,6 @@
 
 namespace alambic::testing {
 
-inline std::string ShellQuote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // Runs `git ARGS` in `dir` as "Test User <test@example.org>" (author and
 // committer `date` when given, e.g. "2024-05-01T10:00:00Z"); returns its
 // stdout without the final newline. A failing git fails the test.

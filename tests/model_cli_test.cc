@@ -21,23 +21,8 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
-
-CliResult Cli(const std::filesystem::path& cwd, const std::vector<std::string>& args) {
-  TempDir io;
-  std::string cmd = "cd '" + cwd.string() + "' && '" + ALAMBIC_BINARY + "'";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  cmd += " >'" + (io.path() / "out").string() + "' 2>'" + (io.path() / "err").string() + "'";
-  int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(io.path() / "out");
-  r.err = ReadFile(io.path() / "err");
-  return r;
-}
+using testing::Cli;
+using testing::CliResult;
 
 std::string Csv(int rows, unsigned seed) {
   std::mt19937 rng(seed);

@@ -23,28 +23,11 @@ using testing::ReadFile;
 using testing::TempDir;
 using testing::WriteFile;
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
+using testing::CliResult;
 
-std::string Quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
+// The commands run as user carol (the actor they record).
 CliResult Cli(const fs::path& cwd, const std::vector<std::string>& args) {
-  TempDir io;
-  std::string cmd = "cd " + Quote(cwd.string()) + " && USER=carol " + Quote(ALAMBIC_BINARY);
-  for (const auto& a : args) cmd += " " + Quote(a);
-  cmd += " >" + Quote((io.path() / "out").string()) + " 2>" + Quote((io.path() / "err").string());
-  int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(io.path() / "out");
-  r.err = ReadFile(io.path() / "err");
-  return r;
+  return testing::Cli(cwd, args, "USER=carol");
 }
 
 class ReleaseCommandsTest : public ::testing::Test {

@@ -1,5 +1,7 @@
 #include "tests/test_util.h"
 
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -28,6 +30,28 @@ std::string ReadFile(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+CliResult Cli(const std::filesystem::path& cwd, const std::vector<std::string>& args,
+              const std::string& env) {
+  TempDir io;
+  std::string cmd =
+      "cd " + ShellQuote(cwd.string()) + " && " + env + " " + ShellQuote(ALAMBIC_BINARY);
+  for (const auto& a : args) cmd += " " + ShellQuote(a);
+  cmd += " >" + ShellQuote((io.path() / "out").string()) + " 2>" +
+         ShellQuote((io.path() / "err").string());
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadFile(io.path() / "out");
+  r.err = ReadFile(io.path() / "err");
+  return r;
 }
 
 }  // namespace alambic::testing

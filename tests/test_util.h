@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace alambic::testing {
 
@@ -21,5 +22,18 @@ class TempDir {
 
 void WriteFile(const std::filesystem::path& p, const std::string& content);
 std::string ReadFile(const std::filesystem::path& p);
+
+// `s` quoted for a POSIX shell.
+std::string ShellQuote(const std::string& s);
+
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the built `alambic ARGS` in `cwd` (with `env`, e.g. "USER=carol", set
+// for it), capturing stdout, stderr and the exit status.
+CliResult Cli(const std::filesystem::path& cwd, const std::vector<std::string>& args,
+              const std::string& env = "");
 
 }  // namespace alambic::testing

@@ -21,25 +21,8 @@ using testing::ShellQuote;
 using testing::TempDir;
 using testing::WriteFile;
 
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs `alambic ARGS` in `cwd`, capturing stdout, stderr and the exit status.
-CliResult Cli(const fs::path& cwd, const std::vector<std::string>& args) {
-  TempDir io;
-  std::string cmd = "cd " + ShellQuote(cwd.string()) + " && " + ShellQuote(ALAMBIC_BINARY);
-  for (const auto& a : args) cmd += " " + ShellQuote(a);
-  cmd += " >" + ShellQuote((io.path() / "out").string()) + " 2>" +
-         ShellQuote((io.path() / "err").string());
-  const int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = ReadFile(io.path() / "out");
-  r.err = ReadFile(io.path() / "err");
-  return r;
-}
+using testing::Cli;
+using testing::CliResult;
 
 constexpr const char* kFlow = R"(flow: people
 usecase: demo
