@@ -133,6 +133,31 @@ TEST_F(GatesTest, NoDatalabRunAtTheCommitFailsTheRunAndCheckGates) {
             (std::vector<std::string>{"check_exams: has not run at commit c0ffee0123"}));
 }
 
+TEST_F(GatesTest, DataPolicyAndSchemaAreNotJudgedWithoutADatalabRun) {
+  // What promote sees before any run at the commit: no recipe run, no version,
+  // and a current release whose schemas would all look removed.
+  e.runs.clear();
+  e.versions.clear();
+  ReleaseRecord current;
+  current.number = 1;
+  current.schemas = {{"centre_rates", json::array({{{"name", "centre_id"}, {"type", "utf8"}}})}};
+  e.current = current;
+  for (const char* name : {"data_policy", "schema"}) {
+    const GateResult& g = Gate(name);
+    EXPECT_FALSE(g.passed) << name;
+    EXPECT_FALSE(g.judged) << name;
+    EXPECT_EQ(g.reason, "not judged: no datalab run at this commit") << name;
+    EXPECT_TRUE(g.details.empty()) << name << ": " << g.details.front();
+  }
+  // The gates that can be judged still are.
+  EXPECT_TRUE(Gate("datalab_run").judged);
+  EXPECT_FALSE(Gate("datalab_run").passed);
+  // With the run, both are judged again.
+  for (const auto& r : e.flow.recipes) e.runs[r.name] = Ran(r.name, "succeeded");
+  EXPECT_TRUE(Gate("data_policy").judged);
+  EXPECT_TRUE(Gate("schema").judged);
+}
+
 TEST_F(GatesTest, AFailedOrMissingRecipeIsNamed) {
   e.runs["rates"] = Ran("rates", "failed");
   e.runs["rates"].error = "group: column 'centre' not found\nmore";

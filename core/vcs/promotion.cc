@@ -32,7 +32,7 @@ std::string Joined(const std::vector<std::string>& v, const char* sep = ", ") {
 std::string FirstLine(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 GateResult Committed(const PromotionEvidence& e) {
-  GateResult g{kGateCommitted, true, "", {}};
+  GateResult g{kGateCommitted, true, true, "", {}};
   if (!e.commit_is_head) {
     g.reason = fmt::format("commit {} is not HEAD: the working tree is not used", Short(e.commit));
     return g;
@@ -50,7 +50,7 @@ GateResult Committed(const PromotionEvidence& e) {
 }
 
 GateResult DatalabRun(const PromotionEvidence& e) {
-  GateResult g{kGateDatalabRun, true, "", {}};
+  GateResult g{kGateDatalabRun, true, true, "", {}};
   if (e.runs.empty()) {
     g.passed = false;
     g.reason = fmt::format(
@@ -101,7 +101,7 @@ std::vector<std::string> FailedRules(const std::string& recipe, const json& metr
 }
 
 GateResult Checks(const PromotionEvidence& e) {
-  GateResult g{kGateChecks, true, "", {}};
+  GateResult g{kGateChecks, true, true, "", {}};
   int checks = 0;
   std::vector<std::string> warnings;
   for (const auto& r : e.flow.recipes) {
@@ -221,8 +221,16 @@ class PersonalDataTracer {
   std::set<Key> visiting_;
 };
 
+// A gate that reads what the datalab run recorded cannot be judged without one.
+std::optional<GateResult> NotJudged(const PromotionEvidence& e, const char* gate) {
+  if (!e.runs.empty()) return std::nullopt;
+  GateResult g{gate, false, false, "not judged: no datalab run at this commit", {}};
+  return g;
+}
+
 GateResult DataPolicy(const PromotionEvidence& e) {
-  GateResult g{kGateDataPolicy, true, "", {}};
+  if (auto nj = NotJudged(e, kGateDataPolicy)) return *nj;
+  GateResult g{kGateDataPolicy, true, true, "", {}};
   PersonalDataTracer tracer(e);
   int derived = 0, personal_sources = 0;
   for (const auto& r : e.flow.recipes) {
@@ -267,7 +275,8 @@ GateResult DataPolicy(const PromotionEvidence& e) {
 }
 
 GateResult Schema(const PromotionEvidence& e, bool allow_breaking) {
-  GateResult g{kGateSchema, true, "", {}};
+  if (auto nj = NotJudged(e, kGateSchema)) return *nj;
+  GateResult g{kGateSchema, true, true, "", {}};
   if (!e.current) {
     g.reason = "first release: no schema to stay compatible with";
     return g;
@@ -316,8 +325,11 @@ GateResult Schema(const PromotionEvidence& e, bool allow_breaking) {
 json GatesJson(const std::vector<GateResult>& gates) {
   json out = json::array();
   for (const auto& g : gates)
-    out.push_back(
-        {{"gate", g.gate}, {"passed", g.passed}, {"reason", g.reason}, {"details", g.details}});
+    out.push_back({{"gate", g.gate},
+                   {"passed", g.passed},
+                   {"judged", g.judged},
+                   {"reason", g.reason},
+                   {"details", g.details}});
   return out;
 }
 

@@ -54,6 +54,9 @@ inline constexpr const char* kGateSchema = "schema";
 struct GateResult {
   std::string gate;
   bool passed = false;
+  // False when the evidence to judge the gate is missing (no datalab run at
+  // the commit): the gate does not pass, and its reason says why.
+  bool judged = true;
   std::string reason;                // one line
   std::vector<std::string> details;  // one finding per line (a failed recipe, a column path)
 };

@@ -14,8 +14,8 @@ std::string RenderPromotion(const PromoteOptions& o, const PromoteOutcome& outco
   size_t width = 0;
   for (const auto& g : outcome.gates) width = std::max(width, g.gate.size());
   for (const auto& g : outcome.gates) {
-    out += fmt::format("  {:<4}  {:<{}}  {}\n", g.passed ? "pass" : "FAIL", g.gate, width,
-                       Printable(g.reason));
+    out += fmt::format("  {:<4}  {:<{}}  {}\n", g.passed ? "pass" : (g.judged ? "FAIL" : "--"),
+                       g.gate, width, Printable(g.reason));
     for (const auto& d : g.details)
       out += fmt::format("  {:<4}  {:<{}}    - {}\n", "", "", width, Printable(d));
   }
@@ -26,9 +26,36 @@ std::string RenderPromotion(const PromoteOptions& o, const PromoteOutcome& outco
                        Printable(r.environment));
   } else {
     const auto failed = std::count_if(outcome.gates.begin(), outcome.gates.end(),
-                                      [](const GateResult& g) { return !g.passed; });
-    out += fmt::format("refused: {} of {} gates failed; nothing was released\n", failed,
-                       outcome.gates.size());
+                                      [](const GateResult& g) { return !g.passed && g.judged; });
+    const auto unjudged = std::count_if(outcome.gates.begin(), outcome.gates.end(),
+                                        [](const GateResult& g) { return !g.judged; });
+    out +=
+        fmt::format("refused: {} of {} gates failed{}; nothing was released\n", failed,
+                    outcome.gates.size(), unjudged ? fmt::format(", {} not judged", unjudged) : "");
+  }
+  return out;
+}
+
+nlohmann::ordered_json PromotionJson(const PromoteOptions& o, const PromoteOutcome& outcome) {
+  nlohmann::ordered_json gates = nlohmann::ordered_json::array();
+  for (const auto& g : outcome.gates)
+    gates.push_back({{"gate", g.gate},
+                     {"passed", g.passed},
+                     {"judged", g.judged},
+                     {"reason", g.reason},
+                     {"details", g.details}});
+  nlohmann::ordered_json out = {{"flow", o.flow},
+                                {"to", o.to},
+                                {"commit", outcome.commit},
+                                {"admitted", outcome.Admitted()},
+                                {"gates", std::move(gates)},
+                                {"release", nullptr}};
+  if (outcome.release) {
+    const ReleaseRecord& r = *outcome.release;
+    out["release"] = {{"number", r.number},
+                      {"tag", r.tag},
+                      {"commit", r.git_commit},
+                      {"environment", r.environment}};
   }
   return out;
 }

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/vcs/promotion.h"
 
 namespace alambic {
@@ -11,5 +13,9 @@ namespace alambic {
 // then the verdict: the release made, or how many gates refused it. Text from
 // the flow and the catalog is escaped for the terminal.
 std::string RenderPromotion(const PromoteOptions& options, const PromoteOutcome& outcome);
+
+// The same as JSON: {flow, to, commit, admitted, gates: [{gate, passed, judged,
+// reason, details}], release: {number, tag, commit, environment} or null}.
+nlohmann::ordered_json PromotionJson(const PromoteOptions& options, const PromoteOutcome& outcome);
 
 }  // namespace alambic
