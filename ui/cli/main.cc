@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "core/vcs/promotion.h"
 #include "plugins/host.h"
 #include "plugins/loader.h"
+#include "ui/cli/cli_docs.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
 #include "ui/cli/release_commands.h"
@@ -69,6 +71,20 @@ int Fail(const Status& st) {
     pos = nl + 1;
   }
   return kExitFailed;
+}
+
+using OJson = nlohmann::ordered_json;
+
+// JSON output (--format json): keys in the order given, invalid UTF-8 replaced;
+// strings are escaped by construction, so nothing printed can drive the terminal.
+void PrintJson(const OJson& j) {
+  const std::string s = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::fwrite(s.data(), 1, s.size(), stdout);
+}
+
+void AddFormat(CLI::App* cmd, std::string* format) {
+  cmd->add_option("--format", *format, "Output: text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
 }
 
 Result<fs::path> WorkspaceRoot(const Globals& g) {
@@ -179,9 +195,9 @@ KindSet& LoadKinds(const fs::path& root, bool quiet = false) {
   static KindSet* set = nullptr;
   if (!set) {
     set = new KindSet{RecipeRegistry::MakeWithBuiltins(), {}};
-    LoadedWorkspace config = LoadWorkspaceConfig(root);
-    set->report =
-        LoadPluginDirs(PluginSearchPath(root, config.workspace.config.plugin_dirs), *set->registry);
+    std::vector<fs::path> configured;
+    if (!root.empty()) configured = LoadWorkspaceConfig(root).workspace.config.plugin_dirs;
+    set->report = LoadPluginDirs(PluginSearchPath(root, configured), *set->registry);
     if (!quiet)
       for (const auto& r : set->report.refused)
         std::fprintf(stderr, "alambic: plugin refused: %s\n", Printable(r.ToString()).c_str());
@@ -190,13 +206,42 @@ KindSet& LoadKinds(const fs::path& root, bool quiet = false) {
 }
 const RecipeRegistry& Kinds(const fs::path& root) { return *LoadKinds(root).registry; }
 
-int CmdPluginList(const Globals& g) {
+// Outside a workspace: the plugins beside the binary and in the install prefix.
+int CmdPluginList(const Globals& g, const std::string& format) {
   auto root = WorkspaceRoot(g);
-  if (!root.ok()) return Fail(root.status());
-  const KindSet& set = LoadKinds(*root, /*quiet=*/true);
+  const KindSet& set = LoadKinds(root.ok() ? *root : fs::path(), /*quiet=*/true);
+  if (format == "json") {
+    OJson plugins = OJson::array(), refused = OJson::array();
+    for (const auto& p : set.report.loaded) {
+      OJson kinds = OJson::array();
+      for (const RecipeKind* k : p.kinds) {
+        OJson params = OJson::array();
+        for (const auto& ps : k->params())
+          params.push_back(
+              {{"name", ps.name},
+               {"type", ParamTypeName(ps.type)},
+               {"required", ps.required},
+               {"default",
+                ps.default_json.empty() ? OJson() : OJson::parse(ps.default_json, nullptr, false)},
+               {"doc", ps.doc}});
+        kinds.push_back({{"name", k->name()},
+                         {"min_inputs", k->min_inputs()},
+                         {"min_outputs", k->min_outputs()},
+                         {"params", std::move(params)}});
+      }
+      plugins.push_back({{"name", p.name},
+                         {"version", p.version},
+                         {"path", p.path.string()},
+                         {"kinds", std::move(kinds)}});
+    }
+    for (const auto& r : set.report.refused) refused.push_back(r.ToString());
+    PrintJson({{"plugins", std::move(plugins)}, {"refused", std::move(refused)}});
+    return kExitOk;
+  }
   if (set.report.loaded.empty() && set.report.refused.empty()) std::printf("no plugins found\n");
   for (const auto& p : set.report.loaded) {
-    std::printf("%s %s  %s\n", p.name.c_str(), p.version.c_str(), p.path.string().c_str());
+    std::printf("%s %s  %s\n", Printable(p.name).c_str(), Printable(p.version).c_str(),
+                Printable(p.path.string()).c_str());
     for (const RecipeKind* k : p.kinds) {
       std::printf("  kind %s: inputs %d, outputs %d\n", k->name().c_str(), k->min_inputs(),
                   k->min_outputs());
@@ -204,7 +249,7 @@ int CmdPluginList(const Globals& g) {
         std::printf("    %s (%s%s%s)%s%s\n", ps.name.c_str(), ParamTypeName(ps.type),
                     ps.required ? ", required" : "",
                     ps.default_json.empty() ? "" : (", default " + ps.default_json).c_str(),
-                    ps.doc.empty() ? "" : ": ", ps.doc.c_str());
+                    ps.doc.empty() ? "" : ": ", Printable(ps.doc).c_str());
     }
   }
   for (const auto& r : set.report.refused)
@@ -214,7 +259,7 @@ int CmdPluginList(const Globals& g) {
 
 // ---- validate -----------------------------------------------------------------
 
-int CmdValidate(const Globals& g) {
+int CmdValidate(const Globals& g, const std::string& format) {
   auto root = WorkspaceRoot(g);
   if (!root.ok()) return Fail(root.status());
   LoadedWorkspace lw = LoadWorkspace(*root);
@@ -222,6 +267,19 @@ int CmdValidate(const Globals& g) {
   // Semantic checks need a readable workspace; shape problems come first.
   if (diags.empty()) diags = ValidateWorkspace(lw.workspace, Kinds(*root));
   for (auto& d : LoadUseCases(*root).diagnostics) diags.push_back(std::move(d));
+  if (format == "json") {
+    // Every diagnostic, on stdout; the exit status says whether there were any.
+    OJson out = OJson::array();
+    for (const auto& d : diags) {
+      OJson j = {{"file", d.loc.file}, {"line", d.loc.line}};
+      if (d.loc.column > 0) j["column"] = d.loc.column;
+      j["severity"] = "error";
+      j["message"] = d.message;
+      out.push_back(std::move(j));
+    }
+    PrintJson(out);
+    return diags.empty() ? kExitOk : kExitFailed;
+  }
   for (const auto& d : diags) std::fprintf(stderr, "%s\n", Printable(d.ToString()).c_str());
   if (!diags.empty()) {
     std::fprintf(stderr, "%zu problem%s found\n", diags.size(), diags.size() == 1 ? "" : "s");
@@ -318,30 +376,56 @@ std::string ReleaseHeading(const ReleaseSession& rs) {
                      rs.release.git_commit.substr(0, 10));
 }
 
-Status PrintPlan(Session& session, const PlanOptions& options, bool explain);
+struct PlanOutput {
+  std::string format = "text";
+  bool explain = false;
+  bool exit_code = false;  // 2 when something is to run
+  size_t to_run = 0;
+  OJson recipes = OJson::array();  // --format json: every recipe, all releases
+};
 
-int CmdPlan(const Globals& g, const Selection& sel, bool explain) {
+Status PrintPlan(Session& session, const PlanOptions& options, const std::string& release,
+                 PlanOutput* po);
+
+int CmdPlan(const Globals& g, const Selection& sel, PlanOutput po) {
   auto releases = OpenReleaseSessions(g, sel.flows);
   if (!releases.ok()) return Fail(releases.status());
+  const bool json = po.format == "json";
   if (*releases) {
     for (auto& rs : **releases) {
-      std::fputs(ReleaseHeading(rs).c_str(), stdout);
+      if (!json) std::fputs(ReleaseHeading(rs).c_str(), stdout);
       PlanOptions o = sel.ToPlanOptions();
       o.flows = {rs.flow};
-      if (Status st = PrintPlan(*rs.session, o, explain); !st.ok()) return Fail(st);
+      if (Status st = PrintPlan(*rs.session, o, rs.release.tag, &po); !st.ok()) return Fail(st);
     }
-    return kExitOk;
+  } else {
+    auto session = OpenSession(g);
+    if (!session.ok()) return Fail(session.status());
+    if (Status st = PrintPlan(**session, sel.ToPlanOptions(), "", &po); !st.ok()) return Fail(st);
   }
-  auto session = OpenSession(g);
-  if (!session.ok()) return Fail(session.status());
-  Status st = PrintPlan(**session, sel.ToPlanOptions(), explain);
-  return st.ok() ? kExitOk : Fail(st);
+  if (json) PrintJson({{"to_run", po.to_run}, {"recipes", std::move(po.recipes)}});
+  return po.exit_code && po.to_run > 0 ? kExitUsage : kExitOk;
 }
 
-Status PrintPlan(Session& session, const PlanOptions& options, bool explain) {
+Status PrintPlan(Session& session, const PlanOptions& options, const std::string& release,
+                 PlanOutput* po) {
   ALAMBIC_ASSIGN_OR_RETURN(Plan plan_value, session.MakePlan(options));
   const Plan* plan = &plan_value;
   const FlowGraph& graph = session.graph();
+  po->to_run += static_cast<size_t>(plan->to_run);
+  if (po->format == "json") {
+    for (const auto& rp : plan->recipes) {
+      const RecipeNode& node = graph.node(rp.node);
+      OJson j = {{"flow", node.flow->name},
+                 {"recipe", node.recipe->name},
+                 {"decision", DecisionName(rp.decision)},
+                 {"reason", rp.explanation}};
+      if (!release.empty()) j["release"] = release;
+      po->recipes.push_back(std::move(j));
+    }
+    return Status::Ok();
+  }
+  const bool explain = po->explain;
   std::string out;
   if (explain) {
     TextTable table({"recipe", "decision", "reason"}, 200);
@@ -351,7 +435,8 @@ Status PrintPlan(Session& session, const PlanOptions& options, bool explain) {
   } else {
     for (const auto& rp : plan->recipes)
       if (rp.decision == Decision::kRun)
-        out += fmt::format("{}  {}\n", graph.node(rp.node).Label(), Printable(rp.explanation));
+        out += fmt::format("{}  {}\n", Printable(graph.node(rp.node).Label()),
+                           Printable(rp.explanation));
   }
   out += fmt::format("{} of {} recipes to run\n", plan->to_run, plan->recipes.size());
   std::fwrite(out.data(), 1, out.size(), stdout);
@@ -487,7 +572,7 @@ int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bo
 
 // ---- promote ----------------------------------------------------------------------
 
-int CmdPromote(const Globals& g, const PromoteOptions& o) {
+int CmdPromote(const Globals& g, const PromoteOptions& o, const std::string& format) {
   auto root = WorkspaceRoot(g);
   if (!root.ok()) return Fail(root.status());
   LoadedWorkspace config = LoadWorkspaceConfig(*root);
@@ -502,7 +587,10 @@ int CmdPromote(const Globals& g, const PromoteOptions& o) {
   if (!catalog.ok()) return Fail(catalog.status());
   auto outcome = Promote(**catalog, *root, from, o, Actor::Current());
   if (!outcome.ok()) return Fail(outcome.status());
-  std::fputs(RenderPromotion(o, *outcome).c_str(), stdout);
+  if (format == "json")
+    PrintJson(PromotionJson(o, *outcome));
+  else
+    std::fputs(RenderPromotion(o, *outcome).c_str(), stdout);
   return outcome->Admitted() ? kExitOk : kExitFailed;
 }
 
@@ -513,11 +601,37 @@ std::string CommitLabel(const RunRecord& r) {
   return r.git_commit.substr(0, 10) + (r.git_dirty ? "+" : "");
 }
 
-int CmdRuns(const Globals& g, int limit) {
+OJson RunJson(const RunRecord& r) {
+  return {{"id", r.id},
+          {"status", r.status},
+          {"environment", r.environment},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at.empty() ? OJson() : OJson(r.finished_at)},
+          {"trigger", r.trigger},
+          {"user", r.user},
+          {"commit", r.git_commit.empty() ? OJson() : OJson(r.git_commit)},
+          {"dirty", r.git_dirty},
+          {"flows", r.flows},
+          {"release", r.release.empty() ? OJson() : OJson(r.release)},
+          {"error", r.error.empty() ? OJson() : OJson(r.error)}};
+}
+
+// With --env, only that environment's runs; else every environment's.
+int CmdRuns(const Globals& g, int limit, const std::string& format) {
   auto h = OpenHistory(g);
   if (!h.ok()) return Fail(h.status());
-  auto runs = h->catalog->ListRuns(limit);
+  auto runs = h->catalog->ListRuns(g.env.empty() ? limit : std::numeric_limits<int>::max());
   if (!runs.ok()) return Fail(runs.status());
+  if (!g.env.empty()) {
+    std::erase_if(*runs, [&](const RunRecord& r) { return r.environment != h->env; });
+    if (runs->size() > static_cast<size_t>(limit)) runs->resize(static_cast<size_t>(limit));
+  }
+  if (format == "json") {
+    OJson out = OJson::array();
+    for (const auto& r : *runs) out.push_back(RunJson(r));
+    PrintJson(out);
+    return kExitOk;
+  }
   // The release column only when a run listed ran one.
   bool releases = false;
   for (const auto& r : *runs) releases = releases || !r.release.empty();
@@ -544,13 +658,47 @@ std::string DurationOf(const RecipeRunRecord& r) {
   return r.attempts > 0 ? FormatDuration(r.duration_ms / 1000) : "-";
 }
 
-int CmdLog(const Globals& g, const std::string& run_id, const std::string& recipe) {
+OJson RecipeRunJson(const RecipeRunRecord& r, bool with_log) {
+  auto opt = [](const std::string& v) { return v.empty() ? OJson() : OJson(v); };
+  OJson outputs = OJson::object(), inputs = OJson::object();
+  for (const auto& [ds, id] : r.inputs) inputs[ds] = id;
+  for (const auto& [ds, id] : r.outputs) outputs[ds] = id;
+  OJson j = {{"flow", r.flow},
+             {"recipe", r.recipe},
+             {"kind", r.kind},
+             {"status", r.status},
+             {"reason", r.reason},
+             {"attempts", r.attempts},
+             {"started_at", opt(r.started_at)},
+             {"finished_at", opt(r.finished_at)},
+             {"duration_ms", r.duration_ms},
+             {"rows_in", r.rows_in},
+             {"rows_out", r.rows_out},
+             {"bytes_out", r.bytes_out},
+             {"error", opt(r.error)},
+             {"metrics", r.metrics},
+             {"inputs", std::move(inputs)},
+             {"outputs", std::move(outputs)}};
+  if (with_log) j["log"] = r.log;
+  return j;
+}
+
+int CmdLog(const Globals& g, const std::string& run_id, const std::string& recipe,
+           const std::string& format) {
   auto h = OpenHistory(g);
   if (!h.ok()) return Fail(h.status());
   auto run = h->catalog->FindRun(run_id);
   if (!run.ok()) return Fail(run.status());
   auto recipes = h->catalog->RecipeRuns(run->id);
   if (!recipes.ok()) return Fail(recipes.status());
+  if (recipe.empty() && format == "json") {
+    OJson list = OJson::array();
+    for (const auto& r : *recipes) list.push_back(RecipeRunJson(r, false));
+    OJson out = RunJson(*run);
+    out["recipes"] = std::move(list);
+    PrintJson(out);
+    return kExitOk;
+  }
   if (recipe.empty()) {
     std::printf(
         "run       %s\nstatus    %s\nflows     %s\nenv       %s\ntrigger   %s\nuser      %s\n"
@@ -565,17 +713,14 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
     if (!run->error.empty()) std::printf("error     %s\n", Printable(run->error).c_str());
     bool ran = false;
     for (const auto& r : *recipes) ran = ran || r.status != "up_to_date";
-    if (!ran) {
-      std::printf("\nnothing was run: every selected recipe was up to date\n");
-      return kExitOk;
-    }
+    if (!ran) std::printf("\nnothing was run: every selected recipe was up to date\n");
     TextTable table({"recipe", "status", "attempts", "rows in", "rows out", "duration", "reason"},
                     80);
     for (size_t i : {2, 3, 4, 5}) table.AlignRight(i);
     for (const auto& r : *recipes)
       table.AddRow({r.flow + "/" + r.recipe, r.status, std::to_string(r.attempts),
                     FormatCount(r.rows_in), FormatCount(r.rows_out), DurationOf(r), r.reason});
-    std::printf("\n%s", table.Render().c_str());
+    if (table.rows() > 0) std::printf("\n%s", table.Render().c_str());
     return kExitOk;
   }
   const RecipeRunRecord* found = nullptr;
@@ -589,17 +734,24 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
   if (!found)
     return Fail(Status::NotFound(fmt::format("run {} has no recipe '{}'", run->id, recipe)));
   const RecipeRunRecord& r = *found;
+  if (format == "json") {
+    PrintJson(RecipeRunJson(r, true));
+    return kExitOk;
+  }
   std::printf(
       "recipe    %s/%s (%s)\nrun       %s\nstatus    %s\nreason    %s\nattempts  %d\n"
       "started   %s\nfinished  %s\nduration  %s\nrows in   %s\nrows out  %s\nbytes out "
       "%s\n",
-      r.flow.c_str(), r.recipe.c_str(), r.kind.c_str(), r.run_id.c_str(), r.status.c_str(),
-      Printable(r.reason).c_str(), r.attempts, r.started_at.empty() ? "-" : r.started_at.c_str(),
+      Printable(r.flow).c_str(), Printable(r.recipe).c_str(), r.kind.c_str(), r.run_id.c_str(),
+      r.status.c_str(), Printable(r.reason).c_str(), r.attempts,
+      r.started_at.empty() ? "-" : r.started_at.c_str(),
       r.finished_at.empty() ? "-" : r.finished_at.c_str(), DurationOf(r).c_str(),
       FormatCount(r.rows_in).c_str(), FormatCount(r.rows_out).c_str(),
       FormatCount(r.bytes_out).c_str());
   if (!r.error.empty()) std::printf("error     %s\n", Printable(r.error).c_str());
-  if (!r.metrics.empty()) std::printf("metrics   %s\n", r.metrics.dump().c_str());
+  if (!r.metrics.empty())
+    std::printf("metrics   %s\n",
+                r.metrics.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   if (!r.outputs.empty()) {
     std::string outs;
     for (const auto& [ds, id] : r.outputs)
@@ -621,10 +773,57 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
 
 // ---- status -----------------------------------------------------------------
 
-// Adds a row per dataset of `s` (of `flow` only, unless empty) to `table`.
-Status AddStatusRows(Session& s, const std::string& flow, TextTable* table);
+struct StatusRow {
+  std::string dataset, flow, version, state, stale_reason, updated_at, run, release;
+  std::optional<int64_t> rows;
+  bool built = false;
+};
 
-int CmdStatus(const Globals& g) {
+// Adds a row per dataset of `s` (of `flow` only, unless empty) to `rows`.
+Status AddStatusRows(Session& s, const std::string& flow, std::vector<StatusRow>* rows);
+
+void AddStatusRows(const std::vector<StatusRow>& rows, TextTable* table) {
+  for (const auto& r : rows) {
+    if (!r.built) {
+      table->AddRow({r.dataset, r.flow, "-", "never built", "-", "-", "-"});
+      continue;
+    }
+    std::string last_run = r.run.substr(0, kShortIdLength);
+    if (!r.release.empty()) last_run += " (" + r.release + ")";
+    table->AddRow({r.dataset, r.flow, r.version.substr(0, kVersionDisplayLength),
+                   r.stale_reason.empty() ? r.state : r.state + ": " + r.stale_reason,
+                   FormatCount(r.rows.value_or(0)), r.updated_at, last_run});
+  }
+}
+
+int CmdStatus(const Globals& g, const std::string& format) {
+  std::vector<StatusRow> rows;
+  if (format == "json") {
+    auto releases = OpenReleaseSessions(g, {});
+    if (!releases.ok()) return Fail(releases.status());
+    if (*releases) {
+      for (auto& rs : **releases)
+        if (Status st = AddStatusRows(*rs.session, rs.flow, &rows); !st.ok()) return Fail(st);
+    } else {
+      auto session = OpenSession(g);
+      if (!session.ok()) return Fail(session.status());
+      if (Status st = AddStatusRows(**session, "", &rows); !st.ok()) return Fail(st);
+    }
+    OJson out = OJson::array();
+    auto opt = [](const std::string& v) { return v.empty() ? OJson() : OJson(v); };
+    for (const auto& r : rows)
+      out.push_back({{"dataset", r.dataset},
+                     {"flow", r.flow},
+                     {"version", opt(r.version)},
+                     {"state", r.state},
+                     {"reason", opt(r.stale_reason)},
+                     {"rows", r.rows ? OJson(*r.rows) : OJson()},
+                     {"updated_at", opt(r.updated_at)},
+                     {"run", opt(r.run)},
+                     {"release", opt(r.release)}});
+    PrintJson(out);
+    return kExitOk;
+  }
   TextTable table({"dataset", "flow", "version", "state", "rows", "updated", "last run"}, 100);
   table.AlignRight(4);
   auto releases = OpenReleaseSessions(g, {});
@@ -632,19 +831,21 @@ int CmdStatus(const Globals& g) {
   if (*releases) {
     for (auto& rs : **releases) {
       std::fputs(ReleaseHeading(rs).c_str(), stdout);
-      if (Status st = AddStatusRows(*rs.session, rs.flow, &table); !st.ok()) return Fail(st);
+      rows.clear();
+      if (Status st = AddStatusRows(*rs.session, rs.flow, &rows); !st.ok()) return Fail(st);
+      AddStatusRows(rows, &table);
     }
   } else {
     auto session = OpenSession(g);
     if (!session.ok()) return Fail(session.status());
-    if (Status st = AddStatusRows(**session, "", &table); !st.ok()) return Fail(st);
+    if (Status st = AddStatusRows(**session, "", &rows); !st.ok()) return Fail(st);
+    AddStatusRows(rows, &table);
   }
   std::fputs(table.Render().c_str(), stdout);
   return kExitOk;
 }
 
-Status AddStatusRows(Session& s, const std::string& flow, TextTable* table_out) {
-  TextTable& table = *table_out;
+Status AddStatusRows(Session& s, const std::string& flow, std::vector<StatusRow>* rows) {
   PlanOptions options;
   if (!flow.empty()) options.flows = {flow};
   ALAMBIC_ASSIGN_OR_RETURN(Plan plan_value, s.MakePlan(options));
@@ -663,23 +864,33 @@ Status AddStatusRows(Session& s, const std::string& flow, TextTable* table_out) 
     for (size_t k = 0; k < node.recipe->outputs.size(); ++k) {
       const std::string& ds = node.recipe->outputs[k];
       auto cit = cur.find(ds);
+      StatusRow row;
+      row.dataset = ds;
+      row.flow = node.flow->name;
       if (cit == cur.end()) {
-        table.AddRow({ds, node.flow->name, "-", "never built", "-", "-", "-"});
+        row.state = "never built";
+        rows->push_back(std::move(row));
         continue;
       }
       const CurrentVersion& c = *cit->second;
-      std::string state = "fresh";
+      row.built = true;
+      row.state = "fresh";
       if (pit != by_node.end()) {
         const RecipePlan& rp = *pit->second;
-        if (rp.decision == Decision::kRun)
-          state = "stale: " + rp.explanation;
-        else if (k < rp.output_versions.size() && rp.output_versions[k] != c.version_id)
-          state = "stale: another built version matches the flow";
+        if (rp.decision == Decision::kRun) {
+          row.state = "stale";
+          row.stale_reason = rp.explanation;
+        } else if (k < rp.output_versions.size() && rp.output_versions[k] != c.version_id) {
+          row.state = "stale";
+          row.stale_reason = "another built version matches the flow";
+        }
       }
-      std::string last_run = c.run_id.substr(0, kShortIdLength);
-      if (!c.release.empty()) last_run += " (" + c.release + ")";
-      table.AddRow({ds, node.flow->name, c.version_id.substr(0, kVersionDisplayLength), state,
-                    FormatCount(c.rows), c.updated_at, last_run});
+      row.version = c.version_id;
+      row.rows = c.rows;
+      row.updated_at = c.updated_at;
+      row.run = c.run_id;
+      row.release = c.release;
+      rows->push_back(std::move(row));
     }
   }
   return Status::Ok();
@@ -752,9 +963,10 @@ int CmdShow(const Globals& g, const std::string& dataset, int64_t head, const st
     return st.ok() ? kExitOk : Fail(st);
   }
   if (format == "json") {
-    nlohmann::json rows = nlohmann::json::array();
+    // ordered_json: the keys keep the columns' order.
+    OJson rows = OJson::array();
     for (int64_t i = 0; i < t.num_rows(); ++i) {
-      nlohmann::json row = nlohmann::json::object();
+      OJson row = OJson::object();
       for (int c = 0; c < t.num_columns(); ++c)
         row[t.schema().fields[static_cast<size_t>(c)].name] = CellJson(*t.column(c), i);
       rows.push_back(std::move(row));
@@ -778,8 +990,9 @@ int CmdShow(const Globals& g, const std::string& dataset, int64_t head, const st
   }
   std::fputs(table.Render().c_str(), stdout);
   std::printf("(%s of %s rows; %s version %s; %s)\n", FormatCount(t.num_rows()).c_str(),
-              FormatCount(full->num_rows()).c_str(), dataset.c_str(),
-              v->id.substr(0, kVersionDisplayLength).c_str(), full->schema().ToString().c_str());
+              FormatCount(full->num_rows()).c_str(), Printable(dataset).c_str(),
+              v->id.substr(0, kVersionDisplayLength).c_str(),
+              Printable(full->schema().ToString()).c_str());
   return kExitOk;
 }
 
@@ -793,6 +1006,13 @@ int CmdExport(const Globals& g, const std::string& dataset, const std::string& f
   if (!t.ok()) return Fail(t.status());
   // Written beside the target, then renamed: the target is whole or untouched.
   fs::path target = fs::path(g.dir) / file;
+  if (target.has_parent_path()) {
+    std::error_code mk;
+    fs::create_directories(target.parent_path(), mk);
+    if (mk)
+      return Fail(Status::IoError(fmt::format("{}: cannot create folder: {}",
+                                              target.parent_path().string(), mk.message())));
+  }
   fs::path temp = target;
   temp += fmt::format(".tmp-{}", ::getpid());
   {
@@ -1259,11 +1479,13 @@ int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
 
 // ---- model ----------------------------------------------------------------------
 
-int CmdModel(const Globals& g, bool list, const std::string& name, const std::string& version) {
+int CmdModel(const Globals& g, bool list, const std::string& name, const std::string& version,
+             const std::string& format) {
   auto h = OpenHistory(g);
   if (!h.ok()) return Fail(h.status());
-  Status st = list ? PrintModelList(*h->catalog, h->env)
-                   : PrintModelShow(*h->catalog, h->env, name, version);
+  const bool json = format == "json";
+  Status st = list ? PrintModelList(*h->catalog, h->env, json)
+                   : PrintModelShow(*h->catalog, h->env, name, version, json);
   return st.ok() ? kExitOk : Fail(st);
 }
 
@@ -1283,12 +1505,18 @@ int Main(int argc, char** argv) {
   init->add_option("--name", init_name, "Workspace name (default: the directory's name)");
 
   auto* validate = app.add_subcommand("validate", "Report every problem in the flows");
+  std::string validate_format = "text";
+  AddFormat(validate, &validate_format);
 
   Selection plan_sel;
   bool explain = false;
   auto* plan = app.add_subcommand("plan", "What a run would build");
   AddSelection(plan, &plan_sel);
   plan->add_flag("--explain", explain, "Every recipe with its decision and reason");
+  PlanOutput plan_out;
+  AddFormat(plan, &plan_out.format);
+  plan->add_flag("--exit-code", plan_out.exit_code,
+                 "Exit 2 when something is to run, 0 when nothing is stale (1: error)");
 
   Selection run_sel;
   int jobs = 0;
@@ -1303,13 +1531,19 @@ int Main(int argc, char** argv) {
   int runs_limit = 20;
   auto* runs = app.add_subcommand("runs", "Recent runs, newest first");
   runs->add_option("-n", runs_limit, "How many")->check(CLI::PositiveNumber);
+  std::string runs_format = "text";
+  AddFormat(runs, &runs_format);
 
   std::string log_run, log_recipe;
   auto* log = app.add_subcommand("log", "A run and its recipes, or one recipe's log");
   log->add_option("run", log_run, "Run id or unique prefix")->required();
   log->add_option("recipe", log_recipe, "Recipe (or FLOW/RECIPE)");
+  std::string log_format = "text";
+  AddFormat(log, &log_format);
 
   auto* status = app.add_subcommand("status", "Every dataset: version, fresh or stale, last run");
+  std::string status_format = "text";
+  AddFormat(status, &status_format);
 
   std::string show_ds, show_version, show_format = "table";
   int64_t show_head = 20;
@@ -1322,7 +1556,9 @@ int Main(int argc, char** argv) {
   std::string export_ds, export_csv, export_version;
   auto* exp = app.add_subcommand("export", "Write a dataset to a CSV file");
   exp->add_option("dataset", export_ds)->required();
-  exp->add_option("--csv", export_csv, "Target file")->required();
+  exp->add_option("--csv", export_csv, "Target file (missing folders are created)")
+      ->required()
+      ->type_name("FILE");
   exp->add_option("--version", export_version, "A version id or unique prefix (default: current)");
 
   int keep_runs = -1;
@@ -1396,10 +1632,14 @@ int Main(int argc, char** argv) {
   promote->add_option("--note", promote_opts.note, "Why this release (kept with it)");
   promote->add_flag("--allow-breaking", promote_opts.allow_breaking,
                     "Release even if output columns are removed or retyped");
+  std::string promote_format = "text";
+  AddFormat(promote, &promote_format);
 
   auto* plugin = app.add_subcommand("plugin", "C++ plugins");
   plugin->require_subcommand(1);
   auto* plugin_list = plugin->add_subcommand("list", "Plugins found, with their kinds and params");
+  std::string plugin_format = "text";
+  AddFormat(plugin_list, &plugin_format);
   std::string model_name, model_version;
   auto* model = app.add_subcommand("model", "Trained models and their metrics");
   model->require_subcommand(1);
@@ -1407,8 +1647,21 @@ int Main(int argc, char** argv) {
   auto* model_show = model->add_subcommand("show", "A model version's metrics and evaluations");
   model_show->add_option("name", model_name, "The model (a train recipe's output)")->required();
   model_show->add_option("--version", model_version, "A version id or unique prefix");
+  std::string model_format = "text";
+  AddFormat(model_list, &model_format);
+  AddFormat(model_show, &model_format);
   VcsCommands vcs(app);                   // history, diff
   ReleaseCommands release_commands(app);  // releases, rollback, audit
+
+  // Hidden (group ""): the build writes the completion script and the man page with them.
+  std::string docs_shell, docs_output;
+  auto* completion = app.add_subcommand("completion", "Print the shell completion script");
+  completion->group("");
+  completion->add_option("shell", docs_shell)->required()->check(CLI::IsMember({"bash"}));
+  completion->add_option("-o", docs_output, "Write to FILE")->type_name("FILE");
+  auto* man = app.add_subcommand("man", "Print the man page (roff)");
+  man->group("");
+  man->add_option("-o", docs_output, "Write to FILE")->type_name("FILE");
 
   try {
     app.parse(argc, argv);
@@ -1416,17 +1669,27 @@ int Main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }
+  if (*completion || *man) {
+    const std::string text = *man ? ManPage(app, ALAMBIC_VERSION) : BashCompletion(app);
+    if (docs_output.empty()) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      return kExitOk;
+    }
+    Status st = WriteNewFile(docs_output, text);
+    return st.ok() ? kExitOk : Fail(st);
+  }
   if (*init) return CmdInit(g, init_dir, init_name);
-  if (*validate) return CmdValidate(g);
-  if (*plan) return CmdPlan(g, plan_sel, explain);
+  if (*validate) return CmdValidate(g, validate_format);
+  plan_out.explain = explain;
+  if (*plan) return CmdPlan(g, plan_sel, plan_out);
   if (*run) return CmdRun(g, run_sel, jobs, keep_going, verbose);
-  if (*runs) return CmdRuns(g, runs_limit);
-  if (*log) return CmdLog(g, log_run, log_recipe);
-  if (*status) return CmdStatus(g);
+  if (*runs) return CmdRuns(g, runs_limit, runs_format);
+  if (*log) return CmdLog(g, log_run, log_recipe, log_format);
+  if (*status) return CmdStatus(g, status_format);
   if (*show) return CmdShow(g, show_ds, show_head, show_version, show_format);
   if (*exp) return CmdExport(g, export_ds, export_csv, export_version);
   if (*gc) return CmdGc(g, keep_runs, dry_run);
-  if (*plugin_list) return CmdPluginList(g);
+  if (*plugin_list) return CmdPluginList(g, plugin_format);
   if (*lineage)
     return CmdLineage(g, lineage_target, lineage_down, lineage_depth, lineage_version,
                       lineage_format);
@@ -1436,8 +1699,8 @@ int Main(int argc, char** argv) {
   if (*usecase_show) return CmdUsecaseShow(g, usecase_id, usecase_format);
   if (*catalog_sync) return CmdCatalogSync(g);
   if (*catalog_search) return CmdCatalogSearch(g, search_text, search_format);
-  if (*promote) return CmdPromote(g, promote_opts);
-  if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version);
+  if (*promote) return CmdPromote(g, promote_opts, promote_format);
+  if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version, model_format);
   if (vcs.Selected()) {
     auto root = WorkspaceRoot(g);
     Status st = root.ok() ? vcs.Run(*root) : root.status();

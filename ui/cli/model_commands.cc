@@ -54,11 +54,16 @@ void Print(const std::string& s) {
   }
 }
 
+void PrintJson(const nlohmann::ordered_json& j) {
+  const std::string s = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::fwrite(s.data(), 1, s.size(), stdout);
+}
+
 }  // namespace
 
-Status PrintModelList(Catalog& catalog, const std::string& env) {
+Status PrintModelList(Catalog& catalog, const std::string& env, bool json) {
   ALAMBIC_ASSIGN_OR_RETURN(auto versions, catalog.ModelVersions(env));
-  if (versions.empty()) {
+  if (versions.empty() && !json) {
     std::printf("no model in %s (a model is the output of a train recipe)\n", env.c_str());
     return Status::Ok();
   }
@@ -77,6 +82,26 @@ Status PrintModelList(Catalog& catalog, const std::string& env) {
     }
   }
   std::sort(order.begin(), order.end());
+  if (json) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const auto& name : order) {
+      const ModelVersionRecord& v = *latest[name];
+      const std::string main = v.metrics.value("main_metric", std::string());
+      out.push_back(
+          {{"model", name},
+           {"version", v.version_id},
+           {"current", v.current},
+           {"task", v.metrics.value("task", std::string())},
+           {"main_metric", main},
+           {"metric", main.empty() ? nlohmann::json() : v.metrics.value(main, nlohmann::json())},
+           {"versions", count[name]},
+           {"created_at", v.created_at},
+           {"flow", v.flow},
+           {"recipe", v.recipe}});
+    }
+    PrintJson(out);
+    return Status::Ok();
+  }
   TextTable t({"model", "version", "task", "metric", "versions", "built", "by"});
   t.AlignRight(4);
   for (const auto& name : order) {
@@ -90,7 +115,7 @@ Status PrintModelList(Catalog& catalog, const std::string& env) {
 }
 
 Status PrintModelShow(Catalog& catalog, const std::string& env, const std::string& model,
-                      const std::string& version) {
+                      const std::string& version, bool json) {
   ALAMBIC_ASSIGN_OR_RETURN(auto versions, catalog.ModelVersions(env, model));
   if (versions.empty())
     return Status::NotFound(fmt::format(
@@ -113,6 +138,30 @@ Status PrintModelShow(Catalog& catalog, const std::string& env, const std::strin
           fmt::format("model {} has no version '{}' in {}", model, version, env));
   }
   const nlohmann::json& m = chosen->metrics;
+  if (json) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto evals,
+                             catalog.ModelEvaluations(env, m.value("model_id", std::string())));
+    nlohmann::ordered_json ev = nlohmann::ordered_json::array(), vs = ev;
+    for (const auto& e : evals)
+      ev.push_back({{"finished_at", e.finished_at},
+                    {"flow", e.flow},
+                    {"recipe", e.recipe},
+                    {"metrics", e.metrics}});
+    for (const auto& v : versions)
+      vs.push_back(
+          {{"version", v.version_id}, {"created_at", v.created_at}, {"current", v.current}});
+    PrintJson({{"model", model},
+               {"version", chosen->version_id},
+               {"current", chosen->current},
+               {"flow", chosen->flow},
+               {"recipe", chosen->recipe},
+               {"run", chosen->run_id},
+               {"created_at", chosen->created_at},
+               {"metrics", m},
+               {"evaluations", ev},
+               {"versions", vs}});
+    return Status::Ok();
+  }
   Print(fmt::format("model {}, version {}{}\n", model, Short(chosen->version_id, kShortId),
                     chosen->current ? " (current)" : ""));
   Print(fmt::format("  model id    {}\n", m.value("model_id", std::string())));

@@ -51,7 +51,10 @@ std::string Printable(std::string_view s) {
 }
 
 TextTable::TextTable(std::vector<std::string> header, size_t max_cell_width)
-    : header_(std::move(header)), right_(header_.size(), false), max_width_(max_cell_width) {}
+    : header_(std::move(header)), right_(header_.size(), false), max_width_(max_cell_width) {
+  // Headers are untrusted too (column names come from data files).
+  for (auto& h : header_) h = Shorten(Printable(h), max_width_);
+}
 
 void TextTable::AlignRight(size_t i) {
   if (i < right_.size()) right_[i] = true;
