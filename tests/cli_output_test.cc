@@ -88,7 +88,7 @@ TEST_F(CliOutputTest, PlanAndStatusAsJson) {
   ASSERT_EQ(Cli(ws_, {"run"}).code, 0);
   plan = Parse(Cli(ws_, {"plan", "--format", "json"}));
   EXPECT_EQ(plan.at("to_run"), 0);
-  for (const auto& r : plan["recipes"]) EXPECT_EQ(r["decision"], "up_to_date") << r.dump();
+  for (const auto& r : plan["recipes"]) EXPECT_EQ(r["decision"], "up to date") << r.dump();
   status = Parse(Cli(ws_, {"status", "--format", "json"}));
   ASSERT_EQ(status.size(), 2u);
   std::map<std::string, OJson> by;
@@ -214,6 +214,11 @@ TEST_F(CliOutputTest, ExportCreatesMissingFolders) {
 }
 
 TEST_F(CliOutputTest, PromoteGatesAsJsonBeforeAnyRunSayNotJudged) {
+  // The flow committed, never run.
+  ASSERT_EQ(std::system(("cd " + ShellQuote(ws_.string()) +
+                         " && git add -A >/dev/null && git commit -qm 'Add the people flow'")
+                            .c_str()),
+            0);
   auto r = Cli(ws_, {"promote", "people", "--format", "json"});
   EXPECT_EQ(r.code, 1) << r.err;
   auto j = Parse(r);
@@ -229,9 +234,12 @@ TEST_F(CliOutputTest, PromoteGatesAsJsonBeforeAnyRunSayNotJudged) {
     EXPECT_EQ(gates[name]["passed"], false);
   }
   EXPECT_EQ(gates["datalab_run"]["judged"], true);
+  EXPECT_EQ(gates["datalab_run"]["passed"], false);
+  EXPECT_EQ(gates["committed"]["passed"], true);
   auto text = Cli(ws_, {"promote", "people"});
   EXPECT_THAT(text.out, HasSubstr("not judged: no datalab run at this commit"));
   EXPECT_THAT(text.out, Not(HasSubstr("carry personal data")));
+  EXPECT_THAT(text.out, HasSubstr("refused: 1 of 5 gates failed, 2 not judged"));
 }
 
 TEST(CliPluginTest, PluginListOutsideAWorkspaceListsTheInstalledPlugins) {

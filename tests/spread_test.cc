@@ -31,7 +31,9 @@ std::string Python(const std::string& code) {
   std::string out;
   char buf[4096];
   while (p && std::fgets(buf, sizeof buf, p)) out += buf;
-  if (p) EXPECT_EQ(::pclose(p), 0) << out;
+  if (p) {
+    EXPECT_EQ(::pclose(p), 0) << out;
+  }
   return out;
 }
 
