@@ -242,6 +242,40 @@ TEST_F(CliOutputTest, PromoteGatesAsJsonBeforeAnyRunSayNotJudged) {
   EXPECT_THAT(text.out, HasSubstr("refused: 1 of 5 gates failed, 2 not judged"));
 }
 
+TEST_F(CliOutputTest, ModelListAndShowAsJson) {
+  std::string csv = "x;y\n";
+  for (int i = 0; i < 200; ++i)
+    csv += std::to_string((i * 37) % 101) + ";" + ((i * 37) % 101 > 50 ? "1" : "0") + "\n";
+  WriteFile(ws_ / "data" / "train.csv", csv);
+  WriteFile(ws_ / "flows" / "people.yaml", R"(flow: people
+recipes:
+  - {name: collect, kind: collect, outputs: [history], params: {path: data/train.csv, delimiter: ";"}}
+  - name: train_risk
+    kind: train
+    inputs: [history]
+    outputs: [risk_model]
+    params: {task: binary, target: y, rounds: 5, threads: 1, split: {method: random, validation: 0.25, seed: 5}}
+)");
+  auto run = Cli(ws_, {"run"});
+  ASSERT_EQ(run.code, 0) << run.out << run.err;
+  auto list = Parse(Cli(ws_, {"model", "list", "--format", "json"}));
+  ASSERT_EQ(list.size(), 1u) << list.dump();
+  EXPECT_EQ(list[0]["model"], "risk_model");
+  EXPECT_EQ(list[0]["task"], "binary");
+  EXPECT_EQ(list[0]["main_metric"], "auc");
+  EXPECT_TRUE(list[0]["metric"].is_number());
+  EXPECT_EQ(list[0]["versions"], 1);
+  EXPECT_EQ(list[0]["recipe"], "train_risk");
+  auto show = Parse(Cli(ws_, {"model", "show", "risk_model", "--format", "json"}));
+  EXPECT_EQ(show["version"], list[0]["version"]);
+  EXPECT_EQ(show["metrics"]["auc"], list[0]["metric"]);
+  EXPECT_EQ(
+      show["metrics"]["rows_validation"].get<int>() + show["metrics"]["rows_train"].get<int>(),
+      200);
+  EXPECT_EQ(show["versions"].size(), 1u);
+  EXPECT_TRUE(show["evaluations"].is_array());
+}
+
 TEST(CliPluginTest, PluginListOutsideAWorkspaceListsTheInstalledPlugins) {
   TempDir dir;  // not a workspace
   auto r = Cli(dir.path(), {"plugin", "list", "--format", "json"});
