@@ -358,7 +358,7 @@ TEST_F(CollectTest, CheckParamsRejectsBadParamsNamingThem) {
       CheckError({{"path", "a.csv"}, {"schema", {{"d", {{"type", "int64"}, {"format", "%Y"}}}}}}),
       "param 'schema': column 'd': format applies to date and timestamp columns only");
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"schema", {{"d", {{"typ", "date"}}}}}}),
-            "param 'schema': column 'd': unknown key 'typ' (expected type, format)");
+            "param 'schema': column 'd': unknown key 'typ' (expected type, format, on_error)");
 }
 
 TEST_F(CollectTest, ReadsJsonAndNdjson) {

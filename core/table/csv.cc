@@ -681,6 +681,7 @@ class CsvReader {
   }
   FieldEnd ParseQuotedField(size_t p, size_t end, std::string& out) const;
   size_t FieldStart(size_t record, size_t field) const;
+  size_t RecordEnd(size_t record) const;
   char DetectDelimiter(size_t begin) const;
   std::vector<std::array<size_t, kNumCandidates>> CountCandidates(size_t begin,
                                                                   size_t max_lines) const;
@@ -773,6 +774,18 @@ FieldEnd CsvReader::ParseQuotedField(size_t p, size_t end, std::string& out) con
   Append(out, s + p, last - p);
   if (stop == end) return {stop, false};
   return {stop + 1, s[stop] == delim_};
+}
+
+// Offset just past the record starting at `record` (for rejects).
+size_t CsvReader::RecordEnd(size_t record) const {
+  std::string scratch;
+  size_t p = record;
+  for (;;) {
+    scratch.clear();
+    FieldEnd fe = ParseField(p, data_.size(), scratch);
+    p = fe.next;
+    if (!fe.more || fe.open) return p;
+  }
 }
 
 // Offset where field `field` of the record starting at `record` starts (for messages).
@@ -1409,7 +1422,7 @@ Result<Table> CsvReader::Read() {
         drop[row] = 1;
         if (policy != CsvOnError::kReject) continue;
         const size_t b = ch.begin + ch.records[i];
-        const size_t e = i + 1 < ch.records.size() ? ch.begin + ch.records[i + 1] : ch.end;
+        const size_t e = RecordEnd(b);
         rejected.push_back(
             BadRecord{b, e,
                       fmt::format("column '{}': cannot read {} as {}", names_[c],
