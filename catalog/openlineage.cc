@@ -151,6 +151,23 @@ Result<std::vector<json>> OpenLineageEvents(Catalog& catalog, const std::string&
         in["inputFacets"] = {{"dataQualityAssertions", std::move(a)}};
       inputs.push_back(std::move(in));
     }
+    // A source (collect) names what it read in its metrics: an input dataset outside the store.
+    if (auto src = r.metrics.find("source"); src != r.metrics.end() && src->is_object() &&
+                                             src->contains("namespace") && src->contains("name")) {
+      const json& ns = (*src)["namespace"];
+      const json& name = (*src)["name"];
+      if (ns.is_string() && name.is_string() && !ns.get_ref<const std::string&>().empty() &&
+          !name.get_ref<const std::string&>().empty()) {
+        json in = {{"namespace", ns}, {"name", name}};
+        if (auto fp = src->find("version"); fp != src->end() && fp->is_string()) {
+          json facets = json::object();
+          facets["version"] = Facet(o, kVersionFacet);
+          facets["version"]["datasetVersion"] = *fp;
+          in["facets"] = std::move(facets);
+        }
+        inputs.push_back(std::move(in));
+      }
+    }
     json outputs = json::array();
     for (const auto& v : produced) {
       if (v.flow != r.flow || v.recipe != r.recipe) continue;

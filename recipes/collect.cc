@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <system_error>
 
@@ -52,12 +53,16 @@ struct CollectParams {
 };
 
 // Params that only make sense for CSV input.
-constexpr const char* kCsvOnlyParams[] = {"delimiter", "header",  "encoding",   "null_values",
-                                          "schema",    "decimal", "date_format"};
+constexpr const char* kCsvOnlyParams[] = {"delimiter", "header",  "encoding",    "null_values",
+                                          "schema",    "decimal", "date_format", "skip_rows",
+                                          "comment",   "fill",    "max_bad_rows"};
 
 Status ParamError(std::string_view name, std::string_view what) {
   return Status::Invalid(fmt::format("param '{}': {}", name, what));
 }
+
+// Rejected records shown in the log when there is no rejects output.
+constexpr size_t kLoggedRejects = 10;
 
 bool IsGlob(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
 
@@ -82,8 +87,9 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       if (!q->is_string() || q->get<std::string>().empty())
         return ParamError("query", "must be a non-empty string");
       out.query = q->get<std::string>();
-      for (const char* k : {"format", "timeout", "delimiter", "header", "encoding", "null_values",
-                            "schema", "decimal", "date_format"})
+      for (const char* k :
+           {"format", "timeout", "delimiter", "header", "encoding", "null_values", "schema",
+            "decimal", "date_format", "skip_rows", "comment", "fill", "max_bad_rows"})
         if (p.contains(k)) return ParamError(k, "does not apply to a connection query");
       return out;
     }
@@ -181,6 +187,7 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
   if (auto n = p.find("null_values"); n != p.end()) {
     if (!n->is_array()) return ParamError("null_values", "must be a list of strings");
     out.csv.null_values.clear();
+    out.csv.typed_null_values.clear();  // exactly the cells listed are null, in every column
     for (const auto& v : *n) {
       if (!v.is_string()) return ParamError("null_values", "must be a list of strings");
       out.csv.null_values.push_back(v.get<std::string>());
@@ -199,6 +206,27 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
     if (std::string why = CheckDateFormat(out.csv.date_format); !why.empty())
       return ParamError("date_format", fmt::format("\"{}\" {}", out.csv.date_format, why));
   }
+  if (auto k = p.find("skip_rows"); k != p.end()) {
+    if (!k->is_number_integer() || k->get<int64_t>() < 0)
+      return ParamError("skip_rows", "must be a whole number of lines, 0 or more");
+    out.csv.skip_rows = k->get<int64_t>();
+  }
+  if (auto c = p.find("comment"); c != p.end()) {
+    if (!c->is_string() || c->get<std::string>().empty())
+      return ParamError("comment", "must be a non-empty prefix such as \"#\"");
+    out.csv.comment = c->get<std::string>();
+    if (out.csv.comment.find_first_of("\r\n") != std::string::npos)
+      return ParamError("comment", "cannot hold a line break");
+  }
+  if (auto f = p.find("fill"); f != p.end()) {
+    if (!f->is_boolean()) return ParamError("fill", "must be a boolean");
+    out.csv.fill = f->get<bool>();
+  }
+  if (auto m = p.find("max_bad_rows"); m != p.end()) {
+    if (!m->is_number_integer() || m->get<int64_t>() < 0)
+      return ParamError("max_bad_rows", "must be a whole number, 0 or more");
+    out.csv.max_bad_rows = m->get<int64_t>();
+  }
   if (auto s = p.find("schema"); s != p.end()) {
     if (!s->is_object()) return ParamError("schema", "must be a mapping of column to type");
     for (const auto& [column, spec] : s->items()) {
@@ -206,10 +234,26 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       const nlohmann::json* type = &spec;
       if (spec.is_object()) {
         for (const auto& [key, v] : spec.items())
-          if (key != "type" && key != "format")
+          if (key != "type" && key != "format" && key != "on_error")
             return ParamError("schema", fmt::format("column '{}': unknown key '{}' (expected "
-                                                    "type, format)",
+                                                    "type, format, on_error)",
                                                     column, key));
+        if (auto e = spec.find("on_error"); e != spec.end()) {
+          const std::string name = e->is_string() ? e->get<std::string>() : "";
+          if (name == "fail") {
+            out.csv.on_error[column] = CsvOnError::kFail;
+          } else if (name == "null") {
+            out.csv.on_error[column] = CsvOnError::kNull;
+          } else if (name == "drop" || name == "drop_row") {
+            out.csv.on_error[column] = CsvOnError::kDrop;
+          } else if (name == "reject") {
+            out.csv.on_error[column] = CsvOnError::kReject;
+          } else {
+            return ParamError("schema", fmt::format("column '{}': on_error must be fail, null, "
+                                                    "drop (drop_row) or reject",
+                                                    column));
+          }
+        }
         auto it = spec.find("type");
         if (it == spec.end())
           return ParamError("schema", fmt::format("column '{}': type is required", column));
@@ -295,10 +339,20 @@ class CollectKind final : public RecipeKind {
          "decimal mark, \".\" or \",\"; detected (a comma with ; or tab) when absent"},
         {"date_format", ParamType::kString, false,
          "dates in this format are read as dates, e.g. \"%d/%m/%Y\" (the default besides ISO)"},
+        {"skip_rows", ParamType::kInt, false, "lines skipped before the header (a preamble)"},
+        {"comment", ParamType::kString, false,
+         "lines starting with this prefix (e.g. \"#\") are skipped"},
+        {"fill", ParamType::kBool, false,
+         "pad a record with too few fields with nulls (default false: an error)"},
+        {"max_bad_rows", ParamType::kInt, false,
+         "records with the wrong number of fields skipped (to the rejects output) before the "
+         "read fails (default 0)"},
     };
     return kParams;
   }
   bool is_source() const override { return true; }
+  // The second output, when declared, receives the rejected records (CSV).
+  int max_outputs() const override { return 2; }
 
   Status CheckParams(const nlohmann::json& params) const override {
     return ParseParams(params).status();
@@ -317,6 +371,14 @@ class CollectKind final : public RecipeKind {
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     ALAMBIC_ASSIGN_OR_RETURN(CollectParams p, Params(ctx));
+    PreviousTypes(ctx, p);
+    if (ctx.outputs.size() == 1)
+      for (const auto& [column, policy] : p.csv.on_error)
+        if (policy == CsvOnError::kReject)
+          return Status::Invalid(fmt::format(
+              "recipe {}: column '{}': on_error: reject needs a second output for the rejected "
+              "records (outputs: [{}, {}_rejects])",
+              ctx.recipe, column, ctx.outputs[0], ctx.outputs[0]));
     if (!p.url.empty()) return RunUrl(ctx, p);
     if (!p.query.empty()) return RunQuery(ctx, p);
     if (IsGlob(p.path)) return RunGlob(ctx, p);
@@ -324,6 +386,8 @@ class CollectKind final : public RecipeKind {
     std::error_code ec;
     const auto bytes = static_cast<int64_t>(std::filesystem::file_size(file, ec));
     const std::string prefix = fmt::format("recipe {}", ctx.recipe);
+    CsvReport report;
+    Rejects rejects;
 
     Result<Table> table = Status::Internal("unreachable");
     if (p.format == Format::kArrow) {
@@ -344,28 +408,121 @@ class CollectKind final : public RecipeKind {
     } else {
       p.csv.source_name = p.path;
       if (ctx.progress) p.csv.progress = ctx.progress;
+      p.csv.report = &report;
       table = ReadCsvFile(file, p.csv, ctx.cancel);
       if (!table.ok()) return table.status().WithContext(prefix);
+      AddReport(report, p.path, &rejects);
     }
-    return Output(ctx, std::move(*table), p.path, bytes);
+    return Output(ctx, std::move(*table), p.path, bytes, FileDataset(file), rejects);
   }
 
  private:
+  // What the CSV reader set aside or counted, over every file read.
+  struct Rejects {
+    std::vector<std::string> files;  // per row of `rows`
+    std::vector<CsvRejectedRow> rows;
+    std::vector<std::string> warnings;
+    std::map<std::string, int64_t> nulled, dropped, rejected;
+    int64_t bad_rows = 0;
+  };
+
+  static void AddReport(CsvReport& report, const std::string& file, Rejects* out) {
+    for (auto& r : report.rejects) {
+      out->files.push_back(file);
+      out->rows.push_back(std::move(r));
+    }
+    for (auto& w : report.warnings) out->warnings.push_back(std::move(w));
+    for (const auto& [c, n] : report.nulled) out->nulled[c] += n;
+    for (const auto& [c, n] : report.dropped) out->dropped[c] += n;
+    for (const auto& [c, n] : report.rejected) out->rejected[c] += n;
+    out->bad_rows += report.bad_rows;
+    report = CsvReport{};
+  }
+
+  // The rejects output: file, line, reason and the record's text, one row per rejected record.
+  static Result<Table> RejectsTable(const Rejects& r) {
+    ColumnBuilder file(TypeId::kUtf8), line(TypeId::kInt64), reason(TypeId::kUtf8),
+        record(TypeId::kUtf8);
+    for (size_t i = 0; i < r.rows.size(); ++i) {
+      file.AppendString(r.files[i]);
+      line.AppendInt64(r.rows[i].line);
+      reason.AppendString(r.rows[i].reason);
+      record.AppendString(r.rows[i].text);
+    }
+    Schema schema;
+    schema.fields = {Field{"file", TypeId::kUtf8, false}, Field{"line", TypeId::kInt64, false},
+                     Field{"reason", TypeId::kUtf8, false}, Field{"record", TypeId::kUtf8, false}};
+    return Table::Make(std::move(schema),
+                       {file.Finish(), line.Finish(), reason.Finish(), record.Finish()},
+                       static_cast<int64_t>(r.rows.size()));
+  }
+
+  // The source as an OpenLineage dataset (naming conventions: a local file is namespace
+  // "file", name its absolute path; a URL is namespace scheme://host[:port], name its path).
+  static nlohmann::json FileDataset(const std::filesystem::path& file) {
+    return {{"namespace", "file"}, {"name", file.lexically_normal().string()}};
+  }
+  static nlohmann::json UrlDataset(const std::string& redacted) {
+    const size_t scheme = redacted.find("://");
+    const size_t path = redacted.find_first_of("/?#", scheme == std::string::npos ? 0 : scheme + 3);
+    std::string name = path == std::string::npos ? "/" : redacted.substr(path);
+    if (name.empty() || name[0] != '/') name = "/" + name;
+    return {{"namespace", redacted.substr(0, path)}, {"name", name}};
+  }
+
   static Result<RecipeOutput> Output(RecipeContext& ctx, Table table, const std::string& source,
-                                     int64_t bytes) {
+                                     int64_t bytes, nlohmann::json dataset,
+                                     const Rejects& rejects) {
     if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
     const int64_t rows = table.num_rows();
     const int columns = table.num_columns();
-    if (ctx.log)
+    const bool rejects_output = ctx.outputs.size() >= 2;
+    if (ctx.log) {
       ctx.log->Info(fmt::format("read {} rows, {} columns ({}) from {} ({} bytes)",
                                 WithThousands(rows), columns, table.schema().ToString(), source,
                                 WithThousands(bytes)));
+      for (const auto& w : rejects.warnings) ctx.log->Warn(w);
+      if (rejects.bad_rows)
+        ctx.log->Warn(fmt::format("skipped {} records with the wrong number of fields{}",
+                                  WithThousands(rejects.bad_rows),
+                                  rejects_output ? " (to " + ctx.outputs[1] + ")" : ""));
+      for (const auto& [c, n] : rejects.nulled)
+        ctx.log->Warn(
+            fmt::format("column '{}': {} cells that do not convert read as null "
+                        "(on_error: null)",
+                        c, WithThousands(n)));
+      for (const auto& [c, n] : rejects.dropped)
+        ctx.log->Warn(
+            fmt::format("column '{}': {} records dropped, their cell does not "
+                        "convert (on_error: drop)",
+                        c, WithThousands(n)));
+      for (const auto& [c, n] : rejects.rejected)
+        ctx.log->Warn(
+            fmt::format("column '{}': {} records rejected to {}, their cell does not "
+                        "convert (on_error: reject)",
+                        c, WithThousands(n), ctx.outputs[1]));
+      // Without a rejects output, the first rejected records are shown in the log.
+      if (!rejects_output)
+        for (size_t i = 0; i < rejects.rows.size() && i < kLoggedRejects; ++i)
+          ctx.log->Warn(fmt::format("{}:{}: {}", rejects.files[i], rejects.rows[i].line,
+                                    rejects.rows[i].reason));
+    }
     if (ctx.progress) ctx.progress(rows);
     RecipeOutput out;
     out.tables.push_back(std::move(table));
+    if (rejects_output) {
+      ALAMBIC_ASSIGN_OR_RETURN(Table r, RejectsTable(rejects));
+      out.tables.push_back(std::move(r));
+    }
     out.metrics["rows"] = rows;
     out.metrics["columns"] = columns;
     out.metrics["bytes_read"] = bytes;
+    out.metrics["source"] = std::move(dataset);
+    if (rejects.bad_rows) out.metrics["bad_rows"] = rejects.bad_rows;
+    if (!rejects.rows.empty()) out.metrics["rejected_rows"] = rejects.rows.size();
+    if (!rejects.nulled.empty()) out.metrics["nulled"] = rejects.nulled;
+    if (!rejects.dropped.empty()) out.metrics["dropped"] = rejects.dropped;
+    if (!rejects.rejected.empty()) out.metrics["rejected"] = rejects.rejected;
     return out;
   }
 
@@ -431,6 +588,8 @@ class CollectKind final : public RecipeKind {
     const std::string prefix = fmt::format("recipe {}", ctx.recipe);
     std::vector<Table> tables;
     int64_t rows = 0, bytes = 0;
+    CsvReport report;
+    Rejects rejects;
     for (const auto& [shown, file] : files) {
       if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
       Result<Table> t = Status::Internal("unreachable");
@@ -438,7 +597,9 @@ class CollectKind final : public RecipeKind {
         t = ReadArrowFile(file.string());
       } else if (p.format == Format::kCsv) {
         p.csv.source_name = shown;
+        p.csv.report = &report;
         t = ReadCsvFile(file, p.csv, ctx.cancel);
+        if (t.ok()) AddReport(report, shown, &rejects);
       } else {
         JsonReadOptions jo;
         jo.lines = p.format == Format::kNdjson;
@@ -491,7 +652,11 @@ class CollectKind final : public RecipeKind {
     }
     ALAMBIC_ASSIGN_OR_RETURN(Table all, Table::Make(std::move(schema), std::move(cols), rows));
     if (ctx.log) ctx.log->Info(fmt::format("{} files match {}", files.size(), p.path));
-    ALAMBIC_ASSIGN_OR_RETURN(RecipeOutput out, Output(ctx, std::move(all), p.path, bytes));
+    ALAMBIC_ASSIGN_OR_RETURN(RecipeOutput out,
+                             Output(ctx, std::move(all), p.path, bytes,
+                                    FileDataset(files[0].second.parent_path() /
+                                                std::filesystem::path(p.path).filename()),
+                                    rejects));
     out.metrics["files"] = static_cast<int64_t>(files.size());
     return out;
   }
@@ -548,7 +713,7 @@ class CollectKind final : public RecipeKind {
     if (!table.ok()) return table.status().WithContext(fmt::format("recipe {}", ctx.recipe));
     std::error_code ec;
     const auto bytes = static_cast<int64_t>(std::filesystem::file_size(db, ec));
-    return Output(ctx, std::move(*table), source, bytes);
+    return Output(ctx, std::move(*table), source, bytes, FileDataset(db), Rejects{});
   }
 
   static Result<RecipeOutput> RunUrl(RecipeContext& ctx, CollectParams& p) {
@@ -560,10 +725,14 @@ class CollectKind final : public RecipeKind {
     if (!got.ok()) return got.status().WithContext(prefix);
     if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
     Result<Table> table = Status::Internal("unreachable");
+    CsvReport report;
+    Rejects rejects;
     if (p.format == Format::kCsv) {
       p.csv.source_name = shown;
       if (ctx.progress) p.csv.progress = ctx.progress;
+      p.csv.report = &report;
       table = ReadCsvBuffer(got->body, p.csv, ctx.cancel);
+      if (table.ok()) AddReport(report, shown, &rejects);
     } else {
       JsonReadOptions jo;
       jo.lines = p.format == Format::kNdjson;
@@ -571,7 +740,16 @@ class CollectKind final : public RecipeKind {
       table = ReadJsonBuffer(got->body, jo, ctx.cancel);
     }
     if (!table.ok()) return table.status().WithContext(prefix);
-    return Output(ctx, std::move(*table), shown, static_cast<int64_t>(got->body.size()));
+    return Output(ctx, std::move(*table), shown, static_cast<int64_t>(got->body.size()),
+                  UrlDataset(shown), rejects);
+  }
+
+  // The column types of the output's current version (for type drift), when there is one.
+  static void PreviousTypes(const RecipeContext& ctx, CollectParams& p) {
+    if (!ctx.read_version || ctx.outputs.empty() || p.format != Format::kCsv) return;
+    auto prev = ctx.read_version(ctx.outputs[0], "");
+    if (!prev.ok()) return;  // a first run
+    for (const auto& f : prev->schema().fields) p.csv.previous_types[f.name] = f.type;
   }
 
   // The params; for a file connection, with the connection's path as `path`.

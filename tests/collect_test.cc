@@ -69,17 +69,18 @@ class CollectTest : public ::testing::Test {
   CapturingLogger log_;
 };
 
-TEST_F(CollectTest, IsASourceWithOneOutput) {
+TEST_F(CollectTest, IsASourceWithOneOutputAndAnOptionalRejectsOutput) {
   EXPECT_TRUE(kind_->is_source());
   EXPECT_EQ(kind_->min_inputs(), 0);
   EXPECT_EQ(kind_->max_inputs(), 0);
-  EXPECT_EQ(kind_->max_outputs(), 1);
+  EXPECT_EQ(kind_->min_outputs(), 1);
+  EXPECT_EQ(kind_->max_outputs(), 2);
   std::vector<std::string> names;
   for (const auto& p : kind_->params()) names.push_back(p.name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"path", "url", "timeout", "connection", "query",
-                                      "source_column", "format", "delimiter", "header", "encoding",
-                                      "null_values", "schema", "decimal", "date_format"}));
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "path", "url", "timeout", "connection", "query", "source_column", "format",
+                       "delimiter", "header", "encoding", "null_values", "schema", "decimal",
+                       "date_format", "skip_rows", "comment", "fill", "max_bad_rows"}));
 }
 
 TEST_F(CollectTest, ReadsALatin1CsvWithItsParams) {
@@ -357,7 +358,7 @@ TEST_F(CollectTest, CheckParamsRejectsBadParamsNamingThem) {
       CheckError({{"path", "a.csv"}, {"schema", {{"d", {{"type", "int64"}, {"format", "%Y"}}}}}}),
       "param 'schema': column 'd': format applies to date and timestamp columns only");
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"schema", {{"d", {{"typ", "date"}}}}}}),
-            "param 'schema': column 'd': unknown key 'typ' (expected type, format)");
+            "param 'schema': column 'd': unknown key 'typ' (expected type, format, on_error)");
 }
 
 TEST_F(CollectTest, ReadsJsonAndNdjson) {
@@ -493,6 +494,145 @@ TEST_F(CollectTest, AWildcardPathReadsFilesInByteOrderOfTheirNames) {
   EXPECT_EQ(bad.status().message(),
             "recipe collect_exams: data/p_c.ndjson:3: invalid JSON at column 10: syntax error "
             "while parsing value - invalid literal; last read: '\"from\": c'");
+}
+
+// A register export with a preamble, comments, CR CR LF line ends, ragged records and
+// unknown dates: each record lands in the dataset or in the rejects output.
+TEST_F(CollectTest, RejectsOutputHoldsBadRecordsAndUnconvertibleDates) {
+  WriteFile(ws_ / "data/register.csv",
+            "Extract of 2024-05-01\r\r\n"
+            "# source: town hall\r\r\n"
+            "id;name;born;weight\r\r\n"
+            "1;Anne;12/03/1950;61,5\r\r\n"
+            "2;Bob;00/00/1952;NA\r\r\n"
+            "3;Carl\r\r\n"
+            "4;Dora;13/00/1957;70\r\r\n"
+            "5;Eve;01/02/1970;55,25;extra\r\r\n"
+            "6;Fay;02/02/1972;\r\r\n");
+  const nlohmann::json params = {
+      {"path", "data/register.csv"},
+      {"skip_rows", 1},
+      {"comment", "#"},
+      {"max_bad_rows", 2},
+      {"schema", {{"born", {{"type", "date32"}, {"on_error", "reject"}}}}}};
+  RecipeContext ctx = Context(params);
+  ctx.outputs = {"register", "register_rejects"};
+  auto out = kind_->Run(ctx);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->tables.size(), 2u);
+  const Table& t = out->tables[0];
+  EXPECT_EQ(t.schema().ToString(), "id:int64, name:utf8, born:date32, weight:float64");
+  ASSERT_EQ(t.num_rows(), 2);
+  EXPECT_EQ(t.column(0)->Int64(0), 1);
+  EXPECT_EQ(t.column(0)->Int64(1), 6);
+  EXPECT_EQ(t.column(3)->Double(0), 61.5);
+  EXPECT_TRUE(t.column(3)->IsNull(1));
+  const Table& r = out->tables[1];
+  EXPECT_EQ(r.schema().ToString(), "file:utf8, line:int64, reason:utf8, record:utf8");
+  ASSERT_EQ(r.num_rows(), 4);
+  std::vector<int64_t> lines;
+  for (int64_t i = 0; i < r.num_rows(); ++i) lines.push_back(r.column(1)->Int64(i));
+  EXPECT_EQ(lines, (std::vector<int64_t>{5, 6, 7, 8}));
+  EXPECT_EQ(r.column(0)->String(0), "data/register.csv");
+  EXPECT_EQ(r.column(2)->String(0), "column 'born': cannot read \"00/00/1952\" as date32");
+  EXPECT_EQ(r.column(3)->String(0), "2;Bob;00/00/1952;NA");
+  EXPECT_EQ(r.column(2)->String(1), "expected 4 fields, found 2");
+  EXPECT_EQ(r.column(3)->String(3), "5;Eve;01/02/1970;55,25;extra");
+  EXPECT_EQ(out->metrics["bad_rows"], 2);
+  EXPECT_EQ(out->metrics["rejected_rows"], 4);
+  EXPECT_EQ(out->metrics["rejected"]["born"], 2);
+  bool logged = false;
+  for (const auto& l : log_.lines())
+    logged = logged || l == "column 'born': 2 records rejected to register_rejects, their cell "
+                            "does not convert (on_error: reject)";
+  EXPECT_TRUE(logged);
+
+  // reject without a second output is refused, naming the fix.
+  RecipeContext one = Context(params);
+  auto refused = kind_->Run(one);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("on_error: reject needs a second output"),
+            std::string::npos);
+}
+
+TEST_F(CollectTest, OnErrorNullAndDropCountInTheMetricsAndTheLog) {
+  WriteFile(ws_ / "data/deaths.csv",
+            "id;died\n1;00/00/1952\n2;01/02/1990\n3;00/05/1960\n4;13/00/1957\n");
+  auto out = Run({{"path", "data/deaths.csv"},
+                  {"schema", {{"died", {{"type", "date32"}, {"on_error", "null"}}}}}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->tables[0].num_rows(), 4);
+  EXPECT_EQ(out->tables[0].column(1)->null_count, 3);
+  EXPECT_EQ(out->metrics["nulled"]["died"], 3);
+  auto dropped = Run({{"path", "data/deaths.csv"},
+                      {"schema", {{"died", {{"type", "date32"}, {"on_error", "drop"}}}}}});
+  ASSERT_TRUE(dropped.ok()) << dropped.status().message();
+  EXPECT_EQ(dropped->tables[0].num_rows(), 1);
+  EXPECT_EQ(dropped->metrics["dropped"]["died"], 3);
+  EXPECT_NE(CheckError({{"path", "x.csv"},
+                        {"schema", {{"d", {{"type", "date32"}, {"on_error", "skip"}}}}}})
+                .find("on_error must be fail, null, drop (drop_row) or reject"),
+            std::string::npos);
+  EXPECT_NE(CheckError({{"path", "x.csv"}, {"skip_rows", -1}}).find("skip_rows"),
+            std::string::npos);
+  EXPECT_NE(CheckError({{"path", "x.json"}, {"format", "json"}, {"fill", true}})
+                .find("applies to format csv only"),
+            std::string::npos);
+}
+
+TEST_F(CollectTest, NullValuesReplaceTheDefaultMarkers) {
+  WriteFile(ws_ / "data/m.csv", "x,s\n1.5,NA\nNA,b\n");
+  auto by_default = Run({{"path", "data/m.csv"}});
+  ASSERT_TRUE(by_default.ok()) << by_default.status().message();
+  EXPECT_EQ(by_default->tables[0].schema().ToString(), "x:float64, s:utf8");
+  EXPECT_EQ(by_default->tables[0].column(1)->String(0), "NA");
+  auto given = Run({{"path", "data/m.csv"}, {"null_values", {""}}});
+  ASSERT_TRUE(given.ok()) << given.status().message();
+  EXPECT_EQ(given->tables[0].schema().ToString(), "x:utf8, s:utf8");
+}
+
+TEST_F(CollectTest, ASingleColumnWithAnotherDelimiterIsAWarningInTheLog) {
+  WriteFile(ws_ / "data/one.csv", "id|name\n1|a\n2|b\n");
+  auto out = Run({{"path", "data/one.csv"}, {"delimiter", ","}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  bool warned = false;
+  for (const auto& l : log_.lines())
+    warned = warned || l.find(
+                           "data/one.csv: read as a single column, but each of its first 2 "
+                           "lines holds '|'") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST_F(CollectTest, MetricsNameTheSourceAsAnOpenLineageDataset) {
+  WriteFile(ws_ / "data/s.csv", "a\n1\n");
+  auto out = Run({{"path", "data/s.csv"}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->metrics["source"]["namespace"], "file");
+  EXPECT_EQ(out->metrics["source"]["name"],
+            std::filesystem::weakly_canonical(ws_ / "data/s.csv").string());
+}
+
+TEST_F(CollectTest, TypeDriftFromThePreviousVersionIsAWarning) {
+  WriteFile(ws_ / "data/p.csv", "id,price\n1,2.5\n2,3\n3,n/a\n");
+  RecipeContext ctx = Context({{"path", "data/p.csv"}});
+  std::string asked;
+  ctx.read_version = [&](const std::string& ds, const std::string& v) -> Result<Table> {
+    asked = ds + "@" + v;
+    Schema s;
+    s.fields = {Field{"id", TypeId::kInt64, true}, Field{"price", TypeId::kFloat64, true}};
+    return Table::Make(
+        std::move(s),
+        {ColumnBuilder(TypeId::kInt64).Finish(), ColumnBuilder(TypeId::kFloat64).Finish()}, 0);
+  };
+  auto out = kind_->Run(ctx);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(asked, "out@");  // the current version of the output
+  bool warned = false;
+  for (const auto& l : log_.lines())
+    warned = warned || l == "data/p.csv: column 'price' is utf8 now but was float64 in the "
+                            "previous version: line 4 holds \"n/a\" (give its type in schema to "
+                            "keep it)";
+  EXPECT_TRUE(warned);
 }
 
 }  // namespace

@@ -239,7 +239,13 @@ TEST(CsvInferTest, DecimalNumbers) {
 }
 
 TEST(CsvInferTest, NanAndInfinityAreFloats) {
+  // "NaN" is a null marker by default (as in pandas); without the markers it is a float NaN.
   Table t = Read("x\n1.5\nNaN\ninf\n-inf\n");
+  ASSERT_EQ(Types(t), (std::vector<TypeId>{TypeId::kFloat64}));
+  EXPECT_EQ(Cells(t, 0), (Strings{"1.5", "<null>", "inf", "-inf"}));
+  CsvOptions o;
+  o.typed_null_values.clear();
+  t = Read("x\n1.5\nNaN\ninf\n-inf\n", o);
   ASSERT_EQ(Types(t), (std::vector<TypeId>{TypeId::kFloat64}));
   EXPECT_EQ(Cells(t, 0), (Strings{"1.5", "NaN", "inf", "-inf"}));
   EXPECT_EQ(Types(Read("x\nNancy\n")), (std::vector<TypeId>{TypeId::kUtf8}));
@@ -694,6 +700,209 @@ TEST(CsvFrenchTest, FrenchConventionsInAParallelParse) {
   EXPECT_EQ(t.num_rows(), 300000);
   EXPECT_EQ(FormatCell(*t.column(1), 123457), "457.57");
   EXPECT_EQ(FormatCell(*t.column(2), 123457), "2007-02-06");
+}
+
+// ---- Line ends, null markers, delimiters, preambles, bad records, on_error ----------------
+
+TEST(CsvLineEndTest, RunsOfCarriageReturnsBeforeALineFeedEndTheLine) {
+  // Seen in exports that wrote CRLF through a text-mode layer: CR CR LF.
+  Table t = Read("id,x,name\r\r\n1,1.5,\"a\"\r\r\n2,2.25,b\r\r\r\n\r\r\n3,-4,c\r\r");
+  ASSERT_EQ(Types(t), (std::vector<TypeId>{TypeId::kInt64, TypeId::kFloat64, TypeId::kUtf8}));
+  EXPECT_EQ(Names(t), (Strings{"id", "x", "name"}));
+  EXPECT_EQ(Cells(t, 1), (Strings{"1.5", "2.25", "-4"}));
+  EXPECT_EQ(Cells(t, 2), (Strings{"a", "b", "c"}));
+  // A CR inside a value (not before a line end) is kept.
+  EXPECT_EQ(Cells(Read("a,b\nx\ry,1\n"), 0), (Strings{"x\ry"}));
+}
+
+TEST(CsvNullMarkerTest, MarkersAreNullsInTypedColumnsAndTextInTextColumns) {
+  Table t = Read(
+      "n,f,d,b,s,only\n"
+      "1,1.5,2024-01-02,true,NA,NA\n"
+      "NA,N/A,NULL,null,x,NULL\n"
+      "3,NaN,,false,NaN,\n");
+  ASSERT_EQ(Types(t), (std::vector<TypeId>{TypeId::kInt64, TypeId::kFloat64, TypeId::kDate32,
+                                           TypeId::kBool, TypeId::kUtf8, TypeId::kUtf8}));
+  EXPECT_EQ(Cells(t, 0), (Strings{"1", "<null>", "3"}));
+  EXPECT_EQ(Cells(t, 1), (Strings{"1.5", "<null>", "<null>"}));
+  EXPECT_EQ(Cells(t, 2), (Strings{"2024-01-02", "<null>", "<null>"}));
+  EXPECT_EQ(Cells(t, 3), (Strings{"true", "<null>", "false"}));
+  EXPECT_EQ(t.column(1)->null_count, 2);
+  // A text column keeps the markers as text; the empty cell stays null.
+  EXPECT_EQ(Cells(t, 4), (Strings{"NA", "x", "NaN"}));
+  EXPECT_EQ(Cells(t, 5), (Strings{"NA", "NULL", "<null>"}));
+  for (int c = 0; c < 6; ++c) EXPECT_TRUE(t.column(c)->Validate().ok()) << c;
+}
+
+TEST(CsvNullMarkerTest, MarkersInASchemaColumnAndInAParallelParse) {
+  CsvOptions o;
+  o.schema = {Field{"v", TypeId::kFloat64, true}};
+  Table t = Read("k,v\na,NA\nb,2\n", o);
+  EXPECT_EQ(Cells(t, 1), (Strings{"<null>", "2"}));
+  std::string big = "k,v\n";
+  for (int i = 0; i < 400000; ++i) big += i % 7 ? fmt::format("k{},{}.5\n", i, i) : "kk,NA\n";
+  CsvOptions par;
+  par.threads = 4;
+  Table p = Read(big, par);
+  ASSERT_EQ(Types(p), (std::vector<TypeId>{TypeId::kUtf8, TypeId::kFloat64}));
+  EXPECT_EQ(p.column(1)->null_count, (400000 + 6) / 7);
+  EXPECT_TRUE(p.column(1)->Validate().ok());
+}
+
+TEST(CsvDelimiterTest, SpaceAndConsistencyOverTheFirstLines) {
+  // Space-separated (R's write.table default).
+  Table t = Read("x y z\n1 2 3\n4 5 6\n");
+  EXPECT_EQ(Names(t), (Strings{"x", "y", "z"}));
+  EXPECT_EQ(Types(t)[2], TypeId::kInt64);
+  // The header holds more ',' than ';' but only ';' is consistent on the next lines.
+  t = Read("a,b,c;d\n1;2\n3;4\n");
+  EXPECT_EQ(Names(t), (Strings{"a,b,c", "d"}));
+  // A comma appears in every line, but the tab holds more fields on each.
+  t = Read("a\tb\tc,d\n1\t2\t3,4\n");
+  EXPECT_EQ(Names(t), (Strings{"a", "b", "c,d"}));
+  // With spaces in text and commas as the delimiter, the comma wins.
+  t = Read("first name,last name\nJean Paul,Dupont\n");
+  EXPECT_EQ(Names(t), (Strings{"first name", "last name"}));
+}
+
+TEST(CsvDelimiterTest, OneColumnWhoseLinesHoldAnotherDelimiterIsAWarning) {
+  CsvReport report;
+  CsvOptions o = Named("data/x.csv");
+  o.report = &report;
+  o.delimiter = ',';
+  Table t = Read("id;name\n1;a\n2;b\n", o);
+  EXPECT_EQ(t.num_columns(), 1);
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_NE(report.warnings[0].find("data/x.csv: read as a single column"), std::string::npos);
+  EXPECT_NE(report.warnings[0].find("delimiter: \";\""), std::string::npos) << report.warnings[0];
+  // A genuine one-column file gets none.
+  CsvReport none;
+  CsvOptions q;
+  q.report = &none;
+  Read("name\nAnne Marie\nBob\n", q);
+  EXPECT_TRUE(none.warnings.empty());
+}
+
+TEST(CsvPreambleTest, SkipRowsAndCommentLines) {
+  CsvOptions o;
+  o.skip_rows = 2;
+  o.comment = "#";
+  Table t =
+      Read("Exported by X, 2024\nunits: \"cm\n# a comment, with a comma\na,b\n1,2\n#3,4\n5,6\n", o);
+  EXPECT_EQ(Names(t), (Strings{"a", "b"}));
+  EXPECT_EQ(Cells(t, 0), (Strings{"1", "5"}));
+  // Lines in errors are still the file's physical lines.
+  o.skip_rows = 1;
+  EXPECT_EQ(ReadError("pre\na,b\n#c\n1,2,3\n", o), "<csv>:4: expected 2 fields, found 3");
+}
+
+TEST(CsvRaggedTest, FillPadsShortRecordsButLongOnesAreStillErrors) {
+  CsvOptions o;
+  o.fill = true;
+  Table t = Read("a,b,c\n1,2,3\n4\n5,6\n", o);
+  EXPECT_EQ(Cells(t, 0), (Strings{"1", "4", "5"}));
+  EXPECT_EQ(Cells(t, 1), (Strings{"2", "<null>", "6"}));
+  EXPECT_EQ(Cells(t, 2), (Strings{"3", "<null>", "<null>"}));
+  EXPECT_EQ(Types(t)[2], TypeId::kInt64);
+  EXPECT_EQ(ReadError("a,b\n1\n1,2,3\n", o), "<csv>:3: expected 2 fields, found 3");
+}
+
+TEST(CsvRaggedTest, MaxBadRowsSkipsRecordsToTheRejects) {
+  CsvReport report;
+  CsvOptions o;
+  o.max_bad_rows = 2;
+  o.report = &report;
+  Table t = Read("a,b\n1,x\n2\n3,y\n4,z,extra\r\n5,w\n", o);
+  EXPECT_EQ(Cells(t, 0), (Strings{"1", "3", "5"}));
+  EXPECT_EQ(Cells(t, 1), (Strings{"x", "y", "w"}));
+  EXPECT_EQ(Types(t)[0], TypeId::kInt64);
+  ASSERT_EQ(report.rejects.size(), 2u);
+  EXPECT_EQ(report.bad_rows, 2);
+  EXPECT_EQ(report.rejects[0].line, 3);
+  EXPECT_EQ(report.rejects[0].text, "2");
+  EXPECT_EQ(report.rejects[0].reason, "expected 2 fields, found 1");
+  EXPECT_EQ(report.rejects[1].line, 5);
+  EXPECT_EQ(report.rejects[1].text, "4,z,extra");
+  // One more than allowed: an error naming the first record past the limit.
+  o.max_bad_rows = 1;
+  EXPECT_EQ(ReadError("a,b\n1,x\n2\n3,y\n4,z,extra\n", o),
+            "<csv>:5: expected 2 fields, found 3 (more than max_bad_rows: 1)");
+}
+
+TEST(CsvRaggedTest, MaxBadRowsInAParallelParse) {
+  std::string big = "a,b\n";
+  for (int i = 0; i < 300000; ++i) big += i % 1000 == 999 ? "bad\n" : fmt::format("{},x\n", i);
+  CsvReport report;
+  CsvOptions o;
+  o.threads = 4;
+  o.max_bad_rows = 300;
+  o.report = &report;
+  Table t = Read(big, o);
+  EXPECT_EQ(t.num_rows(), 300000 - 300);
+  ASSERT_EQ(report.rejects.size(), 300u);
+  EXPECT_EQ(report.rejects[0].line, 1001);
+  EXPECT_EQ(report.rejects[299].line, 300001);
+  o.max_bad_rows = 299;
+  EXPECT_EQ(ReadError(big, o),
+            "<csv>:300001: expected 2 fields, found 1 (more than max_bad_rows: 299)");
+}
+
+TEST(CsvOnErrorTest, UnknownDatesUnderEachPolicy) {
+  // Real registers: unknown day or month written as 00.
+  const std::string csv =
+      "id;born\n1;12/03/1950\n2;00/00/1952\n3;00/05/1960\n4;13/00/1957\n5;01/02/1970\n";
+  CsvOptions o;
+  o.schema = {Field{"born", TypeId::kDate32, true}};
+  EXPECT_EQ(ReadError(csv, o), "<csv>:3: column 'born': cannot read \"00/00/1952\" as date32");
+
+  CsvReport nulls;
+  o.on_error["born"] = CsvOnError::kNull;
+  o.report = &nulls;
+  Table t = Read(csv, o);
+  EXPECT_EQ(Cells(t, 1), (Strings{"1950-03-12", "<null>", "<null>", "<null>", "1970-02-01"}));
+  EXPECT_EQ(t.column(1)->null_count, 3);
+  EXPECT_TRUE(t.column(1)->Validate().ok());
+  EXPECT_EQ(nulls.nulled.at("born"), 3);
+
+  CsvReport dropped;
+  o.on_error["born"] = CsvOnError::kDrop;
+  o.report = &dropped;
+  t = Read(csv, o);
+  EXPECT_EQ(Cells(t, 0), (Strings{"1", "5"}));
+  EXPECT_EQ(Cells(t, 1), (Strings{"1950-03-12", "1970-02-01"}));
+  EXPECT_EQ(t.column(1)->null_count, 0);
+  EXPECT_EQ(dropped.dropped.at("born"), 3);
+  EXPECT_TRUE(dropped.rejects.empty());
+
+  CsvReport rejected;
+  o.on_error["born"] = CsvOnError::kReject;
+  o.report = &rejected;
+  t = Read(csv, o);
+  EXPECT_EQ(Cells(t, 0), (Strings{"1", "5"}));
+  ASSERT_EQ(rejected.rejects.size(), 3u);
+  EXPECT_EQ(rejected.rejects[0].line, 3);
+  EXPECT_EQ(rejected.rejects[0].text, "2;00/00/1952");
+  EXPECT_EQ(rejected.rejects[0].reason, "column 'born': cannot read \"00/00/1952\" as date32");
+  EXPECT_EQ(rejected.rejects[2].line, 5);
+  EXPECT_EQ(rejected.rejected.at("born"), 3);
+}
+
+TEST(CsvTypeDriftTest, AColumnWhoseTypeChangedNamesTheFirstOffendingLine) {
+  CsvReport report;
+  CsvOptions o = Named("data/m.csv");
+  o.report = &report;
+  o.previous_types = {{"n", TypeId::kInt64}, {"x", TypeId::kFloat64}, {"d", TypeId::kDate32}};
+  Table t = Read("n,x,d\n1,1.5,2024-01-01\n2,NA,2024-01-02\n3,\"2,5\",2024-01-03\n", o);
+  EXPECT_EQ(Types(t), (std::vector<TypeId>{TypeId::kInt64, TypeId::kUtf8, TypeId::kDate32}));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_EQ(report.warnings[0],
+            "data/m.csv: column 'x' is utf8 now but was float64 in the previous version: line 4 "
+            "holds \"2,5\" (give its type in schema to keep it)");
+  // The same types: no warning; a schema column: no warning.
+  CsvReport same;
+  o.report = &same;
+  Read("n,x,d\n1,1.5,2024-01-01\n", o);
+  EXPECT_TRUE(same.warnings.empty());
 }
 
 }  // namespace

@@ -415,6 +415,29 @@ RecipeContext Session::MakeContext(const RecipeSpec& recipe) const {
   ctx.hash_file = [cat](const std::filesystem::path& p) { return CachedFileHash(*cat, p); };
   ctx.read_version = [cat, store = store_.get(), env = env_](
                          const std::string& dataset, const std::string& version) -> Result<Table> {
+    if (version.empty()) {
+      // The current version's schema only, as a table without rows (collect's type drift).
+      ALAMBIC_ASSIGN_OR_RETURN(auto ids, cat->CurrentVersionIds(env));
+      auto it = ids.find(dataset);
+      if (it == ids.end())
+        return Status::NotFound(fmt::format("dataset {} has no current version", dataset));
+      ALAMBIC_ASSIGN_OR_RETURN(auto cur, cat->FindVersion(env, dataset, it->second));
+      if (!cur) return Status::NotFound(fmt::format("dataset {} has no current version", dataset));
+      const auto fields = nlohmann::json::parse(cur->schema, nullptr, false);
+      Schema schema;
+      std::vector<ColumnPtr> cols;
+      if (fields.is_array())
+        for (const auto& f : fields) {
+          if (!f.is_object() || !f.contains("name") || !f.contains("type") ||
+              !f["name"].is_string() || !f["type"].is_string())
+            continue;
+          auto type = ParseTypeName(f["type"].get<std::string>());
+          if (!type.ok()) continue;
+          schema.fields.push_back(Field{f["name"].get<std::string>(), *type, true});
+          cols.push_back(ColumnBuilder(*type).Finish());
+        }
+      return Table::Make(std::move(schema), std::move(cols), 0);
+    }
     ALAMBIC_ASSIGN_OR_RETURN(auto v, cat->FindVersion(env, dataset, version));
     if (!v)
       return Status::NotFound(

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cerrno>
@@ -19,6 +20,8 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+
+#include "core/table/expr.h"
 
 namespace alambic {
 namespace {
@@ -42,6 +45,10 @@ constexpr size_t kMaxQuotedValue = 80;
 constexpr size_t kWriteBufferBytes = size_t{1} << 20;
 // Dates inferred besides ISO when no date_format is given (French files).
 const std::string kDayFirstDate = "%d/%m/%Y";
+// Delimiters detected, and the number of lines looked at.
+constexpr char kCandidates[] = {',', ';', '\t', '|', ' '};
+constexpr size_t kNumCandidates = sizeof kCandidates;
+constexpr size_t kSniffLines = 20;
 
 enum class Encoding { kUtf8, kLatin1, kWindows1252 };
 
@@ -567,11 +574,22 @@ struct CellBlock {
   uint8_t mask = kCanAny;
   bool any_value = false;
   int64_t nulls = 0;
-  size_t null_bytes = 0;  // total length of the null cells' contents
-  size_t text_base = 0;   // utf8: where these cells go in the column's data
+  size_t null_bytes = 0;    // total length of the null cells' contents
+  int64_t typed_nulls = 0;  // cells in typed_null_values (nulls unless the column is utf8)
+  // Rows (in the chunk) whose cell did not convert under a policy other than fail, and values.
+  std::vector<uint32_t> failed;
+  std::vector<std::string> failed_values;
+  size_t text_base = 0;  // utf8: where these cells go in the column's data
+};
+
+// A record skipped for its number of fields: [begin, end) of the input.
+struct BadRecord {
+  size_t begin = 0, end = 0;
+  std::string reason;
 };
 
 struct Chunk {
+  std::vector<BadRecord> bad;
   size_t begin = 0;
   size_t end = 0;
   std::vector<CellBlock> cols;
@@ -592,6 +610,8 @@ void ReserveFromSample(Chunk& ch, size_t p) {
     c.bytes.reserve(static_cast<size_t>(static_cast<double>(c.bytes.size()) * scale) + 64);
   }
 }
+
+std::string QuoteValue(std::string_view v);
 
 struct FieldEnd {
   size_t next;      // where the following field or record starts
@@ -637,6 +657,15 @@ class CsvReader {
       if (v == n) return true;
     return false;
   }
+  bool IsTypedNull(std::string_view v) const {
+    for (const auto& n : typed_nulls_)
+      if (v == n) return true;
+    return false;
+  }
+  // A null of column `col`, once its type is known.
+  bool IsNullIn(std::string_view v, size_t col) const {
+    return IsNull(v) || (typed_null_col_[col] && IsTypedNull(v));
+  }
   size_t SkipEmptyLines(size_t p, size_t end) const;
   // Parses the field starting at p (bounded by end) and appends its content to out.
   FieldEnd ParseField(size_t p, size_t end, std::string& out) const {
@@ -644,14 +673,21 @@ class CsvReader {
     if (quoting_ && p < end && s[p] == quote_) return ParseQuotedField(p, end, out);
     const size_t stop = FindFieldEnd(s, p, end, delim_);
     size_t last = stop;
-    if ((stop == end || s[stop] == '\n') && last > p && s[last - 1] == '\r') --last;
+    if (stop == end || s[stop] == '\n')
+      while (last > p && s[last - 1] == '\r') --last;  // CRLF, or CR CR LF
     Append(out, s + p, last - p);
     if (stop == end) return {stop, false};
     return {stop + 1, s[stop] == delim_};
   }
   FieldEnd ParseQuotedField(size_t p, size_t end, std::string& out) const;
   size_t FieldStart(size_t record, size_t field) const;
+  size_t RecordEnd(size_t record) const;
   char DetectDelimiter(size_t begin) const;
+  std::vector<std::array<size_t, kNumCandidates>> CountCandidates(size_t begin,
+                                                                  size_t max_lines) const;
+  void WarnSingleColumn(size_t body, CsvReport* report) const;
+  void ReportTypeDrift(const std::vector<Chunk>& chunks, const std::vector<TypeId>& types,
+                       CsvReport* report) const;
   Status FindChunks(size_t begin, size_t target, std::vector<Chunk>* chunks) const;
   void ParseChunk(Chunk& ch, FirstError& err) const;
   void Infer(CellBlock& cells, bool forced, const InferRules& rules) const;
@@ -669,6 +705,10 @@ class CsvReader {
   bool quoting_ = true;
   bool empty_is_null_ = false;
   std::vector<std::string> other_nulls_;
+  std::vector<std::string> typed_nulls_;  // nulls only in columns that are not utf8
+  std::vector<bool> typed_null_col_;      // per column: its type is not utf8
+  std::string comment_;
+  std::vector<CsvOnError> on_error_;  // per column
   std::vector<std::string> names_;
   std::vector<bool> forced_;
   uint8_t allowed_ = kCanAny;   // what values may be inferred as (InferRules::allowed)
@@ -682,11 +722,22 @@ size_t CsvReader::SkipEmptyLines(size_t p, size_t end) const {
   for (;;) {
     if (p < end && s[p] == '\n') {
       ++p;
-    } else if (p < end && s[p] == '\r' && (p + 1 == end || s[p + 1] == '\n')) {
-      p += p + 1 == end ? 1 : 2;
-    } else {
-      return p;
+      continue;
     }
+    if (p < end && s[p] == '\r') {
+      size_t q = p;
+      while (q < end && s[q] == '\r') ++q;
+      if (q == end || s[q] == '\n') {
+        p = std::min(q + 1, end);
+        continue;
+      }
+    }
+    if (!comment_.empty() && p < end && data_.substr(p, comment_.size()) == comment_) {
+      const void* nl = std::memchr(s + p, '\n', end - p);
+      p = nl ? static_cast<size_t>(static_cast<const char*>(nl) - s) + 1 : end;
+      continue;
+    }
+    return p;
   }
 }
 
@@ -711,13 +762,30 @@ FieldEnd CsvReader::ParseQuotedField(size_t p, size_t end, std::string& out) con
   if (p >= end) return {p, false};
   if (s[p] == delim_) return {p + 1, true};
   if (s[p] == '\n') return {p + 1, false};
-  if (s[p] == '\r' && (p + 1 == end || s[p + 1] == '\n')) return {std::min(p + 2, end), false};
+  if (s[p] == '\r') {
+    size_t q = p;
+    while (q < end && s[q] == '\r') ++q;
+    if (q == end || s[q] == '\n') return {std::min(q + 1, end), false};
+  }
   const size_t stop = FindFieldEnd(s, p, end, delim_);
   size_t last = stop;
-  if ((stop == end || s[stop] == '\n') && s[last - 1] == '\r') --last;
+  if (stop == end || s[stop] == '\n')
+    while (last > p && s[last - 1] == '\r') --last;
   Append(out, s + p, last - p);
   if (stop == end) return {stop, false};
   return {stop + 1, s[stop] == delim_};
+}
+
+// Offset just past the record starting at `record` (for rejects).
+size_t CsvReader::RecordEnd(size_t record) const {
+  std::string scratch;
+  size_t p = record;
+  for (;;) {
+    scratch.clear();
+    FieldEnd fe = ParseField(p, data_.size(), scratch);
+    p = fe.next;
+    if (!fe.more || fe.open) return p;
+  }
 }
 
 // Offset where field `field` of the record starting at `record` starts (for messages).
@@ -733,24 +801,123 @@ size_t CsvReader::FieldStart(size_t record, size_t field) const {
   return p;
 }
 
-char CsvReader::DetectDelimiter(size_t begin) const {
-  static constexpr char kCandidates[] = {',', ';', '\t', '|'};
-  size_t counts[4] = {0, 0, 0, 0};
-  bool quoted = false;
-  for (size_t p = SkipEmptyLines(begin, data_.size()); p < data_.size(); ++p) {
+// Counts of each delimiter candidate on each of the first `max_lines` lines from `begin`
+// (outside quotes; empty and comment lines left out).
+std::vector<std::array<size_t, kNumCandidates>> CsvReader::CountCandidates(size_t begin,
+                                                                           size_t max_lines) const {
+  std::vector<std::array<size_t, kNumCandidates>> lines;
+  std::array<size_t, kNumCandidates> cur{};
+  bool quoted = false, started = false;
+  const size_t n = data_.size();
+  for (size_t p = SkipEmptyLines(begin, n); p < n; ++p) {
     const char c = data_[p];
+    started = true;
     if (quoting_ && c == quote_) {
       quoted = !quoted;
     } else if (!quoted) {
-      if (c == '\n') break;
-      for (int k = 0; k < 4; ++k)
-        if (c == kCandidates[k]) ++counts[k];
+      if (c == '\n') {
+        lines.push_back(cur);
+        cur = {};
+        started = false;
+        if (lines.size() == max_lines) return lines;
+        p = SkipEmptyLines(p + 1, n) - 1;
+        continue;
+      }
+      for (size_t k = 0; k < kNumCandidates; ++k)
+        if (c == kCandidates[k]) ++cur[k];
     }
   }
-  int best = 0;
-  for (int k = 1; k < 4; ++k)
-    if (counts[k] > counts[best]) best = k;
+  if (started) lines.push_back(cur);
+  return lines;
+}
+
+// The candidate found the same number of times (at least once) on each of the first lines,
+// the most frequent one (space only when no other is); else the most frequent on the header
+// line; else ','.
+char CsvReader::DetectDelimiter(size_t begin) const {
+  const auto lines = CountCandidates(begin, kSniffLines);
+  if (lines.empty()) return ',';
+  const auto& head = lines[0];
+  int best = -1;
+  for (size_t k = 0; k < kNumCandidates; ++k) {
+    if (head[k] == 0) continue;
+    bool same = true;
+    for (const auto& l : lines) same = same && l[k] == head[k];
+    if (!same) continue;
+    if (kCandidates[k] == ' ' && best >= 0) continue;
+    if (best < 0 || head[k] > head[static_cast<size_t>(best)]) best = static_cast<int>(k);
+  }
+  if (best >= 0) return kCandidates[best];
+  best = 0;
+  for (size_t k = 1; k < kNumCandidates; ++k)
+    if (kCandidates[k] != ' ' && head[k] > head[static_cast<size_t>(best)])
+      best = static_cast<int>(k);
   return kCandidates[best];
+}
+
+// Columns inferred with another type than opts_.previous_types gives: a warning naming the
+// first line whose value is not of the previous type.
+void CsvReader::ReportTypeDrift(const std::vector<Chunk>& chunks, const std::vector<TypeId>& types,
+                                CsvReport* report) const {
+  for (size_t c = 0; c < names_.size(); ++c) {
+    auto it = opts_.previous_types.find(names_[c]);
+    if (it == opts_.previous_types.end() || it->second == types[c] || forced_[c]) continue;
+    const TypeId before = it->second;
+    uint8_t bits = 0;
+    switch (before) {
+      case TypeId::kInt64:
+        bits = kCanInt;
+        break;
+      case TypeId::kFloat64:
+        bits = kCanFloat | kCanCommaFloat;
+        break;
+      case TypeId::kBool:
+        bits = kCanBool;
+        break;
+      case TypeId::kDate32:
+        bits = kCanDate | kCanFormatDate;
+        break;
+      case TypeId::kTimestamp:
+        bits = kCanDate | kCanTimestamp | kCanFormatDate;
+        break;
+      default:
+        break;
+    }
+    std::string where;
+    for (const auto& ch : chunks) {
+      const CellBlock& cells = ch.cols[c];
+      for (size_t i = 0; bits && where.empty() && i < cells.ends.size(); ++i) {
+        const std::string_view v = cells.Cell(i);
+        if (IsNullIn(v, c) || IsTypedNull(v)) continue;
+        if (Classify(v, kCanAny, Rules(c)) & bits) continue;
+        where = fmt::format(": line {} holds {}", LineAt(FieldStart(ch.begin + ch.records[i], c)),
+                            QuoteValue(v));
+      }
+      if (!where.empty()) break;
+    }
+    report->warnings.push_back(
+        fmt::format("{}: column '{}' is {} now but was {} in the previous version{} (give its "
+                    "type in schema to keep it)",
+                    source_, names_[c], TypeName(types[c]), TypeName(before), where));
+  }
+}
+
+// A file read as one column whose lines all hold another delimiter candidate: a warning.
+void CsvReader::WarnSingleColumn(size_t body, CsvReport* report) const {
+  const auto lines = CountCandidates(body, kSniffLines);
+  if (lines.empty()) return;
+  for (size_t k = 0; k < kNumCandidates; ++k) {
+    const char c = kCandidates[k];
+    if (c == ' ' || c == delim_) continue;
+    bool all = true;
+    for (const auto& l : lines) all = all && l[k] > 0;
+    if (!all) continue;
+    const std::string shown = c == '\t' ? "\\t" : std::string(1, c);
+    report->warnings.push_back(
+        fmt::format("{}: read as a single column, but each of its first {} lines holds '{}': if it "
+                    "separates the columns, give delimiter: \"{}\"",
+                    source_, lines.size(), shown, shown));
+  }
 }
 
 // Cuts [begin, size) into chunks of about `target` bytes at record boundaries, tracking quote
@@ -844,9 +1011,27 @@ void CsvReader::ParseChunk(Chunk& ch, FirstError& err) const {
       p = fe.next;
       if (!fe.more) break;
     }
+    if (field < ncols && opts_.fill) {
+      for (size_t c = field; c < ncols; ++c)
+        ch.cols[c].ends.push_back(static_cast<uint32_t>(ch.cols[c].bytes.size()));
+      field = ncols;
+    }
     if (field != ncols) {
-      err.Report(record, fmt::format("expected {} fields, found {}", ncols, field));
-      return;
+      std::string why = fmt::format("expected {} fields, found {}", ncols, field);
+      if (static_cast<int64_t>(ch.bad.size()) >= opts_.max_bad_rows) {
+        if (opts_.max_bad_rows > 0)
+          why += fmt::format(" (more than max_bad_rows: {})", opts_.max_bad_rows);
+        err.Report(record, std::move(why));
+        return;
+      }
+      // Skipped: take back the cells it added.
+      for (size_t c = 0; c < std::min(field, ncols); ++c) {
+        CellBlock& cells = ch.cols[c];
+        cells.ends.pop_back();
+        cells.bytes.resize(cells.ends.empty() ? 0 : cells.ends.back());
+      }
+      ch.bad.push_back(BadRecord{record, p, std::move(why)});
+      continue;
     }
     ch.records.push_back(static_cast<uint32_t>(record - ch.begin));
     if (++ch.rows == kSampleRecords) ReserveFromSample(ch, p);
@@ -868,6 +1053,10 @@ void CsvReader::Infer(CellBlock& cells, bool forced, const InferRules& rules) co
     if (IsNull(v)) {
       ++cells.nulls;
       cells.null_bytes += v.size();
+      continue;
+    }
+    if (!typed_nulls_.empty() && IsTypedNull(v)) {
+      ++cells.typed_nulls;
       continue;
     }
     cells.any_value = true;
@@ -911,19 +1100,20 @@ void CsvReader::Convert(Chunk& ch, size_t col, TypeId type, Column& out,
     }
     for (size_t i = 0; i < n && cells.null_bytes != 0; ++i) {
       std::string_view v = cells.Cell(i);
-      if (!IsNull(v)) {
+      if (!IsNullIn(v, col)) {
         std::memcpy(dst + at, v.data(), v.size());
         at += static_cast<int32_t>(v.size());
       }
       offsets[i + 1] = at;
     }
     if (valid)
-      for (size_t i = 0; i < n; ++i) (*valid)[base + i] = !IsNull(cells.Cell(i));
+      for (size_t i = 0; i < n; ++i) (*valid)[base + i] = !IsNullIn(cells.Cell(i), col);
   } else {
     for (size_t i = 0; i < n; ++i) {
       if ((i & 0xFFFF) == 0xFFFF && (Cancelled() || err.Before(ch.begin + ch.records[i]))) return;
       std::string_view v = cells.Cell(i);
-      if (cells.nulls && IsNull(v)) continue;  // zero value, validity byte already 0
+      if ((cells.nulls || cells.typed_nulls) && IsNullIn(v, col))
+        continue;  // zero value, validity byte already 0
       if (valid) (*valid)[base + i] = 1;
       const size_t row = base + i;
       bool ok = true;
@@ -961,8 +1151,17 @@ void CsvReader::Convert(Chunk& ch, size_t col, TypeId type, Column& out,
           break;
       }
       if (!ok) {
-        fail(i, v);
-        return;
+        if (on_error_[col] == CsvOnError::kFail) {
+          fail(i, v);
+          return;
+        }
+        (*valid)[row] = 0;
+        if (type != TypeId::kBool) {
+          const auto w = static_cast<size_t>(FixedWidth(type));
+          std::memset(out.data.data() + row * w, 0, w);
+        }
+        cells.failed.push_back(static_cast<uint32_t>(i));
+        cells.failed_values.emplace_back(v);
       }
     }
   }
@@ -992,9 +1191,20 @@ Result<Table> CsvReader::Read() {
     else
       other_nulls_.push_back(nv);
   }
+  for (const auto& nv : opts_.typed_null_values)
+    if (!nv.empty() && !IsNull(nv)) typed_nulls_.push_back(nv);
+  comment_ = opts_.comment;
+  if (opts_.skip_rows < 0 || opts_.max_bad_rows < 0)
+    return Status::Invalid(
+        fmt::format("{}: skip_rows and max_bad_rows must not be negative", source_));
 
   size_t begin = 0;
   if (encoding_ == Encoding::kUtf8 && data_.substr(0, 3) == "\xEF\xBB\xBF") begin = 3;
+  for (int64_t k = 0; k < opts_.skip_rows && begin < data_.size(); ++k) {
+    const void* nl = std::memchr(data_.data() + begin, '\n', data_.size() - begin);
+    begin =
+        nl ? static_cast<size_t>(static_cast<const char*>(nl) - data_.data()) + 1 : data_.size();
+  }
   delim_ = opts_.delimiter ? opts_.delimiter : DetectDelimiter(begin);
   if (delim_ == '\n' || delim_ == '\r' || (quoting_ && delim_ == quote_))
     return Status::Invalid(
@@ -1062,6 +1272,14 @@ Result<Table> CsvReader::Read() {
 
   std::vector<TypeId> types(ncols, TypeId::kUtf8);
   forced_.assign(ncols, false);
+  typed_null_col_.assign(ncols, false);
+  on_error_.assign(ncols, CsvOnError::kFail);
+  for (const auto& [column, policy] : opts_.on_error) {
+    auto it = std::find(names_.begin(), names_.end(), column);
+    if (it == names_.end())
+      return Error(first, fmt::format("on_error column '{}' is not in the file", column));
+    on_error_[static_cast<size_t>(it - names_.begin())] = policy;
+  }
   {
     auto shared = std::make_shared<const DateFormat>(infer_spec);
     date_formats_.assign(ncols, shared);
@@ -1113,6 +1331,15 @@ Result<Table> CsvReader::Read() {
     if (opts_.progress && std::this_thread::get_id() == caller) opts_.progress(done);
   });
   if (Cancelled()) return cancel_->AsStatus();
+  std::vector<const BadRecord*> bad;
+  for (const auto& ch : chunks)
+    for (const auto& b : ch.bad) bad.push_back(&b);
+  if (static_cast<int64_t>(bad.size()) > opts_.max_bad_rows) {
+    const BadRecord& b = *bad[static_cast<size_t>(opts_.max_bad_rows)];
+    if (!err.any() || b.begin < err.pos())
+      return Error(b.begin,
+                   fmt::format("{} (more than max_bad_rows: {})", b.reason, opts_.max_bad_rows));
+  }
   if (err.any()) return Error(err.pos(), err.what());
 
   // Types, sizes, and the place of each chunk in the result.
@@ -1126,22 +1353,25 @@ Result<Table> CsvReader::Read() {
   for (size_t c = 0; c < ncols; ++c) {
     uint8_t mask = kCanAny;
     bool any_value = false;
-    int64_t nulls = 0;
+    int64_t nulls = 0, typed_nulls = 0;
     size_t text_bytes = 0;
     for (const auto& ch : chunks) {
       const CellBlock& cells = ch.cols[c];
       mask &= cells.mask;
       any_value |= cells.any_value;
       nulls += cells.nulls;
+      typed_nulls += cells.typed_nulls;
       text_bytes += cells.bytes.size() - cells.null_bytes;
     }
     if (!forced_[c]) types[c] = InferredType(mask, any_value, Rules(c));
+    typed_null_col_[c] = types[c] != TypeId::kUtf8;
+    if (typed_null_col_[c]) nulls += typed_nulls;
     auto col = std::make_shared<Column>();
     col->type = types[c];
     col->length = rows;
     col->null_count = nulls;
     const auto n = static_cast<size_t>(rows);
-    if (nulls) valid[c].assign(n, 0);
+    if (nulls || on_error_[c] != CsvOnError::kFail) valid[c].assign(n, 0);
     if (types[c] == TypeId::kUtf8) {
       if (text_bytes > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
         return Status::Invalid(
@@ -1161,6 +1391,8 @@ Result<Table> CsvReader::Read() {
     columns[c] = std::move(col);
   }
 
+  if (opts_.report) ReportTypeDrift(chunks, types, opts_.report);
+
   RunTasks(threads, chunks.size() * ncols, [&](size_t t) {
     Chunk& ch = chunks[t / ncols];
     const size_t c = t % ncols;
@@ -1169,6 +1401,65 @@ Result<Table> CsvReader::Read() {
   });
   if (Cancelled()) return cancel_->AsStatus();
   if (err.any()) return Error(err.pos(), err.what());
+
+  // The on_error policies: counts, records to drop, rejects (with the skipped bad records).
+  CsvReport* report = opts_.report;
+  std::vector<uint8_t> drop;  // per row, once a record is dropped
+  std::vector<BadRecord> rejected;
+  for (const BadRecord* b : bad) rejected.push_back(*b);
+  for (size_t c = 0; c < ncols; ++c) {
+    int64_t failed = 0;
+    const CsvOnError policy = on_error_[c];
+    for (const auto& ch : chunks) {
+      const CellBlock& cells = ch.cols[c];
+      failed += static_cast<int64_t>(cells.failed.size());
+      if (policy != CsvOnError::kDrop && policy != CsvOnError::kReject) continue;
+      if (!cells.failed.empty() && drop.empty()) drop.assign(static_cast<size_t>(rows), 0);
+      for (size_t k = 0; k < cells.failed.size(); ++k) {
+        const size_t i = cells.failed[k];
+        const auto row = static_cast<size_t>(ch.first_row) + i;
+        if (drop[row]) continue;  // already dropped for another column
+        drop[row] = 1;
+        if (policy != CsvOnError::kReject) continue;
+        const size_t b = ch.begin + ch.records[i];
+        const size_t e = RecordEnd(b);
+        rejected.push_back(
+            BadRecord{b, e,
+                      fmt::format("column '{}': cannot read {} as {}", names_[c],
+                                  QuoteValue(cells.failed_values[k]), TypeName(types[c]))});
+      }
+    }
+    columns[c]->null_count += failed;
+    if (columns[c]->null_count == 0) valid[c] = std::vector<uint8_t>();
+    if (report && failed) {
+      auto& counts = policy == CsvOnError::kNull   ? report->nulled
+                     : policy == CsvOnError::kDrop ? report->dropped
+                                                   : report->rejected;
+      counts[names_[c]] += failed;
+    }
+  }
+  if (report) {
+    report->bad_rows += static_cast<int64_t>(bad.size());
+    std::sort(rejected.begin(), rejected.end(),
+              [](const BadRecord& a, const BadRecord& b) { return a.begin < b.begin; });
+    size_t at = 0;
+    int64_t line = 1;
+    for (const auto& r : rejected) {
+      for (const char* q = data_.data() + at;;) {
+        const void* nl = std::memchr(q, '\n', r.begin - at);
+        if (!nl) break;
+        ++line;
+        at = static_cast<size_t>(static_cast<const char*>(nl) - data_.data()) + 1;
+        q = data_.data() + at;
+      }
+      at = r.begin;
+      size_t e = r.end;
+      while (e > r.begin && (data_[e - 1] == '\n' || data_[e - 1] == '\r')) --e;
+      std::string text;
+      Append(text, data_.data() + r.begin, e - r.begin);
+      report->rejects.push_back(CsvRejectedRow{line, r.reason, std::move(text)});
+    }
+  }
 
   RunTasks(threads, ncols, [&](size_t c) {
     if (!valid[c].empty()) PackBits(valid[c], &columns[c]->validity);
@@ -1180,11 +1471,20 @@ Result<Table> CsvReader::Read() {
 
   Schema schema;
   std::vector<ColumnPtr> cols;
+  std::vector<int64_t> keep;
+  if (!drop.empty())
+    for (size_t r = 0; r < drop.size(); ++r)
+      if (!drop[r]) keep.push_back(static_cast<int64_t>(r));
   for (size_t c = 0; c < ncols; ++c) {
     schema.fields.push_back(Field{names_[c], types[c], true});
-    cols.push_back(std::move(columns[c]));
+    if (drop.empty())
+      cols.push_back(std::move(columns[c]));
+    else
+      cols.push_back(TakeRows(*columns[c], keep));
   }
-  return Table::Make(std::move(schema), std::move(cols), rows);
+  if (ncols == 1 && report) WarnSingleColumn(body, report);
+  return Table::Make(std::move(schema), std::move(cols),
+                     drop.empty() ? rows : static_cast<int64_t>(keep.size()));
 }
 
 // A file's bytes: mapped when it is a regular file, else read into memory.

@@ -54,8 +54,26 @@
 
 namespace alambic {
 
+// What a cell of a `schema` column that does not convert does: fail the read, become null,
+// drop its record, or drop it to the rejects (CsvReport::rejects).
+enum class CsvOnError { kFail, kNull, kDrop, kReject };
+
+struct CsvRejectedRow {
+  int64_t line = 0;    // physical line where the record starts (1-based)
+  std::string reason;  // "expected 3 fields, found 4", "column 'd': cannot read ..."
+  std::string text;    // the record as it is in the file (line ends removed)
+};
+
+struct CsvReport {
+  std::vector<CsvRejectedRow> rejects;  // in file order
+  std::vector<std::string> warnings;
+  // Per column: cells nulled / records dropped / records rejected by its on_error policy.
+  std::map<std::string, int64_t> nulled, dropped, rejected;
+  int64_t bad_rows = 0;  // records with the wrong number of fields, skipped
+};
+
 struct CsvOptions {
-  char delimiter = 0;              // 0: detect among , ; \t | from the header line
+  char delimiter = 0;              // 0: detect among , ; \t | and space (first lines)
   bool header = true;              // false: columns are named c1, c2, ...
   char quote = '"';                // 0: no quoting
   std::string encoding = "utf-8";  // utf-8, latin-1 (iso-8859-1), windows-1252 (cp1252)
@@ -70,6 +88,21 @@ struct CsvOptions {
   // Column -> its own date format (instead of date_format), e.g. from a schema entry.
   std::map<std::string, std::string> date_formats;
   std::vector<std::string> null_values = {""};
+  // Nulls only in a column that is not text (numbers, dates, booleans: the column keeps its
+  // type); in a text column they stay text. As pandas, "NaN" is missing, not a float NaN.
+  std::vector<std::string> typed_null_values = {"NA", "N/A", "NULL", "null", "NaN", "nan"};
+  int64_t skip_rows = 0;  // physical lines skipped before the header (a preamble)
+  std::string comment;    // lines starting with this prefix are skipped ("" none)
+  bool fill = false;      // a short record is padded with empty (null) cells
+  // Records with the wrong number of fields skipped (to report->rejects) before it is an error.
+  int64_t max_bad_rows = 0;
+  // Schema column -> what a cell that does not convert does (default kFail).
+  std::map<std::string, CsvOnError> on_error;
+  // Column -> its type in the previous version: a column inferred otherwise is a warning in
+  // report (type drift), naming the first line whose value is not of the previous type.
+  std::map<std::string, TypeId> previous_types;
+  // Filled when set: rejected records, warnings, per-column counts of the on_error policies.
+  CsvReport* report = nullptr;
   std::string source_name;  // used in error messages (ReadCsvFile: the path by default)
   int threads = 0;          // 0: hardware concurrency
   // Called now and then with the number of rows parsed so far. May be empty.

@@ -70,4 +70,19 @@ for path in sys.argv[1:]:
         found = True
 assert found, "no COMPLETE event of permis.clean_exams"
 PY
+# A collect job's events carry the file it read as an input dataset (namespace "file").
+"$PYTHON" - "$WORK/permis" "${files[@]}" <<'PY' || fail "collect_exams has no file input"
+import json, os, sys
+root, found = os.path.realpath(sys.argv[1]), False
+for path in sys.argv[2:]:
+    for line in open(path, encoding="utf-8"):
+        e = json.loads(line)
+        if e["eventType"] != "COMPLETE" or e["job"]["name"] != "permis.collect_exams":
+            continue
+        ins = [i for i in e["inputs"] if i["namespace"] == "file"]
+        assert len(ins) == 1, e["inputs"]
+        assert ins[0]["name"].startswith(root + "/") and ins[0]["name"].endswith(".csv"), ins
+        found = True
+assert found, "no COMPLETE event of permis.collect_exams"
+PY
 echo "openlineage_permis: ok"
