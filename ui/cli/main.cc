@@ -220,7 +220,8 @@ int CmdValidate(const Globals& g) {
   LoadedWorkspace lw = LoadWorkspace(*root);
   std::vector<Diagnostic> diags = lw.diagnostics;
   // Semantic checks need a readable workspace; shape problems come first.
-  if (diags.empty()) diags = ValidateWorkspace(lw.workspace, Kinds(*root));
+  if (diags.empty())
+    diags = ValidateWorkspace(lw.workspace, Kinds(*root), CurrentSchemasOf(lw.workspace, g.env));
   for (auto& d : LoadUseCases(*root).diagnostics) diags.push_back(std::move(d));
   for (const auto& d : diags) std::fprintf(stderr, "%s\n", Printable(d.ToString()).c_str());
   if (!diags.empty()) {
