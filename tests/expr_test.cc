@@ -157,19 +157,24 @@ TEST(ExprParseTest, ListsReferencedColumnsOnce) {
 
 TEST(ExprCompileTest, UnknownColumnListsTheColumns) {
   Schema s{{{"id", TypeId::kInt64}, {"score", TypeId::kInt64}}};
-  EXPECT_EQ(Error("score * 2 + scor", s), "1:13: unknown column 'scor' (columns: id, score)");
+  EXPECT_EQ(Error("score * 2 + scor", s),
+            "1:13: unknown column 'scor' (did you mean 'score'? columns: id, score)");
   Schema many;
   for (int i = 0; i < 12; ++i) many.fields.push_back({"c" + std::to_string(i), TypeId::kInt64});
   EXPECT_EQ(Error("x", many),
             "1:1: unknown column 'x' (columns: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, …)");
-  EXPECT_EQ(Error("I + 1"), "1:1: unknown column 'I' (columns: i, f, s, b, d, name with space)");
+  EXPECT_EQ(Error("I + 1"),
+            "1:1: unknown column 'I' (did you mean 'i'? columns: i, f, s, b, d, name with space)");
 }
 
 TEST(ExprCompileTest, TypeErrors) {
   EXPECT_EQ(Error("s + 1"), "1:3: cannot add utf8 and int64 (use || or concat() to join strings)");
   EXPECT_EQ(Error("i - b"), "1:3: cannot subtract int64 and bool");
   EXPECT_EQ(Error("d + 1"), "1:3: cannot add date32 and int64 (use add_days() or date_diff())");
-  EXPECT_EQ(Error("i = s"), "1:3: cannot compare int64 and utf8");
+  EXPECT_EQ(
+      Error("i = s"),
+      "1:3: cannot compare int64 and utf8 (convert one side: to_int(), to_float() or cast(x as "
+      "utf8))");
   EXPECT_EQ(Error("i and b"), "1:3: 'and' needs bool operands, got int64 and bool");
   EXPECT_EQ(Error("not i"), "1:1: 'not' needs a bool, got int64");
   EXPECT_EQ(Error("-s"), "1:1: cannot negate utf8");

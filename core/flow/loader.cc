@@ -748,6 +748,24 @@ int ReadYaml(const std::string& text, const std::string& file, YamlReader reader
   try {
     node = YAML::Load(text);
   } catch (const YAML::Exception& e) {
+    if (e.msg == YAML::ErrorMsg::BAD_FILE) {
+      // yaml-cpp's depth guard (2000 levels) says "bad file", at a mark that
+      // may be past the text: name the line that nests deepest instead.
+      int line = 1, best_line = 1;
+      size_t best = 0, opens = 0;
+      for (size_t i = 0; i <= text.size(); ++i) {
+        if (i == text.size() || text[i] == '\n') {
+          if (opens > best) best = opens, best_line = line;
+          opens = 0;
+          ++line;
+        } else if (text[i] == '[' || text[i] == '{' ||
+                   (text[i] == '-' && i + 1 < text.size() && text[i + 1] == ' ')) {
+          ++opens;
+        }
+      }
+      diags->push_back({{file, best_line, 1}, "YAML nested too deeply (more than 2000 levels)"});
+      return -1;
+    }
     diags->push_back({{file, e.mark.line + 1, e.mark.column + 1}, e.msg + IndentationSlip(text)});
     return -1;
   }

@@ -383,9 +383,13 @@ class Checker {
           right->schema.fields[static_cast<size_t>(right->schema.FieldIndex(rkeys[k]))].type;
       if (lt != rt) {
         keys_ok = false;
-        // The side read as text (or as a float) is usually the one to retype.
-        const bool fix_right =
-            rt == TypeId::kUtf8 || (rt == TypeId::kFloat64 && lt != TypeId::kUtf8);
+        // Retype the other side as text when one side is text (codes read as
+        // numbers lose their leading zeros), a float side as int64, else the right.
+        const bool fix_right = lt == TypeId::kUtf8      ? true
+                               : rt == TypeId::kUtf8    ? false
+                               : rt == TypeId::kFloat64 ? true
+                               : lt == TypeId::kFloat64 ? false
+                                                        : true;
         const std::string& ds = fix_right ? r.inputs[1] : r.inputs[0];
         const std::string& col = fix_right ? rkeys[k] : lkeys[k];
         const TypeId want = fix_right ? lt : rt;
