@@ -339,7 +339,8 @@ TEST_F(CheckTest, ErrorsAtRunTime) {
             "recipe quality: check 'not_null(nope)': unknown column 'nope' (columns: "
             "candidate:utf8, centre:utf8, score:int64, result:utf8, day:date32)");
   EXPECT_EQ(Failure({{"formula", "scor > 1"}}),
-            "recipe quality: check 'scor > 1': 1:1: unknown column 'scor' (columns: candidate, "
+            "recipe quality: check 'scor > 1': 1:1: unknown column 'scor' (did you mean 'score'? "
+            "columns: candidate, "
             "centre, score, result, day)");
 }
 

@@ -7,15 +7,20 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/test_util.h"
 
 namespace alambic {
 namespace {
@@ -152,19 +157,24 @@ TEST(ExprParseTest, ListsReferencedColumnsOnce) {
 
 TEST(ExprCompileTest, UnknownColumnListsTheColumns) {
   Schema s{{{"id", TypeId::kInt64}, {"score", TypeId::kInt64}}};
-  EXPECT_EQ(Error("score * 2 + scor", s), "1:13: unknown column 'scor' (columns: id, score)");
+  EXPECT_EQ(Error("score * 2 + scor", s),
+            "1:13: unknown column 'scor' (did you mean 'score'? columns: id, score)");
   Schema many;
   for (int i = 0; i < 12; ++i) many.fields.push_back({"c" + std::to_string(i), TypeId::kInt64});
   EXPECT_EQ(Error("x", many),
             "1:1: unknown column 'x' (columns: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, …)");
-  EXPECT_EQ(Error("I + 1"), "1:1: unknown column 'I' (columns: i, f, s, b, d, name with space)");
+  EXPECT_EQ(Error("I + 1"),
+            "1:1: unknown column 'I' (did you mean 'i'? columns: i, f, s, b, d, name with space)");
 }
 
 TEST(ExprCompileTest, TypeErrors) {
   EXPECT_EQ(Error("s + 1"), "1:3: cannot add utf8 and int64 (use || or concat() to join strings)");
   EXPECT_EQ(Error("i - b"), "1:3: cannot subtract int64 and bool");
   EXPECT_EQ(Error("d + 1"), "1:3: cannot add date32 and int64 (use add_days() or date_diff())");
-  EXPECT_EQ(Error("i = s"), "1:3: cannot compare int64 and utf8");
+  EXPECT_EQ(
+      Error("i = s"),
+      "1:3: cannot compare int64 and utf8 (convert one side: to_int(), to_float() or cast(x as "
+      "utf8))");
   EXPECT_EQ(Error("i and b"), "1:3: 'and' needs bool operands, got int64 and bool");
   EXPECT_EQ(Error("not i"), "1:1: 'not' needs a bool, got int64");
   EXPECT_EQ(Error("-s"), "1:1: cannot negate utf8");
@@ -194,7 +204,10 @@ TEST(ExprCompileTest, TypeErrors) {
 TEST(ExprCompileTest, ResultTypes) {
   EXPECT_EQ(TypeOf("i + 1"), "int64");
   EXPECT_EQ(TypeOf("i + 1.0"), "float64");
-  EXPECT_EQ(TypeOf("i / 2"), "int64");
+  EXPECT_EQ(TypeOf("i / 2"), "float64");  // true division, whatever the operand types
+  EXPECT_EQ(TypeOf("i // 2"), "int64");
+  EXPECT_EQ(TypeOf("i // 2.0"), "float64");
+  EXPECT_EQ(TypeOf("null / null"), "float64");
   EXPECT_EQ(TypeOf("i > f"), "bool");
   EXPECT_EQ(TypeOf("s || i"), "utf8");
   EXPECT_EQ(TypeOf("null"), "utf8");
@@ -224,11 +237,19 @@ TEST(ExprEvalTest, IntegerArithmetic) {
   EXPECT_EQ(Eval("i + 1"), (V{"2", "-6", "null", "11"}));
   EXPECT_EQ(Eval("i - 1"), (V{"0", "-8", "null", "9"}));
   EXPECT_EQ(Eval("i * 3"), (V{"3", "-21", "null", "30"}));
-  EXPECT_EQ(Eval("i / 2"), (V{"0", "-3", "null", "5"}));  // truncates toward zero
-  EXPECT_EQ(Eval("i % 3"), (V{"1", "-1", "null", "1"}));  // sign of the dividend
+  EXPECT_EQ(Eval("i / 2"), (V{"0.5", "-3.5", "null", "5"}));  // true division: float64
+  EXPECT_EQ(Eval("i // 2"), (V{"0", "-4", "null", "5"}));     // floors, as Python
+  EXPECT_EQ(Eval("i % 3"), (V{"1", "-1", "null", "1"}));      // sign of the dividend
   EXPECT_EQ(Eval("-i"), (V{"-1", "7", "null", "-10"}));
   EXPECT_EQ(One("7 / 0"), "null");
   EXPECT_EQ(One("7 % 0"), "null");
+  EXPECT_EQ(One("7 // 0"), "null");
+  EXPECT_EQ(One("7 / 2"), "3.5");
+  EXPECT_EQ(One("-7 // 2"), "-4");
+  EXPECT_EQ(One("7 // -2"), "-4");
+  EXPECT_EQ(One("-7 // -2"), "3");
+  EXPECT_EQ(One("6 // 3"), "2");
+  EXPECT_EQ(One("7//2*2"), "6");  // same precedence as * and /, left to right
   EXPECT_EQ(One("1 + 2 * 3 - 4 / 2"), "5");
   EXPECT_EQ(One("(1 + 2) * 3"), "9");
   EXPECT_EQ(One("2 - 3 - 4"), "-5");
@@ -238,7 +259,8 @@ TEST(ExprEvalTest, IntegerArithmetic) {
   EXPECT_EQ(One("-9223372036854775808 - 1"), "null");
   EXPECT_EQ(One("4611686018427387904 * 2"), "null");
   EXPECT_EQ(One("-(-9223372036854775808)"), "null");
-  EXPECT_EQ(One("-9223372036854775808 / -1"), "null");
+  EXPECT_EQ(One("-9223372036854775808 // -1"), "null");
+  EXPECT_EQ(One("-9223372036854775808 // 1"), "-9223372036854775808");
   EXPECT_EQ(One("-9223372036854775808 % -1"), "0");
   EXPECT_EQ(One("abs(-9223372036854775808)"), "null");
   EXPECT_EQ(One("9223372036854775806 + 1"), "9223372036854775807");
@@ -252,6 +274,9 @@ TEST(ExprEvalTest, FloatArithmetic) {
   EXPECT_EQ(One("to_float(7) / 2"), "3.5");
   EXPECT_EQ(One("7.5 % 2"), "1.5");
   EXPECT_EQ(One("0.0 / 0.0"), "null");
+  EXPECT_EQ(One("1 // 0.1"), "9");  // as Python: the floor of the exact quotient
+  EXPECT_EQ(One("-7.5 // 2"), "-4");
+  EXPECT_EQ(One("7.5 // 0"), "null");
   EXPECT_EQ(One("1e308 * 10"), "inf");
 }
 
@@ -681,7 +706,7 @@ TEST(ExprOracleTest, MatchesSqliteOnRandomColumns) {
       {"a + b", "a + b", true},
       {"a - b", "a - b", true},
       {"a * b", "a * b", true},
-      {"a / b", "a / b", true},  // int division truncates in both; MIN / -1 overflows
+      {"a / b", "cast(a as real) / b"},  // `/` is true division
       {"a % b", "a % b"},
       {"-a", "-a", true},
       {"a + 1", "a + 1", true},
@@ -849,6 +874,110 @@ TEST(ExprEvalTest, MillionRows) {
   EXPECT_EQ(FormatCell(**c, 3), "8.3");  // 0.3 + length("LILLE") + 3 % 7
   std::cout << "[ perf ] " << kRows << " rows in " << secs
             << " s: " << static_cast<int64_t>(static_cast<double>(kRows) / secs) << " rows/s\n";
+}
+
+// `/` and `//` against Python's own operators: true division of ints is
+// float64 (operands within 2^53, where converting to float64 is exact, so the
+// result is Python's correctly rounded quotient), `//` floors like Python for
+// ints (any int64) and floats; where Python raises (division by zero) or the
+// result leaves int64 (MIN // -1), we give null.
+TEST(ExprPythonOracleTest, DivisionMatchesPython) {
+  std::mt19937_64 rng(20261206);
+  const int64_t k53 = int64_t{1} << 53;
+  std::vector<std::optional<int64_t>> a, b, c, d;  // a / b (small), c // d (any)
+  std::vector<std::optional<double>> x, y;
+  auto small = [&]() -> int64_t {
+    switch (rng() % 4) {
+      case 0:
+        return static_cast<int64_t>(rng() % 21) - 10;
+      case 1:
+        return static_cast<int64_t>(rng() % 2001) - 1000;
+      default:
+        return static_cast<int64_t>(rng() % static_cast<uint64_t>(2 * k53 + 1)) - k53;
+    }
+  };
+  auto any = [&]() -> int64_t {
+    static const int64_t kEdges[] = {kMin, kMax, kMin + 1, -1, 0, 1, 2, -2, 3, -3};
+    if (rng() % 4 == 0) return kEdges[rng() % 10];
+    return rng() % 2 ? small() : static_cast<int64_t>(rng());
+  };
+  auto real = [&]() -> double {
+    static const double kEdges[] = {0.0, -0.0, 0.1, -0.1, 1.0, -1.0, 2.5, -7.5, 1e-300, 1e300};
+    if (rng() % 4 == 0) return kEdges[rng() % 10];
+    std::uniform_real_distribution<double> u(-1e6, 1e6);
+    return rng() % 3 ? u(rng) : u(rng) * 1e-6;
+  };
+  for (int i = 0; i < 4000; ++i) {
+    a.push_back(small()), b.push_back(small()), c.push_back(any()), d.push_back(any());
+    x.push_back(real()), y.push_back(real());
+  }
+  testing::TempDir dir;
+  std::string in;
+  for (size_t i = 0; i < a.size(); ++i)
+    in += fmt::format("{} {} {} {} {:.17g} {:.17g}\n", *a[i], *b[i], *c[i], *d[i], *x[i], *y[i]);
+  testing::WriteFile(dir.path() / "in.txt", in);
+  testing::WriteFile(dir.path() / "oracle.py", R"(import sys
+def op(f, u, v, is_int):
+    try:
+        r = f(u, v)
+    except ZeroDivisionError:
+        return "null"
+    if is_int:
+        return str(r) if -2**63 <= r < 2**63 else "null"
+    return "null" if r != r else repr(r)
+out = []
+for line in open(sys.argv[1]):
+    a, b, c, d, x, y = line.split()
+    a, b, c, d, x, y = int(a), int(b), int(c), int(d), float(x), float(y)
+    out.append(" ".join([op(lambda u, v: u / v, a, b, False), op(lambda u, v: u // v, c, d, True),
+                         op(lambda u, v: u / v, x, y, False), op(lambda u, v: u // v, x, y, False)]))
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+)");
+  const std::string cmd =
+      fmt::format("/usr/bin/python3 {} {} {}", (dir.path() / "oracle.py").string(),
+                  (dir.path() / "in.txt").string(), (dir.path() / "out.txt").string());
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::istringstream py(testing::ReadFile(dir.path() / "out.txt"));
+
+  Table t = MakeTable({"a", "b", "c", "d", "x", "y"},
+                      {Ints(a), Ints(b), Ints(c), Ints(d), Doubles(x), Doubles(y)});
+  const char* exprs[] = {"a / b", "c // d", "x / y", "x // y"};
+  std::vector<ColumnPtr> cols;
+  for (const char* e : exprs) {
+    auto te = Compile(e, t.schema());
+    ASSERT_TRUE(te.ok()) << te.status().message();
+    auto col = te->Evaluate(t);
+    ASSERT_TRUE(col.ok()) << col.status().message();
+    cols.push_back(*col);
+  }
+  EXPECT_EQ(cols[0]->type, TypeId::kFloat64);
+  EXPECT_EQ(cols[1]->type, TypeId::kInt64);
+  int nulls = 0, negative_floors = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t k = 0; k < 4; ++k) {
+      std::string want;
+      py >> want;
+      const Column& col = *cols[k];
+      const std::string where =
+          fmt::format("row {}: {} with a={} b={} c={} d={} x={:.17g} y={:.17g}", i, exprs[k], *a[i],
+                      *b[i], *c[i], *d[i], *x[i], *y[i]);
+      if (want == "null") {
+        ++nulls;
+        EXPECT_TRUE(col.IsNull(static_cast<int64_t>(i))) << where;
+        continue;
+      }
+      ASSERT_FALSE(col.IsNull(static_cast<int64_t>(i))) << where << " (Python: " << want << ")";
+      if (k == 1) {
+        EXPECT_EQ(col.Int64(static_cast<int64_t>(i)), std::stoll(want)) << where;
+        if (col.Int64(static_cast<int64_t>(i)) < 0) ++negative_floors;
+      } else {
+        EXPECT_EQ(col.Double(static_cast<int64_t>(i)), std::strtod(want.c_str(), nullptr))
+            << where << " (Python: " << want << ")";
+      }
+    }
+  }
+  EXPECT_GT(nulls, 10);  // the zeros and MIN // -1 were exercised
+  EXPECT_GT(negative_floors, 500);
 }
 
 }  // namespace

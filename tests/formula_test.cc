@@ -143,7 +143,8 @@ TEST_F(FormulaTest, ErrorsNameTheRecipeParamColumnAndPlace) {
             "concat() to join strings)");
   out = Run("formula", {{"columns", {{"x", "scor * 2"}}}});
   EXPECT_EQ(out.status().message(),
-            "recipe r: param 'columns': column 'x': 1:1: unknown column 'scor' (columns: id, "
+            "recipe r: param 'columns': column 'x': 1:1: unknown column 'scor' (did you mean "
+            "'score'? columns: id, "
             "centre, score)");
 }
 
@@ -212,8 +213,10 @@ TEST_F(FilterTest, AllAndNoRows) {
 TEST_F(FilterTest, Errors) {
   EXPECT_EQ(Run("filter", {{"where", "score + 1"}}).status().message(),
             "recipe r: param 'where': the condition must be bool, got int64");
-  EXPECT_EQ(Run("filter", {{"where", "score > 'a'"}}).status().message(),
-            "recipe r: param 'where': 1:7: cannot compare int64 and utf8");
+  EXPECT_EQ(
+      Run("filter", {{"where", "score > 'a'"}}).status().message(),
+      "recipe r: param 'where': 1:7: cannot compare int64 and utf8 (convert one side: to_int(), "
+      "to_float() or cast(x as utf8))");
   EXPECT_EQ(Run("filter", {{"where", "id > 1"}, {"keep", {"nope"}}}).status().message(),
             "recipe r: param 'keep': unknown column 'nope' (columns: id:int64, centre:utf8, "
             "score:int64)");

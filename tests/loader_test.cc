@@ -169,5 +169,88 @@ TEST_F(EnvironmentsConfigTest, ConnectionsAndSecretsOfAnEnvironmentAreChecked) {
             }));
 }
 
+// Hostile nesting: a flow (or alambic.yaml) nested 100,000 deep is a
+// diagnostic naming the file and the line, not a stack overflow; the same
+// with the parsed-flow cache.
+std::vector<std::string> LoadFlow(const fs::path& root, const std::string& flow, bool cache) {
+  WriteFile(root / "alambic.yaml", "name: t\n");
+  WriteFile(root / "flows/deep.yaml", flow);
+  LoadOptions options;
+  options.flow_cache = cache;
+  std::vector<std::string> out;
+  for (const auto& d : LoadWorkspace(root, options).diagnostics) out.push_back(d.ToString());
+  return out;
+}
+
+TEST(DeepYamlTest, NestingIsBoundedWithTheFileAndLine) {
+  constexpr int kDepth = 100000;
+  const std::string flows[] = {
+      // flow sequences, flow mappings, compact block sequences, block mappings in sequences
+      "flow: f\nrecipes:\n  - " + std::string(kDepth, '[') + std::string(kDepth, ']') + "\n",
+      "flow: f\nrecipes:\n  - " +
+          [] {
+            std::string s;
+            for (int i = 0; i < kDepth; ++i) s += "{a: ";
+            return s + "1" + std::string(kDepth, '}');
+          }() +
+          "\n",
+      "flow: f\nrecipes:\n  " +
+          [] {
+            std::string s;
+            for (int i = 0; i < kDepth; ++i) s += "- ";
+            return s + "x";
+          }() +
+          "\n",
+  };
+  for (const auto& flow : flows)
+    for (bool cache : {false, true}) {
+      TempDir dir;
+      auto diags = LoadFlow(dir.path(), flow, cache);
+      ASSERT_EQ(diags.size(), 1u) << flow.substr(0, 40);
+      EXPECT_EQ(diags[0].rfind("flows/deep.yaml:3:", 0), 0u) << diags[0];
+      EXPECT_NE(diags[0].find("nested too deeply"), std::string::npos) << diags[0];
+    }
+  TempDir dir;
+  WriteFile(dir.path() / "alambic.yaml",
+            "name: t\nenvironments:\n  x: " + std::string(kDepth, '[') + std::string(kDepth, ']'));
+  auto config = LoadWorkspaceConfig(dir.path());
+  ASSERT_EQ(config.diagnostics.size(), 1u);
+  EXPECT_EQ(config.diagnostics[0].ToString().rfind("alambic.yaml:3:", 0), 0u)
+      << config.diagnostics[0].ToString();
+}
+
+// An indentation slip: yaml-cpp's message, then the line of the key out of place.
+TEST(YamlIndentationTest, TheSlipNamesTheLineOfTheKey) {
+  TempDir dir;
+  auto diags = LoadFlow(dir.path(), R"(flow: f
+recipes:
+  - name: a
+    kind: collect
+    outputs: [x]
+   params:
+      path: x.csv
+)",
+                        false);
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags[0].rfind("flows/deep.yaml:", 0), 0u) << diags[0];
+  EXPECT_NE(diags[0].find("(line 6: 'params' is indented 3 spaces, which matches no block around "
+                          "it; the enclosing one is at 2)"),
+            std::string::npos)
+      << diags[0];
+  auto over = LoadFlow(dir.path(), R"(flow: f
+recipes:
+  - name: a
+    kind: collect
+    outputs: [x]
+      params: {path: x.csv}
+)",
+                       false);
+  ASSERT_EQ(over.size(), 1u);
+  EXPECT_NE(over[0].find("(line 6: 'params' is indented 6 spaces, deeper than the line before, "
+                         "which opens no block)"),
+            std::string::npos)
+      << over[0];
+}
+
 }  // namespace
 }  // namespace alambic

@@ -671,6 +671,70 @@ class YamlCppConverter {
   bool too_big_ = false;
 };
 
+// After a YAML syntax error: the first block line indented at no level of the
+// blocks around it (an indentation slip), as " (line N: 'key' is indented K
+// spaces, but the keys around it are at A or B)", else "". Tabs, flow
+// collections and block scalars are left to yaml-cpp's message.
+std::string IndentationSlip(std::string_view text) {
+  std::vector<int> levels;  // indents of the open blocks, increasing
+  bool opens = true;        // the previous line opens a block (ends with ':' or is "- ")
+  int line = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view l = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    ++line;
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    const size_t first = l.find_first_not_of(' ');
+    if (first == std::string_view::npos || l[first] == '#') continue;
+    if (l[first] == '\t' || l.find('|') != std::string_view::npos ||
+        l.find('>') != std::string_view::npos)
+      return "";
+    if (line == 1 && l.substr(0, 3) == "---") continue;
+    // A flow collection over several lines: its lines have no block indentation.
+    if (std::count(l.begin(), l.end(), '[') + std::count(l.begin(), l.end(), '{') !=
+        std::count(l.begin(), l.end(), ']') + std::count(l.begin(), l.end(), '}'))
+      return "";
+    const int indent = static_cast<int>(first);
+    std::string_view content = l.substr(first);
+    if (const size_t hash = content.find(" #"); hash != std::string_view::npos)
+      content = content.substr(0, hash);
+    while (!content.empty() && content.back() == ' ') content.remove_suffix(1);
+    std::string_view key = content;
+    int key_indent = indent;
+    while (key.substr(0, 2) == "- " || key == "-") {  // "- - a:" nests sequences
+      key = key.size() > 2 ? key.substr(2) : std::string_view();
+      key_indent += 2;
+      while (!key.empty() && key[0] == ' ') key.remove_prefix(1), ++key_indent;
+    }
+    if (levels.empty() || indent > levels.back()) {
+      if (!levels.empty() && !opens) {
+        const std::string name(key.substr(0, key.find(':')));
+        return fmt::format(
+            " (line {}: '{}' is indented {} spaces, deeper than the line before, "
+            "which opens no block)",
+            line, name, indent);
+      }
+      levels.push_back(indent);
+    } else {
+      while (!levels.empty() && levels.back() > indent) levels.pop_back();
+      if (levels.empty() || levels.back() != indent) {
+        const std::string name(key.substr(0, key.find(':')));
+        std::string around;
+        if (!levels.empty()) around = std::to_string(levels.back());
+        return fmt::format(
+            " (line {}: '{}' is indented {} spaces, which matches no block around "
+            "it{}{})",
+            line, name, indent, around.empty() ? "" : "; the enclosing one is at ", around);
+      }
+    }
+    if (key_indent != indent) levels.push_back(key_indent);
+    opens = content.back() == ':' || content == "-";
+  }
+  return "";
+}
+
 // Reads `text` into `tree`: the fast reader, else yaml-cpp. Returns the root, or
 // -1 after adding a diagnostic for a syntax error.
 int ReadYaml(const std::string& text, const std::string& file, YamlReader reader, YTree* tree,
@@ -684,7 +748,25 @@ int ReadYaml(const std::string& text, const std::string& file, YamlReader reader
   try {
     node = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    diags->push_back({{file, e.mark.line + 1, e.mark.column + 1}, e.msg});
+    if (e.msg == YAML::ErrorMsg::BAD_FILE) {
+      // yaml-cpp's depth guard (2000 levels) says "bad file", at a mark that
+      // may be past the text: name the line that nests deepest instead.
+      int line = 1, best_line = 1;
+      size_t best = 0, opens = 0;
+      for (size_t i = 0; i <= text.size(); ++i) {
+        if (i == text.size() || text[i] == '\n') {
+          if (opens > best) best = opens, best_line = line;
+          opens = 0;
+          ++line;
+        } else if (text[i] == '[' || text[i] == '{' ||
+                   (text[i] == '-' && i + 1 < text.size() && text[i + 1] == ' ')) {
+          ++opens;
+        }
+      }
+      diags->push_back({{file, best_line, 1}, "YAML nested too deeply (more than 2000 levels)"});
+      return -1;
+    }
+    diags->push_back({{file, e.mark.line + 1, e.mark.column + 1}, e.msg + IndentationSlip(text)});
     return -1;
   }
   YamlCppConverter conv(tree, text.size());

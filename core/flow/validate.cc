@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/plan/graph.h"
+#include "core/table/expr.h"
 
 namespace alambic {
 namespace {
@@ -105,7 +106,8 @@ std::string CountRule(int lo, int hi, const char* what) {
 
 }  // namespace
 
-std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds) {
+std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds,
+                                          const DatasetSchemas& current) {
   std::vector<Diagnostic> out;
   size_t recipes = 0;
   for (const auto& flow : ws.flows) recipes += flow.recipes.size();
@@ -178,14 +180,22 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
       }
     }
   }
+  std::vector<std::string> produced;  // for "did you mean", only when needed
   for (const auto& flow : ws.flows)
     for (const auto& r : flow.recipes)
       for (size_t i = 0; i < r.inputs.size(); ++i)
-        if (!producer.count(r.inputs[i]))
+        if (!producer.count(r.inputs[i])) {
+          if (produced.empty()) {
+            for (const auto& entry : producer) produced.emplace_back(entry.first);
+            std::sort(produced.begin(), produced.end());
+          }
+          const std::string close = ClosestName(r.inputs[i], produced);
           out.push_back(
               {i < r.input_locs.size() ? r.input_locs[i] : r.loc,
-               fmt::format("recipe {}: unknown input dataset '{}' (no recipe produces it)", r.name,
-                           r.inputs[i])});
+               fmt::format("recipe {}: unknown input dataset '{}' (no recipe produces it{})",
+                           r.name, r.inputs[i],
+                           close.empty() ? "" : "; did you mean '" + close + "'?")});
+        }
   for (const auto& flow : ws.flows)
     for (const auto& [name, ds] : flow.datasets)
       if (!producer.count(name))
@@ -206,6 +216,7 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
     }
     out.push_back({g.node(cycle[0]).recipe->loc, "cycle: " + text});
   }
+  if (out.empty()) out = TypeCheckWorkspace(ws, kinds, current);
   std::stable_sort(out.begin(), out.end(), [](const Diagnostic& a, const Diagnostic& b) {
     return std::tie(a.loc.file, a.loc.line, a.loc.column) <
            std::tie(b.loc.file, b.loc.line, b.loc.column);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/flow/flow.h"
+#include "core/flow/typecheck.h"
 #include "recipes/recipe.h"
 
 namespace alambic {
@@ -12,7 +13,10 @@ namespace alambic {
 // unknown / missing / mistyped params (and each kind's own checks), wrong input
 // or output counts, unknown input datasets, datasets produced by two recipes,
 // declared datasets nobody produces, missing script files, and cycles (printed
-// as "a -> b -> a" with the datasets between).
-std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds);
+// as "a -> b -> a" with the datasets between). When none of these is found,
+// the flows are type-checked (core/flow/typecheck.h) against `current`, the
+// schemas of the datasets' current versions, and the flows' own declarations.
+std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds,
+                                          const DatasetSchemas& current = {});
 
 }  // namespace alambic

@@ -12,6 +12,7 @@
 
 #include "core/table/parallel.h"
 #include "core/table/regex.h"
+#include "core/table/similarity.h"
 
 namespace alambic {
 namespace {
@@ -365,7 +366,7 @@ Result<std::vector<Token>> Lex(std::string_view text) {
       t.text = std::move(value);
       i = j;
     } else {
-      static constexpr std::string_view kTwo[] = {"<=", ">=", "<>", "!=", "==", "||"};
+      static constexpr std::string_view kTwo[] = {"<=", ">=", "<>", "!=", "==", "||", "//"};
       std::string_view two = text.substr(i, 2);
       bool matched = false;
       for (auto op : kTwo)
@@ -564,7 +565,7 @@ class Parser {
   }
   Result<NodePtr> Multiplicative() {
     ALAMBIC_ASSIGN_OR_RETURN(NodePtr l, Concat());
-    while (IsOp(Peek(), "*") || IsOp(Peek(), "/") || IsOp(Peek(), "%")) {
+    while (IsOp(Peek(), "*") || IsOp(Peek(), "/") || IsOp(Peek(), "//") || IsOp(Peek(), "%")) {
       const Token& t = Peek();
       const size_t at = t.pos;
       std::string op = t.text;
@@ -1083,6 +1084,20 @@ class ExprCompiler {
 
  private:
   Status Error(size_t pos, std::string_view msg) const { return ErrorAt(text_, pos, msg); }
+  // Length of the number spelled at `pos` in the text.
+  size_t LiteralLength(size_t pos) const {
+    size_t j = pos;
+    while (j < text_.size()) {
+      const char c = text_[j];
+      const bool exp_sign =
+          (c == '+' || c == '-') && j > pos && (text_[j - 1] == 'e' || text_[j - 1] == 'E');
+      if (!(std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == 'e' || c == 'E' ||
+            exp_sign))
+        break;
+      ++j;
+    }
+    return j - pos;
+  }
 
   NodePtr NullOf(TypeId t, size_t pos) const {
     auto n = std::make_shared<ExprNode>();
@@ -1148,7 +1163,11 @@ class ExprCompiler {
           for (size_t k = 0; k < schema_.fields.size() && k < kMaxListedColumns; ++k)
             names += (k ? ", " : "") + schema_.fields[k].name;
           if (schema_.fields.size() > kMaxListedColumns) names += ", …";
-          return Error(n->pos, fmt::format("unknown column '{}' (columns: {})", n->name,
+          std::vector<std::string> all;
+          for (const auto& f : schema_.fields) all.push_back(f.name);
+          const std::string close = ClosestName(n->name, all);
+          return Error(n->pos, fmt::format("unknown column '{}' ({}columns: {})", n->name,
+                                           close.empty() ? "" : "did you mean '" + close + "'? ",
                                            names.empty() ? "none" : names));
         }
         n->type = schema_.fields[static_cast<size_t>(idx)].type;
@@ -1235,11 +1254,21 @@ class ExprCompiler {
         return NodePtr(n);
       }
       if (ua == ub) return NodePtr(n);
-      return Error(n->pos, fmt::format("cannot compare {} and {}", TyName(ua), TyName(ub)));
+      std::string hint;
+      if ((ua == TypeId::kUtf8 && IsNumeric(ub)) || (IsNumeric(ua) && ub == TypeId::kUtf8)) {
+        const ExprNode& num = IsNumeric(ua) ? *a : *b;
+        if (num.kind == NodeKind::kLiteral)
+          hint = fmt::format(" (quote the number to compare text: '{}')",
+                             std::string_view(text_).substr(num.pos, LiteralLength(num.pos)));
+        else
+          hint = " (convert one side: to_int(), to_float() or cast(x as utf8))";
+      }
+      return Error(n->pos, fmt::format("cannot compare {} and {}{}", TyName(ua), TyName(ub), hint));
     }
     // Arithmetic.
     static const std::unordered_map<std::string, const char*> kVerb = {
-        {"+", "add"}, {"-", "subtract"}, {"*", "multiply"}, {"/", "divide"}, {"%", "take %"}};
+        {"+", "add"},    {"-", "subtract"},      {"*", "multiply"},
+        {"/", "divide"}, {"//", "floor-divide"}, {"%", "take %"}};
     const bool ok_a = IsNumeric(ta) || ta == kNullType;
     const bool ok_b = IsNumeric(tb) || tb == kNullType;
     if (!ok_a || !ok_b) {
@@ -1249,6 +1278,14 @@ class ExprCompiler {
       if (IsTemporal(ta) || IsTemporal(tb)) hint = " (use add_days() or date_diff())";
       return Error(
           n->pos, fmt::format("cannot {} {} and {}{}", kVerb.at(op), TyName(ta), TyName(tb), hint));
+    }
+    // `/` is true division: its result is always float64, whatever the
+    // operand types (as pandas and DuckDB); `//` floors.
+    if (op == "/") {
+      a = Coerce(a, TypeId::kFloat64);
+      b = Coerce(b, TypeId::kFloat64);
+      n->type = TypeId::kFloat64;
+      return NodePtr(n);
     }
     if (ta == kNullType && tb == kNullType) return NullOf(kNullType, n->pos);
     TypeId t;
@@ -1658,9 +1695,22 @@ Val Compare(const std::string& op, const Val& a, const Val& b) {
   return run([](int c) { return c >= 0; });
 }
 
+// Python's float floor division (Objects/floatobject.c, float_floor_div):
+// floor of the exact quotient, not floor(x / y) (1 // 0.1 is 9.0, as in
+// Python, where floor(1 / 0.1) would be 10).
+double FloatFloorDiv(double x, double y) {
+  double mod = std::fmod(x, y);
+  double div = (x - mod) / y;
+  if (mod != 0 && ((y < 0) != (mod < 0))) div -= 1.0;
+  if (div == 0) return std::copysign(0.0, x / y);
+  double floordiv = std::floor(div);
+  if (div - floordiv > 0.5) floordiv += 1.0;
+  return floordiv;
+}
+
 Val Arithmetic(const std::string& op, const Val& a, const Val& b) {
   const TypeId t = a.col->type;
-  const char o = op[0];
+  const char o = op == "//" ? 'f' : op[0];
   if (t == TypeId::kInt64) {
     return Map2<int64_t, int64_t, int64_t>(t, a, b, [o](int64_t x, int64_t y, int64_t& r) {
       switch (o) {
@@ -1670,9 +1720,9 @@ Val Arithmetic(const std::string& op, const Val& a, const Val& b) {
           return !__builtin_sub_overflow(x, y, &r);
         case '*':
           return !__builtin_mul_overflow(x, y, &r);
-        case '/':
+        case 'f':  // `//`; `/` is always float64 (see Compile)
           if (y == 0 || (y == -1 && x == std::numeric_limits<int64_t>::min())) return false;
-          r = x / y;
+          r = FloorDiv(x, y);
           return true;
         default:
           if (y == 0) return false;
@@ -1695,6 +1745,10 @@ Val Arithmetic(const std::string& op, const Val& a, const Val& b) {
       case '/':
         if (y == 0) return false;
         r = x / y;
+        break;
+      case 'f':
+        if (y == 0) return false;
+        r = FloatFloorDiv(x, y);
         break;
       default:
         if (y == 0) return false;
@@ -2187,6 +2241,20 @@ Result<ColumnPtr> TypedExpr::Evaluate(const Table& table) const {
   if (!v.scalar && v.col->length != table.num_rows())
     return Status::Internal("expression result has the wrong number of rows");
   return Broadcast(v, table.num_rows());
+}
+
+std::string ClosestName(std::string_view name, const std::vector<std::string>& candidates) {
+  const std::string lower = Lower(name);
+  const int len = static_cast<int>(CodePoints(name));
+  const int limit = std::max(1, len / 3);
+  std::string best;
+  int best_d = limit + 1;
+  for (const auto& c : candidates) {
+    if (c == name) continue;
+    const int d = DamerauDistance(lower, Lower(c));
+    if (d < best_d && d < len) best_d = d, best = c;
+  }
+  return best;
 }
 
 ColumnPtr TakeRows(const Column& col, const std::vector<int64_t>& rows) {

@@ -78,6 +78,11 @@ Result<TypedExpr> Compile(std::string_view text, const Schema& schema);
 // Type-checks an already parsed expression.
 Result<TypedExpr> Compile(const Expr& expr, const Schema& schema);
 
+// The name of `candidates` closest to `name` for a "did you mean" hint: the
+// first with the smallest Damerau-Levenshtein distance (case ignored) when
+// that distance is at most a third of the name's length (at least 1), else "".
+std::string ClosestName(std::string_view name, const std::vector<std::string>& candidates);
+
 // The rows `rows` (ascending or not, each in [0, col.length)) of `col`, in that
 // order. A dictionary-encoded column stays encoded with the same dictionary.
 ColumnPtr TakeRows(const Column& col, const std::vector<int64_t>& rows);

@@ -265,7 +265,8 @@ int CmdValidate(const Globals& g, const std::string& format) {
   LoadedWorkspace lw = LoadWorkspace(*root);
   std::vector<Diagnostic> diags = lw.diagnostics;
   // Semantic checks need a readable workspace; shape problems come first.
-  if (diags.empty()) diags = ValidateWorkspace(lw.workspace, Kinds(*root));
+  if (diags.empty())
+    diags = ValidateWorkspace(lw.workspace, Kinds(*root), CurrentSchemasOf(lw.workspace, g.env));
   for (auto& d : LoadUseCases(*root).diagnostics) diags.push_back(std::move(d));
   if (format == "json") {
     // Every diagnostic, on stdout; the exit status says whether there were any.
