@@ -27,7 +27,7 @@ void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
 // Runs a python3 program with the args; its stdout.
 std::string Python(const std::string& program, const std::vector<std::string>& args) {
-  std::string cmd = "python3 -c " + ShellQuote(program);
+  std::string cmd = "/usr/bin/python3 -c " + ShellQuote(program);
   for (const auto& a : args) cmd += " " + ShellQuote(a);
   std::string out;
   FILE* f = ::popen(cmd.c_str(), "r");
@@ -132,16 +132,22 @@ TEST(DecodeTest, RealCompressedCsvReadsAsPythonReadsIt) {
   auto real = ReadCsvFile(digits, o);
   ASSERT_TRUE(real.ok()) << real.status().message();
   EXPECT_EQ(OurSums(*real), oracle);
-  WriteFile(d.path() / "digits.csv", text);
+  // Recompressed: the first 300 rows (to keep the test fast).
+  size_t cut = 0;
+  for (int i = 0; i < 300; ++i) cut = text.find('\n', cut) + 1;
+  const std::string head = text.substr(0, cut);
+  const std::string head_oracle = PythonSums(head, ',');
+  ASSERT_EQ(head_oracle.rfind("300 65 ", 0), 0u) << head_oracle;
+  WriteFile(d.path() / "digits.csv", head);
   for (const auto& f : CompressWithEveryTool(d.path() / "digits.csv")) {
     SCOPED_TRACE(f.filename().string());
-    EXPECT_EQ(PythonDecompressed(f), text);
+    EXPECT_EQ(PythonDecompressed(f), head);
     auto decoded = DecodeFile(f, {});
     ASSERT_TRUE(decoded.ok()) << decoded.status().message();
-    EXPECT_EQ(decoded->text(), text);
+    EXPECT_EQ(decoded->text(), head);
     auto t = ReadCsvFile(f, o);
     ASSERT_TRUE(t.ok()) << t.status().message();
-    EXPECT_EQ(OurSums(*t), oracle);
+    EXPECT_EQ(OurSums(*t), head_oracle);
   }
   // The diabetes data: space-separated, gzip from sklearn.
   const auto diabetes = kSklearnData / "diabetes_data_raw.csv.gz";
@@ -343,14 +349,14 @@ TEST(DecodeTest, ZipMembersAndSizeLimit) {
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("has no member 'c.csv' (it holds: a.csv, b.csv)"),
             std::string::npos);
-  // 24 MB of zeros, some 64 KB compressed: refused past the limit, whatever the format.
+  // 8 MB of zeros, some 64 KB compressed: refused past the limit, whatever the format.
   Sh(
-      fmt::format("cd {} && head -c 24000000 /dev/zero > z.csv && gzip -k z.csv && xz -k -0 z.csv "
+      fmt::format("cd {} && head -c 8000000 /dev/zero > z.csv && gzip -k z.csv && xz -k -0 z.csv "
                   "&& zstd -q -k z.csv && bzip2 -k z.csv && zip -q z.zip z.csv && rm z.csv",
                   dq));
   for (const char* f : {"z.csv.gz", "z.csv.xz", "z.csv.zst", "z.csv.bz2", "z.zip"}) {
     SCOPED_TRACE(f);
-    EXPECT_LT(std::filesystem::file_size(d.path() / f), 1000000u);
+    EXPECT_LT(std::filesystem::file_size(d.path() / f), 100000u);
     DecodeOptions o;
     o.max_bytes = 1 << 20;
     o.source_name = f;
