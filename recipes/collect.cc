@@ -19,6 +19,7 @@
 #include "core/net/http_client.h"
 #include "core/table/arrow_ipc.h"
 #include "core/table/csv.h"
+#include "core/table/decode.h"
 #include "core/table/json_read.h"
 #include "core/table/sqlite_read.h"
 #include "recipes/recipe.h"
@@ -50,12 +51,15 @@ struct CollectParams {
   double timeout_seconds = 30;
   Format format = Format::kCsv;
   CsvOptions csv;
+  DecodeOptions input;  // csv / json / ndjson files: encoding, zip member, size limit
 };
 
 // Params that only make sense for CSV input.
-constexpr const char* kCsvOnlyParams[] = {"delimiter", "header",  "encoding",    "null_values",
-                                          "schema",    "decimal", "date_format", "skip_rows",
-                                          "comment",   "fill",    "max_bad_rows"};
+constexpr const char* kCsvOnlyParams[] = {"delimiter",   "header",    "null_values", "schema",
+                                          "decimal",     "date_format", "skip_rows", "comment",
+                                          "fill",        "max_bad_rows"};
+// Params of text files (csv, json, ndjson): how their bytes are decoded.
+constexpr const char* kTextParams[] = {"encoding", "member", "max_decompressed_bytes"};
 
 Status ParamError(std::string_view name, std::string_view what) {
   return Status::Invalid(fmt::format("param '{}': {}", name, what));
@@ -66,9 +70,41 @@ constexpr size_t kLoggedRejects = 10;
 
 bool IsGlob(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
 
+// encoding, member, max_decompressed_bytes: for csv, json and ndjson files (not arrow).
+Status ParseTextParams(const nlohmann::json& p, CollectParams* out) {
+  if (out->format == Format::kArrow) {
+    for (const char* k : kTextParams)
+      if (p.contains(k)) return ParamError(k, "applies to csv, json and ndjson, not arrow");
+    return Status::Ok();
+  }
+  if (auto e = p.find("encoding"); e != p.end()) {
+    if (!e->is_string()) return ParamError("encoding", "must be a string");
+    const auto& name = e->get_ref<const std::string&>();
+    out->input.encoding = CanonicalEncoding(name);
+    if (out->input.encoding.empty())
+      return ParamError("encoding",
+                        fmt::format("unknown encoding '{}' (expected utf-8, latin-1, windows-1252, "
+                                    "utf-16le, utf-16be or another name `iconv -l` lists)",
+                                    name));
+  }
+  if (auto m = p.find("member"); m != p.end()) {
+    if (!m->is_string() || m->get<std::string>().empty())
+      return ParamError("member", "must name a file of the zip archive");
+    if (!out->url.empty()) return ParamError("member", "applies to a zip file, not to a url");
+    out->input.member = m->get<std::string>();
+  }
+  if (auto x = p.find("max_decompressed_bytes"); x != p.end()) {
+    if (!x->is_number_integer() || x->get<int64_t>() <= 0)
+      return ParamError("max_decompressed_bytes", "must be a whole number of bytes above 0");
+    out->input.max_bytes = x->get<uint64_t>();
+  }
+  return Status::Ok();
+}
+
 // Reads and checks the params (the generic type checks may not have run, e.g. in tests).
 Result<CollectParams> ParseParams(const nlohmann::json& p) {
   CollectParams out;
+  out.csv.encoding.clear();  // detected unless the encoding param gives it
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   auto path = p.find("path");
   auto url = p.find("url");
@@ -89,7 +125,8 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       out.query = q->get<std::string>();
       for (const char* k :
            {"format", "timeout", "delimiter", "header", "encoding", "null_values", "schema",
-            "decimal", "date_format", "skip_rows", "comment", "fill", "max_bad_rows"})
+            "decimal", "date_format", "skip_rows", "comment", "fill", "max_bad_rows", "member",
+            "max_decompressed_bytes"})
         if (p.contains(k)) return ParamError(k, "does not apply to a connection query");
       return out;
     }
@@ -148,6 +185,7 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
   }
   if (!out.url.empty() && out.format == Format::kArrow)
     return ParamError("format", "arrow is not supported with url (use csv, json or ndjson)");
+  if (Status st = ParseTextParams(p, &out); !st.ok()) return st;
   if (out.format != Format::kCsv) {
     for (const char* k : kCsvOnlyParams)
       if (p.contains(k))
@@ -174,15 +212,6 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
   if (auto h = p.find("header"); h != p.end()) {
     if (!h->is_boolean()) return ParamError("header", "must be a boolean");
     out.csv.header = h->get<bool>();
-  }
-  if (auto e = p.find("encoding"); e != p.end()) {
-    if (!e->is_string()) return ParamError("encoding", "must be a string");
-    const auto& name = e->get_ref<const std::string&>();
-    out.csv.encoding = NormaliseEncoding(name);
-    if (out.csv.encoding.empty())
-      return ParamError(
-          "encoding",
-          fmt::format("unknown encoding '{}' (expected utf-8, latin-1, windows-1252)", name));
   }
   if (auto n = p.find("null_values"); n != p.end()) {
     if (!n->is_array()) return ParamError("null_values", "must be a list of strings");
@@ -331,7 +360,14 @@ class CollectKind final : public RecipeKind {
         {"delimiter", ParamType::kString, false,
          "one character; detected among , ; tab | when absent"},
         {"header", ParamType::kBool, false, "the first line names the columns (default true)"},
-        {"encoding", ParamType::kString, false, "utf-8 (default), latin-1 or windows-1252"},
+        {"encoding", ParamType::kString, false,
+         "csv / json: the text's encoding (utf-8, windows-1252, utf-16le, gb18030, ... any name "
+         "iconv knows); detected when absent (utf-8, else utf-16 with a byte-order mark, else "
+         "windows-1252)"},
+        {"member", ParamType::kString, false,
+         "a zip archive holding several files: the one to read"},
+        {"max_decompressed_bytes", ParamType::kInt, false,
+         "a compressed file (.gz .bz2 .xz .zst .zip) may not decompress to more (default 16 GiB)"},
         {"null_values", ParamType::kStringList, false, "cells read as null (default [\"\"])"},
         {"schema", ParamType::kMap, false,
          "column -> type (or {type, format} for dates), for some or all columns"},
@@ -399,17 +435,9 @@ class CollectKind final : public RecipeKind {
         if (msg.compare(0, abs.size(), abs) == 0) msg = p.path + msg.substr(abs.size());
         return WithMessage(table.status(), std::move(msg)).WithContext(prefix);
       }
-    } else if (p.format == Format::kJson || p.format == Format::kNdjson) {
-      JsonReadOptions jo;
-      jo.lines = p.format == Format::kNdjson;
-      jo.source_name = p.path;
-      table = ReadJsonFile(file, jo, ctx.cancel);
-      if (!table.ok()) return table.status().WithContext(prefix);
     } else {
-      p.csv.source_name = p.path;
-      if (ctx.progress) p.csv.progress = ctx.progress;
-      p.csv.report = &report;
-      table = ReadCsvFile(file, p.csv, ctx.cancel);
+      table = ReadText(ctx, p, DecodeFile(file, TextOptions(ctx, p, p.path)), p.path, true,
+                       &report);
       if (!table.ok()) return table.status().WithContext(prefix);
       AddReport(report, p.path, &rejects);
     }
@@ -468,6 +496,38 @@ class CollectKind final : public RecipeKind {
     std::string name = path == std::string::npos ? "/" : redacted.substr(path);
     if (name.empty() || name[0] != '/') name = "/" + name;
     return {{"namespace", redacted.substr(0, path)}, {"name", name}};
+  }
+
+  // How a text file (csv, json, ndjson) is decompressed and decoded.
+  static DecodeOptions TextOptions(const RecipeContext& ctx, const CollectParams& p,
+                                   const std::string& shown) {
+    DecodeOptions o = p.input;
+    o.source_name = shown;
+    o.keep_single_byte = p.format == Format::kCsv;  // the CSV reader converts them itself
+    if (const CancelToken* c = ctx.cancel) o.cancelled = [c] { return c->cancelled(); };
+    return o;
+  }
+
+  // Parses decoded text as CSV or JSON; what decoding decided goes to the log.
+  static Result<Table> ReadText(const RecipeContext& ctx, const CollectParams& p,
+                                Result<DecodedText> text, const std::string& shown, bool progress,
+                                CsvReport* report) {
+    if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
+    if (!text.ok()) return text.status();
+    if (ctx.log)
+      for (const auto& note : text->notes()) ctx.log->Info(fmt::format("{}: {}", shown, note));
+    if (p.format == Format::kCsv) {
+      CsvOptions co = p.csv;
+      co.source_name = shown;
+      co.encoding = text->encoding();
+      if (progress && ctx.progress) co.progress = ctx.progress;
+      co.report = report;
+      return ReadCsvBuffer(text->text(), co, ctx.cancel);
+    }
+    JsonReadOptions jo;
+    jo.lines = p.format == Format::kNdjson;
+    jo.source_name = shown;
+    return ReadJsonBuffer(text->text(), jo, ctx.cancel);
   }
 
   static Result<RecipeOutput> Output(RecipeContext& ctx, Table table, const std::string& source,
@@ -595,16 +655,9 @@ class CollectKind final : public RecipeKind {
       Result<Table> t = Status::Internal("unreachable");
       if (p.format == Format::kArrow) {
         t = ReadArrowFile(file.string());
-      } else if (p.format == Format::kCsv) {
-        p.csv.source_name = shown;
-        p.csv.report = &report;
-        t = ReadCsvFile(file, p.csv, ctx.cancel);
-        if (t.ok()) AddReport(report, shown, &rejects);
       } else {
-        JsonReadOptions jo;
-        jo.lines = p.format == Format::kNdjson;
-        jo.source_name = shown;
-        t = ReadJsonFile(file, jo, ctx.cancel);
+        t = ReadText(ctx, p, DecodeFile(file, TextOptions(ctx, p, shown)), shown, false, &report);
+        if (t.ok()) AddReport(report, shown, &rejects);
       }
       if (!t.ok()) return t.status().WithContext(prefix);
       if (!tables.empty()) {
@@ -724,24 +777,15 @@ class CollectKind final : public RecipeKind {
     auto got = HttpGet(p.url, ho);
     if (!got.ok()) return got.status().WithContext(prefix);
     if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
-    Result<Table> table = Status::Internal("unreachable");
+    const auto body_bytes = static_cast<int64_t>(got->body.size());
     CsvReport report;
     Rejects rejects;
-    if (p.format == Format::kCsv) {
-      p.csv.source_name = shown;
-      if (ctx.progress) p.csv.progress = ctx.progress;
-      p.csv.report = &report;
-      table = ReadCsvBuffer(got->body, p.csv, ctx.cancel);
-      if (table.ok()) AddReport(report, shown, &rejects);
-    } else {
-      JsonReadOptions jo;
-      jo.lines = p.format == Format::kNdjson;
-      jo.source_name = shown;
-      table = ReadJsonBuffer(got->body, jo, ctx.cancel);
-    }
+    Result<Table> table =
+        ReadText(ctx, p, DecodeBuffer(std::move(got->body), TextOptions(ctx, p, shown)), shown,
+                 true, &report);
     if (!table.ok()) return table.status().WithContext(prefix);
-    return Output(ctx, std::move(*table), shown, static_cast<int64_t>(got->body.size()),
-                  UrlDataset(shown), rejects);
+    AddReport(report, shown, &rejects);
+    return Output(ctx, std::move(*table), shown, body_bytes, UrlDataset(shown), rejects);
   }
 
   // The column types of the output's current version (for type drift), when there is one.

@@ -79,8 +79,9 @@ TEST_F(CollectTest, IsASourceWithOneOutputAndAnOptionalRejectsOutput) {
   for (const auto& p : kind_->params()) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{
                        "path", "url", "timeout", "connection", "query", "source_column", "format",
-                       "delimiter", "header", "encoding", "null_values", "schema", "decimal",
-                       "date_format", "skip_rows", "comment", "fill", "max_bad_rows"}));
+                       "delimiter", "header", "encoding", "member", "max_decompressed_bytes",
+                       "null_values", "schema", "decimal", "date_format", "skip_rows", "comment",
+                       "fill", "max_bad_rows"}));
 }
 
 TEST_F(CollectTest, ReadsALatin1CsvWithItsParams) {
@@ -335,14 +336,15 @@ TEST_F(CollectTest, CheckParamsRejectsBadParamsNamingThem) {
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"delimiter", "\""}}),
             "param 'delimiter': cannot be a quote or a line break");
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"encoding", "utf-9"}}),
-            "param 'encoding': unknown encoding 'utf-9' (expected utf-8, latin-1, windows-1252)");
+            "param 'encoding': unknown encoding 'utf-9' (expected utf-8, latin-1, windows-1252, "
+            "utf-16le, utf-16be or another name `iconv -l` lists)");
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"schema", {{"age", "integr"}}}}),
             "param 'schema': column 'age': unknown type 'integr' (expected int64, float64, bool, "
             "utf8, date32 or timestamp)");
   EXPECT_EQ(CheckError({{"path", "a.csv"}, {"schema", {{"age", 3}}}}),
             "param 'schema': column 'age': the type must be a string");
   EXPECT_EQ(CheckError({{"path", "a.arrow"}, {"format", "arrow"}, {"encoding", "utf-8"}}),
-            "param 'encoding': applies to format csv only, not arrow");
+            "param 'encoding': applies to csv, json and ndjson, not arrow");
   EXPECT_EQ(CheckError({{"path", "a.arrow"}, {"format", "arrow"}, {"delimiter", ","}}),
             "param 'delimiter': applies to format csv only, not arrow");
   EXPECT_EQ(CheckError({{"path", ""}}), "param 'path': must not be empty");
@@ -392,7 +394,7 @@ TEST_F(CollectTest, RunChecksParamsToo) {
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().message(),
             "recipe collect_exams: param 'encoding': unknown encoding 'utf-9' (expected utf-8, "
-            "latin-1, windows-1252)");
+            "latin-1, windows-1252, utf-16le, utf-16be or another name `iconv -l` lists)");
 }
 
 TEST_F(CollectTest, CancelledRunReturnsTheTokenStatus) {

@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include "core/table/decode.h"
 #include "core/table/expr.h"
 
 namespace alambic {
@@ -52,82 +53,15 @@ constexpr size_t kSniffLines = 20;
 
 enum class Encoding { kUtf8, kLatin1, kWindows1252 };
 
-// Windows-1252 0x80..0x9F; the undefined bytes map to the C1 control of the same value.
-constexpr char16_t kWindows1252High[32] = {
-    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
-
-void AppendCodePoint(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // Appends single-byte text converted to UTF-8.
 void AppendConverted(std::string& out, const char* p, size_t n, Encoding enc) {
-  size_t ascii = 0;
-  while (ascii < n && static_cast<unsigned char>(p[ascii]) < 0x80) ++ascii;
-  out.append(p, ascii);
-  for (size_t i = ascii; i < n; ++i) {
-    const auto b = static_cast<unsigned char>(p[i]);
-    if (b < 0x80) {
-      out.push_back(static_cast<char>(b));
-    } else if (b < 0xA0 && enc == Encoding::kWindows1252) {
-      AppendCodePoint(out, kWindows1252High[b - 0x80]);
-    } else {
-      AppendCodePoint(out, b);
-    }
-  }
+  AppendSingleByteAsUtf8(out, p, n, enc == Encoding::kWindows1252);
 }
 
 // Offset of the first byte of `s` that is not part of valid UTF-8, or kNoPos.
 size_t FindInvalidUtf8(const char* s, size_t n) {
-  const auto* u = reinterpret_cast<const unsigned char*>(s);
-  size_t i = 0;
-  while (i < n) {
-    // ASCII fast path, eight bytes at a time.
-    while (i + 8 <= n) {
-      uint64_t w;
-      std::memcpy(&w, u + i, 8);
-      if (w & 0x8080808080808080ULL) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    const unsigned char c = u[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + len > n) return i;
-    if (u[i + 1] < lo || u[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k)
-      if ((u[i + k] & 0xC0) != 0x80) return i;
-    i += len;
-  }
-  return kNoPos;
+  const size_t at = InvalidUtf8Offset(std::string_view(s, n));
+  return at == std::string_view::npos ? kNoPos : at;
 }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
@@ -1180,6 +1114,9 @@ Result<Table> CsvReader::Read() {
   std::string enc = NormaliseEncoding(opts_.encoding);
   if (enc.empty())
     return Status::Invalid(fmt::format("{}: unknown encoding '{}'", source_, opts_.encoding));
+  if (enc != "utf-8" && enc != "latin-1" && enc != "windows-1252")
+    return Status::Invalid(
+        fmt::format("{}: encoding '{}' must be decoded first (ReadCsvFile does)", source_, enc));
   encoding_ = enc == "utf-8"     ? Encoding::kUtf8
               : enc == "latin-1" ? Encoding::kLatin1
                                  : Encoding::kWindows1252;
@@ -1487,67 +1424,6 @@ Result<Table> CsvReader::Read() {
                      drop.empty() ? rows : static_cast<int64_t>(keep.size()));
 }
 
-// A file's bytes: mapped when it is a regular file, else read into memory.
-class FileBytes {
- public:
-  FileBytes() = default;
-  FileBytes(const FileBytes&) = delete;
-  FileBytes& operator=(const FileBytes&) = delete;
-  ~FileBytes() {
-    if (map_) ::munmap(map_, size_);
-  }
-
-  Status Open(const std::filesystem::path& path, const std::string& source) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT) return Status::NotFound(fmt::format("{}: no such file", source));
-      return Status::IoError(fmt::format("{}: {}", source, std::strerror(errno)));
-    }
-    Status st = Load(fd, source);
-    ::close(fd);
-    return st;
-  }
-  std::string_view view() const {
-    return map_ ? std::string_view(static_cast<const char*>(map_), size_) : std::string_view(buf_);
-  }
-
- private:
-  Status Load(int fd, const std::string& source) {
-    struct stat st;
-    if (::fstat(fd, &st) != 0)
-      return Status::IoError(fmt::format("{}: {}", source, std::strerror(errno)));
-    if (S_ISDIR(st.st_mode)) return Status::Invalid(fmt::format("{}: is a directory", source));
-    if (S_ISREG(st.st_mode) && st.st_size > 0) {
-      void* m = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
-                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
-      if (m != MAP_FAILED) {
-        map_ = m;
-        size_ = static_cast<size_t>(st.st_size);
-        return Status::Ok();
-      }
-    }
-    // Pipes, special files, or a failed mapping: read until the end.
-    size_t have = 0;
-    buf_.resize(std::max<size_t>(static_cast<size_t>(std::max<off_t>(st.st_size, 0)), 1 << 16));
-    for (;;) {
-      if (have == buf_.size()) buf_.resize(buf_.size() * 2);
-      const ssize_t r = ::read(fd, buf_.data() + have, buf_.size() - have);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return Status::IoError(fmt::format("{}: {}", source, std::strerror(errno)));
-      }
-      if (r == 0) break;
-      have += static_cast<size_t>(r);
-    }
-    buf_.resize(have);
-    return Status::Ok();
-  }
-
-  void* map_ = nullptr;
-  size_t size_ = 0;
-  std::string buf_;
-};
-
 bool NeedsQuotes(std::string_view v, char delim) {
   for (char c : v)
     if (c == delim || c == '"' || c == '\n' || c == '\r') return true;
@@ -1569,16 +1445,7 @@ void PutCell(std::string& buf, std::string_view v, char delim) {
 
 }  // namespace
 
-std::string NormaliseEncoding(std::string_view name) {
-  std::string key;
-  for (char c : name)
-    if (c != '-' && c != '_' && c != ' ') key.push_back(Lower(c));
-  if (key == "utf8" || key == "utf8sig" || key == "ascii" || key == "usascii") return "utf-8";
-  if (key == "latin1" || key == "iso88591" || key == "l1" || key == "iso885911987")
-    return "latin-1";
-  if (key == "windows1252" || key == "cp1252" || key == "win1252") return "windows-1252";
-  return "";
-}
+std::string NormaliseEncoding(std::string_view name) { return CanonicalEncoding(name); }
 
 std::string CheckDateFormat(std::string_view spec) { return DateFormatProblem(spec); }
 
@@ -1587,20 +1454,54 @@ bool ParseIsoTimestamp(std::string_view v, bool date_ok, int64_t* micros) {
   return ParseTimestamp(v, date_ok, micros);
 }
 
+namespace {
+
+bool ReadsItself(const std::string& encoding) {
+  const std::string enc = NormaliseEncoding(encoding);
+  return enc == "utf-8" || enc == "latin-1" || enc == "windows-1252";
+}
+
+DecodeOptions CsvDecodeOptions(const CsvOptions& opts, const std::string& source,
+                               const CancelToken* cancel) {
+  DecodeOptions o;
+  o.encoding = opts.encoding;
+  o.keep_single_byte = true;
+  o.source_name = source;
+  if (cancel) o.cancelled = [cancel] { return cancel->cancelled(); };
+  return o;
+}
+
+Result<Table> ReadDecoded(Result<DecodedText> text, const CsvOptions& opts,
+                          const std::string& source, const CancelToken* cancel) {
+  if (!text.ok()) {
+    if (cancel && cancel->cancelled()) return cancel->AsStatus();
+    return text.status();
+  }
+  if (cancel && cancel->cancelled()) return cancel->AsStatus();
+  CsvOptions o = opts;
+  o.encoding = text->encoding();
+  CsvReader reader(text->text(), o, source, cancel);
+  return reader.Read();
+}
+
+}  // namespace
+
 Result<Table> ReadCsvBuffer(std::string_view data, const CsvOptions& opts,
                             const CancelToken* cancel) {
-  CsvReader reader(data, opts, opts.source_name.empty() ? "<csv>" : opts.source_name, cancel);
-  return reader.Read();
+  const std::string source = opts.source_name.empty() ? "<csv>" : opts.source_name;
+  if (ReadsItself(opts.encoding)) {
+    CsvReader reader(data, opts, source, cancel);
+    return reader.Read();
+  }
+  return ReadDecoded(DecodeBuffer(std::string(data), CsvDecodeOptions(opts, source, cancel)), opts,
+                     source, cancel);
 }
 
 Result<Table> ReadCsvFile(const std::filesystem::path& path, const CsvOptions& opts,
                           const CancelToken* cancel) {
   const std::string source = opts.source_name.empty() ? path.string() : opts.source_name;
-  FileBytes file;
-  ALAMBIC_RETURN_IF_ERROR(file.Open(path, source));
-  if (cancel && cancel->cancelled()) return cancel->AsStatus();
-  CsvReader reader(file.view(), opts, source, cancel);
-  return reader.Read();
+  return ReadDecoded(DecodeFile(path, CsvDecodeOptions(opts, source, cancel)), opts, source,
+                     cancel);
 }
 
 Status WriteCsv(const Table& t, std::ostream& out, const CsvWriteOptions& opts) {

@@ -73,11 +73,13 @@ struct CsvReport {
 };
 
 struct CsvOptions {
-  char delimiter = 0;              // 0: detect among , ; \t | and space (first lines)
-  bool header = true;              // false: columns are named c1, c2, ...
-  char quote = '"';                // 0: no quoting
-  std::string encoding = "utf-8";  // utf-8, latin-1 (iso-8859-1), windows-1252 (cp1252)
-  std::vector<Field> schema;       // explicit types for some or all columns, by name
+  char delimiter = 0;  // 0: detect among , ; \t | and space (first lines)
+  bool header = true;  // false: columns are named c1, c2, ...
+  char quote = '"';    // 0: no quoting
+  // utf-8, latin-1 (iso-8859-1), windows-1252 (cp1252), or any encoding iconv knows (decoded
+  // first, see core/table/decode.h); "" detects it (collect's default).
+  std::string encoding = "utf-8";
+  std::vector<Field> schema;  // explicit types for some or all columns, by name
   // Decimal mark of float64 cells: 0 detects (a comma is accepted when the delimiter is ';' or
   // a tab), '.' only a point, ',' only a comma ("12.5" is then text).
   char decimal = 0;
@@ -109,9 +111,10 @@ struct CsvOptions {
   std::function<void(int64_t)> progress;
 };
 
-// Normalised encoding name ("utf-8", "latin-1", "windows-1252") or "" if unknown.
-// Case, '-', '_' and spaces are ignored: utf8, UTF-8, utf-8-sig, ascii, latin1,
-// iso-8859-1, l1, cp1252, windows-1252, win1252 are all accepted.
+// Normalised encoding name ("utf-8", "latin-1", "windows-1252"), else iconv's upper-case name
+// ("GB18030"), or "" if unknown (CanonicalEncoding of decode.h). For the first three, case,
+// '-', '_' and spaces are ignored: utf8, UTF-8, utf-8-sig, ascii, latin1, iso-8859-1, l1,
+// cp1252, windows-1252, win1252 are all accepted.
 std::string NormaliseEncoding(std::string_view name);
 
 // ISO values as the reader infers them: a date "YYYY-MM-DD" (days since the epoch), a
@@ -124,8 +127,9 @@ bool ParseIsoTimestamp(std::string_view v, bool date_ok, int64_t* micros);
 // %% and literal characters), else what is wrong with it.
 std::string CheckDateFormat(std::string_view spec);
 
-// A missing file is NotFound; a cancelled read returns the token's status. The
-// file is memory-mapped: it must not be truncated while it is read.
+// A missing file is NotFound; a cancelled read returns the token's status. A plain
+// file is memory-mapped (it must not be truncated while it is read); a compressed one
+// (.gz .bz2 .xz .zst, a one-file .zip) is decompressed first (core/table/decode.h).
 Result<Table> ReadCsvFile(const std::filesystem::path& path, const CsvOptions& opts,
                           const CancelToken* cancel = nullptr);
 Result<Table> ReadCsvBuffer(std::string_view data, const CsvOptions& opts,

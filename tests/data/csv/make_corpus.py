@@ -97,10 +97,19 @@ case("unterminated_quote",
      b'a,b\n1,ok\n2,"never closed\n3,x\n',
      {"error": "unterminated_quote.csv:3: unterminated quoted field"})
 
+# Invalid UTF-8 is an error only when the encoding is given as utf-8; without it the
+# encoding is detected (windows-1252 here).
 case("invalid_utf8",
      b"nom,ville\nA,Paris\nB,Besan\xe7on\n",
      {"error": "invalid_utf8.csv:3: invalid UTF-8 (byte 0xE7); if the file is Latin-1 or "
-               "Windows-1252, give its encoding"})
+               "Windows-1252, give its encoding"},
+     options={"encoding": "utf-8"})
+
+case("detected_windows1252",
+     "nom,ville\nA,Paris\nB,Besançon\nC,“Œuvre” – 5 €\n".encode("cp1252"),
+     ok([("nom", "utf8"), ("ville", "utf8")],
+        [["A", "Paris"], ["B", "Besançon"], ["C", "“Œuvre” – 5 €"]]),
+     python={"encoding": "cp1252"})
 
 case("empty", b"", {"error": "empty.csv: the file is empty"})
 
