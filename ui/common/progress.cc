@@ -149,7 +149,8 @@ void TerminalProgress::RecipeLog(const RecipeNode& node, LogLevel level, const s
   if (!verbose_ && level < LogLevel::kWarn) return;
   static const char* kNames[] = {"debug", "info", "warn", "error"};
   std::lock_guard l(mu_);
-  Line(fmt::format("{:<8} {}: {}", kNames[static_cast<int>(level)], node.Label(), Printable(line)));
+  Line(fmt::format("{:<8} {}: {}", kNames[static_cast<int>(level)], node.Label(),
+                   PrintableLines(line, "  ")));
 }
 
 void TerminalProgress::RecipeRetrying(const RecipeNode& node, int attempt, const Status& why,
