@@ -613,7 +613,9 @@ recipes:
   EXPECT_GT(log.size(), size_t{3} << 20);
   EXPECT_NE(log.find("log truncated: the recipe wrote more than 4 MB of log"), std::string::npos);
   auto session = Open();
-  for (const auto& r : *session->catalog().RecipeRuns(s.run.id))
+  auto recs = session->catalog().RecipeRuns(s.run.id);
+  ASSERT_TRUE(recs.ok());
+  for (const auto& r : *recs)
     if (r.recipe == "loud") EXPECT_EQ(r.log, log);
 }
 
