@@ -615,8 +615,11 @@ recipes:
   auto session = Open();
   auto recs = session->catalog().RecipeRuns(s.run.id);
   ASSERT_TRUE(recs.ok());
-  for (const auto& r : *recs)
-    if (r.recipe == "loud") EXPECT_EQ(r.log, log);
+  for (const auto& r : *recs) {
+    if (r.recipe == "loud") {
+      EXPECT_EQ(r.log, log);
+    }
+  }
 }
 
 // The real kinds: a pseudonymisation key's fingerprint is part of the version.
