@@ -1,11 +1,14 @@
 #include "catalog/catalog.h"
 
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <random>
 #include <string_view>
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
+#include <sqlite3.h>
 
 namespace alambic {
 
@@ -194,7 +197,31 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
 Status SqlError(const std::exception& e, const char* what) {
+  const auto* sql = dynamic_cast<const SQLite::Exception*>(&e);
+  if (sql && (sql->getErrorCode() & 0xff) == SQLITE_FULL)
+    return Status::IoError(fmt::format(
+        "catalog: {}: the disk is full ({}); free some space (alambic gc deletes old versions)",
+        what, e.what()));
   return Status::IoError(fmt::format("catalog: {}: {}", what, e.what()));
+}
+
+// Whether the filesystem holding `path` has (almost) no space left for us.
+bool DiskFull(const std::filesystem::path& path) {
+  struct statvfs fs;
+  if (::statvfs(path.parent_path().empty() ? "." : path.parent_path().c_str(), &fs) != 0)
+    return false;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < (uint64_t{1} << 16);
+}
+
+// The message for a catalog that could not be opened: says when the disk is full
+// (SQLite then often says only "disk I/O error").
+Status OpenError(const std::filesystem::path& path, const std::exception& e) {
+  const auto* sql = dynamic_cast<const SQLite::Exception*>(&e);
+  if ((sql && (sql->getErrorCode() & 0xff) == SQLITE_FULL) || DiskFull(path))
+    return Status::IoError(fmt::format(
+        "catalog {}: the disk is full ({}); free some space (alambic gc deletes old versions)",
+        path.string(), e.what()));
+  return Status::IoError(fmt::format("catalog {}: {}", path.string(), e.what()));
 }
 
 RunRecord ReadRun(SQLite::Statement& q) {
@@ -362,7 +389,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& path
     ALAMBIC_RETURN_IF_ERROR(cat->Migrate());
     return cat;
   } catch (const std::exception& e) {
-    return Status::IoError(fmt::format("catalog {}: {}", path.string(), e.what()));
+    return OpenError(path, e);
   }
 }
 
@@ -377,16 +404,36 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenReader() {
 
 Result<std::unique_ptr<Catalog>> Catalog::OpenReader(const std::filesystem::path& file) {
   const std::string path = file.string();
+  std::unique_ptr<SQLite::Database> db;
   try {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE);
+    // Read-only: writes nothing, so that commands that only read work on a full disk.
+    db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY);
     db->setBusyTimeout(10000);
+    (void)db->execAndGet("PRAGMA user_version").getInt();
+  } catch (const std::exception& e) {
+    // A WAL database needs its shared-memory file, which a full disk may not let
+    // SQLite make. With no write-ahead log pending (the last writer checkpointed
+    // it), the file alone is the whole catalog: read it as it is.
+    std::error_code ec;
+    const std::filesystem::path wal = path + "-wal";
+    const bool wal_empty =
+        !std::filesystem::exists(wal, ec) || std::filesystem::file_size(wal, ec) == 0;
+    if (!wal_empty || !std::filesystem::exists(file, ec)) return OpenError(file, e);
+    try {
+      db = std::make_unique<SQLite::Database>("file:" + path + "?immutable=1",
+                                              SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+    } catch (const std::exception& e2) {
+      return OpenError(file, e2);
+    }
+  }
+  try {
     const int version = db->execAndGet("PRAGMA user_version").getInt();
     if (version != kCatalogSchemaVersion)
       return Status::Invalid(fmt::format("catalog {}: schema version {}, expected {}", path,
                                          version, kCatalogSchemaVersion));
     return std::unique_ptr<Catalog>(new Catalog(std::move(db)));
   } catch (const std::exception& e) {
-    return Status::IoError(fmt::format("catalog {}: {}", path, e.what()));
+    return OpenError(file, e);
   }
 }
 

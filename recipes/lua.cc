@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -491,9 +492,18 @@ int DeclareOutput(lua_State* L) {
   const lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, schema_arg));
   if (n == 0) return luaL_error(L, "output(): '%s' needs at least one \"column:type\"", name);
   char problem[320] = "";
+  LuaSandbox* sandbox = LuaSandbox::From(L);
+  bool over_limit = false;
   ALAMBIC_LUA_GUARD({
     Schema schema;
+    std::unordered_set<std::string_view> seen;  // views into `names`' strings
+    std::vector<std::string> names;
+    names.reserve(static_cast<size_t>(n));
     for (lua_Integer i = 1; i <= n && !problem[0]; ++i) {
+      if (i % 1024 == 0 && sandbox->ChargeNoRaise(1024)) {
+        over_limit = true;
+        break;
+      }
       lua_rawgeti(L, schema_arg, i);  // these calls do not raise errors
       const char* spec = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : nullptr;
       const std::string_view sv = spec ? spec : "";
@@ -506,15 +516,15 @@ int DeclareOutput(lua_State* L) {
                       "column %d must be \"name:type\" (types: int64, float64, bool, utf8, "
                       "date32, timestamp), got '%.200s'",
                       static_cast<int>(i), spec ? spec : "(not a string)");
-      } else if (schema.FieldIndex(sv.substr(0, colon)) >= 0) {
+      } else if (names.emplace_back(sv.substr(0, colon)), !seen.insert(names.back()).second) {
         std::snprintf(problem, sizeof problem, "column %d repeats the name of '%.200s'",
                       static_cast<int>(i), spec);
       } else {
-        schema.fields.push_back({std::string(sv.substr(0, colon)), *type});
+        schema.fields.push_back({names.back(), *type});
       }
       lua_pop(L, 1);
     }
-    if (!problem[0]) {
+    if (!problem[0] && !over_limit) {
       out.schema = std::move(schema);
       for (const auto& f : out.schema.fields)
         out.columns.push_back(std::make_unique<ColumnBuilder>(f.type));
@@ -522,6 +532,7 @@ int DeclareOutput(lua_State* L) {
       out.declared = true;
     }
   });
+  if (over_limit) CheckLimits(L);
   if (problem[0]) return luaL_error(L, "output(): '%s': %s", name, problem);
   auto* ud = static_cast<int*>(lua_newuserdatauv(L, sizeof(int), 0));
   *ud = which;

@@ -1,5 +1,6 @@
 #include "recipes/lua_sandbox.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 
@@ -20,6 +21,10 @@ constexpr int kHookEvery = 1000;
 constexpr uint32_t kAllocsPerClockCheck = 64;
 constexpr size_t kLargeAlloc = size_t{1} << 20;
 constexpr int64_t kBytesPerMb = 1024 * 1024;
+// What print/log/warn may write for one recipe run: a longer line is cut, and
+// past the total the rest is dropped (one line says so).
+constexpr size_t kMaxLogLine = 16 * 1024;
+constexpr size_t kMaxLogBytes = 1024 * 1024;
 
 int Traceback(lua_State* L) {
   const char* msg = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : nullptr;
@@ -43,8 +48,35 @@ int SafeLoad(lua_State* L) {
   return lua_gettop(L);
 }
 
+// setmetatable() refusing a metatable with a __gc or __close field. Lua runs
+// finalizers with hooks turned off, so a __gc that loops would escape every limit
+// (instructions, time, cancel) and even Ctrl-C; the field is refused whatever its
+// value (Lua marks an object for finalization when its metatable has the field at
+// this moment, a placeholder replaced later included). __close is refused too:
+// scripts have no use for it and it runs while the state unwinds.
+int SafeSetmetatable(lua_State* L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    for (const char* field : {"__gc", "__close"}) {
+      lua_pushstring(L, field);
+      if (lua_rawget(L, 2) != LUA_TNIL) {
+        lua_pop(L, 1);
+        luaL_where(L, 1);  // the script's line calling setmetatable
+        lua_pushfstring(L, "setmetatable: a metatable may not have a %s field in a recipe", field);
+        lua_concat(L, 2);
+        return lua_error(L);
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 // Joins the arguments as print() does (tostring, separated by tabs) and logs them.
 int LogAt(lua_State* L, LogLevel level) {
+  if (LuaSandbox::From(L)->log_bytes > kMaxLogBytes) return 0;  // truncated already
   const int n = lua_gettop(L);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
@@ -56,11 +88,22 @@ int LogAt(lua_State* L, LogLevel level) {
   luaL_pushresult(&b);
   size_t len = 0;
   const char* s = lua_tolstring(L, -1, &len);
-  RecipeLogger* log = LuaSandbox::From(L)->log();
+  LuaSandbox* sandbox = LuaSandbox::From(L);
+  RecipeLogger* log = sandbox->log();
   bool failed = false;
-  if (log) {
+  if (log && sandbox->log_bytes <= kMaxLogBytes) {
     try {
-      log->Log(level, std::string(s, len));
+      std::string line(s, std::min(len, kMaxLogLine));
+      if (len > kMaxLogLine) line += fmt::format(" [line cut: {} bytes in all]", len);
+      sandbox->log_bytes += line.size();
+      if (sandbox->log_bytes > kMaxLogBytes) {
+        log->Log(LogLevel::kWarn,
+                 fmt::format("log truncated: the script printed more than {} KB; the rest of "
+                             "its output is dropped",
+                             kMaxLogBytes / 1024));
+      } else {
+        log->Log(level, line);
+      }
     } catch (const std::exception&) {
       failed = true;
     }
@@ -108,6 +151,9 @@ int OpenLibraries(lua_State* L) {
   lua_getglobal(L, "load");
   lua_pushcclosure(L, SafeLoad, 1);
   lua_setglobal(L, "load");
+  lua_getglobal(L, "setmetatable");
+  lua_pushcclosure(L, SafeSetmetatable, 1);
+  lua_setglobal(L, "setmetatable");
   lua_getglobal(L, "string");
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
@@ -210,6 +256,17 @@ void LuaSandbox::Charge(lua_State* L, int64_t work) {
     lua_sethook(L, &LuaSandbox::Hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "resource limit exceeded");
   }
+}
+
+bool LuaSandbox::ChargeNoRaise(int64_t work) {
+  if (trip_ == Trip::kNone) {
+    instructions_ += work;
+    if (options_.limits.instructions > 0 && instructions_ > options_.limits.instructions)
+      TripLimit(Trip::kInstructions);
+    else
+      CheckClock();
+  }
+  return trip_ != Trip::kNone;
 }
 
 void LuaSandbox::Hook(lua_State* L, lua_Debug* /*ar*/) { From(L)->Charge(L, kHookEvery); }

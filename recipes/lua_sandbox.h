@@ -3,7 +3,9 @@
 // metatables) outlives it.
 //
 // What a script may use: the base library without dofile, loadfile,
-// collectgarbage and with `load` restricted to text chunks; string (without
+// collectgarbage, with `load` restricted to text chunks and `setmetatable`
+// refusing metatables with a __gc or __close field (Lua runs finalizers with
+// the hooks off, where no limit could stop them); string (without
 // string.dump), table, math, utf8; os.time, os.clock and os.date. No io, os
 // otherwise, debug, package, require or coroutine. Chunks are text only: a
 // precompiled (binary) chunk is refused.
@@ -85,6 +87,10 @@ class LuaSandbox {
   // a limit has tripped (now or before) raises the limit's Lua error, as the
   // count hook does (it does not return then).
   void Charge(lua_State* L, int64_t work);
+  // As Charge, but returns true when a limit has tripped instead of raising:
+  // for loops that hold C++ objects (a Lua error would skip their destructors).
+  // The caller then raises once its objects are gone.
+  bool ChargeNoRaise(int64_t work);
 
   // Pushes a JSON value as a Lua value (objects and arrays become tables).
   void PushJson(const nlohmann::json& v);
@@ -95,6 +101,7 @@ class LuaSandbox {
   const Options& options() const { return options_; }
 
   void* user = nullptr;  // the caller's per-run data, for its C functions
+  size_t log_bytes = 0;  // written by print/log/warn so far (bounded)
 
  private:
   enum class Trip { kNone, kMemory, kInstructions, kTimeout, kCancelled };

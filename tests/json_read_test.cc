@@ -92,6 +92,33 @@ TEST(JsonReadTest, MalformedInputNamesTheLine) {
             "string: ill-formed UTF-8 byte; last read: '\"\\xE9t'");
 }
 
+// A hostile file nested 30,000 deep (objects) or 100,000 deep (arrays) used to
+// overflow the stack while flattening or serialising; now refused by line.
+TEST(JsonReadTest, DeepNestingIsRefusedWithTheLine) {
+  std::string objects = "[\n";
+  for (int i = 0; i < 30000; ++i) objects += "{\"a\":";
+  objects += "1";
+  for (int i = 0; i < 30000; ++i) objects += "}";
+  objects += "\n]\n";
+  std::string msg = Error(objects, false);
+  EXPECT_NE(msg.find("x.json:2:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested deeper than"), std::string::npos) << msg;
+
+  std::string arrays = "{\"ok\": 1}\n{\"ok\": 2, \"deep\": ";
+  arrays += std::string(100000, '[') + std::string(100000, ']') + "}\n";
+  msg = Error(arrays, true);
+  EXPECT_NE(msg.find("x.ndjson:2:"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("nested deeper than"), std::string::npos) << msg;
+
+  // Nesting within the limit still reads, and brackets inside strings do not count.
+  std::string fine = "[{\"s\": \"" + std::string(1000, '[') + "\", \"deep\": ";
+  fine += std::string(100, '[') + std::string(100, ']') + "}]";
+  const json t = Read(fine, false);
+  ASSERT_EQ(t["rows"].size(), 1u);
+  EXPECT_EQ(t["rows"][0][0], std::string(1000, '['));
+  EXPECT_EQ(t["rows"][0][1], std::string(100, '[') + std::string(100, ']'));
+}
+
 TEST(JsonReadTest, ReadFileNamesAMissingFile) {
   TempDir dir;
   auto t = ReadJsonFile(dir.path() / "nope.json", {});

@@ -217,8 +217,61 @@ INSTANTIATE_TEST_SUITE_P(
         Escape{"Dofile", "dofile('/etc/passwd')", "global 'dofile'"},
         Escape{"Loadfile", "loadfile('/etc/passwd')", "global 'loadfile'"},
         Escape{"CollectGarbage", "collectgarbage('stop')", "global 'collectgarbage'"},
-        Escape{"Coroutine", "coroutine.create(print)", "global 'coroutine'"}),
+        Escape{"Coroutine", "coroutine.create(print)", "global 'coroutine'"},
+        // Finalizers run with hooks off: no limit would stop a looping one.
+        Escape{"GcFinalizer", "setmetatable({}, {__gc = function() while true do end end})",
+               "setmetatable: a metatable may not have a __gc field in a recipe"},
+        Escape{"GcPlaceholderReplacedLater",
+               "local mt = {__gc = false}\nsetmetatable({}, mt)\n"
+               "mt.__gc = function() while true do end end",
+               "setmetatable: a metatable may not have a __gc field in a recipe"},
+        Escape{"CloseMetamethod", "local x <close> = setmetatable({}, {__close = function() end})",
+               "setmetatable: a metatable may not have a __close field in a recipe"}),
     [](const ::testing::TestParamInfo<Escape>& i) { return std::string(i.param.name); });
+
+TEST_F(LuaTest, SetmetatableStillWorksWithoutFinalizers) {
+  auto r = RunScript(
+      "local v = setmetatable({}, {__index = function(_, k) return #k end})\n"
+      "output{'n:int64'}:append{n = v.abcd}");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->tables[0].column(0)->Int64(0), 4);
+}
+
+// Declaring 200,000 columns used to take a minute (a quadratic duplicate check).
+TEST_F(LuaTest, DeclaringManyColumnsIsFastAndDuplicatesAreFound) {
+  const auto start = std::chrono::steady_clock::now();
+  auto r = RunScript(
+      "local spec = {}\nfor i = 1, 200000 do spec[i] = 'c' .. i .. ':int64' end\n"
+      "output(spec)",
+      {{"instructions", 0}, {"timeout_s", 5}});
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->tables[0].num_columns(), 200000);
+  EXPECT_LT(took, 3);
+  EXPECT_THAT(Fails("local spec = {}\nfor i = 1, 100000 do spec[i] = 'c' .. i .. ':int64' end\n"
+                    "spec[100001] = 'c77:utf8'\noutput(spec)"),
+              HasSubstr("column 100001 repeats the name of 'c77:utf8'"));
+}
+
+// print() output is bounded: 2,000 lines of 1 MB used to exhaust memory.
+TEST_F(LuaTest, PrintFloodIsTruncatedWithANote) {
+  auto r = RunScript(
+      "local mb = string.rep('x', 1024 * 1024)\nfor i = 1, 2000 do print(mb) end\n"
+      "for i = 1, 100000 do print('short line', i) end\noutput{'n:int64'}:append{n = 1}",
+      {{"instructions", 0}, {"timeout_s", 20}, {"memory_mb", 64}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  size_t bytes = 0;
+  for (const auto& l : log_.lines) bytes += l.size();
+  EXPECT_LT(bytes, size_t{1100} * 1024);
+  ASSERT_FALSE(log_.lines.empty());
+  EXPECT_EQ(log_.lines[0].size(),
+            5 + 16 * 1024 + std::string(" [line cut: 1048576 bytes in all]").size());
+  EXPECT_THAT(log_.lines[0], ::testing::EndsWith("[line cut: 1048576 bytes in all]"));
+  EXPECT_EQ(log_.lines.back(),
+            "warn log truncated: the script printed more than 1024 KB; the rest of its output "
+            "is dropped");
+}
 
 TEST_F(LuaTest, TextChunksStillLoad) {
   auto r = RunScript("local f = assert(load('return 6 * 7'))\noutput{'n:int64'}:append{n = f()}");

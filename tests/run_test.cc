@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -54,11 +56,13 @@ class MulKind final : public RecipeKind {
                                              {"fail_first", ParamType::kInt, false, ""},
                                              {"fail", ParamType::kBool, false, ""},
                                              {"sleep_ms", ParamType::kInt, false, ""},
-                                             {"stubborn_first_ms", ParamType::kInt, false, ""}};
+                                             {"stubborn_first_ms", ParamType::kInt, false, ""},
+                                             {"log_mb", ParamType::kInt, false, ""}};
     return k;
   }
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     const auto& p = *ctx.params;
+    for (int i = 0; i < p.value("log_mb", 0); ++i) ctx.log->Info(std::string(1 << 20, 'z'));
     if (p.value("fail", false))
       return Status::Invalid("recipe " + ctx.recipe + ": column 'x' is broken at row 2");
     if (int n = p.value("fail_first", 0); n > 0) {
@@ -512,7 +516,110 @@ recipes:
   first.join();
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(),
-            "another alambic run or gc is in progress in this workspace (.alambic/lock is held)");
+            "another alambic run or gc is in progress in this workspace (it holds the lock on "
+            ".alambic)");
+}
+
+// The lock cannot be lifted by deleting or replacing a file under .alambic.
+TEST_F(RunTest, SecondRunIsRefusedEvenWhenTheLockFileIsDeleted) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 1}}
+  - {name: slow, kind: mul, inputs: [a], outputs: [b], params: {factor: 1, sleep_ms: 600}}
+)");
+  std::thread first([&] { Run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  std::error_code ec;
+  std::filesystem::remove(dir_.path() / ".alambic" / "lock", ec);
+  WriteFile(dir_.path() / ".alambic" / "lock", "");
+  auto s = Open();
+  auto r = RunFlows(*s, {});
+  first.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "another alambic run or gc is in progress in this workspace (it holds the lock on "
+            ".alambic)");
+}
+
+// A run whose process died stays `running` in the catalog until the next run takes
+// the lock: it is then `abandoned`, with when and why.
+TEST_F(RunTest, RunsLeftRunningAreMarkedAbandonedByTheNextRun) {
+  Flow(kChain);
+  {
+    auto s = Open();
+    RunRecord dead;
+    dead.id = "00000000-dead-0000-0000-000000000001";
+    dead.flows = "f";
+    dead.status = "running";
+    dead.started_at = "2026-01-01T00:00:00Z";
+    ASSERT_TRUE(s->catalog().BeginRun(dead).ok());
+  }
+  RunSummary s = Run();
+  EXPECT_EQ(s.run.status, "succeeded");
+  auto session = Open();
+  auto dead = session->catalog().FindRun("00000000-dead-0000-0000-000000000001");
+  ASSERT_TRUE(dead.ok()) << dead.status().message();
+  EXPECT_EQ(dead->status, "abandoned");
+  EXPECT_FALSE(dead->finished_at.empty());
+  EXPECT_GE(dead->finished_at, s.run.started_at.substr(0, 10));
+  EXPECT_NE(dead->error.find("its process ended without finishing the run"), std::string::npos)
+      << dead->error;
+  EXPECT_EQ(session->catalog().FindRun(s.run.id)->status, "succeeded");
+}
+
+// A recipe whose outputs cannot be committed failed, in the summary, the run and the
+// catalog, though the kind returned; none of its versions becomes current.
+TEST_F(RunTest, AFailedCommitIsAFailedRun) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 2}}
+)");
+  {
+    auto s = Open();
+    ASSERT_NE(s, nullptr);
+  }
+  {
+    SQLite::Database db((dir_.path() / ".alambic" / "catalog.db").string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON dataset_versions "
+        "BEGIN SELECT RAISE(ABORT, 'string or blob too big'); END");
+  }
+  RunSummary s = Run();
+  EXPECT_EQ(s.succeeded, 0);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(s.run.status, "failed");
+  EXPECT_NE(s.run.error.find("string or blob too big"), std::string::npos) << s.run.error;
+  EXPECT_EQ(Rec(s, "g").status, "failed");
+  auto session = Open();
+  EXPECT_EQ(session->catalog().FindRun(s.run.id)->status, "failed");
+  auto recs = *session->catalog().RecipeRuns(s.run.id);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].status, "failed");
+  EXPECT_TRUE(recs[0].outputs.empty());
+  EXPECT_TRUE(session->catalog().CurrentVersions(session->environment())->empty());
+}
+
+// A recipe's log is bounded: what passes the bound is dropped, with a note.
+TEST_F(RunTest, ARecipeLogIsBoundedWithANote) {
+  Flow(R"(flow: f
+recipes:
+  - {name: g, kind: gen, outputs: [a], params: {n: 1}}
+  - {name: loud, kind: mul, inputs: [a], outputs: [b], params: {factor: 1, log_mb: 12}}
+)");
+  RunSummary s = Run();
+  EXPECT_EQ(s.run.status, "succeeded");
+  const std::string& log = Rec(s, "loud").log;
+  EXPECT_LT(log.size(), size_t{5} << 20);
+  EXPECT_GT(log.size(), size_t{3} << 20);
+  EXPECT_NE(log.find("log truncated: the recipe wrote more than 4 MB of log"), std::string::npos);
+  auto session = Open();
+  auto recs = session->catalog().RecipeRuns(s.run.id);
+  ASSERT_TRUE(recs.ok());
+  for (const auto& r : *recs) {
+    if (r.recipe == "loud") {
+      EXPECT_EQ(r.log, log);
+    }
+  }
 }
 
 // The real kinds: a pseudonymisation key's fingerprint is part of the version.

@@ -91,6 +91,43 @@ TEST_F(SqliteSourceTest, TheDatabaseIsOpenedReadOnly) {
   EXPECT_EQ(db.execAndGet("select count(*) from centres").getInt(), 3);
 }
 
+// SQLite counts ATTACH, BEGIN and PRAGMA as read-only statements: they are refused
+// all the same, and a second statement after a read is refused before anything runs.
+TEST_F(SqliteSourceTest, AttachPragmaAndTransactionsAreRefused) {
+  const std::string other = (dir_.path() / "data/other.sqlite").string();
+  const std::pair<std::string, std::string> cases[] = {
+      {"attach '" + other + "' as o", "ATTACH"},
+      {"detach o", "DETACH"},
+      {"pragma user_version = 7", "PRAGMA"},
+      {"pragma journal_mode", "PRAGMA"},
+      {"begin", "a transaction"},
+      {"savepoint s", "SAVEPOINT"},
+  };
+  for (const auto& [query, what] : cases) {
+    auto r = Run({{"connection", "refdb"}, {"query", query}});
+    ASSERT_FALSE(r.ok()) << query;
+    EXPECT_EQ(r.status().message(),
+              "recipe collect_ref: connection refdb: the query must be one read-only statement "
+              "(select ...): " +
+                  what + " is not allowed")
+        << query;
+  }
+  auto trailing = Run(
+      {{"connection", "refdb"}, {"query", "select * from centres; attach '" + other + "' as o"}});
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_EQ(trailing.status().message(),
+            "recipe collect_ref: connection refdb: the query must be a single statement");
+  EXPECT_FALSE(std::filesystem::exists(other));
+  SQLite::Database db((dir_.path() / "data/ref.sqlite").string());
+  EXPECT_EQ(db.execAndGet("pragma user_version").getInt(), 0);
+  // Reads with functions, CTEs and subqueries still work.
+  auto ok = Run({{"connection", "refdb"},
+                 {"query",
+                  "with recursive n(i) as (select 1 union all select i + 1 from n "
+                  "where i < 3) select i, upper('x') from n"}});
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+}
+
 TEST_F(SqliteSourceTest, ConnectionErrorsNameTheConnection) {
   auto undeclared = Run({{"connection", "nope"}, {"query", "select 1"}});
   ASSERT_FALSE(undeclared.ok());

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -27,6 +28,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr double kDefaultRetryBackoffSeconds = 1.0;
+// How many of the newest runs are looked at for ones left `running`.
+constexpr int kAbandonedLookback = 1000;
+// The most log a recipe run keeps (catalog and console); the rest is dropped.
+constexpr size_t kMaxRecipeLog = size_t{4} << 20;
 
 // Collects a recipe's log lines for the catalog and forwards them.
 class TaskLogger final : public RecipeLogger {
@@ -34,11 +39,27 @@ class TaskLogger final : public RecipeLogger {
   TaskLogger(const RecipeNode& node, RunObserver* obs) : node_(node), obs_(obs) {}
   void Log(LogLevel level, const std::string& message) override {
     static const char* kNames[] = {"debug", "info", "warn", "error"};
+    std::string note;
     {
       std::lock_guard l(mu_);
-      text_ += fmt::format("{} {} {}\n", NowIso(), kNames[static_cast<int>(level)], message);
+      if (truncated_) return;
+      if (text_.size() + message.size() > kMaxRecipeLog) {
+        truncated_ = true;
+        note = fmt::format(
+            "log truncated: the recipe wrote more than {} MB of log; the rest is "
+            "dropped",
+            kMaxRecipeLog >> 20);
+        text_ += fmt::format("{} warn {}\n", NowIso(), note);
+      } else {
+        text_ += fmt::format("{} {} {}\n", NowIso(), kNames[static_cast<int>(level)], message);
+      }
     }
-    if (obs_) obs_->RecipeLog(node_, level, message);
+    if (obs_) {
+      if (note.empty())
+        obs_->RecipeLog(node_, level, message);
+      else
+        obs_->RecipeLog(node_, LogLevel::kWarn, note);
+    }
   }
   std::string text() {
     std::lock_guard l(mu_);
@@ -50,6 +71,7 @@ class TaskLogger final : public RecipeLogger {
   RunObserver* obs_;
   std::mutex mu_;
   std::string text_;
+  bool truncated_ = false;
 };
 
 // Publishes finished recipes in group commits on its own thread: one fsync
@@ -80,6 +102,8 @@ class Publisher {
     thread_.join();
     return error_;
   }
+  // After Close: the recipe runs (uuids) whose batch was not published.
+  const std::unordered_set<std::string>& unpublished() const { return unpublished_; }
 
  private:
   void Loop() {
@@ -109,6 +133,7 @@ class Publisher {
         for (const auto& s : staged) store_.Discard(s);
         std::lock_guard l(mu_);
         if (error_.ok()) error_ = st.WithContext("publishing");
+        for (const auto& r : batch.recipe_runs) unpublished_.insert(r.uuid);
       }
     }
   }
@@ -121,6 +146,7 @@ class Publisher {
   std::deque<Item> queue_;
   bool closed_ = false;
   Status error_;
+  std::unordered_set<std::string> unpublished_;
   std::thread thread_;
 };
 
@@ -325,13 +351,15 @@ Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::strin
 Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::Acquire(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  int fd = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return Status::IoError(fmt::format("{}: {}", (dir / "lock").string(), std::strerror(errno)));
+  // The lock is on the directory itself: a file inside it could be deleted (or
+  // replaced) during a run, and the next run would then lock a new file.
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(fmt::format("{}: {}", dir.string(), std::strerror(errno)));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return Status::Failed(
-        "another alambic run or gc is in progress in this workspace (.alambic/lock is held)");
+        "another alambic run or gc is in progress in this workspace (it holds the lock on "
+        ".alambic)");
   }
   return std::unique_ptr<WorkspaceLock>(new WorkspaceLock(fd));
 }
@@ -341,6 +369,18 @@ WorkspaceLock::~WorkspaceLock() { ::close(fd_); }
 Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObserver* observer) {
   auto started = Clock::now();
   ALAMBIC_ASSIGN_OR_RETURN(auto lock, WorkspaceLock::Acquire(session.state_dir()));
+  // Holding the lock, a run still `running` in the catalog is one whose process
+  // ended without finishing it. Runs are serial under the lock, so such runs are
+  // among the newest (each run marks those before it).
+  {
+    ALAMBIC_ASSIGN_OR_RETURN(auto recent, session.catalog().ListRuns(kAbandonedLookback));
+    for (const auto& r : recent)
+      if (r.status == "running")
+        ALAMBIC_RETURN_IF_ERROR(session.catalog().FinishRun(
+            r.id, "abandoned", NowIso(),
+            "abandoned: its process ended without finishing the run (killed, crashed, or the "
+            "catalog could not be written); found at the next run"));
+  }
   session.store().CleanTemporaries();
   ALAMBIC_ASSIGN_OR_RETURN(Plan plan, session.MakePlan(options.plan));
   const FlowGraph& g = session.graph();
@@ -644,6 +684,27 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
     cache.clear();
   }
   Status published = publisher.Close();
+  if (!published.ok()) {
+    // A recipe whose outputs could not be published failed, whatever it returned; its
+    // record is written again on its own (best effort: the catalog may be what failed).
+    CatalogBatch again;
+    again.environment = env;
+    for (auto& rec : records) {
+      if (!publisher.unpublished().count(rec.uuid)) continue;
+      if (rec.status == "succeeded") {
+        rec.status = "failed";
+        rec.error = published.message();
+        rec.outputs.clear();
+        --summary.succeeded;
+        ++summary.failed;
+      }
+      again.recipe_runs.push_back(rec);
+    }
+    if (!again.recipe_runs.empty() && !session.catalog().Commit(again).ok()) {
+      for (auto& rec : again.recipe_runs) rec.log.clear();
+      (void)session.catalog().Commit(again);
+    }
+  }
 
   summary.plan = std::move(plan);
   summary.recipes = std::move(records);

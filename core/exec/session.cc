@@ -178,7 +178,17 @@ Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root
     return Status::Invalid(fmt::format("unknown environment '{}'", s->env_));
   s->kinds_ = &kinds;
   s->graph_ = std::make_unique<FlowGraph>(s->ws_);
-  ALAMBIC_ASSIGN_OR_RETURN(s->catalog_, Catalog::Open(s->state_dir() / "catalog.db"));
+  const std::filesystem::path catalog_file = s->state_dir() / "catalog.db";
+  std::error_code exists_ec;
+  if (options.read_only && std::filesystem::exists(catalog_file, exists_ec)) {
+    // Read-only (works on a full disk); a catalog to migrate is opened to write.
+    auto reader = Catalog::OpenReader(catalog_file);
+    if (!reader.ok() && reader.status().code() != StatusCode::kInvalid) return reader.status();
+    if (reader.ok()) s->catalog_ = std::move(*reader);
+  }
+  if (!s->catalog_) {
+    ALAMBIC_ASSIGN_OR_RETURN(s->catalog_, Catalog::Open(catalog_file));
+  }
   s->store_ = std::make_unique<DatasetStore>(s->environment_spec().store);
   s->prefetch_ = std::move(prefetch);
   return s;

@@ -26,6 +26,10 @@ struct SessionOptions {
   // (.alambic/: catalog, stores, lock) and relative secret files stay under
   // the workspace root either way.
   std::filesystem::path code_root;
+  // Opens the catalog read-only (Catalog::OpenReader) when it exists at the
+  // current schema: for commands that only read it (status), so that they work
+  // on a full disk.
+  bool read_only = false;
 };
 
 class Session {

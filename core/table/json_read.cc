@@ -19,6 +19,11 @@ using json = nlohmann::ordered_json;  // keys in document order: columns in firs
 // Rows between two looks at the cancel token.
 constexpr int64_t kCheckEveryRows = 1 << 14;
 
+// Deepest nesting of arrays and objects accepted. Flattening and serialising a
+// value recurse once per level: a hostile file nested 100,000 deep would
+// overflow the stack.
+constexpr int kMaxDepth = 256;
+
 const char* KindName(const json& v) {
   switch (v.type()) {
     case json::value_t::null:
@@ -64,6 +69,43 @@ std::string ParseErrorText(const json::parse_error& e) {
       out += c;
   }
   return out;
+}
+
+// Refuses text nested deeper than kMaxDepth, before it is parsed: says the
+// line (counted from `first_line`) and column where the limit is passed.
+// Brackets inside strings do not count; malformed text is left to the parser.
+Status CheckDepth(std::string_view text, const std::string& source, size_t first_line) {
+  int depth = 0;
+  bool in_string = false;
+  size_t line = first_line;
+  size_t line_start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+      continue;
+    }
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth)
+        return Status::Invalid(
+            fmt::format("{}:{}: JSON nested deeper than {} levels at column {} (arrays and objects "
+                        "inside one another)",
+                        source, line, kMaxDepth, i - line_start + 1));
+    } else if (c == ']' || c == '}') {
+      if (depth > 0) --depth;
+    }
+  }
+  return Status::Ok();
 }
 
 // Columns built from the rows' flattened values.
@@ -223,6 +265,7 @@ Result<Table> ReadLines(std::string_view data, const std::string& source,
     if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
     if (text.find_first_not_of(" \t") == std::string_view::npos) continue;
     if ((line % kCheckEveryRows) == 0 && cancel && cancel->cancelled()) return cancel->AsStatus();
+    ALAMBIC_RETURN_IF_ERROR(CheckDepth(text, source, line));
     json row;
     try {
       row = json::parse(text);
@@ -241,6 +284,7 @@ Result<Table> ReadLines(std::string_view data, const std::string& source,
 
 Result<Table> ReadArray(std::string_view data, const std::string& source,
                         const CancelToken* cancel) {
+  ALAMBIC_RETURN_IF_ERROR(CheckDepth(data, source, 1));
   json doc;
   try {
     doc = json::parse(data);

@@ -37,6 +37,43 @@ bool OnlySpaceOrSemicolons(const char* s) {
   return true;
 }
 
+// The authorizer: a query may select, read tables and call functions, nothing
+// else (no ATTACH, DETACH, PRAGMA, transaction or write of any kind; SQLite
+// counts ATTACH and BEGIN as "read-only" statements). `*denied` gets the first
+// action refused, for the message.
+int Authorize(void* denied, int action, const char* /*a*/, const char* /*b*/, const char* /*c*/,
+              const char* /*d*/) {
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    default: {
+      auto* d = static_cast<int*>(denied);
+      if (*d == 0) *d = action;
+      return SQLITE_DENY;
+    }
+  }
+}
+
+const char* ActionName(int action) {
+  switch (action) {
+    case SQLITE_ATTACH:
+      return "ATTACH";
+    case SQLITE_DETACH:
+      return "DETACH";
+    case SQLITE_PRAGMA:
+      return "PRAGMA";
+    case SQLITE_TRANSACTION:
+      return "a transaction";
+    case SQLITE_SAVEPOINT:
+      return "SAVEPOINT";
+    default:
+      return "a write";
+  }
+}
+
 TypeId DeclaredType(const char* decl) {
   std::string d;
   for (const char* p = decl; p && *p; ++p)
@@ -81,11 +118,20 @@ Result<Table> ReadSqliteQuery(const std::filesystem::path& database, const std::
     return Status::IoError(fmt::format("{}: cannot open the database read-only: {}", source,
                                        db.db ? sqlite3_errmsg(db.db) : sqlite3_errstr(rc)));
   sqlite3_busy_timeout(db.db, 5000);
+  sqlite3_limit(db.db, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_db_config(db.db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  int denied = 0;
+  sqlite3_set_authorizer(db.db, &Authorize, &denied);
   Stmt st;
   const char* tail = nullptr;
   if (sqlite3_prepare_v2(db.db, query.c_str(), static_cast<int>(query.size()), &st.stmt, &tail) !=
-      SQLITE_OK)
+      SQLITE_OK) {
+    if (denied)
+      return Status::Invalid(fmt::format(
+          "{}: the query must be one read-only statement (select ...): {} is not allowed", source,
+          ActionName(denied)));
     return Status::Invalid(fmt::format("{}: query: {}", source, sqlite3_errmsg(db.db)));
+  }
   if (!st.stmt) return Status::Invalid(fmt::format("{}: the query is empty", source));
   if (!OnlySpaceOrSemicolons(tail))
     return Status::Invalid(fmt::format("{}: the query must be a single statement", source));

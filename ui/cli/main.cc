@@ -59,6 +59,28 @@ struct Globals {
   std::string env;
 };
 
+// Printable, line by line, for multi-line text (a Lua traceback): the breaks
+// are kept, each line after the first starts with `indent`, tabs become four
+// spaces; other control characters are escaped as by Printable.
+std::string PrintableLines(std::string_view s, std::string_view indent) {
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    const size_t nl = s.find('\n', pos);
+    std::string line(
+        s.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::string expanded;
+    for (char c : line) expanded += c == '\t' ? std::string(4, ' ') : std::string(1, c);
+    if (pos > 0) out += indent;
+    out += Printable(expanded);
+    if (nl == std::string_view::npos) break;
+    out += '\n';
+    pos = nl + 1;
+  }
+  return out;
+}
+
 int Fail(const Status& st) {
   // Multi-line messages (validation) keep one problem per line.
   std::string msg = st.message();
@@ -66,7 +88,7 @@ int Fail(const Status& st) {
   while (pos <= msg.size()) {
     size_t nl = msg.find('\n', pos);
     std::string line = msg.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    std::fprintf(stderr, "alambic: %s\n", Printable(line).c_str());
+    std::fprintf(stderr, "alambic: %s\n", PrintableLines(line, "").c_str());  // tabs expanded
     if (nl == std::string::npos) break;
     pos = nl + 1;
   }
@@ -109,14 +131,26 @@ struct History {
   std::unique_ptr<DatasetStore> store;
 };
 
-Result<History> OpenHistory(const Globals& g) {
+// `read_only`: for commands that only read (show, runs, log), which then work on a
+// full disk.
+Result<History> OpenHistory(const Globals& g, bool read_only = false) {
   History h;
   ALAMBIC_ASSIGN_OR_RETURN(h.root, WorkspaceRoot(g));
   LoadedWorkspace lw = LoadWorkspace(h.root);
   h.env = g.env.empty() ? lw.workspace.config.default_environment : g.env;
   if (!lw.workspace.config.environments.empty() && !lw.workspace.config.environments.count(h.env))
     return Status::Invalid(fmt::format("unknown environment '{}'", h.env));
-  ALAMBIC_ASSIGN_OR_RETURN(h.catalog, Catalog::Open(h.root / ".alambic" / "catalog.db"));
+  const fs::path catalog_file = h.root / ".alambic" / "catalog.db";
+  std::error_code exists_ec;
+  if (read_only && fs::exists(catalog_file, exists_ec)) {
+    // Read-only (works on a full disk); a catalog to migrate is opened to write.
+    auto reader = Catalog::OpenReader(catalog_file);
+    if (!reader.ok() && reader.status().code() != StatusCode::kInvalid) return reader.status();
+    if (reader.ok()) h.catalog = std::move(*reader);
+  }
+  if (!h.catalog) {
+    ALAMBIC_ASSIGN_OR_RETURN(h.catalog, Catalog::Open(catalog_file));
+  }
   auto env = lw.workspace.config.environments.find(h.env);
   h.store = std::make_unique<DatasetStore>(env != lw.workspace.config.environments.end()
                                                ? env->second.store
@@ -322,9 +356,11 @@ void AddSelection(CLI::App* cmd, Selection* sel) {
   cmd->add_flag("--force", sel->force, "Rebuild the selection even when up to date");
 }
 
-Result<std::unique_ptr<Session>> OpenSession(const Globals& g) {
+Result<std::unique_ptr<Session>> OpenSession(const Globals& g, bool read_only = false) {
   ALAMBIC_ASSIGN_OR_RETURN(fs::path root, WorkspaceRoot(g));
-  return Session::Open(root, g.env, Kinds(root));
+  SessionOptions options;
+  options.read_only = read_only;
+  return Session::Open(root, g.env, Kinds(root), options);
 }
 
 // An environment that runs only releases (the warehouse) is planned and shown
@@ -619,7 +655,7 @@ OJson RunJson(const RunRecord& r) {
 
 // With --env, only that environment's runs; else every environment's.
 int CmdRuns(const Globals& g, int limit, const std::string& format) {
-  auto h = OpenHistory(g);
+  auto h = OpenHistory(g, /*read_only=*/true);
   if (!h.ok()) return Fail(h.status());
   auto runs = h->catalog->ListRuns(g.env.empty() ? limit : std::numeric_limits<int>::max());
   if (!runs.ok()) return Fail(runs.status());
@@ -686,7 +722,7 @@ OJson RecipeRunJson(const RecipeRunRecord& r, bool with_log) {
 
 int CmdLog(const Globals& g, const std::string& run_id, const std::string& recipe,
            const std::string& format) {
-  auto h = OpenHistory(g);
+  auto h = OpenHistory(g, /*read_only=*/true);
   if (!h.ok()) return Fail(h.status());
   auto run = h->catalog->FindRun(run_id);
   if (!run.ok()) return Fail(run.status());
@@ -711,7 +747,8 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
             : (run->git_commit + (run->git_dirty ? " (dirty working tree)" : "")).c_str(),
         run->started_at.c_str(), run->finished_at.empty() ? "-" : run->finished_at.c_str());
     if (!run->release.empty()) std::printf("release   %s\n", Printable(run->release).c_str());
-    if (!run->error.empty()) std::printf("error     %s\n", Printable(run->error).c_str());
+    if (!run->error.empty())
+      std::printf("error     %s\n", PrintableLines(run->error, "          ").c_str());
     bool ran = false;
     for (const auto& r : *recipes) ran = ran || r.status != "up_to_date";
     if (!ran) std::printf("\nnothing was run: every selected recipe was up to date\n");
@@ -749,7 +786,8 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
       r.finished_at.empty() ? "-" : r.finished_at.c_str(), DurationOf(r).c_str(),
       FormatCount(r.rows_in).c_str(), FormatCount(r.rows_out).c_str(),
       FormatCount(r.bytes_out).c_str());
-  if (!r.error.empty()) std::printf("error     %s\n", Printable(r.error).c_str());
+  if (!r.error.empty())
+    std::printf("error     %s\n", PrintableLines(r.error, "          ").c_str());
   if (!r.metrics.empty())
     std::printf("metrics   %s\n",
                 r.metrics.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -837,7 +875,7 @@ int CmdStatus(const Globals& g, const std::string& format) {
       AddStatusRows(rows, &table);
     }
   } else {
-    auto session = OpenSession(g);
+    auto session = OpenSession(g, /*read_only=*/true);
     if (!session.ok()) return Fail(session.status());
     if (Status st = AddStatusRows(**session, "", &rows); !st.ok()) return Fail(st);
     AddStatusRows(rows, &table);
@@ -951,7 +989,7 @@ nlohmann::json CellJson(const Column& c, int64_t i) {
 
 int CmdShow(const Globals& g, const std::string& dataset, int64_t head, const std::string& version,
             const std::string& format) {
-  auto h = OpenHistory(g);
+  auto h = OpenHistory(g, /*read_only=*/true);
   if (!h.ok()) return Fail(h.status());
   auto v = ResolveVersion(*h, dataset, version);
   if (!v.ok()) return Fail(v.status());
@@ -1449,27 +1487,49 @@ int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
                 FormatCount(v.rows).c_str(), FormatCount(v.bytes).c_str(),
                 v.run_id.substr(0, kShortIdLength).c_str());
   }
-  int orphans = 0;
+  // Files no catalog records (left by an interrupted gc) and temp files go too;
+  // the dry run counts them the same way.
+  struct Unrecorded {
+    std::string dataset, id;
+    int64_t bytes;
+  };
+  std::vector<Unrecorded> orphan_files;
+  std::error_code ec;
+  for (fs::directory_iterator d(h->store->root(), ec), end; !ec && d != end; d.increment(ec)) {
+    std::error_code ec2;
+    const std::string dataset = d->path().filename().string();
+    if (dataset.empty() || dataset.front() == '.' || !d->is_directory(ec2)) continue;
+    for (fs::directory_iterator f(d->path(), ec2); !ec2 && f != end; f.increment(ec2)) {
+      if (f->path().extension() != ".arrow") continue;
+      std::string id = f->path().stem().string();
+      if (h->catalog->HasVersion(h->env, dataset, id)) continue;
+      std::error_code ec3;
+      const auto size = f->file_size(ec3);
+      orphan_files.push_back({dataset, std::move(id), ec3 ? 0 : static_cast<int64_t>(size)});
+    }
+  }
+  for (const auto& f : orphan_files) {
+    std::printf("%s unrecorded file %s/%s.arrow (%s bytes)\n", dry_run ? "would delete" : "delete",
+                f.dataset.c_str(), f.id.c_str(), FormatCount(f.bytes).c_str());
+    bytes += f.bytes;
+  }
+  for (fs::directory_iterator t(h->store->root() / ".tmp", ec), end; !ec && t != end;
+       t.increment(ec)) {
+    std::error_code ec2;
+    const auto size = t->file_size(ec2);
+    if (!ec2) bytes += static_cast<int64_t>(size);
+  }
+  int orphans = static_cast<int>(orphan_files.size());
   if (!dry_run) {
     // The catalog forgets first: a crash between the two steps leaves files the
-    // orphan sweep below removes next time, never a recorded version without its file.
+    // orphan sweep removes next time, never a recorded version without its file.
     Status st = h->catalog->DeleteVersions(h->env, *unused);
     if (!st.ok()) return Fail(st);
     for (const auto& v : *unused) (void)h->store->Remove(v.dataset, v.id);
     h->store->CleanTemporaries();
-    std::error_code ec;
-    for (fs::directory_iterator d(h->store->root(), ec), end; !ec && d != end; d.increment(ec)) {
-      if (!d->is_directory() || d->path().filename().string().front() == '.') continue;
-      std::string dataset = d->path().filename().string();
-      std::error_code ec2;
-      for (fs::directory_iterator f(d->path(), ec2); !ec2 && f != end; f.increment(ec2)) {
-        if (f->path().extension() != ".arrow") continue;
-        std::string id = f->path().stem().string();
-        if (h->catalog->HasVersion(h->env, dataset, id)) continue;
-        bytes += static_cast<int64_t>(f->file_size(ec2));
-        if (h->store->Remove(dataset, id).ok()) ++orphans;
-      }
-    }
+    orphans = 0;
+    for (const auto& f : orphan_files)
+      if (h->store->Remove(f.dataset, f.id).ok()) ++orphans;
   }
   std::printf("%s %zu version%s%s, %s bytes\n", dry_run ? "would delete" : "deleted",
               unused->size(), unused->size() == 1 ? "" : "s",

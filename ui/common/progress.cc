@@ -14,6 +14,28 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 constexpr size_t kMaxErrorWidth = 100;
 
+// Printable, line by line, for multi-line text (a Lua traceback): the breaks
+// are kept, each line after the first starts with `indent`, tabs become four
+// spaces; other control characters are escaped as by Printable.
+std::string PrintableLines(std::string_view s, std::string_view indent) {
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    const size_t nl = s.find('\n', pos);
+    std::string line(
+        s.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::string expanded;
+    for (char c : line) expanded += c == '\t' ? std::string(4, ' ') : std::string(1, c);
+    if (pos > 0) out += indent;
+    out += Printable(expanded);
+    if (nl == std::string_view::npos) break;
+    out += '\n';
+    pos = nl + 1;
+  }
+  return out;
+}
+
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
@@ -127,7 +149,8 @@ void TerminalProgress::RecipeLog(const RecipeNode& node, LogLevel level, const s
   if (!verbose_ && level < LogLevel::kWarn) return;
   static const char* kNames[] = {"debug", "info", "warn", "error"};
   std::lock_guard l(mu_);
-  Line(fmt::format("{:<8} {}: {}", kNames[static_cast<int>(level)], node.Label(), Printable(line)));
+  Line(fmt::format("{:<8} {}: {}", kNames[static_cast<int>(level)], node.Label(),
+                   PrintableLines(line, "  ")));
 }
 
 void TerminalProgress::RecipeRetrying(const RecipeNode& node, int attempt, const Status& why,
@@ -172,7 +195,7 @@ void TerminalProgress::RunFinished(const RunSummary& summary) {
     std::string err = r.error;
     if (err.size() > kMaxErrorWidth * 20) err = err.substr(0, kMaxErrorWidth * 20) + " …";
     std::fprintf(out_, "%s %s/%s: %s\n", r.status.c_str(), r.flow.c_str(), r.recipe.c_str(),
-                 Printable(err).c_str());
+                 PrintableLines(err, "  ").c_str());
   }
   std::fprintf(
       out_, "\nrun %s %s in %s: %d succeeded, %d failed, %d cancelled, %d skipped, %d up to date\n",
