@@ -26,12 +26,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 
 #include <fmt/format.h>
 
+#include "core/base/hash.h"
 #include "core/table/csv.h"
 #include "recipes/recipe.h"
 
@@ -65,6 +67,7 @@ struct ExportParams {
   std::string path;
   Format format = Format::kCsv;
   char delimiter = ',';
+  char decimal = '.';  // csv: the decimal separator of float cells
   bool header = true;
   std::string table;  // sqlite; empty: the input dataset's name
 };
@@ -107,7 +110,7 @@ Result<ExportParams> ParseParams(const json& p) {
     }
   }
   if (out.format != Format::kCsv)
-    for (const char* k : {"delimiter", "header"})
+    for (const char* k : {"delimiter", "header", "decimal"})
       if (p.contains(k))
         return ParamError(
             k, fmt::format("applies to format csv only, not {}", FormatName(out.format)));
@@ -121,6 +124,16 @@ Result<ExportParams> ParseParams(const json& p) {
       return ParamError("delimiter",
                         "must be one character (or \"\\t\" or \"tab\"), not a quote or line break");
     out.delimiter = s[0];
+  }
+  if (auto d = p.find("decimal"); d != p.end()) {
+    std::string s = d->is_string() ? d->get<std::string>() : "";
+    if (s != "." && s != ",") return ParamError("decimal", "must be \".\" or \",\"");
+    out.decimal = s[0];
+    // A decimal comma goes with semicolon-separated cells (what spreadsheets in
+    // French, German, ... locales read) unless a delimiter is given.
+    if (out.decimal == ',' && !p.contains("delimiter")) out.delimiter = ';';
+    if (out.decimal == out.delimiter)
+      return ParamError("decimal", "must differ from the delimiter (use delimiter \";\")");
   }
   if (auto h = p.find("header"); h != p.end()) {
     if (!h->is_boolean()) return ParamError("header", "must be a boolean");
@@ -213,10 +226,30 @@ bool NeedsNeutralising(std::string_view s) {
 
 // Rows [begin, end) of `t` as a table; text cells that a spreadsheet would read
 // as a formula get a leading quote (counted in *neutralised).
-Result<Table> CsvBatch(const Table& t, int64_t begin, int64_t end, int64_t* neutralised) {
+Result<Table> CsvBatch(const Table& t, int64_t begin, int64_t end, char decimal,
+                       int64_t* neutralised) {
   std::vector<ColumnPtr> cols;
+  Schema schema = t.schema();
   std::string buf;
-  for (const auto& c : t.columns()) {
+  for (size_t ci = 0; ci < t.columns().size(); ++ci) {
+    const auto& c = t.columns()[ci];
+    if (decimal != '.' && c->type == TypeId::kFloat64) {
+      // Float cells as text with the decimal separator replaced.
+      ColumnBuilder b(TypeId::kUtf8);
+      b.Reserve(end - begin);
+      for (int64_t i = begin; i < end; ++i) {
+        if (c->IsNull(i)) {
+          b.AppendNull();
+          continue;
+        }
+        buf = FormatCell(*c, i);
+        std::replace(buf.begin(), buf.end(), '.', decimal);
+        b.AppendString(buf);
+      }
+      schema.fields[ci].type = TypeId::kUtf8;
+      cols.push_back(b.Finish());
+      continue;
+    }
     ColumnBuilder b(c->type);
     b.Reserve(end - begin);
     for (int64_t i = begin; i < end; ++i) {
@@ -231,7 +264,7 @@ Result<Table> CsvBatch(const Table& t, int64_t begin, int64_t end, int64_t* neut
     }
     cols.push_back(b.Finish());
   }
-  return Table::Make(t.schema(), std::move(cols), end - begin);
+  return Table::Make(std::move(schema), std::move(cols), end - begin);
 }
 
 void AppendJsonValue(const Column& c, int64_t i, std::string* out) {
@@ -283,7 +316,7 @@ Result<Written> WriteFile(const RecipeContext& ctx, const ExportParams& p, const
     const int64_t end = std::min(t.num_rows(), begin + kBatchRows);
     std::string out;
     if (p.format == Format::kCsv) {
-      ALAMBIC_ASSIGN_OR_RETURN(Table batch, CsvBatch(t, begin, end, &w.neutralised));
+      ALAMBIC_ASSIGN_OR_RETURN(Table batch, CsvBatch(t, begin, end, p.decimal, &w.neutralised));
       std::ostringstream ss;
       ALAMBIC_RETURN_IF_ERROR(
           WriteCsv(batch, ss, CsvWriteOptions{p.delimiter, p.header && begin == 0}));
@@ -431,6 +464,134 @@ Status WriteSqlite(const RecipeContext& ctx, const ExportParams& p, const std::s
   return st;
 }
 
+// The places of a workspace an export may not write: its git data, its code
+// (flows, recipes, use cases, alambic.yaml) and Alambic's own state.
+constexpr const char* kForbidden[] = {".git",     "flows",        "recipes",
+                                      "usecases", "alambic.yaml", ".alambic"};
+
+// If `p` (resolved) is `root` or below it, the first component below `root`
+// ("" for root itself); nullopt otherwise.
+std::optional<std::string> FirstBelow(const fs::path& p, const fs::path& root) {
+  auto pi = p.begin();
+  for (auto ri = root.begin(); ri != root.end(); ++ri, ++pi) {
+    if (ri->empty()) continue;
+    if (pi == p.end() || *pi != *ri) return std::nullopt;
+  }
+  return pi == p.end() ? std::string() : pi->string();
+}
+
+// The export's target: resolved in the workspace or a data root (symlinks and
+// ".." resolved), and not in a forbidden place of the workspace.
+Result<fs::path> ResolveTarget(const RecipeContext& ctx, const ExportParams& p) {
+  ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ctx.ResolvePath(p.path));
+  std::error_code ec;
+  std::vector<fs::path> roots = {fs::weakly_canonical(ctx.workspace, ec)};
+  if (!ctx.secrets_root.empty()) roots.push_back(fs::weakly_canonical(ctx.secrets_root, ec));
+  for (const auto& root : roots) {
+    auto first = FirstBelow(target, root);
+    if (!first) continue;
+    if (first->empty())
+      return Status::Invalid(
+          fmt::format("recipe {}: path '{}' is the workspace itself", ctx.recipe, p.path));
+    for (const char* f : kForbidden)
+      if (*first == f)
+        return Status::Invalid(fmt::format(
+            "recipe {}: path '{}' is inside {}{}, which an export may not write (its code, git "
+            "data or Alambic's state)",
+            ctx.recipe, p.path, f, std::string_view(f) == "alambic.yaml" ? "" : "/"));
+  }
+  // weakly_canonical leaves a symlink to a missing file unresolved: writing
+  // through it (SQLite follows it) could create a file anywhere.
+  if (fs::is_symlink(fs::symlink_status(target, ec)))
+    return Status::Invalid(fmt::format("recipe {}: path '{}' is a symbolic link to a missing file",
+                                       ctx.recipe, p.path));
+  if (fs::is_directory(target, ec))
+    return Status::Invalid(fmt::format("recipe {}: path '{}' is a directory", ctx.recipe, p.path));
+  return target;
+}
+
+// A fingerprint of a file's content: "SIZE:SHA256"; "" when it is missing.
+Result<std::string> FileFingerprint(const RecipeContext& ctx, const fs::path& target) {
+  std::error_code ec;
+  fs::file_status st = fs::status(target, ec);
+  if (!fs::exists(st)) return std::string();
+  if (!fs::is_regular_file(st)) return std::string("not a regular file");
+  const auto size = fs::file_size(target, ec);
+  if (ec) return std::string();
+  ALAMBIC_ASSIGN_OR_RETURN(std::string sha, ctx.HashFile(target));
+  return fmt::format("{}:{}", size, sha);
+}
+
+// A fingerprint of a SQLite table's columns and rows (in rowid order): ""
+// when the database or the table is missing. Opens the database read-only.
+Result<std::string> TableFingerprint(const fs::path& target, const std::string& table) {
+  std::error_code ec;
+  if (!fs::exists(target, ec)) return std::string();
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(target.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  std::unique_ptr<sqlite3, CloseDb> db(raw);
+  if (rc != SQLITE_OK) return std::string("unreadable database");
+  sqlite3_busy_timeout(db.get(), 5000);
+  auto prepare = [&](const std::string& sql) -> std::unique_ptr<sqlite3_stmt, FinalizeStmt> {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) st = nullptr;
+    return std::unique_ptr<sqlite3_stmt, FinalizeStmt>(st);
+  };
+  Hasher h;
+  {
+    auto cols = prepare("SELECT name, type FROM pragma_table_info(?1)");
+    if (!cols) return std::string("unreadable database");
+    sqlite3_bind_text(cols.get(), 1, table.data(), static_cast<int>(table.size()),
+                      SQLITE_TRANSIENT);
+    int n = 0;
+    while (sqlite3_step(cols.get()) == SQLITE_ROW) {
+      for (int k = 0; k < 2; ++k) {
+        const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(cols.get(), k));
+        h.Field(t ? t : "");
+      }
+      ++n;
+    }
+    if (n == 0) return std::string();  // no such table
+  }
+  auto rows = prepare("SELECT * FROM " + QuoteIdent(table));
+  if (!rows) return std::string("unreadable table");
+  const int ncols = sqlite3_column_count(rows.get());
+  int64_t nrows = 0;
+  while ((rc = sqlite3_step(rows.get())) == SQLITE_ROW) {
+    ++nrows;
+    for (int k = 0; k < ncols; ++k) {
+      const int type = sqlite3_column_type(rows.get(), k);
+      const char tag = static_cast<char>('0' + type);
+      h.Raw(&tag, 1);
+      switch (type) {
+        case SQLITE_INTEGER: {
+          const int64_t v = sqlite3_column_int64(rows.get(), k);
+          h.Raw(&v, sizeof v);
+          break;
+        }
+        case SQLITE_FLOAT: {
+          const double v = sqlite3_column_double(rows.get(), k);
+          h.Raw(&v, sizeof v);
+          break;
+        }
+        case SQLITE_NULL:
+          break;
+        default: {
+          const void* b = sqlite3_column_blob(rows.get(), k);
+          const int n = sqlite3_column_bytes(rows.get(), k);
+          h.Field(std::string_view(static_cast<const char*>(b), b ? static_cast<size_t>(n) : 0));
+        }
+      }
+    }
+  }
+  if (rc != SQLITE_DONE) return std::string("unreadable table");
+  return fmt::format("{} rows:{}", nrows, h.HexDigest());
+}
+
+std::string TableName(const ExportParams& p, const std::string& input) {
+  return p.table.empty() ? input : p.table;
+}
+
 class ExportKind final : public RecipeKind {
  public:
   std::string name() const override { return "export"; }
@@ -441,6 +602,9 @@ class ExportKind final : public RecipeKind {
          "csv, json, ndjson or sqlite (default: from the extension, else csv)"},
         {"delimiter", ParamType::kString, false, "csv: one character (default ,)"},
         {"header", ParamType::kBool, false, "csv: write the column names first (default true)"},
+        {"decimal", ParamType::kString, false,
+         "csv: the decimal separator of floats, . or , (default .; with , the delimiter "
+         "defaults to ;)"},
         {"table", ParamType::kString, false,
          "sqlite: the table to replace (default: the input's name)"},
     };
@@ -449,32 +613,47 @@ class ExportKind final : public RecipeKind {
   int max_inputs() const override { return 1; }
   Status CheckParams(const json& params) const override { return ParseParams(params).status(); }
 
+  Result<std::optional<EffectTarget>> Target(const RecipeContext& ctx) const override {
+    auto parsed = ParseParams(*ctx.params);
+    if (!parsed.ok()) return parsed.status().WithContext("recipe " + ctx.recipe);
+    const ExportParams& p = *parsed;
+    ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ResolveTarget(ctx, p));
+    EffectTarget t;
+    t.label = p.path;
+    if (p.format == Format::kSqlite) {
+      // The table defaults to the input's name (planning passes input names only).
+      const std::string table = TableName(p, ctx.inputs.empty() ? "" : ctx.inputs[0].name);
+      t.label = fmt::format("{} (table {})", p.path, table);
+      ALAMBIC_ASSIGN_OR_RETURN(t.fingerprint, TableFingerprint(target, table));
+    } else {
+      ALAMBIC_ASSIGN_OR_RETURN(t.fingerprint, FileFingerprint(ctx, target));
+    }
+    return std::optional<EffectTarget>(std::move(t));
+  }
+
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     auto parsed = ParseParams(*ctx.params);
     if (!parsed.ok()) return parsed.status().WithContext("recipe " + ctx.recipe);
     const ExportParams& p = *parsed;
-    ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ctx.ResolvePath(p.path));
+    ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ResolveTarget(ctx, p));
     std::error_code ec;
-    fs::path state = fs::weakly_canonical(ctx.workspace / ".alambic", ec);
-    if (!ec && target.string().rfind(state.string() + "/", 0) == 0)
-      return Status::Invalid(fmt::format(
-          "recipe {}: path '{}' is inside .alambic/, Alambic's own state", ctx.recipe, p.path));
-    if (fs::is_directory(target, ec))
-      return Status::Invalid(
-          fmt::format("recipe {}: path '{}' is a directory", ctx.recipe, p.path));
 
     const NamedTable& input = ctx.inputs.at(0);
     const Table& t = *input.table;
     RecipeOutput out;
     if (p.format == Format::kSqlite) {
-      const std::string table = p.table.empty() ? input.name : p.table;
+      const std::string table = TableName(p, input.name);
       ALAMBIC_RETURN_IF_ERROR(WriteSqlite(ctx, p, table, t, target));
       out.metrics["table"] = table;
       out.metrics["bytes"] = static_cast<int64_t>(fs::file_size(target, ec));
+      ALAMBIC_ASSIGN_OR_RETURN(std::string fp, TableFingerprint(target, table));
+      out.metrics[kTargetFingerprintMetric] = fp;
     } else {
       ALAMBIC_ASSIGN_OR_RETURN(Written w, WriteFile(ctx, p, t, target));
       out.metrics["bytes"] = w.bytes;
       if (p.format == Format::kCsv) out.metrics["neutralised_cells"] = w.neutralised;
+      ALAMBIC_ASSIGN_OR_RETURN(std::string fp, FileFingerprint(ctx, target));
+      out.metrics[kTargetFingerprintMetric] = fp;
     }
     out.metrics["rows"] = t.num_rows();
     out.metrics["path"] = p.path;

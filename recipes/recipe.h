@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -154,6 +155,18 @@ struct VersionSalt {
   std::string id;
 };
 
+// What a recipe with an effect outside the store (an export) wrote there, as
+// it is now: `label` names it for users ("out/x.csv", "out/db.sqlite table t"),
+// `fingerprint` is a content fingerprint ("" when the target is missing). The
+// kind puts the fingerprint of what it wrote in its metrics under
+// kTargetFingerprintMetric; the planner reruns the recipe when the target no
+// longer holds what the expected version wrote.
+struct EffectTarget {
+  std::string label;
+  std::string fingerprint;
+};
+inline constexpr const char* kTargetFingerprintMetric = "target_fingerprint";
+
 class RecipeKind {
  public:
   virtual ~RecipeKind() = default;
@@ -186,6 +199,12 @@ class RecipeKind {
   // stale. Must never return a secret. An error fails the plan. Default: none.
   virtual Result<std::vector<VersionSalt>> VersionSalts(const RecipeContext& /*ctx*/) const {
     return std::vector<VersionSalt>{};
+  }
+  // For kinds with an effect outside the store: that target's state now, read
+  // when planning (ctx has params and the workspace, no inputs). An error (a
+  // target in a forbidden place) fails the plan. Default: no effect.
+  virtual Result<std::optional<EffectTarget>> Target(const RecipeContext& /*ctx*/) const {
+    return std::optional<EffectTarget>{};
   }
   virtual Result<RecipeOutput> Run(RecipeContext& ctx) const = 0;
 };

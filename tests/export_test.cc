@@ -3,6 +3,7 @@
 // half-way, and path confinement.
 #include <sqlite3.h>
 
+#include <cstdio>
 #include <optional>
 
 #include <gtest/gtest.h>
@@ -244,11 +245,75 @@ TEST_F(ExportTest, PathsAreConfinedToTheWorkspace) {
   out = Run(Sample(), {{"path", ".alambic/store/x.csv"}});
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().message(),
-            "recipe publish: path '.alambic/store/x.csv' is inside .alambic/, Alambic's own state");
+            "recipe publish: path '.alambic/store/x.csv' is inside .alambic/, which an export may "
+            "not write (its code, git data or Alambic's state)");
   std::filesystem::create_directories(ws_ / "adir");
   out = Run(Sample(), {{"path", "adir"}});
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().message(), "recipe publish: path 'adir' is a directory");
+}
+
+// decimal: "," writes float cells with a decimal comma and, unless a
+// delimiter is given, semicolons between cells; Python's csv module reads it back
+// with delimiter=";".
+TEST_F(ExportTest, CsvWithADecimalCommaReadsBackInPython) {
+  ColumnBuilder f(TypeId::kFloat64);
+  for (double v : {-3.5, 1234.25, 0.001, 2.0}) f.AppendDouble(v);
+  f.AppendNull();
+  Table t =
+      *Table::Make(Schema{{{"n", TypeId::kInt64}, {"x", TypeId::kFloat64}, {"s", TypeId::kUtf8}}},
+                   {Ints({1, 2, 3, 4, 5}), f.Finish(), Text({"a.b", "c,d", "e", "f", "g"})});
+  auto out = Run(t, {{"path", "fr.csv"}, {"decimal", ","}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(ReadFile(ws_ / "fr.csv"), "n;x;s\n1;-3,5;a.b\n2;1234,25;c,d\n3;0,001;e\n4;2;f\n5;;g\n");
+  const std::string script =
+      "import csv, sys\n"
+      "rows = list(csv.reader(open(sys.argv[1], newline=''), delimiter=';'))\n"
+      "xs = [float(r[1].replace(',', '.')) if r[1] else None for r in rows[1:]]\n"
+      "print(rows[0], xs, [r[2] for r in rows[1:]])\n";
+  WriteFile(dir_.path() / "read.py", script);
+  const std::string cmd = "/usr/bin/python3 -W ignore " + (dir_.path() / "read.py").string() + " " +
+                          (ws_ / "fr.csv").string();
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string got;
+  char buf[512];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) got.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0) << got;
+  EXPECT_EQ(got,
+            "['n', 'x', 's'] [-3.5, 1234.25, 0.001, 2.0, None] ['a.b', 'c,d', 'e', 'f', 'g']\n");
+  // With an explicit delimiter; a delimiter equal to the decimal is refused.
+  out = Run(t, {{"path", "tab.csv"}, {"decimal", ","}, {"delimiter", "tab"}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(ReadFile(ws_ / "tab.csv").substr(0, 14), "n\tx\ts\n1\t-3,5\ta");
+  EXPECT_EQ(kind_->CheckParams({{"path", "a.csv"}, {"decimal", ","}, {"delimiter", ","}}).message(),
+            "param 'decimal': must differ from the delimiter (use delimiter \";\")");
+  EXPECT_EQ(kind_->CheckParams({{"path", "a.csv"}, {"decimal", ";"}}).message(),
+            "param 'decimal': must be \".\" or \",\"");
+  EXPECT_EQ(kind_->CheckParams({{"path", "a.json"}, {"decimal", ","}}).message(),
+            "param 'decimal': applies to format csv only, not json");
+}
+
+// What an export reports of its target: its fingerprint once written (the
+// same as Target() reads), "" when the file is missing.
+TEST_F(ExportTest, TargetFingerprintMatchesWhatWasWritten) {
+  auto out = Run(Sample(), {{"path", "o/s.csv"}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  auto t = kind_->Target(ctx_);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  ASSERT_TRUE(t->has_value());
+  EXPECT_EQ((*t)->label, "o/s.csv");
+  EXPECT_EQ(out->metrics[kTargetFingerprintMetric], (*t)->fingerprint);
+  EXPECT_EQ((*t)->fingerprint.substr(0, (*t)->fingerprint.find(':')),
+            std::to_string(std::filesystem::file_size(ws_ / "o/s.csv")));
+  WriteFile(ws_ / "o/s.csv", "changed\n");
+  t = kind_->Target(ctx_);
+  ASSERT_TRUE(t.ok());
+  EXPECT_NE((*t)->fingerprint, out->metrics[kTargetFingerprintMetric]);
+  std::filesystem::remove(ws_ / "o/s.csv");
+  t = kind_->Target(ctx_);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ((*t)->fingerprint, "");
 }
 
 TEST_F(ExportTest, CheckParams) {

@@ -259,6 +259,14 @@ class CatalogPlanState final : public PlanState {
     return RecipeStateView::MapEquals(it->second.field(CatalogView::LastBuild::kOutputs), datasets,
                                       versions);
   }
+  nlohmann::json LastBuildMetrics(const std::string& key) const override {
+    const RecipeState* last = LastBuild(key);
+    const auto slash = key.find('/');
+    if (!last || slash == std::string::npos) return nlohmann::json::object();
+    auto run = catalog_.FindRecipeRun(last->run_id, key.substr(0, slash), key.substr(slash + 1));
+    if (!run.ok() || !*run || !(*run)->metrics.is_object()) return nlohmann::json::object();
+    return (*run)->metrics;
+  }
 
  private:
   // Reads the current versions (then checks their files) on a second catalog
@@ -364,6 +372,12 @@ class SessionFingerprinter final : public Fingerprinter {
                                                 const RecipeKind& kind) override {
     RecipeContext ctx = s_.MakeContext(recipe);
     return kind.VersionSalts(ctx);
+  }
+  Result<std::optional<EffectTarget>> Target(const RecipeSpec& recipe,
+                                             const RecipeKind& kind) override {
+    RecipeContext ctx = s_.MakeContext(recipe);
+    for (const auto& in : recipe.inputs) ctx.inputs.push_back({in, nullptr});  // names only
+    return kind.Target(ctx);
   }
 
  private:

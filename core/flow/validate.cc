@@ -13,6 +13,19 @@
 namespace alambic {
 namespace {
 
+// `name` with control characters shown as \xHH, for messages.
+std::string EscapeName(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f)
+      out += fmt::format("\\x{:02x}", u);
+    else
+      out.push_back(c);
+  }
+  return out;
+}
+
 bool HasType(const nlohmann::json& v, ParamType t) {
   switch (t) {
     case ParamType::kString:
@@ -104,6 +117,30 @@ std::string CountRule(int lo, int hi, const char* what) {
   return fmt::format("between {} and {} {}", lo, hi, what);
 }
 
+// Why `name` (of a flow, recipe or dataset, which become file and directory
+// names) is not allowed, or "" when it is: it must be 1 to 200 bytes, hold no
+// '/', '\\' or control character, and not start with '.' (no "..", no hidden
+// files beside the store's own).
+std::string BadName(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name.size() > 200) return "is longer than 200 bytes";
+  if (name.front() == '.') return "starts with '.'";
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '/' || c == '\\') return "holds a path separator";
+    if (u < 0x20 || u == 0x7f) return "holds a control character";
+  }
+  return "";
+}
+
+void CheckName(const SourceLoc& loc, std::string_view what, const std::string& name,
+               std::vector<Diagnostic>* out) {
+  if (std::string why = BadName(name); !why.empty())
+    out->push_back({loc, fmt::format("{} name '{}' {}: names may not be empty, start with '.' or "
+                                     "hold '/', '\\' or control characters",
+                                     what, EscapeName(name), why)});
+}
+
 }  // namespace
 
 std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds,
@@ -118,6 +155,14 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
   const std::string* last_kind_name = nullptr;
   const RecipeKind* last_kind = nullptr;
   for (const auto& flow : ws.flows) {
+    CheckName({flow.file, 1, 1}, "flow", flow.name, &out);
+    for (const auto& r : flow.recipes) {
+      if (!r.name.empty()) CheckName(r.loc, "recipe", r.name, &out);
+      for (size_t i = 0; i < r.outputs.size(); ++i)
+        CheckName(i < r.output_locs.size() ? r.output_locs[i] : r.loc, "dataset", r.outputs[i],
+                  &out);
+    }
+    for (const auto& [name, ds] : flow.datasets) CheckName(ds.loc, "dataset", name, &out);
     std::unordered_map<std::string_view, const RecipeSpec*> names;
     names.reserve(flow.recipes.size());
     for (const auto& r : flow.recipes) {

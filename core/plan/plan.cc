@@ -44,6 +44,9 @@ std::string ParamsHash(const RecipeSpec& recipe) {
 
 namespace {
 
+// Characters of a version id shown in reasons.
+constexpr size_t kShortVersion = 12;
+
 // Resolves "recipe" or "flow/recipe" to graph indices.
 Result<std::vector<int>> Resolve(const FlowGraph& g, const std::vector<std::string>& names,
                                  const char* option) {
@@ -213,10 +216,48 @@ Result<Plan> MakePlan(const Workspace& ws, const FlowGraph& g, const RecipeRegis
       if (all_published && !state.Published(out, rp.output_versions.back())) all_published = false;
     }
 
+    // An effect outside the store is up to date only if its target still holds
+    // what the expected version wrote (as make: a missing target is stale).
+    std::string target_reason;
+    if (!opt.force && all_published) {
+      auto target = fingerprints.Target(r, *kind);
+      if (!target.ok()) return InRecipe(target.status(), r.name);
+      if (*target) {
+        const EffectTarget& t = **target;
+        const std::string short_version = rp.output_versions.empty()
+                                              ? std::string()
+                                              : rp.output_versions.front().substr(0, kShortVersion);
+        if (t.fingerprint.empty()) {
+          rp.reason = Reason::kTargetMissing;
+          target_reason = fmt::format("target {} is missing", t.label);
+        } else if (!state.LastBuildProduced(node.Label(), r.outputs, rp.output_versions)) {
+          // Another version was written over it since this one was built.
+          rp.reason = Reason::kTargetChanged;
+          target_reason = fmt::format("target {} differs from version {}", t.label, short_version);
+          if (const RecipeState* last = state.LastBuild(node.Label());
+              last && !last->outputs.empty())
+            target_reason += fmt::format(" (version {} was written since)",
+                                         last->outputs.begin()->second.substr(0, kShortVersion));
+        } else {
+          nlohmann::json m = state.LastBuildMetrics(node.Label());
+          auto it = m.is_object() ? m.find(kTargetFingerprintMetric) : m.end();
+          if (it == m.end() || !it->is_string() || it->get<std::string>() != t.fingerprint) {
+            rp.reason = Reason::kTargetChanged;
+            target_reason =
+                fmt::format("target {} differs from version {}", t.label, short_version);
+            if (it == m.end()) target_reason += " (what that version wrote was not recorded)";
+          }
+        }
+      }
+    }
+
     if (opt.force) {
       rp.decision = Decision::kRun;
       rp.reason = Reason::kForced;
       rp.explanation = "forced";
+    } else if (!target_reason.empty()) {
+      rp.decision = Decision::kRun;
+      rp.explanation = std::move(target_reason);
     } else if (all_published) {
       rp.decision = Decision::kUpToDate;
       rp.reason = Reason::kUpToDate;

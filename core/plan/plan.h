@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,8 @@ enum class Reason {
   kInputNewVersion,
   kUpstreamWillChange,
   kOutputMissing,
+  kTargetMissing,  // an export's file (or table) is gone
+  kTargetChanged,  // an export's file (or table) no longer holds what its version wrote
   kForced,
   kNotSelected,
 };
@@ -62,6 +65,12 @@ class PlanState {
   virtual bool LastBuildProduced(const std::string& flow_recipe,
                                  const std::vector<std::string>& datasets,
                                  const std::vector<std::string>& versions) const;
+  // The metrics of the recipe run of the last successful build of
+  // "flow/recipe" (an object; empty when unknown). Read only for recipes with
+  // an effect outside the store. Default: empty.
+  virtual nlohmann::json LastBuildMetrics(const std::string& /*flow_recipe*/) const {
+    return nlohmann::json::object();
+  }
 };
 
 // Reads files the planner must hash: source fingerprints and code files.
@@ -77,6 +86,12 @@ class Fingerprinter {
   virtual Result<std::vector<VersionSalt>> VersionSalts(const RecipeSpec& /*recipe*/,
                                                         const RecipeKind& /*kind*/) {
     return std::vector<VersionSalt>{};
+  }
+  // The state of a recipe's target outside the store (RecipeKind::Target).
+  // Default: none.
+  virtual Result<std::optional<EffectTarget>> Target(const RecipeSpec& /*recipe*/,
+                                                     const RecipeKind& /*kind*/) {
+    return std::optional<EffectTarget>{};
   }
 };
 

@@ -50,6 +50,16 @@ std::string RandomSuffix() {
 
 DatasetStore::DatasetStore(std::filesystem::path root) : root_(std::move(root)) {}
 
+Status DatasetStore::CheckStoreName(std::string_view what, std::string_view name) {
+  bool bad = name.empty() || name.front() == '.' || name.size() > 200;
+  for (char c : name)
+    if (c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) bad = true;
+  if (bad)
+    return Status::Invalid(
+        fmt::format("the store refuses {} name '{}': not a plain file name", what, name));
+  return Status::Ok();
+}
+
 std::string DatasetStore::RelativePath(const std::string& dataset, const std::string& version) {
   return dataset + "/" + version + ".arrow";
 }
@@ -62,6 +72,8 @@ std::filesystem::path DatasetStore::PathFor(const std::string& dataset,
 Result<DatasetStore::Staged> DatasetStore::Stage(const std::string& dataset,
                                                  const std::string& version,
                                                  const Table& table) const {
+  ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
+  ALAMBIC_RETURN_IF_ERROR(CheckStoreName("version", version));
   std::error_code ec;
   std::filesystem::create_directories(root_ / ".tmp", ec);
   if (ec) return Status::IoError(fmt::format("{}: {}", (root_ / ".tmp").string(), ec.message()));
@@ -119,6 +131,7 @@ void DatasetStore::Discard(const Staged& staged) const {
 }
 
 Result<Table> DatasetStore::Read(const std::string& dataset, const std::string& version) const {
+  ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
   auto p = PathFor(dataset, version);
   auto t = ReadArrowFile(p.string());
   if (!t.ok())
@@ -133,6 +146,7 @@ bool DatasetStore::Exists(const std::string& dataset, const std::string& version
 }
 
 Status DatasetStore::Remove(const std::string& dataset, const std::string& version) const {
+  ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
   std::error_code ec;
   std::filesystem::remove(PathFor(dataset, version), ec);
   if (ec)

@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/base/status.h"
@@ -36,6 +37,11 @@ class DatasetStore {
   // "<dataset>/<version>.arrow", relative to root().
   static std::string RelativePath(const std::string& dataset, const std::string& version);
   std::filesystem::path PathFor(const std::string& dataset, const std::string& version) const;
+
+  // Invalid unless `name` is a plain file name: not empty, not starting with
+  // '.', no '/', '\\' or control character (defence in depth: validate
+  // refuses such names first).
+  static Status CheckStoreName(std::string_view what, std::string_view name);
 
   Result<Staged> Stage(const std::string& dataset, const std::string& version,
                        const Table& table) const;
