@@ -726,6 +726,23 @@ Status RunRename(const Step& s, const StepEnv& env, Work& w, Report& r) {
   return Status::Ok();
 }
 
+// {copy: {source: new_name, ...}}: a new column, after the others, with the
+// source's values, type, lineage and masking.
+Status RunCopy(const Step& s, const StepEnv& env, Work& w, Report& r) {
+  for (const auto& [from, value] : s.mapping) {
+    ALAMBIC_ASSIGN_OR_RETURN(int i, env.Column(s, w, from));
+    std::string to = value.get<std::string>();
+    if (w.Find(to) >= 0)
+      return env.Error(
+          s, fmt::format("cannot copy '{}' to '{}': column '{}' already exists", from, to, to));
+    WorkColumn copy = w.cols[static_cast<size_t>(i)];
+    copy.name = std::move(to);
+    w.cols.push_back(std::move(copy));
+  }
+  r["changed"] = 0;
+  return Status::Ok();
+}
+
 Status RunKeep(const Step& s, const StepEnv& env, Work& w, Report& r) {
   std::vector<WorkColumn> kept;
   for (const auto& c : s.columns) {
@@ -1402,6 +1419,7 @@ struct StepDef {
 const std::vector<StepDef>& Steps() {
   static const std::vector<StepDef> kSteps = {
       {"rename", Shape::kColumnMap, {}, false, false, CheckNone, RunRename},
+      {"copy", Shape::kColumnMap, {}, false, false, CheckNone, RunCopy},
       {"keep", Shape::kColumns, {}, false, false, CheckNone, RunKeep},
       {"drop", Shape::kColumns, {}, false, false, CheckNone, RunDrop},
       {"cast", Shape::kColumnMap, {"on_error"}, false, false, CheckNone, RunCast},
@@ -1503,12 +1521,13 @@ Status ParseStep(const json& item, const StepDef& def, Step* step) {
     if (k != def.name) step->options[k] = v;
   if (def.shape == Shape::kColumnMap) {
     if (!main.is_object() || main.empty())
-      return Status::Invalid(
-          fmt::format("must be a mapping column: {}", def.name == "rename" ? "new_name"
-                                                      : def.name == "cast" ? "type"
-                                                                           : "value"));
+      return Status::Invalid(fmt::format("must be a mapping column: {}",
+                                         def.name == "rename" || def.name == "copy" ? "new_name"
+                                         : def.name == "cast"                       ? "type"
+                                                                                    : "value"));
     for (const auto& [col, v] : main.items()) {
-      if (def.name == "rename" && (!v.is_string() || v.get<std::string>().empty()))
+      if ((def.name == "rename" || def.name == "copy") &&
+          (!v.is_string() || v.get<std::string>().empty()))
         return Status::Invalid(fmt::format("the new name of '{}' must be a non-empty string", col));
       if (def.name == "cast") {
         if (!v.is_string())

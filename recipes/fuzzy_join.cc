@@ -1,23 +1,26 @@
 // kind: fuzzy_join — identity matching of two tables (as matchID does for
-// civil-status records): for each left row, the best right row whose weighted
-// similarity reaches a threshold. Inputs: left, right. Outputs: the matched
-// pairs, and optionally the left rows left unmatched.
+// civil-status records): for each left row, the right rows whose weighted
+// similarity reaches the threshold (score >= threshold): the best one, all of
+// them or the K best (`keep`), ranked. Inputs: left, right. Outputs: the
+// matched pairs, and optionally the left rows left unmatched.
 //
 //   fields:     compared fields, each {name, left, right, comparator, weight,
 //               days (date), any_order (text), missing}; `left`/`right` name one
 //               column or a list of alternative columns (best one counts, e.g.
 //               birth name and married name); any_order compares word by word
 //               (Monge-Elkan over the side with fewer words)
-//   blocking:   rules, each a list of key expressions over field names:
-//               `f`, `phonetic(f)`, `prefix(f, n)`, `year(f)`, `month(f)`;
-//               candidate pairs share every key of at least one rule (union over
-//               rules, each pair compared once)
+//   blocking:   a list of keys (one rule) or a list of rules, each a list of
+//               key expressions over field names: `f`, `phonetic(f)`,
+//               `prefix(f, n)`, `year(f)`, `month(f)`, `date(f)`; candidate
+//               pairs share every key of at least one rule (union over rules,
+//               each pair compared once)
 //   threshold:  minimum score (0..1) of a match
 //
 // Text fields are compared on their normalised form (similarity.h:
 // NormaliseName). The score is sum(weight * similarity) / sum(weight), a
 // missing value on either side counting as the field's `missing` similarity.
-// Ties go to the lowest right row, so the output does not depend on threads.
+// Equal scores rank in right row order, so the output does not depend on
+// threads.
 //
 // Comparisons run on a pool of threads over chunks of left rows; the blocking
 // index of the right table is built one rule per thread. Cancellation is
@@ -26,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -69,7 +73,11 @@ struct FieldSpec {
   double missing = kDefaultMissing;
 };
 
-enum class KeyFn { kValue, kPhonetic, kPrefix, kYear, kMonth };
+enum class KeyFn { kValue, kPhonetic, kPrefix, kYear, kMonth, kDate };
+
+// Which matches of a left row are kept: the best one, every one reaching the
+// threshold, or the K best.
+enum class Keep { kBest, kAll, kTop };
 
 struct KeyPart {
   size_t field = 0;
@@ -81,6 +89,10 @@ struct Spec {
   std::vector<FieldSpec> fields;
   std::vector<std::vector<KeyPart>> rules;
   double threshold = 0;
+  Keep keep = Keep::kBest;
+  int64_t top = 1;
+  std::string rank_column = "rank";
+  std::string right_row_column;  // empty: no right row number in the output
   std::string score_column = "score";
   std::string similarity_prefix = "sim_";
   std::string left_prefix = "left_";
@@ -216,6 +228,8 @@ Result<KeyPart> ParseKeyPart(const json& v, const std::vector<FieldSpec>& fields
       part.fn = KeyFn::kYear;
     } else if (fn == "month") {
       part.fn = KeyFn::kMonth;
+    } else if (fn == "date") {
+      part.fn = KeyFn::kDate;
     } else if (fn == "prefix") {
       part.fn = KeyFn::kPrefix;
       auto comma = args.find(',');
@@ -233,7 +247,7 @@ Result<KeyPart> ParseKeyPart(const json& v, const std::vector<FieldSpec>& fields
       field = Trimmed(args.substr(0, comma));
     } else {
       return Err("blocking", fmt::format("{}: key '{}': unknown function '{}' (expected "
-                                         "phonetic, prefix, year, month)",
+                                         "phonetic, prefix, year, month, date)",
                                          where, text, fn));
     }
   }
@@ -247,13 +261,14 @@ Result<KeyPart> ParseKeyPart(const json& v, const std::vector<FieldSpec>& fields
   }
   part.field = static_cast<size_t>(it - fields.begin());
   const bool is_date = it->comparator == Comparator::kDate;
-  if ((part.fn == KeyFn::kYear || part.fn == KeyFn::kMonth) && !is_date)
-    return Err("blocking", fmt::format("{}: key '{}': year() and month() apply to fields with "
+  if ((part.fn == KeyFn::kYear || part.fn == KeyFn::kMonth || part.fn == KeyFn::kDate) && !is_date)
+    return Err("blocking", fmt::format("{}: key '{}': year(), month() and date() apply to fields "
+                                       "with "
                                        "the date comparator; '{}' is not one",
                                        where, text, field));
   if ((part.fn == KeyFn::kPhonetic || part.fn == KeyFn::kPrefix) && is_date)
     return Err("blocking", fmt::format("{}: key '{}': field '{}' is a date; use year() or "
-                                       "month()",
+                                       "month() or date()",
                                        where, text, field));
   return part;
 }
@@ -290,13 +305,27 @@ Result<Spec> ParseSpec(const json& p) {
                "keys)");
   if (!blocking->is_array() || blocking->empty())
     return Err("blocking", "must be a non-empty list of rules, each a list of keys");
-  for (size_t r = 0; r < blocking->size(); ++r) {
+  // A flat list of keys is one rule (every key required); a list of lists is
+  // several rules (a pair is compared when it satisfies any of them).
+  const bool flat =
+      std::all_of(blocking->begin(), blocking->end(), [](const json& r) { return r.is_string(); });
+  if (!flat &&
+      std::any_of(blocking->begin(), blocking->end(), [](const json& r) { return r.is_string(); }))
+    return Err("blocking",
+               "mixes keys and lists of keys; write one rule as a list of keys ([year(d), "
+               "phonetic(n)]) or several rules as a list of lists ([[year(d)], [phonetic(n)]])");
+  if (flat) {
+    std::vector<KeyPart> parts;
+    for (const auto& key : *blocking) {
+      ALAMBIC_ASSIGN_OR_RETURN(KeyPart k, ParseKeyPart(key, s.fields, 0));
+      parts.push_back(k);
+    }
+    s.rules.push_back(std::move(parts));
+  }
+  for (size_t r = 0; !flat && r < blocking->size(); ++r) {
     const json& rule = (*blocking)[r];
     std::vector<KeyPart> parts;
-    if (rule.is_string()) {
-      ALAMBIC_ASSIGN_OR_RETURN(KeyPart k, ParseKeyPart(rule, s.fields, r));
-      parts.push_back(k);
-    } else if (rule.is_array() && !rule.empty()) {
+    if (rule.is_array() && !rule.empty()) {
       for (const auto& key : rule) {
         ALAMBIC_ASSIGN_OR_RETURN(KeyPart k, ParseKeyPart(key, s.fields, r));
         parts.push_back(k);
@@ -312,6 +341,27 @@ Result<Spec> ParseSpec(const json& p) {
   if (!th->is_number() || th->get<double>() < 0 || th->get<double>() > 1)
     return Err("threshold", "must be a number between 0 and 1");
   s.threshold = th->get<double>();
+  if (auto it = p.find("keep"); it != p.end()) {
+    if (it->is_string() && *it == "best") {
+      s.keep = Keep::kBest;
+    } else if (it->is_string() && *it == "all") {
+      s.keep = Keep::kAll;
+    } else if (it->is_object() && it->size() == 1 && it->contains("top") &&
+               (*it)["top"].is_number_integer() && (*it)["top"].get<int64_t>() >= 1 &&
+               (*it)["top"].get<int64_t>() <= 1000000) {
+      s.keep = Keep::kTop;
+      s.top = (*it)["top"].get<int64_t>();
+    } else {
+      return Err("keep", fmt::format("must be best, all or {{top: K}} with K an integer >= 1, "
+                                     "got {}",
+                                     it->dump()));
+    }
+  }
+  ALAMBIC_ASSIGN_OR_RETURN(s.rank_column, StringParam(p, "rank_column", "rank"));
+  if (s.rank_column.empty()) return Err("rank_column", "must not be empty");
+  ALAMBIC_ASSIGN_OR_RETURN(s.right_row_column, StringParam(p, "right_row", ""));
+  if (p.contains("right_row") && s.right_row_column.empty())
+    return Err("right_row", "must be a non-empty column name");
   ALAMBIC_ASSIGN_OR_RETURN(s.score_column, StringParam(p, "score_column", "score"));
   if (s.score_column.empty()) return Err("score_column", "must not be empty");
   ALAMBIC_ASSIGN_OR_RETURN(s.similarity_prefix, StringParam(p, "similarity_prefix", "sim_"));
@@ -528,6 +578,12 @@ void KeyValues(const KeyPart& part, const std::vector<Prepared>& alts, size_t i,
       case KeyFn::kMonth:
         if (a.date[i].month != 0) out->push_back(std::to_string(a.date[i].month));
         break;
+      case KeyFn::kDate:
+        if (a.date[i].complete()) {
+          const PartialDate& d = a.date[i];
+          out->push_back(fmt::format("{:04}-{:02}-{:02}", d.year, d.month, d.day));
+        }
+        break;
     }
   }
   std::sort(out->begin(), out->end());
@@ -553,6 +609,13 @@ std::vector<std::string> RuleKeys(const std::vector<KeyPart>& rule,
 }
 
 using BlockIndex = std::unordered_map<std::string, std::vector<int32_t>>;
+
+// A right row reaching the threshold for a left row.
+struct Match {
+  int32_t right = 0;
+  double score = 0;
+  std::vector<double> sims;  // per field; NaN: missing on a side
+};
 
 struct Side {
   const NamedTable* input = nullptr;
@@ -596,8 +659,13 @@ class FuzzyJoinKind final : public RecipeKind {
          "compared fields: {name, left, right, comparator, weight, days, any_order, missing}"},
         {"blocking", ParamType::kList, true,
          "blocking rules, each a list of keys: field, phonetic(f), prefix(f, n), year(f), "
-         "month(f)"},
-        {"threshold", ParamType::kNumber, true, "minimum score of a match, 0..1"},
+         "month(f), date(f); a flat list is one rule"},
+        {"threshold", ParamType::kNumber, true, "minimum score of a match, 0..1 (score >= it)"},
+        {"keep", ParamType::kAny, false,
+         "matches kept per left row: best (default), all, {top: K}; all and top add a rank"},
+        {"rank_column", ParamType::kString, false, "name of the rank column (rank)"},
+        {"right_row", ParamType::kString, false,
+         "name of a column holding the matched right row's number (1-based)"},
         {"score_column", ParamType::kString, false, "name of the score column (score)"},
         {"similarity_prefix", ParamType::kString, false,
          "prefix of the per-field similarity columns (sim_)"},
@@ -654,6 +722,14 @@ class FuzzyJoinKind final : public RecipeKind {
                                              spec.score_column))
           .WithContext(prefix);
     taken.insert(spec.score_column);
+    for (const std::string* extra :
+         {spec.keep == Keep::kBest ? nullptr : &spec.rank_column,
+          spec.right_row_column.empty() ? nullptr : &spec.right_row_column})
+      if (extra && !taken.insert(*extra).second)
+        return Err(extra == &spec.rank_column ? "rank_column" : "right_row",
+                   fmt::format("'{}' is already a column of the output; choose another name",
+                               *extra))
+            .WithContext(prefix);
     for (const auto& f : spec.fields)
       if (!taken.insert(spec.similarity_prefix + f.name).second)
         return Err("similarity_prefix",
@@ -707,20 +783,22 @@ class FuzzyJoinKind final : public RecipeKind {
     if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
     const auto indexed = std::chrono::steady_clock::now();
 
-    // Compare candidates, best match per left row.
+    // Compare candidates; the kept matches of each left row, best first.
     const int64_t nl = left.table->num_rows();
     const size_t nf = spec.fields.size();
     double total_weight = 0;
     for (const auto& f : spec.fields) total_weight += f.weight;
-    std::vector<int32_t> best_right(static_cast<size_t>(nl), -1);
-    std::vector<double> best_score(static_cast<size_t>(nl), 0.0);
-    std::vector<double> best_sims(static_cast<size_t>(nl) * nf, 0.0);
+    const size_t keep_max = spec.keep == Keep::kAll   ? std::numeric_limits<size_t>::max()
+                            : spec.keep == Keep::kTop ? static_cast<size_t>(spec.top)
+                                                      : 1;
+    std::vector<std::vector<Match>> kept(static_cast<size_t>(nl));
     std::atomic<int64_t> pairs{0}, rows_done{0};
     std::atomic<bool> finished{false};
     std::thread compare([&] {
       ParallelFor(nl, threads, ctx.cancel, [&](int64_t begin, int64_t end) {
         std::vector<int32_t> candidates;
         std::vector<double> sims(nf);
+        std::vector<Match> found;
         int64_t local_pairs = 0;
         for (int64_t i = begin; i < end; ++i) {
           const auto li = static_cast<size_t>(i);
@@ -734,7 +812,8 @@ class FuzzyJoinKind final : public RecipeKind {
           std::sort(candidates.begin(), candidates.end());
           candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
           local_pairs += static_cast<int64_t>(candidates.size());
-          for (int32_t j : candidates) {  // ascending: the first best wins ties
+          found.clear();
+          for (int32_t j : candidates) {
             double score = 0;
             for (size_t f = 0; f < nf; ++f) {
               sims[f] = FieldSimilarity(spec.fields[f], l.prepared[f], li, r.prepared[f],
@@ -743,12 +822,17 @@ class FuzzyJoinKind final : public RecipeKind {
                   spec.fields[f].weight * (std::isnan(sims[f]) ? spec.fields[f].missing : sims[f]);
             }
             score /= total_weight;
-            if (score >= spec.threshold && (best_right[li] < 0 || score > best_score[li])) {
-              best_right[li] = j;
-              best_score[li] = score;
-              std::copy(sims.begin(), sims.end(), best_sims.begin() + static_cast<long>(li * nf));
-            }
+            if (score < spec.threshold) continue;
+            if (keep_max == 1 && !found.empty() && score <= found[0].score) continue;
+            if (keep_max == 1) found.clear();
+            found.push_back({j, score, sims});
           }
+          // Best score first; equal scores in right row order (the sort is
+          // stable over candidates, which ascend).
+          std::stable_sort(found.begin(), found.end(),
+                           [](const Match& a, const Match& b) { return a.score > b.score; });
+          if (found.size() > keep_max) found.resize(keep_max);
+          kept[li] = found;
         }
         pairs += local_pairs;
         rows_done += end - begin;
@@ -763,14 +847,18 @@ class FuzzyJoinKind final : public RecipeKind {
     if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
     const auto compared = std::chrono::steady_clock::now();
 
-    // Matched pairs.
+    // Matched pairs, by left row then rank.
     std::vector<int64_t> match_left, match_right, unmatched;
+    std::vector<const Match*> match_of;
+    std::vector<int64_t> match_rank;
     for (int64_t i = 0; i < nl; ++i) {
-      if (best_right[static_cast<size_t>(i)] >= 0) {
+      const auto& ms = kept[static_cast<size_t>(i)];
+      if (ms.empty()) unmatched.push_back(i);
+      for (size_t k = 0; k < ms.size(); ++k) {
         match_left.push_back(i);
-        match_right.push_back(best_right[static_cast<size_t>(i)]);
-      } else {
-        unmatched.push_back(i);
+        match_right.push_back(ms[k].right);
+        match_of.push_back(&ms[k]);
+        match_rank.push_back(static_cast<int64_t>(k) + 1);
       }
     }
     Schema schema;
@@ -788,13 +876,26 @@ class FuzzyJoinKind final : public RecipeKind {
       cols.push_back(TakeRows(*right.table->column(c), match_right));
       lineage[n] = {{right.name, rs.fields[static_cast<size_t>(c)].name}};
     }
+    if (!spec.right_row_column.empty()) {
+      ColumnBuilder b(TypeId::kInt64);
+      for (int64_t j : match_right) b.AppendInt64(j + 1);
+      schema.fields.push_back({spec.right_row_column, TypeId::kInt64});
+      cols.push_back(b.Finish());
+      lineage[spec.right_row_column] = {};
+    }
+    if (spec.keep != Keep::kBest) {
+      ColumnBuilder b(TypeId::kInt64);
+      for (int64_t k : match_rank) b.AppendInt64(k);
+      schema.fields.push_back({spec.rank_column, TypeId::kInt64});
+      cols.push_back(b.Finish());
+      lineage[spec.rank_column] = {};
+    }
     ColumnBuilder score_col(TypeId::kFloat64);
     std::vector<ColumnBuilder> sim_cols(nf, ColumnBuilder(TypeId::kFloat64));
-    for (int64_t i : match_left) {
-      const auto li = static_cast<size_t>(i);
-      score_col.AppendDouble(best_score[li]);
+    for (const Match* m : match_of) {
+      score_col.AppendDouble(m->score);
       for (size_t f = 0; f < nf; ++f) {
-        double s = best_sims[li * nf + f];
+        double s = m->sims[f];
         std::isnan(s) ? sim_cols[f].AppendNull() : sim_cols[f].AppendDouble(s);
       }
     }

@@ -10,7 +10,8 @@
 // Keys: `on` (same names on both sides: one output column, holding the left
 // value, or the right one where there is no left row) or `left_on` /
 // `right_on` (both sides' columns are kept). `normalize` (trim, lower,
-// strip_accents) compares utf8 keys after normalising them; the output keeps
+// strip_accents, name: similarity.h NormaliseKey, name being fuzzy_join's own
+// normalisation) compares utf8 keys after normalising them; the output keeps
 // the original values. Other columns keep their names; a name on both sides
 // gets `suffixes` (default ["", "_right"]); `right_prefix` prefixes every
 // right column that is not an `on` key.
@@ -25,6 +26,7 @@
 
 #include "core/table/keys.h"
 #include "core/table/parallel.h"
+#include "core/table/similarity.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -41,8 +43,6 @@ constexpr JoinTypeName kJoinTypes[] = {
     {"full", JoinType::kFull},      {"outer", JoinType::kFull}, {"anti", JoinType::kAnti},
     {"left_anti", JoinType::kAnti}, {"semi", JoinType::kSemi},  {"left_semi", JoinType::kSemi},
 };
-
-enum Normalisation : unsigned { kTrim = 1, kLower = 2, kStripAccents = 4 };
 
 struct JoinParams {
   JoinType type = JoinType::kInner;
@@ -91,15 +91,17 @@ Result<JoinParams> ParseParams(const nlohmann::json& p) {
     for (const auto& e : list) {
       const std::string s = e.is_string() ? e.get<std::string>() : "";
       if (s == "trim")
-        out.normalize |= kTrim;
+        out.normalize |= kKeyTrim;
       else if (s == "lower")
-        out.normalize |= kLower;
+        out.normalize |= kKeyLower;
       else if (s == "strip_accents")
-        out.normalize |= kStripAccents;
+        out.normalize |= kKeyStripAccents;
+      else if (s == "name")
+        out.normalize |= kKeyName;
       else
         return Status::Invalid(
             fmt::format("param 'normalize': unknown normalisation {} (expected trim, lower, "
-                        "strip_accents)",
+                        "strip_accents, name)",
                         e.dump()));
     }
   }
@@ -118,108 +120,7 @@ Result<JoinParams> ParseParams(const nlohmann::json& p) {
   return out;
 }
 
-// --- key normalisation (trim, lower, strip accents), UTF-8 aware for Latin.
-
-bool DecodeUtf8(std::string_view s, size_t pos, uint32_t* cp, size_t* len) {
-  const auto b = [&](size_t k) { return static_cast<uint8_t>(s[pos + k]); };
-  const uint8_t c = b(0);
-  size_t n;
-  uint32_t v;
-  if (c < 0x80) {
-    *cp = c;
-    *len = 1;
-    return true;
-  } else if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    v = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    v = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    v = c & 0x07;
-  } else {
-    return false;
-  }
-  if (pos + n > s.size()) return false;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(k) & 0xC0) != 0x80) return false;
-    v = (v << 6) | (b(k) & 0x3F);
-  }
-  *cp = v;
-  *len = n;
-  return true;
-}
-
-void AppendUtf8(uint32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-bool IsSpace(uint32_t cp) {
-  return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xA0 || cp == 0x2009 || cp == 0x202F;
-}
-
-// Lower case for ASCII and Latin-1 (enough for French keys; others unchanged).
-uint32_t ToLower(uint32_t c) {
-  if (c >= 'A' && c <= 'Z') return c + 32;
-  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
-  return c;
-}
-
-// The base letter of Latin-1 accented letters; 0: keep.
-char BaseLetter(uint32_t c) {
-  // U+00C0..U+00FF; '\0' keeps the character.
-  static constexpr char kBase[] =
-      "AAAAAA\0CEEEEIIII\0NOOOOO\0OUUUUY\0\0aaaaaa\0ceeeeiiii\0nooooo\0ouuuuy\0y";
-  if (c < 0xC0 || c > 0xFF) return 0;
-  return kBase[c - 0xC0];
-}
-
-std::string Normalise(std::string_view in, unsigned how) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t pos = 0; pos < in.size();) {
-    uint32_t cp = 0;
-    size_t len = 1;
-    if (!DecodeUtf8(in, pos, &cp, &len)) {
-      out.append(in.substr(pos, 1));
-      ++pos;
-      continue;
-    }
-    pos += len;
-    if ((how & kTrim) && IsSpace(cp) && (out.empty())) continue;
-    if ((how & kStripAccents) && cp >= 0x300 && cp <= 0x36F) continue;  // combining marks
-    if ((how & kStripAccents) && BaseLetter(cp)) cp = static_cast<uint8_t>(BaseLetter(cp));
-    if (how & kLower) cp = ToLower(cp);
-    AppendUtf8(cp, &out);
-  }
-  if (how & kTrim) {
-    // Drop trailing spaces (ASCII and the Latin/typographic ones above).
-    while (!out.empty()) {
-      size_t start = out.size() - 1;
-      while (start > 0 && (static_cast<uint8_t>(out[start]) & 0xC0) == 0x80) --start;
-      uint32_t cp = 0;
-      size_t len = 1;
-      if (!DecodeUtf8(out, start, &cp, &len) || !IsSpace(cp)) break;
-      out.resize(start);
-    }
-  }
-  return out;
-}
+// --- key normalisation: the shared NormaliseKey (core/table/similarity.h).
 
 ColumnPtr NormaliseColumn(const Column& c, unsigned how) {
   if (c.is_dictionary()) {
@@ -230,7 +131,7 @@ ColumnPtr NormaliseColumn(const Column& c, unsigned how) {
   ColumnBuilder b(TypeId::kUtf8);
   b.Reserve(c.length);
   for (int64_t i = 0; i < c.length; ++i)
-    c.IsNull(i) ? b.AppendNull() : b.AppendString(Normalise(c.String(i), how));
+    c.IsNull(i) ? b.AppendNull() : b.AppendString(NormaliseKey(c.String(i), how));
   return b.Finish();
 }
 
@@ -328,7 +229,7 @@ class JoinKind final : public RecipeKind {
         {"left_on", ParamType::kAny, false, "key column(s) of the left (first) input"},
         {"right_on", ParamType::kAny, false, "key column(s) of the right (second) input"},
         {"normalize", ParamType::kAny, false,
-         "compare utf8 keys after: trim, lower, strip_accents"},
+         "compare utf8 keys after: trim, lower, strip_accents, name (fuzzy_join's)"},
         {"suffixes", ParamType::kStringList, false,
          "[left, right] suffixes for a column name in both inputs (default [\"\", \"_right\"])"},
         {"right_prefix", ParamType::kString, false, "prefix for the right input's columns"}};

@@ -219,6 +219,20 @@ TEST_F(CleanTest, RenameKeepDropAndLineage) {
       "recipe prep: step 1 (rename): cannot rename 'nom' to 'id': column 'id' already exists");
 }
 
+TEST_F(CleanTest, CopyAddsAColumnWithTheSourceValuesAndLineage) {
+  Table in = MakeTable({{"id", Ints({1, 2})}, {"nom", Text({"Dupont", std::nullopt})}});
+  Table t = Ok(in, {{{"copy", {{"nom", "nom_brut"}}}}, {{"upper", "nom"}}});
+  EXPECT_EQ(t.schema().ToString(), "id:int64, nom:utf8, nom_brut:utf8");
+  EXPECT_EQ(CellsOf(t, "nom"), (Cells{"DUPONT", kNull}));
+  EXPECT_EQ(CellsOf(t, "nom_brut"), (Cells{"Dupont", kNull}));
+  EXPECT_EQ(last_.column_lineage[0].at("nom_brut"),
+            (std::vector<ColumnSource>{{"raw", "nom", "identity"}}));
+  EXPECT_EQ(RunError(in, {{{"copy", {{"nom", "id"}}}}}),
+            "recipe prep: step 1 (copy): cannot copy 'nom' to 'id': column 'id' already exists");
+  EXPECT_EQ(RunError(in, {{{"copy", {{"absent", "x"}}}}}).find("absent") != std::string::npos,
+            true);
+}
+
 TEST_F(CleanTest, CastErrorPolicies) {
   Table in =
       MakeTable({{"age", Text({"12", "abc", "7", std::nullopt})}, {"k", Ints({1, 2, 3, 4})}});
@@ -538,11 +552,12 @@ TEST_F(CleanTest, CheckParamsNamesTheStep) {
   EXPECT_EQ(CheckError("trim"), "param 'steps': must be a list of steps");
   EXPECT_EQ(CheckError({{{"trim", "a"}}, "upper"}),
             "param 'steps': step 2: must be a mapping such as {trim: [name]}");
-  EXPECT_EQ(CheckError({{{"trimm", "a"}}}),
-            "param 'steps': step 1: unknown step 'trimm' (known steps: bin, cast, deduplicate, "
-            "drop, drop_missing, fill_missing, format_date, keep, lower, normalise_whitespace, "
-            "parse_date, pseudonymise, regex_extract, regex_replace, rename, replace, round, "
-            "split, strip_accents, trim, upper)");
+  EXPECT_EQ(
+      CheckError({{{"trimm", "a"}}}),
+      "param 'steps': step 1: unknown step 'trimm' (known steps: bin, cast, copy, deduplicate, "
+      "drop, drop_missing, fill_missing, format_date, keep, lower, normalise_whitespace, "
+      "parse_date, pseudonymise, regex_extract, regex_replace, rename, replace, round, "
+      "split, strip_accents, trim, upper)");
   EXPECT_EQ(
       CheckError({{{"trim", "a"}, {"upper", "a"}}}),
       "param 'steps': step 1: holds two steps, 'trim' and 'upper'; write one step per list item");

@@ -285,8 +285,8 @@ TEST_F(FuzzyJoinTest, CheckParamsNamesParamAndField) {
   p = Params();
   p["blocking"][1][0] = "year(prenoms)";
   EXPECT_EQ(CheckError(p),
-            "param 'blocking': rule 2: key 'year(prenoms)': year() and month() apply to fields "
-            "with the date comparator; 'prenoms' is not one");
+            "param 'blocking': rule 2: key 'year(prenoms)': year(), month() and date() apply to "
+            "fields with the date comparator; 'prenoms' is not one");
   p = Params();
   p["blocking"][0][1] = "prefix(nom)";
   EXPECT_THAT(CheckError(p), HasSubstr("prefix takes a field and a length >= 1"));
@@ -339,6 +339,112 @@ TEST_F(FuzzyJoinTest, RunErrorsNameRecipeParamFieldAndColumn) {
   ASSERT_FALSE(out.ok());
   EXPECT_THAT(out.status().message(),
               HasSubstr("recipe match: param 'score_column': 'nom_usage' is already a column"));
+}
+
+// Three right rows tie for left row 1; left row 2 has two candidates.
+struct Register {
+  NamedTable left, right;
+};
+Register TieRegister() {
+  Schema ls{{{"lid", TypeId::kInt64}, {"nom", TypeId::kUtf8}, {"k", TypeId::kUtf8}}};
+  Schema rs{{{"rid", TypeId::kInt64}, {"nom", TypeId::kUtf8}, {"k", TypeId::kUtf8}}};
+  return {
+      MakeTable("l", ls,
+                {Ints({1, 2, 3}), Strings({"MARTIN", "DURAND", "ZZZ"}), Strings({"a", "b", "c"})}),
+      MakeTable(
+          "r", rs,
+          {Ints({10, 11, 12, 13, 14}), Strings({"MARTIN", "MARTINE", "MARTIN", "DURANT", "MARTIN"}),
+           Strings({"a", "a", "a", "b", "a"})})};
+}
+json TieParams() {
+  return {{"fields", {{{"left", "nom"}, {"comparator", "exact"}}, {{"left", "k"}, {"weight", 0}}}},
+          {"blocking", {"k"}},
+          {"threshold", 0.5},
+          {"threads", 2}};
+}
+
+TEST_F(FuzzyJoinTest, KeepAllRanksEveryMatchTiesInRightRowOrder) {
+  auto [l, r] = TieRegister();
+  json p = TieParams();
+  p["threshold"] = 0;
+  p["keep"] = "all";
+  p["right_row"] = "right_row";
+  auto out = Run(p, l, r, {"m", "unmatched"});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Table& m = out->tables[0];
+  EXPECT_EQ(Cells(m, "lid"), (V{"1", "1", "1", "1", "2"}));
+  EXPECT_EQ(Cells(m, "rid"), (V{"10", "12", "14", "11", "13"}));
+  EXPECT_EQ(Cells(m, "right_row"), (V{"1", "3", "5", "2", "4"}));
+  EXPECT_EQ(Cells(m, "rank"), (V{"1", "2", "3", "4", "1"}));
+  EXPECT_EQ(Cells(m, "score"), (V{"1", "1", "1", "0", "0"}));
+  EXPECT_EQ(Cells(out->tables[1], "lid"), (V{"3"}));
+}
+
+TEST_F(FuzzyJoinTest, KeepTopKAndBestAndThresholdIsInclusive) {
+  auto [l, r] = TieRegister();
+  json p = TieParams();
+  p["fields"][1]["weight"] = 1;  // k always equal: scores are 1 or exactly 0.5
+  p["keep"] = {{"top", 2}};
+  p["rank_column"] = "rang";
+  auto out = Run(p, l, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(Cells(out->tables[0], "rid"), (V{"10", "12", "13"}));
+  EXPECT_EQ(Cells(out->tables[0], "rang"), (V{"1", "2", "1"}));
+  EXPECT_EQ(Cells(out->tables[0], "score"), (V{"1", "1", "0.5"}));  // 0.5 >= threshold 0.5
+  p.erase("keep");
+  p["right_row"] = "no_deces";
+  out = Run(p, l, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(Cells(out->tables[0], "rid"), (V{"10", "13"}));
+  EXPECT_EQ(Cells(out->tables[0], "no_deces"), (V{"1", "4"}));
+  EXPECT_EQ(out->tables[0].ColumnByName("rank"), nullptr);
+  p["threshold"] = 0.5000001;
+  out = Run(p, l, r);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(Cells(out->tables[0], "rid"), (V{"10"}));
+}
+
+TEST_F(FuzzyJoinTest, FlatBlockingListIsOneRuleAndDateKeyIsTheFullDate) {
+  Schema s{{{"id", TypeId::kInt64}, {"nom", TypeId::kUtf8}, {"d", TypeId::kUtf8}}};
+  NamedTable l = MakeTable(
+      "l", s, {Ints({1, 2}), Strings({"MARTIN", "MARTIN"}), Strings({"17/03/1957", "00/00/1957"})});
+  NamedTable r = MakeTable("r", s,
+                           {Ints({10, 11, 12}), Strings({"MARTIN", "DURAND", "MARTIN"}),
+                            Strings({"1957-03-17", "1957-03-17", "1957-05-01"})});
+  json p = {{"fields",
+             {{{"left", "nom"}, {"comparator", "exact"}}, {{"left", "d"}, {"comparator", "date"}}}},
+            {"blocking", {"nom", "year(d)"}},
+            {"threshold", 0},
+            {"keep", "all"}};
+  auto out = Run(p, l, r);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  // One rule: same name AND same year (DURAND shares the year only).
+  EXPECT_EQ(Cells(out->tables[0], "right_id"), (V{"10", "12", "10", "12"}));
+  p["blocking"] = {{"nom"}, {"year(d)"}};  // two rules: name OR year
+  out = Run(p, l, r);
+  ASSERT_TRUE(out.ok());
+  // By score: left 2 (year only) scores 0.9 with both MARTIN, 0.4 with DURAND.
+  EXPECT_EQ(Cells(out->tables[0], "right_id"), (V{"10", "11", "12", "10", "12", "11"}));
+  p["blocking"] = {"date(d)"};  // complete dates only
+  out = Run(p, l, r);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(Cells(out->tables[0], "right_id"), (V{"10", "11"}));
+  EXPECT_EQ(Cells(out->tables[0], "sim_d"), (V{"1", "1"}));
+  EXPECT_EQ(
+      CheckError(
+          {{"fields", {{{"left", "nom"}}}}, {"blocking", {"nom", {"nom"}}}, {"threshold", 0}}),
+      "param 'blocking': mixes keys and lists of keys; write one rule as a list of keys "
+      "([year(d), phonetic(n)]) or several rules as a list of lists ([[year(d)], "
+      "[phonetic(n)]])");
+  EXPECT_EQ(
+      CheckError({{"fields", {{{"left", "nom"}}}}, {"blocking", {"date(nom)"}}, {"threshold", 0}}),
+      "param 'blocking': rule 1: key 'date(nom)': year(), month() and date() apply to "
+      "fields with the date comparator; 'nom' is not one");
+  EXPECT_EQ(CheckError({{"fields", {{{"left", "nom"}}}},
+                        {"blocking", {"nom"}},
+                        {"threshold", 0},
+                        {"keep", {{"top", 0}}}}),
+            "param 'keep': must be best, all or {top: K} with K an integer >= 1, got {\"top\":0}");
 }
 
 }  // namespace

@@ -123,6 +123,33 @@ TEST(JoinTest, MultiKeyAndNormalisedKeys) {
   EXPECT_EQ(Cells(plain->tables[0], "code"), (V{"2"}));
 }
 
+TEST(JoinTest, NormalisedKeysFoldLatinExtendedLikeClean) {
+  // Œ, Š, Ł are outside Latin-1: they fold as clean's lower/strip_accents do.
+  auto left = MakeInput("l", {{"nom", Strings({"ŒUVRE", "ŠIMON", "ŁUKASZ", "Zoé"})}});
+  auto right = MakeInput(
+      "r", {{"nom", Strings({"oeuvre", "simon", "lukasz", "zoe"})}, {"code", Ints({1, 2, 3, 4})}});
+  auto out = testing::RunKind("join", {{"on", "nom"}, {"normalize", {"lower", "strip_accents"}}},
+                              {left, right});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(Cells(out->tables[0], "code"), (V{"1", "2", "3", "4"}));
+}
+
+TEST(JoinTest, NormalizeNameIsFuzzyJoinsNormalisation) {
+  auto left = MakeInput("l", {{"nom", Strings({"BONNET EYMARD", "M RAD", "Le  Gall", "Dupont"})}});
+  auto right = MakeInput("r", {{"nom", Strings({"BONNET-EYMARD", "M'RAD", "le gall", "Dupond"})},
+                               {"code", Ints({1, 2, 3, 4})}});
+  auto out = testing::RunKind("join", {{"on", "nom"}, {"normalize", "name"}}, {left, right});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(Cells(out->tables[0], "code"), (V{"1", "2", "3"}));
+  // The same pairs score 1 on a fuzzy_join exact field.
+  json fj = {{"fields", {{{"left", "nom"}, {"comparator", "exact"}}}},
+             {"blocking", {"nom"}},
+             {"threshold", 1}};
+  auto fuzzy = testing::RunKind("fuzzy_join", fj, {left, right});
+  ASSERT_TRUE(fuzzy.ok()) << fuzzy.status().message();
+  EXPECT_EQ(Cells(fuzzy->tables[0], "code"), (V{"1", "2", "3"}));
+}
+
 TEST(JoinTest, BuildsOnEitherSideWithTheSameResult) {
   // A left side smaller than the right one builds the hash tables on the left.
   auto small = MakeInput("s", {{"k", Ints({3, 1})}});
@@ -162,7 +189,7 @@ TEST(JoinTest, ErrorsNameTheRecipeParamColumnAndInput) {
             "param 'right_on': 1 columns, but 'left_on' has 2");
   EXPECT_EQ(testing::CheckKindParams("join", {{"on", "a"}, {"normalize", "upper"}}),
             "param 'normalize': unknown normalisation \"upper\" (expected trim, lower, "
-            "strip_accents)");
+            "strip_accents, name)");
   EXPECT_EQ(testing::CheckKindParams("join", {{"on", "a"}, {"suffixes", {"_a", "_a"}}}),
             "param 'suffixes': the two suffixes must differ");
   const RecipeKind* k = RecipeRegistry::Builtins().Find("join");

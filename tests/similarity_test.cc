@@ -94,8 +94,9 @@ TEST(SimilarityTest, ParsePartialDateReadsCivilStatusForms) {
   EXPECT_FALSE(d.complete());
   ASSERT_TRUE(ParsePartialDate("17/03/1952", &d));
   EXPECT_EQ(d.month, 3);
-  ASSERT_TRUE(ParsePartialDate("19520017", &d));  // a day without month is dropped
-  EXPECT_EQ(d.day, 0);
+  ASSERT_TRUE(ParsePartialDate("13/00/1957", &d));  // a day without month is kept
+  EXPECT_EQ(d.month, 0);
+  EXPECT_EQ(d.day, 13);
   EXPECT_FALSE(ParsePartialDate("1952-02-30", &d));
   EXPECT_FALSE(ParsePartialDate("1951-02-29", &d));
   EXPECT_TRUE(ParsePartialDate("1952-02-29", &d));
@@ -107,6 +108,33 @@ TEST(SimilarityTest, ParsePartialDateReadsCivilStatusForms) {
   EXPECT_EQ(e.year, 1952);
   EXPECT_EQ(e.month, 3);
   EXPECT_EQ(e.day, 17);
+}
+
+TEST(SimilarityTest, PartialDatesCompareAsPartialNeverAsTheSameDate) {
+  auto P = [](const char* s) {
+    PartialDate d;
+    EXPECT_TRUE(ParsePartialDate(s, &d)) << s;
+    return d;
+  };
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("17/03/1957"), P("17/03/1957"), 0), 1.0);
+  // Equal year, unknown day or month: below an exact date, even when equal.
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("00/03/1957"), P("00/03/1957"), 0), 0.85);
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("00/00/1957"), P("00/00/1957"), 0), 0.8);
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("13/00/1957"), P("00/00/1957"), 0), 0.8);
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("13/00/1957"), P("13/00/1957"), 0), 0.8);
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("13/00/1957"), P("13/05/1957"), 0), 0.8);
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("00/03/1957"), P("00/00/1957"), 0), 0.8);
+  EXPECT_DOUBLE_EQ(DateSimilarity(P("00/00/1957"), P("00/00/1958"), 0), 0.0);
+}
+
+TEST(SimilarityTest, NormaliseKeyFoldsLatinExtendedAndNameIsFuzzyJoins) {
+  const unsigned folded = kKeyTrim | kKeyLower | kKeyStripAccents;
+  EXPECT_EQ(NormaliseKey(" Œuvre Šimon Łódź\u00a0", folded), "oeuvre simon lodz");
+  EXPECT_EQ(NormaliseKey("ŒUVRE", kKeyLower), "œuvre");
+  EXPECT_EQ(NormaliseKey("  a b  ", kKeyTrim), "a b");
+  EXPECT_EQ(NormaliseKey("Bonnet-Eymard", kKeyName), NormaliseName("BONNET EYMARD"));
+  EXPECT_EQ(NormaliseKey("d'Arcy", kKeyName | kKeyLower), "D ARCY");
+  EXPECT_EQ(NormaliseKey("\xff A", kKeyLower), "\xff a");
 }
 
 TEST(SimilarityTest, DateSimilarityToleratesRecordDefects) {

@@ -172,6 +172,29 @@ std::string NormaliseName(std::string_view name) {
   return out;
 }
 
+std::string NormaliseKey(std::string_view in, unsigned how) {
+  if (how & kKeyName) return NormaliseName(in);
+  std::string plain;
+  if (how & kKeyStripAccents) {
+    StripAccents(in, &plain);
+    in = plain;
+  }
+  std::string out;
+  out.reserve(in.size());
+  size_t kept = 0;  // size of `out` up to its last non-space code point
+  ForEachCodePoint(in, [&](uint32_t cp, std::string_view bytes) {
+    const bool space = cp != kInvalidCodePoint && IsSpace(cp);
+    if ((how & kKeyTrim) && space && out.empty()) return;
+    if (cp == kInvalidCodePoint || !(how & kKeyLower))
+      out.append(bytes);
+    else
+      AppendUtf8(ToLower(cp), &out);
+    if (!space) kept = out.size();
+  });
+  if (how & kKeyTrim) out.resize(kept);
+  return out;
+}
+
 std::string SortWords(std::string_view normalised) {
   std::vector<std::string_view> words;
   size_t start = 0;
@@ -329,7 +352,6 @@ bool ParsePartialDate(std::string_view t, PartialDate* out) {
   }
   if (!ok || d.year == 0 || d.month > 12 || d.day > 31 || !ValidDay(d.year, d.month, d.day))
     return false;
-  if (d.month == 0) d.day = 0;  // a day without its month means nothing
   *out = d;
   return true;
 }
@@ -346,7 +368,10 @@ double DateSimilarity(const PartialDate& a, const PartialDate& b, int max_days) 
                    kDayPlaceholder = 0.8, kMonthUnknown = 0.8, kYearPlaceholder = 0.7,
                    kYearTypo = 0.5;
   if (a.empty() || b.empty()) return 0.0;
-  if (a.year == b.year && a.month == b.month && a.day == b.day) return kSame;
+  // Only two complete dates can be the same date: equal partial dates
+  // (00/03/1957 twice) fall through to the partial cases below.
+  if (a.complete() && b.complete() && a.month == b.month && a.day == b.day && a.year == b.year)
+    return kSame;
   if (a.complete() && b.complete() && max_days > 0) {
     const int32_t da =
         DaysFromCivil(a.year, static_cast<unsigned>(a.month), static_cast<unsigned>(a.day));
@@ -360,6 +385,7 @@ double DateSimilarity(const PartialDate& a, const PartialDate& b, int max_days) 
       if (a.day == 0 || b.day == 0) return kDayUnknown;
       if (a.day == 1 || b.day == 1) return kDayPlaceholder;
     }
+    // A day recorded without its month (13/00/1957) says too little to count.
     if (a.month == 0 || b.month == 0) return kMonthUnknown;
     if ((a.month == 1 && a.day == 1) || (b.month == 1 && b.day == 1)) return kYearPlaceholder;
     return 0.0;

@@ -22,6 +22,19 @@ std::u32string ToCodePoints(std::string_view utf8);
 // "  Jean-François d'Arcy " -> "JEAN FRANCOIS D ARCY".
 std::string NormaliseName(std::string_view name);
 
+// Key normalisations of the `join` kind's `normalize` (flags combine):
+// trim (leading and trailing IsSpace), lower (text.h ToLower), strip_accents
+// (text.h StripAccents: "Œ" -> "OE", "Ł" -> "L"), and name: NormaliseName,
+// the normalisation fuzzy_join compares names on (it implies the others, in
+// upper case). Invalid bytes are kept.
+enum KeyNormalisation : unsigned {
+  kKeyTrim = 1,
+  kKeyLower = 2,
+  kKeyStripAccents = 4,
+  kKeyName = 8,
+};
+std::string NormaliseKey(std::string_view in, unsigned how);
+
 // The same words in alphabetical order ("PIERRE JEAN" -> "JEAN PIERRE"), for
 // comparisons where the order of given names does not matter.
 std::string SortWords(std::string_view normalised);
@@ -69,17 +82,19 @@ struct PartialDate {
 };
 
 // Reads "YYYY-MM-DD", "YYYYMMDD" or "DD/MM/YYYY" (00 allowed for the day and
-// month); false for anything else, including an impossible date (31/02).
+// month; a day with an unknown month, 13/00/1957, keeps its day); false for
+// anything else, including an impossible date (31/02).
 bool ParsePartialDate(std::string_view text, PartialDate* out);
 PartialDate PartialDateFromDays(int32_t days_since_epoch);
 
 // Similarity of two birth dates, with `max_days` the tolerance in days:
-//   1.0   same date
+//   1.0   same complete date (only complete dates score 1)
 //   0.9   both complete, at most max_days apart (max_days > 0)
 //   0.9   same year, day and month swapped (03/04 vs 04/03)
-//   0.85  same year and month, a day unknown on one side (00)
+//   0.85  same year and month, the day unknown on one or both sides (00/03/1957)
 //   0.8   same year and month, a day is 01 on one side (a common placeholder)
-//   0.8   same year, month unknown on one side
+//   0.8   same year, the month unknown on one or both sides (00/00/1957,
+//         13/00/1957: a day without its month is ignored)
 //   0.7   same year, one side is 01/01 (placeholder for an unknown date)
 //   0.5   same month and day, years one digit apart (1952 vs 1953, 1925 vs 1952
 //         is not) — a typing error
