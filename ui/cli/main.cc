@@ -34,6 +34,7 @@
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
 #include "ui/cli/release_commands.h"
+#include "ui/cli/schedule_commands.h"
 #include "ui/cli/vcs_commands.h"
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
@@ -1409,6 +1410,7 @@ int Main(int argc, char** argv) {
   model_show->add_option("--version", model_version, "A version id or unique prefix");
   VcsCommands vcs(app);                   // history, diff
   ReleaseCommands release_commands(app);  // releases, rollback, audit
+  ScheduleCommands schedule_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -1438,6 +1440,7 @@ int Main(int argc, char** argv) {
   if (*catalog_search) return CmdCatalogSearch(g, search_text, search_format);
   if (*promote) return CmdPromote(g, promote_opts);
   if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version);
+  if (schedule_commands.parsed()) return schedule_commands.Run(g.dir, g.env);
   if (vcs.Selected()) {
     auto root = WorkspaceRoot(g);
     Status st = root.ok() ? vcs.Run(*root) : root.status();
