@@ -193,6 +193,34 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
+    // 6: schedules (schedule_state.h): fired slots, one row per (flow, environment,
+    // nominal local time, zone); each schedule's first-seen time and pause state.
+    R"sql(
+CREATE TABLE schedule_slots (
+  flow TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  nominal TEXT NOT NULL,
+  timezone TEXT NOT NULL,
+  fire_at TEXT NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'scheduled',
+  claimed_at TEXT NOT NULL,
+  claimed_by TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  UNIQUE (flow, environment, nominal, timezone)
+);
+CREATE INDEX schedule_slots_by_fire ON schedule_slots(flow, environment, fire_at);
+CREATE TABLE schedules (
+  flow TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  definition TEXT NOT NULL DEFAULT '',
+  first_seen TEXT NOT NULL DEFAULT '',
+  paused INTEGER NOT NULL DEFAULT 0,
+  paused_at TEXT NOT NULL DEFAULT '',
+  paused_by TEXT NOT NULL DEFAULT '',
+  resumed_at TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (flow, environment)
+);
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 

@@ -26,6 +26,7 @@
 
 #include "catalog/audit.h"
 #include "catalog/release.h"
+#include "catalog/schedule_state.h"
 #include "core/base/actor.h"
 #include "core/base/status.h"
 
@@ -37,7 +38,7 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 5;
+inline constexpr int kCatalogSchemaVersion = 6;
 // The SQL that takes a catalog from schema version - 1 to `version` (1 creates it),
 // for tests that build an older catalog and tools that inspect the history.
 const char* CatalogMigrationSql(int version);
@@ -294,6 +295,28 @@ class Catalog {
   // not match, "audit entry 7 was altered or removed" (also for a missing
   // entry, including the last one).
   Status VerifyAudit();
+
+  // ---- schedules (schedule_state.h) ----
+  // Records that slot `s` fires, before its run is created: true when this
+  // call claimed it, false when it was already claimed (by anyone, ever).
+  Result<bool> TryClaimSlot(const SlotClaim& s);
+  // Attaches the run created for a claimed slot.
+  Status SetSlotRun(const SlotClaim& s, const std::string& run_id);
+  // The claimed slot of (flow, env) with the latest nominal time in `timezone`.
+  Result<std::optional<SlotClaim>> LastClaimedSlot(const std::string& flow, const std::string& env,
+                                                   const std::string& timezone);
+  // The state of (flow, env) after seeing its schedule `definition` at `now`
+  // (ISO-8601 UTC): first_seen is `now` the first time and whenever the
+  // definition changed, else kept; the pause state is kept.
+  Result<ScheduleState> ObserveSchedule(const std::string& flow, const std::string& env,
+                                        const std::string& definition, const std::string& now);
+  // The recorded state, if any.
+  Result<std::optional<ScheduleState>> GetScheduleState(const std::string& flow,
+                                                        const std::string& env);
+  // Pauses or resumes (flow, env) at `now` by `who`: false (nothing changed)
+  // when it already was in that state.
+  Result<bool> SetSchedulePaused(const std::string& flow, const std::string& env, bool paused,
+                                 const Actor& who, const std::string& now);
 
   // PRAGMA integrity_check; "ok" when sound.
   Result<std::string> IntegrityCheck();

@@ -71,10 +71,17 @@ struct RecipeSpec {
   bool operator==(const RecipeSpec&) const = default;
 };
 
+// `schedule:` as written (validated by the loader; core/sched/schedule.h
+// says what each field means; core/flow/schedule_spec.h compiles it).
 struct Schedule {
-  std::string cron;  // five fields
-  std::string timezone = "UTC";
+  std::string cron;  // five fields, or a shortcut (@daily)
+  std::string timezone = "Europe/Paris";
   std::string catchup = "latest";  // latest | all | none
+  int catchup_max = 10;            // `catchup: {policy, max, window}`
+  std::string catchup_window = "7d";
+  std::string start, end;               // local "YYYY-MM-DD[THH:MM]", "" for none
+  std::string dst_gap = "run_at_next";  // run_at_next | skip
+  std::string dst_overlap = "first";    // first | second
   SourceLoc loc;
   bool operator==(const Schedule&) const = default;
 };

@@ -350,6 +350,12 @@ bool EncodeFlow(const Flow& flow, std::string* out) {
     e.String(flow.schedule->cron);
     e.String(flow.schedule->timezone);
     e.String(flow.schedule->catchup);
+    e.Varint(static_cast<uint64_t>(flow.schedule->catchup_max));
+    e.String(flow.schedule->catchup_window);
+    e.String(flow.schedule->start);
+    e.String(flow.schedule->end);
+    e.String(flow.schedule->dst_gap);
+    e.String(flow.schedule->dst_overlap);
     e.Loc(flow.schedule->loc, file);
   }
   e.Byte(flow.partitioning.has_value());
@@ -411,6 +417,12 @@ bool DecodeFlow(std::string_view bytes, Flow* out) {
     s.cron = d.String();
     s.timezone = d.String();
     s.catchup = d.String();
+    s.catchup_max = static_cast<int>(d.Varint());
+    s.catchup_window = d.String();
+    s.start = d.String();
+    s.end = d.String();
+    s.dst_gap = d.String();
+    s.dst_overlap = d.String();
     s.loc = d.Loc(file);
     flow.schedule = std::move(s);
   }

@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/flow/flow_cache.h"
+#include "core/sched/schedule.h"
 
 namespace alambic {
 
@@ -1060,6 +1061,67 @@ DatasetSpec ParseDataset(Reader& r, std::string_view name, int node) {
   return ds;
 }
 
+// `schedule: {cron, timezone, start, end, dst_gap, dst_overlap, catchup}`;
+// each value checked as core/sched reads it, the error at its place.
+Schedule ParseSchedule(Reader& r, int v) {
+  Schedule s;
+  s.loc = r.Loc(v);
+  auto check = [&](int node, const Status& st) {
+    if (!st.ok()) r.Error(node, "schedule " + st.message());
+  };
+  r.ForEachKey(v, What{"schedule"},
+               {"cron", "timezone", "catchup", "start", "end", "dst_gap", "dst_overlap"},
+               [&](std::string_view sk, int, int sv) {
+                 if (sk == "cron") {
+                   if (r.String(sv, "schedule cron", &s.cron))
+                     check(sv, sched::CronExpr::Parse(s.cron).status());
+                 } else if (sk == "timezone") {
+                   if (r.String(sv, "schedule timezone", &s.timezone))
+                     check(sv, sched::TimeZone::Load(s.timezone).status());
+                 } else if (sk == "start" || sk == "end") {
+                   std::string* out = sk == "start" ? &s.start : &s.end;
+                   if (r.String(sv, fmt::format("schedule {}", sk), out)) {
+                     auto t = sched::ParseLocalTime(*out);
+                     if (!t.ok())
+                       r.Error(sv, fmt::format("schedule {} {}", sk, t.status().message()));
+                   }
+                 } else if (sk == "dst_gap") {
+                   if (r.String(sv, "schedule dst_gap", &s.dst_gap))
+                     check(sv, sched::ParseDstGap(s.dst_gap).status());
+                 } else if (sk == "dst_overlap") {
+                   if (r.String(sv, "schedule dst_overlap", &s.dst_overlap))
+                     check(sv, sched::ParseDstOverlap(s.dst_overlap).status());
+                 } else if (r.IsMap(sv)) {  // catchup: {policy, max, window}
+                   r.ForEachKey(
+                       sv, What{"schedule catchup"}, {"policy", "max", "window"},
+                       [&](std::string_view ck, int, int cv) {
+                         if (ck == "policy") {
+                           if (r.String(cv, "schedule catchup policy", &s.catchup))
+                             check(cv, sched::ParseCatchupMode(s.catchup).status());
+                         } else if (ck == "max") {
+                           nlohmann::json j = r.ToJson(cv);
+                           if (!j.is_number_integer() || j.get<int64_t>() < 1 ||
+                               j.get<int64_t>() > sched::kMaxCatchupMax)
+                             r.Error(cv, fmt::format("schedule catchup max must be an integer "
+                                                     "between 1 and {}",
+                                                     sched::kMaxCatchupMax));
+                           else
+                             s.catchup_max = j.get<int>();
+                         } else if (r.String(cv, "schedule catchup window", &s.catchup_window)) {
+                           check(cv, sched::ParseWindow(s.catchup_window).status());
+                         }
+                       });
+                 } else if (r.String(sv, "schedule catchup", &s.catchup)) {
+                   check(sv, sched::ParseCatchupMode(s.catchup).status());
+                 }
+               });
+  if (s.cron.empty()) r.Error(v, "schedule has no cron expression");
+  auto start = sched::ParseLocalTime(s.start), end = sched::ParseLocalTime(s.end, true);
+  if (start.ok() && end.ok() && *end < *start)
+    r.Error(v, fmt::format("schedule end {} is before its start {}", s.end, s.start));
+  return s;
+}
+
 Flow ReadFlow(Reader& r, int root, const std::string& file, Flow flow,
               std::vector<Diagnostic>* diags) {
   if (!r.IsMap(root)) {
@@ -1080,31 +1142,7 @@ Flow ReadFlow(Reader& r, int root, const std::string& file, Flow flow,
         } else if (key == "description") {
           r.String(v, "description", &flow.description);
         } else if (key == "schedule") {
-          Schedule s;
-          s.loc = r.Loc(v);
-          r.ForEachKey(
-              v, What{"schedule"}, {"cron", "timezone", "catchup"},
-              [&](std::string_view sk, int, int sv) {
-                if (sk == "cron") {
-                  if (r.String(sv, "schedule cron", &s.cron)) {
-                    std::istringstream ss(s.cron);
-                    int fields = 0;
-                    for (std::string f; ss >> f;) ++fields;
-                    if (fields != 5)
-                      r.Error(sv, fmt::format("schedule cron '{}' must have 5 fields "
-                                              "(minute hour day-of-month month day-of-week)",
-                                              s.cron));
-                  }
-                } else if (sk == "timezone") {
-                  r.String(sv, "schedule timezone", &s.timezone);
-                } else if (r.String(sv, "schedule catchup", &s.catchup) && s.catchup != "latest" &&
-                           s.catchup != "all" && s.catchup != "none") {
-                  r.Error(sv, fmt::format("schedule catchup must be latest, all or none, not '{}'",
-                                          s.catchup));
-                }
-              });
-          if (s.cron.empty()) r.Error(v, "schedule has no cron expression");
-          flow.schedule = s;
+          flow.schedule = ParseSchedule(r, v);
         } else if (key == "partitions") {
           Partitioning p;
           p.loc = r.Loc(v);

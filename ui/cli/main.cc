@@ -36,6 +36,7 @@
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
 #include "ui/cli/release_commands.h"
+#include "ui/cli/schedule_commands.h"
 #include "ui/cli/vcs_commands.h"
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
@@ -1713,6 +1714,7 @@ int Main(int argc, char** argv) {
   AddFormat(model_show, &model_format);
   VcsCommands vcs(app);                   // history, diff
   ReleaseCommands release_commands(app);  // releases, rollback, audit
+  ScheduleCommands schedule_commands(app);
 
   // Hidden (group ""): the build writes the completion script and the man page with them.
   std::string docs_shell, docs_output;
@@ -1762,6 +1764,7 @@ int Main(int argc, char** argv) {
   if (*catalog_search) return CmdCatalogSearch(g, search_text, search_format);
   if (*promote) return CmdPromote(g, promote_opts, promote_format);
   if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version, model_format);
+  if (schedule_commands.parsed()) return schedule_commands.Run(g.dir, g.env);
   if (vcs.Selected()) {
     auto root = WorkspaceRoot(g);
     Status st = root.ok() ? vcs.Run(*root) : root.status();
