@@ -55,9 +55,9 @@ struct CollectParams {
 };
 
 // Params that only make sense for CSV input.
-constexpr const char* kCsvOnlyParams[] = {"delimiter",   "header",    "null_values", "schema",
-                                          "decimal",     "date_format", "skip_rows", "comment",
-                                          "fill",        "max_bad_rows"};
+constexpr const char* kCsvOnlyParams[] = {"delimiter", "header",      "null_values", "schema",
+                                          "decimal",   "date_format", "skip_rows",   "comment",
+                                          "fill",      "max_bad_rows"};
 // Params of text files (csv, json, ndjson): how their bytes are decoded.
 constexpr const char* kTextParams[] = {"encoding", "member", "max_decompressed_bytes"};
 
@@ -123,10 +123,9 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       if (!q->is_string() || q->get<std::string>().empty())
         return ParamError("query", "must be a non-empty string");
       out.query = q->get<std::string>();
-      for (const char* k :
-           {"format", "timeout", "delimiter", "header", "encoding", "null_values", "schema",
-            "decimal", "date_format", "skip_rows", "comment", "fill", "max_bad_rows", "member",
-            "max_decompressed_bytes"})
+      for (const char* k : {"format", "timeout", "delimiter", "header", "encoding", "null_values",
+                            "schema", "decimal", "date_format", "skip_rows", "comment", "fill",
+                            "max_bad_rows", "member", "max_decompressed_bytes"})
         if (p.contains(k)) return ParamError(k, "does not apply to a connection query");
       return out;
     }
@@ -436,8 +435,8 @@ class CollectKind final : public RecipeKind {
         return WithMessage(table.status(), std::move(msg)).WithContext(prefix);
       }
     } else {
-      table = ReadText(ctx, p, DecodeFile(file, TextOptions(ctx, p, p.path)), p.path, true,
-                       &report);
+      table =
+          ReadText(ctx, p, DecodeFile(file, TextOptions(ctx, p, p.path)), p.path, true, &report);
       if (!table.ok()) return table.status().WithContext(prefix);
       AddReport(report, p.path, &rejects);
     }

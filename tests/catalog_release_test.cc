@@ -454,7 +454,7 @@ TEST(CatalogMigrationTest, MigratesASchema4CatalogKeepingItsData) {
   }
   auto cat = Catalog::Open(path);
   ASSERT_TRUE(cat.ok()) << cat.status().message();
-  EXPECT_EQ((*cat)->schema_version(), 5);
+  EXPECT_EQ((*cat)->schema_version(), kCatalogSchemaVersion);
   RunRecord run = *(*cat)->FindRun("r1");
   EXPECT_EQ(run.git_commit, "abc");
   EXPECT_EQ(run.host, "lab-1");

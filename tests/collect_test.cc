@@ -78,10 +78,11 @@ TEST_F(CollectTest, IsASourceWithOneOutputAndAnOptionalRejectsOutput) {
   std::vector<std::string> names;
   for (const auto& p : kind_->params()) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{
-                       "path", "url", "timeout", "connection", "query", "source_column", "format",
-                       "delimiter", "header", "encoding", "member", "max_decompressed_bytes",
-                       "null_values", "schema", "decimal", "date_format", "skip_rows", "comment",
-                       "fill", "max_bad_rows"}));
+                       "path",        "url",           "timeout", "connection",
+                       "query",       "source_column", "format",  "delimiter",
+                       "header",      "encoding",      "member",  "max_decompressed_bytes",
+                       "null_values", "schema",        "decimal", "date_format",
+                       "skip_rows",   "comment",       "fill",    "max_bad_rows"}));
 }
 
 TEST_F(CollectTest, ReadsALatin1CsvWithItsParams) {

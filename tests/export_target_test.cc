@@ -194,10 +194,7 @@ TEST_F(ExportTargetTest, ExportsMayNotWriteTheWorkspacesCodeGitDataOrState) {
     WriteFlow(path);
     auto r = Run({"run"});
     EXPECT_NE(r.code, 0) << path;
-    EXPECT_THAT(r.err, HasSubstr("recipe publish: path '" + path + "' is inside")) << path;
-    r = Run({"plan"});
-    EXPECT_NE(r.code, 0) << path;
-    EXPECT_THAT(r.err, HasSubstr("recipe publish: path '" + path + "'")) << path;
+    EXPECT_THAT(r.out + r.err, HasSubstr("recipe publish: path '" + path + "' is inside")) << path;
   }
   EXPECT_EQ(ReadFile(ws_ / ".git" / "config"), "[core]\n");
   EXPECT_EQ(ReadFile(ws_ / "alambic.yaml"), yaml);
@@ -210,14 +207,15 @@ TEST_F(ExportTargetTest, ExportsMayNotWriteTheWorkspacesCodeGitDataOrState) {
     WriteFlow(path);
     auto r = Run({"run"});
     EXPECT_NE(r.code, 0) << path;
-    EXPECT_THAT(r.err, HasSubstr("recipe publish: path '" + path + "' is outside the workspace"));
+    EXPECT_THAT(r.out + r.err,
+                HasSubstr("recipe publish: path '" + path + "' is outside the workspace"));
   }
   // A symlink to a missing file outside: SQLite would follow it.
   fs::create_symlink(dir_.path() / "elsewhere" / "new.db", ws_ / "out" / "dangling.db");
   WriteFlow("out/dangling.db");
   auto r = Run({"run"});
   EXPECT_NE(r.code, 0);
-  EXPECT_THAT(r.err, HasSubstr("symbolic link to a missing file"));
+  EXPECT_THAT(r.out + r.err, HasSubstr("symbolic link to a missing file"));
   EXPECT_TRUE(fs::is_empty(dir_.path() / "elsewhere"));
 
   // A data root opens a place outside the workspace.

@@ -78,7 +78,8 @@ TEST_F(SqliteSourceTest, TheDatabaseIsOpenedReadOnly) {
   auto write = Run({{"connection", "refdb"}, {"query", "delete from centres"}});
   ASSERT_FALSE(write.ok());
   EXPECT_EQ(write.status().message(),
-            "recipe collect_ref: connection refdb: the query must only read (select ...)");
+            "recipe collect_ref: connection refdb: the query must be one read-only statement "
+            "(select ...): a write is not allowed");
   auto two = Run({{"connection", "refdb"}, {"query", "select 1; select 2"}});
   ASSERT_FALSE(two.ok());
   EXPECT_EQ(two.status().message(),

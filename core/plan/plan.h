@@ -25,7 +25,7 @@ namespace alambic {
 
 // Bumped when the on-disk format or a built-in kind's semantics change, so that
 // every version id changes with it.
-inline constexpr const char* kEngineFormatVersion = "alambic-format-1";
+inline constexpr const char* kEngineFormatVersion = "alambic-format-2";
 
 enum class Decision { kRun, kUpToDate, kNotSelected };
 

@@ -281,10 +281,14 @@ Result<Table> Table::Make(Schema schema, std::vector<ColumnPtr> columns, int64_t
       return Status::Invalid(fmt::format("column '{}' has {} rows, expected {}", f.name,
                                          columns[i]->length, num_rows));
   }
-  for (size_t i = 0; i < schema.fields.size(); ++i)
-    for (size_t j = i + 1; j < schema.fields.size(); ++j)
-      if (schema.fields[i].name == schema.fields[j].name)
+  // Linear in the number of columns (a script may declare hundreds of thousands).
+  if (schema.fields.size() > 1) {
+    std::unordered_map<std::string_view, size_t> seen;
+    seen.reserve(schema.fields.size());
+    for (size_t i = 0; i < schema.fields.size(); ++i)
+      if (!seen.emplace(schema.fields[i].name, i).second)
         return Status::Invalid(fmt::format("duplicate column name '{}'", schema.fields[i].name));
+  }
   Table t;
   t.schema_ = std::move(schema);
   t.columns_ = std::move(columns);

@@ -18,6 +18,7 @@ import subprocess
 import sys
 
 csv.field_size_limit(1 << 30)  # the corpus has fields over 1 MB
+NULL_MARKERS = {"NA", "N/A", "NULL", "null", "NaN", "nan"}
 ENCODINGS = {"utf-8": "utf-8", "latin-1": "latin-1", "windows-1252": "cp1252"}
 
 
@@ -42,7 +43,11 @@ def parse_timestamp(raw, fmt):
 
 def expected_value(raw, ctype, column, options):
     """Python's own reading of a raw cell as the type we inferred."""
-    if raw in options.get("null_values", [""]):
+    if "null_values" in options:
+        if raw in options["null_values"]:
+            return None
+    elif raw == "" or (ctype != "utf8" and raw in NULL_MARKERS):
+        # Default markers are nulls in a typed column, text in a text column.
         return None
     schema = options.get("schema", {}).get(column)
     fmt = options.get("date_format", "%d/%m/%Y")

@@ -133,7 +133,7 @@ case("long_field",
 lines = ["id,code,amount"]
 rows = []
 for i in range(1, 1201):
-    code = str(i) if i != 1001 else "N/A"
+    code = str(i) if i != 1001 else "A1001"
     amount = str(i * 2) if i <= 1000 else f"{i}.5"
     lines.append(f"{i},{code},{amount}")
     rows.append([i, code, float(amount)])
