@@ -1,5 +1,6 @@
 #include "core/sched/schedule.h"
 
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -69,10 +70,12 @@ TEST(ScheduleTest, PermisMondaysAtThreeAcrossBothTransitions) {
                                       "2026-11-02T03:00 2026-11-02T02:00:00Z"}));
 }
 
-// Fire times per local day of an hourly schedule.
+// Fire times per local day of an hourly schedule, for the slots firing in
+// [from, to) (Next is strictly after its instant: start one second earlier so
+// that a slot firing exactly at `from` counts).
 std::map<std::string, int> PerDay(const Schedule& s, const char* from, const char* to) {
   std::map<std::string, int> days;
-  for (const auto& slot : s.Next(Utc(from), 200))
+  for (const auto& slot : s.Next(Utc(from) - std::chrono::seconds(1), 200))
     if (slot.at < Utc(to)) ++days[slot.nominal.ToString().substr(0, 10)];
   return days;
 }
@@ -137,6 +140,19 @@ TEST(ScheduleTest, ZoneNamesAreCheckedAndConfined) {
   EXPECT_EQ(FormatUtc(t->at), "2026-10-25T01:00:00Z");
   EXPECT_EQ(t->from.ToString(), "2026-10-25T03:00");
   EXPECT_EQ(t->to.ToString(), "2026-10-25T02:00");
+  // The spring one, and New York's (checked with Python's zoneinfo).
+  t = paris->NextTransition(Utc("2026-01-01T00:00:00Z"));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(FormatUtc(t->at), "2026-03-29T01:00:00Z");
+  EXPECT_EQ(t->from.ToString(), "2026-03-29T02:00");
+  EXPECT_EQ(t->to.ToString(), "2026-03-29T03:00");
+  auto ny = TimeZone::Load("America/New_York");
+  ASSERT_TRUE(ny.ok());
+  t = ny->NextTransition(Utc("2026-06-01T00:00:00Z"));
+  ASSERT_TRUE(t);
+  EXPECT_EQ(FormatUtc(t->at), "2026-11-01T06:00:00Z");
+  EXPECT_EQ(t->from.ToString(), "2026-11-01T02:00");
+  EXPECT_EQ(t->to.ToString(), "2026-11-01T01:00");
 }
 
 TEST(ScheduleTest, PolicyWordsAndWindows) {
@@ -206,6 +222,8 @@ TEST(CatchupTest, AcrossFallBackEachNominalSlotOnce) {
 
 // Independent oracle: Python's zoneinfo over the same tzdata, a year of daily
 // (02:30) and hourly schedules in three zones, policy run_at_next / first.
+// Debian's /usr/bin/python3 (zoneinfo, no shim), stepping only over the
+// nominal times: well under a second even on a loaded machine.
 TEST(ScheduleOracleTest, AYearOfFireTimesAgreesWithPythonZoneinfo) {
   const char* script = R"PY(
 import datetime as dt, zoneinfo, sys
@@ -220,19 +238,22 @@ def instant(z, l):
         b = m.replace(tzinfo=z, fold=0)
         if b.astimezone(UTC).astimezone(z).replace(tzinfo=None) == m:
             return b.astimezone(UTC)
+out = []
 for name in ["Europe/Paris", "America/New_York", "Asia/Tokyo"]:
     z = zoneinfo.ZoneInfo(name)
-    for cron, step in [("30 2 * * *", None), ("0 * * * *", 1)]:
-        l = dt.datetime(2026, 1, 1, 0, 0)
+    for cron, first, step in [("30 2 * * *", dt.datetime(2026, 1, 1, 2, 30), dt.timedelta(days=1)),
+                              ("0 * * * *", dt.datetime(2026, 1, 1, 0, 0), dt.timedelta(hours=1))]:
+        l = first
         while l.year == 2026:
-            if (step and l.minute == 0) or (not step and l.hour == 2 and l.minute == 30):
-                print(name, cron, l.strftime("%Y-%m-%dT%H:%M"), instant(z, l).strftime("%Y-%m-%dT%H:%M:%SZ"))
-            l += dt.timedelta(minutes=30)
+            out.append(f"{name} {cron} {l:%Y-%m-%dT%H:%M} {instant(z, l):%Y-%m-%dT%H:%M:%SZ}")
+            l += step
+sys.stdout.write("\n".join(out) + "\n")
 )PY";
   testing::TempDir dir;
   testing::WriteFile(dir.path() / "oracle.py", script);
-  FILE* p =
-      popen(("python3 " + testing::ShellQuote((dir.path() / "oracle.py").string())).c_str(), "r");
+  FILE* p = popen(
+      ("/usr/bin/python3 " + testing::ShellQuote((dir.path() / "oracle.py").string())).c_str(),
+      "r");
   ASSERT_NE(p, nullptr);
   std::map<std::string, std::vector<std::string>> expected;
   char buf[256];
@@ -268,17 +289,33 @@ TEST(ScheduleCatalogTest, ASlotIsClaimedOnceAcrossConnections) {
   auto a = Catalog::Open(dir.path() / "catalog.db");
   ASSERT_TRUE(a.ok());
   EXPECT_EQ((*a)->schema_version(), kCatalogSchemaVersion);
-  auto b = Catalog::OpenReader(dir.path() / "catalog.db");  // a second daemon's connection
-  ASSERT_TRUE(b.ok());
+  // A second daemon's connection: a writer like the first (a read-only one
+  // cannot claim anything).
+  auto b = Catalog::Open(dir.path() / "catalog.db");
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  // Claims `slot` through `c`; an error fails the test rather than reading as a bool.
+  auto claim = [](Catalog& c, const SlotClaim& slot) {
+    auto r = c.TryClaimSlot(slot);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() && *r;
+  };
   SlotClaim s{"permis", "warehouse", "2026-10-25T02:30", "Europe/Paris", "2026-10-25T00:30:00Z"};
-  EXPECT_EQ(*(*a)->TryClaimSlot(s), true);
-  EXPECT_EQ(*(*b)->TryClaimSlot(s), false);
+  EXPECT_TRUE(claim(**a, s));
+  EXPECT_FALSE(claim(**b, s));
+  EXPECT_FALSE(claim(**a, s));
   SlotClaim second = s;  // the second occurrence of 02:30 is the same slot
   second.fire_at = "2026-10-25T01:30:00Z";
-  EXPECT_EQ(*(*b)->TryClaimSlot(second), false);
+  EXPECT_FALSE(claim(**b, second));
   SlotClaim other_env = s;
   other_env.environment = "datalab";
-  EXPECT_EQ(*(*b)->TryClaimSlot(other_env), true);
+  EXPECT_TRUE(claim(**b, other_env));
+  // A read-only connection cannot claim: an error, never a claim.
+  auto reader = Catalog::OpenReader(dir.path() / "catalog.db");
+  ASSERT_TRUE(reader.ok());
+  SlotClaim third = s;
+  third.flow = "other";
+  EXPECT_FALSE((*reader)->TryClaimSlot(third).ok());
+  EXPECT_TRUE(claim(**b, third));
   ASSERT_TRUE((*a)->SetSlotRun(s, "run-1").ok());
   auto last = (*b)->LastClaimedSlot("permis", "warehouse", "Europe/Paris");
   ASSERT_TRUE(last.ok() && last->has_value());

@@ -164,7 +164,10 @@ std::optional<TimeZone::Transition> TimeZone::NextTransition(Instant t) const {
   cctz::time_zone::civil_transition ct;
   // Transitions that change only the abbreviation or the DST flag are skipped.
   for (Instant from = t; impl_->tz.next_transition(from, &ct);) {
-    const Instant at = impl_->tz.lookup(ct.to).pre;
+    // `to` is the wall clock at the transition: after a fall-back it happens
+    // twice and its first occurrence (pre) is an hour before the change, so
+    // the instant is the lookup's `trans` (equal to pre for a unique time).
+    const Instant at = impl_->tz.lookup(ct.to).trans;
     if (ct.from != ct.to) return Transition{at, FromCivil(ct.from), FromCivil(ct.to)};
     from = at;
   }

@@ -110,7 +110,9 @@ std::string Note(const sched::Schedule& s, const sched::Slot& slot) {
 }
 
 int List(Context& c) {
-  TextTable t({"flow", "schedule", "timezone", "policy", "state", "next run", "next run (UTC)"});
+  // Wide cells: the DST and catch-up policy must be read whole, never cut.
+  TextTable t({"flow", "schedule", "timezone", "policy", "state", "next run", "next run (UTC)"},
+              160);
   int n = 0;
   for (const auto& f : c.workspace.flows) {
     if (!f.schedule) continue;
