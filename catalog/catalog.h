@@ -79,6 +79,9 @@ struct RecipeRunRecord {
   // (succeeded), or the current versions it found up to date (up_to_date);
   // empty otherwise (schema 5).
   std::map<std::string, std::string> outputs;
+  // The rows of each output it published, in the recipe's output order
+  // (succeeded only; not stored: the dataset versions hold them).
+  std::vector<std::pair<std::string, int64_t>> output_rows;
 };
 
 // One edge of column-level lineage: output column `column` of a dataset version

@@ -1571,7 +1571,8 @@ Status ParseStep(const json& item, const StepDef& def, Step* step) {
   }
   if (def.name == "parse_date") step->on_error = OnError::kNull;
   if (auto it = step->options.find("on_error"); it != step->options.end()) {
-    std::string e = it->is_string() ? it->get<std::string>() : "";
+    // An unquoted `on_error: null` is YAML's null: the policy of that name.
+    std::string e = it->is_string() ? it->get<std::string>() : it->is_null() ? "null" : "";
     if (e == "fail") {
       step->on_error = OnError::kFail;
     } else if (e == "null") {

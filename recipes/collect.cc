@@ -267,7 +267,10 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
                                                     "type, format, on_error)",
                                                     column, key));
         if (auto e = spec.find("on_error"); e != spec.end()) {
-          const std::string name = e->is_string() ? e->get<std::string>() : "";
+          // An unquoted `on_error: null` is YAML's null: the policy of that name.
+          const std::string name = e->is_string() ? e->get<std::string>()
+                                   : e->is_null() ? "null"
+                                                  : "";
           if (name == "fail") {
             out.csv.on_error[column] = CsvOnError::kFail;
           } else if (name == "null") {

@@ -35,6 +35,7 @@
 
 #include "core/base/hash.h"
 #include "core/table/csv.h"
+#include "recipes/export.h"
 #include "recipes/recipe.h"
 
 namespace alambic {
@@ -224,8 +225,9 @@ bool NeedsNeutralising(std::string_view s) {
   return !s.empty() && kFormulaStarts.find(s[0]) != std::string_view::npos;
 }
 
-// Rows [begin, end) of `t` as a table; text cells that a spreadsheet would read
-// as a formula get a leading quote (counted in *neutralised).
+// Rows [begin, end) of `t` as a table, float cells as text with `decimal`; text
+// cells that a spreadsheet would read as a formula get a leading quote (counted
+// in *neutralised), unless `neutralised` is null.
 Result<Table> CsvBatch(const Table& t, int64_t begin, int64_t end, char decimal,
                        int64_t* neutralised) {
   std::vector<ColumnPtr> cols;
@@ -253,7 +255,8 @@ Result<Table> CsvBatch(const Table& t, int64_t begin, int64_t end, char decimal,
     ColumnBuilder b(c->type);
     b.Reserve(end - begin);
     for (int64_t i = begin; i < end; ++i) {
-      if (c->type == TypeId::kUtf8 && c->IsValid(i) && NeedsNeutralising(c->String(i))) {
+      if (neutralised && c->type == TypeId::kUtf8 && c->IsValid(i) &&
+          NeedsNeutralising(c->String(i))) {
         buf = "'";
         buf += c->String(i);
         b.AppendString(buf);
@@ -671,6 +674,19 @@ class ExportKind final : public RecipeKind {
 };
 
 }  // namespace
+
+Status WriteCsvWithDecimal(const Table& t, std::ostream& out, const CsvWriteOptions& options,
+                           char decimal) {
+  for (int64_t begin = 0; begin < t.num_rows() || begin == 0; begin += kBatchRows) {
+    const int64_t end = std::min(t.num_rows(), begin + kBatchRows);
+    ALAMBIC_ASSIGN_OR_RETURN(Table batch, CsvBatch(t, begin, end, decimal, nullptr));
+    CsvWriteOptions o = options;
+    o.header = options.header && begin == 0;
+    ALAMBIC_RETURN_IF_ERROR(WriteCsv(batch, out, o));
+    if (end >= t.num_rows()) break;
+  }
+  return Status::Ok();
+}
 
 void RegisterExportKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<ExportKind>()); }
 

@@ -111,6 +111,8 @@ TEST_F(ProgressTest, PlainModeTimestampsEveryEventAndEndsWithASummary) {
                              "f/r     succeeded  12,345      1.5s\n"
                              "f/s     failed          -      1.5s\n"));
   EXPECT_THAT(out, HasSubstr("failed f/s: recipe s: boom\n  second line\n"));
+  // The run's warnings are repeated after the table.
+  EXPECT_THAT(out, HasSubstr("      1.5s\n\nwarnings:\n  f/r: 3 rows dropped\nfailed f/s"));
   EXPECT_THAT(out, HasSubstr("run 01234567 failed in 0ms: 1 succeeded, 1 failed, 0 cancelled, 0 "
                              "skipped, 3 up to date\n"));
   EXPECT_THAT(out, Not(HasSubstr("\x1b[")));

@@ -632,6 +632,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
         const auto& s = res.staged[k];
         state.outputs[s.dataset] = s.version;
         rec.outputs[s.dataset] = s.version;
+        rec.output_rows.emplace_back(s.dataset, res.out_rows[k]);
         DatasetVersionRecord v;
         v.id = s.version;
         v.dataset = s.dataset;

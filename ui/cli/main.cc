@@ -32,6 +32,7 @@
 #include "core/vcs/promotion.h"
 #include "plugins/host.h"
 #include "plugins/loader.h"
+#include "recipes/export.h"
 #include "ui/cli/cli_docs.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
@@ -1037,7 +1038,7 @@ int CmdShow(const Globals& g, const std::string& dataset, int64_t head, const st
 }
 
 int CmdExport(const Globals& g, const std::string& dataset, const std::string& file,
-              const std::string& version) {
+              const std::string& version, const std::string& decimal) {
   auto h = OpenHistory(g);
   if (!h.ok()) return Fail(h.status());
   auto v = ResolveVersion(*h, dataset, version);
@@ -1058,7 +1059,9 @@ int CmdExport(const Globals& g, const std::string& dataset, const std::string& f
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) return Fail(Status::IoError(fmt::format("{}: cannot write", temp.string())));
-    Status st = WriteCsv(*t, out);
+    // A decimal comma goes with semicolon-separated cells, as in the export kind.
+    Status st = decimal == "," ? WriteCsvWithDecimal(*t, out, CsvWriteOptions{';', true}, ',')
+                               : WriteCsv(*t, out);
     out.close();
     if (st.ok() && !out) st = Status::IoError(fmt::format("{}: write failed", temp.string()));
     if (!st.ok()) {
@@ -1615,13 +1618,16 @@ int Main(int argc, char** argv) {
   show->add_option("--version", show_version, "A version id or unique prefix (default: current)");
   show->add_option("--format", show_format)->check(CLI::IsMember({"table", "csv", "json"}));
 
-  std::string export_ds, export_csv, export_version;
+  std::string export_ds, export_csv, export_version, export_decimal = ".";
   auto* exp = app.add_subcommand("export", "Write a dataset to a CSV file");
   exp->add_option("dataset", export_ds)->required();
   exp->add_option("--csv", export_csv, "Target file (missing folders are created)")
       ->required()
       ->type_name("FILE");
   exp->add_option("--version", export_version, "A version id or unique prefix (default: current)");
+  exp->add_option("--decimal", export_decimal,
+                  "Decimal separator of floats, . or , (with , cells are separated by ;)")
+      ->check(CLI::IsMember({".", ","}));
 
   int keep_runs = -1;
   bool dry_run = false;
@@ -1750,7 +1756,7 @@ int Main(int argc, char** argv) {
   if (*log) return CmdLog(g, log_run, log_recipe, log_format);
   if (*status) return CmdStatus(g, status_format);
   if (*show) return CmdShow(g, show_ds, show_head, show_version, show_format);
-  if (*exp) return CmdExport(g, export_ds, export_csv, export_version);
+  if (*exp) return CmdExport(g, export_ds, export_csv, export_version, export_decimal);
   if (*gc) return CmdGc(g, keep_runs, dry_run);
   if (*plugin_list) return CmdPluginList(g, plugin_format);
   if (*lineage)

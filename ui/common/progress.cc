@@ -13,6 +13,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 constexpr size_t kMaxErrorWidth = 100;
+constexpr size_t kMaxSummaryWarnings = 50;  // more are counted, not repeated
 
 // Printable, line by line, for multi-line text (a Lua traceback): the breaks
 // are kept, each line after the first starts with `indent`, tabs become four
@@ -149,6 +150,10 @@ void TerminalProgress::RecipeLog(const RecipeNode& node, LogLevel level, const s
   if (!verbose_ && level < LogLevel::kWarn) return;
   static const char* kNames[] = {"debug", "info", "warn", "error"};
   std::lock_guard l(mu_);
+  if (level == LogLevel::kWarn && warnings_.size() < kMaxSummaryWarnings)
+    warnings_.emplace_back(node.Label(), line);
+  else if (level == LogLevel::kWarn)
+    ++warnings_dropped_;
   Line(fmt::format("{:<8} {}: {}", kNames[static_cast<int>(level)], node.Label(),
                    PrintableLines(line, "  ")));
 }
@@ -165,7 +170,13 @@ void TerminalProgress::RecipeFinished(const RecipeNode& node, const RecipeRunRec
   std::lock_guard l(mu_);
   live_.erase(node.Label());
   std::string text = fmt::format("{:<8} {}", record.status, node.Label());
-  if (record.status == "succeeded") {
+  if (record.status == "succeeded" && record.output_rows.size() > 1) {
+    for (size_t k = 0; k < record.output_rows.size(); ++k)
+      text +=
+          fmt::format("{} {} {} rows", k == 0 ? " " : ",", Printable(record.output_rows[k].first),
+                      FormatCount(record.output_rows[k].second));
+    text += "  " + FormatDuration(record.duration_ms / 1000);
+  } else if (record.status == "succeeded") {
     text += fmt::format("  {} rows  {}", FormatCount(record.rows_out),
                         FormatDuration(record.duration_ms / 1000));
   } else if (!record.error.empty()) {
@@ -187,8 +198,20 @@ void TerminalProgress::RunFinished(const RunSummary& summary) {
       bool ran = r.status == "succeeded";
       table.AddRow({label, r.status, ran ? FormatCount(r.rows_out) : "-",
                     r.attempts > 0 ? FormatDuration(r.duration_ms / 1000) : "-"});
+      // A recipe with several outputs: one line per output under its total.
+      if (ran && r.output_rows.size() > 1)
+        for (const auto& [dataset, rows] : r.output_rows)
+          table.AddRow({"  -> " + dataset, "", FormatCount(rows), ""});
     }
     std::fprintf(out_, "\n%s", table.Render().c_str());
+  }
+  if (!warnings_.empty()) {
+    std::fprintf(out_, "\nwarnings:\n");
+    for (const auto& [label, line] : warnings_)
+      std::fprintf(out_, "  %s: %s\n", Printable(label).c_str(),
+                   PrintableLines(line, "    ").c_str());
+    if (warnings_dropped_ > 0)
+      std::fprintf(out_, "  … and %zu more (alambic log shows them all)\n", warnings_dropped_);
   }
   for (const auto& r : summary.recipes) {
     if (r.error.empty() || r.status == "skipped") continue;

@@ -1,6 +1,7 @@
 // Terminal progress for `alambic run`: on a TTY, one live line per running
 // recipe (rows done, elapsed time); otherwise plain timestamped lines. A summary
-// table (recipe, status, rows, duration) is printed at the end either way.
+// table (recipe, status, rows, duration; the rows of each output of a recipe
+// with several) and the run's warnings are printed at the end either way.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/exec/run.h"
 
@@ -40,7 +43,11 @@ class TerminalProgress final : public RunObserver {
   bool tty_, verbose_;
   std::mutex mu_;
   std::map<std::string, Live> live_;  // guarded by mu_
-  int drawn_ = 0;                     // live lines on screen, guarded by mu_
+  // Warn-level log lines of this run (recipe label, line), repeated in the
+  // summary; guarded by mu_.
+  std::vector<std::pair<std::string, std::string>> warnings_;
+  size_t warnings_dropped_ = 0;  // guarded by mu_
+  int drawn_ = 0;                // live lines on screen, guarded by mu_
   std::chrono::steady_clock::time_point last_draw_;
 };
 
