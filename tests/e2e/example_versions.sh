@@ -3,8 +3,10 @@
 # that is meant to keep behaviour (a refactoring, a faster operator) must keep
 # every id, or workspaces would rebuild for nothing. Runs permis (with a fixed
 # pseudonymisation key: the ids of pseudonymised datasets depend on the key's
-# id), matching and code_recipes from fresh copies and compares every dataset's
-# version id with tests/data/example_versions/NAME.json.
+# id) and matching from fresh copies and compares every dataset's version id
+# with tests/data/example_versions/NAME.json. code_recipes is left out: its
+# plugin recipes' ids include the plugin library's hash, which differs between
+# builds (release, debug).
 #   example_versions.sh ALAMBIC            check
 #   example_versions.sh ALAMBIC --update   rewrite the expected files (say why in the commit)
 set -euo pipefail
@@ -14,7 +16,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 status=0
-for ex in permis matching code_recipes; do
+for ex in permis matching; do
   cp -r "$ROOT/examples/$ex" "$WORK/$ex"
   cd "$WORK/$ex"
   if [[ $ex == permis ]]; then
