@@ -15,28 +15,6 @@ constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 constexpr size_t kMaxErrorWidth = 100;
 constexpr size_t kMaxSummaryWarnings = 50;  // more are counted, not repeated
 
-// Printable, line by line, for multi-line text (a Lua traceback): the breaks
-// are kept, each line after the first starts with `indent`, tabs become four
-// spaces; other control characters are escaped as by Printable.
-std::string PrintableLines(std::string_view s, std::string_view indent) {
-  std::string out;
-  size_t pos = 0;
-  for (;;) {
-    const size_t nl = s.find('\n', pos);
-    std::string line(
-        s.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::string expanded;
-    for (char c : line) expanded += c == '\t' ? std::string(4, ' ') : std::string(1, c);
-    if (pos > 0) out += indent;
-    out += Printable(expanded);
-    if (nl == std::string_view::npos) break;
-    out += '\n';
-    pos = nl + 1;
-  }
-  return out;
-}
-
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }

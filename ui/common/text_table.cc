@@ -90,4 +90,23 @@ std::string TextTable::Render() const {
   return out;
 }
 
+std::string PrintableLines(std::string_view s, std::string_view indent) {
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    const size_t nl = s.find('\n', pos);
+    std::string line(
+        s.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::string expanded;
+    for (char c : line) expanded += c == '\t' ? std::string(4, ' ') : std::string(1, c);
+    if (pos > 0) out += indent;
+    out += Printable(expanded);
+    if (nl == std::string_view::npos) break;
+    out += '\n';
+    pos = nl + 1;
+  }
+  return out;
+}
+
 }  // namespace alambic

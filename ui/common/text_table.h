@@ -29,6 +29,10 @@ class TextTable {
 // Escapes control characters (\n, \t, ESC, ...) so untrusted text cannot move
 // the cursor or recolour the terminal.
 std::string Printable(std::string_view s);
+// Printable, line by line, for multi-line text (a Lua traceback): the breaks
+// are kept, each line after the first starts with `indent`, tabs become four
+// spaces; other control characters are escaped as by Printable.
+std::string PrintableLines(std::string_view s, std::string_view indent);
 // Display width of UTF-8 text: code points, not bytes.
 size_t DisplayWidth(std::string_view s);
 
