@@ -46,6 +46,7 @@
 #include "core/base/secrets.h"
 #include "core/table/regex.h"
 #include "core/table/text.h"
+#include "core/vcs/git_paths.h"
 #include "recipes/recipe.h"
 
 namespace alambic {
@@ -1367,7 +1368,7 @@ class Hmac {
 
 Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
   auto key = ResolveEnvironmentKey(env.ctx.workspace, s.Str("key"), env.ctx.environment,
-                                   env.ctx.secrets_root);
+                                   GitTracksPath, env.ctx.secrets_root);
   if (!key.ok()) return env.Error(s, key.status().message());
   const std::string key_id = KeyId(*key);
   Hmac hmac(*key);
@@ -1654,7 +1655,8 @@ class CleanKind final : public RecipeKind {
       const std::string what = "secret " + ref.substr(kSecretPrefix.size());
       if (std::any_of(out.begin(), out.end(), [&](const VersionSalt& v) { return v.what == what; }))
         continue;
-      auto key = ResolveEnvironmentKey(ctx.workspace, ref, ctx.environment, ctx.secrets_root);
+      auto key = ResolveEnvironmentKey(ctx.workspace, ref, ctx.environment, GitTracksPath,
+                                       ctx.secrets_root);
       if (!key.ok())
         return key.status().WithContext(fmt::format("recipe {}: {}", ctx.recipe, s.Label()));
       out.push_back({what, KeyId(*key)});
