@@ -44,10 +44,11 @@
 #include <fmt/format.h>
 
 #include "core/base/secrets.h"
+#include "core/recipe/recipe.h"
 #include "core/table/regex.h"
 #include "core/table/text.h"
 #include "core/vcs/git_paths.h"
-#include "recipes/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -1729,6 +1730,6 @@ class CleanKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterCleanKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<CleanKind>()); }
+Status RegisterCleanKind(RecipeRegistry& r) { return r.Register(std::make_unique<CleanKind>()); }
 
 }  // namespace alambic

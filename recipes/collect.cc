@@ -17,12 +17,13 @@
 #include "core/base/hash.h"
 #include "core/flow/connections.h"
 #include "core/net/http_client.h"
+#include "core/recipe/recipe.h"
 #include "core/table/arrow_ipc.h"
 #include "core/table/csv.h"
 #include "core/table/decode.h"
 #include "core/table/json_read.h"
 #include "core/table/sqlite_read.h"
-#include "recipes/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -55,9 +56,9 @@ struct CollectParams {
 };
 
 // Params that only make sense for CSV input.
-constexpr const char* kCsvOnlyParams[] = {"delimiter",   "header",    "null_values", "schema",
-                                          "decimal",     "date_format", "skip_rows", "comment",
-                                          "fill",        "max_bad_rows"};
+constexpr const char* kCsvOnlyParams[] = {"delimiter", "header",      "null_values", "schema",
+                                          "decimal",   "date_format", "skip_rows",   "comment",
+                                          "fill",      "max_bad_rows"};
 // Params of text files (csv, json, ndjson): how their bytes are decoded.
 constexpr const char* kTextParams[] = {"encoding", "member", "max_decompressed_bytes"};
 
@@ -123,10 +124,9 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       if (!q->is_string() || q->get<std::string>().empty())
         return ParamError("query", "must be a non-empty string");
       out.query = q->get<std::string>();
-      for (const char* k :
-           {"format", "timeout", "delimiter", "header", "encoding", "null_values", "schema",
-            "decimal", "date_format", "skip_rows", "comment", "fill", "max_bad_rows", "member",
-            "max_decompressed_bytes"})
+      for (const char* k : {"format", "timeout", "delimiter", "header", "encoding", "null_values",
+                            "schema", "decimal", "date_format", "skip_rows", "comment", "fill",
+                            "max_bad_rows", "member", "max_decompressed_bytes"})
         if (p.contains(k)) return ParamError(k, "does not apply to a connection query");
       return out;
     }
@@ -436,8 +436,8 @@ class CollectKind final : public RecipeKind {
         return WithMessage(table.status(), std::move(msg)).WithContext(prefix);
       }
     } else {
-      table = ReadText(ctx, p, DecodeFile(file, TextOptions(ctx, p, p.path)), p.path, true,
-                       &report);
+      table =
+          ReadText(ctx, p, DecodeFile(file, TextOptions(ctx, p, p.path)), p.path, true, &report);
       if (!table.ok()) return table.status().WithContext(prefix);
       AddReport(report, p.path, &rejects);
     }
@@ -827,6 +827,8 @@ class CollectKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterCollectKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<CollectKind>()); }
+Status RegisterCollectKind(RecipeRegistry& r) {
+  return r.Register(std::make_unique<CollectKind>());
+}
 
 }  // namespace alambic

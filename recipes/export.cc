@@ -34,8 +34,9 @@
 #include <fmt/format.h>
 
 #include "core/base/hash.h"
+#include "core/recipe/recipe.h"
 #include "core/table/csv.h"
-#include "recipes/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -672,6 +673,6 @@ class ExportKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterExportKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<ExportKind>()); }
+Status RegisterExportKind(RecipeRegistry& r) { return r.Register(std::make_unique<ExportKind>()); }
 
 }  // namespace alambic

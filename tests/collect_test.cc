@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "core/recipe/recipe.h"
 #include "core/table/arrow_ipc.h"
-#include "recipes/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -34,7 +34,7 @@ class CapturingLogger final : public RecipeLogger {
 class CollectTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    kind_ = RecipeRegistry::Builtins().Find("collect");
+    kind_ = alambic::testing::BuiltinKinds().Find("collect");
     ASSERT_NE(kind_, nullptr);
     ws_ = dir_.path() / "ws";
     std::filesystem::create_directories(ws_);
@@ -78,10 +78,11 @@ TEST_F(CollectTest, IsASourceWithOneOutputAndAnOptionalRejectsOutput) {
   std::vector<std::string> names;
   for (const auto& p : kind_->params()) names.push_back(p.name);
   EXPECT_EQ(names, (std::vector<std::string>{
-                       "path", "url", "timeout", "connection", "query", "source_column", "format",
-                       "delimiter", "header", "encoding", "member", "max_decompressed_bytes",
-                       "null_values", "schema", "decimal", "date_format", "skip_rows", "comment",
-                       "fill", "max_bad_rows"}));
+                       "path",        "url",           "timeout", "connection",
+                       "query",       "source_column", "format",  "delimiter",
+                       "header",      "encoding",      "member",  "max_decompressed_bytes",
+                       "null_values", "schema",        "decimal", "date_format",
+                       "skip_rows",   "comment",       "fill",    "max_bad_rows"}));
 }
 
 TEST_F(CollectTest, ReadsALatin1CsvWithItsParams) {
