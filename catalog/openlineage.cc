@@ -55,7 +55,7 @@ json SchemaFacet(const OpenLineageOptions& o, const std::string& schema_json) {
 }
 
 // OpenLineage's transformation (type, subtype, masking) for one of our
-// transform names (recipes/recipe.h).
+// transform names (core/recipe/recipe.h).
 struct Transformation {
   const char* type;
   const char* subtype;

@@ -36,7 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/flow/flow.h"
+#include "core/base/diagnostic.h"
 
 namespace alambic {
 

@@ -19,8 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/hash.h"
-#include "core/table/arrow_c.h"
 #include "core/table/arrow_ipc.h"
+#include "plugins/arrow_c.h"
 
 namespace alambic::plugin_host {
 namespace {

@@ -7,8 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "core/recipe/recipe.h"
 #include "core/table/expr.h"
-#include "recipes/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -544,6 +545,6 @@ class CheckKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterCheckKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<CheckKind>()); }
+Status RegisterCheckKind(RecipeRegistry& r) { return r.Register(std::make_unique<CheckKind>()); }
 
 }  // namespace alambic

@@ -44,9 +44,11 @@
 #include <fmt/format.h>
 
 #include "core/base/secrets.h"
+#include "core/recipe/recipe.h"
 #include "core/table/regex.h"
 #include "core/table/text.h"
-#include "recipes/recipe.h"
+#include "core/vcs/git_paths.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -1367,7 +1369,7 @@ class Hmac {
 
 Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
   auto key = ResolveEnvironmentKey(env.ctx.workspace, s.Str("key"), env.ctx.environment,
-                                   env.ctx.secrets_root);
+                                   GitTracksPath, env.ctx.secrets_root);
   if (!key.ok()) return env.Error(s, key.status().message());
   const std::string key_id = KeyId(*key);
   Hmac hmac(*key);
@@ -1655,7 +1657,8 @@ class CleanKind final : public RecipeKind {
       const std::string what = "secret " + ref.substr(kSecretPrefix.size());
       if (std::any_of(out.begin(), out.end(), [&](const VersionSalt& v) { return v.what == what; }))
         continue;
-      auto key = ResolveEnvironmentKey(ctx.workspace, ref, ctx.environment, ctx.secrets_root);
+      auto key = ResolveEnvironmentKey(ctx.workspace, ref, ctx.environment, GitTracksPath,
+                                       ctx.secrets_root);
       if (!key.ok())
         return key.status().WithContext(fmt::format("recipe {}: {}", ctx.recipe, s.Label()));
       out.push_back({what, KeyId(*key)});
@@ -1728,6 +1731,6 @@ class CleanKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterCleanKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<CleanKind>()); }
+Status RegisterCleanKind(RecipeRegistry& r) { return r.Register(std::make_unique<CleanKind>()); }
 
 }  // namespace alambic

@@ -17,12 +17,13 @@
 #include "core/base/hash.h"
 #include "core/flow/connections.h"
 #include "core/net/http_client.h"
+#include "core/recipe/recipe.h"
 #include "core/table/arrow_ipc.h"
 #include "core/table/csv.h"
 #include "core/table/decode.h"
 #include "core/table/json_read.h"
 #include "core/table/sqlite_read.h"
-#include "recipes/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -829,6 +830,8 @@ class CollectKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterCollectKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<CollectKind>()); }
+Status RegisterCollectKind(RecipeRegistry& r) {
+  return r.Register(std::make_unique<CollectKind>());
+}
 
 }  // namespace alambic

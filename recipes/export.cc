@@ -34,9 +34,10 @@
 #include <fmt/format.h>
 
 #include "core/base/hash.h"
+#include "core/recipe/recipe.h"
 #include "core/table/csv.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/export.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 namespace {
@@ -688,6 +689,6 @@ Status WriteCsvWithDecimal(const Table& t, std::ostream& out, const CsvWriteOpti
   return Status::Ok();
 }
 
-void RegisterExportKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<ExportKind>()); }
+Status RegisterExportKind(RecipeRegistry& r) { return r.Register(std::make_unique<ExportKind>()); }
 
 }  // namespace alambic

@@ -2,8 +2,9 @@
 // false rows are dropped), optionally only some columns. One input, one output.
 #include <fmt/format.h>
 
+#include "core/recipe/recipe.h"
 #include "core/table/expr.h"
-#include "recipes/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -106,6 +107,6 @@ class FilterKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterFilterKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<FilterKind>()); }
+Status RegisterFilterKind(RecipeRegistry& r) { return r.Register(std::make_unique<FilterKind>()); }
 
 }  // namespace alambic

@@ -14,9 +14,10 @@
 
 #include <fmt/format.h>
 
+#include "core/recipe/recipe.h"
 #include "core/table/expr.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/lua_functions.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 namespace {
@@ -221,6 +222,8 @@ class FormulaKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterFormulaKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<FormulaKind>()); }
+Status RegisterFormulaKind(RecipeRegistry& r) {
+  return r.Register(std::make_unique<FormulaKind>());
+}
 
 }  // namespace alambic

@@ -38,10 +38,11 @@
 
 #include <fmt/format.h>
 
+#include "core/recipe/recipe.h"
 #include "core/table/expr.h"
 #include "core/table/similarity.h"
 #include "core/table/text.h"
-#include "recipes/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -967,8 +968,8 @@ class FuzzyJoinKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterFuzzyJoinKind(RecipeRegistry& r) {
-  (void)r.Register(std::make_unique<FuzzyJoinKind>());
+Status RegisterFuzzyJoinKind(RecipeRegistry& r) {
+  return r.Register(std::make_unique<FuzzyJoinKind>());
 }
 
 }  // namespace alambic

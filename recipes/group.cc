@@ -18,6 +18,7 @@
 #include "core/table/expr.h"
 #include "core/table/keys.h"
 #include "core/table/parallel.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -501,6 +502,6 @@ class GroupKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterGroupKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<GroupKind>()); }
+Status RegisterGroupKind(RecipeRegistry& r) { return r.Register(std::make_unique<GroupKind>()); }
 
 }  // namespace alambic

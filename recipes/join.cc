@@ -27,6 +27,7 @@
 #include "core/table/keys.h"
 #include "core/table/parallel.h"
 #include "core/table/similarity.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -458,6 +459,6 @@ class JoinKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterJoinKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<JoinKind>()); }
+Status RegisterJoinKind(RecipeRegistry& r) { return r.Register(std::make_unique<JoinKind>()); }
 
 }  // namespace alambic

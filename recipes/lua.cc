@@ -27,8 +27,9 @@
 
 #include <lua.hpp>
 
+#include "core/recipe/recipe.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/lua_sandbox.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 namespace {
@@ -699,6 +700,6 @@ class LuaKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterLuaKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<LuaKind>()); }
+Status RegisterLuaKind(RecipeRegistry& r) { return r.Register(std::make_unique<LuaKind>()); }
 
 }  // namespace alambic

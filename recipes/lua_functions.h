@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "core/base/status.h"
+#include "core/recipe/recipe.h"
 #include "core/table/table.h"
 #include "recipes/lua_sandbox.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 

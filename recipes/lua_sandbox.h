@@ -41,7 +41,7 @@
 
 #include "core/base/limits.h"
 #include "core/base/status.h"
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 
 struct lua_State;
 struct lua_Debug;

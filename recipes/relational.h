@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/status.h"
+#include "core/recipe/recipe.h"
 #include "core/table/keys.h"
 #include "core/table/table.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 

@@ -17,6 +17,7 @@
 
 #include "core/model/model.h"
 #include "core/model/xgboost.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -325,9 +326,9 @@ class EvaluateKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterScoreKinds(RecipeRegistry& r) {
-  (void)r.Register(std::make_unique<ScoreKind>());
-  (void)r.Register(std::make_unique<EvaluateKind>());
+Status RegisterScoreKinds(RecipeRegistry& r) {
+  ALAMBIC_RETURN_IF_ERROR(r.Register(std::make_unique<ScoreKind>()));
+  return r.Register(std::make_unique<EvaluateKind>());
 }
 
 }  // namespace alambic

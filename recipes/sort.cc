@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/table/keys.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -154,10 +155,10 @@ class TopKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterSortKinds(RecipeRegistry& r) {
-  (void)r.Register(std::make_unique<SortKind>());
-  (void)r.Register(std::make_unique<DistinctKind>());
-  (void)r.Register(std::make_unique<TopKind>());
+Status RegisterSortKinds(RecipeRegistry& r) {
+  ALAMBIC_RETURN_IF_ERROR(r.Register(std::make_unique<SortKind>()));
+  ALAMBIC_RETURN_IF_ERROR(r.Register(std::make_unique<DistinctKind>()));
+  return r.Register(std::make_unique<TopKind>());
 }
 
 }  // namespace alambic

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/table/expr.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -133,6 +134,6 @@ class SplitKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterSplitKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<SplitKind>()); }
+Status RegisterSplitKind(RecipeRegistry& r) { return r.Register(std::make_unique<SplitKind>()); }
 
 }  // namespace alambic

@@ -34,7 +34,8 @@
 
 #include <fmt/format.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/sql_lineage.h"
 
 namespace alambic {
@@ -1022,6 +1023,6 @@ class SqlKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterSqlKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<SqlKind>()); }
+Status RegisterSqlKind(RecipeRegistry& r) { return r.Register(std::make_unique<SqlKind>()); }
 
 }  // namespace alambic

@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 
 namespace alambic {
 

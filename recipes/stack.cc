@@ -2,7 +2,8 @@
 // matched by name; every input must have the same column names and types.
 #include <fmt/format.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -58,6 +59,6 @@ class StackKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterStackKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<StackKind>()); }
+Status RegisterStackKind(RecipeRegistry& r) { return r.Register(std::make_unique<StackKind>()); }
 
 }  // namespace alambic

@@ -2,7 +2,8 @@
 // recipe): used to materialise a dataset under another name or in another store.
 #include <fmt/format.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic {
 namespace {
@@ -25,6 +26,6 @@ class SyncKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterSyncKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<SyncKind>()); }
+Status RegisterSyncKind(RecipeRegistry& r) { return r.Register(std::make_unique<SyncKind>()); }
 
 }  // namespace alambic

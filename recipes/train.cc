@@ -20,6 +20,7 @@
 
 #include "core/model/model.h"
 #include "core/model/xgboost.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -934,6 +935,6 @@ class TrainKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterTrainKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<TrainKind>()); }
+Status RegisterTrainKind(RecipeRegistry& r) { return r.Register(std::make_unique<TrainKind>()); }
 
 }  // namespace alambic

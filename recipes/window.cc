@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "core/table/keys.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
 namespace alambic {
@@ -389,6 +390,6 @@ class WindowKind final : public RecipeKind {
 
 }  // namespace
 
-void RegisterWindowKind(RecipeRegistry& r) { (void)r.Register(std::make_unique<WindowKind>()); }
+Status RegisterWindowKind(RecipeRegistry& r) { return r.Register(std::make_unique<WindowKind>()); }
 
 }  // namespace alambic

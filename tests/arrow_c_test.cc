@@ -1,6 +1,6 @@
 // Tables through the Arrow C data interface: export then import gives the same
 // table for every column type, offsets are honoured, bad input is refused.
-#include "core/table/arrow_c.h"
+#include "plugins/arrow_c.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -9,7 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "tests/test_util.h"
 
 namespace alambic {
 namespace {
@@ -103,7 +104,7 @@ class CheckTest : public ::testing::Test {
   std::string ParamError(const json& checks) {
     return kind().CheckParams({{"checks", checks}}).message();
   }
-  const RecipeKind& kind() const { return *RecipeRegistry::Builtins().Find("check"); }
+  const RecipeKind& kind() const { return *alambic::testing::BuiltinKinds().Find("check"); }
   json params_;
   CapturingLogger log_;
   CancelToken cancel_;
@@ -165,7 +166,7 @@ std::string RunOn(const json& checks, const Schema& schema, const std::vector<Co
   ctx.params = &params;
   ctx.inputs = {{"in", std::make_shared<const Table>(*t)}};
   ctx.outputs = {"out"};
-  auto out = RecipeRegistry::Builtins().Find("check")->Run(ctx);
+  auto out = alambic::testing::BuiltinKinds().Find("check")->Run(ctx);
   return out.ok() ? "ok" : out.status().message();
 }
 
@@ -253,7 +254,7 @@ std::string RunOnStrings(const json& checks, const std::vector<std::optional<std
   ctx.params = &params;
   ctx.inputs = {{"in", std::make_shared<const Table>(*t)}};
   ctx.outputs = {"out"};
-  auto out = RecipeRegistry::Builtins().Find("check")->Run(ctx);
+  auto out = alambic::testing::BuiltinKinds().Find("check")->Run(ctx);
   return out.ok() ? "ok" : out.status().message();
 }
 

@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -86,7 +86,7 @@ std::string HmacHex(const std::string& key, const std::string& msg) {
 class CleanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    kind_ = RecipeRegistry::Builtins().Find("clean");
+    kind_ = alambic::testing::BuiltinKinds().Find("clean");
     ASSERT_NE(kind_, nullptr);
     ws_ = dir_.path() / "ws";
     WriteFile(ws_ / "alambic.yaml",

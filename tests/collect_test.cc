@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "core/recipe/recipe.h"
 #include "core/table/arrow_ipc.h"
-#include "recipes/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -34,7 +34,7 @@ class CapturingLogger final : public RecipeLogger {
 class CollectTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    kind_ = RecipeRegistry::Builtins().Find("collect");
+    kind_ = alambic::testing::BuiltinKinds().Find("collect");
     ASSERT_NE(kind_, nullptr);
     ws_ = dir_.path() / "ws";
     std::filesystem::create_directories(ws_);

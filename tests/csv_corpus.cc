@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic::testing {
 
@@ -39,7 +41,13 @@ nlohmann::json ReadCorpusCase(const std::filesystem::path& dir, const std::strin
   if (doc.is_discarded()) return {{"error", name + ".json: not valid JSON"}};
   nlohmann::json params = doc.value("options", nlohmann::json::object());
   params["path"] = name + ".csv";
-  const RecipeKind* kind = RecipeRegistry::Builtins().Find("collect");
+  // Its own registry: this file is also built into tests/interop/csv_tool.
+  static const RecipeRegistry* kinds = [] {
+    auto* r = new RecipeRegistry;
+    if (!RegisterCollectKind(*r).ok()) std::abort();
+    return r;
+  }();
+  const RecipeKind* kind = kinds->Find("collect");
   RecipeContext ctx;
   ctx.recipe = "corpus";
   ctx.params = &params;

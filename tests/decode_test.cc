@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "core/recipe/recipe.h"
 #include "core/table/csv.h"
-#include "recipes/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -395,7 +395,7 @@ struct Collected {
 };
 
 Collected Collect(const std::filesystem::path& ws, const nlohmann::json& params) {
-  const RecipeKind* kind = RecipeRegistry::Builtins().Find("collect");
+  const RecipeKind* kind = alambic::testing::BuiltinKinds().Find("collect");
   Lines log;
   RecipeContext ctx;
   ctx.recipe = "raw";
@@ -471,7 +471,7 @@ TEST(DecodeTest, CollectDetectsEncodingAndReadsCompressedFiles) {
   EXPECT_NE(js.log.find("encoding: detected utf-16le"), std::string::npos) << js.log;
 
   // Params.
-  const RecipeKind* kind = RecipeRegistry::Builtins().Find("collect");
+  const RecipeKind* kind = alambic::testing::BuiltinKinds().Find("collect");
   EXPECT_TRUE(kind->CheckParams({{"path", "a.csv"}, {"encoding", "GB18030"}}).ok());
   EXPECT_EQ(
       kind->CheckParams({{"path", "a.arrow"}, {"format", "arrow"}, {"member", "x"}}).message(),

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -60,7 +60,7 @@ Table Big(int64_t rows) {
 class ExportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    kind_ = RecipeRegistry::Builtins().Find("export");
+    kind_ = alambic::testing::BuiltinKinds().Find("export");
     ASSERT_NE(kind_, nullptr);
     ws_ = dir_.path() / "ws";
     std::filesystem::create_directories(ws_);

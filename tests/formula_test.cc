@@ -9,7 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "tests/test_util.h"
 
 namespace alambic {
 namespace {
@@ -74,12 +75,12 @@ class KindTest : public ::testing::Test {
     ctx.outputs = {"out"};
     ctx.log = &log_;
     ctx.cancel = &cancel_;
-    const RecipeKind* k = RecipeRegistry::Builtins().Find(kind);
+    const RecipeKind* k = alambic::testing::BuiltinKinds().Find(kind);
     EXPECT_NE(k, nullptr) << kind;
     return k->Run(ctx);
   }
   std::string CheckParams(const std::string& kind, const json& params) {
-    return RecipeRegistry::Builtins().Find(kind)->CheckParams(params).message();
+    return alambic::testing::BuiltinKinds().Find(kind)->CheckParams(params).message();
   }
   json params_;
   CapturingLogger log_;
@@ -166,7 +167,7 @@ TEST_F(FormulaTest, CheckParamsParsesWithoutASchema) {
 }
 
 TEST_F(FormulaTest, ValidateReportsAParseErrorWithItsKind) {
-  const RecipeKind* k = RecipeRegistry::Builtins().Find("formula");
+  const RecipeKind* k = alambic::testing::BuiltinKinds().Find("formula");
   ASSERT_NE(k, nullptr);
   EXPECT_EQ(k->params().at(0).name, "columns");
   EXPECT_EQ(k->max_inputs(), 1);

@@ -11,7 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "tests/test_util.h"
 
 namespace alambic {
 namespace {
@@ -125,7 +126,7 @@ class FuzzyJoinTest : public ::testing::Test {
     return kind()->Run(ctx);
   }
   const RecipeKind* kind() const {
-    const RecipeKind* k = RecipeRegistry::Builtins().Find("fuzzy_join");
+    const RecipeKind* k = alambic::testing::BuiltinKinds().Find("fuzzy_join");
     EXPECT_NE(k, nullptr);
     return k;
   }

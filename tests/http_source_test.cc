@@ -25,7 +25,7 @@
 #include "core/exec/run.h"
 #include "core/exec/session.h"
 #include "core/net/http_client.h"
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -96,7 +96,7 @@ class HttpSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_GT(server_.port(), 0);
-    kind_ = RecipeRegistry::Builtins().Find("collect");
+    kind_ = alambic::testing::BuiltinKinds().Find("collect");
   }
   RecipeContext Context(const nlohmann::json& params) {
     params_ = params;
@@ -126,7 +126,7 @@ class HttpSourceTest : public ::testing::Test {
   }
   // The planner's explanation for the flow's only recipe ("" and a failure when it fails).
   std::string Explanation() {
-    auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+    auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     EXPECT_TRUE(s.ok()) << s.status().message();
     if (!s.ok()) return "";
     auto p = (*s)->MakePlan({});
@@ -135,7 +135,8 @@ class HttpSourceTest : public ::testing::Test {
   }
   // Runs the workspace; the run's summary.
   Result<RunSummary> RunAll() {
-    ALAMBIC_ASSIGN_OR_RETURN(auto s, Session::Open(dir_.path(), "", RecipeRegistry::Builtins()));
+    ALAMBIC_ASSIGN_OR_RETURN(auto s,
+                             Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds()));
     return RunFlows(*s, {});
   }
   int Built() {
@@ -145,7 +146,8 @@ class HttpSourceTest : public ::testing::Test {
   }
   // The current version of `dataset`, as stored.
   Result<Table> Current(const std::string& dataset) {
-    ALAMBIC_ASSIGN_OR_RETURN(auto s, Session::Open(dir_.path(), "", RecipeRegistry::Builtins()));
+    ALAMBIC_ASSIGN_OR_RETURN(auto s,
+                             Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds()));
     ALAMBIC_ASSIGN_OR_RETURN(auto ids, s->catalog().CurrentVersionIds(s->environment()));
     auto it = ids.find(dataset);
     if (it == ids.end()) return Status::NotFound(dataset + " has no current version");
@@ -268,14 +270,14 @@ TEST_F(HttpSourceTest, EtagDecidesStaleness) {
                         "params: {{url: \"{}\"}}}}\n",
                         server_.Url("/exams.csv")));
   auto plan = [&] {
-    auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+    auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     EXPECT_TRUE(s.ok()) << s.status().message();
     auto p = (*s)->MakePlan({});
     EXPECT_TRUE(p.ok()) << p.status().message();
     return p.ok() ? p->recipes.at(0).explanation : std::string();
   };
   auto run = [&] {
-    auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+    auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     auto r = RunFlows(**s, {});
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? r->succeeded : -1;
@@ -336,7 +338,7 @@ TEST_F(HttpSourceTest, AStatusOutside2xxFailsNamingTheRecipeAndTheUrl) {
             fmt::format("recipe collect_api: GET {}: HTTP 418", server_.Url("/teapot.csv")));
   // Through the planner: the plan fails, naming the recipe once.
   WriteFlow(server_.Url("/down.csv"));
-  auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+  auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto plan = (*s)->MakePlan({});
   ASSERT_FALSE(plan.ok());
@@ -427,7 +429,7 @@ TEST(HttpsSourceTest, VerifiesTheServerCertificate) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   const std::string url = fmt::format("https://127.0.0.1:{}/exams.csv", port);
   TempDir dir;
-  const RecipeKind* kind = RecipeRegistry::Builtins().Find("collect");
+  const RecipeKind* kind = alambic::testing::BuiltinKinds().Find("collect");
   const nlohmann::json params = {{"url", url}};
   RecipeContext ctx;
   ctx.recipe = "collect_tls";

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/kind_test_util.h"
+#include "tests/test_util.h"
 
 namespace alambic {
 namespace {
@@ -192,7 +193,7 @@ TEST(JoinTest, ErrorsNameTheRecipeParamColumnAndInput) {
             "strip_accents, name)");
   EXPECT_EQ(testing::CheckKindParams("join", {{"on", "a"}, {"suffixes", {"_a", "_a"}}}),
             "param 'suffixes': the two suffixes must differ");
-  const RecipeKind* k = RecipeRegistry::Builtins().Find("join");
+  const RecipeKind* k = alambic::testing::BuiltinKinds().Find("join");
   EXPECT_EQ(k->min_inputs(), 2);
   EXPECT_EQ(k->max_inputs(), 2);
   EXPECT_EQ(k->max_outputs(), 2);

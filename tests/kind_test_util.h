@@ -11,7 +11,8 @@
 
 #include <gtest/gtest.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "tests/test_util.h"
 
 namespace alambic::testing {
 
@@ -70,13 +71,13 @@ inline Result<RecipeOutput> RunKind(const std::string& kind, const nlohmann::jso
   ctx.outputs = std::move(outputs);
   CancelToken cancel;
   ctx.cancel = &cancel;
-  const RecipeKind* k = RecipeRegistry::Builtins().Find(kind);
+  const RecipeKind* k = alambic::testing::BuiltinKinds().Find(kind);
   if (!k) return Status::NotFound("no kind " + kind);
   return k->Run(ctx);
 }
 
 inline std::string CheckKindParams(const std::string& kind, const nlohmann::json& params) {
-  return RecipeRegistry::Builtins().Find(kind)->CheckParams(params).message();
+  return alambic::testing::BuiltinKinds().Find(kind)->CheckParams(params).message();
 }
 
 // Compares `ours` with `oracle` (SQLite's result) cell by cell: same shape and

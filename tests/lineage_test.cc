@@ -11,6 +11,7 @@
 #include "catalog/openlineage.h"
 #include "core/exec/run.h"
 #include "core/vcs/git.h"
+#include "recipes/builtin_kinds.h"
 #include "tests/test_util.h"
 #include "ui/common/lineage_view.h"
 
@@ -43,10 +44,10 @@ class BlackboxKind final : public RecipeKind {
 const RecipeRegistry& Kinds() {
   static RecipeRegistry* r = [] {
     auto* reg = new RecipeRegistry();
-    RegisterCollectKind(*reg);
-    RegisterCleanKind(*reg);
-    RegisterSqlKind(*reg);
-    (void)reg->Register(std::make_unique<BlackboxKind>());
+    EXPECT_TRUE(RegisterCollectKind(*reg).ok());
+    EXPECT_TRUE(RegisterCleanKind(*reg).ok());
+    EXPECT_TRUE(RegisterSqlKind(*reg).ok());
+    EXPECT_TRUE(reg->Register(std::make_unique<BlackboxKind>()).ok());
     return reg;
   }();
   return *r;

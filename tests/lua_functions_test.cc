@@ -62,7 +62,7 @@ end
     ctx.workspace = dir_.path();
     ctx.lua_limits = limits_;
     ctx.cancel = &cancel_;
-    return RecipeRegistry::Builtins().Find("formula")->Run(ctx);
+    return alambic::testing::BuiltinKinds().Find("formula")->Run(ctx);
   }
   TempDir dir_;
   nlohmann::json params_;
@@ -164,9 +164,9 @@ recipes:
 )yaml");
   LoadedWorkspace lw = LoadWorkspace(dir_.path());
   ASSERT_TRUE(lw.ok());
-  EXPECT_TRUE(ValidateWorkspace(lw.workspace, RecipeRegistry::Builtins()).empty());
+  EXPECT_TRUE(ValidateWorkspace(lw.workspace, alambic::testing::BuiltinKinds()).empty());
   {
-    auto session = Session::Open(dir_.path(), "");
+    auto session = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     ASSERT_TRUE(session.ok()) << session.status().message();
     auto run = RunFlows(**session, {});
     ASSERT_TRUE(run.ok()) << run.status().message();
@@ -184,7 +184,7 @@ recipes:
   }
   WriteFile(dir_.path() / "recipes" / "fr.lua",
             "function normalise_address(s) return s and s:lower() end\n");
-  auto session = Session::Open(dir_.path(), "");
+  auto session = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
   ASSERT_TRUE(session.ok()) << session.status().message();
   auto plan = (*session)->MakePlan({});
   ASSERT_TRUE(plan.ok()) << plan.status().message();
@@ -194,7 +194,7 @@ recipes:
 }
 
 TEST_F(LuaFunctionsTest, TheFunctionsFileIsPartOfTheCode) {
-  const RecipeKind* formula = RecipeRegistry::Builtins().Find("formula");
+  const RecipeKind* formula = alambic::testing::BuiltinKinds().Find("formula");
   EXPECT_EQ(formula->CodeFiles({{"columns", {{"x", "1"}}}, {"functions", "recipes/fr.lua"}}),
             (std::vector<std::string>{"recipes/fr.lua"}));
   EXPECT_THAT(formula->CheckParams({{"columns", {{"x", "1"}}}, {"functions", 3}}).message(),

@@ -9,7 +9,7 @@
 
 #include "core/exec/run.h"
 #include "core/flow/loader.h"
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -70,7 +70,7 @@ class LuaTest : public ::testing::Test {
     ctx.log = &log_;
     ctx.cancel = &cancel_;
     ctx.progress = [this](int64_t rows) { progress_.push_back(rows); };
-    return RecipeRegistry::Builtins().Find("lua")->Run(ctx);
+    return alambic::testing::BuiltinKinds().Find("lua")->Run(ctx);
   }
   // Runs a script expected to fail; returns its error message.
   std::string Fails(const std::string& code, nlohmann::json params = nlohmann::json::object()) {
@@ -472,7 +472,7 @@ recipes:
 )");
   }
   std::unique_ptr<Session> Open() {
-    auto s = Session::Open(dir_.path(), "");
+    auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -581,7 +581,7 @@ recipes:
   - {name: noscript, kind: lua, inputs: [centres], outputs: [x]}
   - {name: neg, kind: lua, inputs: [centres], outputs: [y], script: recipes/flag.lua, params: {memory_mb: -1}}
 )");
-  auto s = Session::Open(dir_.path(), "");
+  auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
   ASSERT_FALSE(s.ok());
   EXPECT_THAT(
       s.status().message(),

@@ -47,8 +47,8 @@ class OpKind final : public RecipeKind {
 const RecipeRegistry& Kinds() {
   static RecipeRegistry* r = [] {
     auto* reg = new RecipeRegistry();
-    (void)reg->Register(std::make_unique<SourceKind>());
-    (void)reg->Register(std::make_unique<OpKind>());
+    EXPECT_TRUE(reg->Register(std::make_unique<SourceKind>()).ok());
+    EXPECT_TRUE(reg->Register(std::make_unique<OpKind>()).ok());
     return reg;
   }();
   return *r;
@@ -438,8 +438,8 @@ class CopyKind final : public RecipeKind {
 const RecipeRegistry& SessionKinds() {
   static RecipeRegistry* r = [] {
     auto* reg = new RecipeRegistry();
-    (void)reg->Register(std::make_unique<ConstKind>());
-    (void)reg->Register(std::make_unique<CopyKind>());
+    EXPECT_TRUE(reg->Register(std::make_unique<ConstKind>()).ok());
+    EXPECT_TRUE(reg->Register(std::make_unique<CopyKind>()).ok());
     return reg;
   }();
   return *r;

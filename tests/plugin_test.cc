@@ -31,7 +31,7 @@ using testing::WriteFile;
 const std::filesystem::path kPluginDir = ALAMBIC_TEST_PLUGIN_DIR;
 
 std::string Refusal(const std::filesystem::path& lib) {
-  auto registry = RecipeRegistry::MakeWithBuiltins();
+  auto registry = alambic::testing::MakeBuiltinKinds();
   auto r = LoadPlugin(lib, *registry);
   EXPECT_FALSE(r.ok()) << lib << " was loaded";
   EXPECT_EQ(registry->Find("bad_kind"), nullptr);
@@ -59,7 +59,7 @@ TEST(PluginLoaderTest, RefusesAKindThatClashes) {
   EXPECT_EQ(Refusal(kPluginDir / "bad" / "bad_clash.so"),
             "kind 'sql' clashes with a kind already registered (built-in or from another plugin)");
   // Two plugins registering the same kinds: the second is refused whole.
-  auto registry = RecipeRegistry::MakeWithBuiltins();
+  auto registry = alambic::testing::MakeBuiltinKinds();
   auto report = LoadPluginDirs({kPluginDir / "good", kPluginDir / "good2"}, *registry);
   ASSERT_EQ(report.loaded.size(), 1u);
   EXPECT_EQ(report.loaded[0].version, "1.0");
@@ -74,7 +74,7 @@ TEST(PluginLoaderTest, RefusesAFileThatIsNotALibrary) {
 }
 
 TEST(PluginLoaderTest, LoadsKindsWithTheirParamsRolesAndVersion) {
-  auto registry = RecipeRegistry::MakeWithBuiltins();
+  auto registry = alambic::testing::MakeBuiltinKinds();
   auto report =
       LoadPluginDirs({kPluginDir / "bad", kPluginDir / "good", kPluginDir / "missing"}, *registry);
   ASSERT_EQ(report.loaded.size(), 1u);
@@ -116,7 +116,7 @@ TEST(PluginLoaderTest, SearchesTheWorkspaceTheConfigurationThenBesideTheBinary) 
   std::filesystem::create_directories(dir.path() / "shared" / "plugins");
   std::filesystem::copy_file(kPluginDir / "good" / "testkit.so",
                              dir.path() / "shared" / "plugins" / "testkit.so");
-  auto registry = RecipeRegistry::MakeWithBuiltins();
+  auto registry = alambic::testing::MakeBuiltinKinds();
   auto report = LoadPluginDirs(PluginSearchPath(dir.path(), cfg.plugin_dirs), *registry);
   EXPECT_TRUE(report.refused.empty());
   std::map<std::string, std::filesystem::path> loaded;
@@ -132,7 +132,7 @@ TEST(PluginLoaderTest, SearchesTheWorkspaceTheConfigurationThenBesideTheBinary) 
 class PluginRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    registry_ = RecipeRegistry::MakeWithBuiltins();
+    registry_ = alambic::testing::MakeBuiltinKinds();
     auto report = LoadPluginDirs({kPluginDir / "good"}, *registry_);
     ASSERT_EQ(report.loaded.size(), 1u);
     WriteFile(dir_.path() / "alambic.yaml", "name: t\nplugins: {memory_mb: 256, timeout_s: 20}\n");
@@ -253,7 +253,7 @@ TEST_F(PluginRunTest, WhatThePluginPrintsGoesToTheRecipeLogNotTheConsole) {
 TEST_F(PluginRunTest, ALibraryReplacedAfterLoadingIsNotRunUnderTheOldVersion) {
   TempDir libs;
   std::filesystem::copy_file(kPluginDir / "good" / "testkit.so", libs.path() / "testkit.so");
-  registry_ = RecipeRegistry::MakeWithBuiltins();
+  registry_ = alambic::testing::MakeBuiltinKinds();
   ASSERT_EQ(LoadPluginDirs({libs.path()}, *registry_).loaded.size(), 1u);
   // A rebuild lands while alambic runs: a new file renamed over the loaded one.
   std::filesystem::copy_file(kPluginDir / "good2" / "testkit.so", libs.path() / "new.so");
@@ -338,7 +338,7 @@ TEST_F(PluginRunTest, ThePluginVersionIsPartOfTheRecipeVersion) {
     ASSERT_TRUE(RunFlows(*session, {}).ok());
   }
   // The same kinds from version 2.0 of the plugin: stale, "code changed".
-  registry_ = RecipeRegistry::MakeWithBuiltins();
+  registry_ = alambic::testing::MakeBuiltinKinds();
   ASSERT_EQ(LoadPluginDirs({kPluginDir / "good2"}, *registry_).loaded.size(), 1u);
   auto session = Open();
   auto plan = session->MakePlan({});

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/kind_test_util.h"
+#include "tests/test_util.h"
 
 namespace alambic {
 namespace {
@@ -369,7 +370,7 @@ TEST(RelationalDiffTest, SqlTakesThreeAndMoreInputs) {
   EXPECT_EQ(testing::Cells(out->tables[0], "nb"), std::vector<std::string>{"40"});
   EXPECT_EQ(testing::Cells(out->tables[0], "nc"), std::vector<std::string>{"30"});
   EXPECT_EQ(testing::Cells(out->tables[0], "nd"), std::vector<std::string>{"20"});
-  EXPECT_EQ(RecipeRegistry::Builtins().Find("sql")->max_inputs(), -1);
+  EXPECT_EQ(alambic::testing::BuiltinKinds().Find("sql")->max_inputs(), -1);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "recipes/builtin_kinds.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -100,9 +101,9 @@ class MulKind final : public RecipeKind {
 const RecipeRegistry& Kinds() {
   static RecipeRegistry* r = [] {
     auto* reg = new RecipeRegistry();
-    (void)reg->Register(std::make_unique<GenKind>());
-    (void)reg->Register(std::make_unique<MulKind>());
-    RegisterCheckKind(*reg);
+    EXPECT_TRUE(reg->Register(std::make_unique<GenKind>()).ok());
+    EXPECT_TRUE(reg->Register(std::make_unique<MulKind>()).ok());
+    EXPECT_TRUE(RegisterCheckKind(*reg).ok());
     return reg;
   }();
   return *r;
@@ -641,7 +642,7 @@ recipes:
 )");
   }
   std::unique_ptr<Session> Open() {
-    auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+    auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(*s) : nullptr;
   }

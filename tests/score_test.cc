@@ -10,6 +10,7 @@
 #include "core/model/metrics.h"
 #include "core/model/model.h"
 #include "tests/kind_test_util.h"
+#include "tests/test_util.h"
 
 namespace alambic {
 namespace {
@@ -153,7 +154,7 @@ TEST(ScoreTest, PinnedModelVersionIsReadThroughTheContext) {
     asked.push_back(ds + "@" + v);
     return *model.table;
   };
-  const RecipeKind* score = RecipeRegistry::Builtins().Find("score");
+  const RecipeKind* score = alambic::testing::BuiltinKinds().Find("score");
   auto out = score->Run(ctx);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(asked, (std::vector<std::string>{"risk_model@ab12"}));

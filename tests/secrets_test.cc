@@ -3,10 +3,12 @@
 // datalab's, errors that name the secret but never its value, HMAC-SHA256
 // against RFC 4231 and the key id.
 #include "core/base/secrets.h"
+#include "core/vcs/git_paths.h"
 
 #include <git2.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -44,7 +46,7 @@ class SecretsTest : public ::testing::Test {
     unsetenv("ALAMBIC_SECRETS_TEST_UNSET");
   }
   std::string Error(const std::string& ref) {
-    auto r = ResolveSecret(dir_.path(), ref, "");
+    auto r = ResolveSecret(dir_.path(), ref, "", GitTracksPath);
     EXPECT_FALSE(r.ok()) << ref;
     if (r.ok()) return "";
     EXPECT_EQ(r.status().message().find(kValue), std::string::npos) << r.status().message();
@@ -54,10 +56,10 @@ class SecretsTest : public ::testing::Test {
 };
 
 TEST_F(SecretsTest, ResolvesFromEnvironmentAndFile) {
-  auto env = ResolveSecret(dir_.path(), "secret:from_env", "");
+  auto env = ResolveSecret(dir_.path(), "secret:from_env", "", GitTracksPath);
   ASSERT_TRUE(env.ok()) << env.status().message();
   EXPECT_EQ(*env, kValue);
-  auto file = ResolveSecret(dir_.path(), "secret:from_file", "");
+  auto file = ResolveSecret(dir_.path(), "secret:from_file", "", GitTracksPath);
   ASSERT_TRUE(file.ok()) << file.status().message();
   EXPECT_EQ(*file, kValue);  // the trailing newline is dropped
 }
@@ -76,13 +78,14 @@ TEST_F(SecretsTest, ErrorsNameTheSecretNotItsValue) {
   EXPECT_EQ(Error("secret:bad"),
             "alambic.yaml: secret 'bad' must be {env: VARIABLE} or {file: PATH}");
   TempDir no_config;
-  EXPECT_EQ(ResolveSecret(no_config.path(), "secret:x", "").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(ResolveSecret(no_config.path(), "secret:x", "", GitTracksPath).status().code(),
+            StatusCode::kNotFound);
 }
 
 TEST_F(SecretsTest, WorkspaceWithoutSecretsSection) {
   TempDir ws;
   WriteFile(ws.path() / "alambic.yaml", "name: t\n");
-  auto r = ResolveSecret(ws.path(), "secret:k", "");
+  auto r = ResolveSecret(ws.path(), "secret:k", "", GitTracksPath);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalid);
 }
@@ -117,54 +120,66 @@ class SecretEnvironmentTest : public ::testing::Test {
 };
 
 TEST_F(SecretEnvironmentTest, AnEnvironmentsEntryOverridesTheTopLevelOne) {
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", ""), "lab-key-value");
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "datalab"), "lab-key-value");
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "warehouse"), "warehouse-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "", GitTracksPath), "lab-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "datalab", GitTracksPath),
+            "lab-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "warehouse", GitTracksPath),
+            "warehouse-key-value");
   // An environment without secrets of its own, or not declared: the top-level entry.
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "staging"), "lab-key-value");
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "nowhere"), "lab-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "staging", GitTracksPath),
+            "lab-key-value");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:pseudo_key", "nowhere", GitTracksPath),
+            "lab-key-value");
   // A malformed override is reported as the environment's.
-  EXPECT_EQ(ResolveSecret(dir_.path(), "secret:broken", "warehouse").status().message(),
-            "alambic.yaml: secret 'broken' (environment warehouse) must be {env: VARIABLE} or "
-            "{file: PATH}");
-  EXPECT_TRUE(ResolveSecret(dir_.path(), "secret:broken", "datalab").ok());
+  EXPECT_EQ(
+      ResolveSecret(dir_.path(), "secret:broken", "warehouse", GitTracksPath).status().message(),
+      "alambic.yaml: secret 'broken' (environment warehouse) must be {env: VARIABLE} or "
+      "{file: PATH}");
+  EXPECT_TRUE(ResolveSecret(dir_.path(), "secret:broken", "datalab", GitTracksPath).ok());
 }
 
 TEST_F(SecretEnvironmentTest, RelativeFilesResolveAgainstTheSecretsRoot) {
   TempDir home;
   WritePrivate(dir_.path() / "keys/warehouse.key", "in-the-code-root\n");
   WritePrivate(home.path() / "keys/warehouse.key", "in-the-home\n");
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:relative", "warehouse"), "in-the-code-root");
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:relative", "warehouse", home.path()),
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:relative", "warehouse", GitTracksPath),
+            "in-the-code-root");
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:relative", "warehouse", GitTracksPath, home.path()),
             "in-the-home");
   EXPECT_EQ(
-      ResolveSecret(dir_.path(), "secret:relative", "", home.path()).status().message(),
+      ResolveSecret(dir_.path(), "secret:relative", "", GitTracksPath, home.path())
+          .status()
+          .message(),
       "secret 'relative': file " + (home.path() / "keys/lab.key").string() + " does not exist");
 }
 
 TEST_F(SecretEnvironmentTest, TheWarehouseMustNotUseTheDatalabsKey) {
   // Its own key: accepted.
-  auto own = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse");
+  auto own = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse", GitTracksPath);
   ASSERT_TRUE(own.ok()) << own.status().message();
   EXPECT_EQ(*own, "warehouse-key-value");
   // The same value under another variable: refused, the value shown nowhere.
   setenv("ALAMBIC_SECRETS_TEST_WAREHOUSE", "lab-key-value", 1);
-  auto same = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse");
+  auto same = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse", GitTracksPath);
   ASSERT_FALSE(same.ok());
   EXPECT_EQ(same.status().message(),
             "secret pseudo_key: the warehouse uses the datalab's key; give the warehouse its own "
             "key (environments.warehouse.secrets.pseudo_key)");
   // No override at all: the top-level entry is the datalab's, refused too.
-  EXPECT_EQ(ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "staging").status().message(),
+  EXPECT_EQ(ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "staging", GitTracksPath)
+                .status()
+                .message(),
             "secret pseudo_key: the staging uses the datalab's key; give the staging its own key "
             "(environments.staging.secrets.pseudo_key)");
   // The default environment itself, and "", are not compared.
-  EXPECT_EQ(*ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "datalab"), "lab-key-value");
-  EXPECT_EQ(*ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", ""), "lab-key-value");
+  EXPECT_EQ(*ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "datalab", GitTracksPath),
+            "lab-key-value");
+  EXPECT_EQ(*ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "", GitTracksPath),
+            "lab-key-value");
   // The datalab's key cannot be read here (a warehouse host): nothing to compare with.
   setenv("ALAMBIC_SECRETS_TEST_WAREHOUSE", "warehouse-key-value", 1);
   unsetenv("ALAMBIC_SECRETS_TEST_LAB");
-  auto alone = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse");
+  auto alone = ResolveEnvironmentKey(dir_.path(), "secret:pseudo_key", "warehouse", GitTracksPath);
   ASSERT_TRUE(alone.ok()) << alone.status().message();
   EXPECT_EQ(*alone, "warehouse-key-value");
 }
@@ -175,10 +190,11 @@ TEST_F(SecretEnvironmentTest, TheDefaultEnvironmentIsTheOneAlambicYamlNames) {
             "environments: {lab: {}, prod: {secrets: {k: {env: ALAMBIC_SECRETS_TEST_WAREHOUSE}}}}\n"
             "secrets: {k: {env: ALAMBIC_SECRETS_TEST_LAB}}\n");
   setenv("ALAMBIC_SECRETS_TEST_WAREHOUSE", "lab-key-value", 1);
-  EXPECT_EQ(ResolveEnvironmentKey(dir_.path(), "secret:k", "prod").status().message(),
-            "secret k: the prod uses the lab's key; give the prod its own key "
-            "(environments.prod.secrets.k)");
-  EXPECT_TRUE(ResolveEnvironmentKey(dir_.path(), "secret:k", "lab").ok());
+  EXPECT_EQ(
+      ResolveEnvironmentKey(dir_.path(), "secret:k", "prod", GitTracksPath).status().message(),
+      "secret k: the prod uses the lab's key; give the prod its own key "
+      "(environments.prod.secrets.k)");
+  EXPECT_TRUE(ResolveEnvironmentKey(dir_.path(), "secret:k", "lab", GitTracksPath).ok());
 }
 
 // ---- Private files ----------------------------------------------------------------
@@ -197,7 +213,7 @@ TEST_F(SecretsTest, AFileOthersOrTheGroupMayReadIsRefused) {
                                              "); make it private (chmod 600)");
   }
   fs::permissions(key, fs::perms::owner_read);
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", ""), kValue);
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", "", GitTracksPath), kValue);
 }
 
 // A real repository: the workspace is a git work tree, the key file in its index.
@@ -207,7 +223,7 @@ TEST_F(SecretsTest, AFileTrackedByGitIsRefused) {
   ASSERT_EQ(git_repository_init(&repo, dir_.path().c_str(), 0), 0);
   const fs::path key = dir_.path() / "private/key.txt";
   // In the work tree but untracked: accepted.
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", ""), kValue);
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", "", GitTracksPath), kValue);
   git_index* index = nullptr;
   ASSERT_EQ(git_repository_index(&index, repo), 0);
   ASSERT_EQ(git_index_add_bypath(index, "private/key.txt"), 0);
@@ -218,10 +234,36 @@ TEST_F(SecretsTest, AFileTrackedByGitIsRefused) {
   // Removed from the index (git rm --cached): accepted again.
   ASSERT_EQ(git_index_remove_bypath(index, "private/key.txt"), 0);
   ASSERT_EQ(git_index_write(index), 0);
-  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", ""), kValue);
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_file", "", GitTracksPath), kValue);
   git_index_free(index);
   git_repository_free(repo);
   git_libgit2_shutdown();
+}
+
+// core/base does not call git: the caller tells it which files git tracks.
+// The check is asked about the secret file itself; a file it says is tracked
+// is refused, as is every file when no check is given; variables need none.
+TEST_F(SecretsTest, TheCallerTellsWhetherGitTracksASecretFile) {
+  std::vector<fs::path> asked;
+  const TrackedByGit says_tracked = [&](const fs::path& p) -> Result<bool> {
+    asked.push_back(p);
+    return true;
+  };
+  auto r = ResolveSecret(dir_.path(), "secret:from_file", "", says_tracked);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "secret from_file: file " +
+                                      (dir_.path() / "private/key.txt").string() +
+                                      " is tracked by git; keep secrets out of the repository");
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], dir_.path() / "private/key.txt");
+  const TrackedByGit fails = [](const fs::path&) -> Result<bool> {
+    return Status::Failed("index unreadable");
+  };
+  EXPECT_EQ(ResolveSecret(dir_.path(), "secret:from_file", "", fails).status().message(),
+            "secret from_file: cannot tell whether git tracks file " +
+                (dir_.path() / "private/key.txt").string() + ": index unreadable");
+  EXPECT_FALSE(ResolveSecret(dir_.path(), "secret:from_file", "", TrackedByGit()).ok());
+  EXPECT_EQ(*ResolveSecret(dir_.path(), "secret:from_env", "", TrackedByGit()), kValue);
 }
 
 TEST(SecretsHmacTest, MatchesRfc4231TestCase2) {

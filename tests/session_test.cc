@@ -62,7 +62,7 @@ class SessionTest : public ::testing::Test {
         extracts_.string(), extracts_.string());
   }
   std::unique_ptr<Session> Open(const std::string& env, const SessionOptions& options = {}) {
-    auto s = Session::Open(home_, env, RecipeRegistry::Builtins(), options);
+    auto s = Session::Open(home_, env, alambic::testing::BuiltinKinds(), options);
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(*s) : nullptr;
   }

@@ -52,7 +52,7 @@ class SqlLineageTest : public ::testing::Test {
                         {Strings({"C1", "C2"}), Strings({"Lyon", "Nice"})})};
     ctx.outputs = {"out"};
     ctx.workspace = dir_.path();
-    auto out = RecipeRegistry::Builtins().Find("sql")->Run(ctx);
+    auto out = alambic::testing::BuiltinKinds().Find("sql")->Run(ctx);
     EXPECT_TRUE(out.ok()) << out.status().message();
     if (!out.ok() || out->column_lineage.size() != 1) return {};
     return out->column_lineage[0];

@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -95,7 +95,7 @@ std::vector<std::string> Cells(const Table& t, const std::string& column) {
 
 class SqlTest : public ::testing::Test {
  protected:
-  const RecipeKind& kind() const { return *RecipeRegistry::Builtins().Find("sql"); }
+  const RecipeKind& kind() const { return *alambic::testing::BuiltinKinds().Find("sql"); }
 
   Result<RecipeOutput> Run(const json& params, std::vector<NamedTable> inputs = {}) {
     params_ = params;
@@ -144,7 +144,7 @@ NamedTable Centres() {
 }
 
 TEST_F(SqlTest, IsRegisteredAsABuiltinKind) {
-  const RecipeKind* k = RecipeRegistry::Builtins().Find("sql");
+  const RecipeKind* k = alambic::testing::BuiltinKinds().Find("sql");
   ASSERT_NE(k, nullptr);
   EXPECT_EQ(k->min_inputs(), 1);
   EXPECT_EQ(k->max_outputs(), 1);

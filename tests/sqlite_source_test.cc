@@ -9,8 +9,8 @@
 #include "core/exec/run.h"
 #include "core/exec/session.h"
 #include "core/flow/connections.h"
+#include "core/recipe/recipe.h"
 #include "core/table/sqlite_read.h"
-#include "recipes/recipe.h"
 #include "tests/csv_corpus.h"
 #include "tests/test_util.h"
 
@@ -37,7 +37,7 @@ class SqliteSourceTest : public ::testing::Test {
         "insert into centres values ('CE0010001', '01', 12, 0.5, '2020-01-31', 'a', null);"
         "insert into centres values ('CE02A0002', '2A', 7, 1, '2021-06-30', 3, null);"
         "insert into centres values ('CE9740003', '974', null, 0.25, '2022-12-01', null, null);");
-    kind_ = RecipeRegistry::Builtins().Find("collect");
+    kind_ = alambic::testing::BuiltinKinds().Find("collect");
   }
   Result<RecipeOutput> Run(const json& params) {
     params_ = params;
@@ -176,14 +176,14 @@ TEST_F(SqliteSourceTest, PlannerSeesDataChanges) {
             "flow: f\nrecipes:\n  - {name: ref, kind: collect, outputs: [centres], params: "
             "{connection: refdb, query: \"select * from centres\"}}\n");
   auto plan = [&] {
-    auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+    auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     EXPECT_TRUE(s.ok()) << s.status().message();
     auto p = (*s)->MakePlan({});
     EXPECT_TRUE(p.ok()) << p.status().message();
     return p.ok() ? p->recipes.at(0).explanation : std::string();
   };
   auto run = [&] {
-    auto s = Session::Open(dir_.path(), "", RecipeRegistry::Builtins());
+    auto s = Session::Open(dir_.path(), "", alambic::testing::BuiltinKinds());
     auto r = RunFlows(**s, {});
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? r->succeeded : -1;

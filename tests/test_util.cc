@@ -2,10 +2,14 @@
 
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include "core/recipe/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace alambic::testing {
 
@@ -52,6 +56,20 @@ CliResult Cli(const std::filesystem::path& cwd, const std::vector<std::string>& 
   r.out = ReadFile(io.path() / "out");
   r.err = ReadFile(io.path() / "err");
   return r;
+}
+
+std::unique_ptr<RecipeRegistry> MakeBuiltinKinds() {
+  auto registry = std::make_unique<RecipeRegistry>();
+  if (Status st = RegisterBuiltinKinds(*registry); !st.ok()) {
+    std::fprintf(stderr, "cannot register the built-in recipe kinds: %s\n", st.message().c_str());
+    std::abort();
+  }
+  return registry;
+}
+
+const RecipeRegistry& BuiltinKinds() {
+  static const RecipeRegistry* registry = MakeBuiltinKinds().release();
+  return *registry;
 }
 
 }  // namespace alambic::testing

@@ -2,10 +2,22 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+namespace alambic {
+class RecipeRegistry;
+}
+
 namespace alambic::testing {
+
+// Every built-in kind (recipes/builtin_kinds.h), registered once for the test
+// process: the engine has no default set of kinds, a test passes this one.
+// A registration failure stops the tests with its message.
+const RecipeRegistry& BuiltinKinds();
+// A new registry holding every built-in kind, to which a test adds plugins.
+std::unique_ptr<RecipeRegistry> MakeBuiltinKinds();
 
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {

@@ -31,7 +31,7 @@ V CheckDir(const fs::path& root, const DatasetSchemas& current = {}) {
   V out;
   for (const auto& d : lw.diagnostics) out.push_back(d.ToString());
   if (!out.empty()) return out;
-  for (const auto& d : ValidateWorkspace(lw.workspace, RecipeRegistry::Builtins(), current))
+  for (const auto& d : ValidateWorkspace(lw.workspace, alambic::testing::BuiltinKinds(), current))
     out.push_back(d.ToString());
   return out;
 }

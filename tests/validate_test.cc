@@ -42,8 +42,8 @@ class FakeKind final : public RecipeKind {
 const RecipeRegistry& Kinds() {
   static RecipeRegistry* r = [] {
     auto* reg = new RecipeRegistry();
-    (void)reg->Register(std::make_unique<FakeKind>("src", true));
-    (void)reg->Register(std::make_unique<FakeKind>("op", false));
+    EXPECT_TRUE(reg->Register(std::make_unique<FakeKind>("src", true)).ok());
+    EXPECT_TRUE(reg->Register(std::make_unique<FakeKind>("op", false)).ok());
     return reg;
   }();
   return *r;

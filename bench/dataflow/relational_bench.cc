@@ -11,7 +11,8 @@
 
 #include <fmt/format.h>
 
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
+#include "recipes/builtin_kinds.h"
 
 namespace {
 
@@ -30,6 +31,19 @@ NamedTable Make(const std::string& name, std::vector<alambic::Field> fields,
   return {name, std::make_shared<const Table>(std::move(*t))};
 }
 
+// The built-in kinds, registered once.
+const alambic::RecipeRegistry& Kinds() {
+  static const alambic::RecipeRegistry* kinds = [] {
+    auto* r = new alambic::RecipeRegistry;
+    if (alambic::Status st = alambic::RegisterBuiltinKinds(*r); !st.ok()) {
+      std::fprintf(stderr, "%s\n", st.message().c_str());
+      std::exit(1);
+    }
+    return r;
+  }();
+  return *kinds;
+}
+
 double Run(const std::string& op, const std::string& kind, const nlohmann::json& params,
            std::vector<NamedTable> inputs, int64_t rows, int repeat) {
   double best = 1e100;
@@ -41,7 +55,7 @@ double Run(const std::string& op, const std::string& kind, const nlohmann::json&
     ctx.inputs = inputs;
     ctx.outputs = {"out"};
     const auto start = std::chrono::steady_clock::now();
-    auto out = alambic::RecipeRegistry::Builtins().Find(kind)->Run(ctx);
+    auto out = Kinds().Find(kind)->Run(ctx);
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!out.ok()) {

@@ -12,8 +12,6 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include "core/vcs/git_paths.h"
-
 namespace alambic {
 namespace {
 
@@ -106,7 +104,8 @@ std::string DefaultEnvironment(const std::filesystem::path& workspace_root) {
 
 // The content of a secret file, once it is known to be private: a regular file
 // that neither group nor others may access, and that no git repository tracks.
-Result<std::string> ReadSecretFile(const std::string& name, const std::filesystem::path& p) {
+Result<std::string> ReadSecretFile(const std::string& name, const std::filesystem::path& p,
+                                   const TrackedByGit& tracked_by_git) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(p, ec))
@@ -120,7 +119,10 @@ Result<std::string> ReadSecretFile(const std::string& name, const std::filesyste
         "secret {}: file {} is readable by group or others (mode {:04o}); make it private "
         "(chmod 600)",
         name, p.string(), static_cast<unsigned>(perms & fs::perms::mask)));
-  auto tracked = GitTracksPath(p);
+  if (!tracked_by_git)
+    return Status::Internal(
+        fmt::format("secret {}: cannot tell whether git tracks file {}", name, p.string()));
+  auto tracked = tracked_by_git(p);
   if (!tracked.ok())
     return Status::IoError(fmt::format("secret {}: cannot tell whether git tracks file {}: {}",
                                        name, p.string(), tracked.status().message()));
@@ -146,6 +148,7 @@ bool IsSecretRef(std::string_view s) {
 
 Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
                                   const std::string& ref, const std::string& environment,
+                                  const TrackedByGit& tracked_by_git,
                                   const std::filesystem::path& secrets_root) {
   if (!IsSecretRef(ref))
     return Status::Invalid(
@@ -163,7 +166,7 @@ Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
   } else {
     std::filesystem::path p(entry.file);
     if (p.is_relative()) p = (secrets_root.empty() ? workspace_root : secrets_root) / p;
-    ALAMBIC_ASSIGN_OR_RETURN(value, ReadSecretFile(name, p));
+    ALAMBIC_ASSIGN_OR_RETURN(value, ReadSecretFile(name, p, tracked_by_git));
   }
   if (value.empty()) return Status::Invalid(fmt::format("secret '{}' is empty", name));
   return value;
@@ -171,12 +174,13 @@ Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
 
 Result<std::string> ResolveEnvironmentKey(const std::filesystem::path& workspace_root,
                                           const std::string& ref, const std::string& environment,
+                                          const TrackedByGit& tracked_by_git,
                                           const std::filesystem::path& secrets_root) {
-  ALAMBIC_ASSIGN_OR_RETURN(std::string value,
-                           ResolveSecret(workspace_root, ref, environment, secrets_root));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string value, ResolveSecret(workspace_root, ref, environment,
+                                                            tracked_by_git, secrets_root));
   const std::string fallback = DefaultEnvironment(workspace_root);
   if (environment.empty() || environment == fallback) return value;
-  auto theirs = ResolveSecret(workspace_root, ref, fallback, secrets_root);
+  auto theirs = ResolveSecret(workspace_root, ref, fallback, tracked_by_git, secrets_root);
   if (!theirs.ok()) return value;  // nothing to compare with here
   const bool same = KeyId(*theirs) == KeyId(value);
   OPENSSL_cleanse(theirs->data(), theirs->size());

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -36,6 +37,11 @@ namespace alambic {
 
 inline constexpr std::string_view kSecretPrefix = "secret:";
 
+// Whether a git repository tracks a file (core/vcs/git_paths.h's GitTracksPath
+// in the engine; core/base does not call git itself). Secret files it says are
+// tracked are refused; an empty function refuses every secret file.
+using TrackedByGit = std::function<Result<bool>(const std::filesystem::path&)>;
+
 // True when `s` has the form "secret:NAME" with a non-empty NAME.
 bool IsSecretRef(std::string_view s);
 
@@ -43,10 +49,12 @@ bool IsSecretRef(std::string_view s);
 // `workspace_root`/alambic.yaml, for `environment` ("": the top-level entry
 // only). Relative files resolve against `secrets_root` (empty: the workspace
 // root). Invalid for a malformed reference, an undeclared secret or a file
-// readable by group or others or tracked by git; NotFound for an unset variable
-// or a missing file; IoError for an unreadable file.
+// readable by group or others or tracked by git (as `tracked_by_git` tells);
+// NotFound for an unset variable or a missing file; IoError for an unreadable
+// file.
 Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
                                   const std::string& ref, const std::string& environment,
+                                  const TrackedByGit& tracked_by_git,
                                   const std::filesystem::path& secrets_root = {});
 
 // ResolveSecret() for a key each environment must hold on its own (a
@@ -59,6 +67,7 @@ Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
 // their KeyId()s and never shown.
 Result<std::string> ResolveEnvironmentKey(const std::filesystem::path& workspace_root,
                                           const std::string& ref, const std::string& environment,
+                                          const TrackedByGit& tracked_by_git,
                                           const std::filesystem::path& secrets_root = {});
 
 // Raw 32-byte HMAC-SHA256 of `message` under `key`.

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/base/status.h"
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 
 namespace alambic {
 

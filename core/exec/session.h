@@ -12,8 +12,8 @@
 #include "core/flow/flow.h"
 #include "core/plan/graph.h"
 #include "core/plan/plan.h"
+#include "core/recipe/recipe.h"
 #include "core/store/store.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 
@@ -38,16 +38,19 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Loads the workspace at `root` (its code from options.code_root when set)
+  // Loads the workspace at `root` (its code from options.code_root when set),
+  // whose recipes use the kinds of `kinds` (the caller fills it: the engine has
+  // no default set of kinds; the registry must outlive the session),
   // and opens its catalog and the store of `environment` ("" for the
   // workspace's default; the environment's `store:`, by default
   // <root>/.alambic/store/<environment>). Fails with every diagnostic (one per
   // line) when the flows do not validate. Meanwhile a helper thread reads the
   // catalog's side of the plan state, for the first LoadPlanState() (which
   // uses it only if the catalog did not change since).
-  static Result<std::unique_ptr<Session>> Open(
-      const std::filesystem::path& root, const std::string& environment,
-      const RecipeRegistry& kinds = RecipeRegistry::Builtins(), const SessionOptions& options = {});
+  static Result<std::unique_ptr<Session>> Open(const std::filesystem::path& root,
+                                               const std::string& environment,
+                                               const RecipeRegistry& kinds,
+                                               const SessionOptions& options = {});
 
   const Workspace& workspace() const { return ws_; }
   // The code root: where alambic.yaml, the flows and scripts were loaded from.

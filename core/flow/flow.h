@@ -11,25 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/diagnostic.h"
 #include "core/base/limits.h"
 
 namespace alambic {
-
-// A place in a YAML file; line and column are 1-based (0: unknown).
-struct SourceLoc {
-  std::string file;  // relative to the workspace root
-  int line = 0;
-  int column = 0;
-  std::string ToString() const;  // "flows/permis.yaml:12:7"
-  bool operator==(const SourceLoc&) const = default;
-};
-
-struct Diagnostic {
-  SourceLoc loc;
-  std::string message;
-  std::string ToString() const { return loc.ToString() + ": " + message; }
-  bool operator==(const Diagnostic&) const = default;
-};
 
 struct ColumnSpec {
   std::string name;

@@ -16,11 +16,6 @@
 
 namespace alambic {
 
-std::string SourceLoc::ToString() const {
-  if (line <= 0) return file;
-  return fmt::format("{}:{}:{}", file, line, column);
-}
-
 std::vector<std::filesystem::path> EnvironmentDataRoots(const WorkspaceConfig& config,
                                                         const std::string& environment) {
   std::vector<std::filesystem::path> out = config.data_roots;

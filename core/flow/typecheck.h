@@ -16,8 +16,8 @@
 
 #include "catalog/catalog.h"
 #include "core/flow/flow.h"
+#include "core/recipe/recipe.h"
 #include "core/table/table.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 

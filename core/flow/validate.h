@@ -5,7 +5,7 @@
 
 #include "core/flow/flow.h"
 #include "core/flow/typecheck.h"
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 
 namespace alambic {
 

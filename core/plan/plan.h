@@ -19,7 +19,7 @@
 #include "core/base/status.h"
 #include "core/flow/flow.h"
 #include "core/plan/graph.h"
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 
 namespace alambic {
 

@@ -48,9 +48,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/cancel.h"
 #include "core/base/status.h"
 #include "core/table/table.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 

@@ -26,9 +26,9 @@
 #include <string>
 #include <string_view>
 
+#include "core/base/cancel.h"
 #include "core/base/status.h"
 #include "core/table/table.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 

@@ -15,9 +15,9 @@
 #include <filesystem>
 #include <string>
 
+#include "core/base/cancel.h"
 #include "core/base/status.h"
 #include "core/table/table.h"
-#include "recipes/recipe.h"
 
 namespace alambic {
 

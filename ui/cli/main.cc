@@ -32,6 +32,7 @@
 #include "core/vcs/promotion.h"
 #include "plugins/host.h"
 #include "plugins/loader.h"
+#include "recipes/builtin_kinds.h"
 #include "recipes/export.h"
 #include "ui/cli/cli_docs.h"
 #include "ui/cli/model_commands.h"
@@ -208,7 +209,14 @@ struct KindSet {
 KindSet& LoadKinds(const fs::path& root, bool quiet = false) {
   static KindSet* set = nullptr;
   if (!set) {
-    set = new KindSet{RecipeRegistry::MakeWithBuiltins(), {}};
+    set = new KindSet{std::make_unique<RecipeRegistry>(), {}};
+    // A built-in kind that cannot be registered (two with one name) is a broken
+    // build: stop before any command runs with half of them.
+    if (Status st = RegisterBuiltinKinds(*set->registry); !st.ok()) {
+      std::fprintf(stderr, "alambic: cannot register the built-in recipe kinds: %s\n",
+                   Printable(st.message()).c_str());
+      std::exit(kExitFailed);
+    }
     std::vector<fs::path> configured;
     if (!root.empty()) configured = LoadWorkspaceConfig(root).workspace.config.plugin_dirs;
     set->report = LoadPluginDirs(PluginSearchPath(root, configured), *set->registry);

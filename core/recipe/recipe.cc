@@ -1,4 +1,4 @@
-#include "recipes/recipe.h"
+#include "core/recipe/recipe.h"
 
 #include <fmt/format.h>
 
@@ -84,34 +84,6 @@ std::vector<std::string> RecipeRegistry::Names() const {
   std::vector<std::string> out;
   for (const auto& [n, k] : kinds_) out.push_back(n);
   return out;
-}
-
-std::unique_ptr<RecipeRegistry> RecipeRegistry::MakeWithBuiltins() {
-  auto r = std::make_unique<RecipeRegistry>();
-  RegisterCollectKind(*r);
-  RegisterSqlKind(*r);
-  RegisterSyncKind(*r);
-  RegisterStackKind(*r);
-  RegisterCleanKind(*r);
-  RegisterExportKind(*r);
-  RegisterFormulaKind(*r);
-  RegisterFilterKind(*r);
-  RegisterCheckKind(*r);
-  RegisterGroupKind(*r);
-  RegisterJoinKind(*r);
-  RegisterSortKinds(*r);
-  RegisterWindowKind(*r);
-  RegisterSplitKind(*r);
-  RegisterFuzzyJoinKind(*r);
-  RegisterLuaKind(*r);
-  RegisterTrainKind(*r);
-  RegisterScoreKinds(*r);
-  return r;
-}
-
-const RecipeRegistry& RecipeRegistry::Builtins() {
-  static const RecipeRegistry* registry = MakeWithBuiltins().release();
-  return *registry;
 }
 
 }  // namespace alambic

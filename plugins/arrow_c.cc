@@ -1,4 +1,4 @@
-#include "core/table/arrow_c.h"
+#include "plugins/arrow_c.h"
 
 #include <cstring>
 #include <string>

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/base/cancel.h"
 #include "core/base/limits.h"
 #include "core/base/status.h"
 #include "core/table/table.h"
@@ -35,27 +36,6 @@ struct ParamSpec {
   bool required = false;
   std::string doc;
   std::string default_json;  // JSON text of the default ("" : none); shown to users
-};
-
-// Cooperative cancellation: set by the executor on Ctrl-C, fail-fast or timeout.
-class CancelToken {
- public:
-  void Cancel(StatusCode why = StatusCode::kCancelled) {
-    reason_.store(why);
-    cancelled_.store(true, std::memory_order_release);
-  }
-  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
-  // kCancelled or kTimedOut once cancelled.
-  StatusCode reason() const { return reason_.load(); }
-  // A Status to return from a recipe that noticed cancellation.
-  Status AsStatus() const {
-    return reason() == StatusCode::kTimedOut ? Status::TimedOut("timed out")
-                                             : Status::Cancelled("cancelled");
-  }
-
- private:
-  std::atomic<bool> cancelled_{false};
-  std::atomic<StatusCode> reason_{StatusCode::kCancelled};
 };
 
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
@@ -209,39 +189,18 @@ class RecipeKind {
   virtual Result<RecipeOutput> Run(RecipeContext& ctx) const = 0;
 };
 
-// Kinds by name. Registering a duplicate name is refused.
+// Kinds by name. Registering a duplicate name is refused. The engine has no
+// default set of kinds: a new registry is empty, and the program that uses the
+// engine fills it (recipes/builtin_kinds.h's RegisterBuiltinKinds(), then the
+// plugins of plugins/loader.h) and passes it to the session.
 class RecipeRegistry {
  public:
   Status Register(std::unique_ptr<RecipeKind> kind);
   const RecipeKind* Find(const std::string& name) const;
   std::vector<std::string> Names() const;
-  // A registry holding every built-in kind.
-  static const RecipeRegistry& Builtins();
-  // A new registry holding every built-in kind, to which plugins may add theirs.
-  static std::unique_ptr<RecipeRegistry> MakeWithBuiltins();
 
  private:
   std::map<std::string, std::unique_ptr<RecipeKind>> kinds_;
 };
-
-// Registration functions for built-in kinds, one per recipes/*.cc file.
-void RegisterCollectKind(RecipeRegistry& r);
-void RegisterSqlKind(RecipeRegistry& r);
-void RegisterSyncKind(RecipeRegistry& r);
-void RegisterStackKind(RecipeRegistry& r);
-void RegisterCleanKind(RecipeRegistry& r);
-void RegisterExportKind(RecipeRegistry& r);
-void RegisterFormulaKind(RecipeRegistry& r);
-void RegisterFilterKind(RecipeRegistry& r);
-void RegisterCheckKind(RecipeRegistry& r);
-void RegisterGroupKind(RecipeRegistry& r);
-void RegisterJoinKind(RecipeRegistry& r);
-void RegisterSortKinds(RecipeRegistry& r);  // sort, distinct, top
-void RegisterWindowKind(RecipeRegistry& r);
-void RegisterSplitKind(RecipeRegistry& r);
-void RegisterFuzzyJoinKind(RecipeRegistry& r);
-void RegisterLuaKind(RecipeRegistry& r);
-void RegisterTrainKind(RecipeRegistry& r);
-void RegisterScoreKinds(RecipeRegistry& r);  // score, evaluate
 
 }  // namespace alambic
