@@ -43,6 +43,7 @@
 #include "core/table/similarity.h"
 #include "core/table/text.h"
 #include "recipes/builtin_kinds.h"
+#include "recipes/relational.h"
 
 namespace alambic {
 namespace {
@@ -96,8 +97,7 @@ struct Spec {
   std::string right_row_column;  // empty: no right row number in the output
   std::string score_column = "score";
   std::string similarity_prefix = "sim_";
-  std::string left_prefix = "left_";
-  std::string right_prefix = "right_";
+  ClashNaming naming;  // a column name in both inputs (relational.h)
   int threads = 0;
 };
 
@@ -366,10 +366,21 @@ Result<Spec> ParseSpec(const json& p) {
   ALAMBIC_ASSIGN_OR_RETURN(s.score_column, StringParam(p, "score_column", "score"));
   if (s.score_column.empty()) return Err("score_column", "must not be empty");
   ALAMBIC_ASSIGN_OR_RETURN(s.similarity_prefix, StringParam(p, "similarity_prefix", "sim_"));
-  ALAMBIC_ASSIGN_OR_RETURN(s.left_prefix, StringParam(p, "left_prefix", "left_"));
-  ALAMBIC_ASSIGN_OR_RETURN(s.right_prefix, StringParam(p, "right_prefix", "right_"));
-  if (s.left_prefix == s.right_prefix)
-    return Err("right_prefix", "must differ from left_prefix so clashing columns stay apart");
+  // `left_prefix` / `right_prefix`: the earlier form of `prefixes` (each
+  // defaulting to left_ / right_ once either is given), kept for flows that use it.
+  if (p.contains("left_prefix") || p.contains("right_prefix")) {
+    if (p.contains("prefixes") || p.contains("suffixes"))
+      return Err("left_prefix", "give either prefixes/suffixes or left_prefix/right_prefix");
+    ClashNaming n;
+    n.right_suffix.clear();
+    ALAMBIC_ASSIGN_OR_RETURN(n.left_prefix, StringParam(p, "left_prefix", "left_"));
+    ALAMBIC_ASSIGN_OR_RETURN(n.right_prefix, StringParam(p, "right_prefix", "right_"));
+    if (n.left_prefix == n.right_prefix)
+      return Err("right_prefix", "must differ from left_prefix so clashing columns stay apart");
+    s.naming = n;
+  } else {
+    ALAMBIC_ASSIGN_OR_RETURN(s.naming, ClashNamingParam(p));
+  }
   if (auto it = p.find("threads"); it != p.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > 1024)
       return Err("threads", "must be an integer from 0 (one per core) to 1024");
@@ -670,8 +681,14 @@ class FuzzyJoinKind final : public RecipeKind {
         {"score_column", ParamType::kString, false, "name of the score column (score)"},
         {"similarity_prefix", ParamType::kString, false,
          "prefix of the per-field similarity columns (sim_)"},
-        {"left_prefix", ParamType::kString, false, "prefix of clashing left columns (left_)"},
-        {"right_prefix", ParamType::kString, false, "prefix of clashing right columns (right_)"},
+        {"suffixes", ParamType::kStringList, false,
+         "[left, right] suffixes for a column name in both inputs (default [\"\", \"_right\"])"},
+        {"prefixes", ParamType::kStringList, false,
+         "[left, right] prefixes for a column name in both inputs (default none)"},
+        {"left_prefix", ParamType::kString, false,
+         "prefix of clashing left columns (earlier form of prefixes)"},
+        {"right_prefix", ParamType::kString, false,
+         "prefix of clashing right columns (earlier form of prefixes)"},
         {"threads", ParamType::kInt, false, "comparison threads (0: one per core)"}};
     return kParams;
   }
@@ -706,16 +723,17 @@ class FuzzyJoinKind final : public RecipeKind {
     const Schema& ls = left.table->schema();
     const Schema& rs = right.table->schema();
     for (const auto& f : ls.fields)
-      left_names.push_back(rs.FieldIndex(f.name) >= 0 ? spec.left_prefix + f.name : f.name);
+      left_names.push_back(rs.FieldIndex(f.name) >= 0 ? spec.naming.Left(f.name) : f.name);
     for (const auto& f : rs.fields)
-      right_names.push_back(ls.FieldIndex(f.name) >= 0 ? spec.right_prefix + f.name : f.name);
+      right_names.push_back(ls.FieldIndex(f.name) >= 0 ? spec.naming.Right(f.name) : f.name);
     std::set<std::string> taken;
     for (const auto* names : {&left_names, &right_names})
       for (const auto& n : *names)
         if (!taken.insert(n).second)
-          return Err("left_prefix", fmt::format("output column '{}' appears twice after "
-                                                "prefixing; choose other prefixes",
-                                                n))
+          return Err("suffixes", fmt::format("output column '{}' appears twice after renaming "
+                                             "the columns on both sides; choose other "
+                                             "suffixes or prefixes",
+                                             n))
               .WithContext(prefix);
     if (taken.count(spec.score_column))
       return Err("score_column", fmt::format("'{}' is already a column of the output; choose "

@@ -13,8 +13,9 @@
 // strip_accents, name: similarity.h NormaliseKey, name being fuzzy_join's own
 // normalisation) compares utf8 keys after normalising them; the output keeps
 // the original values. Other columns keep their names; a name on both sides
-// gets `suffixes` (default ["", "_right"]); `right_prefix` prefixes every
-// right column that is not an `on` key.
+// is renamed by the convention every two-input kind shares (relational.h
+// ClashNaming: `suffixes`, default ["", "_right"], and `prefixes`);
+// `right_prefix` prefixes every right column that is not an `on` key.
 //
 // The hash tables hold the distinct keys of the smaller input only; the other
 // input is looked up (in parallel when large). A second output, when declared,
@@ -50,7 +51,8 @@ struct JoinParams {
   std::vector<std::string> left_on, right_on;
   bool same_names = false;  // `on`
   unsigned normalize = 0;
-  std::string left_suffix, right_suffix = "_right", right_prefix;
+  ClashNaming naming;  // `suffixes` / `prefixes` of a name on both sides
+  std::string right_prefix;
 };
 
 Result<JoinParams> ParseParams(const nlohmann::json& p) {
@@ -106,14 +108,7 @@ Result<JoinParams> ParseParams(const nlohmann::json& p) {
                         e.dump()));
     }
   }
-  if (auto s = p.find("suffixes"); s != p.end()) {
-    if (!s->is_array() || s->size() != 2 || !(*s)[0].is_string() || !(*s)[1].is_string())
-      return Status::Invalid("param 'suffixes': must be a list of two strings [left, right]");
-    out.left_suffix = (*s)[0].get<std::string>();
-    out.right_suffix = (*s)[1].get<std::string>();
-    if (out.left_suffix == out.right_suffix)
-      return Status::Invalid("param 'suffixes': the two suffixes must differ");
-  }
+  ALAMBIC_ASSIGN_OR_RETURN(out.naming, ClashNamingParam(p));
   if (auto s = p.find("right_prefix"); s != p.end()) {
     if (!s->is_string()) return Status::Invalid("param 'right_prefix': must be a string");
     out.right_prefix = s->get<std::string>();
@@ -233,6 +228,8 @@ class JoinKind final : public RecipeKind {
          "compare utf8 keys after: trim, lower, strip_accents, name (fuzzy_join's)"},
         {"suffixes", ParamType::kStringList, false,
          "[left, right] suffixes for a column name in both inputs (default [\"\", \"_right\"])"},
+        {"prefixes", ParamType::kStringList, false,
+         "[left, right] prefixes for a column name in both inputs (default none)"},
         {"right_prefix", ParamType::kString, false, "prefix for the right input's columns"}};
     return kParams;
   }
@@ -311,7 +308,7 @@ class JoinKind final : public RecipeKind {
         for (size_t k = 0; k < lkeys.size(); ++k)
           if (lkeys[k] == static_cast<int>(i)) o.right = rkeys[k];
       } else if (right_names.count(o.name)) {
-        o.name += p->left_suffix;
+        o.name = p->naming.Left(o.name);
       }
       outs.push_back(o);
     }
@@ -319,15 +316,15 @@ class JoinKind final : public RecipeKind {
       for (size_t j = 0; j < rt.schema().fields.size(); ++j) {
         if (rnames[j].empty()) continue;
         OutCol o{rnames[j], -1, static_cast<int>(j)};
-        if (left_names.count(o.name)) o.name += p->right_suffix;
+        if (left_names.count(o.name)) o.name = p->naming.Right(o.name);
         outs.push_back(o);
       }
     for (size_t a = 0; a < outs.size(); ++a)
       for (size_t b = a + 1; b < outs.size(); ++b)
         if (outs[a].name == outs[b].name)
           return Status::Invalid(fmt::format(
-              "recipe {}: param 'suffixes': column name '{}' still occurs twice after adding the "
-              "suffixes; choose other suffixes or a right_prefix",
+              "recipe {}: param 'suffixes': column name '{}' still occurs twice after renaming the "
+              "columns on both sides; choose other suffixes or prefixes",
               ctx.recipe, outs[a].name));
     if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
 

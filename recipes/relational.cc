@@ -128,4 +128,27 @@ Result<Table> TakeTable(const Table& t, const std::vector<int64_t>& rows) {
   return Table::Make(t.schema(), std::move(cols), static_cast<int64_t>(rows.size()));
 }
 
+Result<ClashNaming> ClashNamingParam(const nlohmann::json& params) {
+  ClashNaming out;
+  auto pair = [&](const char* param, std::string* l, std::string* r) -> Status {
+    const auto it = params.find(param);
+    if (it == params.end()) return Status::Ok();
+    if (!it->is_array() || it->size() != 2 || !(*it)[0].is_string() || !(*it)[1].is_string())
+      return Status::Invalid(
+          fmt::format("param '{}': must be a list of two strings [left, right]", param));
+    *l = (*it)[0].get<std::string>();
+    *r = (*it)[1].get<std::string>();
+    return Status::Ok();
+  };
+  if (params.contains("prefixes") && !params.contains("suffixes")) out.right_suffix.clear();
+  ALAMBIC_RETURN_IF_ERROR(pair("suffixes", &out.left_suffix, &out.right_suffix));
+  ALAMBIC_RETURN_IF_ERROR(pair("prefixes", &out.left_prefix, &out.right_prefix));
+  if (out.left_prefix == out.right_prefix && out.left_suffix == out.right_suffix)
+    return Status::Invalid(fmt::format(
+        "param '{}': the left and right names must differ, or a column on both sides would "
+        "get the same name",
+        params.contains("suffixes") ? "suffixes" : "prefixes"));
+  return out;
+}
+
 }  // namespace alambic

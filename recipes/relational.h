@@ -29,6 +29,22 @@ std::string ColumnNames(const Schema& schema);
 Result<int> FindColumn(const NamedTable& input, const std::string& place,
                        const std::string& column);
 
+// How a two-input kind (join, fuzzy_join) names a column that both inputs
+// have: the left one becomes prefixes[0] + name + suffixes[0], the right one
+// prefixes[1] + name + suffixes[1]. One convention for every two-input kind:
+// `suffixes` defaults to ["", "_right"] (the left name is kept, as in SQL
+// and pandas), `prefixes` to ["", ""]; `prefixes: [left_, right_]` with
+// `suffixes: ["", ""]` gives the symmetric form.
+struct ClashNaming {
+  std::string left_prefix, right_prefix;
+  std::string left_suffix, right_suffix = "_right";
+  std::string Left(const std::string& name) const { return left_prefix + name + left_suffix; }
+  std::string Right(const std::string& name) const { return right_prefix + name + right_suffix; }
+};
+// Reads `suffixes` and `prefixes` (each a list of two strings). When only
+// `prefixes` is given, the suffixes are empty. The two sides must differ.
+Result<ClashNaming> ClashNamingParam(const nlohmann::json& params);
+
 // One sort key as written in params: "col", "-col" (descending), or a mapping
 // {column: col, desc: true, nulls: first|last}. Default nulls: first when
 // ascending, last when descending (SQLite's order).

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "core/recipe/recipe.h"
+#include "tests/kind_test_util.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -138,15 +139,15 @@ class FuzzyJoinTest : public ::testing::Test {
   std::vector<int64_t> progress_;
 };
 
-TEST_F(FuzzyJoinTest, MatchesNoisyRecordsAndPrefixesClashingColumns) {
+TEST_F(FuzzyJoinTest, MatchesNoisyRecordsAndSuffixesClashingColumns) {
   auto out = Run(Params(), People(), Deaths(), {"matches", "unmatched"});
   ASSERT_TRUE(out.ok()) << out.status().message();
   const Table& m = out->tables[0];
   // Dupont: names swapped; Martin: married name Moreau, birth day unknown (00);
   // Lefèvre: accent, day and month swapped; Petit: known by the married name only.
-  EXPECT_EQ(Cells(m, "left_id"), (V{"1", "2", "3", "5"}));
-  EXPECT_EQ(Cells(m, "right_id"), (V{"10", "11", "12", "14"}));
-  EXPECT_EQ(Cells(m, "left_nom"), (V{"Dupont", "Martin", "Lefèvre", "null"}));
+  EXPECT_EQ(Cells(m, "id"), (V{"1", "2", "3", "5"}));
+  EXPECT_EQ(Cells(m, "id_right"), (V{"10", "11", "12", "14"}));
+  EXPECT_EQ(Cells(m, "nom"), (V{"Dupont", "Martin", "Lefèvre", "null"}));
   EXPECT_EQ(Cells(m, "nom_usage"), (V{"null", "Moreau", "null", "Petit"}));
   EXPECT_EQ(Cells(m, "date_naissance"), (V{"19500317", "19481100", "19600407", "19550505"}));
   EXPECT_EQ(Cells(m, "sim_nom"), (V{"1", "1", "1", "1"}));
@@ -172,7 +173,7 @@ TEST_F(FuzzyJoinTest, ThresholdDropsWeakMatches) {
   p["threshold"] = 0.95;
   auto out = Run(p);
   ASSERT_TRUE(out.ok()) << out.status().message();
-  EXPECT_EQ(Cells(out->tables[0], "left_id"), (V{"1", "3", "5"}));
+  EXPECT_EQ(Cells(out->tables[0], "id"), (V{"1", "3", "5"}));
 }
 
 TEST_F(FuzzyJoinTest, MissingValuesCountAsTheFieldsMissingSimilarity) {
@@ -184,7 +185,7 @@ TEST_F(FuzzyJoinTest, MissingValuesCountAsTheFieldsMissingSimilarity) {
   auto out = Run(p);
   ASSERT_TRUE(out.ok()) << out.status().message();
   const Table& m = out->tables[0];
-  EXPECT_EQ(Cells(m, "left_id"), (V{"1", "4", "5"}));
+  EXPECT_EQ(Cells(m, "id"), (V{"1", "4", "5"}));
   EXPECT_EQ(Cells(m, "sim_nom"), (V{"1", "0.6626984126984127", "null"}));  // BERNARD / DURAND
   EXPECT_NEAR(m.ColumnByName("score")->Double(2), 5.0 / 8, 1e-12);
 }
@@ -223,7 +224,7 @@ TEST_F(FuzzyJoinTest, TiesGoToTheFirstRightRowWhateverTheThreads) {
     EXPECT_EQ(out->tables[0].num_rows(), 600);
     EXPECT_EQ(out->metrics["threads"], threads);
     EXPECT_EQ(out->metrics["pairs_compared"], 600 * 1200);
-    results.push_back(Cells(out->tables[0], "right_id"));
+    results.push_back(Cells(out->tables[0], "id_right"));
   }
   EXPECT_EQ(results[0], results[1]);
   EXPECT_EQ(results[0], results[2]);
@@ -235,7 +236,7 @@ TEST_F(FuzzyJoinTest, ColumnLineageNamesComparedColumns) {
   auto out = Run(Params(), People(), Deaths(), {"matches", "unmatched"});
   ASSERT_TRUE(out.ok()) << out.status().message();
   const auto& lin = out->column_lineage[0];
-  EXPECT_EQ(lin.at("left_id"), (std::vector<ColumnSource>{{"people", "id"}}));
+  EXPECT_EQ(lin.at("id"), (std::vector<ColumnSource>{{"people", "id"}}));
   EXPECT_EQ(lin.at("date_naissance"), (std::vector<ColumnSource>{{"deaths", "date_naissance"}}));
   EXPECT_EQ(lin.at("sim_nom"), (std::vector<ColumnSource>{
                                    {"people", "nom"}, {"people", "nom_usage"}, {"deaths", "nom"}}));
@@ -420,16 +421,16 @@ TEST_F(FuzzyJoinTest, FlatBlockingListIsOneRuleAndDateKeyIsTheFullDate) {
   auto out = Run(p, l, r);
   ASSERT_TRUE(out.ok()) << out.status().message();
   // One rule: same name AND same year (DURAND shares the year only).
-  EXPECT_EQ(Cells(out->tables[0], "right_id"), (V{"10", "12", "10", "12"}));
+  EXPECT_EQ(Cells(out->tables[0], "id_right"), (V{"10", "12", "10", "12"}));
   p["blocking"] = {{"nom"}, {"year(d)"}};  // two rules: name OR year
   out = Run(p, l, r);
   ASSERT_TRUE(out.ok());
   // By score: left 2 (year only) scores 0.9 with both MARTIN, 0.4 with DURAND.
-  EXPECT_EQ(Cells(out->tables[0], "right_id"), (V{"10", "11", "12", "10", "12", "11"}));
+  EXPECT_EQ(Cells(out->tables[0], "id_right"), (V{"10", "11", "12", "10", "12", "11"}));
   p["blocking"] = {"date(d)"};  // complete dates only
   out = Run(p, l, r);
   ASSERT_TRUE(out.ok());
-  EXPECT_EQ(Cells(out->tables[0], "right_id"), (V{"10", "11"}));
+  EXPECT_EQ(Cells(out->tables[0], "id_right"), (V{"10", "11"}));
   EXPECT_EQ(Cells(out->tables[0], "sim_d"), (V{"1", "1"}));
   EXPECT_EQ(
       CheckError(
@@ -446,6 +447,61 @@ TEST_F(FuzzyJoinTest, FlatBlockingListIsOneRuleAndDateKeyIsTheFullDate) {
                         {"threshold", 0},
                         {"keep", {{"top", 0}}}}),
             "param 'keep': must be best, all or {top: K} with K an integer >= 1, got {\"top\":0}");
+}
+
+// join and fuzzy_join name a column present in both inputs the same way: by
+// default the left name is kept and the right one gets "_right"; `suffixes`
+// and `prefixes` change both kinds alike; the earlier left_prefix/right_prefix
+// of fuzzy_join still gives its symmetric names.
+TEST(TwoInputNamingTest, JoinAndFuzzyJoinShareOneConvention) {
+  Schema s{{{"id", TypeId::kInt64}, {"nom", TypeId::kUtf8}, {"ville", TypeId::kUtf8}}};
+  NamedTable left = MakeTable("l", s, {Ints({1, 2}), Strings({"A", "B"}), Strings({"x", "y"})});
+  NamedTable right = MakeTable("r", s, {Ints({7, 8}), Strings({"A", "B"}), Strings({"z", "w"})});
+  const json fuzzy = json::parse(R"json({
+    "fields": [{"left": "nom", "right": "nom", "comparator": "exact", "weight": 1}],
+    "blocking": [["nom"]], "threshold": 1})json");
+  const json join = {{"left_on", "nom"}, {"right_on", "nom"}};
+  auto names = [&](const std::string& kind, json p) {
+    for (const auto& [k, v] : (kind == "join" ? join : fuzzy).items()) p[k] = v;
+    auto out = testing::RunKind(kind, p, {left, right});
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    std::vector<std::string> n;
+    if (!out.ok()) return n;
+    for (const auto& f : out->tables[0].schema().fields)
+      if (f.name != "score" && f.name.rfind("sim_", 0) != 0) n.push_back(f.name);
+    return n;
+  };
+  using N = std::vector<std::string>;
+  const N by_default{"id", "nom", "ville", "id_right", "nom_right", "ville_right"};
+  EXPECT_EQ(names("join", json::object()), by_default);
+  EXPECT_EQ(names("fuzzy_join", json::object()), by_default);
+  const json suffixes = {{"suffixes", {"_p", "_d"}}};
+  const N suffixed{"id_p", "nom_p", "ville_p", "id_d", "nom_d", "ville_d"};
+  EXPECT_EQ(names("join", suffixes), suffixed);
+  EXPECT_EQ(names("fuzzy_join", suffixes), suffixed);
+  const json prefixes = {{"prefixes", {"left_", "right_"}}};
+  const N prefixed{"left_id", "left_nom", "left_ville", "right_id", "right_nom", "right_ville"};
+  EXPECT_EQ(names("join", prefixes), prefixed);
+  EXPECT_EQ(names("fuzzy_join", prefixes), prefixed);
+  EXPECT_EQ(names("fuzzy_join", {{"left_prefix", "left_"}}), prefixed);
+  // Only the clashing names change.
+  Schema rs{{{"no", TypeId::kInt64}, {"nom", TypeId::kUtf8}}};
+  right = MakeTable("r", rs, {Ints({7, 8}), Strings({"A", "B"})});
+  EXPECT_EQ(names("fuzzy_join", json::object()), (N{"id", "nom", "ville", "no", "nom_right"}));
+  EXPECT_EQ(names("join", json::object()), (N{"id", "nom", "ville", "no", "nom_right"}));
+  // The same refusals.
+  for (const char* kind : {"join", "fuzzy_join"}) {
+    json p = kind == std::string("join") ? join : fuzzy;
+    p["prefixes"] = {"a_", "a_"};
+    EXPECT_THAT(testing::CheckKindParams(kind, p),
+                HasSubstr("param 'prefixes': the left and right names must differ"))
+        << kind;
+    p.erase("prefixes");
+    p["suffixes"] = "_x";
+    EXPECT_EQ(testing::CheckKindParams(kind, p),
+              "param 'suffixes': must be a list of two strings [left, right]")
+        << kind;
+  }
 }
 
 }  // namespace

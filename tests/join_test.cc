@@ -192,7 +192,8 @@ TEST(JoinTest, ErrorsNameTheRecipeParamColumnAndInput) {
             "param 'normalize': unknown normalisation \"upper\" (expected trim, lower, "
             "strip_accents, name)");
   EXPECT_EQ(testing::CheckKindParams("join", {{"on", "a"}, {"suffixes", {"_a", "_a"}}}),
-            "param 'suffixes': the two suffixes must differ");
+            "param 'suffixes': the left and right names must differ, or a column on both sides "
+            "would get the same name");
   const RecipeKind* k = alambic::testing::BuiltinKinds().Find("join");
   EXPECT_EQ(k->min_inputs(), 2);
   EXPECT_EQ(k->max_inputs(), 2);

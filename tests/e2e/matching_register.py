@@ -212,7 +212,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for dataset, top in (("pairs_all", None), ("pairs_top2", 2)):
         got = rows(ws, dataset)
         w = [t for t in want if top is None or t[3] <= top]
-        check(f"{dataset} pairs", [(r["left_id"], r["right_id"], int(r["right_row"]),
+        check(f"{dataset} pairs", [(r["id"], r["id_right"], int(r["right_row"]),
                                     int(r["rank"])) for r in got],
               [t[:4] for t in w])
         for r, t in zip(got, w):
@@ -223,8 +223,8 @@ with tempfile.TemporaryDirectory() as tmp:
                     failures.append(f"{dataset} {t[0]}/{t[1]}: sim_{field} "
                                     f"{r['sim_' + field]}, want {sim}")
             # right_row is the right record's row: its id is the one at that row.
-            if DEATHS[int(r["right_row"]) - 1][0] != r["right_id"]:
-                failures.append(f"{dataset}: right_row {r['right_row']} is not {r['right_id']}")
+            if DEATHS[int(r["right_row"]) - 1][0] != r["id_right"]:
+                failures.append(f"{dataset}: right_row {r['right_row']} is not {r['id_right']}")
     # The partial dates scored as documented, not as exact dates.
     partial = {(t[0], t[1]): t[5]["naissance"] for t in want}
     check("partial-date scores",
@@ -238,7 +238,7 @@ with tempfile.TemporaryDirectory() as tmp:
     names = sorted((p[0], d[0]) for p in PEOPLE for d in DEATHS if norm(p[1]) == norm(d[1]))
     check("join normalize: name", sorted((r["id"], r["id_right"])
                                          for r in rows(ws, "same_names_join")), names)
-    check("fuzzy_join exact nom", sorted((r["left_id"], r["right_id"])
+    check("fuzzy_join exact nom", sorted((r["id"], r["id_right"])
                                          for r in rows(ws, "same_names_fuzzy")), names)
     assert ("P1", "D1") in names and ("P2", "D2") in names and ("P6", "D8") in names
 
