@@ -23,10 +23,7 @@
 // Adding a step: write a Check (option types) and a Run function and add a
 // StepDef to kSteps. The `formula` step (an expression over columns, from
 // core/table/expr.h) is meant to plug in there: {formula: "expr", into: col}.
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include <algorithm>
 #include <cctype>
@@ -43,6 +40,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base/hmac.h"
 #include "core/base/secrets.h"
 #include "core/recipe/recipe.h"
 #include "core/table/regex.h"
@@ -1324,48 +1322,6 @@ Status RunBin(const Step& s, const StepEnv& env, Work& w, Report& r) {
   Place(w, into, std::move(col), i, i);
   return Status::Ok();
 }
-
-// HMAC-SHA256 with one key over many messages (the key is set once).
-class Hmac {
- public:
-  explicit Hmac(const std::string& key) {
-    mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    ctx_ = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                           OSSL_PARAM_construct_end()};
-    ok_ = ctx_ && EVP_MAC_init(ctx_, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                               params) == 1;
-  }
-  ~Hmac() {
-    EVP_MAC_CTX_free(ctx_);
-    EVP_MAC_free(mac_);
-  }
-  Hmac(const Hmac&) = delete;
-  Hmac& operator=(const Hmac&) = delete;
-  bool ok() const { return ok_; }
-  // Lower-case hex digest of `message`, cut to `digits`.
-  bool Hex(std::string_view message, size_t digits, std::string* out) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    size_t len = 0;
-    if (EVP_MAC_init(ctx_, nullptr, 0, nullptr) != 1 ||
-        EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size()) != 1 ||
-        EVP_MAC_final(ctx_, md, &len, sizeof md) != 1)
-      return false;
-    static constexpr char kDigits[] = "0123456789abcdef";
-    for (size_t k = 0; k < len && out->size() < digits; ++k) {
-      out->push_back(kDigits[md[k] >> 4]);
-      if (out->size() < digits) out->push_back(kDigits[md[k] & 15]);
-    }
-    return true;
-  }
-
- private:
-  EVP_MAC* mac_ = nullptr;
-  EVP_MAC_CTX* ctx_ = nullptr;
-  bool ok_ = false;
-};
 
 Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
   auto key = ResolveEnvironmentKey(env.ctx.workspace, s.Str("key"), env.ctx.environment,

@@ -16,6 +16,7 @@
 namespace alambic {
 namespace {
 
+using testing::Python;
 using testing::ReadFile;
 using testing::ShellQuote;
 using testing::TempDir;
@@ -24,20 +25,6 @@ using testing::WriteFile;
 const std::filesystem::path kSklearnData = "/usr/lib/python3/dist-packages/sklearn/datasets/data";
 
 void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
-
-// Runs a python3 program with the args; its stdout.
-std::string Python(const std::string& program, const std::vector<std::string>& args) {
-  std::string cmd = "/usr/bin/python3 -c " + ShellQuote(program);
-  for (const auto& a : args) cmd += " " + ShellQuote(a);
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  if (!f) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  if (::pclose(f) != 0) return "python failed: " + out;
-  return out;
-}
 
 // The file decompressed by python3's own modules (zstd through the zstd tool, python has none).
 std::string PythonDecompressed(const std::filesystem::path& p) {

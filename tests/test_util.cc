@@ -42,6 +42,19 @@ std::string ShellQuote(const std::string& s) {
   return q + "'";
 }
 
+std::string Python(const std::string& program, const std::vector<std::string>& args) {
+  std::string cmd = "/usr/bin/python3 -c " + ShellQuote(program);
+  for (const auto& a : args) cmd += " " + ShellQuote(a);
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return "popen failed";
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  if (::pclose(f) != 0) return "python failed: " + out;
+  return out;
+}
+
 CliResult Cli(const std::filesystem::path& cwd, const std::vector<std::string>& args,
               const std::string& env) {
   TempDir io;

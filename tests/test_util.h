@@ -38,6 +38,10 @@ std::string ReadFile(const std::filesystem::path& p);
 // `s` quoted for a POSIX shell.
 std::string ShellQuote(const std::string& s);
 
+// Runs `/usr/bin/python3 -c PROGRAM ARGS...`: its stdout, or "python failed: "
+// and its stdout when it exits non-zero (an independent oracle for tests).
+std::string Python(const std::string& program, const std::vector<std::string>& args = {});
+
 struct CliResult {
   int code = -1;
   std::string out, err;
