@@ -5,7 +5,6 @@
 #include <openssl/hmac.h>
 
 #include <cstdlib>
-#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
@@ -17,26 +16,11 @@
 namespace alambic {
 namespace {
 
+using testing::CapturingLogger;
 using testing::TempDir;
 using testing::WriteFile;
 using Cells = std::vector<std::string>;
 constexpr const char* kNull = "<null>";
-
-class CapturingLogger final : public RecipeLogger {
- public:
-  void Log(LogLevel, const std::string& message) override {
-    std::lock_guard l(mu_);
-    lines_.push_back(message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard l(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 ColumnPtr Text(const std::vector<std::optional<std::string>>& values) {
   ColumnBuilder b(TypeId::kUtf8);

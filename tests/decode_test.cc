@@ -4,7 +4,6 @@
 #include "core/table/decode.h"
 
 #include <cstdlib>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -357,24 +356,6 @@ TEST(DecodeTest, ZipMembersAndSizeLimit) {
   }
 }
 
-class Lines final : public RecipeLogger {
- public:
-  void Log(LogLevel, const std::string& message) override {
-    std::lock_guard l(mu_);
-    lines_.push_back(message);
-  }
-  std::string All() const {
-    std::lock_guard l(mu_);
-    std::string out;
-    for (const auto& s : lines_) out += s + "\n";
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 struct Collected {
   Result<RecipeOutput> out = Status::Internal("not run");
   std::string log;
@@ -383,7 +364,7 @@ struct Collected {
 
 Collected Collect(const std::filesystem::path& ws, const nlohmann::json& params) {
   const RecipeKind* kind = alambic::testing::BuiltinKinds().Find("collect");
-  Lines log;
+  testing::CapturingLogger log;
   RecipeContext ctx;
   ctx.recipe = "raw";
   ctx.params = &params;
@@ -393,7 +374,7 @@ Collected Collect(const std::filesystem::path& ws, const nlohmann::json& params)
   Collected c;
   c.fingerprint = kind->SourceFingerprint(ctx);
   c.out = kind->Run(ctx);
-  c.log = log.All();
+  c.log = log.text();
   return c;
 }
 

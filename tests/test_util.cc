@@ -13,6 +13,35 @@
 
 namespace alambic::testing {
 
+void CapturingLogger::Log(LogLevel level, const std::string& message) {
+  std::lock_guard l(mu_);
+  lines_.emplace_back(level, message);
+}
+
+std::vector<std::string> CapturingLogger::lines() const {
+  std::lock_guard l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [level, message] : lines_) out.push_back(message);
+  return out;
+}
+
+std::vector<std::string> CapturingLogger::tagged() const {
+  std::lock_guard l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [level, message] : lines_)
+    out.push_back((level == LogLevel::kWarn    ? "warn: "
+                   : level == LogLevel::kError ? "error: "
+                                               : "") +
+                  message);
+  return out;
+}
+
+std::string CapturingLogger::text() const {
+  std::string out;
+  for (const auto& line : lines()) out += line + "\n";
+  return out;
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "alambic-test-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
