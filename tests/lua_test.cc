@@ -357,7 +357,7 @@ TEST_F(LuaTest, CancelTokenStopsTheScript) {
 }
 
 // Stock Lua's pattern matcher runs in C without allocating or executing VM
-// instructions; ours (lua_pattern.h) checks the limits as it goes, so a
+// instructions; ours (recipes/lua/pattern.h) checks the limits as it goes, so a
 // pathological pattern stops at the deadline, even under pcall, as methods of
 // strings and through every one of find, match, gmatch and gsub.
 constexpr const char* kBacktracking[] = {
