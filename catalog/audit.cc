@@ -7,15 +7,12 @@
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
+#include "catalog/sql_error.h"
 #include "core/base/hash.h"
 
 namespace alambic {
 
 namespace {
-
-Status SqlError(const std::exception& e, const char* what) {
-  return Status::IoError(fmt::format("catalog: {}: {}", what, e.what()));
-}
 
 constexpr const char* kAuditColumns =
     "seq, at, user, host, action, environment, flow, target, outcome, detail, prev_hash, hash";

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "catalog/sql_error.h"
+
 namespace alambic {
 
 namespace {
@@ -223,15 +225,6 @@ CREATE TABLE schedules (
 )sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
-
-Status SqlError(const std::exception& e, const char* what) {
-  const auto* sql = dynamic_cast<const SQLite::Exception*>(&e);
-  if (sql && (sql->getErrorCode() & 0xff) == SQLITE_FULL)
-    return Status::IoError(fmt::format(
-        "catalog: {}: the disk is full ({}); free some space (alambic gc deletes old versions)",
-        what, e.what()));
-  return Status::IoError(fmt::format("catalog: {}: {}", what, e.what()));
-}
 
 // Whether the filesystem holding `path` has (almost) no space left for us.
 bool DiskFull(const std::filesystem::path& path) {

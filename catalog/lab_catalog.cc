@@ -7,8 +7,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/sql_error.h"
+
 namespace alambic {
 namespace {
+
+constexpr std::string_view kLabCatalog = "lab catalog";  // names it in errors
 
 using json = nlohmann::json;
 
@@ -36,10 +40,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS lab_search USING fts5(
   kind UNINDEXED, ref UNINDEXED, workspace UNINDEXED, usecase UNINDEXED, title, body,
   tokenize = 'unicode61 remove_diacritics 2');
 )sql";
-
-Status SqlError(const std::exception& e, const std::string& what) {
-  return Status::IoError(fmt::format("lab catalog: {}: {}", what, e.what()));
-}
 
 std::string Join(const std::vector<std::string>& v, const char* sep = " ") {
   std::string s;
@@ -163,7 +163,7 @@ Result<std::unique_ptr<LabCatalog>> LabCatalog::Open(const std::filesystem::path
       db->exec(fmt::format("INSERT INTO lab_schema VALUES ({})", kLabCatalogSchemaVersion));
     return std::unique_ptr<LabCatalog>(new LabCatalog(std::move(db)));
   } catch (const std::exception& e) {
-    return SqlError(e, path.string());
+    return SqlError(e, path.string(), kLabCatalog);
   }
 }
 
@@ -289,7 +289,7 @@ Status LabCatalog::Sync(const WorkspaceSnapshot& ws, const std::string& now) {
     tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
-    return SqlError(e, "sync " + ws.name);
+    return SqlError(e, "sync " + ws.name, kLabCatalog);
   }
 }
 
@@ -369,7 +369,7 @@ Result<std::vector<UseCaseEntry>> LabCatalog::ListUseCases(const UseCaseFilter& 
     }
     return out;
   } catch (const std::exception& e) {
-    return SqlError(e, "use cases");
+    return SqlError(e, "use cases", kLabCatalog);
   }
 }
 
@@ -382,7 +382,7 @@ Result<std::optional<UseCaseEntry>> LabCatalog::FindUseCase(const std::string& i
     ALAMBIC_ASSIGN_OR_RETURN(UseCaseEntry e, Load(id, card, ws));
     return std::optional<UseCaseEntry>(std::move(e));
   } catch (const std::exception& e) {
-    return SqlError(e, "use case " + id);
+    return SqlError(e, "use case " + id, kLabCatalog);
   }
 }
 
@@ -403,7 +403,7 @@ Result<std::vector<SearchHit>> LabCatalog::Search(const std::string& text, int l
                      q.getColumn(4).getString()});
     return out;
   } catch (const std::exception& e) {
-    return SqlError(e, "search");
+    return SqlError(e, "search", kLabCatalog);
   }
 }
 
@@ -421,7 +421,7 @@ Result<std::vector<SharedFileEdge>> LabCatalog::SharedFiles() {
                      q.getColumn(4).getString()});
     return out;
   } catch (const std::exception& e) {
-    return SqlError(e, "shared files");
+    return SqlError(e, "shared files", kLabCatalog);
   }
 }
 

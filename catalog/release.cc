@@ -5,14 +5,11 @@
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
+#include "catalog/sql_error.h"
 
 namespace alambic {
 
 namespace {
-
-Status SqlError(const std::exception& e, const char* what) {
-  return Status::IoError(fmt::format("catalog: {}: {}", what, e.what()));
-}
 
 constexpr const char* kReleaseColumns =
     "flow, environment, number, git_commit, tag, gates, schemas, user, host, created_at, note";

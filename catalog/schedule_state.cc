@@ -5,14 +5,11 @@
 #include <fmt/format.h>
 
 #include "catalog/catalog.h"
+#include "catalog/sql_error.h"
 
 namespace alambic {
 
 namespace {
-
-Status SqlError(const std::exception& e, const char* what) {
-  return Status::IoError(fmt::format("catalog: {}: {}", what, e.what()));
-}
 
 constexpr const char* kStateColumns =
     "flow, environment, definition, first_seen, paused, paused_at, paused_by, resumed_at";

@@ -8,7 +8,7 @@
 // seeing the columns computed before it.
 //
 // `functions` names Lua files (one or a list) whose global functions the
-// expressions may call (lua_functions.h); the files are part of the version.
+// expressions may call (recipes/lua/functions.h); the files are part of the version.
 #include <algorithm>
 #include <set>
 
@@ -17,7 +17,7 @@
 #include "core/recipe/recipe.h"
 #include "core/table/expr.h"
 #include "recipes/builtin_kinds.h"
-#include "recipes/lua_functions.h"
+#include "recipes/lua/functions.h"
 
 namespace alambic {
 namespace {

@@ -2,6 +2,12 @@
 // catalog/audit.cc), and the recipe runs a promotion reads (LatestRecipeRunsAtCommit):
 // a real SQLite catalog in a temp dir, edited around the API with raw SQLite where
 // the test is about tampering.
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -480,6 +486,45 @@ TEST(CatalogMigrationTest, MigratesASchema4CatalogKeepingItsData) {
   ASSERT_TRUE((*cat)->AppendAudit(e).ok());
   EXPECT_TRUE((*cat)->VerifyAudit().ok());
   EXPECT_EQ(*(*cat)->IntegrityCheck(), "ok");
+}
+
+// A full disk during an audit append or a release says so and names the cure,
+// as the runs' commits do (one SqlError for the whole catalog). Needs a small
+// tmpfs of its own: mounting one takes root, so the test is skipped without it.
+TEST(CatalogDiskFullTest, AuditAndReleaseWritesSayTheDiskIsFull) {
+  TempDir dir;
+  const auto mnt = dir.path() / "small";
+  std::filesystem::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=4m") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  struct Unmount {
+    std::filesystem::path p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  auto cat = Catalog::Open(mnt / "c.db");
+  ASSERT_TRUE(cat.ok()) << cat.status().message();
+  {  // fill what is left of the disk
+    std::ofstream filler(mnt / "filler", std::ios::binary);
+    const std::string block(1 << 16, 'f');
+    while (filler.write(block.data(), block.size())) {
+    }
+  }
+  const std::string big(1 << 20, 'x');
+  AuditEntry e;
+  e.action = "promote";
+  e.flow = "permis";
+  e.detail = {{"note", big}};
+  const std::string cure = "the disk is full (";
+  const std::string gc = "); free some space (alambic gc deletes old versions)";
+  Status audit = (*cat)->AppendAudit(e);
+  EXPECT_EQ(audit.message().rfind("catalog: audit: " + cure, 0), 0u) << audit.message();
+  EXPECT_NE(audit.message().find(gc), std::string::npos) << audit.message();
+  ReleaseRecord r = Release("permis", "warehouse", 1);
+  r.note = big;
+  Status release = (*cat)->AddRelease(r, kAlice);
+  EXPECT_FALSE(release.ok());
+  EXPECT_NE(release.message().find(cure), std::string::npos) << release.message();
+  EXPECT_NE(release.message().find(gc), std::string::npos) << release.message();
 }
 
 }  // namespace

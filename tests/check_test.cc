@@ -1,7 +1,6 @@
 // The check recipe kind: each check passing and failing with its exact
 // message, warn severity, the metrics, parameter errors.
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,26 +15,8 @@ namespace alambic {
 namespace {
 
 using nlohmann::json;
+using testing::CapturingLogger;
 using V = std::vector<std::string>;
-
-class CapturingLogger final : public RecipeLogger {
- public:
-  void Log(LogLevel level, const std::string& message) override {
-    std::lock_guard l(mu_);
-    const char* tag = level == LogLevel::kWarn    ? "warn: "
-                      : level == LogLevel::kError ? "error: "
-                                                  : "";
-    lines_.push_back(tag + message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard l(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 ColumnPtr Ints(const std::vector<std::optional<int64_t>>& v) {
   ColumnBuilder b(TypeId::kInt64);
@@ -302,7 +283,7 @@ TEST_F(CheckTest, WarnSeverityLogsAndSucceedsWithMetrics) {
                                {"severity", "warn"}},
                               {{"unique", {"day"}}}}));
   ASSERT_TRUE(out.ok()) << out.status().message();
-  EXPECT_EQ(log_.lines(),
+  EXPECT_EQ(log_.tagged(),
             (V{"warn: check 'not_null(candidate)' failed: column 'candidate': 1 of 8 rows fail "
                "(row 5: null)",
                "warn: check 'no negative score' failed: column 'score': 1 of 8 rows fail (row 5: "

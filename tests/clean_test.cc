@@ -5,7 +5,6 @@
 #include <openssl/hmac.h>
 
 #include <cstdlib>
-#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
@@ -17,26 +16,11 @@
 namespace alambic {
 namespace {
 
+using testing::CapturingLogger;
 using testing::TempDir;
 using testing::WriteFile;
 using Cells = std::vector<std::string>;
 constexpr const char* kNull = "<null>";
-
-class CapturingLogger final : public RecipeLogger {
- public:
-  void Log(LogLevel, const std::string& message) override {
-    std::lock_guard l(mu_);
-    lines_.push_back(message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard l(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 ColumnPtr Text(const std::vector<std::optional<std::string>>& values) {
   ColumnBuilder b(TypeId::kUtf8);
@@ -449,6 +433,39 @@ TEST_F(CleanTest, PseudonymiseMatchesAnIndependentHmac) {
   EXPECT_EQ(CellsOf(other, "candidate_id")[0], HmacHex("another-key-value", "K001"));
   EXPECT_NE(CellsOf(other, "candidate_id")[0], k1);
   EXPECT_NE(StepMetrics(0)["key_id"], key_id);
+}
+
+// The pseudonyms byte for byte against python3's hmac module: UTF-8, empty,
+// long and separator-laden values, integers as their text, full and odd lengths.
+TEST_F(CleanTest, PseudonymiseMatchesPythonHmac) {
+  const std::vector<std::string> values = {
+      "K001", "", "\xc3\x89lodie Dupr\xc3\xa9", "a;b\"c\n", std::string(500, 'z'), "0"};
+  std::vector<std::optional<std::string>> cells(values.begin(), values.end());
+  Table in = MakeTable({{"id", Text(cells)}, {"n", Ints({42, -7, 0, 1234567890123, 1, 2})}});
+  std::vector<std::string> args = {kKey};
+  args.insert(args.end(), values.begin(), values.end());
+  for (const char* n : {"42", "-7", "0", "1234567890123", "1", "2"}) args.push_back(n);
+  const std::string py = testing::Python(R"(
+import hashlib, hmac, sys
+key = sys.argv[1].encode()
+for v in sys.argv[2:]:
+    print(hmac.new(key, v.encode(), hashlib.sha256).hexdigest())
+)",
+                                         args);
+  Cells want;
+  size_t start = 0;
+  for (size_t nl; (nl = py.find('\n', start)) != std::string::npos; start = nl + 1)
+    want.push_back(py.substr(start, nl - start));
+  ASSERT_EQ(want.size(), 12u) << py;
+  const Cells want_id(want.begin(), want.begin() + 6), want_n(want.begin() + 6, want.end());
+
+  Table full = Ok(in, {{{"pseudonymise", {"id", "n"}}, {"key", "secret:pseudo_key"}}});
+  EXPECT_EQ(CellsOf(full, "id"), want_id);
+  EXPECT_EQ(CellsOf(full, "n"), want_n);
+  Table cut = Ok(in, {{{"pseudonymise", "id"}, {"key", "secret:pseudo_key"}, {"length", 9}}});
+  Cells want_cut;
+  for (const auto& w : want_id) want_cut.push_back(w.substr(0, 9));
+  EXPECT_EQ(CellsOf(cut, "id"), want_cut);
 }
 
 TEST_F(CleanTest, TheKeyNeverShowsInLogsMetricsOrErrors) {

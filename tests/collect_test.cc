@@ -1,6 +1,5 @@
 // The collect kind: params, path confinement, fingerprint, CSV and Arrow input,
 // messages that name the recipe and the file as written in the flow.
-#include <mutex>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -12,24 +11,9 @@
 namespace alambic {
 namespace {
 
+using testing::CapturingLogger;
 using testing::TempDir;
 using testing::WriteFile;
-
-class CapturingLogger final : public RecipeLogger {
- public:
-  void Log(LogLevel, const std::string& message) override {
-    std::lock_guard l(mu_);
-    lines_.push_back(message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard l(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 class CollectTest : public ::testing::Test {
  protected:

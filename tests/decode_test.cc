@@ -4,7 +4,6 @@
 #include "core/table/decode.h"
 
 #include <cstdlib>
-#include <mutex>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -16,6 +15,7 @@
 namespace alambic {
 namespace {
 
+using testing::Python;
 using testing::ReadFile;
 using testing::ShellQuote;
 using testing::TempDir;
@@ -24,20 +24,6 @@ using testing::WriteFile;
 const std::filesystem::path kSklearnData = "/usr/lib/python3/dist-packages/sklearn/datasets/data";
 
 void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
-
-// Runs a python3 program with the args; its stdout.
-std::string Python(const std::string& program, const std::vector<std::string>& args) {
-  std::string cmd = "/usr/bin/python3 -c " + ShellQuote(program);
-  for (const auto& a : args) cmd += " " + ShellQuote(a);
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  if (!f) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  if (::pclose(f) != 0) return "python failed: " + out;
-  return out;
-}
 
 // The file decompressed by python3's own modules (zstd through the zstd tool, python has none).
 std::string PythonDecompressed(const std::filesystem::path& p) {
@@ -370,24 +356,6 @@ TEST(DecodeTest, ZipMembersAndSizeLimit) {
   }
 }
 
-class Lines final : public RecipeLogger {
- public:
-  void Log(LogLevel, const std::string& message) override {
-    std::lock_guard l(mu_);
-    lines_.push_back(message);
-  }
-  std::string All() const {
-    std::lock_guard l(mu_);
-    std::string out;
-    for (const auto& s : lines_) out += s + "\n";
-    return out;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 struct Collected {
   Result<RecipeOutput> out = Status::Internal("not run");
   std::string log;
@@ -396,7 +364,7 @@ struct Collected {
 
 Collected Collect(const std::filesystem::path& ws, const nlohmann::json& params) {
   const RecipeKind* kind = alambic::testing::BuiltinKinds().Find("collect");
-  Lines log;
+  testing::CapturingLogger log;
   RecipeContext ctx;
   ctx.recipe = "raw";
   ctx.params = &params;
@@ -406,7 +374,7 @@ Collected Collect(const std::filesystem::path& ws, const nlohmann::json& params)
   Collected c;
   c.fingerprint = kind->SourceFingerprint(ctx);
   c.out = kind->Run(ctx);
-  c.log = log.All();
+  c.log = log.text();
   return c;
 }
 

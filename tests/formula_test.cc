@@ -1,7 +1,6 @@
 // The formula and filter recipe kinds: params, evaluation order, errors with
 // their place, kept rows, lineage and metrics.
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,23 +15,8 @@ namespace alambic {
 namespace {
 
 using nlohmann::json;
+using testing::CapturingLogger;
 using V = std::vector<std::string>;
-
-class CapturingLogger final : public RecipeLogger {
- public:
-  void Log(LogLevel level, const std::string& message) override {
-    std::lock_guard l(mu_);
-    lines_.push_back((level == LogLevel::kWarn ? "warn: " : "") + message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard l(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 ColumnPtr Ints(const std::vector<std::optional<int64_t>>& v) {
   ColumnBuilder b(TypeId::kInt64);
@@ -184,7 +168,7 @@ TEST_F(FilterTest, KeepsExactlyTheRowsWhereTheConditionIsTrue) {
   EXPECT_EQ(out->metrics["rows_in"], 5);
   EXPECT_EQ(out->metrics["rows"], 3);
   EXPECT_EQ(out->metrics["rows_dropped"], 2);
-  EXPECT_EQ(log_.lines(), (V{"kept 3 of 5 rows"}));
+  EXPECT_EQ(log_.tagged(), (V{"kept 3 of 5 rows"}));
 }
 
 TEST_F(FilterTest, KeepSelectsColumnsInItsOrder) {

@@ -1,5 +1,5 @@
 // Lua scalar functions in formula expressions (`functions:` on a formula recipe).
-#include "recipes/lua_functions.h"
+#include "recipes/lua/functions.h"
 
 #include <chrono>
 #include <thread>
@@ -118,7 +118,7 @@ TEST_F(LuaFunctionsTest, FunctionsRunInTheSandboxUnderTheLuaLimits) {
   EXPECT_THAT(r.status().message(), HasSubstr("attempt to index a nil value (global 'io')"));
 }
 
-// The pattern matcher checks the limits too (lua_pattern.h): a pathological
+// The pattern matcher checks the limits too (recipes/lua/pattern.h): a pathological
 // pattern stops at the deadline, even under pcall, and on cancel.
 TEST_F(LuaFunctionsTest, APathologicalPatternStopsAtTheTimeLimitAndOnCancel) {
   limits_ = {0, 0, 1};

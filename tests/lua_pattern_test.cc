@@ -1,6 +1,6 @@
-// Our Lua 5.4 pattern matching (recipes/lua_pattern.h), as installed in the
+// Our Lua 5.4 pattern matching (recipes/lua/pattern.h), as installed in the
 // sandbox, against stock Lua's as the oracle: same results, same errors.
-#include "recipes/lua_pattern.h"
+#include "recipes/lua/pattern.h"
 
 #include <algorithm>
 #include <chrono>
@@ -13,7 +13,7 @@
 
 #include <lua.hpp>
 
-#include "recipes/lua_sandbox.h"
+#include "recipes/lua/sandbox.h"
 
 namespace alambic {
 namespace {

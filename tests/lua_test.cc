@@ -1,7 +1,6 @@
 // kind: lua — the script API, the sandbox (every escape attempt we know of),
 // the limits, and Lua recipes inside a real run.
 #include <chrono>
-#include <mutex>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -16,21 +15,10 @@ namespace alambic {
 namespace {
 
 using ::testing::AllOf;
+using testing::CapturingLogger;
 using ::testing::HasSubstr;
 using testing::TempDir;
 using testing::WriteFile;
-
-class CapturingLogger final : public RecipeLogger {
- public:
-  void Log(LogLevel level, const std::string& message) override {
-    std::lock_guard l(mu_);
-    lines.push_back((level == LogLevel::kWarn ? "warn " : "info ") + message);
-  }
-  std::vector<std::string> lines;
-
- private:
-  std::mutex mu_;
-};
 
 // id:int64, name:utf8 (one null), score:float64, ok:bool, day:date32
 std::shared_ptr<const Table> People() {
@@ -156,8 +144,8 @@ output{"n:int64"}:append{n = args.threshold * 2}
                      {{"args", {{"threshold", 21}, {"names", {"a", "b"}}}}});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->tables[0].column(0)->Int64(0), 42);
-  EXPECT_EQ(log_.lines,
-            (std::vector<std::string>{"info threshold\t21\tb", "info printed", "warn careful"}));
+  EXPECT_EQ(log_.tagged(),
+            (std::vector<std::string>{"threshold\t21\tb", "printed", "warn: careful"}));
   EXPECT_EQ(progress_.back(), 42);
 }
 
@@ -261,15 +249,15 @@ TEST_F(LuaTest, PrintFloodIsTruncatedWithANote) {
       "for i = 1, 100000 do print('short line', i) end\noutput{'n:int64'}:append{n = 1}",
       {{"instructions", 0}, {"timeout_s", 20}, {"memory_mb", 64}});
   ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto lines = log_.tagged();
   size_t bytes = 0;
-  for (const auto& l : log_.lines) bytes += l.size();
+  for (const auto& l : lines) bytes += l.size();
   EXPECT_LT(bytes, size_t{1100} * 1024);
-  ASSERT_FALSE(log_.lines.empty());
-  EXPECT_EQ(log_.lines[0].size(),
-            5 + 16 * 1024 + std::string(" [line cut: 1048576 bytes in all]").size());
-  EXPECT_THAT(log_.lines[0], ::testing::EndsWith("[line cut: 1048576 bytes in all]"));
-  EXPECT_EQ(log_.lines.back(),
-            "warn log truncated: the script printed more than 1024 KB; the rest of its output "
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].size(), 16 * 1024 + std::string(" [line cut: 1048576 bytes in all]").size());
+  EXPECT_THAT(lines[0], ::testing::EndsWith("[line cut: 1048576 bytes in all]"));
+  EXPECT_EQ(lines.back(),
+            "warn: log truncated: the script printed more than 1024 KB; the rest of its output "
             "is dropped");
 }
 
@@ -369,7 +357,7 @@ TEST_F(LuaTest, CancelTokenStopsTheScript) {
 }
 
 // Stock Lua's pattern matcher runs in C without allocating or executing VM
-// instructions; ours (lua_pattern.h) checks the limits as it goes, so a
+// instructions; ours (recipes/lua/pattern.h) checks the limits as it goes, so a
 // pathological pattern stops at the deadline, even under pcall, as methods of
 // strings and through every one of find, match, gmatch and gsub.
 constexpr const char* kBacktracking[] = {

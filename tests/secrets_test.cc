@@ -3,6 +3,7 @@
 // datalab's, errors that name the secret but never its value, HMAC-SHA256
 // against RFC 4231 and the key id.
 #include "core/base/secrets.h"
+#include "core/base/hmac.h"
 #include "core/vcs/git_paths.h"
 
 #include <git2.h>

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -17,26 +16,11 @@
 namespace alambic {
 namespace {
 
+using testing::CapturingLogger;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using testing::TempDir;
 using testing::WriteFile;
-
-class CapturingLogger final : public RecipeLogger {
- public:
-  void Log(LogLevel, const std::string& message) override {
-    std::lock_guard lock(mu_);
-    lines_.push_back(message);
-  }
-  std::vector<std::string> lines() const {
-    std::lock_guard lock(mu_);
-    return lines_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> lines_;
-};
 
 ColumnPtr Ints(const std::vector<std::optional<int64_t>>& values) {
   ColumnBuilder b(TypeId::kInt64);

@@ -13,6 +13,35 @@
 
 namespace alambic::testing {
 
+void CapturingLogger::Log(LogLevel level, const std::string& message) {
+  std::lock_guard l(mu_);
+  lines_.emplace_back(level, message);
+}
+
+std::vector<std::string> CapturingLogger::lines() const {
+  std::lock_guard l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [level, message] : lines_) out.push_back(message);
+  return out;
+}
+
+std::vector<std::string> CapturingLogger::tagged() const {
+  std::lock_guard l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [level, message] : lines_)
+    out.push_back((level == LogLevel::kWarn    ? "warn: "
+                   : level == LogLevel::kError ? "error: "
+                                               : "") +
+                  message);
+  return out;
+}
+
+std::string CapturingLogger::text() const {
+  std::string out;
+  for (const auto& line : lines()) out += line + "\n";
+  return out;
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "alambic-test-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
@@ -40,6 +69,19 @@ std::string ShellQuote(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
+}
+
+std::string Python(const std::string& program, const std::vector<std::string>& args) {
+  std::string cmd = "/usr/bin/python3 -c " + ShellQuote(program);
+  for (const auto& a : args) cmd += " " + ShellQuote(a);
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return "popen failed";
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  if (::pclose(f) != 0) return "python failed: " + out;
+  return out;
 }
 
 CliResult Cli(const std::filesystem::path& cwd, const std::vector<std::string>& args,

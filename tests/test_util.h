@@ -3,12 +3,11 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-namespace alambic {
-class RecipeRegistry;
-}
+#include "core/recipe/recipe.h"
 
 namespace alambic::testing {
 
@@ -18,6 +17,23 @@ namespace alambic::testing {
 const RecipeRegistry& BuiltinKinds();
 // A new registry holding every built-in kind, to which a test adds plugins.
 std::unique_ptr<RecipeRegistry> MakeBuiltinKinds();
+
+// A recipe's logger that keeps what it is told, for the test to read.
+// Thread-safe (recipes log from worker threads).
+class CapturingLogger final : public RecipeLogger {
+ public:
+  void Log(LogLevel level, const std::string& message) override;
+  // The messages, in order.
+  std::vector<std::string> lines() const;
+  // The messages with their level: "warn: M", "error: M", and plain "M" for info.
+  std::vector<std::string> tagged() const;
+  // The messages, each followed by a line break.
+  std::string text() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::pair<LogLevel, std::string>> lines_;  // guarded by mu_
+};
 
 // A fresh directory under the system temp dir, removed on destruction.
 class TempDir {
@@ -37,6 +53,10 @@ std::string ReadFile(const std::filesystem::path& p);
 
 // `s` quoted for a POSIX shell.
 std::string ShellQuote(const std::string& s);
+
+// Runs `/usr/bin/python3 -c PROGRAM ARGS...`: its stdout, or "python failed: "
+// and its stdout when it exits non-zero (an independent oracle for tests).
+std::string Python(const std::string& program, const std::vector<std::string>& args = {});
 
 struct CliResult {
   int code = -1;

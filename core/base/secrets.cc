@@ -1,8 +1,6 @@
 #include "core/base/secrets.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -12,12 +10,13 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/base/hmac.h"
+
 namespace alambic {
 namespace {
 
 constexpr std::string_view kKeyIdLabel = "alambic-key-id";
 constexpr size_t kKeyIdHexDigits = 16;
-constexpr size_t kSha256Bytes = 32;
 constexpr const char* kDefaultEnvironment = "datalab";  // as WorkspaceConfig
 
 Status Undeclared(const std::string& name) {
@@ -193,25 +192,6 @@ Result<std::string> ResolveEnvironmentKey(const std::filesystem::path& workspace
                     name, environment, fallback, environment, environment, name));
   }
   return value;
-}
-
-std::string HmacSha256(std::string_view key, std::string_view message) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len == kSha256Bytes ? len : 0);
-}
-
-std::string HexEncode(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
 }
 
 std::string KeyId(std::string_view key) {

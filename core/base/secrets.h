@@ -70,14 +70,8 @@ Result<std::string> ResolveEnvironmentKey(const std::filesystem::path& workspace
                                           const TrackedByGit& tracked_by_git,
                                           const std::filesystem::path& secrets_root = {});
 
-// Raw 32-byte HMAC-SHA256 of `message` under `key`.
-std::string HmacSha256(std::string_view key, std::string_view message);
-
-// Lower-case hex of `bytes`.
-std::string HexEncode(std::string_view bytes);
-
 // A public fingerprint of a key: the first 16 hex digits of
-// HMAC-SHA256(key, "alambic-key-id"). Changes when the key changes; does not
+// HMAC-SHA256(key, "alambic-key-id") (core/base/hmac.h). Changes when the key changes; does not
 // reveal it.
 std::string KeyId(std::string_view key);
 

@@ -1,10 +1,8 @@
 // Reading alambic.yaml and flows/*.yaml into the flow model.
 //
-// YAML is read by a fast reader for the subset of YAML that flow files use
-// (block and flow collections, one-line plain and quoted scalars, comments);
-// any text outside that subset (anchors, tags, block scalars, multi-line
-// scalars, syntax errors, ...) is read by yaml-cpp instead. Both readers give
-// the same nodes, marks and so the same Flow and diagnostics.
+// YAML is read by core/flow/yaml_reader.h: a fast reader for the subset of
+// YAML that flow files use, and yaml-cpp for the rest; both give the same
+// nodes, marks and so the same Flow and diagnostics.
 #pragma once
 
 #include <filesystem>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "core/flow/flow.h"
+#include "core/flow/yaml_reader.h"
 
 namespace alambic {
 
@@ -46,19 +45,9 @@ LoadedWorkspace LoadWorkspace(const std::filesystem::path& root, const LoadOptio
 LoadedWorkspace LoadWorkspaceConfig(const std::filesystem::path& root,
                                     const LoadOptions& options = {});
 
-// Which YAML reader ParseFlow uses: kAuto is the fast reader with yaml-cpp for
-// whatever it does not handle; kYamlCpp is yaml-cpp only (to compare, in tests).
-enum class YamlReader { kAuto, kYamlCpp };
-
 // Parses one flow from YAML text; `file` is used in locations.
 Flow ParseFlow(const std::string& text, const std::string& file, std::vector<Diagnostic>* diags,
                YamlReader reader = YamlReader::kAuto);
-
-// The YAML node tree of `text` as one line per node ("<line>:<column> <kind>
-// <value>", nested by indentation), read by `reader`; nullopt when kAuto's fast
-// reader does not handle the text, or yaml-cpp reports a syntax error. For
-// tests comparing the two readers.
-std::optional<std::string> DumpYamlTree(std::string_view text, YamlReader reader);
 
 // Finds the workspace root: `start` or its nearest ancestor holding alambic.yaml.
 std::filesystem::path FindWorkspaceRoot(const std::filesystem::path& start);

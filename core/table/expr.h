@@ -29,7 +29,7 @@
 
 namespace alambic {
 
-struct ExprNode;  // the syntax tree, private to expr.cc
+struct ExprNode;  // the syntax tree, private to core/table/expr/
 
 // A parsed, not yet type-checked expression.
 class Expr {

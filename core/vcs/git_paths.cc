@@ -2,35 +2,20 @@
 
 #include <git2.h>
 
-#include <memory>
 #include <system_error>
 
 #include <fmt/format.h>
+
+#include "core/vcs/git_internal.h"
 
 namespace alambic {
 
 namespace {
 
-// libgit2 counts its initialisations; this one lasts for the process.
-void EnsureLibgit2() {
-  static const int once = git_libgit2_init();
-  (void)once;
-}
-
-Status GitError(const std::string& what) {
-  const git_error* e = git_error_last();
-  return Status::Failed(
-      fmt::format("git: {}: {}", what, e && e->message ? e->message : "unknown error"));
-}
-
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const {
-    if (p) Free(p);
-  }
-};
-using RepoPtr = std::unique_ptr<git_repository, Deleter<git_repository, git_repository_free>>;
-using IndexPtr = std::unique_ptr<git_index, Deleter<git_index, git_index_free>>;
+using git_internal::EnsureLibgit2;
+using git_internal::GitError;
+using git_internal::IndexPtr;
+using git_internal::RepoPtr;
 
 // The highest stage of an index entry (0: merged; 1-3: sides of a conflict).
 constexpr int kMaxIndexStage = 3;

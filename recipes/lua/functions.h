@@ -7,7 +7,7 @@
 // over batches of rows (one call from C++ into Lua per batch), and its results
 // become a temporary column the expression reads. The result type is that of
 // the values returned (integers: int64; other numbers: float64; strings: utf8;
-// booleans: bool; nil: null). The sandbox is the Lua recipes' (lua_sandbox.h),
+// booleans: bool; nil: null). The sandbox is the Lua recipes' (recipes/lua/sandbox.h),
 // without os.time/os.clock/os.date and math.random, so results depend only on
 // the arguments.
 #pragma once
@@ -20,7 +20,7 @@
 #include "core/base/status.h"
 #include "core/recipe/recipe.h"
 #include "core/table/table.h"
-#include "recipes/lua_sandbox.h"
+#include "recipes/lua/sandbox.h"
 
 namespace alambic {
 

@@ -23,7 +23,7 @@
 // strings) neither allocates nor runs VM instructions, so stock Lua's matcher
 // would escape all of the above: a pathological pattern runs for hours. The
 // sandbox replaces these four functions with our own implementation of Lua 5.4
-// patterns (lua_pattern.h, same results and messages) whose matching loop
+// patterns (recipes/lua/pattern.h, same results and messages) whose matching loop
 // calls Charge every 4096 steps: its steps count as VM instructions (towards
 // `instructions` and instructions()), and the deadline and the cancel token
 // are checked there, tripping the limit as the hook does.

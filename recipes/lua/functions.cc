@@ -1,4 +1,4 @@
-#include "recipes/lua_functions.h"
+#include "recipes/lua/functions.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "recipes/lua_sandbox.h"
+#include "recipes/lua/sandbox.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -8,7 +8,7 @@
 
 #include <lua.hpp>
 
-#include "recipes/lua_pattern.h"
+#include "recipes/lua/pattern.h"
 
 namespace alambic {
 namespace {
@@ -158,7 +158,7 @@ int OpenLibraries(lua_State* L) {
   lua_pushnil(L);
   lua_setfield(L, -2, "dump");
   lua_pop(L, 1);
-  // Pattern matching that the limits can interrupt (lua_pattern.h).
+  // Pattern matching that the limits can interrupt (recipes/lua/pattern.h).
   InstallLuaPatterns(
       L,
       [](lua_State* L2, void* ud, int64_t steps) {

@@ -1,4 +1,4 @@
-#include "recipes/lua_pattern.h"
+#include "recipes/lua/pattern.h"
 
 #include <cstddef>
 #include <cstring>

@@ -1,5 +1,5 @@
 // kind: lua — runs a Lua 5.4 script (`script: recipes/x.lua`) in a sandbox
-// (lua_sandbox.h) over the recipe's inputs; the script builds the outputs.
+// (recipes/lua/sandbox.h) over the recipe's inputs; the script builds the outputs.
 //
 // The script's API (reference: docs/recipes.md, "lua"):
 //   inputs[1], inputs.<dataset>, input   the inputs (input = inputs[1])
@@ -29,7 +29,7 @@
 
 #include "core/recipe/recipe.h"
 #include "recipes/builtin_kinds.h"
-#include "recipes/lua_sandbox.h"
+#include "recipes/lua/sandbox.h"
 
 namespace alambic {
 namespace {
