@@ -44,6 +44,7 @@
 #include <fmt/format.h>
 
 #include "core/base/secrets.h"
+#include "core/flow/flow.h"
 #include "core/recipe/recipe.h"
 #include "core/table/regex.h"
 #include "core/table/text.h"
@@ -1368,8 +1369,9 @@ class Hmac {
 };
 
 Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
-  auto key = ResolveEnvironmentKey(env.ctx.workspace, s.Str("key"), env.ctx.environment,
-                                   GitTracksPath, env.ctx.secrets_root);
+  const WorkspaceConfig& cfg = env.ctx.Config();
+  auto key = ResolveEnvironmentKey(cfg.secrets, s.Str("key"), env.ctx.environment,
+                                   cfg.default_environment, env.ctx.SecretsRoot(), GitTracksPath);
   if (!key.ok()) return env.Error(s, key.status().message());
   const std::string key_id = KeyId(*key);
   Hmac hmac(*key);
@@ -1657,8 +1659,9 @@ class CleanKind final : public RecipeKind {
       const std::string what = "secret " + ref.substr(kSecretPrefix.size());
       if (std::any_of(out.begin(), out.end(), [&](const VersionSalt& v) { return v.what == what; }))
         continue;
-      auto key = ResolveEnvironmentKey(ctx.workspace, ref, ctx.environment, GitTracksPath,
-                                       ctx.secrets_root);
+      auto key =
+          ResolveEnvironmentKey(ctx.Config().secrets, ref, ctx.environment,
+                                ctx.Config().default_environment, ctx.SecretsRoot(), GitTracksPath);
       if (!key.ok())
         return key.status().WithContext(fmt::format("recipe {}: {}", ctx.recipe, s.Label()));
       out.push_back({what, KeyId(*key)});
