@@ -1,11 +1,9 @@
 #include "catalog/usecase.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -231,28 +229,27 @@ UseCaseCard ParseUseCase(const std::string& text, const std::string& file,
   return card;
 }
 
-LoadedUseCases LoadUseCases(const std::filesystem::path& root) {
+LoadedUseCases LoadUseCases(const std::filesystem::path& root, FileSystem& fs) {
   LoadedUseCases out;
   std::error_code ec;
   const auto dir = root / "usecases";
-  if (!std::filesystem::is_directory(dir, ec)) return out;
+  auto names = fs.List(dir);
+  if (!names.ok()) return out;  // no folder (or not one)
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const auto ext = e.path().extension();
-    if (e.is_regular_file(ec) && (ext == ".yaml" || ext == ".yml")) files.push_back(e.path());
+  for (const auto& name : *names) {
+    const std::filesystem::path p = dir / name;
+    const auto ext = p.extension();
+    if ((ext == ".yaml" || ext == ".yml") && fs.IsRegularFile(p)) files.push_back(p);
   }
-  std::sort(files.begin(), files.end());
   std::map<std::string, SourceLoc> seen;
   for (const auto& p : files) {
     const std::string rel = std::filesystem::relative(p, root, ec).generic_string();
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in) {
+    auto text = fs.ReadFile(p);
+    if (!text.ok()) {
       out.diagnostics.push_back({{rel, 0, 0}, "cannot read the file"});
       continue;
     }
-    UseCaseCard card = ParseUseCase(text.str(), rel, &out.diagnostics);
+    UseCaseCard card = ParseUseCase(*text, rel, &out.diagnostics);
     if (!card.id.empty()) {
       auto [it, fresh] = seen.emplace(card.id, card.loc);
       if (!fresh) {

@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base/diagnostic.h"
+#include "core/base/fs.h"
 
 namespace alambic {
 
@@ -85,8 +86,9 @@ struct LoadedUseCases {
   bool ok() const { return diagnostics.empty(); }
 };
 
-// Every usecases/*.yaml (and *.yml) of the workspace at `root`; none when the
-// folder is missing.
-LoadedUseCases LoadUseCases(const std::filesystem::path& root);
+// Every usecases/*.yaml (and *.yml) of the workspace at `root`, read through
+// `fs`; none when the folder is missing. A file that cannot be read is a
+// diagnostic.
+LoadedUseCases LoadUseCases(const std::filesystem::path& root, FileSystem& fs = RealFileSystem());
 
 }  // namespace alambic

@@ -16,6 +16,7 @@
 
 #include "core/base/hash.h"
 #include "core/flow/connections.h"
+#include "core/flow/flow.h"
 #include "core/net/http_client.h"
 #include "core/recipe/recipe.h"
 #include "core/table/arrow_ipc.h"
@@ -720,7 +721,7 @@ class CollectKind final : public RecipeKind {
   // The connection of `p` in the recipe's environment, of the type its params
   // ask for: sqlite with a query, file without.
   static Result<ConnectionSpec> Connection(const RecipeContext& ctx, const CollectParams& p) {
-    auto spec = ResolveConnection(ctx.workspace, p.connection, ctx.environment);
+    auto spec = ResolveConnection(ctx.Config().connections, p.connection, ctx.environment);
     if (!spec.ok()) return spec.status().WithContext(fmt::format("recipe {}", ctx.recipe));
     if (spec->type == kConnectionSqlite && p.query.empty())
       return Status::Invalid(fmt::format(

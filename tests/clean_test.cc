@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "core/flow/loader.h"
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
@@ -84,6 +85,7 @@ class CleanTest : public ::testing::Test {
     WriteFile(ws_ / "keys/other.key", "another-key-value\n");
     std::filesystem::permissions(ws_ / "keys/other.key", std::filesystem::perms::owner_read |
                                                              std::filesystem::perms::owner_write);
+    config_ = LoadWorkspaceConfig(ws_).workspace.config;  // as the session reads it
     setenv("ALAMBIC_TEST_PSEUDO_KEY", kKey, 1);
     unsetenv("ALAMBIC_TEST_UNSET_VARIABLE");
     unsetenv("ALAMBIC_TEST_WAREHOUSE_KEY");
@@ -99,6 +101,7 @@ class CleanTest : public ::testing::Test {
     ctx.inputs = {{"raw", input_}};
     ctx.outputs = {"clean"};
     ctx.workspace = ws_;
+    ctx.config = &config_;
     ctx.environment = environment_;
     ctx.log = &log_;
     return kind_->Run(ctx);
@@ -127,6 +130,7 @@ class CleanTest : public ::testing::Test {
   std::string environment_;  // the recipe's environment ("": top-level secrets)
   TempDir dir_;
   std::filesystem::path ws_;
+  WorkspaceConfig config_;
   const RecipeKind* kind_ = nullptr;
   nlohmann::json params_;
   std::shared_ptr<const Table> input_;
@@ -509,6 +513,7 @@ TEST_F(CleanTest, TheWarehousePseudonymisesWithItsOwnKey) {
   nlohmann::json params = {{"steps", steps}};
   ctx.params = &params;
   ctx.workspace = ws_;
+  ctx.config = &config_;
   ctx.environment = "warehouse";
   auto salts = kind_->VersionSalts(ctx);
   ASSERT_FALSE(salts.ok());

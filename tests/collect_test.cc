@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "core/flow/loader.h"
 #include "core/recipe/recipe.h"
 #include "core/table/arrow_ipc.h"
 #include "tests/test_util.h"
@@ -31,6 +32,8 @@ class CollectTest : public ::testing::Test {
     ctx.params = &params_;
     ctx.outputs = {"out"};
     ctx.workspace = ws_;
+    config_ = LoadWorkspaceConfig(ws_).workspace.config;  // as the session reads it
+    ctx.config = &config_;
     ctx.log = &log_;
     return ctx;
   }
@@ -50,6 +53,7 @@ class CollectTest : public ::testing::Test {
   std::filesystem::path ws_;
   const RecipeKind* kind_ = nullptr;
   nlohmann::json params_;
+  WorkspaceConfig config_;
   CapturingLogger log_;
 };
 

@@ -252,5 +252,43 @@ recipes:
       << over[0];
 }
 
+// LoadWorkspace() reads alambic.yaml once: on_config sees the whole
+// configuration (connections and secrets included) before any flow is read,
+// and the workspace returned holds the same one.
+TEST(WorkspaceConfigOnceTest, OnConfigSeesTheConfigurationBeforeTheFlows) {
+  TempDir dir;
+  WriteFile(dir.path() / "alambic.yaml",
+            "name: t\n"
+            "connections: {refdb: {type: sqlite, path: data/ref.sqlite}}\n"
+            "secrets: {k: {env: SOME_VAR}}\n");
+  WriteFile(dir.path() / "flows/a.yaml",
+            "flow: a\nrecipes:\n  - {name: r, kind: collect, outputs: [x], params: {path: "
+            "x.csv}}\n");
+  int calls = 0;
+  LoadOptions options;
+  options.flow_cache = false;
+  options.on_config = [&](const LoadedWorkspace& config) {
+    ++calls;
+    EXPECT_TRUE(config.ok());
+    EXPECT_TRUE(config.workspace.flows.empty());
+    EXPECT_EQ(config.workspace.config.connections.connections.at("refdb").path, "data/ref.sqlite");
+    EXPECT_EQ(config.workspace.config.secrets.secrets.at("k").env_var, "SOME_VAR");
+  };
+  const LoadedWorkspace lw = LoadWorkspace(dir.path(), options);
+  EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(lw.ok()) << lw.diagnostics.at(0).ToString();
+  EXPECT_EQ(lw.workspace.flows.size(), 1u);
+  EXPECT_EQ(lw.workspace.config.connections.connections.at("refdb").type, "sqlite");
+  // Without alambic.yaml, on_config still hears of it, and no flow is read.
+  TempDir empty;
+  calls = 0;
+  options.on_config = [&](const LoadedWorkspace& config) {
+    ++calls;
+    EXPECT_FALSE(config.ok());
+  };
+  EXPECT_FALSE(LoadWorkspace(empty.path(), options).ok());
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace alambic

@@ -9,6 +9,7 @@
 #include "core/exec/run.h"
 #include "core/exec/session.h"
 #include "core/flow/connections.h"
+#include "core/flow/loader.h"
 #include "core/recipe/recipe.h"
 #include "core/table/sqlite_read.h"
 #include "tests/csv_corpus.h"
@@ -46,6 +47,7 @@ class SqliteSourceTest : public ::testing::Test {
     ctx.params = &params_;
     ctx.outputs = {"out"};
     ctx.workspace = dir_.path();
+    ctx.config = Config();
     return kind_->Run(ctx);
   }
   Result<std::string> Fingerprint(const json& params) {
@@ -54,11 +56,18 @@ class SqliteSourceTest : public ::testing::Test {
     ctx.recipe = "collect_ref";
     ctx.params = &params_;
     ctx.workspace = dir_.path();
+    ctx.config = Config();
     return kind_->SourceFingerprint(ctx);
+  }
+  // alambic.yaml as the session reads it (tests rewrite it).
+  const WorkspaceConfig* Config() {
+    config_ = LoadWorkspaceConfig(dir_.path()).workspace.config;
+    return &config_;
   }
   TempDir dir_;
   const RecipeKind* kind_ = nullptr;
   json params_;
+  WorkspaceConfig config_;
 };
 
 TEST_F(SqliteSourceTest, TypesComeFromSqliteValues) {
@@ -138,8 +147,8 @@ TEST_F(SqliteSourceTest, ConnectionErrorsNameTheConnection) {
   auto pg = Run({{"connection", "pg"}, {"query", "select 1"}});
   ASSERT_FALSE(pg.ok());
   EXPECT_EQ(pg.status().message(),
-            "recipe collect_ref: alambic.yaml: connection 'pg': type 'postgres' is not supported "
-            "(expected sqlite or file)");
+            "recipe collect_ref: alambic.yaml:4:14: connection 'pg': type 'postgres' is not "
+            "supported (expected sqlite or file)");
   std::filesystem::remove(dir_.path() / "data/ref.sqlite");
   auto gone = Run({{"connection", "refdb"}, {"query", "select 1"}});
   ASSERT_FALSE(gone.ok());

@@ -8,7 +8,6 @@
 #include <system_error>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "core/base/hmac.h"
 
@@ -17,7 +16,6 @@ namespace {
 
 constexpr std::string_view kKeyIdLabel = "alambic-key-id";
 constexpr size_t kKeyIdHexDigits = 16;
-constexpr const char* kDefaultEnvironment = "datalab";  // as WorkspaceConfig
 
 Status Undeclared(const std::string& name) {
   return Status::Invalid(fmt::format(
@@ -32,73 +30,16 @@ void DropTrailingNewline(std::string* s) {
   if (!s->empty() && s->back() == '\r') s->pop_back();
 }
 
-// Where a secret's value lives: exactly one of the two is set.
-struct SecretEntry {
-  std::string env_var, file;
-};
-
-// The entry of secret `name` in `secrets` (a node of alambic.yaml), or an
-// undefined node when there is none.
-YAML::Node EntryIn(const YAML::Node& secrets, const std::string& name) {
-  if (!secrets || !secrets.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  return secrets[name];
-}
-
-// The entry of secret `name` in the `secrets:` of `environment`, or an
-// undefined node.
-YAML::Node EnvironmentEntry(const YAML::Node& root, const std::string& name,
-                            const std::string& environment) {
-  const YAML::Node envs = root["environments"];
-  if (environment.empty() || !envs || !envs.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  const YAML::Node env = envs[environment];
-  if (!env || !env.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  return EntryIn(env["secrets"], name);
-}
-
 // The entry of secret `name` for `environment`: the environment's own, else the
 // top-level one.
-Result<SecretEntry> FindEntry(const std::filesystem::path& workspace_root, const std::string& name,
-                              const std::string& environment) {
-  const std::filesystem::path config = workspace_root / "alambic.yaml";
-  SecretEntry out;
-  try {
-    const YAML::Node root = YAML::LoadFile(config.string());
-    const YAML::Node own = EnvironmentEntry(root, name, environment);
-    const YAML::Node entry = own ? own : EntryIn(root["secrets"], name);
-    if (!entry) return Undeclared(name);
-    const std::string where = own ? fmt::format("secret '{}' (environment {})", name, environment)
-                                  : fmt::format("secret '{}'", name);
-    if (!entry.IsMap() || entry.size() != 1 || !(entry["env"] || entry["file"]))
-      return Status::Invalid(
-          fmt::format("alambic.yaml: {} must be {{env: VARIABLE}} or {{file: PATH}}", where));
-    if (entry["env"]) {
-      if (!entry["env"].IsScalar() || entry["env"].Scalar().empty())
-        return Status::Invalid(
-            fmt::format("alambic.yaml: {}: env must name an environment variable", where));
-      out.env_var = entry["env"].Scalar();
-    } else {
-      if (!entry["file"].IsScalar() || entry["file"].Scalar().empty())
-        return Status::Invalid(fmt::format("alambic.yaml: {}: file must be a path", where));
-      out.file = entry["file"].Scalar();
-    }
-  } catch (const YAML::BadFile&) {
-    return Status::NotFound(fmt::format("secret '{}': cannot read {}", name, config.string()));
-  } catch (const YAML::Exception& e) {
-    // yaml-cpp messages quote the offending text, which is alambic.yaml (no values).
-    return Status::Invalid(fmt::format("secret '{}': alambic.yaml: {}", name, e.what()));
+Result<SecretSource> FindEntry(const SecretsConfig& config, const std::string& name,
+                               const std::string& environment) {
+  if (!environment.empty()) {
+    if (auto env = config.environments.find(environment); env != config.environments.end())
+      if (auto it = env->second.find(name); it != env->second.end()) return it->second;
   }
-  return out;
-}
-
-// The workspace's default_environment ("datalab" unless alambic.yaml says).
-std::string DefaultEnvironment(const std::filesystem::path& workspace_root) {
-  try {
-    const YAML::Node root = YAML::LoadFile((workspace_root / "alambic.yaml").string());
-    if (root["default_environment"] && root["default_environment"].IsScalar())
-      return root["default_environment"].Scalar();
-  } catch (const YAML::Exception&) {
-  }
-  return kDefaultEnvironment;
+  if (auto it = config.secrets.find(name); it != config.secrets.end()) return it->second;
+  return Undeclared(name);
 }
 
 // The content of a secret file, once it is known to be private: a regular file
@@ -145,15 +86,19 @@ bool IsSecretRef(std::string_view s) {
   return s.size() > kSecretPrefix.size() && s.substr(0, kSecretPrefix.size()) == kSecretPrefix;
 }
 
-Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
-                                  const std::string& ref, const std::string& environment,
-                                  const TrackedByGit& tracked_by_git,
-                                  const std::filesystem::path& secrets_root) {
+Result<std::string> ResolveSecret(const SecretsConfig& config, const std::string& ref,
+                                  const std::string& environment,
+                                  const std::filesystem::path& secrets_root,
+                                  const TrackedByGit& tracked_by_git) {
   if (!IsSecretRef(ref))
     return Status::Invalid(
         "a secret must be given as a reference \"secret:NAME\" declared in alambic.yaml");
   const std::string name = ref.substr(kSecretPrefix.size());
-  ALAMBIC_ASSIGN_OR_RETURN(SecretEntry entry, FindEntry(workspace_root, name, environment));
+  ALAMBIC_ASSIGN_OR_RETURN(SecretSource entry, FindEntry(config, name, environment));
+  if (!entry.error.empty()) return Status::Invalid(entry.error);
+  if (entry.env_var.empty() == entry.file.empty())
+    return Status::Invalid(
+        fmt::format("secret '{}' must be {{env: VARIABLE}} or {{file: PATH}}", name));
 
   std::string value;
   if (!entry.env_var.empty()) {
@@ -164,22 +109,23 @@ Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
     value = v;
   } else {
     std::filesystem::path p(entry.file);
-    if (p.is_relative()) p = (secrets_root.empty() ? workspace_root : secrets_root) / p;
+    if (p.is_relative()) p = secrets_root / p;
     ALAMBIC_ASSIGN_OR_RETURN(value, ReadSecretFile(name, p, tracked_by_git));
   }
   if (value.empty()) return Status::Invalid(fmt::format("secret '{}' is empty", name));
   return value;
 }
 
-Result<std::string> ResolveEnvironmentKey(const std::filesystem::path& workspace_root,
-                                          const std::string& ref, const std::string& environment,
-                                          const TrackedByGit& tracked_by_git,
-                                          const std::filesystem::path& secrets_root) {
-  ALAMBIC_ASSIGN_OR_RETURN(std::string value, ResolveSecret(workspace_root, ref, environment,
-                                                            tracked_by_git, secrets_root));
-  const std::string fallback = DefaultEnvironment(workspace_root);
+Result<std::string> ResolveEnvironmentKey(const SecretsConfig& config, const std::string& ref,
+                                          const std::string& environment,
+                                          const std::string& default_environment,
+                                          const std::filesystem::path& secrets_root,
+                                          const TrackedByGit& tracked_by_git) {
+  ALAMBIC_ASSIGN_OR_RETURN(std::string value,
+                           ResolveSecret(config, ref, environment, secrets_root, tracked_by_git));
+  const std::string& fallback = default_environment;
   if (environment.empty() || environment == fallback) return value;
-  auto theirs = ResolveSecret(workspace_root, ref, fallback, tracked_by_git, secrets_root);
+  auto theirs = ResolveSecret(config, ref, fallback, secrets_root, tracked_by_git);
   if (!theirs.ok()) return value;  // nothing to compare with here
   const bool same = KeyId(*theirs) == KeyId(value);
   OPENSSL_cleanse(theirs->data(), theirs->size());

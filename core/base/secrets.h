@@ -14,8 +14,10 @@
 //     warehouse:
 //       secrets: {pseudo_key: {env: ALAMBIC_WAREHOUSE_PSEUDO_KEY}}
 //
-// A relative `file` is resolved against the secrets root (the workspace whose
-// .alambic/ holds the state; by default the workspace root). A secret file must
+// The workspace loader reads these entries once, with the rest of alambic.yaml,
+// into a SecretsConfig; secrets resolve from it. A relative `file` is resolved
+// against the secrets root (the workspace whose .alambic/ holds the state; by
+// default the workspace root). A secret file must
 // be private: one that grants any access to group or others, or that git tracks
 // (in the index of the repository whose work tree holds it), is refused. One
 // trailing line break of a file is dropped. An empty value is an error.
@@ -28,6 +30,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -45,30 +48,48 @@ using TrackedByGit = std::function<Result<bool>(const std::filesystem::path&)>;
 // True when `s` has the form "secret:NAME" with a non-empty NAME.
 bool IsSecretRef(std::string_view s);
 
-// The value of the secret `ref` ("secret:NAME") declared in
-// `workspace_root`/alambic.yaml, for `environment` ("": the top-level entry
-// only). Relative files resolve against `secrets_root` (empty: the workspace
-// root). Invalid for a malformed reference, an undeclared secret or a file
-// readable by group or others or tracked by git (as `tracked_by_git` tells);
-// NotFound for an unset variable or a missing file; IoError for an unreadable
-// file.
-Result<std::string> ResolveSecret(const std::filesystem::path& workspace_root,
-                                  const std::string& ref, const std::string& environment,
-                                  const TrackedByGit& tracked_by_git,
-                                  const std::filesystem::path& secrets_root = {});
+// Where the value of one secret lives, as alambic.yaml declares it: exactly one
+// of `env_var` and `file` is set, or `error` says why the entry is malformed
+// and where ("alambic.yaml:12:7: secret 'k' must be {env: VARIABLE} or {file:
+// PATH}"). A malformed entry is an error only when the secret is resolved.
+struct SecretSource {
+  std::string env_var;  // an environment variable, or
+  std::string file;     // a file (relative: to the secrets root)
+  std::string error;    // "": well formed
+};
+
+// The `secrets:` of alambic.yaml, filled by the workspace loader
+// (core/flow/loader.h) from its one reading of the file, or built in memory.
+struct SecretsConfig {
+  std::map<std::string, SecretSource> secrets;  // top level, by name
+  // Each environment's own `environments.<env>.secrets`, by environment then name.
+  std::map<std::string, std::map<std::string, SecretSource>> environments;
+};
+
+// The value of the secret `ref` ("secret:NAME") declared in `config`, for
+// `environment` ("": the top-level entry only). Relative files resolve against
+// `secrets_root`. Invalid for a malformed reference, an undeclared secret, a
+// malformed entry or a file readable by group or others or tracked by git (as
+// `tracked_by_git` tells); NotFound for an unset variable or a missing file;
+// IoError for an unreadable file.
+Result<std::string> ResolveSecret(const SecretsConfig& config, const std::string& ref,
+                                  const std::string& environment,
+                                  const std::filesystem::path& secrets_root,
+                                  const TrackedByGit& tracked_by_git);
 
 // ResolveSecret() for a key each environment must hold on its own (a
-// pseudonymisation key): in an environment other than the workspace's
-// default_environment, Invalid when the value is the one the default
-// environment resolves for the same secret ("secret pseudo_key: the warehouse
-// uses the datalab's key; give the warehouse its own key
+// pseudonymisation key): in an environment other than `default_environment`
+// (the workspace's), Invalid when the value is the one the default environment
+// resolves for the same secret ("secret pseudo_key: the warehouse uses the
+// datalab's key; give the warehouse its own key
 // (environments.warehouse.secrets.pseudo_key)"). No check when the default
 // environment's value cannot be resolved here. Values are compared through
 // their KeyId()s and never shown.
-Result<std::string> ResolveEnvironmentKey(const std::filesystem::path& workspace_root,
-                                          const std::string& ref, const std::string& environment,
-                                          const TrackedByGit& tracked_by_git,
-                                          const std::filesystem::path& secrets_root = {});
+Result<std::string> ResolveEnvironmentKey(const SecretsConfig& config, const std::string& ref,
+                                          const std::string& environment,
+                                          const std::string& default_environment,
+                                          const std::filesystem::path& secrets_root,
+                                          const TrackedByGit& tracked_by_git);
 
 // A public fingerprint of a key: the first 16 hex digits of
 // HMAC-SHA256(key, "alambic-key-id") (core/base/hmac.h). Changes when the key changes; does not

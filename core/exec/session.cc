@@ -156,12 +156,15 @@ Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root
   const fs::path code = options.code_root.empty() ? home : options.code_root;
   LoadOptions load;
   load.state_root = home;
-  // The environment is known from alambic.yaml: its plan state can be read now.
+  // The environment is known from alambic.yaml: its plan state can be read
+  // while the flows are parsed.
   std::unique_ptr<PlanStatePrefetch> prefetch;
-  if (LoadedWorkspace config = LoadWorkspaceConfig(code, load); config.ok())
-    prefetch = PlanStatePrefetch::Start(
-        home / ".alambic" / "catalog.db",
-        environment.empty() ? config.workspace.config.default_environment : environment);
+  load.on_config = [&](const LoadedWorkspace& config) {
+    if (config.ok())
+      prefetch = PlanStatePrefetch::Start(
+          home / ".alambic" / "catalog.db",
+          environment.empty() ? config.workspace.config.default_environment : environment);
+  };
   LoadedWorkspace loaded = LoadWorkspace(code, load);
   std::vector<Diagnostic> diags = loaded.diagnostics;
   if (diags.empty()) diags = ValidateWorkspace(loaded.workspace, kinds);
@@ -432,6 +435,7 @@ RecipeContext Session::MakeContext(const RecipeSpec& recipe) const {
   ctx.data_roots = EnvironmentDataRoots(ws_.config, env_);
   ctx.environment = env_;
   ctx.secrets_root = home_;
+  ctx.config = &ws_.config;
   ctx.script = recipe.script;
   ctx.lua_limits = ws_.config.lua_limits;
   ctx.plugin_limits = ws_.config.plugin_limits;

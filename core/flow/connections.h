@@ -12,11 +12,13 @@
 //     warehouse:
 //       connections: {exams_extract: {type: file, path: /srv/extracts/exams.csv}}
 //
-// A relative path is resolved against the workspace root by the recipe that
-// uses it, and confined like any other path (workspace or data roots). Reentrant.
+// The workspace loader reads these entries once, with the rest of alambic.yaml,
+// into a ConnectionsConfig; connections resolve from it. A relative path is resolved against the
+// workspace root by the recipe that uses it, and confined like any other path (workspace or data
+// roots). Reentrant.
 #pragma once
 
-#include <filesystem>
+#include <map>
 #include <string>
 
 #include "core/base/status.h"
@@ -33,10 +35,28 @@ struct ConnectionSpec {
   std::string environment;  // the environment whose entry this is ("": the top-level one)
 };
 
-// The connection `name` of `workspace_root`/alambic.yaml for `environment` ("":
-// the top-level entry only). Invalid when it is not declared or malformed (the
-// message names the connection and the key).
-Result<ConnectionSpec> ResolveConnection(const std::filesystem::path& workspace_root,
-                                         const std::string& name, const std::string& environment);
+// One entry of `connections:` as alambic.yaml declares it, or `error` says why
+// it is malformed and where ("alambic.yaml:9:9: connection 'pg': type
+// 'postgres' is not supported (expected sqlite or file)"). A malformed entry
+// is an error only when the connection is resolved.
+struct ConnectionEntry {
+  std::string type;   // kConnectionSqlite or kConnectionFile
+  std::string path;   // as written
+  std::string error;  // "": well formed
+};
+
+// The `connections:` of alambic.yaml, filled by the workspace loader
+// (core/flow/loader.h) from its one reading of the file, or built in memory.
+struct ConnectionsConfig {
+  std::map<std::string, ConnectionEntry> connections;  // top level, by name
+  // Each environment's own `environments.<env>.connections`, by environment then name.
+  std::map<std::string, std::map<std::string, ConnectionEntry>> environments;
+};
+
+// The connection `name` of `config` for `environment` ("": the top-level entry
+// only). Invalid when it is not declared or malformed (the message names the
+// connection, and alambic.yaml's line for a malformed entry).
+Result<ConnectionSpec> ResolveConnection(const ConnectionsConfig& config, const std::string& name,
+                                         const std::string& environment);
 
 }  // namespace alambic

@@ -13,6 +13,8 @@
 
 #include "core/base/diagnostic.h"
 #include "core/base/limits.h"
+#include "core/base/secrets.h"
+#include "core/flow/connections.h"
 
 namespace alambic {
 
@@ -135,6 +137,10 @@ struct WorkspaceConfig {
   int openlineage_retries = 2;
   double openlineage_retry_backoff_seconds = 0.5;
   double openlineage_timeout_seconds = 5;
+  // `connections:` and `secrets:`, top level and each environment's own: what
+  // ResolveConnection() and ResolveSecret() resolve from.
+  ConnectionsConfig connections;
+  SecretsConfig secrets;
 };
 
 // The data roots of `environment`: the top-level ones, then the environment's.

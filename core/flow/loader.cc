@@ -472,14 +472,112 @@ std::filesystem::path Under(const std::filesystem::path& base, const std::string
 constexpr const char* kLocalExecutor = "local";
 constexpr const char* kReleasesOnlyByDefault = "warehouse";
 
+// The value node of `key` in mapping `map` (the first, as yaml-cpp looks it
+// up), or -1.
+int Lookup(const Reader& r, int map, std::string_view key) {
+  for (int k = r.N(map).first; k >= 0; k = r.N(r.N(k).next).next)
+    if (r.IsScalar(k) && r.Scalar(k) == key) return r.N(k).next;
+  return -1;
+}
+
+// How a problem of an entry is told: "alambic.yaml:L:C: <what>...".
+std::string EntryError(const Reader& r, int node, const std::string& message) {
+  return r.Loc(node).ToString() + ": " + message;
+}
+
+// "connection 'x'", "secret 'x' (environment warehouse)".
+std::string EntryWhat(std::string_view noun, std::string_view name, std::string_view env) {
+  return env.empty() ? fmt::format("{} '{}'", noun, name)
+                     : fmt::format("{} '{}' (environment {})", noun, name, env);
+}
+
+// One entry of `connections:` ({type, path}); a malformed one keeps its
+// problem for ResolveConnection() to report if a recipe uses it.
+ConnectionEntry ReadConnectionEntry(const Reader& r, int v, std::string_view name,
+                                    std::string_view env) {
+  const std::string what = EntryWhat("connection", name, env);
+  ConnectionEntry e;
+  auto fail = [&](int node, const std::string& message) {
+    e.error = EntryError(r, node, message);
+    return e;
+  };
+  if (!r.IsMap(v)) return fail(v, fmt::format("{} must be a mapping {{type: ..., ...}}", what));
+  for (int k = r.N(v).first; k >= 0; k = r.N(r.N(k).next).next) {
+    const std::string_view key = r.Scalar(k);
+    if (key != "type" && key != "path")
+      return fail(k, fmt::format("{}: unknown key '{}' (expected type, path)", what, key));
+  }
+  const int type = Lookup(r, v, "type");
+  if (type < 0 || !r.IsScalar(type))
+    return fail(type < 0 ? v : type, fmt::format("{}: type is required", what));
+  e.type = std::string(r.Scalar(type));
+  if (e.type != kConnectionSqlite && e.type != kConnectionFile)
+    return fail(type, fmt::format("{}: type '{}' is not supported (expected sqlite or file)", what,
+                                  e.type));
+  const int path = Lookup(r, v, "path");
+  if (path < 0 || !r.IsScalar(path) || r.Scalar(path).empty())
+    return fail(path < 0 ? v : path, fmt::format("{}: path is required for {}", what, e.type));
+  e.path = std::string(r.Scalar(path));
+  return e;
+}
+
+// One entry of `secrets:` ({env: VARIABLE} or {file: PATH}); a malformed one
+// keeps its problem for ResolveSecret() to report if a recipe uses it.
+SecretSource ReadSecretEntry(const Reader& r, int v, std::string_view name, std::string_view env) {
+  const std::string what = EntryWhat("secret", name, env);
+  SecretSource e;
+  auto fail = [&](int node, const std::string& message) {
+    e.error = EntryError(r, node, message);
+    return e;
+  };
+  int pairs = 0;
+  if (r.IsMap(v))
+    for (int k = r.N(v).first; k >= 0; k = r.N(r.N(k).next).next) ++pairs;
+  const int var = r.IsMap(v) ? Lookup(r, v, "env") : -1;
+  const int file = r.IsMap(v) ? Lookup(r, v, "file") : -1;
+  if (pairs != 1 || (var < 0 && file < 0))
+    return fail(v, fmt::format("{} must be {{env: VARIABLE}} or {{file: PATH}}", what));
+  if (var >= 0) {
+    if (!r.IsScalar(var) || r.Scalar(var).empty())
+      return fail(var, fmt::format("{}: env must name an environment variable", what));
+    e.env_var = std::string(r.Scalar(var));
+  } else {
+    if (!r.IsScalar(file) || r.Scalar(file).empty())
+      return fail(file, fmt::format("{}: file must be a path", what));
+    e.file = std::string(r.Scalar(file));
+  }
+  return e;
+}
+
+// The top-level `connections:` or `secrets:` into `cfg`. Not checked here: a
+// malformed entry is reported when a recipe resolves it (and a section that is
+// not a mapping declares nothing).
+void ParseTopLevelEntries(const Reader& r, int node, bool secrets, WorkspaceConfig* cfg) {
+  if (!r.IsMap(node)) return;
+  for (int k = r.N(node).first; k >= 0; k = r.N(r.N(k).next).next) {
+    const std::string name(r.Scalar(k));
+    const int v = r.N(k).next;
+    if (secrets)
+      cfg->secrets.secrets.emplace(name, ReadSecretEntry(r, v, name, ""));
+    else
+      cfg->connections.connections.emplace(name, ReadConnectionEntry(r, v, name, ""));
+  }
+}
+
 // The connections (`secrets` false) or secrets of environment `env`: a mapping
 // of name -> {type, path} or name -> {env: VAR} | {file: PATH}. Their names go
-// to `names`; ResolveConnection() and ResolveSecret() read their values.
+// to `names`, their entries to `cfg` (ResolveConnection() and ResolveSecret()
+// read them).
 void ParseEnvironmentEntries(Reader& r, int node, std::string_view env, bool secrets,
-                             std::vector<std::string>* names) {
+                             std::vector<std::string>* names, WorkspaceConfig* cfg) {
   const char* section = secrets ? "environments.{}.secrets" : "environments.{}.connections";
   r.ForEachKey(node, What{section, env}, {}, [&](std::string_view name, int, int v) {
     names->emplace_back(name);
+    if (secrets)
+      cfg->secrets.environments[std::string(env)].emplace(name, ReadSecretEntry(r, v, name, env));
+    else
+      cfg->connections.environments[std::string(env)].emplace(name,
+                                                              ReadConnectionEntry(r, v, name, env));
     const std::string where = fmt::format("{}.{}", What{section, env}.str(), name);
     int count = 0;
     bool has_type = false, has_path = false;
@@ -510,7 +608,8 @@ void ParseEnvironmentEntries(Reader& r, int node, std::string_view env, bool sec
 
 // One entry of `environments:`; `state_root` is where relative stores resolve.
 void ParseEnvironment(Reader& r, int node, const std::filesystem::path& root,
-                      const std::filesystem::path& state_root, EnvironmentSpec* env) {
+                      const std::filesystem::path& state_root, EnvironmentSpec* env,
+                      WorkspaceConfig* cfg) {
   const std::string_view name = env->name;
   r.ForEachKey(node, What{"environments.{}", name},
                {"store", "executor", "releases_only", "data_roots", "connections", "secrets"},
@@ -539,9 +638,9 @@ void ParseEnvironment(Reader& r, int node, const std::filesystem::path& root,
                    r.StringList(v, what, &roots);
                    for (const auto& d : roots) env->data_roots.push_back(Under(root, d));
                  } else if (key == "connections") {
-                   ParseEnvironmentEntries(r, v, name, false, &env->connections);
+                   ParseEnvironmentEntries(r, v, name, false, &env->connections, cfg);
                  } else if (key == "secrets") {
-                   ParseEnvironmentEntries(r, v, name, true, &env->secrets);
+                   ParseEnvironmentEntries(r, v, name, true, &env->secrets, cfg);
                  }
                });
 }
@@ -570,7 +669,7 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root,
             spec.name = std::string(env);
             spec.loc = r.Loc(k);
             spec.releases_only = env == kReleasesOnlyByDefault;
-            if (!r.IsNull(ev)) ParseEnvironment(r, ev, root, state_root, &spec);
+            if (!r.IsNull(ev)) ParseEnvironment(r, ev, root, state_root, &spec, cfg);
             cfg->environments[spec.name] = std::move(spec);
           });
         } else if (key == "data_roots") {
@@ -635,8 +734,9 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root,
                   r.Number(ov, "openlineage", "timeout", &cfg->openlineage_timeout_seconds);
                 }
               });
+        } else if (key == "connections" || key == "secrets") {
+          ParseTopLevelEntries(r, v, key == "secrets", cfg);
         }
-        // connections and secrets are read by the subsystems that use them.
       });
   if (cfg->environments.empty()) {
     for (const char* name : {"datalab", "warehouse"}) {
@@ -706,7 +806,9 @@ LoadedWorkspace LoadWorkspaceConfig(const std::filesystem::path& root, const Loa
 LoadedWorkspace LoadWorkspace(const std::filesystem::path& root_in, const LoadOptions& options) {
   namespace fs = std::filesystem;
   LoadedWorkspace out;
-  if (!ReadConfig(root_in, options, &out)) return out;
+  const bool found = ReadConfig(root_in, options, &out);
+  if (options.on_config) options.on_config(out);
+  if (!found) return out;
   const fs::path& root = out.workspace.root;
   std::error_code ec;
   std::string text;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,9 @@ struct LoadOptions {
   // stores default to <state root>/.alambic/store/<name>, and relative `store:`
   // paths resolve against it.
   std::filesystem::path state_root;
+  // Called by LoadWorkspace() once alambic.yaml is read, before the flows are
+  // (for work that needs only the configuration, started early). May be empty.
+  std::function<void(const LoadedWorkspace& config)> on_config;
 };
 
 // Loads the workspace at `root` (which must hold alambic.yaml). Shape problems

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/base/hash.h"
+#include "core/flow/flow.h"
 
 namespace alambic {
 
@@ -56,6 +57,11 @@ Result<std::filesystem::path> RecipeContext::ResolvePath(const std::string& p) c
   }
   return Status::Invalid(fmt::format(
       "recipe {}: path '{}' is outside the workspace and the configured data roots", recipe, p));
+}
+
+const WorkspaceConfig& RecipeContext::Config() const {
+  static const WorkspaceConfig kNone;
+  return config ? *config : kNone;
 }
 
 Result<std::string> RecipeContext::HashFile(const std::filesystem::path& p) const {

@@ -27,6 +27,8 @@
 
 namespace alambic {
 
+struct WorkspaceConfig;  // core/flow/flow.h
+
 enum class ParamType { kString, kInt, kNumber, kBool, kStringList, kMap, kList, kAny };
 const char* ParamTypeName(ParamType t);
 
@@ -67,6 +69,9 @@ struct RecipeContext {
   // Where relative secret files resolve (the workspace holding .alambic/);
   // empty: `workspace`.
   std::filesystem::path secrets_root;
+  // The workspace's alambic.yaml as the loader read it (connections, secrets,
+  // environments), owned by the session; null: an empty one (nothing declared).
+  const WorkspaceConfig* config = nullptr;
   std::string script;  // the recipe's `script:` file, relative to the workspace ("" if none)
   // Workspace defaults (alambic.yaml) for recipes running foreign code.
   ResourceLimits lua_limits = kDefaultLuaLimits;
@@ -81,6 +86,12 @@ struct RecipeContext {
   // Reads a published version of a dataset (id or unique prefix) from this
   // environment's store, for kinds that take a pinned version (score). May be empty.
   std::function<Result<Table>(const std::string& dataset, const std::string& version)> read_version;
+  // *config, or an empty configuration when there is none.
+  const WorkspaceConfig& Config() const;
+  // secrets_root, or workspace when it is empty.
+  const std::filesystem::path& SecretsRoot() const {
+    return secrets_root.empty() ? workspace : secrets_root;
+  }
   // hash_file(p) when set, else Sha256File(p).
   Result<std::string> HashFile(const std::filesystem::path& p) const;
   // Metrics of a run that fails: a kind may fill this before returning an error

@@ -1,11 +1,5 @@
 #include "core/store/store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <random>
 #include <set>
 
 #include <fmt/format.h>
@@ -18,37 +12,43 @@ namespace {
 
 // Above this many files, one syncfs() is cheaper than an fsync per file.
 constexpr size_t kSyncfsThreshold = 8;
+// Bytes gathered before each write to the file.
+constexpr size_t kWriteBuffer = 1 << 20;
 
-Status FsyncPath(const std::filesystem::path& p, bool directory) {
-  int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0)
-    return Status::IoError(fmt::format("{}: open for sync: {}", p.string(), std::strerror(errno)));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0)
-    return Status::IoError(fmt::format("{}: fsync: {}", p.string(), std::strerror(errno)));
-  return Status::Ok();
-}
+// Buffered writes to a WritableFile it does not own (Flush before closing it).
+class FileSink final : public ByteSink {
+ public:
+  explicit FileSink(WritableFile& file) : file_(file) { buf_.reserve(kWriteBuffer); }
+  Status Write(const void* data, size_t n) override {
+    if (buf_.size() + n > kWriteBuffer) ALAMBIC_RETURN_IF_ERROR(Flush());
+    const std::string_view bytes(static_cast<const char*>(data), n);
+    if (n >= kWriteBuffer) return Append(bytes);
+    buf_.append(bytes);
+    return Status::Ok();
+  }
+  Status Flush() {
+    Status st = Append(buf_);
+    buf_.clear();
+    return st;
+  }
+  int64_t written() const { return written_; }
 
-// Flushes the whole filesystem holding `dir` (data and metadata).
-Status SyncFilesystem(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IoError(fmt::format("{}: {}", dir.string(), std::strerror(errno)));
-  int rc = ::syncfs(fd);
-  ::close(fd);
-  if (rc != 0) return Status::IoError(fmt::format("syncfs: {}", std::strerror(errno)));
-  return Status::Ok();
-}
-
-std::string RandomSuffix() {
-  static std::atomic<uint64_t> counter{0};
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:x}-{:x}-{}", ::getpid(), rng(), counter.fetch_add(1));
-}
+ private:
+  Status Append(std::string_view bytes) {
+    if (bytes.empty()) return Status::Ok();
+    ALAMBIC_RETURN_IF_ERROR(file_.Append(bytes));
+    written_ += static_cast<int64_t>(bytes.size());
+    return Status::Ok();
+  }
+  WritableFile& file_;
+  std::string buf_;
+  int64_t written_ = 0;
+};
 
 }  // namespace
 
-DatasetStore::DatasetStore(std::filesystem::path root) : root_(std::move(root)) {}
+DatasetStore::DatasetStore(std::filesystem::path root, FileSystem& fs)
+    : root_(std::move(root)), fs_(&fs) {}
 
 Status DatasetStore::CheckStoreName(std::string_view what, std::string_view name) {
   bool bad = name.empty() || name.front() == '.' || name.size() > 200;
@@ -74,20 +74,17 @@ Result<DatasetStore::Staged> DatasetStore::Stage(const std::string& dataset,
                                                  const Table& table) const {
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("version", version));
-  std::error_code ec;
-  std::filesystem::create_directories(root_ / ".tmp", ec);
-  if (ec) return Status::IoError(fmt::format("{}: {}", (root_ / ".tmp").string(), ec.message()));
+  ALAMBIC_RETURN_IF_ERROR(fs_->CreateDirectories(root_ / ".tmp").status());
   Staged s{dataset, version,
-           root_ / ".tmp" / fmt::format("{}.{}.{}.tmp", dataset, version, RandomSuffix()), 0};
-  int fd = ::open(s.temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError(fmt::format("{}: {}", s.temp.string(), std::strerror(errno)));
-  FdByteSink sink(fd);
+           root_ / ".tmp" / fmt::format("{}.{}.{}.tmp", dataset, version, TempSuffix()), 0};
+  ALAMBIC_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->NewWritableFile(s.temp));
+  FileSink sink(*file);
   Status st = WriteArrowFile(table, sink);
   if (st.ok()) st = sink.Flush();
-  if (::close(fd) != 0 && st.ok())
-    st = Status::IoError(fmt::format("{}: close: {}", s.temp.string(), std::strerror(errno)));
+  Status closed = file->Close();
+  if (st.ok()) st = closed;
   if (!st.ok()) {
-    std::filesystem::remove(s.temp, ec);
+    (void)fs_->Remove(s.temp);  // best effort: CleanTemporaries() gets what stays
     return st.WithContext(fmt::format("writing dataset {}", dataset));
   }
   s.bytes = sink.written();
@@ -100,67 +97,58 @@ Status DatasetStore::Publish(const std::vector<Staged>& batch) const {
   // after the renames, every directory entry; small ones sync what they touch.
   const bool whole_fs = batch.size() >= kSyncfsThreshold;
   if (whole_fs) {
-    ALAMBIC_RETURN_IF_ERROR(SyncFilesystem(root_ / ".tmp"));
+    ALAMBIC_RETURN_IF_ERROR(fs_->SyncFilesystem(root_ / ".tmp"));
   } else {
-    for (const auto& s : batch) ALAMBIC_RETURN_IF_ERROR(FsyncPath(s.temp, false));
+    for (const auto& s : batch) ALAMBIC_RETURN_IF_ERROR(fs_->SyncFile(s.temp));
   }
   std::set<std::filesystem::path> dirs;
   bool created_any = false;
   for (const auto& s : batch) {
     std::filesystem::path final_path = PathFor(s.dataset, s.version);
-    std::error_code ec;
     if (dirs.insert(final_path.parent_path()).second) {
-      created_any |= std::filesystem::create_directories(final_path.parent_path(), ec);
-      if (ec)
-        return Status::IoError(
-            fmt::format("{}: {}", final_path.parent_path().string(), ec.message()));
+      ALAMBIC_ASSIGN_OR_RETURN(bool created, fs_->CreateDirectories(final_path.parent_path()));
+      created_any |= created;
     }
-    if (::rename(s.temp.c_str(), final_path.c_str()) != 0)
-      return Status::IoError(
-          fmt::format("{}: rename: {}", final_path.string(), std::strerror(errno)));
+    ALAMBIC_RETURN_IF_ERROR(fs_->Rename(s.temp, final_path));
   }
-  if (whole_fs) return SyncFilesystem(root_);
-  if (created_any) ALAMBIC_RETURN_IF_ERROR(FsyncPath(root_, true));
-  for (const auto& d : dirs) ALAMBIC_RETURN_IF_ERROR(FsyncPath(d, true));
+  if (whole_fs) return fs_->SyncFilesystem(root_);
+  if (created_any) ALAMBIC_RETURN_IF_ERROR(fs_->SyncDirectory(root_));
+  for (const auto& d : dirs) ALAMBIC_RETURN_IF_ERROR(fs_->SyncDirectory(d));
   return Status::Ok();
 }
 
-void DatasetStore::Discard(const Staged& staged) const {
-  std::error_code ec;
-  std::filesystem::remove(staged.temp, ec);
-}
+void DatasetStore::Discard(const Staged& staged) const { (void)fs_->Remove(staged.temp); }
 
 Result<Table> DatasetStore::Read(const std::string& dataset, const std::string& version) const {
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
-  auto p = PathFor(dataset, version);
-  auto t = ReadArrowFile(p.string());
-  if (!t.ok())
-    return t.status().WithContext(
-        fmt::format("dataset {} version {}", dataset, version.substr(0, 12)));
+  const std::filesystem::path p = PathFor(dataset, version);
+  const std::string context = fmt::format("dataset {} version {}", dataset, version.substr(0, 12));
+  auto contents = fs_->MapFile(p);
+  if (!contents.ok()) return contents.status().WithContext(context);
+  if ((*contents)->size() == 0)
+    return Status::Invalid(
+        fmt::format("{}: {}: arrow file: file of 0 bytes is too short", context, p.string()));
+  auto t = ReadArrowBuffer((*contents)->data(), (*contents)->size());
+  if (!t.ok()) return t.status().WithContext(p.string()).WithContext(context);
   return t;
 }
 
 bool DatasetStore::Exists(const std::string& dataset, const std::string& version) const {
-  struct stat st;
-  return ::stat(PathFor(dataset, version).c_str(), &st) == 0;
+  return fs_->Exists(PathFor(dataset, version));
 }
 
 Status DatasetStore::Remove(const std::string& dataset, const std::string& version) const {
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
-  std::error_code ec;
-  std::filesystem::remove(PathFor(dataset, version), ec);
-  if (ec)
-    return Status::IoError(fmt::format("{}: {}", PathFor(dataset, version).string(), ec.message()));
-  return Status::Ok();
+  return fs_->Remove(PathFor(dataset, version));
 }
 
 int DatasetStore::CleanTemporaries() const {
+  auto names = fs_->List(root_ / ".tmp");
+  if (!names.ok()) return 0;
   int n = 0;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator(root_ / ".tmp", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    std::error_code rm;
-    if (std::filesystem::remove(it->path(), rm)) ++n;
+  for (const auto& name : *names) {
+    const std::filesystem::path p = root_ / ".tmp" / name;
+    if (fs_->Exists(p) && fs_->Remove(p).ok()) ++n;
   }
   return n;
 }

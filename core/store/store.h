@@ -9,6 +9,11 @@
 // at any point leaves at worst an unreferenced file (removed by gc) or a temp
 // file (removed by CleanTemporaries()).
 //
+// Every file operation goes through a FileSystem (core/base/fs.h; the real one
+// by default), so that tests can fail any write, fsync or rename: a failure
+// returns an error naming the path, removes what Stage() wrote, and leaves
+// every published version as it was.
+//
 // Thread-safety: Stage() and Read() may run concurrently from many threads;
 // Publish() calls must not overlap.
 #pragma once
@@ -18,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/fs.h"
 #include "core/base/status.h"
 #include "core/table/table.h"
 
@@ -25,7 +31,8 @@ namespace alambic {
 
 class DatasetStore {
  public:
-  explicit DatasetStore(std::filesystem::path root);
+  // `fs` is borrowed and must outlive the store.
+  explicit DatasetStore(std::filesystem::path root, FileSystem& fs = RealFileSystem());
 
   struct Staged {
     std::string dataset, version;
@@ -56,6 +63,7 @@ class DatasetStore {
 
  private:
   std::filesystem::path root_;
+  FileSystem* fs_;
 };
 
 }  // namespace alambic

@@ -37,6 +37,7 @@
 #include <fmt/format.h>
 
 #include "core/base/secrets.h"
+#include "core/flow/flow.h"
 #include "core/vcs/git_paths.h"
 #include "recipes/builtin_kinds.h"
 #include "recipes/clean/step.h"
@@ -294,8 +295,9 @@ class CleanKind final : public RecipeKind {
       const std::string what = "secret " + ref.substr(kSecretPrefix.size());
       if (std::any_of(out.begin(), out.end(), [&](const VersionSalt& v) { return v.what == what; }))
         continue;
-      auto key = ResolveEnvironmentKey(ctx.workspace, ref, ctx.environment, GitTracksPath,
-                                       ctx.secrets_root);
+      auto key =
+          ResolveEnvironmentKey(ctx.Config().secrets, ref, ctx.environment,
+                                ctx.Config().default_environment, ctx.SecretsRoot(), GitTracksPath);
       if (!key.ok())
         return key.status().WithContext(fmt::format("recipe {}: {}", ctx.recipe, s.Label()));
       out.push_back({what, KeyId(*key)});

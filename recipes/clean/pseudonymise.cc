@@ -8,6 +8,7 @@
 
 #include "core/base/hmac.h"
 #include "core/base/secrets.h"
+#include "core/flow/flow.h"
 #include "core/vcs/git_paths.h"
 #include "recipes/clean/step.h"
 
@@ -37,8 +38,9 @@ Status CheckPseudonymise(const Step& s) {
 }
 
 Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
-  auto key = ResolveEnvironmentKey(env.ctx.workspace, s.Str("key"), env.ctx.environment,
-                                   GitTracksPath, env.ctx.secrets_root);
+  const WorkspaceConfig& cfg = env.ctx.Config();
+  auto key = ResolveEnvironmentKey(cfg.secrets, s.Str("key"), env.ctx.environment,
+                                   cfg.default_environment, env.ctx.SecretsRoot(), GitTracksPath);
   if (!key.ok()) return env.Error(s, key.status().message());
   const std::string key_id = KeyId(*key);
   Hmac hmac(*key);
