@@ -372,9 +372,10 @@ RecipeRunRecord ReadRecipeRun(SQLite::Statement& q) {
 
 }  // namespace
 
-std::string NowIso() {
+std::string NowIso() { return IsoTime(std::chrono::system_clock::now()); }
+
+std::string IsoTime(std::chrono::system_clock::time_point now) {
   using namespace std::chrono;
-  auto now = system_clock::now();
   auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
   std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
@@ -414,7 +415,22 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::filesystem::path& path
   }
 }
 
+Result<std::unique_ptr<Catalog>> Catalog::OpenInMemory() {
+  try {
+    auto db = std::make_unique<SQLite::Database>(":memory:",
+                                                 SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db->exec("PRAGMA foreign_keys=ON");
+    std::unique_ptr<Catalog> cat(new Catalog(std::move(db)));
+    cat->in_memory_ = true;
+    ALAMBIC_RETURN_IF_ERROR(cat->Migrate());
+    return cat;
+  } catch (const std::exception& e) {
+    return OpenError(":memory:", e);
+  }
+}
+
 Result<std::unique_ptr<Catalog>> Catalog::OpenReader() {
+  if (in_memory_) return Status::Invalid("an in-memory catalog has no other connection");
   std::string path;
   {
     std::lock_guard lock(mu_);

@@ -9,6 +9,7 @@
 // so a crash leaves either all or none of a batch.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -188,8 +189,13 @@ class Catalog {
   // another (e.g. from another thread): creates and migrates nothing, and fails
   // when there is no catalog there or its schema is not kCatalogSchemaVersion.
   static Result<std::unique_ptr<Catalog>> OpenReader(const std::filesystem::path& path);
+  // A new, empty catalog in memory (SQLite ":memory:"), migrated to the latest
+  // schema: for engine tests that need no files. It lives as long as the object
+  // and has no other connection (OpenReader() fails).
+  static Result<std::unique_ptr<Catalog>> OpenInMemory();
   // Another connection to this catalog's file, as OpenReader(path) makes.
   Result<std::unique_ptr<Catalog>> OpenReader();
+  bool in_memory() const { return in_memory_; }
   ~Catalog();
   Catalog(const Catalog&) = delete;
   Catalog& operator=(const Catalog&) = delete;
@@ -333,6 +339,7 @@ class Catalog {
   Status Migrate();
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
+  bool in_memory_ = false;
   // HasVersion's statement, prepared on first use (the planner calls it per
   // output); declared after db_ so that it is finalized first. Guarded by mu_.
   std::unique_ptr<SQLite::Statement> has_version_;
@@ -340,6 +347,8 @@ class Catalog {
 
 // Now, as ISO-8601 UTC with milliseconds.
 std::string NowIso();
+// `t` as ISO-8601 UTC with milliseconds, as NowIso() writes it.
+std::string IsoTime(std::chrono::system_clock::time_point t);
 // A random (version 4) UUID.
 std::string NewUuid();
 

@@ -37,7 +37,7 @@ const char* TaskStateName(TaskState s) {
 }
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 struct LocalExecutor::Impl {
   asio::io_context ctl;           // the coordinating thread's loop
@@ -93,7 +93,7 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     if (waiting[i] == 0) ready.push_back(static_cast<int>(i));
 
   std::vector<Attempt> attempts(n);
-  std::vector<Clock::time_point> first_start(n);
+  std::vector<SteadyClock::time_point> first_start(n);
   size_t finished = 0;
   int running = 0;
   bool failed = false;
@@ -111,7 +111,8 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     o.state = state;
     o.status = std::move(st);
     o.seconds =
-        std::chrono::duration<double>(Clock::now() - first_start[static_cast<size_t>(t)]).count();
+        std::chrono::duration<double>(SteadyClock::now() - first_start[static_cast<size_t>(t)])
+            .count();
     ++finished;
     if (observer) observer->TaskFinished(t, o);
     if (state == TaskState::kSucceeded) {
@@ -158,7 +159,7 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
       o.state = TaskState::kPending;
       auto timer = std::make_unique<asio::steady_timer>(ctl);
       timer->expires_after(
-          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay)));
+          std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(delay)));
       ++running;  // a retry waiting counts as running, so the loop does not end
       timer->async_wait([&, t](const boost::system::error_code&) {
         --running;
@@ -179,7 +180,7 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
   launch = [&](int t) {
     const auto ti = static_cast<size_t>(t);
     TaskOutcome& o = out[ti];
-    if (o.attempts == 0) first_start[ti] = Clock::now();
+    if (o.attempts == 0) first_start[ti] = SteadyClock::now();
     ++o.attempts;
     o.state = TaskState::kRunning;
     ++running;
@@ -191,7 +192,7 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     a.timer.reset();
     if (tasks[ti].timeout_seconds > 0) {
       a.timer = std::make_unique<asio::steady_timer>(ctl);
-      a.timer->expires_after(std::chrono::duration_cast<Clock::duration>(
+      a.timer->expires_after(std::chrono::duration_cast<SteadyClock::duration>(
           std::chrono::duration<double>(tasks[ti].timeout_seconds)));
       a.timer->async_wait([&, t, seq](const boost::system::error_code& ec) {
         Attempt& at = attempts[static_cast<size_t>(t)];

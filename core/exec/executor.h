@@ -1,9 +1,14 @@
-// The local executor: runs a DAG of tasks on a Boost.Asio thread pool with a
-// concurrency limit, per-task timeout, retries with exponential backoff,
-// fail-fast or keep-going, and cancellation (Ctrl-C).
+// Executors: what runs the recipes of a planned run. The runner (run.h) plans,
+// hands the recipes to run to an Executor as a DAG of tasks, then records and
+// publishes what each task produced. `Executor` is the seam: LocalExecutor runs
+// the tasks on a Boost.Asio thread pool in this process (concurrency limit,
+// per-task timeout, retries with exponential backoff, fail-fast or keep-going,
+// cancellation by Ctrl-C); another implementation (a Slurm executor, a fake in
+// tests) decides where and when each task runs.
 //
-// The executor knows nothing of recipes: a task is an id, its dependencies and
-// a policy; the work is a function called on a pool thread with a cancellation
+// An executor knows nothing of recipes: a task is an index, a name (for
+// display and for executors that dispatch by name), its dependencies and a
+// policy; the work of one attempt is a function called with a cancellation
 // token. Events go to an ExecObserver, called on the coordinating thread (the
 // one that called Execute()), never concurrently.
 #pragma once
@@ -24,6 +29,7 @@ struct ExecTask {
   double timeout_seconds = 0;        // per attempt; 0: none
   int retries = 0;                   // extra attempts after a failure or timeout
   double retry_backoff_seconds = 1;  // delay before the first retry, doubled each time
+  std::string name;                  // what the task is, e.g. "flow/recipe"
 };
 
 enum class TaskState { kPending, kRunning, kSucceeded, kFailed, kTimedOut, kCancelled, kSkipped };
@@ -55,22 +61,42 @@ struct ExecOptions {
   bool handle_signals = false;  // SIGINT/SIGTERM request a stop
 };
 
-class LocalExecutor {
+// Runs a DAG of tasks. The contract every implementation keeps (the runner
+// relies on it):
+// - a task starts only after each of its deps ended kSucceeded; a task whose
+//   dependency did not succeed ends kSkipped, never run;
+// - `fn` may run several attempts of different tasks at once, on any thread;
+// - observer events come on the thread that called Execute(), one at a time,
+//   TaskFinished exactly once per task;
+// - after RequestStop() nothing new starts, running attempts are cancelled
+//   (their token is set; they end kCancelled) and pending tasks end kSkipped;
+// - Execute() returns one outcome per task, once every task has ended.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual std::vector<TaskOutcome> Execute(const std::vector<ExecTask>& tasks, const TaskFn& fn,
+                                           ExecObserver* observer = nullptr) = 0;
+  // Thread-safe: stops launching and cancels running tasks.
+  virtual void RequestStop() = 0;
+  virtual bool stop_requested() const = 0;
+};
+
+// The executor of this process: a thread pool of options.jobs threads.
+class LocalExecutor final : public Executor {
  public:
   explicit LocalExecutor(ExecOptions options);
-  ~LocalExecutor();
+  ~LocalExecutor() override;
   LocalExecutor(const LocalExecutor&) = delete;
   LocalExecutor& operator=(const LocalExecutor&) = delete;
 
-  // Runs every task once its dependencies succeeded. Tasks whose dependency did
-  // not succeed end kSkipped; after a stop request, running tasks are cancelled
-  // (kCancelled) and pending ones end kSkipped. Returns one outcome per task.
+  // Keeps the Executor contract; with options.keep_going false, a failure
+  // launches nothing new (running tasks finish) and the rest end kSkipped.
   std::vector<TaskOutcome> Execute(const std::vector<ExecTask>& tasks, const TaskFn& fn,
-                                   ExecObserver* observer = nullptr);
+                                   ExecObserver* observer = nullptr) override;
 
   // Thread-safe and async-signal-tolerant: stops launching and cancels running tasks.
-  void RequestStop();
-  bool stop_requested() const { return stop_.load(); }
+  void RequestStop() override;
+  bool stop_requested() const override { return stop_.load(); }
 
  private:
   struct Impl;

@@ -1,5 +1,8 @@
-// Running flows: plan, execute the stale recipes on the local executor, publish
-// each output version (store, then catalog, in group commits) and record the run.
+// Running flows: plan, execute the stale recipes on an executor (the local
+// thread pool by default), publish each output version (store, then catalog, in
+// group commits) and record the run. The parts are in run.cc (planning,
+// executing, recording), publisher.h (publishing) and run_record.h (what is
+// recorded besides the outputs).
 #pragma once
 
 #include <filesystem>
@@ -8,6 +11,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "core/base/clock.h"
 #include "core/exec/executor.h"
 #include "core/exec/session.h"
 #include "core/plan/plan.h"
@@ -16,7 +20,12 @@ namespace alambic {
 
 struct RunOptions {
   PlanOptions plan;
-  ExecOptions exec;
+  ExecOptions exec;  // for the local executor (when `executor` is null)
+  // What runs the recipes; null: a LocalExecutor made with `exec`. Not owned.
+  Executor* executor = nullptr;
+  // Where the run's and recipe runs' timestamps come from; null: the system
+  // clock. Not owned.
+  Clock* clock = nullptr;
   std::string trigger = "manual";
   std::string user;     // "" : the current user (Actor::Current)
   std::string release;  // the release being run, as "permis/3" ("" for the working tree)

@@ -159,8 +159,9 @@ Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root
   // The environment is known from alambic.yaml: its plan state can be read
   // while the flows are parsed.
   std::unique_ptr<PlanStatePrefetch> prefetch;
+  // (Not for an in-memory catalog: the file, if any, is another catalog.)
   load.on_config = [&](const LoadedWorkspace& config) {
-    if (config.ok())
+    if (config.ok() && !options.in_memory_catalog)
       prefetch = PlanStatePrefetch::Start(
           home / ".alambic" / "catalog.db",
           environment.empty() ? config.workspace.config.default_environment : environment);
@@ -183,13 +184,16 @@ Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root
   s->graph_ = std::make_unique<FlowGraph>(s->ws_);
   const std::filesystem::path catalog_file = s->state_dir() / "catalog.db";
   std::error_code exists_ec;
-  if (options.read_only && std::filesystem::exists(catalog_file, exists_ec)) {
+  if (options.read_only && !options.in_memory_catalog &&
+      std::filesystem::exists(catalog_file, exists_ec)) {
     // Read-only (works on a full disk); a catalog to migrate is opened to write.
     auto reader = Catalog::OpenReader(catalog_file);
     if (!reader.ok() && reader.status().code() != StatusCode::kInvalid) return reader.status();
     if (reader.ok()) s->catalog_ = std::move(*reader);
   }
-  if (!s->catalog_) {
+  if (options.in_memory_catalog) {
+    ALAMBIC_ASSIGN_OR_RETURN(s->catalog_, Catalog::OpenInMemory());
+  } else if (!s->catalog_) {
     ALAMBIC_ASSIGN_OR_RETURN(s->catalog_, Catalog::Open(catalog_file));
   }
   s->store_ = std::make_unique<DatasetStore>(s->environment_spec().store);

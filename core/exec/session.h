@@ -30,6 +30,10 @@ struct SessionOptions {
   // current schema: for commands that only read it (status), so that they work
   // on a full disk.
   bool read_only = false;
+  // Opens a new, empty catalog in memory (Catalog::OpenInMemory) instead of
+  // <root>/.alambic/catalog.db: nothing is read from or written to that file.
+  // For engine tests; the store stays on disk.
+  bool in_memory_catalog = false;
 };
 
 class Session {

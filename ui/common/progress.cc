@@ -10,13 +10,13 @@ namespace alambic {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 constexpr auto kRedrawInterval = std::chrono::milliseconds(100);
 constexpr size_t kMaxErrorWidth = 100;
 constexpr size_t kMaxSummaryWarnings = 50;  // more are counted, not repeated
 
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
+double Since(SteadyClock::time_point t) {
+  return std::chrono::duration<double>(SteadyClock::now() - t).count();
 }
 
 // "10:42:07.123", local time.
@@ -82,7 +82,7 @@ void TerminalProgress::Redraw() {
     ++drawn_;
   }
   std::fflush(out_);
-  last_draw_ = Clock::now();
+  last_draw_ = SteadyClock::now();
 }
 
 void TerminalProgress::Line(const std::string& text) {
@@ -106,7 +106,7 @@ void TerminalProgress::RunStarted(const RunRecord& run, const Plan& plan) {
 
 void TerminalProgress::RecipeStarted(const RecipeNode& node, int attempt) {
   std::lock_guard l(mu_);
-  live_[node.Label()] = Live{Clock::now(), 0};
+  live_[node.Label()] = Live{SteadyClock::now(), 0};
   if (tty_) {
     if (attempt > 1) Line(fmt::format("retry    {} (attempt {})", node.Label(), attempt));
     Redraw();
@@ -121,7 +121,7 @@ void TerminalProgress::RecipeProgress(const RecipeNode& node, int64_t rows) {
   auto it = live_.find(node.Label());
   if (it == live_.end()) return;
   it->second.rows = rows;
-  if (tty_ && Clock::now() - last_draw_ >= kRedrawInterval) Redraw();
+  if (tty_ && SteadyClock::now() - last_draw_ >= kRedrawInterval) Redraw();
 }
 
 void TerminalProgress::RecipeLog(const RecipeNode& node, LogLevel level, const std::string& line) {

@@ -1,0 +1,52 @@
+// Recording, one part of a run (run.h): what a run writes to the catalog
+// besides the outputs it publishes: the run's audit entries, the records of
+// up-to-date recipes, versions made current again without running, and the
+// catalog form of a recipe's outputs (schema, column lineage, status).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "core/exec/executor.h"
+#include "core/exec/run.h"
+#include "core/exec/session.h"
+#include "core/plan/plan.h"
+
+namespace alambic {
+
+// A schema as the catalog stores it: [{"name", "type", "nullable"}, ...].
+std::string SchemaJson(const Schema& s);
+
+// A task's end state as a recipe run's status ("succeeded", "failed", ...).
+std::string RecipeRunStatus(TaskState s);
+
+// The column lineage a kind reported for one output, as catalog edges. A kind
+// that reported none (`lineage` null) gets opaque edges: every output column
+// may depend on any column of every input. Columns the kind left out of its map
+// are opaque too.
+std::vector<ColumnLineageEdge> LineageEdges(
+    const Schema& schema, const std::map<std::string, std::vector<ColumnSource>>* lineage,
+    const std::vector<std::string>& inputs);
+
+// One "secret.use" audit entry per secret the recipes to run name in their
+// params: the secret's name and the recipes, never its value.
+Status AuditSecretUse(Session& session, const Plan& plan, const RunRecord& run);
+
+// The "run" audit entry of a finished run.
+Status AuditRun(Session& session, const RunSummary& summary);
+
+// A recipe run of status up_to_date for each up-to-date recipe of the plan:
+// the versions it found current, and the metrics of the recipe run that built
+// them (so that what a commit produced can be read from its latest run alone).
+Status RecordUpToDate(Session& session, const Plan& plan, const RunRecord& run);
+
+// An up-to-date recipe whose expected version is published but not current
+// (its params were changed, built, then changed back): that version becomes
+// current again without running anything, like a build cache hit. `now` is
+// its new update time.
+Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::string& run_id,
+                            const std::string& now);
+
+}  // namespace alambic
