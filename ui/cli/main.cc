@@ -34,6 +34,7 @@
 #include "plugins/loader.h"
 #include "recipes/builtin_kinds.h"
 #include "recipes/export.h"
+#include "services/workspace_snapshot.h"
 #include "ui/cli/cli_docs.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
@@ -43,7 +44,6 @@
 #include "ui/common/lineage_view.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
-#include "ui/common/workspace_snapshot.h"
 
 namespace fs = std::filesystem;
 
