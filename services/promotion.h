@@ -5,8 +5,10 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
+#include "catalog/catalog.h"
 #include "core/base/actor.h"
 #include "core/base/status.h"
 #include "core/vcs/promotion.h"
@@ -26,5 +28,19 @@ struct PromotionRequest {
 // (outcome.Admitted() false).
 Result<PromoteOutcome> PromoteFlow(const std::filesystem::path& root,
                                    const PromotionRequest& request);
+
+struct RollbackOutcome {
+  ReleaseRecord active;                   // the release active now
+  std::optional<ReleaseRecord> previous;  // the one it replaced, if one was active
+};
+
+// Re-activates release `to` of `flow` in `env` (0: the highest-numbered
+// release below the active one) by `who`. Every attempt appends a "rollback"
+// audit entry (outcome ok, refused or failed). Refuses (Invalid / NotFound,
+// nothing activated) when the flow has no release in `env`, `to` does not
+// exist or is already active, or no release is older than the active one.
+Result<RollbackOutcome> RollbackFlow(Catalog& catalog, const std::string& env,
+                                     const std::string& flow, int to, const std::string& note,
+                                     const Actor& who);
 
 }  // namespace alambic
