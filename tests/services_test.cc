@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "services/promotion.h"
 #include "services/runs.h"
+#include "services/schedules.h"
 #include "services/workspace.h"
 #include "tests/git_test_util.h"
 #include "tests/test_util.h"
@@ -91,6 +92,7 @@ recipes:
 
 class RunServiceTest : public ServicesTest {};
 class PromotionServiceTest : public ServicesTest {};
+class ScheduleServiceTest : public ServicesTest {};
 
 TEST_F(RunServiceTest, FindsTheWorkspaceFromASubdirectoryOrSaysWhyNot) {
   auto root = FindWorkspace(ws_ / "flows");
@@ -262,6 +264,70 @@ TEST_F(PromotionServiceTest, RollbackWithNoEarlierReleaseIsRefusedAndAudited) {
   auto active = cat->ActiveRelease("people", "warehouse");
   ASSERT_TRUE(active.ok() && active->has_value());
   EXPECT_EQ((*active)->number, 1);
+}
+
+TEST_F(ScheduleServiceTest, PausingAScheduleTwiceIsAuditedAsRefusedTheSecondTime) {
+  auto cat = Cat();
+  const sched::Instant now = *sched::ParseUtc("2026-03-02T08:00:00Z");
+  auto first = PauseSchedule(*cat, "people", "warehouse", "0 3 * * 1", true, {"bob", "ops"}, now);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_TRUE(*first);
+  auto again = PauseSchedule(*cat, "people", "warehouse", "0 3 * * 1", true, {"bob", "ops"}, now);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(*again);
+  auto audit = cat->ReadAudit({.action = "schedule.pause"});
+  ASSERT_EQ(audit->size(), 2u);
+  EXPECT_EQ((*audit)[0].outcome, "ok");
+  EXPECT_EQ((*audit)[0].target, "0 3 * * 1");
+  EXPECT_EQ((*audit)[1].outcome, "refused");
+  EXPECT_EQ((*audit)[1].detail["reason"], "already paused");
+  auto state = cat->GetScheduleState("people", "warehouse");
+  ASSERT_TRUE(state.ok() && state->has_value());
+  EXPECT_TRUE((*state)->paused);
+  EXPECT_EQ((*state)->paused_by, "bob@ops");
+}
+
+TEST_F(ScheduleServiceTest, CatchupReplaysTheSlotsMissedSinceTheLastFiredOneOnlyOnceSeen) {
+  sched::ScheduleSpec spec;
+  spec.cron = "30 2 * * *";
+  spec.timezone = "Europe/Paris";
+  spec.catchup.mode = sched::CatchupMode::kAll;
+  auto schedule = sched::Schedule::Compile(spec);
+  ASSERT_TRUE(schedule.ok()) << schedule.status().message();
+  auto cat = Cat();
+  const sched::Instant now = *sched::ParseUtc("2026-03-05T12:00:00Z");
+  // Never seen by the scheduler: nothing to replay.
+  auto unseen = PlanCatchup(*cat, "people", "warehouse", *schedule, now);
+  ASSERT_TRUE(unseen.ok()) << unseen.status().message();
+  EXPECT_FALSE(unseen->known);
+  EXPECT_TRUE(unseen->slots.empty());
+  // Seen on March 2nd, last fired for March 3rd: March 4th and 5th are missed
+  // (02:30 in Paris is 01:30 UTC in winter).
+  ASSERT_TRUE(
+      cat->ObserveSchedule("people", "warehouse", spec.Definition(), "2026-03-02T00:00:00Z").ok());
+  SlotClaim claim;
+  claim.flow = "people";
+  claim.environment = "warehouse";
+  claim.nominal = "2026-03-03T02:30";
+  claim.timezone = "Europe/Paris";
+  claim.fire_at = "2026-03-03T01:30:00Z";
+  ASSERT_TRUE(*cat->TryClaimSlot(claim));
+  auto plan = PlanCatchup(*cat, "people", "warehouse", *schedule, now);
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_TRUE(plan->known);
+  EXPECT_FALSE(plan->paused);
+  ASSERT_TRUE(plan->last.has_value());
+  EXPECT_EQ(plan->last->nominal, "2026-03-03T02:30");
+  EXPECT_EQ(sched::FormatUtc(plan->not_before), "2026-03-02T00:00:00Z");
+  ASSERT_EQ(plan->slots.size(), 2u);
+  EXPECT_EQ(sched::FormatUtc(plan->slots[0].at), "2026-03-04T01:30:00Z");
+  EXPECT_EQ(sched::FormatUtc(plan->slots[1].at), "2026-03-05T01:30:00Z");
+  // Paused: nothing is replayed.
+  ASSERT_TRUE(*PauseSchedule(*cat, "people", "warehouse", spec.cron, true, {"bob", "ops"}, now));
+  auto paused = PlanCatchup(*cat, "people", "warehouse", *schedule, now);
+  ASSERT_TRUE(paused.ok());
+  EXPECT_TRUE(paused->paused);
+  EXPECT_TRUE(paused->slots.empty());
 }
 
 }  // namespace
