@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
@@ -52,11 +53,6 @@ void Print(const std::string& s) {
     std::fputc('\n', stdout);
     start = nl + 1;
   }
-}
-
-void PrintJson(const nlohmann::ordered_json& j) {
-  const std::string s = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::fwrite(s.data(), 1, s.size(), stdout);
 }
 
 }  // namespace
@@ -238,6 +234,28 @@ Status PrintModelShow(Catalog& catalog, const std::string& env, const std::strin
               v.current ? "current" : ""});
   std::fputs(t.Render().c_str(), stdout);
   return Status::Ok();
+}
+
+void ModelCommands::Add(CLI::App& app) {
+  model_ = app.add_subcommand("model", "Trained models and their metrics");
+  model_->require_subcommand(1);
+  list_ = model_->add_subcommand("list", "Each model: latest version, main metric");
+  auto* show = model_->add_subcommand("show", "A model version's metrics and evaluations");
+  show->add_option("name", name_, "The model (a train recipe's output)")->required();
+  show->add_option("--version", version_, "A version id or unique prefix");
+  AddFormat(list_, &format_);
+  AddFormat(show, &format_);
+}
+
+bool ModelCommands::parsed() const { return model_->parsed(); }
+
+int ModelCommands::Run(const Globals& g) const {
+  auto h = OpenHistory(g);
+  if (!h.ok()) return Fail(h.status());
+  const bool json = format_ == "json";
+  Status st = list_->parsed() ? PrintModelList(*h->catalog, h->env, json)
+                              : PrintModelShow(*h->catalog, h->env, name_, version_, json);
+  return st.ok() ? kExitOk : Fail(st);
 }
 
 }  // namespace alambic

@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "core/base/status.h"
+#include "ui/cli/cli.h"
 
 namespace alambic {
 
@@ -23,5 +24,18 @@ Status PrintModelList(Catalog& catalog, const std::string& env, bool json = fals
 // recipe recorded them, its evaluations and the model's versions.
 Status PrintModelShow(Catalog& catalog, const std::string& env, const std::string& model,
                       const std::string& version, bool json = false);
+
+// The command group: `alambic model list|show`.
+class ModelCommands {
+ public:
+  void Add(CLI::App& app);
+  bool parsed() const;
+  int Run(const Globals& g) const;
+
+ private:
+  CLI::App* model_ = nullptr;
+  CLI::App* list_ = nullptr;
+  std::string name_, version_, format_ = "text";
+};
 
 }  // namespace alambic

@@ -1,9 +1,13 @@
 #include "ui/cli/promote_commands.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
+#include "core/base/actor.h"
+#include "services/promotion.h"
 #include "ui/common/text_table.h"
 
 namespace alambic {
@@ -58,6 +62,33 @@ nlohmann::ordered_json PromotionJson(const PromoteOptions& o, const PromoteOutco
                       {"environment", r.environment}};
   }
   return out;
+}
+
+void PromoteCommand::Add(CLI::App& app) {
+  promote_ =
+      app.add_subcommand("promote", "Release a flow to the warehouse if it passes every gate");
+  promote_->add_option("flow", options_.flow)->required();
+  promote_->add_option("--to", options_.to, "Target environment (default: warehouse)");
+  promote_->add_option("--commit", options_.commit, "The commit to release (default: HEAD)")
+      ->type_name("REV");
+  promote_->add_option("--note", options_.note, "Why this release (kept with it)");
+  promote_->add_flag("--allow-breaking", options_.allow_breaking,
+                     "Release even if output columns are removed or retyped");
+  AddFormat(promote_, &format_);
+}
+
+bool PromoteCommand::parsed() const { return promote_->parsed(); }
+
+int PromoteCommand::Run(const Globals& g) const {
+  auto root = WorkspaceRoot(g);
+  if (!root.ok()) return Fail(root.status());
+  auto outcome = PromoteFlow(*root, {g.env, options_, Actor::Current()});
+  if (!outcome.ok()) return Fail(outcome.status());
+  if (format_ == "json")
+    PrintJson(PromotionJson(options_, *outcome));
+  else
+    std::fputs(RenderPromotion(options_, *outcome).c_str(), stdout);
+  return outcome->Admitted() ? kExitOk : kExitFailed;
 }
 
 }  // namespace alambic

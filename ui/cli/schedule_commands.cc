@@ -11,6 +11,7 @@
 #include "core/flow/loader.h"
 #include "core/flow/schedule_spec.h"
 #include "core/sched/schedule.h"
+#include "services/schedules.h"
 #include "ui/common/text_table.h"
 
 namespace alambic {
@@ -21,8 +22,6 @@ namespace fs = std::filesystem;
 using sched::Instant;
 
 constexpr const char* kDefaultEnv = "warehouse";
-constexpr const char* kAuditPause = "schedule.pause";
-constexpr const char* kAuditResume = "schedule.resume";
 
 int Fail(const Status& st) {
   std::fprintf(stderr, "alambic: %s\n", Printable(st.message()).c_str());
@@ -163,35 +162,29 @@ int Catchup(Context& c, const std::string& flow) {
   if (!f.ok()) return Fail(f.status());
   auto s = ScheduleOf(**f);
   if (!s.ok()) return Fail(s.status());
-  auto state = c.catalog->GetScheduleState(flow, c.env);
-  if (!state.ok()) return Fail(state.status());
-  auto last = c.catalog->LastClaimedSlot(flow, c.env, s->spec().timezone);
-  if (!last.ok()) return Fail(last.status());
+  auto plan = PlanCatchup(*c.catalog, flow, c.env, *s, c.now);
+  if (!plan.ok()) return Fail(plan.status());
   std::printf("%s: %s in %s (%s)\n", Printable(flow).c_str(), Printable(s->spec().cron).c_str(),
               s->spec().timezone.c_str(), Policy(s->spec()).c_str());
-  const bool known = state->has_value() && (*state)->definition == s->spec().Definition();
-  if (!known) {
+  if (!plan->known) {
     std::printf("this schedule was never seen by the scheduler in %s: it replays no past slot\n",
                 c.env.c_str());
     return 0;
   }
-  if ((*state)->paused) {
+  if (plan->paused) {
     std::printf("paused since %s by %s: nothing runs until `alambic schedule resume %s`\n",
-                (*state)->paused_at.c_str(), Printable((*state)->paused_by).c_str(), flow.c_str());
+                plan->state->paused_at.c_str(), Printable(plan->state->paused_by).c_str(),
+                flow.c_str());
     return 0;
   }
-  Instant not_before = sched::ParseUtc((*state)->first_seen).value_or(c.now);
-  if (auto r = sched::ParseUtc((*state)->resumed_at); r && *r > not_before) not_before = *r;
-  std::optional<sched::LocalTime> last_nominal;
-  if (last->has_value()) {
-    auto l = sched::ParseLocalTime((*last)->nominal);
-    if (l.ok()) last_nominal = *l;
-    std::printf("last fired slot: %s (%s)\n", (*last)->nominal.c_str(), (*last)->fire_at.c_str());
-  } else {
+  if (plan->last.has_value())
+    std::printf("last fired slot: %s (%s)\n", plan->last->nominal.c_str(),
+                plan->last->fire_at.c_str());
+  else
     std::printf("last fired slot: none\n");
-  }
-  std::printf("not before: %s (first seen or resumed)\n", sched::FormatUtc(not_before).c_str());
-  auto slots = sched::CatchupSlots(*s, last_nominal, not_before, c.now);
+  std::printf("not before: %s (first seen or resumed)\n",
+              sched::FormatUtc(plan->not_before).c_str());
+  const auto& slots = plan->slots;
   if (slots.empty()) {
     std::printf("nothing to replay at %s\n", sched::FormatUtc(c.now).c_str());
     return 0;
@@ -207,20 +200,9 @@ int Catchup(Context& c, const std::string& flow) {
 int Pause(Context& c, const std::string& flow, bool pause) {
   auto f = FindFlow(c, flow);
   if (!f.ok()) return Fail(f.status());
-  const Actor who = Actor::Current();
-  const std::string now = sched::FormatUtc(c.now);
-  auto changed = c.catalog->SetSchedulePaused(flow, c.env, pause, who, now);
+  auto changed =
+      PauseSchedule(*c.catalog, flow, c.env, (*f)->schedule->cron, pause, Actor::Current(), c.now);
   if (!changed.ok()) return Fail(changed.status());
-  AuditEntry e;
-  e.user = who.user;
-  e.host = who.host;
-  e.action = pause ? kAuditPause : kAuditResume;
-  e.environment = c.env;
-  e.flow = flow;
-  e.target = (*f)->schedule->cron;
-  e.outcome = *changed ? kAuditOk : kAuditRefused;
-  if (!*changed) e.detail["reason"] = pause ? "already paused" : "not paused";
-  if (Status st = c.catalog->AppendAudit(e); !st.ok()) return Fail(st);
   if (!*changed) {
     std::printf("%s is already %s in %s\n", Printable(flow).c_str(), pause ? "paused" : "active",
                 c.env.c_str());

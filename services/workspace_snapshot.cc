@@ -1,4 +1,4 @@
-#include "ui/common/workspace_snapshot.h"
+#include "services/workspace_snapshot.h"
 
 #include <cstdlib>
 #include <map>
