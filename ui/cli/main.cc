@@ -35,6 +35,7 @@
 #include "recipes/builtin_kinds.h"
 #include "recipes/export.h"
 #include "ui/cli/cli_docs.h"
+#include "ui/cli/daemon_commands.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
 #include "ui/cli/release_commands.h"
@@ -1707,6 +1708,7 @@ int Main(int argc, char** argv) {
   VcsCommands vcs(app);                   // history, diff
   ReleaseCommands release_commands(app);  // releases, rollback, audit
   ScheduleCommands schedule_commands(app);
+  DaemonCommands daemon_commands(app);  // daemon, trigger
 
   // Hidden (group ""): the build writes the completion script and the man page with them.
   std::string docs_shell, docs_output;
@@ -1757,6 +1759,7 @@ int Main(int argc, char** argv) {
   if (*promote) return CmdPromote(g, promote_opts, promote_format);
   if (*model) return CmdModel(g, model_list->parsed(), model_name, model_version, model_format);
   if (schedule_commands.parsed()) return schedule_commands.Run(g.dir, g.env);
+  if (daemon_commands.parsed()) return daemon_commands.Run(g.dir, g.env, Kinds);
   if (vcs.Selected()) {
     auto root = WorkspaceRoot(g);
     Status st = root.ok() ? vcs.Run(*root) : root.status();
