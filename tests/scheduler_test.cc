@@ -8,7 +8,10 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
+
+#include <fmt/format.h>
 
 #include "catalog/catalog.h"
 #include "test_util.h"
@@ -28,7 +31,8 @@ sched::Instant At(const char* iso) { return *sched::ParseUtc(iso); }
 // connection fenced with the request's lease token.
 class FakeLauncher final : public RunLauncher {
  public:
-  explicit FakeLauncher(std::filesystem::path catalog = {}) : catalog_path_(std::move(catalog)) {}
+  explicit FakeLauncher(std::filesystem::path catalog = {}, std::string prefix = "run-")
+      : catalog_path_(std::move(catalog)), prefix_(std::move(prefix)) {}
 
   Result<LaunchedRun> Launch(const RunRequest& req, const CancelToken& cancel,
                              const std::function<void(const std::string&)>& started) override {
@@ -36,7 +40,7 @@ class FakeLauncher final : public RunLauncher {
     std::unique_ptr<Catalog> cat;
     {
       std::lock_guard lock(mu_);
-      id = fmt::format("run-{}", requests_.size() + 1);
+      id = fmt::format("{}{}", prefix_, requests_.size() + 1);
       requests_.push_back(req);
     }
     if (!catalog_path_.empty()) {
@@ -63,6 +67,10 @@ class FakeLauncher final : public RunLauncher {
       ALAMBIC_RETURN_IF_ERROR(cat->BeginRun(r));
     }
     started(id);
+    {
+      std::lock_guard lock(mu_);
+      ++started_;
+    }
     std::string status = "succeeded";
     {
       std::unique_lock lock(mu_);
@@ -101,16 +109,21 @@ class FakeLauncher final : public RunLauncher {
     std::lock_guard lock(mu_);
     return slot_status_at_launch_;
   }
-  // Waits until `n` runs were requested.
-  void AwaitRequests(size_t n) {
+  // Waits until `n` runs were started (created).
+  void AwaitStarted(int n) {
     for (int i = 0; i < 5000; ++i) {
-      if (requests().size() >= n) return;
+      {
+        std::lock_guard lock(mu_);
+        if (started_ >= n) return;
+      }
       std::this_thread::sleep_for(1ms);
     }
   }
 
  private:
   std::filesystem::path catalog_path_;
+  std::string prefix_;
+  int started_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<RunRequest> requests_;
@@ -153,7 +166,7 @@ std::vector<std::string> Nominals(const std::vector<RunRequest>& rs) {
 struct Fixture {
   TempDir dir;
   std::filesystem::path path = dir.path() / "catalog.db";
-  std::unique_ptr<Catalog> catalog = *Catalog::Open(path);
+  std::unique_ptr<Catalog> catalog = std::move(*Catalog::Open(path));
   ManualClock clock;
 };
 
@@ -283,10 +296,10 @@ TEST(SchedulerTest, OverlapSkipQueueAndCancel) {
     ASSERT_TRUE(s.Tick().ok());
     fx.clock.Set(At("2026-06-01T10:00:00Z"));
     ASSERT_TRUE(s.Tick().ok());
-    launcher.AwaitRequests(1);
+    launcher.AwaitStarted(1);
     fx.clock.Set(At("2026-06-01T10:01:00Z"));
     ASSERT_TRUE(s.Tick().ok());  // slot 10:01 while 10:00 runs
-    EXPECT_EQ(s.active_runs(), policy == "cancel" ? 1 : 1);
+    EXPECT_EQ(s.active_runs(), 1);
     if (policy != "cancel") launcher.Release();
     ASSERT_TRUE(s.WaitRuns().ok());
     fx.clock.Advance(1s);
@@ -406,7 +419,7 @@ TEST(SchedulerTest, RunOverItsTimeoutIsCancelledAndFails) {
 
 TEST(SchedulerTest, TwoSchedulersOnOneCatalogNeverClaimTheSameSlot) {
   Fixture fx;
-  auto other = *Catalog::Open(fx.path);
+  auto other = std::move(*Catalog::Open(fx.path));
   FakeLauncher la, lb;
   fx.clock.Set(At("2026-06-01T09:59:30Z"));
   auto flows = std::vector<FlowSchedule>{Compile(MakeFlow("permis", "* * * * *"))};
@@ -414,12 +427,27 @@ TEST(SchedulerTest, TwoSchedulersOnOneCatalogNeverClaimTheSameSlot) {
   Scheduler b(*other, fx.clock, lb, flows, Options("b"));
   for (int i = 0; i < 30; ++i) {
     fx.clock.Advance(20s);
-    ASSERT_TRUE((i % 2 ? a.Tick() : b.Tick()).ok());
-    ASSERT_TRUE((i % 2 ? b.Tick() : a.Tick()).ok());
+    // b, first to hold the lease, misses its heartbeats for a while: a takes over.
+    const bool b_ticks = i < 12 || i >= 15;
+    if (i % 2) {
+      ASSERT_TRUE(a.Tick().ok());
+      if (b_ticks) {
+        ASSERT_TRUE(b.Tick().ok());
+      }
+    } else {
+      if (b_ticks) {
+        ASSERT_TRUE(b.Tick().ok());
+      }
+      ASSERT_TRUE(a.Tick().ok());
+    }
     ASSERT_TRUE(a.WaitRuns().ok());
     ASSERT_TRUE(b.WaitRuns().ok());
   }
-  EXPECT_TRUE(b.has_lease() != a.has_lease());
+  EXPECT_TRUE(a.has_lease());
+  EXPECT_FALSE(b.has_lease());
+  EXPECT_EQ(a.lease_token(), 2);
+  EXPECT_GT(la.requests().size(), 0u);
+  EXPECT_GT(lb.requests().size(), 0u);
   const size_t runs = la.requests().size() + lb.requests().size();
   auto slots = *fx.catalog->ListSlots("permis", "warehouse");
   EXPECT_EQ(runs, slots.size());
@@ -431,8 +459,8 @@ TEST(SchedulerTest, TwoSchedulersOnOneCatalogNeverClaimTheSameSlot) {
 
 TEST(SchedulerTest, ExpiredLeaseIsTakenOverWithAHigherTokenAndTheLateRecordIsRefused) {
   Fixture fx;
-  auto other = *Catalog::Open(fx.path);
-  FakeLauncher la(fx.path), lb(fx.path);
+  auto other = std::move(*Catalog::Open(fx.path));
+  FakeLauncher la(fx.path), lb(fx.path, "b-run-");
   la.Record();
   lb.Record();
   la.Block();
@@ -448,7 +476,7 @@ TEST(SchedulerTest, ExpiredLeaseIsTakenOverWithAHigherTokenAndTheLateRecordIsRef
   EXPECT_FALSE(b.has_lease());
   fx.clock.Set(At("2026-06-01T03:00:00Z"));
   ASSERT_TRUE(a.Tick().ok());
-  la.AwaitRequests(1);
+  la.AwaitStarted(1);
   // a stops heartbeating (hung) while its run goes on; b takes over once the
   // lease expired, finds the run left `running` and retries the slot.
   fx.clock.Set(At("2026-06-01T03:00:29Z"));
@@ -494,6 +522,28 @@ TEST(SchedulerTest, BadRunPolicyIsReportedAtTheSchedule) {
   EXPECT_NE(
       c.status().message().find("schedule overlap must be skip, queue or cancel, not 'later'"),
       std::string::npos);
+}
+
+TEST(SchedulerTest, TriggerIsAuditedWithWhoAskedAndWhy) {
+  Fixture fx;
+  FakeLauncher launcher;
+  launcher.Script("permis", {"failed"});
+  CancelToken cancel;
+  auto r = TriggerRun(*fx.catalog, launcher, "permis", "warehouse", "late delivery",
+                      Actor{"carol", "lab1"}, cancel);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, "failed");
+  ASSERT_EQ(launcher.requests().size(), 1u);
+  EXPECT_EQ(launcher.requests()[0].trigger, "manual");
+  EXPECT_EQ(launcher.requests()[0].requested_by, "carol");
+  auto audit = *fx.catalog->ReadAudit({.action = kAuditTrigger});
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].user, "carol");
+  EXPECT_EQ(audit[0].flow, "permis");
+  EXPECT_EQ(audit[0].target, "run-1");
+  EXPECT_EQ(audit[0].outcome, "failed");
+  EXPECT_EQ(audit[0].detail["reason"], "late delivery");
+  EXPECT_TRUE(fx.catalog->VerifyAudit().ok());
 }
 
 }  // namespace
