@@ -388,7 +388,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
 
   RunSummary summary;
   RunRecord& run = summary.run;
-  run.id = NewUuid();
+  run.id = options.run_id.empty() ? NewUuid() : options.run_id;
   std::string flows;
   if (options.plan.flows.empty()) {
     for (const auto& f : session.workspace().flows) flows += (flows.empty() ? "" : ",") + f.name;

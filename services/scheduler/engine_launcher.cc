@@ -36,6 +36,7 @@ Result<LaunchedRun> EngineLauncher::Launch(const RunRequest& req, const CancelTo
   opts.exec.stop = &cancel;
   opts.trigger = req.trigger;
   opts.user = req.requested_by;
+  opts.run_id = req.run_id;
   struct Observer final : RunObserver {
     const std::function<void(const std::string&)>* started;
     void RunStarted(const RunRecord& run, const Plan&) override {

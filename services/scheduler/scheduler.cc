@@ -365,6 +365,7 @@ Status Scheduler::Start(Pending p, Instant now) {
   p.slot.status = kSlotRunning;
   ++p.slot.attempts;
   p.slot.next_attempt_at.clear();
+  p.slot.run_id = NewUuid();
   if (Status st = catalog_.UpdateSlot(p.slot); !st.ok()) return Fenced(st);
   auto a = std::make_shared<Active>();
   a->p = p;
@@ -379,6 +380,7 @@ Status Scheduler::Start(Pending p, Instant now) {
   req.attempt = p.slot.attempts;
   req.workspace = options_.workspace;
   req.lease_token = token_;
+  req.run_id = p.slot.run_id;
   Log(fmt::format("{} {}: starting (attempt {})", req.flow, req.nominal, req.attempt));
   active_.push_back(a);
   a->thread = std::thread([this, a, req] {

@@ -71,6 +71,9 @@ struct RunRequest {
   std::string trigger;            // schedule | catchup | retry | manual
   std::string requested_by;
   int attempt = 1;
+  // The run's id, recorded on the slot before the run is created (so that a
+  // crash in between still names the run); "": the launcher chooses.
+  std::string run_id;
   // The lease's fencing token (0: none): the run's catalog writes are fenced
   // with it, so a run of a daemon that lost its lease cannot publish.
   std::string workspace;

@@ -79,18 +79,19 @@ scheduled = [r for r in runs if r["trigger"] == "schedule"]
 slot_runs = [s[1] for s in slots if s[1]]
 # Exactly one run per slot: every scheduled run belongs to one slot, none twice.
 assert len(set(slot_runs)) == len(slot_runs), slot_runs
-assert sorted(slot_runs) == sorted(r["id"] for r in scheduled), (slot_runs, scheduled)
+# (the killed slot's run id is recorded before its run is created: it may name no run)
+assert {r["id"] for r in scheduled} <= set(slot_runs), (slot_runs, scheduled)
+assert len(scheduled) >= 3, scheduled
 for n, run_id, status, attempts in slots:
     assert attempts == 1, (n, attempts)
     if n == "2026-06-01T10:02":
         # killed mid-run: finished as failed by the next daemon, or it had ended
         assert status in ("failed", "succeeded"), status
-        if run_id:
+        if run_id in by_id:
             assert by_id[run_id]["status"] in ("failed", "succeeded", "abandoned"), by_id[run_id]
     else:
         assert status == "succeeded" and by_id[run_id]["status"] == "succeeded", (n, status)
 assert not any(r["status"] == "running" for r in runs), runs
 print("ok")
 PY
-grep -q "abandoned\|schedule.recover\|slot failed\|succeeded" daemon3.log || true
 echo "daemon e2e: ok"
