@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <httplib.h>
 
 #include "catalog/catalog.h"
 #include "test_util.h"
@@ -544,6 +545,91 @@ TEST(SchedulerTest, TriggerIsAuditedWithWhoAskedAndWhy) {
   EXPECT_EQ(audit[0].outcome, "failed");
   EXPECT_EQ(audit[0].detail["reason"], "late delivery");
   EXPECT_TRUE(fx.catalog->VerifyAudit().ok());
+}
+
+// A loopback webhook receiver: answers 500 to the first POST, then 200.
+struct Receiver {
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  std::mutex mu;
+  std::vector<nlohmann::json> alerts;
+  int posts = 0;
+  Receiver() {
+    server.Post("/hooks/alambic", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu);
+      if (++posts == 1) {
+        res.status = 500;
+        return;
+      }
+      EXPECT_EQ(req.get_header_value("Content-Type"), "application/json");
+      alerts.push_back(nlohmann::json::parse(req.body));
+    });
+    port = server.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { server.listen_after_bind(); });
+    while (!server.is_running()) std::this_thread::sleep_for(1ms);
+  }
+  ~Receiver() {
+    server.stop();
+    thread.join();
+  }
+  std::vector<std::string> Kinds() {
+    std::lock_guard lock(mu);
+    std::vector<std::string> out;
+    for (const auto& a : alerts)
+      out.push_back(a["kind"].get<std::string>() + "@" + a["nominal"].get<std::string>());
+    return out;
+  }
+};
+
+TEST(SchedulerTest, FailureRecoveryAndLatenessAlertsReachAWebhook) {
+  Receiver receiver;
+  ASSERT_GT(receiver.port, 0);
+  WebhookAlertSink sink(
+      {fmt::format("http://127.0.0.1:{}/hooks/alambic", receiver.port), 2, 0.01, 2});
+  Fixture fx;
+  FakeLauncher launcher;
+  launcher.Script("permis", {"failed", "succeeded"});
+  auto flow = MakeFlow("permis", "0 * * * *");
+  flow.schedule->late_after = "10m";
+  auto o = Options();
+  o.alerts = &sink;
+  fx.clock.Set(At("2026-06-01T09:59:00Z"));
+  Scheduler s(*fx.catalog, fx.clock, launcher, {Compile(flow)}, o);
+  ASSERT_TRUE(s.Tick().ok());
+  fx.clock.Set(At("2026-06-01T10:00:00Z"));
+  ASSERT_TRUE(s.Tick().ok());
+  ASSERT_TRUE(s.WaitRuns().ok());  // 10:00 failed: a failure alert (after one 500)
+  fx.clock.Set(At("2026-06-01T11:00:00Z"));
+  launcher.Block();
+  ASSERT_TRUE(s.Tick().ok());  // 11:00 runs, and runs...
+  fx.clock.Set(At("2026-06-01T11:09:59Z"));
+  ASSERT_TRUE(s.Tick().ok());
+  EXPECT_EQ(receiver.Kinds().size(), 1u);
+  fx.clock.Set(At("2026-06-01T11:10:00Z"));
+  ASSERT_TRUE(s.Tick().ok());  // late, once
+  ASSERT_TRUE(s.Tick().ok());
+  launcher.Release();
+  ASSERT_TRUE(s.WaitRuns().ok());  // succeeded: recovery
+  EXPECT_EQ(receiver.Kinds(),
+            (std::vector<std::string>{"failure@2026-06-01T10:00", "late@2026-06-01T11:00",
+                                      "recovery@2026-06-01T11:00"}));
+  std::lock_guard lock(receiver.mu);
+  EXPECT_EQ(receiver.posts, 4);  // the first was refused and retried
+  EXPECT_EQ(receiver.alerts[0]["flow"], "permis");
+  EXPECT_EQ(receiver.alerts[0]["environment"], "warehouse");
+  EXPECT_EQ(receiver.alerts[0]["message"], "recipe x failed");
+  EXPECT_EQ(receiver.alerts[1]["message"], "not finished 10m after its time (running)");
+}
+
+TEST(SchedulerTest, AnUnreachableWebhookFailsNamingItAfterItsRetries) {
+  WebhookAlertSink sink({"http://127.0.0.1:1/x", 1, 0.01, 1});
+  Status st =
+      sink.Send(Alert{"failure", "permis", "warehouse", "2026-06-01T10:00", "UTC", "r", "m"});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("alert webhook http://127.0.0.1:1/x: "), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("after 2 attempt(s)"), std::string::npos) << st.message();
 }
 
 }  // namespace

@@ -410,6 +410,34 @@ void Scheduler::CheckTimeouts(Instant now) {
   }
 }
 
+void Scheduler::SendAlert(const std::string& kind, const SlotClaim& s, const std::string& message) {
+  if (!options_.alerts) return;
+  Alert a{kind, s.flow, options_.environment, s.nominal, s.timezone, s.run_id, message};
+  Status st = options_.alerts->Send(a);
+  Log(fmt::format("{} {}: {} alert {}", s.flow, s.nominal, kind,
+                  st.ok() ? "sent" : "not sent: " + st.message()));
+  Audit("schedule.alert", s.flow, s.nominal, st.ok() ? kAuditOk : kAuditFailed,
+        {{"kind", kind}, {"error", st.ok() ? "" : st.message()}});
+}
+
+// A slot whose run has not finished late_after past its fire time.
+void Scheduler::CheckLate(Instant now) {
+  auto check = [&](const Pending& p) {
+    const FlowSchedule& f = flows_[p.flow];
+    if (!f.late_after) return;
+    auto fire = sched::ParseUtc(p.slot.fire_at);
+    if (!fire || now < *fire + *f.late_after) return;
+    if (!late_.insert(p.slot.flow + " " + p.slot.nominal).second) return;
+    SendAlert("late", p.slot,
+              fmt::format("not finished {} after its time ({})",
+                          sched::WindowToString(*f.late_after), p.slot.status));
+  };
+  for (const auto& a : active_) check(a->p);
+  for (const auto& p : fresh_) check(p);
+  for (const auto& p : catchup_) check(p);
+  for (const auto& p : retry_wait_) check(p);
+}
+
 Status Scheduler::ProcessDone(Instant now) {
   std::vector<Done> done;
   {
@@ -469,6 +497,13 @@ Status Scheduler::Finish(Done d, Instant now) {
                   retry ? fmt::format("; retry {} at {}", s.attempts, s.next_attempt_at) : ""));
   Audit(kAuditFinish, s.flow, s.nominal, status,
         {{"run_id", s.run_id}, {"attempt", s.attempts}, {"error", error}});
+  if (s.status == kSlotFailed) {
+    failing_[a->p.flow] = true;
+    SendAlert("failure", s, error);
+  } else if (s.status == kSlotSucceeded && failing_[a->p.flow]) {
+    failing_[a->p.flow] = false;
+    SendAlert("recovery", s, "succeeded after a failure");
+  }
   if (retry) {
     Audit(kAuditRetry, s.flow, s.nominal, kAuditOk,
           {{"attempt", s.attempts + 1}, {"at", s.next_attempt_at}});
@@ -483,6 +518,7 @@ Status Scheduler::Tick() {
   ALAMBIC_RETURN_IF_ERROR(ProcessDone(now));
   if (token_ == 0) return Status::Ok();
   CheckTimeouts(now);
+  CheckLate(now);
   if (!stopping_) {
     ALAMBIC_RETURN_IF_ERROR(FireFresh(now));
     // A long pause of this process (suspend, a stall): what it missed is catch-up.

@@ -37,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,7 @@
 #include "core/base/status.h"
 #include "core/flow/flow.h"
 #include "core/sched/schedule.h"
+#include "services/scheduler/alerts.h"
 
 namespace alambic {
 
@@ -121,6 +123,9 @@ struct SchedulerOptions {
   std::chrono::seconds fresh_window{120};
   int max_active_runs = 4;                      // globally
   std::function<void(const std::string&)> log;  // one line per event (none when empty)
+  // Where alerts go (borrowed; none when null): a slot's run failed (after its
+  // retries), its flow recovered, or a slot is late (schedule late_after).
+  AlertSink* alerts = nullptr;
 };
 
 class Scheduler {
@@ -180,6 +185,8 @@ class Scheduler {
   Status ProcessDone(sched::Instant now);
   Status Finish(Done d, sched::Instant now);
   void CheckTimeouts(sched::Instant now);
+  void CheckLate(sched::Instant now);
+  void SendAlert(const std::string& kind, const SlotClaim& s, const std::string& message);
   int ActiveOf(size_t flow) const;
   std::optional<size_t> FlowIndex(const std::string& name) const;
   // A failure of a fenced write: the lease was lost (handled, ok), or another error.
@@ -197,6 +204,8 @@ class Scheduler {
   std::deque<Pending> fresh_, catchup_;  // claimed, waiting for room
   std::vector<Pending> retry_wait_;      // slot.next_attempt_at says when
   std::vector<std::shared_ptr<Active>> active_;
+  std::map<size_t, bool> failing_;  // flows whose last slot failed (for recovery alerts)
+  std::set<std::string> late_;      // "flow nominal" already alerted late
 
   mutable std::mutex mu_;  // guards done_
   std::condition_variable cv_;

@@ -120,7 +120,8 @@ std::string Holder() {
 }
 
 int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double grace,
-              double lease_ttl, int max_runs, const std::string& clock_file) {
+              double lease_ttl, int max_runs, const std::string& clock_file,
+              const std::string& webhook) {
   std::vector<FlowSchedule> flows;
   for (const auto& f : w.flows) {
     if (!f.schedule) continue;
@@ -144,6 +145,13 @@ int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double 
   o.holder = Holder();
   o.lease_ttl = std::chrono::seconds(static_cast<int64_t>(lease_ttl));
   o.max_active_runs = max_runs;
+  std::unique_ptr<WebhookAlertSink> alerts;
+  if (!webhook.empty()) {
+    WebhookOptions wo;
+    wo.url = webhook;
+    alerts = std::make_unique<WebhookAlertSink>(wo);
+    o.alerts = alerts.get();
+  }
   o.log = [&clock](const std::string& line) {
     const auto now = std::chrono::floor<std::chrono::seconds>(clock.Now());
     std::printf("%s %s\n", sched::FormatUtc(now).c_str(), Printable(line).c_str());
@@ -238,6 +246,8 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
   daemon_->add_option("--lease-ttl", lease_ttl_,
                       "Seconds a scheduler's lease lasts without a heartbeat (default 30)");
   daemon_->add_option("--max-runs", max_runs_, "Runs at once across flows (default 4)");
+  daemon_->add_option("--alert-webhook", webhook_,
+                      "POST failure, recovery and lateness alerts as JSON to this URL");
   daemon_->add_option("--clock-file", clock_file_,
                       "TESTS ONLY: read the current time (ISO 8601 UTC) from this file");
   trigger_ = app.add_subcommand("trigger", "Run a flow now in production, audited with who asked");
@@ -251,7 +261,8 @@ int DaemonCommands::Run(const std::string& dir, const std::string& env,
                         const KindsFor& kinds) const {
   auto w = OpenWorkspace(dir, env);
   if (!w.ok()) return Fail(w.status());
-  if (daemon_->parsed()) return RunDaemon(*w, kinds, grace_, lease_ttl_, max_runs_, clock_file_);
+  if (daemon_->parsed())
+    return RunDaemon(*w, kinds, grace_, lease_ttl_, max_runs_, clock_file_, webhook_);
   return RunTrigger(*w, kinds, flow_, reason_);
 }
 

@@ -30,7 +30,7 @@ class DaemonCommands {
  private:
   CLI::App* daemon_ = nullptr;
   CLI::App* trigger_ = nullptr;
-  std::string flow_, reason_, clock_file_;
+  std::string flow_, reason_, clock_file_, webhook_;
   double grace_ = 30, lease_ttl_ = 30;
   int max_runs_ = 4;
 };
