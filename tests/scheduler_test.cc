@@ -13,6 +13,9 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "test_util.h"
@@ -630,6 +633,109 @@ TEST(SchedulerTest, AnUnreachableWebhookFailsNamingItAfterItsRetries) {
   EXPECT_NE(st.message().find("alert webhook http://127.0.0.1:1/x: "), std::string::npos)
       << st.message();
   EXPECT_NE(st.message().find("after 2 attempt(s)"), std::string::npos) << st.message();
+}
+
+// A minimal SMTP sink on 127.0.0.1: speaks the server side of one
+// conversation, records the commands and the message (refuses `refuse_rcpt`).
+struct SmtpSink {
+  int listen_fd = -1, port = 0;
+  std::thread thread;
+  std::vector<std::string> commands;
+  std::string data;
+  std::string refuse_rcpt;
+  SmtpSink() {
+    listen_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    port = ntohs(addr.sin_port);
+    ::listen(listen_fd, 1);
+  }
+  void Serve() {
+    thread = std::thread([this] {
+      int fd = ::accept(listen_fd, nullptr, nullptr);
+      if (fd < 0) return;
+      auto say = [&](const std::string& l) { (void)::send(fd, l.data(), l.size(), MSG_NOSIGNAL); };
+      std::string buf;
+      auto line = [&]() -> std::optional<std::string> {
+        for (;;) {
+          size_t eol = buf.find("\r\n");
+          if (eol != std::string::npos) {
+            std::string l = buf.substr(0, eol);
+            buf.erase(0, eol + 2);
+            return l;
+          }
+          char c[256];
+          ssize_t n = ::recv(fd, c, sizeof c, 0);
+          if (n <= 0) return std::nullopt;
+          buf.append(c, static_cast<size_t>(n));
+        }
+      };
+      say("220 sink ESMTP\r\n");
+      while (auto l = line()) {
+        commands.push_back(*l);
+        if (l->rfind("EHLO", 0) == 0) {
+          say("250-sink\r\n250 8BITMIME\r\n");
+        } else if (l->rfind("RCPT", 0) == 0 && !refuse_rcpt.empty() &&
+                   l->find(refuse_rcpt) != std::string::npos) {
+          say("550 5.1.1 no such user\r\n");
+        } else if (*l == "DATA") {
+          say("354 go ahead\r\n");
+          while (auto d = line()) {
+            if (*d == ".") break;
+            data += *d + "\n";
+          }
+          say("250 2.0.0 queued\r\n");
+        } else if (*l == "QUIT") {
+          say("221 bye\r\n");
+          break;
+        } else {
+          say("250 ok\r\n");
+        }
+      }
+      ::close(fd);
+    });
+  }
+  ~SmtpSink() {
+    if (thread.joinable()) thread.join();
+    ::close(listen_fd);
+  }
+};
+
+TEST(SchedulerTest, SmtpAlertIsDeliveredToALoopbackSink) {
+  SmtpSink sink;
+  sink.Serve();
+  SmtpAlertSink smtp({"127.0.0.1", sink.port, "alambic@lab.example", {"ops@lab.example"}, 5});
+  Alert a{"failure",
+          "permis",
+          "warehouse",
+          "2026-06-01T03:00",
+          "Europe/Paris",
+          "run-1",
+          "recipe clean_exams failed\n.a line starting with a dot"};
+  ASSERT_TRUE(smtp.Send(a).ok());
+  sink.thread.join();
+  EXPECT_EQ(sink.commands,
+            (std::vector<std::string>{"EHLO alambic", "MAIL FROM:<alambic@lab.example>",
+                                      "RCPT TO:<ops@lab.example>", "DATA", "QUIT"}));
+  EXPECT_NE(sink.data.find("Subject: [alambic] failure permis 2026-06-01T03:00\n"),
+            std::string::npos)
+      << sink.data;
+  EXPECT_NE(sink.data.find("To: ops@lab.example\n"), std::string::npos) << sink.data;
+  EXPECT_NE(sink.data.find("slot: 2026-06-01T03:00 Europe/Paris\n"), std::string::npos);
+  EXPECT_NE(sink.data.find("\n..a line starting with a dot\n"), std::string::npos) << sink.data;
+}
+
+TEST(SchedulerTest, SmtpRefusalIsReportedWithTheServersReply) {
+  SmtpSink sink;
+  sink.refuse_rcpt = "nobody@";
+  sink.Serve();
+  SmtpAlertSink smtp({"127.0.0.1", sink.port, "alambic@lab.example", {"nobody@lab.example"}, 5});
+  Status st = smtp.Send(Alert{"late", "permis", "warehouse", "n", "UTC", "", "m"});
+  EXPECT_EQ(st.message(), "smtp RCPT TO nobody@lab.example: refused: 550 5.1.1 no such user");
 }
 
 }  // namespace

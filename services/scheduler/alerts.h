@@ -4,7 +4,9 @@
 // WebhookAlertSink POSTs each alert as JSON with retries.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +44,38 @@ class WebhookAlertSink final : public AlertSink {
 
  private:
   WebhookOptions options_;
+};
+
+struct SmtpOptions {
+  std::string host = "127.0.0.1";
+  int port = 25;
+  std::string from;             // envelope and From: address
+  std::vector<std::string> to;  // recipients
+  double timeout_seconds = 10;  // per reply
+};
+
+// Sends each alert as a plain-text e-mail through an SMTP server (RFC 5321:
+// EHLO, MAIL FROM, RCPT TO, DATA with dot-stuffing, QUIT), without TLS or
+// authentication: for a relay on the host or the local network. Fails
+// (Failed) with the server's reply when it refuses a step.
+class SmtpAlertSink final : public AlertSink {
+ public:
+  explicit SmtpAlertSink(SmtpOptions options) : options_(std::move(options)) {}
+  Status Send(const Alert& alert) override;
+
+ private:
+  SmtpOptions options_;
+};
+
+// Sends to each sink in turn; fails with the first failure, after trying all.
+class AlertSinks final : public AlertSink {
+ public:
+  void Add(std::unique_ptr<AlertSink> sink) { sinks_.push_back(std::move(sink)); }
+  bool empty() const { return sinks_.empty(); }
+  Status Send(const Alert& alert) override;
+
+ private:
+  std::vector<std::unique_ptr<AlertSink>> sinks_;
 };
 
 }  // namespace alambic

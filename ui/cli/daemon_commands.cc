@@ -121,7 +121,8 @@ std::string Holder() {
 
 int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double grace,
               double lease_ttl, int max_runs, const std::string& clock_file,
-              const std::string& webhook) {
+              const std::string& webhook, const std::string& smtp, const std::string& mail_from,
+              const std::vector<std::string>& mail_to) {
   std::vector<FlowSchedule> flows;
   for (const auto& f : w.flows) {
     if (!f.schedule) continue;
@@ -145,13 +146,32 @@ int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double 
   o.holder = Holder();
   o.lease_ttl = std::chrono::seconds(static_cast<int64_t>(lease_ttl));
   o.max_active_runs = max_runs;
-  std::unique_ptr<WebhookAlertSink> alerts;
+  AlertSinks alerts;
   if (!webhook.empty()) {
     WebhookOptions wo;
     wo.url = webhook;
-    alerts = std::make_unique<WebhookAlertSink>(wo);
-    o.alerts = alerts.get();
+    alerts.Add(std::make_unique<WebhookAlertSink>(wo));
   }
+  if (!smtp.empty()) {
+    SmtpOptions so;
+    const size_t colon = smtp.rfind(':');
+    so.host = smtp.substr(0, colon);
+    if (colon != std::string::npos) {
+      try {
+        so.port = std::stoi(smtp.substr(colon + 1));
+      } catch (const std::exception&) {
+        so.port = 0;
+      }
+    }
+    if (so.host.empty() || so.port <= 0 || so.port > 65535)
+      return Fail(Status::Invalid(fmt::format("--alert-smtp '{}': expected HOST[:PORT]", smtp)));
+    if (mail_from.empty() || mail_to.empty())
+      return Fail(Status::Invalid("--alert-smtp needs --alert-mail-from and --alert-mail-to"));
+    so.from = mail_from;
+    so.to = mail_to;
+    alerts.Add(std::make_unique<SmtpAlertSink>(so));
+  }
+  if (!alerts.empty()) o.alerts = &alerts;
   o.log = [&clock](const std::string& line) {
     const auto now = std::chrono::floor<std::chrono::seconds>(clock.Now());
     std::printf("%s %s\n", sched::FormatUtc(now).c_str(), Printable(line).c_str());
@@ -248,6 +268,10 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
   daemon_->add_option("--max-runs", max_runs_, "Runs at once across flows (default 4)");
   daemon_->add_option("--alert-webhook", webhook_,
                       "POST failure, recovery and lateness alerts as JSON to this URL");
+  daemon_->add_option("--alert-smtp", smtp_,
+                      "Also e-mail alerts through this SMTP relay, HOST[:PORT]");
+  daemon_->add_option("--alert-mail-from", mail_from_, "The alerts' sender address");
+  daemon_->add_option("--alert-mail-to", mail_to_, "An alert recipient (repeatable)");
   daemon_->add_option("--clock-file", clock_file_,
                       "TESTS ONLY: read the current time (ISO 8601 UTC) from this file");
   trigger_ = app.add_subcommand("trigger", "Run a flow now in production, audited with who asked");
@@ -262,7 +286,8 @@ int DaemonCommands::Run(const std::string& dir, const std::string& env,
   auto w = OpenWorkspace(dir, env);
   if (!w.ok()) return Fail(w.status());
   if (daemon_->parsed())
-    return RunDaemon(*w, kinds, grace_, lease_ttl_, max_runs_, clock_file_, webhook_);
+    return RunDaemon(*w, kinds, grace_, lease_ttl_, max_runs_, clock_file_, webhook_, smtp_,
+                     mail_from_, mail_to_);
   return RunTrigger(*w, kinds, flow_, reason_);
 }
 

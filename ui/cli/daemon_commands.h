@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -30,7 +31,8 @@ class DaemonCommands {
  private:
   CLI::App* daemon_ = nullptr;
   CLI::App* trigger_ = nullptr;
-  std::string flow_, reason_, clock_file_, webhook_;
+  std::string flow_, reason_, clock_file_, webhook_, smtp_, mail_from_;
+  std::vector<std::string> mail_to_;
   double grace_ = 30, lease_ttl_ = 30;
   int max_runs_ = 4;
 };
