@@ -40,8 +40,16 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
 
+// One "alambic: " line per line of the message (a workspace's diagnostics).
 int Fail(const Status& st) {
-  std::fprintf(stderr, "alambic: %s\n", Printable(st.message()).c_str());
+  const std::string& m = st.message();
+  for (size_t start = 0; start <= m.size();) {
+    size_t eol = m.find('\n', start);
+    std::string line = m.substr(start, eol == std::string::npos ? eol : eol - start);
+    std::fprintf(stderr, "alambic: %s\n", Printable(line).c_str());
+    if (eol == std::string::npos) break;
+    start = eol + 1;
+  }
   return 1;
 }
 
