@@ -223,6 +223,26 @@ CREATE TABLE schedules (
   PRIMARY KEY (flow, environment)
 );
 )sql",
+    // 7: the scheduler daemon (schedule_state.h): one lease per (workspace,
+    // environment) with a fencing token; each slot's progress (status, attempts,
+    // the lease token that last wrote it, when its next attempt is due).
+    R"sql(
+CREATE TABLE scheduler_leases (
+  workspace TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  token INTEGER NOT NULL,
+  acquired_at TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  PRIMARY KEY (workspace, environment)
+);
+ALTER TABLE schedule_slots ADD COLUMN status TEXT NOT NULL DEFAULT '';
+ALTER TABLE schedule_slots ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedule_slots ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE schedule_slots ADD COLUMN next_attempt_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE schedule_slots ADD COLUMN error TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
@@ -524,7 +544,10 @@ Status Catalog::BeginRun(const RunRecord& r) {
     q.bind(12, r.alambic_version);
     q.bind(13, r.host);
     q.bind(14, r.release);
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
     q.exec();
+    tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
     return SqlError(e, "begin run");
@@ -540,7 +563,10 @@ Status Catalog::FinishRun(const std::string& id, const std::string& status,
     q.bind(2, finished_at);
     q.bind(3, error);
     q.bind(4, id);
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
     q.exec();
+    tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
     return SqlError(e, "finish run");
@@ -551,6 +577,7 @@ Status Catalog::Commit(const CatalogBatch& b) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_);
+    ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
     SQLite::Statement rr(
         *db_,
         "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "

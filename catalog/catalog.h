@@ -39,7 +39,7 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 6;
+inline constexpr int kCatalogSchemaVersion = 7;
 // The SQL that takes a catalog from schema version - 1 to `version` (1 creates it),
 // for tests that build an older catalog and tools that inspect the history.
 const char* CatalogMigrationSql(int version);
@@ -327,6 +327,36 @@ class Catalog {
   Result<bool> SetSchedulePaused(const std::string& flow, const std::string& env, bool paused,
                                  const Actor& who, const std::string& now);
 
+  // ---- the scheduler's lease (schedule_state.h) ----
+  // Takes the lease of (workspace, env) for `holder` until `expires_at`, or
+  // renews it when `holder` already holds it: the lease as it stands after
+  // the call (holder is someone else when they hold an unexpired lease; then
+  // nothing changed). Times are ISO-8601 UTC text of one format, compared as text.
+  Result<SchedulerLease> AcquireLease(const std::string& workspace, const std::string& env,
+                                      const std::string& holder, const std::string& now,
+                                      const std::string& expires_at);
+  // The lease, if ever taken.
+  Result<std::optional<SchedulerLease>> GetLease(const std::string& workspace,
+                                                 const std::string& env);
+  // Ends the lease held with `token` at `now` (a clean stop: the next daemon
+  // need not wait for it to expire). No-op when the lease has another token.
+  Status ReleaseLease(const std::string& workspace, const std::string& env, int64_t token,
+                      const std::string& now);
+  // From now on every write of this connection through TryClaimSlot,
+  // UpdateSlot, SetSlotRun, BeginRun, FinishRun and Commit first checks, in
+  // its transaction, that the lease of (workspace, env) still has `token`,
+  // and fails (Failed, "lease lost: ...") without writing when not.
+  void SetFence(const std::string& workspace, const std::string& env, int64_t token);
+
+  // Records the progress of a claimed slot (status, attempts, next_attempt_at,
+  // error, run_id; lease_token is the fence's token, else kept).
+  Status UpdateSlot(const SlotClaim& s);
+  // The slots of `env` whose status is not final (claimed, queued, running,
+  // retry_wait), oldest nominal first.
+  Result<std::vector<SlotClaim>> OpenSlots(const std::string& env);
+  // Every slot of (flow, env), oldest nominal first (tests, `schedule` views).
+  Result<std::vector<SlotClaim>> ListSlots(const std::string& flow, const std::string& env);
+
   // PRAGMA integrity_check; "ok" when sound.
   Result<std::string> IntegrityCheck();
   // A number that changes whenever another connection commits to the catalog
@@ -340,6 +370,10 @@ class Catalog {
   std::mutex mu_;
   std::unique_ptr<SQLite::Database> db_;  // guarded by mu_
   bool in_memory_ = false;
+  // SetFence's lease (guarded by mu_); token 0: not fenced.
+  std::string fence_workspace_, fence_env_;
+  int64_t fence_token_ = 0;
+  Status CheckFenceLocked();  // requires mu_
   // HasVersion's statement, prepared on first use (the planner calls it per
   // output); declared after db_ so that it is finalized first. Guarded by mu_.
   std::unique_ptr<SQLite::Statement> has_version_;

@@ -406,13 +406,14 @@ TEST(CatalogTest, AReaderConnectionReadsTheSameCatalog) {
   EXPECT_TRUE((*reader)->HasVersion("datalab", "raw", "v1"));
   {
     SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
-    db.exec("PRAGMA user_version = 7");
+    db.exec(fmt::format("PRAGMA user_version = {}", kCatalogSchemaVersion + 1));
   }
   auto stale = cat->OpenReader();
   ASSERT_FALSE(stale.ok());
-  EXPECT_EQ(stale.status().message(),
-            fmt::format("catalog {}: schema version 7, expected {}", (dir.path() / "c.db").string(),
-                        kCatalogSchemaVersion));
+  EXPECT_EQ(
+      stale.status().message(),
+      fmt::format("catalog {}: schema version {}, expected {}", (dir.path() / "c.db").string(),
+                  kCatalogSchemaVersion + 1, kCatalogSchemaVersion));
 }
 
 TEST(CatalogTest, UuidsAreVersion4AndDistinct) {

@@ -61,6 +61,8 @@ void LocalExecutor::RequestStop() {
 
 namespace {
 
+constexpr std::chrono::milliseconds kStopPollInterval{20};
+
 struct Attempt {
   std::shared_ptr<CancelToken> token;
   std::unique_ptr<asio::steady_timer> timer;
@@ -102,6 +104,11 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
   // Ctrl-C and SIGTERM request a stop; cancelled once nothing more will start,
   // since a pending wait would keep the loop alive.
   std::unique_ptr<asio::signal_set> signals;
+  // options_.stop is polled: a stop requested from outside (a daemon's
+  // shutdown, a run timeout) stops the run like a signal.
+  std::unique_ptr<asio::steady_timer> stop_poll;
+  std::function<void()> poll_stop;
+  bool stop_poll_done = false;
   std::function<void()> pump;
   std::function<void(int)> launch;
   std::function<void(int, uint64_t, Status)> on_attempt_done;
@@ -238,6 +245,8 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
         }
       guard.reset();
       if (signals) signals->cancel();
+      stop_poll_done = true;
+      if (stop_poll) stop_poll->cancel();
     }
   };
 
@@ -253,6 +262,21 @@ std::vector<TaskOutcome> LocalExecutor::Execute(const std::vector<ExecTask>& tas
     signals->async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) RequestStop();
     });
+  }
+  if (options_.stop) {
+    stop_poll = std::make_unique<asio::steady_timer>(ctl);
+    poll_stop = [&] {
+      if (stop_poll_done) return;
+      if (options_.stop->cancelled()) {
+        RequestStop();
+        return;
+      }
+      stop_poll->expires_after(kStopPollInterval);
+      stop_poll->async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) poll_stop();
+      });
+    };
+    poll_stop();
   }
   if (stop_.load()) impl_->on_stop();
   asio::post(ctl, [&] { pump(); });

@@ -59,6 +59,8 @@ struct ExecOptions {
   int jobs = 0;                 // 0: number of cores
   bool keep_going = false;      // false: after a failure, launch nothing new (running tasks finish)
   bool handle_signals = false;  // SIGINT/SIGTERM request a stop
+  // When set (borrowed; outlives Execute), its cancellation requests a stop.
+  const CancelToken* stop = nullptr;
 };
 
 // Runs a DAG of tasks. The contract every implementation keeps (the runner

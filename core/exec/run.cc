@@ -103,7 +103,7 @@ Status CloseAbandonedRuns(Catalog& catalog, Clock& clock) {
 // The record of a run about to start (status running).
 RunRecord NewRunRecord(Session& session, const RunOptions& options, Clock& clock) {
   RunRecord run;
-  run.id = NewUuid();
+  run.id = options.run_id.empty() ? NewUuid() : options.run_id;
   std::string flows;
   if (options.plan.flows.empty()) {
     for (const auto& f : session.workspace().flows) flows += (flows.empty() ? "" : ",") + f.name;

@@ -29,6 +29,8 @@ struct RunOptions {
   std::string trigger = "manual";
   std::string user;     // "" : the current user (Actor::Current)
   std::string release;  // the release being run, as "permis/3" ("" for the working tree)
+  std::string
+      run_id;  // the run's id, chosen by the caller (a scheduler records it first); "": a new UUID
 };
 
 struct RunSummary {

@@ -69,6 +69,13 @@ struct Schedule {
   std::string start, end;               // local "YYYY-MM-DD[THH:MM]", "" for none
   std::string dst_gap = "run_at_next";  // run_at_next | skip
   std::string dst_overlap = "first";    // first | second
+  // How the scheduler runs a slot (services/scheduler/scheduler.h).
+  int retries = 0;                 // further runs of a failed slot
+  std::string retry_delay = "1m";  // before the first retry; doubles each time
+  int max_active_runs = 1;         // runs of this flow at once
+  std::string overlap = "skip";    // skip | queue | cancel, when max_active_runs are running
+  std::string timeout;             // a run's wall-clock limit ("" none), e.g. "2h"
+  std::string late_after;          // lateness alert: not finished this long after nominal
   SourceLoc loc;
   bool operator==(const Schedule&) const = default;
 };

@@ -356,6 +356,12 @@ bool EncodeFlow(const Flow& flow, std::string* out) {
     e.String(flow.schedule->end);
     e.String(flow.schedule->dst_gap);
     e.String(flow.schedule->dst_overlap);
+    e.Varint(static_cast<uint64_t>(flow.schedule->retries));
+    e.String(flow.schedule->retry_delay);
+    e.Varint(static_cast<uint64_t>(flow.schedule->max_active_runs));
+    e.String(flow.schedule->overlap);
+    e.String(flow.schedule->timeout);
+    e.String(flow.schedule->late_after);
     e.Loc(flow.schedule->loc, file);
   }
   e.Byte(flow.partitioning.has_value());
@@ -423,6 +429,12 @@ bool DecodeFlow(std::string_view bytes, Flow* out) {
     s.end = d.String();
     s.dst_gap = d.String();
     s.dst_overlap = d.String();
+    s.retries = static_cast<int>(d.Varint());
+    s.retry_delay = d.String();
+    s.max_active_runs = static_cast<int>(d.Varint());
+    s.overlap = d.String();
+    s.timeout = d.String();
+    s.late_after = d.String();
     s.loc = d.Loc(file);
     flow.schedule = std::move(s);
   }

@@ -36,7 +36,7 @@ namespace alambic {
 
 // Bump when the entry layout, EncodeFlow, or what ParseFlow returns for the
 // same text changes: every older entry then misses.
-inline constexpr uint32_t kFlowCacheFormat = 2;  // 2: schedule start/end/DST/catch-up
+inline constexpr uint32_t kFlowCacheFormat = 3;  // 3: schedule retries/overlap/timeouts
 
 // The cache payload: every field of `flow`, including all locations and params,
 // in declaration order: unsigned integers as LEB128 varints, signed ones

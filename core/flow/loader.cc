@@ -323,31 +323,57 @@ Schedule ParseSchedule(Reader& r, int v) {
   auto check = [&](int node, const Status& st) {
     if (!st.ok()) r.Error(node, "schedule " + st.message());
   };
-  r.ForEachKey(v, What{"schedule"},
-               {"cron", "timezone", "catchup", "start", "end", "dst_gap", "dst_overlap"},
-               [&](std::string_view sk, int, int sv) {
-                 if (sk == "cron") {
-                   if (r.String(sv, "schedule cron", &s.cron))
-                     check(sv, sched::CronExpr::Parse(s.cron).status());
-                 } else if (sk == "timezone") {
-                   if (r.String(sv, "schedule timezone", &s.timezone))
-                     check(sv, sched::TimeZone::Load(s.timezone).status());
-                 } else if (sk == "start" || sk == "end") {
-                   std::string* out = sk == "start" ? &s.start : &s.end;
-                   if (r.String(sv, fmt::format("schedule {}", sk), out)) {
-                     auto t = sched::ParseLocalTime(*out);
-                     if (!t.ok())
-                       r.Error(sv, fmt::format("schedule {} {}", sk, t.status().message()));
-                   }
-                 } else if (sk == "dst_gap") {
-                   if (r.String(sv, "schedule dst_gap", &s.dst_gap))
-                     check(sv, sched::ParseDstGap(s.dst_gap).status());
-                 } else if (sk == "dst_overlap") {
-                   if (r.String(sv, "schedule dst_overlap", &s.dst_overlap))
-                     check(sv, sched::ParseDstOverlap(s.dst_overlap).status());
-                 } else if (r.IsMap(sv)) {  // catchup: {policy, max, window}
-                   r.ForEachKey(
-                       sv, What{"schedule catchup"}, {"policy", "max", "window"},
+  r.ForEachKey(
+      v, What{"schedule"},
+      {"cron", "timezone", "catchup", "start", "end", "dst_gap", "dst_overlap", "retries",
+       "retry_delay", "max_active_runs", "overlap", "timeout", "late_after"},
+      [&](std::string_view sk, int, int sv) {
+        if (sk == "retries" || sk == "max_active_runs") {
+          const bool retries = sk == "retries";
+          const int64_t lo = retries ? 0 : 1, hi = retries ? 100 : 1000;
+          nlohmann::json j = r.ToJson(sv);
+          if (!j.is_number_integer() || j.get<int64_t>() < lo || j.get<int64_t>() > hi)
+            r.Error(sv,
+                    fmt::format("schedule {} must be an integer between {} and {}", sk, lo, hi));
+          else
+            (retries ? s.retries : s.max_active_runs) = j.get<int>();
+        } else if (sk == "retry_delay" || sk == "timeout" || sk == "late_after") {
+          std::string* out = sk == "retry_delay" ? &s.retry_delay
+                             : sk == "timeout"   ? &s.timeout
+                                                 : &s.late_after;
+          if (r.String(sv, fmt::format("schedule {}", sk), out)) {
+            auto d = sched::ParseWindow(*out);
+            if (!d.ok())
+              r.Error(sv, fmt::format("schedule {} '{}' must be a positive duration, "
+                                      "e.g. 90s, 30m, 2h",
+                                      sk, *out));
+          }
+        } else if (sk == "overlap") {
+          if (r.String(sv, "schedule overlap", &s.overlap) && s.overlap != "skip" &&
+              s.overlap != "queue" && s.overlap != "cancel")
+            r.Error(sv, fmt::format("schedule overlap must be skip, queue or cancel, "
+                                    "not '{}'",
+                                    s.overlap));
+        } else if (sk == "cron") {
+          if (r.String(sv, "schedule cron", &s.cron))
+            check(sv, sched::CronExpr::Parse(s.cron).status());
+        } else if (sk == "timezone") {
+          if (r.String(sv, "schedule timezone", &s.timezone))
+            check(sv, sched::TimeZone::Load(s.timezone).status());
+        } else if (sk == "start" || sk == "end") {
+          std::string* out = sk == "start" ? &s.start : &s.end;
+          if (r.String(sv, fmt::format("schedule {}", sk), out)) {
+            auto t = sched::ParseLocalTime(*out);
+            if (!t.ok()) r.Error(sv, fmt::format("schedule {} {}", sk, t.status().message()));
+          }
+        } else if (sk == "dst_gap") {
+          if (r.String(sv, "schedule dst_gap", &s.dst_gap))
+            check(sv, sched::ParseDstGap(s.dst_gap).status());
+        } else if (sk == "dst_overlap") {
+          if (r.String(sv, "schedule dst_overlap", &s.dst_overlap))
+            check(sv, sched::ParseDstOverlap(s.dst_overlap).status());
+        } else if (r.IsMap(sv)) {  // catchup: {policy, max, window}
+          r.ForEachKey(sv, What{"schedule catchup"}, {"policy", "max", "window"},
                        [&](std::string_view ck, int, int cv) {
                          if (ck == "policy") {
                            if (r.String(cv, "schedule catchup policy", &s.catchup))
@@ -365,10 +391,10 @@ Schedule ParseSchedule(Reader& r, int v) {
                            check(cv, sched::ParseWindow(s.catchup_window).status());
                          }
                        });
-                 } else if (r.String(sv, "schedule catchup", &s.catchup)) {
-                   check(sv, sched::ParseCatchupMode(s.catchup).status());
-                 }
-               });
+        } else if (r.String(sv, "schedule catchup", &s.catchup)) {
+          check(sv, sched::ParseCatchupMode(s.catchup).status());
+        }
+      });
   if (s.cron.empty()) r.Error(v, "schedule has no cron expression");
   auto start = sched::ParseLocalTime(s.start), end = sched::ParseLocalTime(s.end, true);
   if (start.ok() && end.ok() && *end < *start)

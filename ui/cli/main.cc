@@ -20,6 +20,7 @@
 #include "ui/cli/data_commands.h"
 #include "ui/cli/inspect_commands.h"
 #include "ui/cli/lineage_commands.h"
+#include "ui/cli/daemon_commands.h"
 #include "ui/cli/model_commands.h"
 #include "ui/cli/promote_commands.h"
 #include "ui/cli/release_commands.h"
@@ -72,6 +73,7 @@ int Main(int argc, char** argv) {
   VcsCommands vcs(app);                   // history, diff
   ReleaseCommands release_commands(app);  // releases, rollback, audit
   ScheduleCommands schedule_commands(app);
+  DaemonCommands daemon_commands(app);  // daemon, trigger
 
   // Hidden (group ""): the build writes the completion script and the man page with them.
   std::string docs_shell, docs_output;
@@ -111,6 +113,16 @@ int Main(int argc, char** argv) {
   if (promote.parsed()) return promote.Run(g);
   if (model.parsed()) return model.Run(g);
   if (schedule_commands.parsed()) return schedule_commands.Run(g.dir, g.env);
+  if (daemon_commands.parsed())
+    return daemon_commands.Run(
+        g.dir, g.env, [](const std::filesystem::path& root) -> const RecipeRegistry& {
+          auto kinds = LoadKinds(root);
+          if (!kinds.ok()) {
+            std::fprintf(stderr, "alambic: %s\n", kinds.status().message().c_str());
+            std::exit(kExitFailed);
+          }
+          return *(*kinds)->registry;
+        });
   if (vcs.Selected()) {
     auto root = WorkspaceRoot(g);
     Status st = root.ok() ? vcs.Run(*root) : root.status();

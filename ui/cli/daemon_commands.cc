@@ -1,0 +1,302 @@
+#include "ui/cli/daemon_commands.h"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "catalog/catalog.h"
+#include "core/base/actor.h"
+#include "core/base/clock.h"
+#include "core/flow/loader.h"
+#include "services/scheduler/engine_launcher.h"
+#include "services/scheduler/scheduler.h"
+#include "ui/common/text_table.h"
+
+#ifdef ALAMBIC_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+namespace alambic {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kDefaultEnv = "warehouse";
+// The longest the loop sleeps: how soon a signal or a watchdog ping is seen.
+constexpr std::chrono::milliseconds kMaxSleep{250};
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+// One "alambic: " line per line of the message (a workspace's diagnostics).
+int Fail(const Status& st) {
+  const std::string& m = st.message();
+  for (size_t start = 0; start <= m.size();) {
+    size_t eol = m.find('\n', start);
+    std::string line = m.substr(start, eol == std::string::npos ? eol : eol - start);
+    std::fprintf(stderr, "alambic: %s\n", Printable(line).c_str());
+    if (eol == std::string::npos) break;
+    start = eol + 1;
+  }
+  return 1;
+}
+
+// sd_notify: through libsystemd when built with it, else the same datagram
+// to $NOTIFY_SOCKET (the protocol of sd_notify(3)); nothing outside systemd.
+void Notify(const char* state) {
+#ifdef ALAMBIC_HAVE_SYSTEMD
+  sd_notify(0, state);
+#else
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || (path[0] != '/' && path[0] != '@')) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const size_t len = std::strlen(path);
+  if (len >= sizeof(addr.sun_path)) return;
+  std::memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  (void)::sendto(fd, state, std::strlen(state), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+                 static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+  ::close(fd);
+#endif
+}
+
+bool WatchdogEnabled() { return std::getenv("WATCHDOG_USEC") != nullptr; }
+
+// TESTS ONLY (--clock-file): "now" is the ISO 8601 UTC time written in the
+// file, re-read at each call, so that a test moves the daemon's time without
+// waiting. Falls back to the real clock when the file cannot be read.
+class FileClock final : public Clock {
+ public:
+  explicit FileClock(fs::path path) : path_(std::move(path)) {}
+  std::chrono::system_clock::time_point Now() override {
+    std::ifstream in(path_);
+    std::string text;
+    if (in >> text)
+      if (auto t = sched::ParseUtc(text)) return *t;
+    return std::chrono::system_clock::now();
+  }
+
+ private:
+  fs::path path_;
+};
+
+struct Workspace {
+  fs::path root;
+  std::string env, name;
+  std::vector<Flow> flows;
+};
+
+Result<Workspace> OpenWorkspace(const std::string& dir, const std::string& env) {
+  Workspace w;
+  std::error_code ec;
+  w.root = FindWorkspaceRoot(fs::absolute(dir, ec));
+  if (w.root.empty())
+    return Status::NotFound(
+        fmt::format("not an Alambic workspace: no alambic.yaml in {} or its parents", dir));
+  LoadedWorkspace lw = LoadWorkspace(w.root);
+  if (!lw.ok()) {
+    std::string msg;
+    for (const auto& d : lw.diagnostics) msg += (msg.empty() ? "" : "\n") + d.ToString();
+    return Status::Invalid(msg);
+  }
+  w.env = env.empty() ? kDefaultEnv : env;
+  if (!lw.workspace.config.environments.count(w.env))
+    return Status::Invalid(fmt::format("unknown environment '{}'", w.env));
+  w.name = lw.workspace.config.name.empty() ? w.root.string() : lw.workspace.config.name;
+  w.flows = std::move(lw.workspace.flows);
+  return w;
+}
+
+std::string Holder() {
+  const Actor who = Actor::Current();
+  return fmt::format("{}:{}", who.host.empty() ? "localhost" : who.host, ::getpid());
+}
+
+int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double grace,
+              double lease_ttl, int max_runs, const std::string& clock_file,
+              const std::string& webhook, const std::string& smtp, const std::string& mail_from,
+              const std::vector<std::string>& mail_to) {
+  std::vector<FlowSchedule> flows;
+  for (const auto& f : w.flows) {
+    if (!f.schedule) continue;
+    auto fs = CompileFlowSchedule(f);
+    if (!fs.ok()) return Fail(fs.status());
+    flows.push_back(std::move(*fs));
+  }
+  if (lease_ttl < 3) return Fail(Status::Invalid("--lease-ttl must be at least 3 seconds"));
+  if (grace < 0) return Fail(Status::Invalid("--grace must not be negative"));
+  if (max_runs < 1) return Fail(Status::Invalid("--max-runs must be at least 1"));
+  auto catalog = Catalog::Open(w.root / ".alambic" / "catalog.db");
+  if (!catalog.ok()) return Fail(catalog.status());
+  SystemClock system_clock;
+  std::unique_ptr<FileClock> file_clock;
+  if (!clock_file.empty()) file_clock = std::make_unique<FileClock>(clock_file);
+  Clock& clock = file_clock ? static_cast<Clock&>(*file_clock) : system_clock;
+  EngineLauncher launcher(w.root, kinds);
+  SchedulerOptions o;
+  o.workspace = w.name;
+  o.environment = w.env;
+  o.holder = Holder();
+  o.lease_ttl = std::chrono::seconds(static_cast<int64_t>(lease_ttl));
+  o.max_active_runs = max_runs;
+  AlertSinks alerts;
+  if (!webhook.empty()) {
+    WebhookOptions wo;
+    wo.url = webhook;
+    alerts.Add(std::make_unique<WebhookAlertSink>(wo));
+  }
+  if (!smtp.empty()) {
+    SmtpOptions so;
+    const size_t colon = smtp.rfind(':');
+    so.host = smtp.substr(0, colon);
+    if (colon != std::string::npos) {
+      try {
+        so.port = std::stoi(smtp.substr(colon + 1));
+      } catch (const std::exception&) {
+        so.port = 0;
+      }
+    }
+    if (so.host.empty() || so.port <= 0 || so.port > 65535)
+      return Fail(Status::Invalid(fmt::format("--alert-smtp '{}': expected HOST[:PORT]", smtp)));
+    if (mail_from.empty() || mail_to.empty())
+      return Fail(Status::Invalid("--alert-smtp needs --alert-mail-from and --alert-mail-to"));
+    so.from = mail_from;
+    so.to = mail_to;
+    alerts.Add(std::make_unique<SmtpAlertSink>(so));
+  }
+  if (!alerts.empty()) o.alerts = &alerts;
+  o.log = [&clock](const std::string& line) {
+    const auto now = std::chrono::floor<std::chrono::seconds>(clock.Now());
+    std::printf("%s %s\n", sched::FormatUtc(now).c_str(), Printable(line).c_str());
+    std::fflush(stdout);
+  };
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  o.log(fmt::format("alambic daemon: {} schedule(s) in {} of {}, holder {}", flows.size(), w.env,
+                    w.name, o.holder));
+  Scheduler scheduler(**catalog, clock, launcher, std::move(flows), o);
+  bool ready = false;
+  const bool watchdog = WatchdogEnabled();
+  while (!g_stop.load()) {
+    if (Status st = scheduler.Tick(); !st.ok()) o.log("error: " + st.message());
+    if (!ready) {
+      Notify("READY=1");
+      ready = true;
+      if (!scheduler.has_lease()) o.log("standby: another scheduler holds the lease");
+    }
+    if (watchdog) Notify("WATCHDOG=1");
+    auto sleep = kMaxSleep;
+    if (auto wake = scheduler.NextWake()) {
+      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - clock.Now());
+      sleep = std::clamp(until, std::chrono::milliseconds(0), kMaxSleep);
+    }
+    scheduler.WaitForEvent(std::chrono::steady_clock::now() + sleep);
+  }
+  Notify("STOPPING=1");
+  scheduler.StopLaunching();
+  o.log(fmt::format("stopping: {} run(s) going, grace {}s", scheduler.active_runs(), grace));
+  const auto grace_end = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(static_cast<int64_t>(grace * 1000));
+  while (scheduler.active_runs() > 0 && std::chrono::steady_clock::now() < grace_end) {
+    scheduler.WaitForEvent(std::min(grace_end, std::chrono::steady_clock::now() + kMaxSleep));
+    if (Status st = scheduler.Tick(); !st.ok()) o.log("error: " + st.message());
+    if (watchdog) Notify("WATCHDOG=1");
+  }
+  if (scheduler.active_runs() > 0) {
+    o.log(fmt::format("grace over: cancelling {} run(s)", scheduler.active_runs()));
+    scheduler.CancelRunning();
+  }
+  Status st = scheduler.WaitRuns();
+  if (!st.ok()) o.log("error: " + st.message());
+  if (Status rel = scheduler.ReleaseLease(); !rel.ok()) o.log("error: " + rel.message());
+  o.log("stopped");
+  return 0;
+}
+
+int RunTrigger(const Workspace& w, const DaemonCommands::KindsFor& kinds, const std::string& flow,
+               const std::string& reason) {
+  bool known = false;
+  for (const auto& f : w.flows) known = known || f.name == flow;
+  if (!known) return Fail(Status::NotFound(fmt::format("no flow named '{}'", flow)));
+  auto catalog = Catalog::Open(w.root / ".alambic" / "catalog.db");
+  if (!catalog.ok()) return Fail(catalog.status());
+  EngineLauncher launcher(w.root, kinds);
+  CancelToken cancel;
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  std::atomic<bool> done{false};
+  std::thread watch([&] {
+    while (!done.load()) {
+      if (g_stop.load()) cancel.Cancel();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const Actor who = Actor::Current();
+  auto r = TriggerRun(**catalog, launcher, flow, w.env, reason, who, cancel);
+  done.store(true);
+  watch.join();
+  if (!r.ok()) return Fail(r.status());
+  std::printf("%s: run %s %s in %s (triggered by %s)%s\n", Printable(flow).c_str(),
+              r->run_id.c_str(), r->status.c_str(), w.env.c_str(), Printable(who.user).c_str(),
+              r->error.empty() ? "" : (": " + Printable(r->error)).c_str());
+  return r->status == "succeeded" ? 0 : r->status == "cancelled" ? 130 : 1;
+}
+
+}  // namespace
+
+DaemonCommands::DaemonCommands(CLI::App& app) {
+  daemon_ = app.add_subcommand(
+      "daemon", "Run the schedules of an environment in the foreground (SIGTERM stops it)");
+  daemon_->add_option("--grace", grace_,
+                      "Seconds given to running runs after SIGTERM before they are cancelled "
+                      "(default 30)");
+  daemon_->add_option("--lease-ttl", lease_ttl_,
+                      "Seconds a scheduler's lease lasts without a heartbeat (default 30)");
+  daemon_->add_option("--max-runs", max_runs_, "Runs at once across flows (default 4)");
+  daemon_->add_option("--alert-webhook", webhook_,
+                      "POST failure, recovery and lateness alerts as JSON to this URL");
+  daemon_->add_option("--alert-smtp", smtp_,
+                      "Also e-mail alerts through this SMTP relay, HOST[:PORT]");
+  daemon_->add_option("--alert-mail-from", mail_from_, "The alerts' sender address");
+  daemon_->add_option("--alert-mail-to", mail_to_, "An alert recipient (repeatable)");
+  daemon_->add_option("--clock-file", clock_file_,
+                      "TESTS ONLY: read the current time (ISO 8601 UTC) from this file");
+  trigger_ = app.add_subcommand("trigger", "Run a flow now in production, audited with who asked");
+  trigger_->add_option("flow", flow_, "The flow")->required();
+  trigger_->add_option("--reason", reason_, "Why (recorded in the audit log)");
+}
+
+bool DaemonCommands::parsed() const { return daemon_->parsed() || trigger_->parsed(); }
+
+int DaemonCommands::Run(const std::string& dir, const std::string& env,
+                        const KindsFor& kinds) const {
+  auto w = OpenWorkspace(dir, env);
+  if (!w.ok()) return Fail(w.status());
+  if (daemon_->parsed())
+    return RunDaemon(*w, kinds, grace_, lease_ttl_, max_runs_, clock_file_, webhook_, smtp_,
+                     mail_from_, mail_to_);
+  return RunTrigger(*w, kinds, flow_, reason_);
+}
+
+}  // namespace alambic

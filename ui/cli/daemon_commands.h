@@ -1,0 +1,40 @@
+// `alambic daemon`: the scheduler of one environment in the foreground (logs
+// on stdout; SIGTERM or SIGINT: stop launching, wait --grace for the runs,
+// then cancel them, recorded as cancelled; exit 0), with sd_notify READY,
+// WATCHDOG and STOPPING for a systemd unit of Type=notify.
+// `alambic trigger FLOW`: a manual production run, audited with who asked.
+// See docs/operations.md.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace alambic {
+
+class RecipeRegistry;
+
+class DaemonCommands {
+ public:
+  using KindsFor = std::function<const RecipeRegistry&(const std::filesystem::path&)>;
+  explicit DaemonCommands(CLI::App& app);
+  bool parsed() const;
+  // Runs the parsed command in the workspace found from `dir`; `env` is the
+  // --env option ("" : warehouse). Returns the exit status.
+  int Run(const std::string& dir, const std::string& env, const KindsFor& kinds) const;
+
+ private:
+  CLI::App* daemon_ = nullptr;
+  CLI::App* trigger_ = nullptr;
+  std::string flow_, reason_, clock_file_, webhook_, smtp_, mail_from_;
+  std::vector<std::string> mail_to_;
+  double grace_ = 30, lease_ttl_ = 30;
+  int max_runs_ = 4;
+};
+
+}  // namespace alambic
