@@ -38,7 +38,7 @@ class FakeLauncher final : public RunLauncher {
   explicit FakeLauncher(std::filesystem::path catalog = {}, std::string prefix = "run-")
       : catalog_path_(std::move(catalog)), prefix_(std::move(prefix)) {}
 
-  Result<LaunchedRun> Launch(const RunRequest& req, const CancelToken& cancel,
+  Result<LaunchedRun> Launch(const ScheduledRunRequest& req, const CancelToken& cancel,
                              const std::function<void(const std::string&)>& started) override {
     std::string id;
     std::unique_ptr<Catalog> cat;
@@ -105,7 +105,7 @@ class FakeLauncher final : public RunLauncher {
     cv_.notify_all();
   }
   void Record() { record_ = true; }
-  std::vector<RunRequest> requests() {
+  std::vector<ScheduledRunRequest> requests() {
     std::lock_guard lock(mu_);
     return requests_;
   }
@@ -130,7 +130,7 @@ class FakeLauncher final : public RunLauncher {
   int started_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<RunRequest> requests_;
+  std::vector<ScheduledRunRequest> requests_;
   std::vector<std::string> slot_status_at_launch_;
   std::map<std::string, std::deque<std::string>> outcomes_;
   bool block_ = false, released_ = false, record_ = false;
@@ -161,7 +161,7 @@ SchedulerOptions Options(const std::string& holder = "a") {
   return o;
 }
 
-std::vector<std::string> Nominals(const std::vector<RunRequest>& rs) {
+std::vector<std::string> Nominals(const std::vector<ScheduledRunRequest>& rs) {
   std::vector<std::string> out;
   for (const auto& r : rs) out.push_back(r.flow + "@" + r.nominal);
   return out;

@@ -9,7 +9,8 @@
 
 namespace alambic {
 
-Result<LaunchedRun> EngineLauncher::Launch(const RunRequest& req, const CancelToken& cancel,
+Result<LaunchedRun> EngineLauncher::Launch(const ScheduledRunRequest& req,
+                                           const CancelToken& cancel,
                                            const std::function<void(const std::string&)>& started) {
   std::lock_guard lock(mu_);
   LoadedWorkspace config = LoadWorkspaceConfig(root_);

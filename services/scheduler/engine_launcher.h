@@ -24,7 +24,7 @@ class EngineLauncher final : public RunLauncher {
   using KindsFor = std::function<const RecipeRegistry&(const std::filesystem::path&)>;
   EngineLauncher(std::filesystem::path root, KindsFor kinds)
       : root_(std::move(root)), kinds_(std::move(kinds)) {}
-  Result<LaunchedRun> Launch(const RunRequest& request, const CancelToken& cancel,
+  Result<LaunchedRun> Launch(const ScheduledRunRequest& request, const CancelToken& cancel,
                              const std::function<void(const std::string&)>& started) override;
 
  private:

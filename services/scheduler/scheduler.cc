@@ -370,7 +370,7 @@ Status Scheduler::Start(Pending p, Instant now) {
   auto a = std::make_shared<Active>();
   a->p = p;
   a->started = now;
-  RunRequest req;
+  ScheduledRunRequest req;
   req.flow = p.slot.flow;
   req.environment = options_.environment;
   req.nominal = p.slot.nominal;
@@ -567,7 +567,7 @@ Status Scheduler::WaitRuns() {
 Result<LaunchedRun> TriggerRun(Catalog& catalog, RunLauncher& launcher, const std::string& flow,
                                const std::string& env, const std::string& reason, const Actor& who,
                                const CancelToken& cancel) {
-  RunRequest req;
+  ScheduledRunRequest req;
   req.flow = flow;
   req.environment = env;
   req.trigger = "manual";

@@ -67,7 +67,7 @@ inline constexpr const char* kAuditTrigger = "trigger";
 
 // What the scheduler asks to run: flow F in environment E (its active release
 // where the environment runs releases only), for a slot or a manual trigger.
-struct RunRequest {
+struct ScheduledRunRequest {
   std::string flow, environment;
   std::string nominal, timezone;  // the slot ("" for a manual trigger)
   std::string trigger;            // schedule | catchup | retry | manual
@@ -95,7 +95,7 @@ struct LaunchedRun {
 class RunLauncher {
  public:
   virtual ~RunLauncher() = default;
-  virtual Result<LaunchedRun> Launch(const RunRequest& request, const CancelToken& cancel,
+  virtual Result<LaunchedRun> Launch(const ScheduledRunRequest& request, const CancelToken& cancel,
                                      const std::function<void(const std::string&)>& started) = 0;
 };
 
