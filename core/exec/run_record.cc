@@ -29,20 +29,8 @@ std::string SchemaJson(const Schema& s) {
 }
 
 std::string RecipeRunStatus(TaskState s) {
-  switch (s) {
-    case TaskState::kSucceeded:
-      return "succeeded";
-    case TaskState::kFailed:
-      return "failed";
-    case TaskState::kTimedOut:
-      return "timed_out";
-    case TaskState::kCancelled:
-      return "cancelled";
-    case TaskState::kSkipped:
-      return "skipped";
-    default:
-      return "pending";
-  }
+  // A task still running when the run is recorded has no outcome yet.
+  return s == TaskState::kRunning ? "pending" : TaskStateName(s);
 }
 
 std::vector<ColumnLineageEdge> LineageEdges(
