@@ -665,6 +665,9 @@ Status ResolveColumns(const Spec& spec, const NamedTable& t, bool left,
 class FuzzyJoinKind final : public RecipeKind {
  public:
   std::string name() const override { return "fuzzy_join"; }
+  // "naming-2": a column present in both inputs is named as join names it
+  // (`x`, `x_right`; it was `left_x`, `right_x`).
+  std::string code_version() const override { return "naming-2"; }
   const std::vector<ParamSpec>& params() const override {
     static const std::vector<ParamSpec> kParams = {
         {"fields", ParamType::kList, true,

@@ -179,8 +179,10 @@ class RecipeKind {
   // Whether the recipe must name a `script:` file (checked by validate).
   virtual bool requires_script() const { return false; }
   // A version of the kind's own code, part of every output version (e.g. a
-  // plugin's version and library hash). Empty for built-in kinds, whose code
-  // is covered by the engine format version.
+  // plugin's version and library hash). Built-in kinds are covered by the
+  // engine format version; one whose results alone changed since that format
+  // returns a short tag (bumped with each such change), so that only its
+  // outputs and those downstream are rebuilt.
   virtual std::string code_version() const { return {}; }
   // For sources: a stable fingerprint of the external data (e.g. a content hash).
   virtual Result<std::string> SourceFingerprint(const RecipeContext& ctx) const;
