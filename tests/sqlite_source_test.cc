@@ -147,7 +147,7 @@ TEST_F(SqliteSourceTest, ConnectionErrorsNameTheConnection) {
   auto pg = Run({{"connection", "pg"}, {"query", "select 1"}});
   ASSERT_FALSE(pg.ok());
   EXPECT_EQ(pg.status().message(),
-            "recipe collect_ref: alambic.yaml:4:14: connection 'pg': type 'postgres' is not "
+            "recipe collect_ref: alambic.yaml:4:14: connection 'pg': type 'mysql' is not "
             "supported (expected sqlite, file or postgres)");
   std::filesystem::remove(dir_.path() / "data/ref.sqlite");
   auto gone = Run({{"connection", "refdb"}, {"query", "select 1"}});

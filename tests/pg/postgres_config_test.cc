@@ -30,6 +30,7 @@ TEST_F(PostgresConfigTest, ReadsEveryKeyAndEnvironmentOverrides) {
       "  wh: {type: postgres, host: db.example, port: '6432', dbname: dwh, user: alambic,\n"
       "       password: 'secret:whpw', sslmode: verify-full, sslrootcert: /etc/ca.pem,\n"
       "       sslcert: c.pem, sslkey: k.pem}\n"
+      "default_environment: warehouse\n"
       "environments:\n"
       "  warehouse:\n"
       "    connections:\n"
@@ -55,6 +56,7 @@ TEST_F(PostgresConfigTest, MalformedEntriesSayWhyAndWhere) {
       "  literal: {type: postgres, dbname: d, password: hunter2}\n"
       "  nodb: {type: postgres, host: h}\n"
       "  typo: {type: postgres, dbname: d, hots: h}\n"
+      "default_environment: warehouse\n"
       "environments:\n"
       "  warehouse:\n"
       "    connections:\n"
@@ -63,13 +65,13 @@ TEST_F(PostgresConfigTest, MalformedEntriesSayWhyAndWhere) {
   auto literal = ResolveConnection(cfg, "literal", "");
   ASSERT_FALSE(literal.ok());
   EXPECT_EQ(literal.status().message(),
-            "alambic.yaml:3:49: connection 'literal': password must be a secret reference "
+            "alambic.yaml:3:50: connection 'literal': password must be a secret reference "
             "(\"secret:NAME\"), never the password itself");
   EXPECT_EQ(literal.status().message().find("hunter2"), std::string::npos);
   EXPECT_EQ(ResolveConnection(cfg, "nodb", "").status().message(),
             "alambic.yaml:4:9: connection 'nodb': dbname is required for postgres");
   EXPECT_EQ(ResolveConnection(cfg, "typo", "").status().message(),
-            "alambic.yaml:5:38: connection 'typo': unknown key 'hots' (expected type, host, port, "
+            "alambic.yaml:5:37: connection 'typo': unknown key 'hots' (expected type, host, port, "
             "dbname, user, password, sslmode, sslrootcert, sslcert, sslkey)");
   ASSERT_EQ(loaded.diagnostics.size(), 1u);
   EXPECT_EQ(loaded.diagnostics[0].message.rfind(
