@@ -329,7 +329,7 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const PgConnectOptio
   static const std::string kApp = "alambic";
   static const std::string kOptions =
       "-c client_encoding=UTF8 -c DateStyle=ISO -c TimeZone=UTC -c extra_float_digits=3 "
-      "-c IntervalStyle=iso_8601";
+      "-c IntervalStyle=iso_8601 -c client_min_messages=warning";
   add("application_name", kApp);
   add("options", kOptions);
   keys.push_back(nullptr);

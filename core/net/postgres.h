@@ -4,7 +4,8 @@
 // `COPY ... FROM STDIN`.
 //
 // Sessions run with client_encoding UTF8, DateStyle ISO, TimeZone UTC and
-// extra_float_digits 3, so the text COPY stream is parsed without guessing.
+// extra_float_digits 3, so the text COPY stream is parsed without guessing, and
+// client_min_messages warning (no NOTICE on the terminal).
 // Result columns are typed from the server's type OIDs:
 //
 //   int2 int4 int8 oid            -> int64
