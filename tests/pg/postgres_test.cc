@@ -374,6 +374,8 @@ TEST_F(PostgresTest, ExportSwapsInOneTransactionForConcurrentReaders) {
   EXPECT_EQ(failure, "");
   // Every count a reader saw is a whole table's: the old one or the new one.
   for (const auto& n : seen) EXPECT_TRUE(n == "1000" || n == "30000") << n;
+  // The reader ran alongside: it saw both tables.
+  EXPECT_EQ(seen.count("1000") + seen.count("30000"), 2u);
   EXPECT_EQ(Scalar(fmt::format("select count(*) from {}.rates", schema_)), "1000");
   // No staging table is left behind.
   EXPECT_EQ(Scalar(fmt::format("select count(*) from pg_tables where schemaname = '{}'", schema_)),
