@@ -1,9 +1,10 @@
 // kind: collect — reads a source into a dataset: a file of the workspace (CSV, JSON /
 // NDJSON or Arrow IPC), given by path or by a file connection of alambic.yaml, several
-// files matching a wildcard path, an http(s) URL, or a query on a SQLite connection. A
-// source: no inputs, one output; its fingerprint is the file's content hash (files: their
-// names and hashes; URL: its ETag, else Last-Modified, else the body's hash; query: the
-// query and the database's hash).
+// files matching a wildcard path, an http(s) URL, or a query on a SQLite or PostgreSQL
+// connection. A source: no inputs, one output; its fingerprint is the file's content hash
+// (files: their names and hashes; URL: its ETag, else Last-Modified, else the body's hash;
+// sqlite query: the query and the database's hash; postgres query: the query and the hash
+// of its streamed result, core/net/postgres.h).
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "core/flow/connections.h"
 #include "core/flow/flow.h"
 #include "core/net/http_client.h"
+#include "core/net/postgres.h"
 #include "core/recipe/recipe.h"
 #include "core/table/arrow_ipc.h"
 #include "core/table/csv.h"
@@ -25,6 +27,7 @@
 #include "core/table/json_read.h"
 #include "core/table/sqlite_read.h"
 #include "recipes/builtin_kinds.h"
+#include "recipes/postgres_connect.h"
 
 namespace alambic {
 namespace {
@@ -121,7 +124,7 @@ Result<CollectParams> ParseParams(const nlohmann::json& p) {
       return ParamError("connection", "must name a connection of alambic.yaml");
     out.connection = connection->get<std::string>();
     if (auto q = p.find("query"); q != p.end()) {
-      // A sqlite connection.
+      // A sqlite or postgres connection.
       if (!q->is_string() || q->get<std::string>().empty())
         return ParamError("query", "must be a non-empty string");
       out.query = q->get<std::string>();
@@ -355,7 +358,7 @@ class CollectKind final : public RecipeKind {
          "instead of path: a connection of alambic.yaml (or of the environment): type file reads "
          "its path like `path`; type sqlite runs `query` on it"},
         {"query", ParamType::kString, false,
-         "with a sqlite connection: one read-only SQL statement"},
+         "with a sqlite or postgres connection: one read-only SQL query"},
         {"source_column", ParamType::kString, false,
          "with a wildcard path: add this column holding each row's file"},
         {"format", ParamType::kString, false,
@@ -726,6 +729,10 @@ class CollectKind final : public RecipeKind {
     if (spec->type == kConnectionSqlite && p.query.empty())
       return Status::Invalid(fmt::format(
           "recipe {}: connection {} is a sqlite database: give a query", ctx.recipe, p.connection));
+    if (spec->type == kConnectionPostgres && p.query.empty())
+      return Status::Invalid(
+          fmt::format("recipe {}: connection {} is a postgres database: give a query", ctx.recipe,
+                      p.connection));
     if (spec->type == kConnectionFile && !p.query.empty())
       return Status::Invalid(
           fmt::format("recipe {}: connection {} is a file: query applies to sqlite connections",
@@ -744,8 +751,37 @@ class CollectKind final : public RecipeKind {
     return db;
   }
 
+  // A postgres query: H(query, its result's names, types and rows), the rows streamed and
+  // hashed, not kept (the query runs when planning and again when collecting).
+  static Result<std::string> PostgresFingerprint(const RecipeContext& ctx, const CollectParams& p,
+                                                 const ConnectionSpec& spec) {
+    ALAMBIC_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, ConnectPostgres(ctx, spec));
+    PgReadOptions o;
+    o.cancel = ctx.cancel;
+    o.build_table = false;
+    auto r = conn->ReadQuery(p.query, o);
+    if (!r.ok()) return r.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+    Hasher h;
+    h.Field("postgres query").Field(p.query).Field(r->digest);
+    return "postgres " + h.HexDigest();
+  }
+
+  static Result<RecipeOutput> RunPostgres(RecipeContext& ctx, const CollectParams& p,
+                                          const ConnectionSpec& spec) {
+    ALAMBIC_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, ConnectPostgres(ctx, spec));
+    PgReadOptions o;
+    o.cancel = ctx.cancel;
+    o.progress = ctx.progress;
+    auto r = conn->ReadQuery(p.query, o);
+    if (!r.ok()) return r.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+    const std::string source = fmt::format("connection {}", p.connection);
+    return Output(ctx, std::move(r->table), source, r->bytes, PostgresDataset(spec, ""), Rejects{});
+  }
+
   // H(query, the database file's content, its WAL's content when there is one).
   static Result<std::string> QueryFingerprint(const RecipeContext& ctx, const CollectParams& p) {
+    ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, Connection(ctx, p));
+    if (spec.type == kConnectionPostgres) return PostgresFingerprint(ctx, p, spec);
     ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path db, Database(ctx, p));
     Hasher h;
     h.Field("sqlite query").Field(p.query);
@@ -764,6 +800,8 @@ class CollectKind final : public RecipeKind {
   }
 
   static Result<RecipeOutput> RunQuery(RecipeContext& ctx, const CollectParams& p) {
+    ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, Connection(ctx, p));
+    if (spec.type == kConnectionPostgres) return RunPostgres(ctx, p, spec);
     ALAMBIC_ASSIGN_OR_RETURN(std::filesystem::path db, Database(ctx, p));
     const std::string source = fmt::format("connection {}", p.connection);
     auto table = ReadSqliteQuery(db, p.query, source, ctx.cancel);

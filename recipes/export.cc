@@ -7,7 +7,11 @@
 // renamed over the target: readers see the old file or the new one, never a
 // part, and a failed or cancelled export leaves the old file intact. A SQLite
 // table is replaced in one transaction (fill a new table, drop the old one,
-// rename), so the database keeps the old table on failure.
+// rename), so the database keeps the old table on failure. A PostgreSQL table
+// (`connection:` a postgres connection of alambic.yaml) likewise: in one
+// transaction, a new table is created and loaded with COPY FROM STDIN, the old
+// one dropped and the new one renamed; concurrent readers see the old rows or
+// the new ones, never a part, and a failure leaves the old table.
 //
 // CSV cells of text columns that start with = + - @ TAB or CR get a leading
 // single quote (OWASP's advice against formula injection in spreadsheets);
@@ -34,10 +38,12 @@
 #include <fmt/format.h>
 
 #include "core/base/hash.h"
+#include "core/flow/flow.h"
 #include "core/recipe/recipe.h"
 #include "core/table/csv.h"
 #include "recipes/builtin_kinds.h"
 #include "recipes/export.h"
+#include "recipes/postgres_connect.h"
 
 namespace alambic {
 namespace {
@@ -49,7 +55,7 @@ using nlohmann::json;
 constexpr int64_t kBatchRows = 8192;
 constexpr std::string_view kFormulaStarts = "=+-@\t\r";
 
-enum class Format { kCsv, kJson, kNdjson, kSqlite };
+enum class Format { kCsv, kJson, kNdjson, kSqlite, kPostgres };
 
 const char* FormatName(Format f) {
   switch (f) {
@@ -61,6 +67,8 @@ const char* FormatName(Format f) {
       return "ndjson";
     case Format::kSqlite:
       return "sqlite";
+    case Format::kPostgres:
+      return "postgres";
   }
   return "?";
 }
@@ -71,7 +79,8 @@ struct ExportParams {
   char delimiter = ',';
   char decimal = '.';  // csv: the decimal separator of float cells
   bool header = true;
-  std::string table;  // sqlite; empty: the input dataset's name
+  std::string table;               // sqlite, postgres; empty: the input dataset's name
+  std::string connection, schema;  // postgres: the connection, the schema ("": search_path)
 };
 
 Status ParamError(std::string_view name, std::string_view what) {
@@ -91,8 +100,31 @@ Format FormatFromExtension(const std::string& path) {
 Result<ExportParams> ParseParams(const json& p) {
   ExportParams out;
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
+  if (auto c = p.find("connection"); c != p.end()) {
+    // A table of a postgres connection.
+    if (!c->is_string() || c->get<std::string>().empty())
+      return ParamError("connection", "must name a postgres connection of alambic.yaml");
+    out.connection = c->get<std::string>();
+    out.format = Format::kPostgres;
+    for (const char* k : {"path", "delimiter", "header", "decimal"})
+      if (p.contains(k)) return ParamError(k, "does not apply to a connection (use table)");
+    if (auto f = p.find("format"); f != p.end() && *f != "postgres")
+      return ParamError("format", "must be postgres (or absent) with a connection");
+    for (const char* k : {"table", "schema"}) {
+      auto v = p.find(k);
+      if (v == p.end()) continue;
+      if (!v->is_string() || v->get<std::string>().empty())
+        return ParamError(k, "must be a non-empty string");
+      const std::string name = v->get<std::string>();
+      if (name.size() > 63) return ParamError(k, "is longer than PostgreSQL's 63 bytes for a name");
+      if (name.find('\0') != std::string::npos) return ParamError(k, "holds a NUL character");
+      (std::string_view(k) == "table" ? out.table : out.schema) = name;
+    }
+    return out;
+  }
+  if (p.contains("schema")) return ParamError("schema", "applies to a postgres connection only");
   auto path = p.find("path");
-  if (path == p.end()) return ParamError("path", "is required");
+  if (path == p.end()) return ParamError("path", "is required (or connection)");
   if (!path->is_string() || path->get<std::string>().empty())
     return ParamError("path", "must be a non-empty string");
   out.path = path->get<std::string>();
@@ -108,7 +140,8 @@ Result<ExportParams> ParseParams(const json& p) {
     } else if (name == "sqlite") {
       out.format = Format::kSqlite;
     } else {
-      return ParamError("format", "must be csv, json, ndjson or sqlite");
+      return ParamError("format",
+                        "must be csv, json, ndjson or sqlite (postgres: give a connection)");
     }
   }
   if (out.format != Format::kCsv)
@@ -596,21 +629,113 @@ std::string TableName(const ExportParams& p, const std::string& input) {
   return p.table.empty() ? input : p.table;
 }
 
+// The postgres connection of `p` in the recipe's environment.
+Result<ConnectionSpec> PostgresTarget(const RecipeContext& ctx, const ExportParams& p) {
+  auto spec = ResolveConnection(ctx.Config().connections, p.connection, ctx.environment);
+  if (!spec.ok()) return spec.status().WithContext(fmt::format("recipe {}", ctx.recipe));
+  if (spec->type != kConnectionPostgres)
+    return Status::Invalid(
+        fmt::format("recipe {}: connection {} is a {} connection: export writes tables of postgres "
+                    "connections (for a file, give path)",
+                    ctx.recipe, p.connection, spec->type));
+  return spec;
+}
+
+// "schema"."table" (or "table"), quoted by the server's rules.
+Result<std::string> PgQualified(PgConnection& conn, const ExportParams& p,
+                                const std::string& table) {
+  ALAMBIC_ASSIGN_OR_RETURN(std::string t, conn.QuoteIdent(table));
+  if (p.schema.empty()) return t;
+  ALAMBIC_ASSIGN_OR_RETURN(std::string sch, conn.QuoteIdent(p.schema));
+  return sch + "." + t;
+}
+
+// The label of a postgres target: "connection wh table permis.rates".
+std::string PgLabel(const ExportParams& p, const std::string& table) {
+  return fmt::format("connection {} table {}{}", p.connection,
+                     p.schema.empty() ? "" : p.schema + ".", table);
+}
+
+// What the table holds: "<rows> rows:<hash of names, types and rows>", "" when it is missing.
+Result<std::string> PgTableFingerprint(PgConnection& conn, const std::string& qualified) {
+  ALAMBIC_ASSIGN_OR_RETURN(auto exists,
+                           conn.Query("SELECT to_regclass($1) IS NOT NULL", {qualified}));
+  if (exists.empty() || !exists[0][0] || *exists[0][0] != "t") return std::string();
+  PgReadOptions o;
+  o.build_table = false;
+  ALAMBIC_ASSIGN_OR_RETURN(PgQueryResult r, conn.ReadQuery("SELECT * FROM " + qualified, o));
+  return fmt::format("{} rows:{}", r.rows, r.digest);
+}
+
+// The new table's name: the target's with a suffix, within 63 bytes (whole UTF-8 characters).
+std::string PgStagingName(const std::string& table) {
+  constexpr std::string_view kSuffix = "__alambic_new";
+  size_t keep = std::min(table.size(), 63 - kSuffix.size());
+  while (keep > 0 && keep < table.size() &&
+         (static_cast<unsigned char>(table[keep]) & 0xC0) == 0x80)
+    --keep;
+  return table.substr(0, keep) + std::string(kSuffix);
+}
+
+// Replaces the table with `t` in one transaction: create and load a new table, drop the old
+// one, rename the new one. Returns the fingerprint of what it wrote.
+Result<std::string> WritePostgres(RecipeContext& ctx, const ExportParams& p,
+                                  const ConnectionSpec& spec, const std::string& table,
+                                  const Table& t) {
+  const std::string what = fmt::format("recipe {}: {}", ctx.recipe, PgLabel(p, table));
+  ALAMBIC_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, ConnectPostgres(ctx, spec));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string target, PgQualified(*conn, p, table));
+  const std::string staging_name = PgStagingName(table);
+  ALAMBIC_ASSIGN_OR_RETURN(std::string staging, PgQualified(*conn, p, staging_name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string renamed, conn->QuoteIdent(table));
+  std::string create = "CREATE TABLE " + staging + " (";
+  for (size_t c = 0; c < t.schema().fields.size(); ++c) {
+    const Field& f = t.schema().fields[c];
+    ALAMBIC_ASSIGN_OR_RETURN(std::string col, conn->QuoteIdent(f.name));
+    create += fmt::format("{}{} {}", c ? ", " : "", col, ColumnTypeToPg(f.type));
+  }
+  create += ")";
+  auto fill = [&]() -> Status {
+    ALAMBIC_RETURN_IF_ERROR(conn->Exec("BEGIN"));
+    ALAMBIC_RETURN_IF_ERROR(conn->Exec("DROP TABLE IF EXISTS " + staging));
+    ALAMBIC_RETURN_IF_ERROR(conn->Exec(create));
+    ALAMBIC_RETURN_IF_ERROR(conn->CopyIn(staging, t, ctx.cancel));
+    ALAMBIC_RETURN_IF_ERROR(CheckCancel(ctx));
+    ALAMBIC_RETURN_IF_ERROR(conn->Exec("DROP TABLE IF EXISTS " + target));
+    ALAMBIC_RETURN_IF_ERROR(conn->Exec("ALTER TABLE " + staging + " RENAME TO " + renamed));
+    return conn->Exec("COMMIT");
+  };
+  Status st = fill();
+  if (!st.ok()) {
+    (void)conn->Exec("ROLLBACK");
+    return st.WithContext(fmt::format("recipe {}: table {}", ctx.recipe, table));
+  }
+  auto fp = PgTableFingerprint(*conn, target);
+  if (!fp.ok()) return fp.status().WithContext(what);
+  return fp;
+}
+
 class ExportKind final : public RecipeKind {
  public:
   std::string name() const override { return "export"; }
   const std::vector<ParamSpec>& params() const override {
     static const std::vector<ParamSpec> kParams = {
-        {"path", ParamType::kString, true, "the file to write (in the workspace or a data root)"},
+        {"path", ParamType::kString, false,
+         "the file to write (in the workspace or a data root); required unless connection"},
+        {"connection", ParamType::kString, false,
+         "instead of path: a postgres connection of alambic.yaml whose table is replaced"},
+        {"schema", ParamType::kString, false,
+         "postgres: the table's schema (default: the connection's search_path)"},
         {"format", ParamType::kString, false,
-         "csv, json, ndjson or sqlite (default: from the extension, else csv)"},
+         "csv, json, ndjson, sqlite or postgres (default: from the extension, else csv; "
+         "postgres with a connection)"},
         {"delimiter", ParamType::kString, false, "csv: one character (default ,)"},
         {"header", ParamType::kBool, false, "csv: write the column names first (default true)"},
         {"decimal", ParamType::kString, false,
          "csv: the decimal separator of floats, . or , (default .; with , the delimiter "
          "defaults to ;)"},
         {"table", ParamType::kString, false,
-         "sqlite: the table to replace (default: the input's name)"},
+         "sqlite, postgres: the table to replace (default: the input's name)"},
     };
     return kParams;
   }
@@ -621,6 +746,22 @@ class ExportKind final : public RecipeKind {
     auto parsed = ParseParams(*ctx.params);
     if (!parsed.ok()) return parsed.status().WithContext("recipe " + ctx.recipe);
     const ExportParams& p = *parsed;
+    if (p.format == Format::kPostgres) {
+      const std::string table = TableName(p, ctx.inputs.empty() ? "" : ctx.inputs[0].name);
+      ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, PostgresTarget(ctx, p));
+      EffectTarget t;
+      t.label = PgLabel(p, table);
+      // Unreachable now: a fingerprint no run wrote, so the export runs (and says why it fails).
+      auto conn = ConnectPostgres(ctx, spec);
+      if (!conn.ok()) {
+        t.fingerprint = "unreachable";
+        return std::optional<EffectTarget>(std::move(t));
+      }
+      ALAMBIC_ASSIGN_OR_RETURN(std::string qualified, PgQualified(**conn, p, table));
+      auto fp = PgTableFingerprint(**conn, qualified);
+      t.fingerprint = fp.ok() ? *fp : "unreadable";
+      return std::optional<EffectTarget>(std::move(t));
+    }
     ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ResolveTarget(ctx, p));
     EffectTarget t;
     t.label = p.path;
@@ -639,13 +780,23 @@ class ExportKind final : public RecipeKind {
     auto parsed = ParseParams(*ctx.params);
     if (!parsed.ok()) return parsed.status().WithContext("recipe " + ctx.recipe);
     const ExportParams& p = *parsed;
-    ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ResolveTarget(ctx, p));
-    std::error_code ec;
-
     const NamedTable& input = ctx.inputs.at(0);
     const Table& t = *input.table;
     RecipeOutput out;
-    if (p.format == Format::kSqlite) {
+    std::error_code ec;
+    fs::path target;
+    if (p.format != Format::kPostgres) {
+      ALAMBIC_ASSIGN_OR_RETURN(target, ResolveTarget(ctx, p));
+    }
+    if (p.format == Format::kPostgres) {
+      const std::string table = TableName(p, input.name);
+      ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, PostgresTarget(ctx, p));
+      ALAMBIC_ASSIGN_OR_RETURN(std::string fp, WritePostgres(ctx, p, spec, table, t));
+      out.metrics["table"] = table;
+      if (!p.schema.empty()) out.metrics["schema"] = p.schema;
+      out.metrics["connection"] = p.connection;
+      out.metrics[kTargetFingerprintMetric] = fp;
+    } else if (p.format == Format::kSqlite) {
       const std::string table = TableName(p, input.name);
       ALAMBIC_RETURN_IF_ERROR(WriteSqlite(ctx, p, table, t, target));
       out.metrics["table"] = table;
@@ -660,11 +811,13 @@ class ExportKind final : public RecipeKind {
       out.metrics[kTargetFingerprintMetric] = fp;
     }
     out.metrics["rows"] = t.num_rows();
-    out.metrics["path"] = p.path;
+    const std::string shown =
+        p.format == Format::kPostgres ? PgLabel(p, TableName(p, input.name)) : p.path;
+    if (p.format != Format::kPostgres) out.metrics["path"] = p.path;
     out.metrics["format"] = FormatName(p.format);
     if (ctx.log)
       ctx.log->Info(
-          fmt::format("exported {} rows to {} ({})", t.num_rows(), p.path, FormatName(p.format)));
+          fmt::format("exported {} rows to {} ({})", t.num_rows(), shown, FormatName(p.format)));
     std::map<std::string, std::vector<ColumnSource>> lineage;
     for (const auto& f : t.schema().fields)
       lineage[f.name] = {{input.name, f.name, kTransformIdentity}};

@@ -28,7 +28,7 @@ class ConnectionsTest : public ::testing::Test {
               "connections:\n"
               "  exams: {type: file, path: data/exams.csv}\n"
               "  refdb: {type: sqlite, path: data/ref.sqlite}\n"
-              "  pg: {type: postgres, path: x}\n");
+              "  pg: {type: mysql, path: x}\n");
   }
   // The connections of alambic.yaml, as the workspace loader reads them.
   Result<ConnectionSpec> Resolve(const std::string& name, const std::string& environment) {
@@ -61,10 +61,9 @@ TEST_F(ConnectionsTest, ErrorsNameTheConnectionAndItsEnvironment) {
   EXPECT_EQ(Resolve("refdb", "warehouse").status().message(),
             "alambic.yaml:7:14: connection 'refdb' (environment warehouse): path is required for "
             "file");
-  EXPECT_EQ(
-      Resolve("pg", "warehouse").status().message(),
-      "alambic.yaml:12:14: connection 'pg': type 'postgres' is not supported (expected sqlite "
-      "or file)");
+  EXPECT_EQ(Resolve("pg", "warehouse").status().message(),
+            "alambic.yaml:12:14: connection 'pg': type 'mysql' is not supported (expected sqlite, "
+            "file or postgres)");
   EXPECT_EQ(Resolve("nope", "warehouse").status().message(),
             "connection 'nope' is not declared in alambic.yaml (add connections: {nope: {type: "
             "sqlite, path: data/file.sqlite}})");
@@ -79,7 +78,7 @@ TEST(ConnectionsConfigTest, ResolvesFromAConfigurationBuiltInMemory) {
   config.connections["exams"] = {.type = "file", .path = "data/exams.csv"};
   config.connections["refdb"] = {.type = "sqlite", .path = "data/ref.sqlite"};
   config.connections["pg"] = {
-      .error = "alambic.yaml:9:13: connection 'pg': type 'postgres' is not supported"};
+      .error = "alambic.yaml:9:13: connection 'pg': type 'mysql' is not supported"};
   config.environments["warehouse"]["exams"] = {.type = "file", .path = "/srv/exams.csv"};
   auto lab = ResolveConnection(config, "exams", "datalab");
   ASSERT_TRUE(lab.ok()) << lab.status().message();
@@ -91,7 +90,7 @@ TEST(ConnectionsConfigTest, ResolvesFromAConfigurationBuiltInMemory) {
   EXPECT_EQ(wh->environment, "warehouse");
   EXPECT_EQ(ResolveConnection(config, "refdb", "warehouse")->type, "sqlite");
   EXPECT_EQ(ResolveConnection(config, "pg", "").status().message(),
-            "alambic.yaml:9:13: connection 'pg': type 'postgres' is not supported");
+            "alambic.yaml:9:13: connection 'pg': type 'mysql' is not supported");
   EXPECT_EQ(ResolveConnection(config, "x", "").status().message(),
             "connection 'x' is not declared in alambic.yaml (add connections: {x: {type: sqlite, "
             "path: data/file.sqlite}})");

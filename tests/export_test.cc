@@ -319,14 +319,15 @@ TEST_F(ExportTest, TargetFingerprintMatchesWhatWasWritten) {
 TEST_F(ExportTest, CheckParams) {
   EXPECT_TRUE(kind_->CheckParams({{"path", "a.csv"}, {"delimiter", "tab"}}).ok());
   EXPECT_EQ(kind_->CheckParams({{"path", "a.csv"}, {"format", "xlsx"}}).message(),
-            "param 'format': must be csv, json, ndjson or sqlite");
+            "param 'format': must be csv, json, ndjson or sqlite (postgres: give a connection)");
   EXPECT_EQ(kind_->CheckParams({{"path", "a.json"}, {"delimiter", ";"}}).message(),
             "param 'delimiter': applies to format csv only, not json");
   EXPECT_EQ(kind_->CheckParams({{"path", "a.csv"}, {"table", "t"}}).message(),
             "param 'table': applies to format sqlite only, not csv");
   EXPECT_EQ(kind_->CheckParams({{"path", "a.db"}, {"table", "sqlite_x"}}).message(),
             "param 'table': names starting with sqlite_ are reserved by SQLite");
-  EXPECT_EQ(kind_->CheckParams({{"format", "csv"}}).message(), "param 'path': is required");
+  EXPECT_EQ(kind_->CheckParams({{"format", "csv"}}).message(),
+            "param 'path': is required (or connection)");
 }
 
 }  // namespace

@@ -138,7 +138,7 @@ TEST_F(EnvironmentsConfigTest, ConnectionsAndSecretsOfAnEnvironmentAreChecked) {
                  "environments:\n"
                  "  warehouse:\n"
                  "    connections:\n"
-                 "      a: {type: postgres, path: x}\n"
+                 "      a: {type: mysql, path: x}\n"
                  "      b: {type: file}\n"
                  "      c: {type: file, path: x, user: y}\n"
                  "      d: x\n"
@@ -150,8 +150,8 @@ TEST_F(EnvironmentsConfigTest, ConnectionsAndSecretsOfAnEnvironmentAreChecked) {
                  "  lab: {connections: [a], secrets: x}\n"
                  "default_environment: warehouse\n"),
             (std::vector<std::string>{
-                "alambic.yaml:5:17: environments.warehouse.connections.a.type: 'postgres' is not "
-                "supported (expected sqlite or file)",
+                "alambic.yaml:5:17: environments.warehouse.connections.a.type: 'mysql' is not "
+                "supported (expected sqlite, file or postgres)",
                 "alambic.yaml:6:10: environments.warehouse.connections.b needs a type and a path",
                 "alambic.yaml:7:32: unknown key 'user' in environments.warehouse.connections.c "
                 "(expected one of: type, path)",

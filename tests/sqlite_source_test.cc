@@ -28,7 +28,7 @@ class SqliteSourceTest : public ::testing::Test {
   void SetUp() override {
     WriteFile(dir_.path() / "alambic.yaml",
               "name: t\nconnections:\n  refdb: {type: sqlite, path: data/ref.sqlite}\n"
-              "  pg: {type: postgres, path: x}\n");
+              "  pg: {type: mysql, path: x}\n");
     std::filesystem::create_directories(dir_.path() / "data");
     SQLite::Database db((dir_.path() / "data/ref.sqlite").string(),
                         SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -147,8 +147,8 @@ TEST_F(SqliteSourceTest, ConnectionErrorsNameTheConnection) {
   auto pg = Run({{"connection", "pg"}, {"query", "select 1"}});
   ASSERT_FALSE(pg.ok());
   EXPECT_EQ(pg.status().message(),
-            "recipe collect_ref: alambic.yaml:4:14: connection 'pg': type 'postgres' is not "
-            "supported (expected sqlite or file)");
+            "recipe collect_ref: alambic.yaml:4:14: connection 'pg': type 'mysql' is not "
+            "supported (expected sqlite, file or postgres)");
   std::filesystem::remove(dir_.path() / "data/ref.sqlite");
   auto gone = Run({{"connection", "refdb"}, {"query", "select 1"}});
   ASSERT_FALSE(gone.ok());

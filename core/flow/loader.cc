@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base/secrets.h"
 #include "core/flow/flow_cache.h"
 #include "core/flow/yaml_reader.h"
 #include "core/sched/schedule.h"
@@ -528,18 +529,39 @@ ConnectionEntry ReadConnectionEntry(const Reader& r, int v, std::string_view nam
     return e;
   };
   if (!r.IsMap(v)) return fail(v, fmt::format("{} must be a mapping {{type: ..., ...}}", what));
+  const int type = Lookup(r, v, "type");
+  if (type < 0 || !r.IsScalar(type))
+    return fail(type < 0 ? v : type, fmt::format("{}: type is required", what));
+  e.type = std::string(r.Scalar(type));
+  if (e.type != kConnectionSqlite && e.type != kConnectionFile && e.type != kConnectionPostgres)
+    return fail(type, fmt::format("{}: type '{}' is not supported (expected sqlite, file or "
+                                  "postgres)",
+                                  what, e.type));
+  if (e.type == kConnectionPostgres) {
+    for (int k = r.N(v).first; k >= 0; k = r.N(r.N(k).next).next) {
+      const std::string_view key = r.Scalar(k);
+      if (key == "type") continue;
+      const int val = r.N(k).next;
+      if (!r.IsScalar(val)) return fail(val, fmt::format("{}: {} must be a string", what, key));
+      if (!SetPostgresParam(&e.postgres, key, std::string(r.Scalar(val))))
+        return fail(k, fmt::format("{}: unknown key '{}' (expected type, host, port, dbname, "
+                                   "user, password, sslmode, sslrootcert, sslcert, sslkey)",
+                                   what, key));
+    }
+    if (!e.postgres.password.empty() && !IsSecretRef(e.postgres.password))
+      return fail(Lookup(r, v, "password"),
+                  fmt::format("{}: password must be a secret reference (\"secret:NAME\"), "
+                              "never the password itself",
+                              what));
+    if (e.postgres.dbname.empty())
+      return fail(v, fmt::format("{}: dbname is required for postgres", what));
+    return e;
+  }
   for (int k = r.N(v).first; k >= 0; k = r.N(r.N(k).next).next) {
     const std::string_view key = r.Scalar(k);
     if (key != "type" && key != "path")
       return fail(k, fmt::format("{}: unknown key '{}' (expected type, path)", what, key));
   }
-  const int type = Lookup(r, v, "type");
-  if (type < 0 || !r.IsScalar(type))
-    return fail(type < 0 ? v : type, fmt::format("{}: type is required", what));
-  e.type = std::string(r.Scalar(type));
-  if (e.type != kConnectionSqlite && e.type != kConnectionFile)
-    return fail(type, fmt::format("{}: type '{}' is not supported (expected sqlite or file)", what,
-                                  e.type));
   const int path = Lookup(r, v, "path");
   if (path < 0 || !r.IsScalar(path) || r.Scalar(path).empty())
     return fail(path < 0 ? v : path, fmt::format("{}: path is required for {}", what, e.type));
@@ -606,7 +628,11 @@ void ParseEnvironmentEntries(Reader& r, int node, std::string_view env, bool sec
                                                               ReadConnectionEntry(r, v, name, env));
     const std::string where = fmt::format("{}.{}", What{section, env}.str(), name);
     int count = 0;
-    bool has_type = false, has_path = false;
+    bool has_type = false, has_path = false, postgres = false;
+    if (!secrets && r.IsMap(v)) {
+      const int t = Lookup(r, v, "type");
+      postgres = t >= 0 && r.IsScalar(t) && r.Scalar(t) == kConnectionPostgres;
+    }
     auto entry = [&](std::string_view key, int, int ev) {
       ++count;
       has_type |= key == "type";
@@ -615,19 +641,27 @@ void ParseEnvironmentEntries(Reader& r, int node, std::string_view env, bool sec
       if (!r.String(ev, fmt::format("{}.{}", where, key), &value)) return;
       if (value.empty()) {
         r.Error(ev, fmt::format("{}.{} must not be empty", where, key));
-      } else if (key == "type" && value != "sqlite" && value != "file") {
-        r.Error(ev, fmt::format("{}.type: '{}' is not supported (expected sqlite or file)", where,
-                                value));
+      } else if (key == "type" && value != kConnectionSqlite && value != kConnectionFile &&
+                 value != kConnectionPostgres) {
+        r.Error(ev, fmt::format("{}.type: '{}' is not supported (expected sqlite, file or "
+                                "postgres)",
+                                where, value));
       }
     };
-    if (secrets)
+    if (secrets) {
       r.ForEachKey(v, What{"{}", where}, {"env", "file"}, entry);
-    else
+    } else if (postgres) {
+      r.ForEachKey(v, What{"{}", where},
+                   {"type", "host", "port", "dbname", "user", "password", "sslmode", "sslrootcert",
+                    "sslcert", "sslkey"},
+                   entry);
+    } else {
       r.ForEachKey(v, What{"{}", where}, {"type", "path"}, entry);
+    }
     if (!r.IsMap(v)) return;  // reported
     if (secrets && count != 1)
       r.Error(v, fmt::format("{} must be {{env: VARIABLE}} or {{file: PATH}}", where));
-    if (!secrets && (!has_type || !has_path))
+    if (!secrets && !postgres && (!has_type || !has_path))
       r.Error(v, fmt::format("{} needs a type and a path", where));
   });
 }

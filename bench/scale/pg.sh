@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The permis-like aggregation at N rows (default 1,000,000; 10M: `pg.sh build/alambic 10000000`):
+#   local     collect a CSV file, group, export CSV (the local engine only)
+#   pg-moved  collect the same rows from PostgreSQL (COPY out), group in the local
+#             engine, export the result to a PostgreSQL table (COPY in + swap)
+#   pg-sql    the same aggregation run by PostgreSQL itself (psql), for reference:
+#             what push-down would cost (Alambic does not push recipes down yet)
+# Starts its own server with tests/pg/pg-harness. Prints seconds per variant.
+set -euo pipefail
+if [ -z "${ALAMBIC_TEST_PG_HOST:-}" ]; then
+  exec "$(dirname "$0")/../../tests/pg/pg-harness" -- "$0" "$@"
+fi
+ALAMBIC=$(realpath "$1")
+N=${2:-1000000}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export PGPASSWORD=$ALAMBIC_TEST_PG_PASSWORD PG_BENCH_PASSWORD=$ALAMBIC_TEST_PG_PASSWORD
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$ALAMBIC_TEST_PG_HOST" -p "$ALAMBIC_TEST_PG_PORT"
+      -U "$ALAMBIC_TEST_PG_USER" -d "$ALAMBIC_TEST_PG_DB")
+"${PSQL[@]}" -c "CREATE TABLE exams AS SELECT g AS exam_id, 'CE' || lpad((g % 500)::text, 7, '0') AS centre_id,
+  lpad((g % 95 + 1)::text, 2, '0') AS departement, (g % 3 <> 0) AS passed, (g % 40) / 2.0 AS score,
+  date '2024-01-01' + (g % 365) AS exam_date FROM generate_series(1, $N) g"
+cd "$WORK"
+"$ALAMBIC" init ws >/dev/null
+cd ws
+mkdir -p data flows
+"${PSQL[@]}" -c "\\copy exams TO 'data/exams.csv' WITH (FORMAT csv, HEADER)"
+cat > alambic.yaml <<YAML
+name: bench
+secrets: {pw: {env: PG_BENCH_PASSWORD}}
+connections:
+  wh: {type: postgres, host: $ALAMBIC_TEST_PG_HOST, port: "$ALAMBIC_TEST_PG_PORT",
+       dbname: $ALAMBIC_TEST_PG_DB, user: $ALAMBIC_TEST_PG_USER, password: "secret:pw"}
+YAML
+agg='keys: [centre_id, departement], aggregates: [{name: exams, fn: count}, {name: rate, fn: mean, column: passed}, {name: mean_score, fn: mean, column: score}]'
+cat > flows/local.yaml <<YAML
+flow: local
+recipes:
+  - {name: l_collect, kind: collect, outputs: [l_exams], params: {path: data/exams.csv}}
+  - {name: l_group, kind: group, inputs: [l_exams], outputs: [l_rates], params: {$agg}}
+  - {name: l_export, kind: export, inputs: [l_rates], outputs: [l_out], params: {path: out/rates.csv}}
+YAML
+cat > flows/pg.yaml <<YAML
+flow: pg
+recipes:
+  - {name: p_collect, kind: collect, outputs: [p_exams], params: {connection: wh, query: "select * from exams"}}
+  - {name: p_group, kind: group, inputs: [p_exams], outputs: [p_rates], params: {$agg}}
+  - {name: p_export, kind: export, inputs: [p_rates], outputs: [p_out], params: {connection: wh, table: rates}}
+YAML
+t() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
+echo "rows: $N"
+echo "local (csv -> group -> csv):            $(t "$ALAMBIC" run local) s"
+echo "pg-moved (COPY out -> group -> COPY in): $(t "$ALAMBIC" run pg) s"
+echo "pg-sql (the group in PostgreSQL):        $(t "${PSQL[@]}" -c "CREATE TABLE rates_sql AS SELECT centre_id, departement, count(*) exams, avg(passed::int) rate, avg(score) mean_score FROM exams GROUP BY 1, 2") s"
+[ "$("${PSQL[@]}" -At -c "select count(*) from rates")" = "$("${PSQL[@]}" -At -c "select count(*) from rates_sql")" ] || { echo "row counts differ" >&2; exit 1; }
