@@ -1,14 +1,17 @@
 // Builds the web UI into OUT (default ./dist): index.html, app.js, app.css, elk-worker.js,
-// favicon.svg, and the optional DSFR theme apart in themes/dsfr/ (never in the default bundle).
-//   node build.mjs [OUT]
-import * as esbuild from 'esbuild';
+// favicon.svg, and the optional DSFR theme apart in dsfr/ (never in the default bundle; the
+// server answers /dsfr/ only when alambic.yaml says ui: {theme: dsfr}).
+//   node build.mjs [OUT [NODE_MODULES]]     (NODE_MODULES: where `npm ci` installed, default ./node_modules)
 import { cpSync, mkdirSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = resolve(process.argv[2] || join(here, 'dist'));
-const modules = join(here, 'node_modules');
+const modules = resolve(process.argv[3] || join(here, 'node_modules'));
+// esbuild from the same node_modules as the sources' packages (it may live in the build tree).
+const esbuildModule = await import(pathToFileURL(join(modules, 'esbuild/lib/main.js')).href);
+const esbuild = esbuildModule.default || esbuildModule;
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
@@ -38,7 +41,7 @@ cpSync(join(modules, 'elkjs/LICENSE.md'), join(out, 'elk-worker.LICENSE.md'));
 
 // The French state's design system: only for state deployments (ui: {theme: dsfr}).
 const dsfr = join(modules, '@gouvfr/dsfr/dist');
-const theme = join(out, 'themes/dsfr');
+const theme = join(out, 'dsfr');
 mkdirSync(theme, { recursive: true });
 cpSync(join(dsfr, 'dsfr.min.css'), join(theme, 'dsfr.min.css'));
 cpSync(join(dsfr, 'fonts'), join(theme, 'fonts'), { recursive: true });

@@ -85,8 +85,8 @@ export function When({ value }) {
   return html`<time datetime=${String(value)}>${formatDate(value)}</time>`;
 }
 
-export function Section({ title, id, children }) {
-  return html`<section aria-labelledby=${id} class="panel"><h2 id=${id}>${title}</h2>${children}</section>`;
+export function Section({ title, id, wide, children }) {
+  return html`<section aria-labelledby=${id} class=${wide ? 'panel wide' : 'panel'}><h2 id=${id}>${title}</h2>${children}</section>`;
 }
 
 export function KeyValues({ rows }) {

@@ -16,7 +16,7 @@ function Preview({ name }) {
   if (r.error) return html`<${ErrorBox} error=${r.error} />`;
   const p = r.data;
   return html`<p class="muted">${t('ds.preview_of', { n: (p.rows || []).length, total: formatNumber(p.total_rows) })}</p>
-    <div class="table-scroll" tabindex="0" role="region" aria-label=${t('ds.preview')}>
+    <div class="table-scroll" tabindex="0" role="region" aria-label=${`${t("ds.preview")} — ${name}`}>
     <table class="preview"><caption class="sr-only">${t('ds.preview')}</caption>
       <thead><tr>${(p.columns || []).map((c) => html`<th scope="col">${c.name}</th>`)}</tr></thead>
       <tbody>${(p.rows || []).map((row) => html`<tr>${row.map((v) => html`<td>${cell(v)}</td>`)}</tr>`)}</tbody>

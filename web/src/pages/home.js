@@ -21,7 +21,7 @@ function Card({ uc }) {
   const fr = uc.freshness || {};
   const health = uc.health || {};
   return html`<li class="card usecase-card">
-    <h3><a href=${href.usecase(uc.id)}>${uc.title || uc.id}</a></h3>
+    <h2 class="card-title"><a href=${href.usecase(uc.id)}>${uc.title || uc.id}</a></h2>
     <p class="meta"><${Badge} value=${uc.status} label=${t(`ucstatus.${uc.status}`)} />
       ${uc.priority && html` <span class="badge neutral">${t('uc.priority')} ${uc.priority}</span>`}</p>
     ${uc.summary && html`<p class="summary">${uc.summary}</p>`}

@@ -96,18 +96,18 @@ export function UseCasePage({ id }) {
           (f) => html`<li><a href=${href.flow(f.name)}>${f.name}</a> ${f.schedule && html`<code>${f.schedule}</code>`} ${f.last_run && html`<${Badge} value=${f.last_run.status} />`}${f.description && html`<p class="muted">${f.description}</p>`}</li>`
         )}</ul>`}
       </${Section}>
-      <${Section} id="datasets" title=${t('uc.datasets')}>
+      <${Section} wide id="datasets" title=${t('uc.datasets')}>
         ${(uc.datasets || []).length === 0 ? html`<${Empty} />` : html`<table><caption class="sr-only">${t('uc.datasets')}</caption>
           <thead><tr><th scope="col">${t('ds.name')}</th><th scope="col">${t('uc.flow')}</th><th scope="col">${t('ds.rows')}</th><th scope="col">${t('uc.freshness')}</th></tr></thead>
           <tbody>${uc.datasets.map((d) => html`<tr><td><a href=${href.dataset(d.name)}>${d.name}</a></td><td>${d.flow}</td><td>${formatNumber(d.rows)}</td><td><${Badge} value=${(d.freshness || {}).state} /></td></tr>`)}</tbody></table>`}
       </${Section}>
-      <${Section} id="models" title=${t('uc.models')}>
+      <${Section} wide id="models" title=${t('uc.models')}>
         ${(uc.models || []).length === 0 ? html`<${Empty} />` : html`<table><caption class="sr-only">${t('uc.models')}</caption>
           <thead><tr><th scope="col">${t('uc.model')}</th><th scope="col">${t('uc.flow')}</th><th scope="col">${t('uc.metrics')}</th><th scope="col">${t('uc.created')}</th></tr></thead>
           <tbody>${uc.models.map((m) => html`<tr><td>${m.model}</td><td>${m.flow}</td><td>${Object.entries(m.metrics || {}).filter(([, v]) => typeof v !== 'object').map(([k, v]) => `${k} ${formatNumber(v)}`).join(' · ')}</td><td><${When} value=${m.created_at} /></td></tr>`)}</tbody></table>`}
       </${Section}>
-      <${Section} id="runs" title=${t('uc.last_runs')}><${RunsTable} runs=${uc.last_runs} /></${Section}>
-      <${Section} id="audit" title=${t('uc.audit')}><${Audit} id=${uc.id} /></${Section}>
+      <${Section} wide id="runs" title=${t('uc.last_runs')}><${RunsTable} runs=${uc.last_runs} /></${Section}>
+      <${Section} wide id="audit" title=${t('uc.audit')}><${Audit} id=${uc.id} /></${Section}>
     </div>
   </article>`;
 }
