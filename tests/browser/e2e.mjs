@@ -76,7 +76,8 @@ async function newPage() {
 }
 
 async function axe(page, name) {
-  const r = await new AxeBuilder({ page }).analyze();
+  // The rules of WCAG 2.0 and 2.1, levels A and AA (what RGAA 4 refers to).
+  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   for (const v of r.violations) console.log(`     axe ${name}: ${v.impact} ${v.id} (${v.nodes.length})`);
   const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   axeSummary.push(`${name}: ${r.violations.length} violations (${bad.length} serious/critical), ${r.passes.length} rules passed`);
@@ -271,7 +272,7 @@ await section('language and theme switches, persisted', async () => {
   await shot(eng, '11-catalog-en-dark');
   await eng.goto(`/usecases/${encodeURIComponent(USECASE)}`);
   await eng.waitForSelector('#production');
-  await axe(eng, 'usecase-en-dark');
+  check((await eng.locator('h2#production').textContent()) === 'In production', 'the use case page is not in English');
   await eng.click('#contrast-switch');
   await eng.click('#lang-switch');
   await eng.waitForSelector('html[lang=fr]');
@@ -318,6 +319,32 @@ if (BIG) {
     await shot(eng, '13-big-flow-graph');
     console.log(`     big flow: ${total}; first contentful paint ${paint} ms, list usable ${listMs} ms after navigation; ` +
                 `neighbourhood graph (${ready.nodes} nodes, ELK in the worker ${Math.round(ready.ms)} ms) usable ${graphMs} ms after the click; expand ${expandMs} ms`);
+  });
+}
+
+await section('default theme: no DSFR asset loaded or served', async () => {
+  const sheets = await eng.evaluate(() => [...document.styleSheets].map((x) => x.href || 'inline'));
+  check(sheets.every((h) => !/dsfr/i.test(h)), `a DSFR stylesheet is loaded: ${sheets.join(', ')}`);
+  const status = await eng.evaluate(async () => (await fetch('/dsfr/dsfr.min.css')).status);
+  check(status === 404, `/dsfr/dsfr.min.css answered ${status} without the dsfr theme`);
+});
+
+const DSFR_URL = env('E2E_DSFR_URL', '');
+if (DSFR_URL) {
+  await section('DSFR theme when alambic.yaml says ui: {theme: dsfr}', async () => {
+    const context = await browser.newContext({ baseURL: DSFR_URL, viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => failures.push(`dsfr page error: ${e.message}`));
+    await page.goto('/login');
+    await page.fill('#login-user', engUser);
+    await page.fill('#login-password', engPass);
+    await page.click('form button[type=submit]');
+    await page.waitForSelector('.usecase-card');
+    await page.waitForFunction(() => getComputedStyle(document.body).fontFamily.includes('Marianne'));
+    check((await page.getAttribute('html', 'data-theme')) === 'dsfr', 'the dsfr theme is not applied');
+    await axe(page, 'catalog-dsfr');
+    await shot(page, '15-catalog-dsfr');
+    await context.close();
   });
 }
 

@@ -50,8 +50,12 @@ flock -u 9
 
 WORK=$(mktemp -d)
 SERVER_PID=
+DSFR_PID=
 cleanup() {
-  if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  for pid in $SERVER_PID $DSFR_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   [[ -n ${KEEP_WORK:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -108,7 +112,12 @@ VIEWER_PW=$(head -c 12 /dev/urandom | od -An -vtx1 | tr -d ' \n')
 printf '%s\n' "$ENGINEER_PW" | "$ALAMBIC" user add engineer --role engineer > /dev/null
 printf '%s\n' "$VIEWER_PW" | "$ALAMBIC" user add viewer --role viewer > /dev/null
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# The same workspace with the state theme (a copy, its own server): ui: {theme: dsfr}.
+cp -r "$WORK/permis" "$WORK/permis-dsfr"
+printf '\nui: {theme: dsfr}\n' >> "$WORK/permis-dsfr/alambic.yaml"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
 export ALAMBIC_SECRET
 ALAMBIC_SECRET=$(head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n')
 "$ALAMBIC" serve --host 127.0.0.1 --port "$PORT" --static-dir "$DIST" > "$WORK/serve.log" 2>&1 &
@@ -120,9 +129,19 @@ for _ in $(seq 100); do
 done
 curl -fsS "http://127.0.0.1:$PORT/api/config" > /dev/null || { cat "$WORK/serve.log"; fail "alambic serve does not answer"; }
 
+DSFR_PORT=$(free_port)
+(cd "$WORK/permis-dsfr" && exec "$ALAMBIC" serve --host 127.0.0.1 --port "$DSFR_PORT" --static-dir "$DIST") \
+  > "$WORK/serve-dsfr.log" 2>&1 &
+DSFR_PID=$!
+for _ in $(seq 100); do
+  curl -fsS "http://127.0.0.1:$DSFR_PORT/api/config" > /dev/null 2>&1 && break
+  kill -0 "$DSFR_PID" 2>/dev/null || { cat "$WORK/serve-dsfr.log"; fail "alambic serve (dsfr) exited"; }
+  sleep 0.1
+done
+
 rc=0
 E2E_ENGINEER="engineer:$ENGINEER_PW" E2E_VIEWER="viewer:$VIEWER_PW" E2E_FLOW=permis E2E_DATASET=exams \
-  E2E_STALE="$STALE" E2E_USECASE=fraude-examens-permis E2E_BIG_FLOW=big E2E_HOSTILE_TITLE="$HOSTILE_TITLE" \
+  E2E_DSFR_URL="http://127.0.0.1:$DSFR_PORT" E2E_STALE="$STALE" E2E_USECASE=fraude-examens-permis E2E_BIG_FLOW=big E2E_HOSTILE_TITLE="$HOSTILE_TITLE" \
   CHROMIUM="$CHROMIUM" node "$HERE/e2e.mjs" "http://127.0.0.1:$PORT" "$ARTIFACTS" || rc=$?
 if ((rc != 0)); then
   echo "--- alambic serve log (last 40 lines)"

@@ -135,7 +135,6 @@ export function FlowGraph({ flow, version, nodes, edges, focus, onExpand, select
     };
   }, [flow, version, shown]);
   const l = state.layout;
-  const byId = new Map(nodes.map((n) => [n.id, n]));
   return html`<div class="graph-wrap">
     ${big && html`<p class="muted">${t('graph.bounded', { shown: shown.nodes.length, total: nodes.length })}</p>`}
     ${state.error && html`<p class="error" role="alert">${t('graph.layout_failed')}: ${state.error}</p>`}
@@ -173,6 +172,5 @@ export function FlowGraph({ flow, version, nodes, edges, focus, onExpand, select
         ${['success', 'failed', 'stale', 'never_built', 'running'].map((s) => html`<li><span class=${`swatch st-${s}`}></span>${t(`status.${s}`)}</li>`)}
       </ul>
     </details>
-    <span class="sr-only">${byId.size}</span>
   </div>`;
 }
