@@ -132,7 +132,7 @@ createServer((req, res) => {
     return;
   }
   let rel = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
-  if (rel.startsWith('/dsfr/') && process.env.DEV_THEME !== 'dsfr') rel = '/missing';
+  if (rel.startsWith('/dsfr/') && process.env.DEV_THEME !== 'dsfr') rel = '/missing.css';
   let file = join(root, rel);
   if (!extname(rel)) file = join(root, 'index.html');
   if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {

@@ -118,6 +118,13 @@ await section('login page: wrong password refused, then logged in', async () => 
 await section('catalog: cards, counts, filters, hostile title as text', async () => {
   await eng.waitForSelector('.usecase-card');
   const cards = await eng.locator('.usecase-card').count();
+  // Keyboard: on a fresh page the first Tab reaches the skip link, which leads to the content.
+  await eng.reload();
+  await eng.waitForSelector('.usecase-card');
+  await eng.keyboard.press('Tab');
+  check(await eng.evaluate(() => document.activeElement.classList.contains('skip')), 'the first Tab does not reach the skip link');
+  await eng.keyboard.press('Enter');
+  check(await eng.evaluate(() => document.activeElement.id === 'main'), 'the skip link does not move the focus to the content');
   check(cards >= 2, `expected at least 2 cards, got ${cards}`);
   const hostile = eng.locator('.usecase-card h2', { hasText: HOSTILE });
   check((await hostile.count()) === 1, 'the hostile title is not shown as text');
@@ -149,7 +156,7 @@ await section('catalog: cards, counts, filters, hostile title as text', async ()
   await eng.selectOption('#f-status', '');
   await eng.waitForFunction((n) => document.querySelectorAll('.usecase-card').length === n, cards);
   await eng.selectOption('#f-tag', 'permis');
-  await eng.waitForFunction(() => document.querySelectorAll('.usecase-card').length >= 1);
+  await eng.waitForFunction((n) => document.querySelectorAll('.usecase-card').length < n, cards);
   const tagged = await eng.locator('.usecase-card').count();
   check(tagged < cards, `tag filter kept ${tagged} of ${cards}`);
   await eng.selectOption('#f-tag', '');
@@ -325,7 +332,7 @@ if (BIG) {
 await section('default theme: no DSFR asset loaded or served', async () => {
   const sheets = await eng.evaluate(() => [...document.styleSheets].map((x) => x.href || 'inline'));
   check(sheets.every((h) => !/dsfr/i.test(h)), `a DSFR stylesheet is loaded: ${sheets.join(', ')}`);
-  const status = await eng.evaluate(async () => (await fetch('/dsfr/dsfr.min.css')).status);
+  const status = (await eng.request.get('/dsfr/dsfr.min.css')).status();
   check(status === 404, `/dsfr/dsfr.min.css answered ${status} without the dsfr theme`);
 });
 

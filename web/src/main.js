@@ -1,7 +1,7 @@
 // Alambic's web UI: one page application over the JSON API (docs/api.md), routed by the
 // History API. Everything from the server is rendered as text by preact.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from './html.js';
 import { t, currentLang, setLang } from './i18n.js';
 import { get, post, setCsrfToken, setUnauthorizedHandler } from './api.js';
@@ -110,12 +110,21 @@ function App() {
   }, []);
 
   const route = match(location.pathname);
+  const firstPage = useRef(true);
   useEffect(() => {
     document.title = titleOf(route);
-    // Move focus to the page's heading after a navigation, for keyboard and screen-reader users.
+    // After a navigation inside the app (not on the first page load, where the skip link
+    // comes first), move the focus to the content, for keyboard and screen-reader users.
+    if (firstPage.current) {
+      firstPage.current = false;
+      return;
+    }
     const main = document.getElementById('main');
-    if (main && document.activeElement !== document.getElementById('global-search')) main.focus({ preventScroll: true });
-  }, [path, lang]);
+    if (main) main.focus({ preventScroll: true });
+  }, [path]);
+  useEffect(() => {
+    document.title = titleOf(route);
+  }, [lang, route.name]);
 
   function onLoggedIn(data) {
     setCsrfToken(data.csrf_token);

@@ -41,6 +41,7 @@ export function linkHandler(e) {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const a = e.target.closest && e.target.closest('a[href]');
   if (!a || a.target || a.origin !== location.origin || a.pathname.startsWith('/api/')) return;
+  if ((a.getAttribute('href') || '').startsWith('#')) return; // in-page anchors (the skip link)
   e.preventDefault();
   navigate(a.pathname + a.search);
 }
