@@ -59,12 +59,15 @@ export function KpiChart({ name, points, unit }) {
       .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
       .sort((a, b) => a[0] - b[0]);
     const data = [sorted.map((p) => p[0]), sorted.map((p) => p[1])];
+    const css = getComputedStyle(document.documentElement);
+    const fg = css.getPropertyValue('--fg').trim() || '#1a1a1a';
+    const accent = css.getPropertyValue('--accent').trim() || '#1d4ed8';
     const plot = new uPlot(
       {
         width: Math.min(560, ref.current.clientWidth || 560),
         height: 180,
-        series: [{}, { label: unit ? `${name} (${unit})` : name, stroke: '#1d4ed8', width: 2, points: { show: true } }],
-        axes: [{ stroke: '#333' }, { stroke: '#333' }],
+        series: [{}, { label: unit ? `${name} (${unit})` : name, stroke: accent, width: 2, points: { show: true } }],
+        axes: [{ stroke: fg }, { stroke: fg }],
         legend: { show: true },
       },
       data,

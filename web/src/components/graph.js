@@ -102,7 +102,7 @@ export const LIST_ABOVE = 300; // nodes: beyond this, the list view comes first
 
 function nodeClass(n) {
   const st = String(n.status || n.state || 'unknown').toLowerCase().replace(/[^a-z_]/g, '');
-  return `node ${n.type === 'recipe' ? 'recipe' : 'dataset'} st-${st}`;
+  return `node ${n.type === 'recipe' ? 'recipe' : 'dataset'} st-${st}${n.external ? ' external' : ''}`;
 }
 
 function nodeHref(flow, n) {
@@ -169,7 +169,7 @@ export function FlowGraph({ flow, version, nodes, edges, focus, onExpand, select
     </div>`}
     <details class="legend"><summary>${t('graph.legend')}</summary>
       <ul>
-        ${['success', 'failed', 'stale', 'never_built', 'running'].map((s) => html`<li><span class=${`swatch st-${s}`}></span>${t(`status.${s}`)}</li>`)}
+        ${['succeeded', 'failed', 'stale', 'never_built', 'running'].map((s) => html`<li><span class=${`swatch st-${s}`}></span>${t(`status.${s}`)}</li>`)}
       </ul>
     </details>
   </div>`;
