@@ -111,6 +111,9 @@ git commit -qam "a new centres extract"
 STALE=$(python3 -c 'import json,sys; s=[d["dataset"] for d in json.load(open(sys.argv[1])) if d["state"]=="stale"]; print(s[0] if s else "")' "$WORK/status.json")
 [[ -n $STALE ]] || { cat "$WORK/status.json"; fail "no dataset is stale after changing data/centres.csv"; }
 
+# The server's install secret (sessions, CSRF tokens): from the environment, as in production.
+export ALAMBIC_SECRET
+ALAMBIC_SECRET=$(head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n')
 ENGINEER_PW=$(head -c 12 /dev/urandom | od -An -vtx1 | tr -d ' \n')
 VIEWER_PW=$(head -c 12 /dev/urandom | od -An -vtx1 | tr -d ' \n')
 printf '%s\n' "$ENGINEER_PW" | "$ALAMBIC" user add engineer --role engineer > /dev/null
@@ -122,8 +125,6 @@ printf '\nui: {theme: dsfr}\n' >> "$WORK/permis-dsfr/alambic.yaml"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
-export ALAMBIC_SECRET
-ALAMBIC_SECRET=$(head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n')
 "$ALAMBIC" serve --host 127.0.0.1 --port "$PORT" --static-dir "$DIST" > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do
