@@ -303,21 +303,22 @@ TEST_F(WebServerTest, EveryRouteIsInTheExpectedRoleTableAndEnforcedForEachRole) 
       auto res = send(r.method, path, With(s));
       ASSERT_TRUE(res);
       const json b = Body(res);
-      const std::string code =
-          b.is_object() && b.contains("error") ? b["error"]["code"].get<std::string>() : "";
+      const std::string code = b.is_object() && b.contains("error") && b["error"].is_object()
+                                   ? b["error"]["code"].get<std::string>()
+                                   : "";
       if (rank(who) >= rank(need)) {
         EXPECT_NE(res->status, 401) << who << ": " << res->body;
         EXPECT_NE(code, "forbidden") << who << ": " << res->body;
-        if (r.method != "GET" && need != "public") EXPECT_EQ(code, "csrf") << who;
+        if (r.method != "GET" && need != "public") {
+          EXPECT_EQ(code, "csrf") << who;
+        }
       } else {
         EXPECT_EQ(res->status, 403) << who << ": " << res->body;
         EXPECT_EQ(code, "forbidden") << who;
       }
     }
-    // A viewer's API token (no CSRF needed): as a viewer.
-    if (r.method == "GET" || need != "engineer") {
-      if (r.method != "GET" && r.pattern != "/api/tokens" && need != "public") continue;
-    }
+    // A viewer's API token (no CSRF needed): as a viewer (what it may call
+    // here changes nothing that matters: it makes a token, ends no session).
     auto tok = send(r.method, path, {{"Authorization", "Bearer " + viewer_token_}});
     ASSERT_TRUE(tok);
     if (rank("viewer") >= rank(need))
@@ -625,7 +626,13 @@ TEST_F(WebServerTest, OversizedBodyIs413AndSlowRequestTimesOut) {
   const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
   const auto waited = std::chrono::steady_clock::now() - t0;
   ::close(fd);
-  EXPECT_LE(n, 0) << "the server answered a request it never fully received";
+  // Cut off: closed, or answered with an error (cpp-httplib 0.11 says 400)
+  // then closed; never served.
+  if (n > 0) {
+    const std::string answer(buf, static_cast<size_t>(n));
+    EXPECT_EQ(answer.rfind("HTTP/1.1 4", 0), 0u) << answer;
+    EXPECT_EQ(answer.find("\"theme\""), std::string::npos) << answer;
+  }
   EXPECT_LT(waited, std::chrono::seconds(4)) << "the stalled connection was not cut off";
 }
 

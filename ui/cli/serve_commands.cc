@@ -173,7 +173,7 @@ bool ServeCommands::parsed() const {
 }
 
 int ServeCommands::Run(const std::string& dir, const std::string& env) const {
-  auto root = FindWorkspace(fs::absolute(dir));
+  auto root = FindWorkspace(fs::absolute(dir).lexically_normal());
   if (!root.ok()) return Fail(root.status());
   if (secret_init_->parsed() || (serve_->parsed() && init_secret_)) {
     auto p = InitInstallSecret(*root);
