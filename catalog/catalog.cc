@@ -243,6 +243,52 @@ ALTER TABLE schedule_slots ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE schedule_slots ADD COLUMN next_attempt_at TEXT NOT NULL DEFAULT '';
 ALTER TABLE schedule_slots ADD COLUMN error TEXT NOT NULL DEFAULT '';
 )sql",
+    // 8: the web server (ui/web): users and their roles, sessions and API
+    // tokens (only keyed hashes of session ids and token secrets are stored),
+    // and runs indexed by flow (run_flows, kept by a trigger) so that a flow's
+    // runs page by keyset whatever their number.
+    R"sql(
+CREATE TABLE web_users (
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'engineer', 'admin')),
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  password_changed_at TEXT NOT NULL
+);
+CREATE TABLE web_sessions (
+  id_hash TEXT PRIMARY KEY,
+  user TEXT NOT NULL,
+  csrf TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  address TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX web_sessions_by_user ON web_sessions(user);
+CREATE TABLE web_tokens (
+  id TEXT PRIMARY KEY,
+  secret_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  user TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'engineer', 'admin')),
+  usecases TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  last_used_at TEXT NOT NULL DEFAULT '',
+  revoked_at TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE run_flows (
+  flow TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  PRIMARY KEY (flow, started_at, run_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO run_flows SELECT j.value, r.started_at, r.id
+  FROM runs r, json_each('[' || replace(json_quote(r.flows), ',', '","') || ']') j;
+CREATE TRIGGER runs_index_flows AFTER INSERT ON runs
+BEGIN
+  INSERT OR IGNORE INTO run_flows SELECT value, NEW.started_at, NEW.id
+    FROM json_each('[' || replace(json_quote(NEW.flows), ',', '","') || ']');
+END;
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 

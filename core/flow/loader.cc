@@ -717,9 +717,11 @@ void ParseConfig(const std::string& text, const std::filesystem::path& root,
   r.ForEachKey(
       node, What{"alambic.yaml"},
       {"name", "default_environment", "environments", "data_roots", "gc", "lua", "plugins",
-       "connections", "secrets", "catalog", "openlineage"},
+       "connections", "secrets", "catalog", "openlineage", "ui"},
       [&](std::string_view key, int, int v) {
-        if (key == "name") {
+        if (key == "ui") {
+          // The web server's settings: `alambic serve` reads and checks them (ui/web).
+        } else if (key == "name") {
           r.String(v, "name", &cfg->name);
         } else if (key == "default_environment") {
           r.String(v, "default_environment", &cfg->default_environment);

@@ -26,6 +26,7 @@
 #include "ui/cli/release_commands.h"
 #include "ui/cli/run_commands.h"
 #include "ui/cli/schedule_commands.h"
+#include "ui/cli/serve_commands.h"
 #include "ui/cli/vcs_commands.h"
 #include "ui/cli/workspace_commands.h"
 #include "ui/common/text_table.h"
@@ -74,6 +75,7 @@ int Main(int argc, char** argv) {
   ReleaseCommands release_commands(app);  // releases, rollback, audit
   ScheduleCommands schedule_commands(app);
   DaemonCommands daemon_commands(app);  // daemon, trigger
+  ServeCommands serve_commands(app);    // serve, user, token, secret
 
   // Hidden (group ""): the build writes the completion script and the man page with them.
   std::string docs_shell, docs_output;
@@ -113,6 +115,7 @@ int Main(int argc, char** argv) {
   if (promote.parsed()) return promote.Run(g);
   if (model.parsed()) return model.Run(g);
   if (schedule_commands.parsed()) return schedule_commands.Run(g.dir, g.env);
+  if (serve_commands.parsed()) return serve_commands.Run(g.dir, g.env);
   if (daemon_commands.parsed())
     return daemon_commands.Run(
         g.dir, g.env, [](const std::filesystem::path& root) -> const RecipeRegistry& {

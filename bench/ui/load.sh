@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Load benchmark of `alambic serve` (docs/api.md routes) with wrk: a generated
+# workspace of 1,000 use cases, 10,000 datasets and 100,000 runs; the home
+# page, search, a use case, a dataset and a flow's routes, with and without
+# keep-alive; prints requests/s and p99 latency per route.
+#
+# usage: bench/ui/load.sh BUILD_DIR [seconds per route, default 10]
+# Needs wrk (scripts/setup-deps with ALAMBIC_BENCH_DEPS=1) and python3.
+set -euo pipefail
+BUILD=$(realpath "${1:?usage: load.sh BUILD_DIR [SECONDS]}")
+SECS=${2:-10}
+ALAMBIC="$BUILD/alambic"
+HERE=$(cd "$(dirname "$0")" && pwd)
+command -v wrk >/dev/null || { echo "wrk is missing: ALAMBIC_BENCH_DEPS=1 scripts/setup-deps" >&2; exit 1; }
+WORK=$(mktemp -d)
+trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+WS="$WORK/bench"
+mkdir -p "$WS"
+python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${DATASETS:-10000}"
+(cd "$WS" && git init -q && "$ALAMBIC" secret init >/dev/null)
+(cd "$WS" && printf 'bench-password\n' | "$ALAMBIC" user add bench --role viewer)
+python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${DATASETS:-10000}" \
+  --runs "${RUNS:-100000}" --seed-only
+PORT=${PORT:-18080}
+(cd "$WS" && exec "$ALAMBIC" serve --port "$PORT" --threads "${THREADS:-8}") > "$WORK/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 600); do
+  curl -sf "http://127.0.0.1:$PORT/api/config" >/dev/null 2>&1 && break
+  kill -0 "$SERVER" 2>/dev/null || { cat "$WORK/serve.log"; exit 1; }
+  sleep 0.5
+done
+COOKIE=$(curl -si -H 'Content-Type: application/json' \
+  -d '{"user":"bench","password":"bench-password"}' "http://127.0.0.1:$PORT/api/login" |
+  tr -d '\r' | sed -n 's/^Set-Cookie: \(alambic_session=[^;]*\).*/\1/p')
+[ -n "$COOKIE" ] || { echo "login failed" >&2; exit 1; }
+ROUTES=(
+  "/api/usecases"
+  "/api/search?q=uc0500"
+  "/api/usecases/uc0500"
+  "/api/datasets/ds0500_3"
+  "/api/flows/f0500"
+  "/api/flows/f0500/runs?limit=50"
+)
+printf '%-34s %-10s %12s %10s\n' route keepalive "req/s" "p99"
+for route in "${ROUTES[@]}"; do
+  for ka in yes no; do
+    extra=()
+    [ "$ka" = no ] && extra=(-H "Connection: close")
+    out=$(wrk -t2 -c16 -d"${SECS}s" --latency -H "Cookie: $COOKIE" "${extra[@]}" \
+      "http://127.0.0.1:$PORT$route")
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+    printf '%-34s %-10s %12s %10s %s\n' "$route" "$ka" "$rps" "$p99" "${errs:+non-2xx: $errs}"
+  done
+done

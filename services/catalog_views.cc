@@ -1,0 +1,1581 @@
+#include "services/catalog_views.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+#include "catalog/catalog.h"
+#include "catalog/lab_catalog.h"
+#include "core/flow/loader.h"
+#include "core/sched/schedule.h"
+#include "core/store/store.h"
+#include "core/table/table.h"
+#include "services/catalog_sync.h"
+#include "services/scheduler/scheduler.h"
+#include "services/schedules.h"
+#include "services/workspace.h"
+#include "services/workspace_snapshot.h"
+
+namespace alambic {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+constexpr int kLastRuns = 10;
+constexpr int kRecipeHistory = 20;
+constexpr size_t kMaxCodeBytes = 256 * 1024;
+constexpr int kTopValues = 10;
+constexpr int kMaxLineageDepth = 10;
+
+// ---- per-thread read connections ----
+
+SQLite::Database& Reader(const fs::path& path) {
+  thread_local std::map<std::string, std::unique_ptr<SQLite::Database>> dbs;
+  auto& db = dbs[path.string()];
+  if (!db) {
+    db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY);
+    db->setBusyTimeout(kBusyTimeoutMs);
+  }
+  return *db;
+}
+
+LabCatalog* Lab(const fs::path& path) {
+  thread_local std::map<std::string, std::unique_ptr<LabCatalog>> labs;
+  auto& lab = labs[path.string()];
+  if (!lab) {
+    auto opened = LabCatalog::Open(path);
+    if (!opened.ok()) return nullptr;
+    lab = std::move(*opened);
+  }
+  return lab.get();
+}
+
+Status ReadError(const std::exception& e, const std::string& what) {
+  // The message is for the server's log; the server never sends it out.
+  return Status::Failed(fmt::format("cannot read {}: {}", what, e.what()));
+}
+
+// ---- cursors: base64url of {"l": list, "k": [keys]} ----
+
+const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string B64(const std::string& in) {
+  std::string out;
+  int val = 0, bits = -6;
+  for (unsigned char c : in) {
+    val = (val << 8) + c;
+    bits += 8;
+    while (bits >= 0) {
+      out.push_back(kB64[(val >> bits) & 0x3F]);
+      bits -= 6;
+    }
+  }
+  if (bits > -6) out.push_back(kB64[((val << 8) >> (bits + 8)) & 0x3F]);
+  return out;
+}
+
+std::optional<std::string> UnB64(const std::string& in) {
+  std::string out;
+  int val = 0, bits = -8;
+  for (char c : in) {
+    const char* p = std::strchr(kB64, c);
+    if (!p || c == '\0') return std::nullopt;
+    val = (val << 6) + static_cast<int>(p - kB64);
+    bits += 6;
+    if (bits >= 0) {
+      out.push_back(static_cast<char>((val >> bits) & 0xFF));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+std::string MakeCursor(const std::string& list, const json& keys) {
+  return B64(json{{"l", list}, {"k", keys}}.dump());
+}
+
+// The keys of `cursor` for `list`, `n` strings or integers; nullopt for the first page.
+Result<std::optional<json>> ReadCursor(const std::string& cursor, const std::string& list,
+                                       size_t n) {
+  if (cursor.empty()) return std::optional<json>();
+  auto raw = UnB64(cursor);
+  if (!raw) return Status::Invalid("bad cursor: not a cursor of this list");
+  json j = json::parse(*raw, nullptr, false);
+  if (!j.is_object() || !j.contains("l") || j["l"] != list || !j.contains("k") ||
+      !j["k"].is_array() || j["k"].size() != n)
+    return Status::Invalid("bad cursor: not a cursor of this list");
+  for (const auto& k : j["k"])
+    if (!k.is_string() && !k.is_number_integer())
+      return Status::Invalid("bad cursor: not a cursor of this list");
+  return std::optional<json>(j["k"]);
+}
+
+Status CheckPage(const Page& p) {
+  if (p.limit < 1 || p.limit > kMaxPageLimit)
+    return Status::Invalid(fmt::format("limit must be between 1 and {}", kMaxPageLimit));
+  return Status::Ok();
+}
+
+// ---- shared shapes ----
+
+json Freshness(const std::string& state, const std::string& updated_at) {
+  json f{{"state", "fresh"}, {"reason", ""}, {"updated_at", updated_at}};
+  if (state.rfind("stale", 0) == 0) {
+    f["state"] = "stale";
+    f["reason"] = state.size() > 7 ? state.substr(7) : "";
+  } else if (state == "never built") {
+    f["state"] = "never_built";
+  }
+  return f;
+}
+
+std::vector<std::string> SplitFlows(const std::string& flows) {
+  std::vector<std::string> out;
+  std::stringstream ss(flows);
+  std::string f;
+  while (std::getline(ss, f, ','))
+    if (!f.empty()) out.push_back(f);
+  return out;
+}
+
+constexpr const char* kRunColumns =
+    "r.id, r.flows, r.environment, r.trigger, r.user, r.status, r.started_at, r.finished_at, "
+    "r.release, r.git_commit, r.error, r.git_dirty, r.host";
+
+json RunJson(SQLite::Statement& q) {
+  return json{{"id", q.getColumn(0).getString()},
+              {"flows", SplitFlows(q.getColumn(1).getString())},
+              {"environment", q.getColumn(2).getString()},
+              {"trigger", q.getColumn(3).getString()},
+              {"user", q.getColumn(4).getString()},
+              {"status", q.getColumn(5).getString()},
+              {"started_at", q.getColumn(6).getString()},
+              {"finished_at", q.getColumn(7).getString()},
+              {"release", q.getColumn(8).getString()},
+              {"git_commit", q.getColumn(9).getString()},
+              {"error", q.getColumn(10).getString()}};
+}
+
+// The last run of `flow` in `env` ("" : any), or null.
+json LastRun(SQLite::Database& db, const std::string& flow, const std::string& env) {
+  SQLite::Statement q(db, fmt::format("SELECT {} FROM run_flows f JOIN runs r ON r.id = f.run_id "
+                                      "WHERE f.flow = ?1 AND (?2 = '' OR r.environment = ?2) "
+                                      "ORDER BY f.started_at DESC, f.run_id DESC LIMIT 1",
+                                      kRunColumns));
+  q.bind(1, flow);
+  q.bind(2, env);
+  if (!q.executeStep()) return nullptr;
+  return RunJson(q);
+}
+
+std::optional<sched::Schedule> CompiledSchedule(const Flow& f) {
+  if (!f.schedule) return std::nullopt;
+  auto fs = CompileFlowSchedule(f);
+  if (!fs.ok()) return std::nullopt;
+  return fs->schedule;
+}
+
+sched::Instant NowInstant() {
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+// The next slot of `f` in `env` ({flow, environment, at, paused}), or null.
+json NextRun(Catalog* catalog, const Flow& f, const std::string& env) {
+  auto s = CompiledSchedule(f);
+  if (!s) return nullptr;
+  bool paused = false;
+  if (catalog)
+    if (auto st = catalog->GetScheduleState(f.name, env); st.ok() && *st) paused = (*st)->paused;
+  auto next = s->Next(NowInstant(), 1);
+  return json{{"flow", f.name},
+              {"environment", env},
+              {"at", next.empty() ? json(nullptr) : json(sched::FormatUtc(next.front().at))},
+              {"paused", paused}};
+}
+
+std::string Summary(const std::string& description) {
+  const size_t cut = description.find("\n\n");
+  std::string s = description.substr(0, cut);
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+json Cell(const Column& col, int64_t row) {
+  if (col.IsNull(row)) return nullptr;
+  switch (col.type) {
+    case TypeId::kInt64:
+      return col.Int64(row);
+    case TypeId::kFloat64: {
+      const double d = col.Double(row);
+      if (!std::isfinite(d)) return FormatCell(col, row);
+      return d;
+    }
+    case TypeId::kBool:
+      return col.Bool(row);
+    default:
+      return FormatCell(col, row);
+  }
+}
+
+// The column specs of `dataset` in the flow that declares it.
+const DatasetSpec* FindDatasetSpec(const Workspace& ws, const std::string& dataset,
+                                   const Flow** flow_out, const RecipeSpec** producer) {
+  const DatasetSpec* spec = nullptr;
+  for (const auto& f : ws.flows) {
+    for (const auto& r : f.recipes)
+      for (const auto& o : r.outputs)
+        if (o == dataset) {
+          if (flow_out) *flow_out = &f;
+          if (producer) *producer = &r;
+        }
+    if (auto it = f.datasets.find(dataset); it != f.datasets.end() && !spec) spec = &it->second;
+  }
+  return spec;
+}
+
+bool DatasetKnown(const Workspace& ws, const std::string& dataset) {
+  for (const auto& f : ws.flows) {
+    if (f.datasets.count(dataset)) return true;
+    for (const auto& r : f.recipes) {
+      if (std::find(r.outputs.begin(), r.outputs.end(), dataset) != r.outputs.end()) return true;
+      if (std::find(r.inputs.begin(), r.inputs.end(), dataset) != r.inputs.end()) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+CatalogViews::CatalogViews(fs::path root) : root_(std::move(root)) {}
+CatalogViews::~CatalogViews() = default;
+
+Result<std::unique_ptr<CatalogViews>> CatalogViews::Open(const fs::path& root) {
+  std::unique_ptr<CatalogViews> v(new CatalogViews(root));
+  ALAMBIC_RETURN_IF_ERROR(v->Refresh());
+  return v;
+}
+
+Status CatalogViews::Refresh() {
+  LoadedWorkspace lw = LoadWorkspace(root_);
+  if (!lw.ok()) {
+    std::string msg;
+    for (const auto& d : lw.diagnostics) msg += (msg.empty() ? "" : "\n") + d.ToString();
+    return Status::Invalid(msg);
+  }
+  {
+    // The run catalog exists and is migrated before readers open it.
+    ALAMBIC_ASSIGN_OR_RETURN(auto cat, Catalog::Open(root_ / ".alambic" / "catalog.db"));
+  }
+  auto ws = std::make_shared<const Workspace>(std::move(lw.workspace));
+  ALAMBIC_ASSIGN_OR_RETURN(LabSync sync, SyncLabCatalog(root_, ""));
+  std::lock_guard<std::mutex> lock(mu_);
+  ws_ = std::move(ws);
+  lab_path_ = sync.path;
+  return Status::Ok();
+}
+
+std::shared_ptr<const Workspace> CatalogViews::workspace() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ws_;
+}
+fs::path CatalogViews::catalog_path() const { return root_ / ".alambic" / "catalog.db"; }
+fs::path CatalogViews::lab_path() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lab_path_;
+}
+
+std::string CatalogViews::name() const {
+  auto ws = workspace();
+  return ws->config.name.empty() ? root_.filename().string() : ws->config.name;
+}
+std::string CatalogViews::default_env() const { return EnvironmentName(workspace()->config, ""); }
+std::string CatalogViews::production_env() const {
+  auto ws = workspace();
+  if (ws->config.environments.count("warehouse")) return "warehouse";
+  for (const auto& [name, spec] : ws->config.environments)
+    if (RunsReleasesOnly(ws->config, name)) return name;
+  return EnvironmentName(ws->config, "");
+}
+
+Result<std::string> CatalogViews::Env(const std::string& env) const {
+  auto ws = workspace();
+  const std::string e = EnvironmentName(ws->config, env);
+  if (!ws->config.environments.empty() && !ws->config.environments.count(e))
+    return Status::Invalid(fmt::format("unknown environment '{}'", e));
+  return e;
+}
+
+std::string CatalogViews::UseCaseOfFlow(const std::string& flow) const {
+  auto ws = workspace();
+  const Flow* f = ws->FindFlow(flow);
+  return f ? f->usecase : "";
+}
+
+std::string CatalogViews::UseCaseOfDataset(const std::string& dataset) const {
+  auto ws = workspace();
+  const Flow* f = nullptr;
+  FindDatasetSpec(*ws, dataset, &f, nullptr);
+  return f ? f->usecase : "";
+}
+
+bool CatalogViews::HasFlow(const std::string& flow) const {
+  return workspace()->FindFlow(flow) != nullptr;
+}
+
+// ---------------------------------------------------------------- use cases
+
+Result<json> CatalogViews::UseCases(const UseCaseQuery& q) {
+  LabCatalog* lab = Lab(lab_path());
+  if (!lab) return Status::Failed("cannot open the lab catalog");
+  UseCaseFilter filter;
+  filter.search = q.q;
+  ALAMBIC_ASSIGN_OR_RETURN(auto entries, lab->ListUseCases(filter));
+  const std::string prod = production_env(), dflt = default_env();
+  auto any = [](const std::vector<std::string>& allowed, const std::string& v) {
+    return allowed.empty() || std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+  };
+  json counts = json::object();
+  for (const char* s : kUseCaseStatuses) counts[s] = 0;
+  std::set<std::string> directions, owners, tags;
+  std::vector<json> items;
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    for (const auto& e : entries) {
+      const auto& c = e.card;
+      bool tag_ok = q.tag.empty();
+      for (const auto& t : c.tags) tag_ok = tag_ok || any(q.tag, t);
+      if (!any(q.direction, c.direction) || !any(q.owner, c.owner) || !tag_ok) continue;
+      if (!c.direction.empty()) directions.insert(c.direction);
+      if (!c.owner.empty()) owners.insert(c.owner);
+      tags.insert(c.tags.begin(), c.tags.end());
+      counts[c.status] = counts.value(c.status, 0) + 1;
+      if (!any(q.status, c.status)) continue;
+      json fresh{
+          {"state", "fresh"}, {"fresh", 0}, {"stale", 0}, {"never_built", 0}, {"updated_at", ""}};
+      std::string updated;
+      for (const auto& [w, d] : e.datasets) {
+        json f = Freshness(d.state, d.updated_at);
+        const std::string st = f["state"];
+        fresh[st] = fresh[st].get<int>() + 1;
+        updated = std::max(updated, d.updated_at);
+      }
+      fresh["updated_at"] = updated;
+      fresh["state"] = fresh["stale"] > 0         ? "stale"
+                       : fresh["never_built"] > 0 ? "never_built"
+                       : e.datasets.empty()       ? "never_built"
+                                                  : "fresh";
+      std::vector<std::string> flows;
+      json health{{"status", "never_run"}};
+      std::string best;
+      for (const auto& [w, f] : e.flows) {
+        flows.push_back(f.name);
+        for (const std::string& env : {prod, dflt}) {
+          json r = LastRun(db, f.name, env);
+          if (r.is_null()) continue;
+          // Production first: a run there wins over any run elsewhere.
+          const std::string key = (env == prod ? "1" : "0") + r["started_at"].get<std::string>();
+          if (key > best) {
+            best = key;
+            health = json{{"status", r["status"]},
+                          {"run_id", r["id"]},
+                          {"finished_at", r["finished_at"]},
+                          {"environment", r["environment"]}};
+          }
+          break;
+        }
+      }
+      items.push_back(json{{"id", c.id},
+                           {"title", c.title},
+                           {"summary", Summary(c.description)},
+                           {"status", c.status},
+                           {"priority", c.priority},
+                           {"owner", c.owner},
+                           {"team", c.team},
+                           {"direction", c.direction},
+                           {"ministry", c.ministry},
+                           {"tags", c.tags},
+                           {"workspace", e.workspace},
+                           {"flows", flows},
+                           {"freshness", fresh},
+                           {"health", health},
+                           {"updated", updated}});
+    }
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "the use cases");
+  }
+  static const std::map<std::string, int> kStatusOrder = {
+      {"idea", 0}, {"poc", 1}, {"preprod", 2}, {"production", 3}, {"abandoned", 4}};
+  const std::string sort = q.sort;
+  auto key = [&](const json& j) -> std::string {
+    if (sort == "status") {
+      auto it = kStatusOrder.find(j["status"].get<std::string>());
+      return std::to_string(it == kStatusOrder.end() ? 9 : it->second);
+    }
+    if (sort == "owner") return j["owner"];
+    if (sort == "direction") return j["direction"];
+    if (sort == "updated") return j["updated"];
+    if (sort == "health") return j["health"]["status"];
+    return j["title"];
+  };
+  std::stable_sort(items.begin(), items.end(), [&](const json& a, const json& b) {
+    const std::string ka = key(a), kb = key(b);
+    if (ka != kb) return q.descending ? ka > kb : ka < kb;
+    return a["id"].get<std::string>() < b["id"].get<std::string>();
+  });
+  for (auto& i : items) i.erase("updated");
+  return json{{"counts", counts},
+              {"total", items.size()},
+              {"facets", {{"directions", directions}, {"owners", owners}, {"tags", tags}}},
+              {"items", items}};
+}
+
+Result<json> CatalogViews::Search(const std::string& text, int limit) {
+  if (text.empty() || text.size() > 200) return Status::Invalid("q must hold 1 to 200 characters");
+  if (limit < 1 || limit > kMaxPageLimit)
+    return Status::Invalid(fmt::format("limit must be between 1 and {}", kMaxPageLimit));
+  LabCatalog* lab = Lab(lab_path());
+  if (!lab) return Status::Failed("cannot open the lab catalog");
+  ALAMBIC_ASSIGN_OR_RETURN(auto hits, lab->Search(text, limit));
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string lq = lower(text);
+  auto url = [](const SearchHit& h) {
+    if (h.kind == "usecase") return "/usecases/" + h.ref;
+    if (h.kind == "column") {
+      const size_t dot = h.ref.find('.');
+      return "/datasets/" + h.ref.substr(0, dot) + "#" + h.ref.substr(dot + 1);
+    }
+    return "/datasets/" + h.ref;
+  };
+  auto item = [&](const SearchHit& h) {
+    const bool exact = lower(h.ref) == lq || lower(h.title) == lq;
+    return json{
+        {"kind", h.kind},           {"ref", h.ref},   {"title", h.title}, {"snippet", h.snippet},
+        {"workspace", h.workspace}, {"exact", exact}, {"url", url(h)}};
+  };
+  std::vector<json> items;
+  std::set<std::string> seen;
+  for (const auto& h : hits) {
+    items.push_back(item(h));
+    seen.insert(h.kind + ":" + h.ref);
+  }
+  // An exact name the full-text ranking left out still comes first.
+  if (auto uc = lab->FindUseCase(text); uc.ok() && *uc && !seen.count("usecase:" + text)) {
+    SearchHit h{"usecase", (*uc)->card.id, (*uc)->workspace, (*uc)->card.title,
+                Summary((*uc)->card.description)};
+    items.push_back(item(h));
+  }
+  if (DatasetKnown(*workspace(), text) && !seen.count("dataset:" + text))
+    items.push_back(item(SearchHit{"dataset", text, name(), text, ""}));
+  std::stable_sort(items.begin(), items.end(), [](const json& a, const json& b) {
+    return a["exact"].get<bool>() && !b["exact"].get<bool>();
+  });
+  if (static_cast<int>(items.size()) > limit) items.resize(static_cast<size_t>(limit));
+  return json{{"items", items}};
+}
+
+Result<json> CatalogViews::UseCase(const std::string& id) {
+  LabCatalog* lab = Lab(lab_path());
+  if (!lab) return Status::Failed("cannot open the lab catalog");
+  ALAMBIC_ASSIGN_OR_RETURN(auto found, lab->FindUseCase(id));
+  if (!found) return Status::NotFound(fmt::format("no use case '{}'", id));
+  const UseCaseEntry& e = *found;
+  const UseCaseCard& c = e.card;
+  auto ws = workspace();
+  json out = UseCaseJson(c);
+  out["id"] = c.id;
+  out["workspace"] = e.workspace;
+  out["benefits"] = json{{"expected", c.expected_benefits}, {"measured", c.measured_benefits}};
+  json kpis = json::array();
+  for (const auto& k : c.kpis) {
+    json points = json::array();
+    if (k.measured) points.push_back(json{{"date", k.date}, {"measured", *k.measured}});
+    kpis.push_back(json{{"name", k.name},
+                        {"unit", k.unit},
+                        {"expected", k.expected ? json(*k.expected) : json(nullptr)},
+                        {"points", points}});
+  }
+  out["kpis"] = kpis;
+  json history = json::array();
+  for (const auto& h : e.history)
+    history.push_back(json{{"status", h.status},
+                           {"reason", h.reason},
+                           {"changed_at", h.changed_at},
+                           {"git_commit", h.git_commit}});
+  out["status_history"] = history;
+  const std::string prod = production_env();
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    auto catalog = Catalog::OpenReader(catalog_path());
+    Catalog* cat = catalog.ok() ? catalog->get() : nullptr;
+    json flows = json::array(), production = json::array(), next_runs = json::array();
+    std::vector<std::string> flow_names;
+    for (const auto& [w, f] : e.flows) {
+      flow_names.push_back(f.name);
+      json last = LastRun(db, f.name, "");
+      flows.push_back(json{{"name", f.name},
+                           {"workspace", w},
+                           {"description", f.description},
+                           {"schedule", f.schedule},
+                           {"last_run", last}});
+      if (cat) {
+        if (auto rel = cat->ActiveRelease(f.name, prod); rel.ok() && *rel) {
+          const ReleaseRecord& r = **rel;
+          production.push_back(json{{"flow", f.name},
+                                    {"environment", prod},
+                                    {"release", r.number},
+                                    {"tag", r.tag},
+                                    {"git_commit", r.git_commit},
+                                    {"since", r.activated_at},
+                                    {"promoted_by", r.user},
+                                    {"gates", r.gates}});
+        }
+      }
+      if (const Flow* wf = ws->FindFlow(f.name)) {
+        json n = NextRun(cat, *wf, prod);
+        if (!n.is_null()) next_runs.push_back(n);
+      }
+    }
+    out["flows"] = flows;
+    out["production"] = production;
+    out["next_runs"] = next_runs;
+    json datasets = json::array();
+    for (const auto& [w, d] : e.datasets)
+      datasets.push_back(json{{"name", d.name},
+                              {"flow", d.flow},
+                              {"recipe", d.recipe},
+                              {"rows", d.rows},
+                              {"freshness", Freshness(d.state, d.updated_at)}});
+    out["datasets"] = datasets;
+    json models = json::array();
+    if (cat) {
+      if (auto mv = cat->ModelVersions(default_env()); mv.ok())
+        for (const auto& m : *mv)
+          if (m.current &&
+              std::find(flow_names.begin(), flow_names.end(), m.flow) != flow_names.end())
+            models.push_back(json{{"model", m.model},
+                                  {"flow", m.flow},
+                                  {"recipe", m.recipe},
+                                  {"version_id", m.version_id},
+                                  {"created_at", m.created_at},
+                                  {"environment", m.environment},
+                                  {"metrics", m.metrics}});
+    }
+    out["models"] = models;
+    // The last runs of its flows, newest first, merged.
+    std::vector<json> runs;
+    for (const auto& f : flow_names) {
+      SQLite::Statement q(db, fmt::format("SELECT {} FROM run_flows f JOIN runs r ON r.id = "
+                                          "f.run_id WHERE f.flow = ? ORDER BY f.started_at DESC, "
+                                          "f.run_id DESC LIMIT {}",
+                                          kRunColumns, kLastRuns));
+      q.bind(1, f);
+      while (q.executeStep()) {
+        json r = RunJson(q);
+        r["flow"] = f;
+        runs.push_back(r);
+      }
+    }
+    std::sort(runs.begin(), runs.end(), [](const json& a, const json& b) {
+      return a["started_at"].get<std::string>() > b["started_at"].get<std::string>();
+    });
+    if (runs.size() > static_cast<size_t>(kLastRuns)) runs.resize(kLastRuns);
+    out["last_runs"] = runs;
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "use case " + id);
+  }
+  return out;
+}
+
+Result<json> CatalogViews::UseCaseAudit(const std::string& id, const Page& page) {
+  ALAMBIC_RETURN_IF_ERROR(CheckPage(page));
+  auto ws = workspace();
+  std::vector<std::string> flows;
+  for (const auto& f : ws->flows)
+    if (f.usecase == id) flows.push_back(f.name);
+  LabCatalog* lab = Lab(lab_path());
+  if (!lab) return Status::Failed("cannot open the lab catalog");
+  ALAMBIC_ASSIGN_OR_RETURN(auto found, lab->FindUseCase(id));
+  if (!found) return Status::NotFound(fmt::format("no use case '{}'", id));
+  ALAMBIC_ASSIGN_OR_RETURN(auto after, ReadCursor(page.cursor, "audit:" + id, 1));
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    json items = json::array();
+    std::string in;
+    for (size_t i = 0; i < flows.size(); ++i) in += (i ? ",?" : "?");
+    if (flows.empty()) return json{{"items", items}, {"next_cursor", nullptr}};
+    SQLite::Statement q(db, fmt::format("SELECT seq, at, user, action, environment, flow, target, "
+                                        "outcome, detail FROM audit WHERE flow IN ({}) AND seq < "
+                                        "? AND action IN ('promote', 'rollback', 'run', "
+                                        "'trigger', 'schedule.pause', 'schedule.resume') ORDER "
+                                        "BY seq DESC LIMIT ?",
+                                        in));
+    int b = 1;
+    for (const auto& f : flows) q.bind(b++, f);
+    q.bind(b++, after ? (*after)[0].get<int64_t>() : INT64_MAX);
+    q.bind(b++, page.limit + 1);
+    int64_t last = 0;
+    while (q.executeStep()) {
+      if (static_cast<int>(items.size()) == page.limit) {
+        return json{{"items", items}, {"next_cursor", MakeCursor("audit:" + id, {last})}};
+      }
+      last = q.getColumn(0).getInt64();
+      items.push_back(json{{"seq", last},
+                           {"at", q.getColumn(1).getString()},
+                           {"user", q.getColumn(2).getString()},
+                           {"action", q.getColumn(3).getString()},
+                           {"environment", q.getColumn(4).getString()},
+                           {"flow", q.getColumn(5).getString()},
+                           {"target", q.getColumn(6).getString()},
+                           {"outcome", q.getColumn(7).getString()},
+                           {"detail", json::parse(q.getColumn(8).getString(), nullptr, false)}});
+    }
+    return json{{"items", items}, {"next_cursor", nullptr}};
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "the audit log");
+  }
+}
+
+// ---------------------------------------------------------------- flows
+
+Result<json> CatalogViews::FlowGraph(const std::string& flow, const std::string& env_in) {
+  auto ws = workspace();
+  const Flow* f = ws->FindFlow(flow);
+  if (!f) return Status::NotFound(fmt::format("no flow '{}'", flow));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  LabCatalog* lab = Lab(lab_path());
+  std::map<std::string, LabDataset> lab_datasets;
+  if (lab && !f->usecase.empty())
+    if (auto uc = lab->FindUseCase(f->usecase); uc.ok() && *uc)
+      for (const auto& [w, d] : (*uc)->datasets) lab_datasets[d.name] = d;
+  json nodes = json::array(), edges = json::array();
+  std::set<std::string> produced, datasets;
+  for (const auto& r : f->recipes)
+    for (const auto& o : r.outputs) produced.insert(o);
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    json last = LastRun(db, flow, env);
+    std::map<std::string, std::pair<std::string, double>> recipe_status;
+    if (!last.is_null()) {
+      SQLite::Statement q(db,
+                          "SELECT recipe, status, duration_ms FROM recipe_runs WHERE run_id = ? "
+                          "AND flow = ?");
+      q.bind(1, last["id"].get<std::string>());
+      q.bind(2, flow);
+      while (q.executeStep())
+        recipe_status[q.getColumn(0).getString()] = {q.getColumn(1).getString(),
+                                                     q.getColumn(2).getDouble()};
+    }
+    auto add_dataset = [&](const std::string& d) {
+      if (!datasets.insert(d).second) return;
+      json n{{"id", "dataset:" + d}, {"type", "dataset"}, {"name", d}};
+      auto it = lab_datasets.find(d);
+      n["freshness"] = it != lab_datasets.end()
+                           ? Freshness(it->second.state, it->second.updated_at)
+                           : json{{"state", "never_built"}, {"reason", ""}, {"updated_at", ""}};
+      n["rows"] = it != lab_datasets.end() ? it->second.rows : 0;
+      std::set<std::string> tags;
+      if (auto spec = f->datasets.find(d); spec != f->datasets.end())
+        for (const auto& c : spec->second.columns) tags.insert(c.tags.begin(), c.tags.end());
+      n["tags"] = tags;
+      if (!produced.count(d)) n["external"] = true;
+      nodes.push_back(n);
+    };
+    for (const auto& r : f->recipes) {
+      json n{{"id", "recipe:" + r.name}, {"type", "recipe"}, {"name", r.name}, {"kind", r.kind}};
+      auto it = recipe_status.find(r.name);
+      n["last_status"] = it != recipe_status.end() ? json(it->second.first) : json(nullptr);
+      n["last_run_id"] = last.is_null() ? json(nullptr) : last["id"];
+      n["duration_ms"] = it != recipe_status.end() ? json(it->second.second) : json(nullptr);
+      nodes.push_back(n);
+      for (const auto& i : r.inputs) {
+        add_dataset(i);
+        edges.push_back(json{{"from", "dataset:" + i}, {"to", "recipe:" + r.name}});
+      }
+      for (const auto& o : r.outputs) {
+        add_dataset(o);
+        edges.push_back(json{{"from", "recipe:" + r.name}, {"to", "dataset:" + o}});
+      }
+    }
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "flow " + flow);
+  }
+  // The layout cache key: the flow as loaded (its recipes and datasets).
+  std::string shape;
+  for (const auto& e : edges) shape += e.dump();
+  const std::string version = fmt::format("{:016x}", std::hash<std::string>{}(shape));
+  json schedule = nullptr;
+  if (f->schedule) {
+    bool paused = false;
+    if (auto cat = Catalog::OpenReader(catalog_path()); cat.ok())
+      if (auto st = (*cat)->GetScheduleState(flow, env); st.ok() && *st) paused = (*st)->paused;
+    schedule =
+        json{{"cron", f->schedule->cron}, {"timezone", f->schedule->timezone}, {"paused", paused}};
+  }
+  return json{{"name", f->name},      {"usecase", f->usecase}, {"description", f->description},
+              {"schedule", schedule}, {"version", version},    {"environment", env},
+              {"nodes", nodes},       {"edges", edges}};
+}
+
+Result<json> CatalogViews::Recipe(const std::string& flow, const std::string& recipe,
+                                  const std::string& env_in) {
+  auto ws = workspace();
+  const Flow* f = ws->FindFlow(flow);
+  if (!f) return Status::NotFound(fmt::format("no flow '{}'", flow));
+  const RecipeSpec* r = nullptr;
+  for (const auto& x : f->recipes)
+    if (x.name == recipe) r = &x;
+  if (!r) return Status::NotFound(fmt::format("no recipe '{}' in flow '{}'", recipe, flow));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  json code = nullptr;
+  if (!r->script.empty()) {
+    // The script is a workspace file the flow names; it stays inside the workspace.
+    std::error_code ec;
+    const fs::path p = fs::weakly_canonical(ws->root / r->script, ec);
+    const fs::path rootc = fs::weakly_canonical(ws->root, ec);
+    const auto rel = p.lexically_relative(rootc);
+    if (!rel.empty() && *rel.begin() != "..") {
+      std::ifstream in(p, std::ios::binary);
+      std::string text(kMaxCodeBytes + 1, '\0');
+      in.read(text.data(), static_cast<std::streamsize>(text.size()));
+      text.resize(static_cast<size_t>(in.gcount()));
+      const bool truncated = text.size() > kMaxCodeBytes;
+      if (truncated) text.resize(kMaxCodeBytes);
+      const std::string ext = p.extension().string();
+      code = json{{"file", r->script},
+                  {"language", ext.empty() ? "" : ext.substr(1)},
+                  {"text", text},
+                  {"truncated", truncated}};
+    }
+  } else if (r->params.contains("query") && r->params["query"].is_string()) {
+    code = json{
+        {"file", nullptr}, {"language", "sql"}, {"text", r->params["query"]}, {"truncated", false}};
+  }
+  json history = json::array();
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    SQLite::Statement q(db, fmt::format("SELECT rr.run_id, rr.status, rr.started_at, "
+                                        "rr.duration_ms, rr.rows_in, rr.rows_out, rr.reason FROM "
+                                        "run_flows f JOIN runs r ON r.id = f.run_id JOIN "
+                                        "recipe_runs rr ON rr.run_id = f.run_id AND rr.flow = "
+                                        "f.flow AND rr.recipe = ? WHERE f.flow = ? AND "
+                                        "r.environment = ? ORDER BY f.started_at DESC, f.run_id "
+                                        "DESC LIMIT {}",
+                                        kRecipeHistory));
+    q.bind(1, recipe);
+    q.bind(2, flow);
+    q.bind(3, env);
+    while (q.executeStep())
+      history.push_back(json{{"run_id", q.getColumn(0).getString()},
+                             {"status", q.getColumn(1).getString()},
+                             {"started_at", q.getColumn(2).getString()},
+                             {"duration_ms", q.getColumn(3).getDouble()},
+                             {"rows_in", q.getColumn(4).getInt64()},
+                             {"rows_out", q.getColumn(5).getInt64()},
+                             {"reason", q.getColumn(6).getString()}});
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "recipe " + recipe);
+  }
+  return json{{"flow", flow},
+              {"name", r->name},
+              {"kind", r->kind},
+              {"inputs", r->inputs},
+              {"outputs", r->outputs},
+              {"params", r->params},
+              {"description", r->description},
+              {"code", code},
+              {"history", history}};
+}
+
+Result<json> CatalogViews::FlowRuns(const std::string& flow, const std::string& env_in,
+                                    const std::string& status, const Page& page) {
+  ALAMBIC_RETURN_IF_ERROR(CheckPage(page));
+  if (!HasFlow(flow)) return Status::NotFound(fmt::format("no flow '{}'", flow));
+  std::string env;
+  if (!env_in.empty()) {
+    ALAMBIC_ASSIGN_OR_RETURN(env, Env(env_in));
+  }
+  ALAMBIC_ASSIGN_OR_RETURN(auto after, ReadCursor(page.cursor, "runs:" + flow, 2));
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    SQLite::Statement q(db, RunsPageSql());
+    q.bind(1, flow);
+    q.bind(2, after ? (*after)[0].get<std::string>() : std::string("\x7f"));
+    q.bind(3, after ? (*after)[1].get<std::string>() : std::string("\x7f"));
+    q.bind(4, env);
+    q.bind(5, status);
+    q.bind(6, page.limit + 1);
+    json items = json::array();
+    json next = nullptr;
+    while (q.executeStep()) {
+      if (static_cast<int>(items.size()) == page.limit) {
+        const json& l = items.back();
+        next = MakeCursor("runs:" + flow, {l["started_at"], l["id"]});
+        break;
+      }
+      items.push_back(RunJson(q));
+    }
+    return json{{"items", items}, {"next_cursor", next}};
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "the runs of " + flow);
+  }
+}
+
+std::string CatalogViews::RunsPageSql() {
+  return fmt::format(
+      "SELECT {} FROM run_flows f JOIN runs r ON r.id = f.run_id WHERE f.flow = ?1 "
+      "AND (f.started_at, f.run_id) < (?2, ?3) AND (?4 = '' OR r.environment = "
+      "?4) AND (?5 = '' OR r.status = ?5) ORDER BY f.started_at DESC, f.run_id "
+      "DESC LIMIT ?6",
+      kRunColumns);
+}
+
+Result<json> CatalogViews::Run(const std::string& id) {
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    SQLite::Statement q(db, fmt::format("SELECT {} FROM runs r WHERE r.id >= ?1 AND r.id < ?1 || "
+                                        "x'7f' ORDER BY r.id LIMIT 2",
+                                        kRunColumns));
+    q.bind(1, id);
+    std::vector<json> found;
+    std::vector<std::pair<bool, std::string>> extra;
+    while (q.executeStep()) {
+      found.push_back(RunJson(q));
+      extra.emplace_back(q.getColumn(11).getInt() != 0, q.getColumn(12).getString());
+    }
+    if (id.empty() || found.empty()) return Status::NotFound(fmt::format("no run '{}'", id));
+    if (found.size() > 1 && found[0]["id"] != id)
+      return Status::NotFound(fmt::format("run id '{}' is ambiguous", id));
+    json run = found[0];
+    run["git_dirty"] = extra[0].first;
+    run["host"] = extra[0].second;
+    SQLite::Statement r(db,
+                        "SELECT flow, recipe, kind, status, reason, attempts, started_at, "
+                        "finished_at, duration_ms, rows_in, rows_out, bytes_out, error, metrics, "
+                        "log FROM recipe_runs WHERE run_id = ? ORDER BY started_at = '', "
+                        "started_at, flow, recipe");
+    r.bind(1, run["id"].get<std::string>());
+    json recipes = json::array();
+    while (r.executeStep()) {
+      const std::string log = r.getColumn(14).getString();
+      const auto lines =
+          log.empty() ? 0 : std::count(log.begin(), log.end(), '\n') + (log.back() == '\n' ? 0 : 1);
+      recipes.push_back(json{{"flow", r.getColumn(0).getString()},
+                             {"recipe", r.getColumn(1).getString()},
+                             {"kind", r.getColumn(2).getString()},
+                             {"status", r.getColumn(3).getString()},
+                             {"reason", r.getColumn(4).getString()},
+                             {"attempts", r.getColumn(5).getInt()},
+                             {"started_at", r.getColumn(6).getString()},
+                             {"finished_at", r.getColumn(7).getString()},
+                             {"duration_ms", r.getColumn(8).getDouble()},
+                             {"rows_in", r.getColumn(9).getInt64()},
+                             {"rows_out", r.getColumn(10).getInt64()},
+                             {"bytes_out", r.getColumn(11).getInt64()},
+                             {"error", r.getColumn(12).getString()},
+                             {"metrics", json::parse(r.getColumn(13).getString(), nullptr, false)},
+                             {"log_lines", lines}});
+    }
+    run["recipes"] = recipes;
+    return run;
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "run " + id);
+  }
+}
+
+Result<json> CatalogViews::RunLogs(const std::string& id, const std::string& recipe,
+                                   const Page& page) {
+  ALAMBIC_RETURN_IF_ERROR(CheckPage(page));
+  if (recipe.find("..") != std::string::npos || (!recipe.empty() && recipe[0] == '/') ||
+      recipe.find('\\') != std::string::npos || recipe.find('\0') != std::string::npos)
+    return Status::Invalid("recipe must be a recipe name or flow/recipe");
+  ALAMBIC_ASSIGN_OR_RETURN(json run, Run(id));
+  const std::string run_id = run["id"];
+  ALAMBIC_ASSIGN_OR_RETURN(auto after, ReadCursor(page.cursor, "logs:" + run_id, 3));
+  std::string flow, name = recipe;
+  if (auto slash = recipe.find('/'); slash != std::string::npos) {
+    flow = recipe.substr(0, slash);
+    name = recipe.substr(slash + 1);
+  }
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    SQLite::Statement q(db,
+                        "SELECT flow, recipe, log FROM recipe_runs WHERE run_id = ?1 AND (?2 = '' "
+                        "OR recipe = ?2) AND (?3 = '' OR flow = ?3) AND (flow, recipe) >= (?4, "
+                        "?5) ORDER BY flow, recipe");
+    q.bind(1, run_id);
+    q.bind(2, name);
+    q.bind(3, flow);
+    q.bind(4, after ? (*after)[0].get<std::string>() : std::string());
+    q.bind(5, after ? (*after)[1].get<std::string>() : std::string());
+    const int64_t from_line = after ? (*after)[2].get<int64_t>() : 0;
+    json items = json::array();
+    while (q.executeStep()) {
+      const std::string f = q.getColumn(0).getString(), r = q.getColumn(1).getString();
+      const std::string log = q.getColumn(2).getString();
+      const bool same = after && f == (*after)[0] && r == (*after)[1];
+      int64_t line = 0;
+      size_t start = 0;
+      while (start < log.size()) {
+        size_t eol = log.find('\n', start);
+        if (eol == std::string::npos) eol = log.size();
+        ++line;
+        if (!same || line > from_line) {
+          if (static_cast<int>(items.size()) == page.limit)
+            return json{{"items", items},
+                        {"next_cursor", MakeCursor("logs:" + run_id, {f, r, line - 1})}};
+          items.push_back(json{
+              {"recipe", f + "/" + r}, {"line", line}, {"text", log.substr(start, eol - start)}});
+        }
+        start = eol + 1;
+      }
+    }
+    return json{{"items", items}, {"next_cursor", nullptr}};
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "the log of run " + id);
+  }
+}
+
+// ---------------------------------------------------------------- datasets
+
+Result<json> CatalogViews::Dataset(const std::string& name, const std::string& env_in) {
+  auto ws = workspace();
+  if (!DatasetKnown(*ws, name)) return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  const Flow* flow = nullptr;
+  const RecipeSpec* producer = nullptr;
+  const DatasetSpec* spec = FindDatasetSpec(*ws, name, &flow, &producer);
+  json out{{"name", name},
+           {"environment", env},
+           {"flow", flow ? json(flow->name) : json(nullptr)},
+           {"recipe", producer ? json(producer->name) : json(nullptr)},
+           {"description", spec ? spec->description : ""},
+           {"usecase", flow ? flow->usecase : ""}};
+  std::map<std::string, json> col_specs;
+  if (spec)
+    for (const auto& c : spec->columns)
+      col_specs[c.name] = json{{"tags", c.tags}, {"description", c.description}};
+  json columns = json::array();
+  json current = nullptr;
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    SQLite::Statement q(db,
+                        "SELECT v.id, v.row_count, v.size_bytes, v.created_at, v.run_id, v.schema "
+                        "FROM current_versions c JOIN dataset_versions v ON v.environment = "
+                        "c.environment AND v.dataset = c.dataset AND v.id = c.version_id WHERE "
+                        "c.environment = ? AND c.dataset = ?");
+    q.bind(1, env);
+    q.bind(2, name);
+    if (q.executeStep()) {
+      current = json{{"version_id", q.getColumn(0).getString()},
+                     {"rows", q.getColumn(1).getInt64()},
+                     {"bytes", q.getColumn(2).getInt64()},
+                     {"created_at", q.getColumn(3).getString()},
+                     {"run_id", q.getColumn(4).getString()}};
+      json schema = json::parse(q.getColumn(5).getString(), nullptr, false);
+      if (schema.is_array())
+        for (const auto& f : schema) {
+          const std::string cname = f.value("name", "");
+          json c{{"name", cname},
+                 {"type", f.value("type", "")},
+                 {"tags", json::array()},
+                 {"description", ""}};
+          if (auto it = col_specs.find(cname); it != col_specs.end()) {
+            c["tags"] = it->second["tags"];
+            c["description"] = it->second["description"];
+            col_specs.erase(it);
+          }
+          columns.push_back(c);
+        }
+    }
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "dataset " + name);
+  }
+  for (const auto& [cname, c] : col_specs)
+    columns.push_back(json{{"name", cname},
+                           {"type", nullptr},
+                           {"tags", c["tags"]},
+                           {"description", c["description"]}});
+  out["columns"] = columns;
+  out["current"] = current;
+  json fresh{{"state", current.is_null() ? "never_built" : "fresh"},
+             {"reason", ""},
+             {"updated_at", current.is_null() ? json("") : current["created_at"]}};
+  if (LabCatalog* lab = Lab(lab_path()); lab && flow && !flow->usecase.empty())
+    if (auto uc = lab->FindUseCase(flow->usecase); uc.ok() && *uc)
+      for (const auto& [w, d] : (*uc)->datasets)
+        if (d.name == name && d.environment == env) fresh = Freshness(d.state, d.updated_at);
+  out["freshness"] = fresh;
+  return out;
+}
+
+Result<json> CatalogViews::DatasetVersions(const std::string& name, const std::string& env_in,
+                                           const Page& page) {
+  ALAMBIC_RETURN_IF_ERROR(CheckPage(page));
+  if (!DatasetKnown(*workspace(), name))
+    return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  ALAMBIC_ASSIGN_OR_RETURN(auto after, ReadCursor(page.cursor, "versions:" + name, 2));
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    SQLite::Statement q(db,
+                        "SELECT v.id, v.row_count, v.size_bytes, v.created_at, v.run_id, "
+                        "c.version_id IS NOT NULL FROM dataset_versions v LEFT JOIN "
+                        "current_versions c ON c.environment = v.environment AND c.dataset = "
+                        "v.dataset AND c.version_id = v.id WHERE v.environment = ?1 AND v.dataset "
+                        "= ?2 AND (v.created_at, v.id) < (?3, ?4) ORDER BY v.created_at DESC, "
+                        "v.id DESC LIMIT ?5");
+    q.bind(1, env);
+    q.bind(2, name);
+    q.bind(3, after ? (*after)[0].get<std::string>() : std::string("\x7f"));
+    q.bind(4, after ? (*after)[1].get<std::string>() : std::string("\x7f"));
+    q.bind(5, page.limit + 1);
+    json items = json::array(), next = nullptr;
+    while (q.executeStep()) {
+      if (static_cast<int>(items.size()) == page.limit) {
+        next = MakeCursor("versions:" + name,
+                          {items.back()["created_at"], items.back()["version_id"]});
+        break;
+      }
+      items.push_back(json{{"version_id", q.getColumn(0).getString()},
+                           {"rows", q.getColumn(1).getInt64()},
+                           {"bytes", q.getColumn(2).getInt64()},
+                           {"created_at", q.getColumn(3).getString()},
+                           {"run_id", q.getColumn(4).getString()},
+                           {"current", q.getColumn(5).getInt() != 0}});
+    }
+    return json{{"items", items}, {"next_cursor", next}};
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "the versions of " + name);
+  }
+}
+
+namespace {
+
+// The version `version` (a prefix; "" : current) of `name` in `env`, read from the store.
+Result<std::pair<std::string, Table>> ReadVersion(const Workspace& ws, const fs::path& catalog,
+                                                  const std::string& name, const std::string& env,
+                                                  const std::string& version) {
+  std::string id;
+  try {
+    SQLite::Database& db = Reader(catalog);
+    if (version.empty()) {
+      SQLite::Statement q(db,
+                          "SELECT version_id FROM current_versions WHERE environment = ? AND "
+                          "dataset = ?");
+      q.bind(1, env);
+      q.bind(2, name);
+      if (q.executeStep()) id = q.getColumn(0).getString();
+    } else {
+      SQLite::Statement q(db,
+                          "SELECT id FROM dataset_versions WHERE environment = ?1 AND dataset = "
+                          "?2 AND id >= ?3 AND id < ?3 || x'7f' LIMIT 2");
+      q.bind(1, env);
+      q.bind(2, name);
+      q.bind(3, version);
+      int n = 0;
+      while (q.executeStep()) {
+        id = q.getColumn(0).getString();
+        ++n;
+      }
+      if (n > 1) return Status::NotFound(fmt::format("version '{}' is ambiguous", version));
+    }
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "dataset " + name);
+  }
+  if (id.empty())
+    return Status::NotFound(version.empty()
+                                ? fmt::format("dataset '{}' was never built", name)
+                                : fmt::format("no version '{}' of '{}'", version, name));
+  auto spec = ws.config.environments.find(env);
+  DatasetStore store(spec != ws.config.environments.end() ? spec->second.store
+                                                          : ws.root / ".alambic" / "store" / env);
+  auto table = store.Read(name, id);
+  if (!table.ok())
+    return Status::NotFound(fmt::format("version {} of '{}' is not in the store", id, name));
+  return std::make_pair(id, std::move(*table));
+}
+
+}  // namespace
+
+Result<json> CatalogViews::Preview(const std::string& name, const std::string& env_in,
+                                   const std::string& version, int limit) {
+  if (limit < 1 || limit > kMaxPageLimit)
+    return Status::Invalid(fmt::format("limit must be between 1 and {}", kMaxPageLimit));
+  auto ws = workspace();
+  if (!DatasetKnown(*ws, name)) return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  ALAMBIC_ASSIGN_OR_RETURN(auto vt, ReadVersion(*ws, catalog_path(), name, env, version));
+  const Table& t = vt.second;
+  json columns = json::array(), rows = json::array();
+  for (const auto& f : t.schema().fields)
+    columns.push_back(json{{"name", f.name}, {"type", TypeName(f.type)}});
+  const int64_t n = std::min<int64_t>(limit, t.num_rows());
+  for (int64_t i = 0; i < n; ++i) {
+    json row = json::array();
+    for (int c = 0; c < t.num_columns(); ++c) row.push_back(Cell(*t.column(c), i));
+    rows.push_back(row);
+  }
+  return json{
+      {"version_id", vt.first}, {"columns", columns}, {"rows", rows}, {"total_rows", t.num_rows()}};
+}
+
+Result<json> CatalogViews::Stats(const std::string& name, const std::string& env_in,
+                                 const std::string& version, int bins) {
+  if (bins < 2 || bins > 50) return Status::Invalid("bins must be between 2 and 50");
+  auto ws = workspace();
+  if (!DatasetKnown(*ws, name)) return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  ALAMBIC_ASSIGN_OR_RETURN(auto vt, ReadVersion(*ws, catalog_path(), name, env, version));
+  const Table& t = vt.second;
+  json columns = json::array();
+  for (int c = 0; c < t.num_columns(); ++c) {
+    const Column& col = *t.column(c);
+    const Field& f = t.schema().fields[static_cast<size_t>(c)];
+    json s{{"name", f.name}, {"type", TypeName(f.type)}, {"nulls", 0},           {"distinct", 0},
+           {"min", nullptr}, {"max", nullptr},           {"histogram", nullptr}, {"top", nullptr}};
+    int64_t nulls = 0;
+    const bool numeric = col.type == TypeId::kInt64 || col.type == TypeId::kFloat64;
+    if (numeric) {
+      std::vector<double> v;
+      std::set<double> distinct;
+      for (int64_t i = 0; i < t.num_rows(); ++i) {
+        if (col.IsNull(i)) {
+          ++nulls;
+          continue;
+        }
+        const double d =
+            col.type == TypeId::kInt64 ? static_cast<double>(col.Int64(i)) : col.Double(i);
+        if (std::isnan(d)) continue;
+        v.push_back(d);
+        distinct.insert(d);
+      }
+      s["distinct"] = distinct.size();
+      if (!v.empty()) {
+        const double lo = *distinct.begin(), hi = *distinct.rbegin();
+        s["min"] = lo;
+        s["max"] = hi;
+        if (col.type == TypeId::kInt64) {
+          s["min"] = static_cast<int64_t>(lo);
+          s["max"] = static_cast<int64_t>(hi);
+        }
+        if (std::isfinite(lo) && std::isfinite(hi)) {
+          std::vector<double> edges;
+          std::vector<int64_t> counts(static_cast<size_t>(bins), 0);
+          const double width = (hi - lo) / bins;
+          for (int b = 0; b <= bins; ++b) edges.push_back(lo + width * b);
+          for (double d : v) {
+            int b = width > 0 ? static_cast<int>((d - lo) / width) : 0;
+            b = std::clamp(b, 0, bins - 1);
+            ++counts[static_cast<size_t>(b)];
+          }
+          s["histogram"] = json{{"edges", edges}, {"counts", counts}};
+        }
+      }
+    } else {
+      std::map<std::string, int64_t> freq;
+      for (int64_t i = 0; i < t.num_rows(); ++i) {
+        if (col.IsNull(i)) {
+          ++nulls;
+          continue;
+        }
+        ++freq[FormatCell(col, i)];
+      }
+      s["distinct"] = freq.size();
+      if (!freq.empty()) {
+        s["min"] = freq.begin()->first;
+        s["max"] = freq.rbegin()->first;
+      }
+      std::vector<std::pair<std::string, int64_t>> top(freq.begin(), freq.end());
+      std::stable_sort(top.begin(), top.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (top.size() > static_cast<size_t>(kTopValues)) top.resize(kTopValues);
+      json tj = json::array();
+      for (const auto& [value, count] : top) tj.push_back(json{{"value", value}, {"count", count}});
+      s["top"] = tj;
+    }
+    s["nulls"] = nulls;
+    columns.push_back(s);
+  }
+  return json{{"version_id", vt.first}, {"rows", t.num_rows()}, {"columns", columns}};
+}
+
+Result<json> CatalogViews::Checks(const std::string& name, const std::string& env_in,
+                                  const Page& page) {
+  ALAMBIC_RETURN_IF_ERROR(CheckPage(page));
+  auto ws = workspace();
+  if (!DatasetKnown(*ws, name)) return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  // The check recipes reading it, by flow.
+  std::vector<std::pair<std::string, std::string>> checks;
+  for (const auto& f : ws->flows)
+    for (const auto& r : f.recipes)
+      if (r.kind == "check" && std::find(r.inputs.begin(), r.inputs.end(), name) != r.inputs.end())
+        checks.emplace_back(f.name, r.name);
+  json items = json::array(), next = nullptr;
+  if (checks.empty()) return json{{"items", items}, {"next_cursor", next}};
+  ALAMBIC_ASSIGN_OR_RETURN(auto after, ReadCursor(page.cursor, "checks:" + name, 3));
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    std::string cond;
+    for (size_t i = 0; i < checks.size(); ++i)
+      cond += fmt::format("{}(f.flow = ?{} AND rr.recipe = ?{})", i ? " OR " : "", 5 + 2 * i,
+                          6 + 2 * i);
+    SQLite::Statement q(db, fmt::format("SELECT f.started_at, f.run_id, rr.recipe, rr.finished_at, "
+                                        "rr.status, rr.metrics FROM run_flows f JOIN runs r ON "
+                                        "r.id = f.run_id JOIN recipe_runs rr ON rr.run_id = "
+                                        "f.run_id AND rr.flow = f.flow WHERE ({}) AND "
+                                        "r.environment = ?1 AND (f.started_at, f.run_id, "
+                                        "rr.recipe) < (?2, ?3, ?4) ORDER BY f.started_at DESC, "
+                                        "f.run_id DESC, rr.recipe DESC LIMIT {}",
+                                        cond, page.limit + 1));
+    q.bind(1, env);
+    q.bind(2, after ? (*after)[0].get<std::string>() : std::string("\x7f"));
+    q.bind(3, after ? (*after)[1].get<std::string>() : std::string("\x7f"));
+    q.bind(4, after ? (*after)[2].get<std::string>() : std::string("\x7f"));
+    int b = 5;
+    for (const auto& [f, r] : checks) {
+      q.bind(b++, f);
+      q.bind(b++, r);
+    }
+    std::string last_start;
+    while (q.executeStep()) {
+      if (static_cast<int>(items.size()) == page.limit) {
+        next = MakeCursor("checks:" + name,
+                          {last_start, items.back()["run_id"], items.back()["recipe"]});
+        break;
+      }
+      last_start = q.getColumn(0).getString();
+      items.push_back(json{{"run_id", q.getColumn(1).getString()},
+                           {"recipe", q.getColumn(2).getString()},
+                           {"finished_at", q.getColumn(3).getString()},
+                           {"status", q.getColumn(4).getString()},
+                           {"metrics", json::parse(q.getColumn(5).getString(), nullptr, false)}});
+    }
+    return json{{"items", items}, {"next_cursor", next}};
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "the checks of " + name);
+  }
+}
+
+Result<json> CatalogViews::Lineage(const std::string& name, const std::string& env_in, int depth,
+                                   const std::string& direction) {
+  if (depth < 1 || depth > kMaxLineageDepth)
+    return Status::Invalid(fmt::format("depth must be between 1 and {}", kMaxLineageDepth));
+  if (direction != "up" && direction != "down" && direction != "both")
+    return Status::Invalid("direction must be up, down or both");
+  auto ws = workspace();
+  if (!DatasetKnown(*ws, name)) return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  (void)env;
+  struct Producer {
+    std::string flow, recipe;
+    std::vector<std::string> inputs;
+  };
+  std::map<std::string, Producer> producers;
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>>
+      readers;  // ds->(out, recipe)
+  for (const auto& f : ws->flows)
+    for (const auto& r : f.recipes)
+      for (const auto& o : r.outputs) {
+        producers[o] = {f.name, r.name, r.inputs};
+        for (const auto& i : r.inputs) readers[i].emplace_back(o, r.name);
+      }
+  json nodes = json::array(), edges = json::array();
+  std::set<std::string> seen{name};
+  std::set<std::string> edge_seen;
+  bool truncated = false;
+  auto node = [&](const std::string& d, int dist) {
+    auto p = producers.find(d);
+    nodes.push_back(json{{"name", d},
+                         {"flow", p != producers.end() ? json(p->second.flow) : json(nullptr)},
+                         {"recipe", p != producers.end() ? json(p->second.recipe) : json(nullptr)},
+                         {"depth", dist}});
+  };
+  node(name, 0);
+  auto edge = [&](const std::string& from, const std::string& to, const std::string& recipe) {
+    if (edge_seen.insert(from + "\n" + to + "\n" + recipe).second)
+      edges.push_back(json{{"from", from}, {"to", to}, {"recipe", recipe}});
+  };
+  if (direction != "down") {
+    std::deque<std::pair<std::string, int>> todo{{name, 0}};
+    while (!todo.empty()) {
+      auto [d, dist] = todo.front();
+      todo.pop_front();
+      auto p = producers.find(d);
+      if (p == producers.end()) continue;
+      for (const auto& in : p->second.inputs) {
+        if (dist == depth) {
+          truncated = true;
+          break;
+        }
+        edge(in, d, p->second.recipe);
+        if (seen.insert(in).second) {
+          node(in, -(dist + 1));
+          todo.emplace_back(in, dist + 1);
+        }
+      }
+    }
+  }
+  if (direction != "up") {
+    std::deque<std::pair<std::string, int>> todo{{name, 0}};
+    while (!todo.empty()) {
+      auto [d, dist] = todo.front();
+      todo.pop_front();
+      for (const auto& [out, recipe] : readers[d]) {
+        if (dist == depth) {
+          truncated = true;
+          break;
+        }
+        edge(d, out, recipe);
+        if (seen.insert(out).second) {
+          node(out, dist + 1);
+          todo.emplace_back(out, dist + 1);
+        }
+      }
+    }
+  }
+  return json{{"dataset", name}, {"nodes", nodes}, {"edges", edges}, {"truncated", truncated}};
+}
+
+Result<json> CatalogViews::ColumnLineage(const std::string& name, const std::string& column,
+                                         const std::string& env_in) {
+  if (!DatasetKnown(*workspace(), name))
+    return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  json sources = json::array(), consumers = json::array();
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    SQLite::Statement s(db,
+                        "SELECT l.input_dataset, l.input_column, l.transform FROM "
+                        "current_versions c JOIN column_lineage l ON l.environment = "
+                        "c.environment AND l.dataset = c.dataset AND l.version_id = c.version_id "
+                        "WHERE c.environment = ? AND c.dataset = ? AND l.column_name = ? ORDER BY "
+                        "1, 2");
+    s.bind(1, env);
+    s.bind(2, name);
+    s.bind(3, column);
+    while (s.executeStep())
+      sources.push_back(json{{"dataset", s.getColumn(0).getString()},
+                             {"column", s.getColumn(1).getString()},
+                             {"transform", s.getColumn(2).getString()},
+                             {"depth", 1}});
+    SQLite::Statement d(db,
+                        "SELECT l.dataset, l.column_name, l.transform FROM column_lineage l JOIN "
+                        "current_versions c ON c.environment = l.environment AND c.dataset = "
+                        "l.dataset AND c.version_id = l.version_id WHERE l.environment = ? AND "
+                        "l.input_dataset = ? AND (l.input_column = ? OR l.input_column = '') "
+                        "ORDER BY 1, 2");
+    d.bind(1, env);
+    d.bind(2, name);
+    d.bind(3, column);
+    while (d.executeStep())
+      consumers.push_back(json{{"dataset", d.getColumn(0).getString()},
+                               {"column", d.getColumn(1).getString()},
+                               {"transform", d.getColumn(2).getString()},
+                               {"depth", 1}});
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "the column lineage of " + name);
+  }
+  return json{
+      {"dataset", name}, {"column", column}, {"sources", sources}, {"consumers", consumers}};
+}
+
+Result<json> CatalogViews::WhyStale(const std::string& name, const std::string& env_in) {
+  auto ws = workspace();
+  if (!DatasetKnown(*ws, name)) return Status::NotFound(fmt::format("no dataset '{}'", name));
+  ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
+  const Flow* flow = nullptr;
+  const RecipeSpec* producer = nullptr;
+  FindDatasetSpec(*ws, name, &flow, &producer);
+  json out{{"dataset", name},
+           {"state", "fresh"},
+           {"reasons", json::array()},
+           {"changed_inputs", json::array()},
+           {"failed_upstream", json::array()},
+           {"next_run", nullptr}};
+  if (!flow || !producer) return out;
+  ALAMBIC_ASSIGN_OR_RETURN(auto session, OpenWorkspaceSession(root_, env, /*read_only=*/true));
+  PlanOptions po;
+  po.flows = {flow->name};
+  ALAMBIC_ASSIGN_OR_RETURN(Plan plan, session->MakePlan(po));
+  // The recipes upstream of the producer (and itself), by graph index.
+  const auto& graph = session->graph();
+  const int me = graph.Find(flow->name, producer->name);
+  std::vector<char> up(static_cast<size_t>(graph.size()), 0);
+  if (me >= 0) {
+    graph.MarkAncestors(me, &up);
+    up[static_cast<size_t>(me)] = 1;
+  }
+  json reasons = json::array();
+  for (const auto& rp : plan.recipes) {
+    if (rp.node < 0 || !up[static_cast<size_t>(rp.node)] || rp.decision != Decision::kRun) continue;
+    const auto& rn = graph.node(rp.node);
+    reasons.push_back(
+        json{{"recipe", rn.recipe->name}, {"flow", rn.flow->name}, {"reason", rp.explanation}});
+  }
+  out["reasons"] = reasons;
+  if (!reasons.empty()) out["state"] = "stale";
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    // Inputs whose current version is not the one the last build used.
+    SQLite::Statement st(db,
+                         "SELECT inputs FROM recipe_state WHERE environment = ? AND flow = ? AND "
+                         "recipe = ?");
+    st.bind(1, env);
+    st.bind(2, flow->name);
+    st.bind(3, producer->name);
+    if (st.executeStep()) {
+      auto used = RecipeStateView::DecodeMap(st.getColumn(0).getString());
+      st.reset();
+      json changed = json::array();
+      for (const auto& [ds, vid] : used) {
+        SQLite::Statement c(db,
+                            "SELECT version_id FROM current_versions WHERE environment = ? AND "
+                            "dataset = ?");
+        c.bind(1, env);
+        c.bind(2, ds);
+        const std::string cur = c.executeStep() ? c.getColumn(0).getString() : "";
+        if (cur != vid)
+          changed.push_back(json{{"dataset", ds}, {"current_version", cur}, {"used_version", vid}});
+      }
+      out["changed_inputs"] = changed;
+    }
+    // Upstream recipes whose last recipe run failed.
+    json failed = json::array();
+    for (int i = 0; i < graph.size(); ++i) {
+      if (!up[static_cast<size_t>(i)]) continue;
+      const auto& rn = graph.node(i);
+      SQLite::Statement q(db,
+                          "SELECT rr.run_id, rr.status, rr.finished_at, rr.error FROM run_flows f "
+                          "JOIN runs r ON r.id = f.run_id JOIN recipe_runs rr ON rr.run_id = "
+                          "f.run_id AND rr.flow = f.flow WHERE f.flow = ? AND rr.recipe = ? AND "
+                          "r.environment = ? ORDER BY f.started_at DESC, f.run_id DESC LIMIT 1");
+      q.bind(1, rn.flow->name);
+      q.bind(2, rn.recipe->name);
+      q.bind(3, env);
+      if (q.executeStep()) {
+        const std::string status = q.getColumn(1).getString();
+        if (status == "failed" || status == "timed_out" || status == "cancelled")
+          failed.push_back(json{{"flow", rn.flow->name},
+                                {"recipe", rn.recipe->name},
+                                {"run_id", q.getColumn(0).getString()},
+                                {"status", status},
+                                {"finished_at", q.getColumn(2).getString()},
+                                {"error", q.getColumn(3).getString()}});
+      }
+    }
+    out["failed_upstream"] = failed;
+    if (!failed.empty() && out["state"] == "fresh") out["state"] = "stale";
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "why " + name + " is stale");
+  }
+  out["next_run"] = NextRun(&session->catalog(), *flow, env);
+  return out;
+}
+
+// ---------------------------------------------------------------- production
+
+Result<json> CatalogViews::Production(const std::string& env_in) {
+  std::string env = production_env();
+  if (!env_in.empty()) {
+    ALAMBIC_ASSIGN_OR_RETURN(env, Env(env_in));
+  }
+  auto ws = workspace();
+  ALAMBIC_ASSIGN_OR_RETURN(auto cat, Catalog::OpenReader(catalog_path()));
+  json flows = json::array(), failed = json::array(), late = json::array();
+  const auto now = NowInstant();
+  const std::string now_iso = sched::FormatUtc(now);
+  try {
+    SQLite::Database& db = Reader(catalog_path());
+    for (const auto& f : ws->flows) {
+      json release = nullptr, schedule = nullptr;
+      if (auto rel = cat->ActiveRelease(f.name, env); rel.ok() && *rel) {
+        const ReleaseRecord& r = **rel;
+        release =
+            json{{"number", r.number},      {"tag", r.tag},          {"git_commit", r.git_commit},
+                 {"since", r.activated_at}, {"promoted_by", r.user}, {"gates", r.gates}};
+      }
+      bool is_late = false;
+      if (auto s = CompiledSchedule(f)) {
+        bool paused = false;
+        if (auto st = cat->GetScheduleState(f.name, env); st.ok() && *st) paused = (*st)->paused;
+        auto next = s->Next(now, 1);
+        json last_slot = nullptr;
+        if (auto slots = cat->ListSlots(f.name, env); slots.ok() && !slots->empty()) {
+          const SlotClaim& l = slots->back();
+          last_slot = json{{"nominal", l.nominal}, {"status", l.status}, {"run_id", l.run_id}};
+          for (const auto& sl : *slots) {
+            const bool open = sl.status == "claimed" || sl.status == "queued" ||
+                              sl.status == "retry_wait" || sl.status.empty();
+            if (open && sl.fire_at < now_iso) {
+              is_late = true;
+              late.push_back(
+                  json{{"flow", f.name}, {"nominal", sl.nominal}, {"status", sl.status}});
+            }
+          }
+        }
+        schedule = json{
+            {"cron", f.schedule->cron},
+            {"timezone", f.schedule->timezone},
+            {"paused", paused},
+            {"next_run", next.empty() ? json(nullptr) : json(sched::FormatUtc(next.front().at))},
+            {"last_slot", last_slot}};
+      }
+      json last = LastRun(db, f.name, env);
+      if (!last.is_null() && (last["status"] == "failed" || last["status"] == "cancelled"))
+        failed.push_back(json{{"flow", f.name},
+                              {"run_id", last["id"]},
+                              {"finished_at", last["finished_at"]},
+                              {"error", last["error"]}});
+      if (release.is_null() && schedule.is_null() && last.is_null()) continue;
+      flows.push_back(json{{"flow", f.name},
+                           {"usecase", f.usecase},
+                           {"release", release},
+                           {"schedule", schedule},
+                           {"last_run", last},
+                           {"late", is_late}});
+    }
+  } catch (const std::exception& ex) {
+    return ReadError(ex, "production");
+  }
+  return json{{"environment", env}, {"flows", flows}, {"failed", failed}, {"late", late}};
+}
+
+Result<ScheduleChange> CatalogViews::SetSchedulePaused(const std::string& flow,
+                                                       const std::string& env_in, bool paused,
+                                                       const Actor& who) {
+  auto ws = workspace();
+  const Flow* f = ws->FindFlow(flow);
+  if (!f) return Status::NotFound(fmt::format("no flow '{}'", flow));
+  if (!f->schedule) return Status::NotFound(fmt::format("flow '{}' has no schedule", flow));
+  std::string env = production_env();
+  if (!env_in.empty()) {
+    ALAMBIC_ASSIGN_OR_RETURN(env, Env(env_in));
+  }
+  auto s = CompiledSchedule(*f);
+  if (!s) return Status::Invalid(fmt::format("the schedule of '{}' does not compile", flow));
+  ALAMBIC_ASSIGN_OR_RETURN(auto cat, Catalog::Open(catalog_path()));
+  ALAMBIC_ASSIGN_OR_RETURN(
+      bool changed, PauseSchedule(*cat, flow, env, f->schedule->cron, paused, who, NowInstant()));
+  if (!changed)
+    return Status::Invalid(fmt::format("the schedule of '{}' in {} is already {}", flow, env,
+                                       paused ? "paused" : "running"));
+  return ScheduleChange{flow, env, paused};
+}
+
+}  // namespace alambic

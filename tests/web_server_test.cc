@@ -1,0 +1,890 @@
+// The web server (ui/web) over real HTTP on loopback, on a copy of the permis
+// example run into a temporary workspace (real SQLite catalog), plus a flow
+// with hostile text and a flow that fails.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "services/catalog_views.h"
+#include "services/users.h"
+#include "tests/test_util.h"
+#include "ui/web/server.h"
+
+namespace alambic {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using testing::Cli;
+using testing::ReadFile;
+using testing::WriteFile;
+
+// The hostile strings: markup, a quote, U+2028, a terminal escape.
+const std::string kHostileTitle = "<script>alert(\"t\")</script> \" \xE2\x80\xA8 \x1B[31mred";
+const std::string kHostileCell = "<img src=x onerror=alert(1)>\"\xE2\x80\xA8\x1B]0;title\x07";
+
+constexpr const char* kPassword = "correct horse battery staple";
+
+// A TCP server held by a thread, stopped on destruction.
+struct Running {
+  std::unique_ptr<WebServer> server;
+  std::thread thread;
+  ~Running() {
+    if (server) server->Stop();
+    if (thread.joinable()) thread.join();
+    if (server) server->WaitForRuns();
+  }
+};
+
+std::unique_ptr<Running> Start(const fs::path& root, ServerOptions o, UiConfig ui,
+                               const std::string& secret) {
+  o.port = 0;
+  auto s = WebServer::Create(root, std::move(o), std::move(ui), secret);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  if (!s.ok()) return nullptr;
+  EXPECT_TRUE((*s)->Bind().ok());
+  auto r = std::make_unique<Running>();
+  r->server = std::move(*s);
+  WebServer* srv = r->server.get();
+  r->thread = std::thread([srv] { srv->Run(); });
+  // Wait until it accepts.
+  for (int i = 0; i < 200; ++i) {
+    httplib::Client c("127.0.0.1", srv->port());
+    if (auto res = c.Get("/api/config"); res) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return r;
+}
+
+struct Session {
+  std::string cookie, csrf;
+};
+
+class WebServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    base_ = fs::temp_directory_path() / ("alambic_web_" + std::to_string(::getpid()));
+    fs::remove_all(base_);
+    fs::create_directories(base_);
+    root_ = base_ / "permis";
+    fs::copy(fs::path(ALAMBIC_SOURCE_DIR) / "examples/permis", root_, fs::copy_options::recursive);
+    fs::create_directories(root_ / ".alambic");
+    WriteFile(root_ / ".alambic/pseudo_key", std::string(64, 'a'));
+    ::chmod((root_ / ".alambic/pseudo_key").c_str(), 0600);
+    // A use case with a hostile title and a dataset with a hostile cell.
+    json title = kHostileTitle;
+    WriteFile(root_ / "usecases/hostile.yaml",
+              "usecase: hostile-uc\ntitle: " + title.dump(-1, ' ', true) +
+                  "\nowner: mallory\ndirection: DSR\nstatus: idea\ndescription: x\n");
+    WriteFile(root_ / "data/hostile.csv",
+              "id,text\n1,\"" +
+                  std::string(kHostileCell).replace(kHostileCell.find('"'), 1, "\"\"") +
+                  "\"\n2,plain\n");
+    WriteFile(root_ / "flows/hostile.yaml",
+              "flow: hostile\nusecase: hostile-uc\nrecipes:\n"
+              "  - name: collect_hostile\n    kind: collect\n    outputs: [hostile_rows]\n"
+              "    params: {path: data/hostile.csv, format: csv}\n"
+              "  - name: broken\n    kind: sql\n    inputs: [hostile_rows]\n"
+              "    outputs: [never_built]\n"
+              "    params: {query: \"select no_such_column from hostile_rows\"}\n");
+    // A flow whose runs the pagination test seeds.
+    WriteFile(root_ / "flows/bulk.yaml",
+              "flow: bulk\nusecase: hostile-uc\nrecipes:\n"
+              "  - name: collect_bulk\n    kind: collect\n    outputs: [bulk_rows]\n"
+              "    params: {path: data/centres.csv, format: csv, delimiter: \";\"}\n");
+    auto run = Cli(root_, {"run", "permis"});
+    ASSERT_EQ(run.code, 0) << run.out << run.err;
+    auto run2 = Cli(root_, {"run", "hostile"});
+    ASSERT_NE(run2.code, 0) << "the broken recipe must fail";
+    auto secret_path = InitInstallSecret(root_);
+    ASSERT_TRUE(secret_path.ok()) << secret_path.status().message();
+    auto secret = LoadInstallSecret(root_);
+    ASSERT_TRUE(secret.ok()) << secret.status().message();
+    secret_ = *secret;
+    auto users = UserStore::Open(root_ / ".alambic/catalog.db", secret_);
+    ASSERT_TRUE(users.ok()) << users.status().message();
+    for (auto [name, role] : std::vector<std::pair<std::string, Role>>{{"vera", Role::kViewer},
+                                                                       {"eric", Role::kEngineer},
+                                                                       {"ada", Role::kAdmin},
+                                                                       {"rita", Role::kViewer},
+                                                                       {"paul", Role::kViewer}})
+      ASSERT_TRUE((*users)->AddUser(name, role, kPassword).ok());
+    auto vt = (*users)->AddToken("vera", "walk", Role::kViewer, {});
+    ASSERT_TRUE(vt.ok());
+    viewer_token_ = vt->secret;
+    auto st = (*users)->AddToken("eric", "scoped", Role::kEngineer, {"hostile-uc"});
+    ASSERT_TRUE(st.ok());
+    scoped_token_ = st->secret;
+    // The UI bundle, and a file beside it that must never be served.
+    dist_ = base_ / "dist";
+    fs::create_directories(dist_ / "assets");
+    WriteFile(dist_ / "index.html", "<!doctype html><title>Alambic</title>");
+    WriteFile(dist_ / "assets/app.js", "console.log(1)");
+    WriteFile(base_ / "outside.txt", "SECRET-OUTSIDE");
+    fs::create_symlink(base_ / "outside.txt", dist_ / "assets/leak.txt");
+    ServerOptions o;
+    o.static_dir = dist_;
+    o.threads = 4;
+    o.queue = 16;
+    o.read_timeout = std::chrono::milliseconds(800);
+    o.login_failures_per_user = 3;
+    o.login_failures_per_address = 1000;
+    UiConfig ui;
+    TrustedHeaderConfig th;
+    th.proxies = {"127.0.0.1"};
+    th.group_roles = {{"datalab-eng", Role::kEngineer}};
+    ui.trusted_header = th;
+    server_ = Start(root_, o, ui, secret_).release();
+    ASSERT_NE(server_, nullptr);
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    std::error_code ec;
+    fs::remove_all(base_, ec);
+  }
+
+  static int port() { return server_->server->port(); }
+
+  static httplib::Client Client() {
+    httplib::Client c("127.0.0.1", port());
+    c.set_read_timeout(10, 0);
+    return c;
+  }
+
+  static Session Login(const std::string& user, const std::string& password = kPassword) {
+    auto c = Client();
+    auto res = c.Post("/api/login", json{{"user", user}, {"password", password}}.dump(),
+                      "application/json");
+    EXPECT_TRUE(res);
+    if (!res) return {};
+    EXPECT_EQ(res->status, 200) << res->body;
+    Session s;
+    const std::string set = res->get_header_value("Set-Cookie");
+    s.cookie = set.substr(0, set.find(';'));
+    auto j = json::parse(res->body, nullptr, false);
+    if (j.is_object() && j.contains("csrf_token")) s.csrf = j["csrf_token"];
+    return s;
+  }
+
+  static httplib::Headers With(const Session& s, bool csrf = false) {
+    httplib::Headers h{{"Cookie", s.cookie}};
+    if (csrf) h.emplace("X-CSRF-Token", s.csrf);
+    return h;
+  }
+
+  static json Body(const httplib::Result& r) {
+    if (!r) return nullptr;
+    return json::parse(r->body, nullptr, false);
+  }
+
+  static json GetJson(const std::string& path, const httplib::Headers& h) {
+    auto c = Client();
+    auto r = c.Get(path.c_str(), h);
+    EXPECT_TRUE(r);
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    return json::parse(r->body, nullptr, false);
+  }
+
+  static inline fs::path base_, root_, dist_;
+  static inline std::string secret_, viewer_token_, scoped_token_;
+  static inline Running* server_ = nullptr;
+};
+
+// ---------------------------------------------------------------- route × role
+
+// The expected least role of every route; a route added to the server without
+// a line here fails the test.
+const std::map<std::string, std::string> kExpectedRoles = {
+    {"GET /api/config", "public"},
+    {"POST /api/login", "public"},
+    {"POST /api/logout", "viewer"},
+    {"GET /api/me", "viewer"},
+    {"GET /api/usecases", "viewer"},
+    {"GET /api/search", "viewer"},
+    {"GET /api/usecases/{id}", "viewer"},
+    {"GET /api/usecases/{id}/audit", "viewer"},
+    {"GET /api/flows/{flow}", "viewer"},
+    {"GET /api/flows/{flow}/recipes/{recipe}", "viewer"},
+    {"GET /api/flows/{flow}/runs", "viewer"},
+    {"POST /api/flows/{flow}/runs", "engineer"},
+    {"GET /api/runs/{id}", "viewer"},
+    {"GET /api/runs/{id}/logs", "viewer"},
+    {"GET /api/datasets/{dataset}", "viewer"},
+    {"GET /api/datasets/{dataset}/versions", "viewer"},
+    {"GET /api/datasets/{dataset}/preview", "viewer"},
+    {"GET /api/datasets/{dataset}/stats", "viewer"},
+    {"GET /api/datasets/{dataset}/checks", "viewer"},
+    {"GET /api/datasets/{dataset}/lineage", "viewer"},
+    {"GET /api/datasets/{dataset}/columns/{column}/lineage", "viewer"},
+    {"GET /api/datasets/{dataset}/why-stale", "viewer"},
+    {"GET /api/production", "viewer"},
+    {"POST /api/schedules/{flow}/pause", "engineer"},
+    {"POST /api/schedules/{flow}/resume", "engineer"},
+    {"GET /api/tokens", "viewer"},
+    {"POST /api/tokens", "viewer"},
+    {"DELETE /api/tokens/{id}", "viewer"},
+};
+
+TEST_F(WebServerTest, EveryRouteIsInTheExpectedRoleTableAndEnforcedForEachRole) {
+  const auto routes = ApiRoutes();
+  std::set<std::string> seen;
+  for (const auto& r : routes) {
+    const std::string key = r.method + " " + r.pattern;
+    seen.insert(key);
+    auto it = kExpectedRoles.find(key);
+    ASSERT_NE(it, kExpectedRoles.end()) << "route " << key << " is not in kExpectedRoles";
+    EXPECT_EQ(it->second, r.min_role ? RoleName(*r.min_role) : "public") << key;
+  }
+  for (const auto& [key, role] : kExpectedRoles)
+    EXPECT_TRUE(seen.count(key)) << key << " is expected but the server has no such route";
+
+  const Session viewer = Login("vera"), engineer = Login("eric"), admin = Login("ada");
+  // A run id to put in the paths.
+  json runs = GetJson("/api/flows/permis/runs?limit=1", With(viewer));
+  ASSERT_FALSE(runs["items"].empty());
+  const std::string run_id = runs["items"][0]["id"];
+  auto path_of = [&](std::string p) {
+    const std::map<std::string, std::string> values = {
+        {"{id}", p.find("/runs/") != std::string::npos     ? run_id
+                 : p.find("/tokens/") != std::string::npos ? "tok_nothing"
+                                                           : "fraude-examens-permis"},
+        {"{flow}", "permis"},
+        {"{recipe}", "clean_exams"},
+        {"{dataset}", "exams"},
+        {"{column}", "candidate_id"}};
+    for (const auto& [k, v] : values)
+      for (size_t pos; (pos = p.find(k)) != std::string::npos;) p.replace(pos, k.size(), v);
+    if (p == "/api/search") p += "?q=exams";
+    if (p.find("/schedules/") != std::string::npos) p += "";
+    return p;
+  };
+  auto send = [&](const std::string& method, const std::string& path,
+                  const httplib::Headers& h) -> httplib::Result {
+    auto c = Client();
+    if (method == "GET") return c.Get(path.c_str(), h);
+    if (method == "DELETE") return c.Delete(path.c_str(), h);
+    return c.Post(path.c_str(), h, "{}", "application/json");
+  };
+  auto rank = [](const std::string& role) {
+    return role == "public" ? 0 : role == "viewer" ? 1 : role == "engineer" ? 2 : 3;
+  };
+  for (const auto& r : routes) {
+    const std::string key = r.method + " " + r.pattern;
+    const std::string need = kExpectedRoles.at(key);
+    const std::string path = path_of(r.pattern);
+    SCOPED_TRACE(key + " as " + path);
+    // Without credentials: 401 unless public.
+    auto anon = send(r.method, path, {});
+    ASSERT_TRUE(anon);
+    if (need == "public")
+      EXPECT_NE(anon->status, 401);
+    else
+      EXPECT_EQ(anon->status, 401) << anon->body;
+    // Each role, by session (state-changing requests without the CSRF token:
+    // an allowed role then meets the CSRF check, a refused one the role check).
+    for (const auto& [who, s] : std::vector<std::pair<std::string, Session>>{
+             {"viewer", viewer}, {"engineer", engineer}, {"admin", admin}}) {
+      auto res = send(r.method, path, With(s));
+      ASSERT_TRUE(res);
+      const json b = Body(res);
+      const std::string code = b.is_object() && b.contains("error") && b["error"].is_object()
+                                   ? b["error"]["code"].get<std::string>()
+                                   : "";
+      if (rank(who) >= rank(need)) {
+        EXPECT_NE(res->status, 401) << who << ": " << res->body;
+        EXPECT_NE(code, "forbidden") << who << ": " << res->body;
+        if (r.method != "GET" && need != "public") {
+          EXPECT_EQ(code, "csrf") << who;
+        }
+      } else {
+        EXPECT_EQ(res->status, 403) << who << ": " << res->body;
+        EXPECT_EQ(code, "forbidden") << who;
+      }
+    }
+    // A viewer's API token (no CSRF needed): as a viewer (what it may call
+    // here changes nothing that matters: it makes a token, ends no session).
+    auto tok = send(r.method, path, {{"Authorization", "Bearer " + viewer_token_}});
+    ASSERT_TRUE(tok);
+    if (rank("viewer") >= rank(need))
+      EXPECT_TRUE(tok->status != 401 && tok->status != 403) << tok->body;
+    else
+      EXPECT_EQ(tok->status, 403) << tok->body;
+  }
+  // A wrong token is no token.
+  auto bad = Client().Get("/api/me", {{"Authorization", "Bearer alb_0000"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 401);
+  // Unknown API paths are 404 JSON, not the SPA.
+  auto unknown = Client().Get("/api/nothing-here", With(viewer));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(Body(unknown)["error"]["code"], "not_found");
+}
+
+// ---------------------------------------------------------------- sessions, CSRF
+
+TEST_F(WebServerTest, CsrfMissingOrWrongIsRefusedAndNothingChanges) {
+  const Session eng = Login("eric");
+  auto paused = [&] {
+    return GetJson("/api/flows/permis?env=warehouse", With(eng))["schedule"]["paused"].get<bool>();
+  };
+  ASSERT_FALSE(paused());
+  auto c = Client();
+  auto none = c.Post("/api/schedules/permis/pause", With(eng), "{}", "application/json");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 403);
+  EXPECT_EQ(Body(none)["error"]["code"], "csrf");
+  httplib::Headers wrong = With(eng);
+  wrong.emplace("X-CSRF-Token", std::string(eng.csrf.size(), '0'));
+  auto bad = c.Post("/api/schedules/permis/pause", wrong, "{}", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 403);
+  EXPECT_FALSE(paused()) << "a refused request changed the schedule";
+  // Another session's token is wrong too.
+  const Session other = Login("eric");
+  httplib::Headers cross = With(eng);
+  cross.emplace("X-CSRF-Token", other.csrf);
+  auto x = c.Post("/api/schedules/permis/pause", cross, "{}", "application/json");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->status, 403);
+  EXPECT_FALSE(paused());
+  // The right one pauses (audited), a second pause is a conflict, resume undoes it.
+  auto ok = c.Post("/api/schedules/permis/pause", With(eng, true), "{\"env\":\"warehouse\"}",
+                   "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_TRUE(paused());
+  auto again = c.Post("/api/schedules/permis/pause", With(eng, true), "{\"env\":\"warehouse\"}",
+                      "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409);
+  auto resume = c.Post("/api/schedules/permis/resume", With(eng, true), "{\"env\":\"warehouse\"}",
+                       "application/json");
+  ASSERT_TRUE(resume);
+  EXPECT_EQ(resume->status, 200);
+  EXPECT_FALSE(paused());
+  auto cat = Catalog::Open(root_ / ".alambic/catalog.db");
+  ASSERT_TRUE(cat.ok());
+  AuditFilter f;
+  f.action = "schedule.pause";
+  auto entries = (*cat)->ReadAudit(f);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_FALSE(entries->empty());
+  EXPECT_EQ(entries->back().user, "eric");
+  // No state change on GET: a GET of a POST route is 405.
+  auto get = c.Get("/api/schedules/permis/pause", With(eng));
+  ASSERT_TRUE(get);
+  EXPECT_EQ(get->status, 405);
+}
+
+TEST_F(WebServerTest, LoginGivesANewSessionIdEvenWithAPlantedCookie) {
+  const Session first = Login("paul");
+  auto c = Client();
+  // An attacker plants a cookie; logging in must not adopt it.
+  const std::string planted = "alambic_session=" + std::string(64, 'f');
+  auto res = c.Post("/api/login", {{"Cookie", planted}},
+                    json{{"user", "paul"}, {"password", kPassword}}.dump(), "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200);
+  const std::string set = res->get_header_value("Set-Cookie");
+  EXPECT_EQ(set.find(planted), std::string::npos);
+  EXPECT_NE(set.substr(0, set.find(';')), first.cookie);
+  EXPECT_NE(set.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(set.find("SameSite=Strict"), std::string::npos);
+  auto me = c.Get("/api/me", {{"Cookie", planted}});
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->status, 401);
+  // The stored session ids are keyed hashes, not the cookie's value.
+  SQLite::Database db((root_ / ".alambic/catalog.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT count(*) FROM web_sessions WHERE id_hash = ?");
+  q.bind(1, first.cookie.substr(first.cookie.find('=') + 1));
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getInt(), 0);
+}
+
+TEST_F(WebServerTest, LogoutAndPasswordChangeRevokeSessions) {
+  auto users = UserStore::Open(root_ / ".alambic/catalog.db", secret_);
+  ASSERT_TRUE(users.ok());
+  ASSERT_TRUE((*users)->AddUser("lena", Role::kViewer, kPassword).ok());
+  const Session a = Login("lena"), b = Login("lena");
+  auto c = Client();
+  ASSERT_EQ(c.Get("/api/me", With(a))->status, 200);
+  auto out = c.Post("/api/logout", With(a, true), "{}", "application/json");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 200);
+  EXPECT_NE(out->get_header_value("Set-Cookie").find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(c.Get("/api/me", With(a))->status, 401);
+  EXPECT_EQ(c.Get("/api/me", With(b))->status, 200);
+  ASSERT_TRUE((*users)->SetPassword("lena", "another password").ok());
+  EXPECT_EQ(c.Get("/api/me", With(b))->status, 401);
+  auto old = c.Post("/api/login", json{{"user", "lena"}, {"password", kPassword}}.dump(),
+                    "application/json");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 401);
+  EXPECT_EQ(Login("lena", "another password").csrf.empty(), false);
+}
+
+TEST_F(WebServerTest, FailedLoginsAreRateLimitedWithRetryAfter) {
+  auto c = Client();
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Post("/api/login", json{{"user", "rita"}, {"password", "wrong"}}.dump(),
+                    "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    EXPECT_EQ(Body(r)["error"]["code"], "bad_credentials");
+  }
+  // Even the right password now waits.
+  auto r = c.Post("/api/login", json{{"user", "rita"}, {"password", kPassword}}.dump(),
+                  "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429);
+  EXPECT_EQ(Body(r)["error"]["code"], "rate_limited");
+  const std::string after = r->get_header_value("Retry-After");
+  ASSERT_FALSE(after.empty());
+  EXPECT_GT(std::stoi(after), 0);
+  // An unknown user answers as a wrong password does.
+  auto u =
+      c.Post("/api/login", json{{"user", "nobody"}, {"password", "x"}}.dump(), "application/json");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->status, 401);
+  EXPECT_EQ(Body(u)["error"]["code"], "bad_credentials");
+}
+
+TEST_F(WebServerTest, TokenScopedToAUseCaseReachesOnlyItAndEveryUseIsAudited) {
+  const httplib::Headers h{{"Authorization", "Bearer " + scoped_token_}};
+  auto c = Client();
+  auto mine = c.Get("/api/flows/hostile", h);
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->status, 200) << mine->body;
+  auto other = c.Get("/api/flows/permis", h);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 403);
+  EXPECT_EQ(c.Get("/api/datasets/exams", h)->status, 403);
+  EXPECT_EQ(c.Get("/api/datasets/hostile_rows", h)->status, 200);
+  EXPECT_EQ(c.Get("/api/usecases/fraude-examens-permis", h)->status, 403);
+  EXPECT_EQ(c.Get("/api/search?q=exams", h)->status, 403);
+  json home = Body(c.Get("/api/usecases", h));
+  ASSERT_EQ(home["items"].size(), 1u);
+  EXPECT_EQ(home["items"][0]["id"], "hostile-uc");
+  // No CSRF for a token; an engineer token may pause its own flow only.
+  EXPECT_EQ(c.Post("/api/schedules/permis/pause", h, "{}", "application/json")->status, 403);
+  auto cat = Catalog::Open(root_ / ".alambic/catalog.db");
+  ASSERT_TRUE(cat.ok());
+  AuditFilter f;
+  f.action = "token.use";
+  auto entries = (*cat)->ReadAudit(f);
+  ASSERT_TRUE(entries.ok());
+  int uses = 0;
+  for (const auto& e : *entries)
+    if (e.user == "eric" && e.detail.value("path", "") == "/api/flows/hostile") ++uses;
+  EXPECT_GE(uses, 1);
+  EXPECT_TRUE((*cat)->VerifyAudit().ok());
+}
+
+TEST_F(WebServerTest, TrustedHeaderIsAcceptedOnlyFromAConfiguredProxy) {
+  const httplib::Headers sso{{"X-Remote-User", "sso.user"}, {"X-Remote-Groups", "x,datalab-eng"}};
+  json me = GetJson("/api/me", sso);
+  EXPECT_EQ(me["user"], "sso.user");
+  EXPECT_EQ(me["role"], "engineer");
+  EXPECT_EQ(me["auth"], "sso");
+  // A group with no role is refused; the same headers from elsewhere are ignored.
+  auto none = Client().Get("/api/me", {{"X-Remote-User", "sso.user"}, {"X-Remote-Groups", "x"}});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 403);
+  ServerOptions o;
+  UiConfig ui;
+  TrustedHeaderConfig th;
+  th.proxies = {"10.0.0.9"};
+  th.group_roles = {{"datalab-eng", Role::kEngineer}};
+  ui.trusted_header = th;
+  auto other = Start(root_, o, ui, secret_);
+  ASSERT_NE(other, nullptr);
+  httplib::Client c("127.0.0.1", other->server->port());
+  auto r = c.Get("/api/me", sso);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+}
+
+// ---------------------------------------------------------------- escaping
+
+TEST_F(WebServerTest, HostileTitleAndCellComeBackAsExactJsonStrings) {
+  const Session v = Login("vera");
+  auto c = Client();
+  auto uc = c.Get("/api/usecases/hostile-uc", With(v));
+  ASSERT_TRUE(uc);
+  ASSERT_EQ(uc->status, 200) << uc->body;
+  EXPECT_EQ(uc->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(uc->get_header_value("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(uc->body.find('\x1B'), std::string::npos) << "a raw terminal escape went out";
+  EXPECT_EQ(Body(uc)["title"], kHostileTitle);
+  json home = GetJson("/api/usecases", With(v));
+  bool found = false;
+  for (const auto& i : home["items"])
+    if (i["id"] == "hostile-uc") found = i["title"] == kHostileTitle;
+  EXPECT_TRUE(found);
+  auto pv = c.Get("/api/datasets/hostile_rows/preview", With(v));
+  ASSERT_TRUE(pv);
+  ASSERT_EQ(pv->status, 200) << pv->body;
+  EXPECT_EQ(pv->body.find('\x1B'), std::string::npos);
+  json p = Body(pv);
+  ASSERT_EQ(p["rows"].size(), 2u);
+  EXPECT_EQ(p["rows"][0][1], kHostileCell);
+  // The failed recipe's error and log come back as text too.
+  json runs = GetJson("/api/flows/hostile/runs", With(v));
+  ASSERT_FALSE(runs["items"].empty());
+  EXPECT_EQ(runs["items"][0]["status"], "failed");
+}
+
+// ---------------------------------------------------------------- static files, limits
+
+TEST_F(WebServerTest, StaticFilesAreConfinedTypedAndTheSpaFallsBack) {
+  auto c = Client();
+  auto js = c.Get("/assets/app.js");
+  ASSERT_TRUE(js);
+  EXPECT_EQ(js->status, 200);
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_NE(js->get_header_value("Content-Security-Policy").find("script-src 'self'"),
+            std::string::npos);
+  for (const char* spa : {"/", "/usecases/fraude-examens-permis", "/flows/permis", "/production",
+                          "/datasets/exams", "/runs/abc"}) {
+    auto r = c.Get(spa);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << spa;
+    EXPECT_NE(r->body.find("<title>Alambic</title>"), std::string::npos) << spa;
+  }
+  for (const char* bad :
+       {"/../outside.txt", "/%2e%2e/outside.txt", "/assets/%2e%2e/%2e%2e/outside.txt",
+        "/assets%2f..%2f..%2foutside.txt", "/assets/..%2F..%2Foutside.txt", "/assets/leak.txt",
+        "/%2Ftmp%2Foutside.txt", "/assets/%00.js", "/assets/..\\..\\outside.txt",
+        "/.alambic/web_secret"}) {
+    httplib::Client raw("127.0.0.1", port());
+    auto r = raw.Get(bad);
+    if (!r) continue;  // the client refused to send it: nothing was served
+    EXPECT_NE(r->status, 200) << bad;
+    EXPECT_EQ(r->body.find("SECRET-OUTSIDE"), std::string::npos) << bad;
+  }
+  // Log routes never take a path.
+  const Session v = Login("vera");
+  json runs = GetJson("/api/flows/permis/runs?limit=1", With(v));
+  const std::string id = runs["items"][0]["id"];
+  for (const char* recipe : {"../../etc/passwd", "/etc/passwd", "..%2F..%2Fetc%2Fpasswd"}) {
+    auto r = c.Get(("/api/runs/" + id + "/logs?recipe=" + recipe).c_str(), With(v));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << recipe << r->body;
+  }
+  // Without a bundle, "/" says so; the API still answers.
+  ServerOptions o;
+  o.static_dir = base_ / "no-such-dist";
+  auto bare = Start(root_, o, UiConfig{}, secret_);
+  ASSERT_NE(bare, nullptr);
+  httplib::Client b("127.0.0.1", bare->server->port());
+  auto home = b.Get("/");
+  ASSERT_TRUE(home);
+  EXPECT_EQ(home->status, 200);
+  EXPECT_NE(home->body.find("not built"), std::string::npos);
+  EXPECT_EQ(b.Get("/api/config")->status, 200);
+  EXPECT_EQ(b.Get("/dsfr/dsfr.min.css")->status, 404) << "DSFR assets without the dsfr theme";
+}
+
+TEST_F(WebServerTest, OversizedBodyIs413AndSlowRequestTimesOut) {
+  const Session e = Login("eric");
+  auto c = Client();
+  const std::string big(70 * 1024, 'x');
+  auto r = c.Post("/api/tokens", With(e, true), big, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  // A client that sends half a request and stalls is cut off after the read timeout.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string partial = "GET /api/config HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(::send(fd, partial.data(), partial.size(), 0), static_cast<ssize_t>(partial.size()));
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const auto t0 = std::chrono::steady_clock::now();
+  char buf[512];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  ::close(fd);
+  // Cut off: closed, or answered with an error (cpp-httplib 0.11 says 400)
+  // then closed; never served.
+  if (n > 0) {
+    const std::string answer(buf, static_cast<size_t>(n));
+    EXPECT_EQ(answer.rfind("HTTP/1.1 4", 0), 0u) << answer;
+    EXPECT_EQ(answer.find("\"theme\""), std::string::npos) << answer;
+  }
+  EXPECT_LT(waited, std::chrono::seconds(4)) << "the stalled connection was not cut off";
+}
+
+TEST_F(WebServerTest, KeepAliveUnderConcurrentLoad) {
+  const Session v = Login("vera");
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", port());
+      c.set_keep_alive(true);
+      for (int i = 0; i < 60; ++i) {
+        const char* path = (i + t) % 3 == 0   ? "/api/usecases"
+                           : (i + t) % 3 == 1 ? "/api/flows/permis"
+                                              : "/api/datasets/exams";
+        auto r = c.Get(path, With(v));
+        (r && r->status == 200 ? ok : bad)++;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(ok.load(), 240);
+}
+
+// ---------------------------------------------------------------- pages and views
+
+TEST_F(WebServerTest, RunsPageByKeysetStablyAndTwentyThousandRunsUseTheIndex) {
+  {
+    // 20,000 runs of `bulk`, seeded in one transaction (the trigger of schema
+    // 8 indexes them by flow, as it does for runs the engine records).
+    SQLite::Database db((root_ / ".alambic/catalog.db").string(), SQLite::OPEN_READWRITE);
+    SQLite::Transaction tx(db);
+    SQLite::Statement q(db,
+                        "INSERT INTO runs(id, flows, environment, trigger, status, started_at) "
+                        "VALUES (?, 'bulk', 'datalab', 'manual', 'succeeded', ?)");
+    for (int i = 0; i < 20000; ++i) {
+      char id[40], at[40];
+      std::snprintf(id, sizeof id, "bulk-%05d", i);
+      // Pairs share a start time: the run id breaks the tie.
+      const int sec = i / 2;
+      std::snprintf(at, sizeof at, "2026-01-01T%02d:%02d:%02d.000Z", sec / 3600, sec / 60 % 60,
+                    sec % 60);
+      q.bind(1, std::string(id));
+      q.bind(2, std::string(at));
+      q.exec();
+      q.reset();
+    }
+    tx.commit();
+  }
+  const Session v = Login("vera");
+  std::set<std::string> seen;
+  std::string cursor, prev_key = "\x7f";
+  int pages = 0;
+  bool inserted = false;
+  for (;;) {
+    std::string path = "/api/flows/bulk/runs?limit=200";
+    if (!cursor.empty()) path += "&cursor=" + cursor;
+    json page = GetJson(path, With(v));
+    ASSERT_TRUE(page.is_object());
+    for (const auto& r : page["items"]) {
+      const std::string key = r["started_at"].get<std::string>() + r["id"].get<std::string>();
+      EXPECT_LT(key, prev_key) << "not newest first";
+      prev_key = key;
+      EXPECT_TRUE(seen.insert(r["id"]).second) << "run " << r["id"] << " twice";
+    }
+    ++pages;
+    if (!inserted) {
+      // A run recorded meanwhile shifts no later page.
+      SQLite::Database db((root_ / ".alambic/catalog.db").string(), SQLite::OPEN_READWRITE);
+      db.exec(
+          "INSERT INTO runs(id, flows, environment, trigger, status, started_at) VALUES "
+          "('bulk-new', 'bulk', 'datalab', 'manual', 'running', '2027-01-01T00:00:00.000Z')");
+      inserted = true;
+    }
+    if (page["next_cursor"].is_null()) break;
+    cursor = page["next_cursor"];
+  }
+  EXPECT_EQ(seen.size(), 20000u);
+  EXPECT_EQ(pages, 100);
+  EXPECT_FALSE(seen.count("bulk-new"));
+  // The page's query seeks the run_flows index, never scans the runs.
+  SQLite::Database db((root_ / ".alambic/catalog.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement plan(db, "EXPLAIN QUERY PLAN " + CatalogViews::RunsPageSql());
+  plan.bind(1, "bulk");
+  plan.bind(2, "2026-03-01");
+  plan.bind(3, "bulk-1");
+  plan.bind(4, "");
+  plan.bind(5, "");
+  plan.bind(6, 201);
+  std::string text;
+  while (plan.executeStep()) text += plan.getColumn(3).getString() + "\n";
+  EXPECT_NE(text.find("SEARCH f USING PRIMARY KEY (flow=? AND (started_at,run_id)<(?,?))"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("SCAN"), std::string::npos) << text;
+  EXPECT_EQ(text.find("TEMP B-TREE"), std::string::npos) << text;
+  // A tampered cursor or one of another list is refused.
+  auto c = Client();
+  auto bad = c.Get("/api/flows/bulk/runs?cursor=AAAA", With(v));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(Body(bad)["error"]["code"], "bad_cursor");
+  json first = GetJson("/api/flows/bulk/runs?limit=1", With(v));
+  auto foreign =
+      c.Get(("/api/flows/permis/runs?cursor=" + first["next_cursor"].get<std::string>()).c_str(),
+            With(v));
+  ASSERT_TRUE(foreign);
+  EXPECT_EQ(foreign->status, 400);
+  EXPECT_EQ(c.Get("/api/flows/bulk/runs?limit=201", With(v))->status, 400);
+}
+
+TEST_F(WebServerTest, ViewsAnswerWhatTheUiShows) {
+  const Session v = Login("vera");
+  json home = GetJson("/api/usecases", With(v));
+  EXPECT_EQ(home["counts"]["poc"], 1);
+  EXPECT_EQ(home["counts"]["idea"], 1);
+  json filtered = GetJson("/api/usecases?status=poc", With(v));
+  ASSERT_EQ(filtered["items"].size(), 1u);
+  const json& card = filtered["items"][0];
+  EXPECT_EQ(card["id"], "fraude-examens-permis");
+  EXPECT_EQ(card["health"]["status"], "succeeded");
+  EXPECT_EQ(card["freshness"]["state"], "fresh");
+  // Search: the exact name first.
+  json s = GetJson("/api/search?q=exams", With(v));
+  ASSERT_FALSE(s["items"].empty());
+  EXPECT_EQ(s["items"][0]["ref"], "exams");
+  EXPECT_TRUE(s["items"][0]["exact"].get<bool>());
+  // Flow graph: recipes and datasets with their last status.
+  json g = GetJson("/api/flows/permis", With(v));
+  int recipes = 0;
+  for (const auto& n : g["nodes"])
+    if (n["type"] == "recipe") {
+      ++recipes;
+      EXPECT_EQ(n["last_status"], "succeeded") << n.dump();
+    }
+  EXPECT_EQ(recipes, 12);
+  // Run detail with recipe timings, and its log.
+  json runs = GetJson("/api/flows/permis/runs", With(v));
+  json run = GetJson("/api/runs/" + runs["items"][0]["id"].get<std::string>(), With(v));
+  EXPECT_EQ(run["recipes"].size(), 12u);
+  for (const auto& r : run["recipes"]) EXPECT_FALSE(r["started_at"].get<std::string>().empty());
+  // Dataset: schema with tags, preview, stats against the preview's own rows.
+  json d = GetJson("/api/datasets/exams", With(v));
+  bool tagged = false;
+  for (const auto& col : d["columns"])
+    if (col["name"] == "candidate_id") tagged = col["tags"] == json::array({"pseudonymised"});
+  EXPECT_TRUE(tagged) << d.dump();
+  json st = GetJson("/api/datasets/centres/stats", With(v));
+  json pv = GetJson("/api/datasets/centres/preview?limit=200", With(v));
+  ASSERT_EQ(st["rows"], pv["total_rows"]);
+  ASSERT_LE(pv["total_rows"].get<int>(), 200) << "the oracle below needs every row";
+  for (size_t c = 0; c < pv["columns"].size(); ++c) {
+    std::set<std::string> distinct;
+    int nulls = 0;
+    for (const auto& row : pv["rows"]) {
+      if (row[c].is_null())
+        ++nulls;
+      else
+        distinct.insert(row[c].dump());
+    }
+    EXPECT_EQ(st["columns"][c]["nulls"], nulls);
+    EXPECT_EQ(st["columns"][c]["distinct"], distinct.size()) << st["columns"][c].dump();
+  }
+  // Lineage one hop both ways.
+  json lin = GetJson("/api/datasets/exams/lineage", With(v));
+  std::set<std::string> names;
+  for (const auto& n : lin["nodes"]) names.insert(n["name"]);
+  EXPECT_TRUE(names.count("exams_raw"));
+  EXPECT_TRUE(names.count("exams_checked"));
+  // Why stale: the broken recipe's output names the failure upstream.
+  json why = GetJson("/api/datasets/never_built/why-stale", With(v));
+  EXPECT_EQ(why["state"], "stale");
+  ASSERT_FALSE(why["failed_upstream"].empty()) << why.dump();
+  EXPECT_EQ(why["failed_upstream"][0]["recipe"], "broken");
+  json fresh = GetJson("/api/datasets/exams/why-stale", With(v));
+  EXPECT_EQ(fresh["state"], "fresh") << fresh.dump();
+  EXPECT_TRUE(fresh["reasons"].empty());
+  // Production: the schedule and its next run.
+  json prod = GetJson("/api/production", With(v));
+  bool permis = false;
+  for (const auto& f : prod["flows"])
+    if (f["flow"] == "permis") permis = !f["schedule"]["next_run"].is_null();
+  EXPECT_TRUE(permis) << prod.dump();
+  // The config says the theme.
+  json cfg = GetJson("/api/config", {});
+  EXPECT_EQ(cfg["theme"], "default");
+  EXPECT_EQ(cfg["languages"], json::array({"fr", "en"}));
+}
+
+TEST_F(WebServerTest, EngineerTriggersARunViewerIsRefused) {
+  const Session v = Login("vera"), e = Login("eric");
+  auto c = Client();
+  auto refused = c.Post("/api/flows/permis/runs", With(v, true), "{}", "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  const size_t before = GetJson("/api/flows/permis/runs", With(v))["items"].size();
+  auto ok = c.Post("/api/flows/permis/runs", With(e, true), "{}", "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 202) << ok->body;
+  server_->server->WaitForRuns();
+  json runs = GetJson("/api/flows/permis/runs", With(v));
+  ASSERT_EQ(runs["items"].size(), before + 1);
+  EXPECT_EQ(runs["items"][0]["user"], "eric");
+}
+
+TEST(WebSecretTest, StartupRefusesAMissingOrUnsafeSecret) {
+  testing::TempDir dir;
+  ::unsetenv(kSecretEnv);
+  auto missing = LoadInstallSecret(dir.path());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("alambic secret init"), std::string::npos);
+  auto made = InitInstallSecret(dir.path());
+  ASSERT_TRUE(made.ok()) << made.status().message();
+  struct stat st {};
+  ASSERT_EQ(::stat(made->c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(LoadInstallSecret(dir.path()).ok());
+  ::chmod(made->c_str(), 0644);
+  auto unsafe = LoadInstallSecret(dir.path());
+  ASSERT_FALSE(unsafe.ok());
+  EXPECT_NE(unsafe.status().message().find("chmod 600"), std::string::npos);
+}
+
+TEST(WebUsersTest, PasswordsAreArgon2idAndTheCliReadsThemFromStdin) {
+  testing::TempDir dir;
+  WriteFile(dir.path() / "alambic.yaml", "name: t\n");
+  ASSERT_EQ(Cli(dir.path(), {"secret", "init"}).code, 0);
+  // The password comes from stdin, never from the command line.
+  const std::string cmd = "cd " + testing::ShellQuote(dir.path().string()) +
+                          " && printf 'pa55 word\\n' | " + testing::ShellQuote(ALAMBIC_BINARY) +
+                          " user add alice --role engineer";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  SQLite::Database db((dir.path() / ".alambic/catalog.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db, "SELECT role, password_hash FROM web_users WHERE name = 'alice'");
+  ASSERT_TRUE(q.executeStep());
+  EXPECT_EQ(q.getColumn(0).getString(), "engineer");
+  EXPECT_EQ(q.getColumn(1).getString().rfind("$argon2id$", 0), 0u);
+  EXPECT_EQ(q.getColumn(1).getString().find("pa55"), std::string::npos);
+  auto secret = LoadInstallSecret(dir.path());
+  ASSERT_TRUE(secret.ok());
+  auto users = UserStore::Open(dir.path() / ".alambic/catalog.db", *secret);
+  ASSERT_TRUE(users.ok());
+  auto good = (*users)->Authenticate("alice", "pa55 word");
+  ASSERT_TRUE(good.ok());
+  EXPECT_TRUE(good->has_value());
+  auto bad = (*users)->Authenticate("alice", "pa55 words");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_FALSE(bad->has_value());
+  auto list = Cli(dir.path(), {"user", "list"});
+  EXPECT_NE(list.out.find("alice"), std::string::npos);
+  EXPECT_NE(Cli(dir.path(), {"user", "role", "alice", "root"}).code, 0);
+}
+
+}  // namespace
+}  // namespace alambic

@@ -1,0 +1,682 @@
+#include "ui/web/server.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "core/base/hmac.h"
+#include "services/catalog_views.h"
+#include "services/scheduler/engine_launcher.h"
+#include "services/scheduler/scheduler.h"
+#include "services/workspace.h"
+#include "ui/web/api.h"
+#include "ui/web/static_files.h"
+
+namespace alambic {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kCsp =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+// A queue of accepted connections with a bound: enqueue() waits while it is
+// full (the accept loop then stops accepting; the listen backlog holds the rest).
+class BoundedPool final : public httplib::TaskQueue {
+ public:
+  BoundedPool(size_t threads, size_t queue) : max_(queue) {
+    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  }
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    room_.wait(lock, [&] { return jobs_.size() < max_ || shutdown_; });
+    if (shutdown_) return;
+    jobs_.push_back(std::move(fn));
+    ready_.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutdown_ = true;
+    }
+    ready_.notify_all();
+    room_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        ready_.wait(lock, [&] { return !jobs_.empty() || shutdown_; });
+        if (jobs_.empty()) return;
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+        room_.notify_one();
+      }
+      fn();
+    }
+  }
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable ready_, room_;
+  std::deque<std::function<void()>> jobs_;  // guarded by mu_
+  bool shutdown_ = false;                   // guarded by mu_
+  std::vector<std::thread> workers_;
+};
+
+// Failed logins per key within a sliding window.
+class LoginLimiter {
+ public:
+  // Seconds until `key` may try again (0: now).
+  int64_t RetryAfter(const std::string& key, int max, std::chrono::seconds window) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& q = failures_[key];
+    const auto now = std::chrono::steady_clock::now();
+    while (!q.empty() && q.front() + window <= now) q.pop_front();
+    if (static_cast<int>(q.size()) < max) return 0;
+    return std::max<int64_t>(
+        1, std::chrono::duration_cast<std::chrono::seconds>(q.front() + window - now).count() + 1);
+  }
+  void Fail(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures_[key].push_back(std::chrono::steady_clock::now());
+  }
+  void Clear(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures_.erase(key);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> failures_;
+};
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ui config
+
+Result<UiConfig> LoadUiConfig(const fs::path& root) {
+  UiConfig cfg;
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile((root / "alambic.yaml").string());
+  } catch (const std::exception& e) {
+    return Status::Invalid(fmt::format("alambic.yaml: {}", e.what()));
+  }
+  const YAML::Node ui = doc["ui"];
+  if (!ui || ui.IsNull()) return cfg;
+  if (!ui.IsMap()) return Status::Invalid("alambic.yaml: ui must be a mapping");
+  try {
+    for (const auto& kv : ui) {
+      const std::string key = kv.first.as<std::string>();
+      if (key == "theme") {
+        cfg.theme = kv.second.as<std::string>();
+        if (cfg.theme != "default" && cfg.theme != "dsfr")
+          return Status::Invalid(
+              fmt::format("alambic.yaml: ui.theme '{}' (expected default or dsfr)", cfg.theme));
+      } else if (key == "tls") {
+        cfg.behind_tls = kv.second.as<bool>();
+      } else if (key == "trusted_header") {
+        TrustedHeaderConfig t;
+        for (const auto& tk : kv.second) {
+          const std::string k = tk.first.as<std::string>();
+          if (k == "user") {
+            t.user_header = tk.second.as<std::string>();
+          } else if (k == "groups") {
+            t.groups_header = tk.second.as<std::string>();
+          } else if (k == "proxies") {
+            t.proxies = tk.second.as<std::vector<std::string>>();
+          } else if (k == "group_roles") {
+            for (const auto& g : tk.second) {
+              auto role = ParseRole(g.second.as<std::string>());
+              if (!role)
+                return Status::Invalid(
+                    fmt::format("alambic.yaml: ui.trusted_header.group_roles.{}: unknown role '{}'",
+                                g.first.as<std::string>(), g.second.as<std::string>()));
+              t.group_roles[g.first.as<std::string>()] = *role;
+            }
+          } else {
+            return Status::Invalid(fmt::format(
+                "alambic.yaml: unknown key 'ui.trusted_header.{}' (expected user, groups, "
+                "proxies, group_roles)",
+                k));
+          }
+        }
+        if (t.proxies.empty())
+          return Status::Invalid(
+              "alambic.yaml: ui.trusted_header needs proxies (the addresses of the reverse "
+              "proxy)");
+        cfg.trusted_header = t;
+      } else {
+        return Status::Invalid(fmt::format(
+            "alambic.yaml: unknown key 'ui.{}' (expected theme, tls, trusted_header)", key));
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid(fmt::format("alambic.yaml: ui: {}", e.what()));
+  }
+  return cfg;
+}
+
+// ---------------------------------------------------------------- the server
+
+struct WebServer::Impl {
+  fs::path root;
+  ServerOptions options;
+  UiConfig ui;
+  std::string secret;
+  std::unique_ptr<CatalogViews> views;
+  std::unique_ptr<UserStore> users;
+  std::unique_ptr<Catalog> audit_catalog;  // token uses, for the audit log
+  httplib::Server http;
+  LoginLimiter limiter;
+  StaticFiles files;
+  StaticFiles dsfr;
+  std::vector<ApiRoute> routes;
+  // Runs started from the API.
+  std::mutex runs_mu;
+  std::set<std::string> running_flows;   // guarded by runs_mu
+  std::vector<std::thread> run_threads;  // guarded by runs_mu
+
+  void Log(const std::string& line) const {
+    if (options.log) options.log(line);
+  }
+  void Handle(const httplib::Request& req, httplib::Response& res);
+  bool HandleApi(const httplib::Request& req, httplib::Response& res, const std::string& path);
+  std::optional<Principal> Authenticate(const httplib::Request& req, bool* sso_refused);
+};
+
+namespace {
+
+void SendJson(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, int status, const std::string& code,
+               const std::string& message) {
+  SendJson(res, status, json{{"error", {{"code", code}, {"message", message}}}});
+}
+
+std::string Cookie(const httplib::Request& req, const std::string& name) {
+  const std::string header = req.get_header_value("Cookie");
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t end = header.find(';', pos);
+    if (end == std::string::npos) end = header.size();
+    std::string part = header.substr(pos, end - pos);
+    const size_t b = part.find_first_not_of(' ');
+    part = b == std::string::npos ? "" : part.substr(b);
+    if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
+    pos = end + 1;
+  }
+  return "";
+}
+
+// The raw path of the request target (before '?'), split into percent-decoded
+// segments; nullopt when a segment decodes to something that is not a plain
+// name (a '/', a NUL, or an invalid escape).
+std::optional<std::vector<std::string>> Segments(const std::string& target) {
+  std::string path = target.substr(0, target.find('?'));
+  std::vector<std::string> out;
+  size_t pos = 1;
+  if (path.empty() || path[0] != '/') return std::nullopt;
+  while (pos <= path.size()) {
+    size_t end = path.find('/', pos);
+    if (end == std::string::npos) end = path.size();
+    const std::string raw = path.substr(pos, end - pos);
+    std::string seg;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%') {
+        if (i + 2 >= raw.size()) return std::nullopt;
+        auto hex = [](char c) -> int {
+          if (c >= '0' && c <= '9') return c - '0';
+          if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+          if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+          return -1;
+        };
+        const int hi = hex(raw[i + 1]), lo = hex(raw[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        seg.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+      } else {
+        seg.push_back(raw[i]);
+      }
+    }
+    if (seg.find('/') != std::string::npos || seg.find('\0') != std::string::npos ||
+        seg.find('\\') != std::string::npos)
+      return std::nullopt;
+    out.push_back(seg);
+    pos = end + 1;
+  }
+  if (!out.empty() && out.back().empty()) out.pop_back();  // a trailing slash
+  return out;
+}
+
+bool IsStateChanging(const std::string& method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+}
+
+bool ConstantTimeEquals(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  unsigned char d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return d == 0;
+}
+
+}  // namespace
+
+std::optional<Principal> WebServer::Impl::Authenticate(const httplib::Request& req,
+                                                       bool* sso_refused) {
+  // A bearer token.
+  const std::string authz = req.get_header_value("Authorization");
+  if (authz.rfind("Bearer ", 0) == 0) {
+    auto t = users->UseToken(authz.substr(7));
+    if (!t.ok() || !*t) return std::nullopt;
+    const ApiToken& tok = **t;
+    auto u = users->FindUser(tok.user);
+    if (!u.ok() || !*u) return std::nullopt;
+    Principal p;
+    p.user = tok.user;
+    // A token never does more than its user may do now.
+    p.role = std::min(tok.role, (*u)->role);
+    p.auth = "token";
+    p.token_id = tok.id;
+    p.usecases = tok.usecases;
+    AuditEntry e;
+    e.user = tok.user;
+    e.action = "token.use";
+    e.target = tok.id;
+    e.outcome = kAuditOk;
+    e.detail = json{{"method", req.method}, {"path", req.path}, {"address", req.remote_addr}};
+    if (Status st = audit_catalog->AppendAudit(e); !st.ok())
+      Log("cannot audit a token use: " + st.message());
+    return p;
+  }
+  // The trusted header, from a configured proxy only.
+  if (ui.trusted_header) {
+    const auto& th = *ui.trusted_header;
+    const std::string user = req.get_header_value(th.user_header.c_str());
+    if (!user.empty()) {
+      const bool from_proxy =
+          std::find(th.proxies.begin(), th.proxies.end(), req.remote_addr) != th.proxies.end();
+      if (!from_proxy) {
+        Log(fmt::format("trusted header from {} ignored: not a configured proxy", req.remote_addr));
+      } else if (ValidUserName(user)) {
+        std::optional<Role> role;
+        const std::string groups = req.get_header_value(th.groups_header.c_str());
+        size_t pos = 0;
+        while (pos <= groups.size()) {
+          size_t end = groups.find_first_of(",;| ", pos);
+          if (end == std::string::npos) end = groups.size();
+          auto it = th.group_roles.find(groups.substr(pos, end - pos));
+          if (it != th.group_roles.end() && (!role || it->second > *role)) role = it->second;
+          pos = end + 1;
+        }
+        if (!role)
+          if (auto u = users->FindUser(user); u.ok() && *u) role = (*u)->role;
+        if (!role) {
+          *sso_refused = true;
+          return std::nullopt;
+        }
+        Principal p;
+        p.user = user;
+        p.role = *role;
+        p.auth = "sso";
+        Hmac mac(secret);
+        mac.Hex("csrf:sso:" + user, 64, &p.csrf);
+        return p;
+      }
+    }
+  }
+  // The session cookie.
+  const std::string sid = Cookie(req, "alambic_session");
+  if (sid.empty()) return std::nullopt;
+  auto s = users->FindSession(sid);
+  if (!s.ok() || !*s) return std::nullopt;
+  Principal p;
+  p.user = (*s)->user;
+  p.role = (*s)->role;
+  p.auth = "session";
+  p.session_id = sid;
+  p.csrf = (*s)->csrf;
+  return p;
+}
+
+bool WebServer::Impl::HandleApi(const httplib::Request& req, httplib::Response& res,
+                                const std::string& path) {
+  auto segs = Segments(req.target);
+  if (!segs) {
+    SendError(res, 400, "bad_request", "malformed path");
+    return true;
+  }
+  // The route: same segment count, literal segments equal, {x} captured.
+  const ApiRoute* route = nullptr;
+  bool other_method = false;
+  std::vector<std::string> params;
+  for (const auto& r : routes) {
+    if (r.segments.size() != segs->size()) continue;
+    std::vector<std::string> captured;
+    bool match = true;
+    for (size_t i = 0; i < r.segments.size() && match; ++i) {
+      const std::string& p = r.segments[i];
+      if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+        if ((*segs)[i].empty()) match = false;
+        captured.push_back((*segs)[i]);
+      } else {
+        match = p == (*segs)[i];
+      }
+    }
+    if (!match) continue;
+    if (r.method != req.method) {
+      other_method = true;
+      continue;
+    }
+    route = &r;
+    params = std::move(captured);
+    break;
+  }
+  if (!route) {
+    if (other_method)
+      SendError(res, 405, "method_not_allowed", fmt::format("{} is not allowed here", req.method));
+    else
+      SendError(res, 404, "not_found", "no such API route");
+    return true;
+  }
+  (void)path;
+  ApiRequest ar{req, params, std::nullopt, json(nullptr)};
+  bool sso_refused = false;
+  ar.who = Authenticate(req, &sso_refused);
+  if (route->min_role) {
+    if (!ar.who) {
+      if (sso_refused)
+        SendError(res, 403, "forbidden", "your groups give no role here");
+      else
+        SendError(res, 401, "unauthenticated", "log in first");
+      return true;
+    }
+    if (ar.who->role < *route->min_role) {
+      SendError(res, 403, "forbidden",
+                fmt::format("this needs the {} role", RoleName(*route->min_role)));
+      return true;
+    }
+  }
+  // CSRF: every change made with ambient credentials (cookie or SSO header).
+  if (IsStateChanging(req.method) && ar.who && ar.who->auth != "token" && route->min_role) {
+    const std::string sent = req.get_header_value("X-CSRF-Token");
+    if (sent.empty() || !ConstantTimeEquals(sent, ar.who->csrf)) {
+      SendError(res, 403, "csrf", "missing or wrong X-CSRF-Token");
+      return true;
+    }
+  }
+  // A token limited to use cases reaches only what belongs to them.
+  if (ar.who && !ar.who->usecases.empty() && route->scope) {
+    const std::string uc = route->scope(*views, ar);
+    if (std::find(ar.who->usecases.begin(), ar.who->usecases.end(), uc) == ar.who->usecases.end()) {
+      SendError(res, 403, "forbidden", "this token is limited to other use cases");
+      return true;
+    }
+  } else if (ar.who && !ar.who->usecases.empty() && !route->scope && !route->unscoped_ok) {
+    SendError(res, 403, "forbidden", "this token is limited to some use cases");
+    return true;
+  }
+  if (IsStateChanging(req.method) && !req.body.empty()) {
+    ar.body = json::parse(req.body, nullptr, false);
+    if (ar.body.is_discarded() || !ar.body.is_object()) {
+      SendError(res, 400, "bad_request", "the body must be a JSON object");
+      return true;
+    }
+  } else if (IsStateChanging(req.method)) {
+    ar.body = json::object();
+  }
+  ApiResponse out = route->handler(*this, ar);
+  for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
+  if (out.error_code.empty()) {
+    SendJson(res, out.status, out.body);
+  } else {
+    if (out.status >= 500) Log(fmt::format("{} {}: {}", req.method, req.path, out.internal));
+    SendError(res, out.status, out.error_code,
+              out.body.is_string() ? out.body.get<std::string>() : std::string("error"));
+  }
+  return true;
+}
+
+void WebServer::Impl::Handle(const httplib::Request& req, httplib::Response& res) {
+  const std::string& path = req.path;
+  if (path == "/api" || path.rfind("/api/", 0) == 0) {
+    res.set_header("Cache-Control", "no-store");
+    HandleApi(req, res, path);
+    return;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    res.status = 405;
+    res.set_content("method not allowed\n", "text/plain; charset=utf-8");
+    return;
+  }
+  auto segs = Segments(req.target);
+  if (!segs) {
+    res.status = 404;
+    res.set_content("not found\n", "text/plain; charset=utf-8");
+    return;
+  }
+  if (!segs->empty() && (*segs)[0] == "dsfr") {
+    if (ui.theme != "dsfr") {
+      res.status = 404;
+      res.set_content("not found\n", "text/plain; charset=utf-8");
+      return;
+    }
+    std::vector<std::string> rest(segs->begin() + 1, segs->end());
+    dsfr.Serve(rest, /*spa=*/false, res);
+    return;
+  }
+  files.Serve(*segs, /*spa=*/true, res);
+}
+
+WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WebServer::~WebServer() {
+  Stop();
+  WaitForRuns();
+}
+
+Result<std::unique_ptr<WebServer>> WebServer::Create(const fs::path& root, ServerOptions options,
+                                                     UiConfig ui, std::string secret) {
+  auto impl = std::make_unique<Impl>();
+  impl->root = root;
+  impl->options = std::move(options);
+  impl->ui = std::move(ui);
+  impl->secret = secret;
+  ALAMBIC_ASSIGN_OR_RETURN(impl->views, CatalogViews::Open(root));
+  const fs::path catalog = root / ".alambic" / "catalog.db";
+  ALAMBIC_ASSIGN_OR_RETURN(impl->users, UserStore::Open(catalog, std::move(secret)));
+  ALAMBIC_ASSIGN_OR_RETURN(impl->audit_catalog, Catalog::Open(catalog));
+  impl->files = StaticFiles(impl->options.static_dir);
+  impl->dsfr = StaticFiles(impl->options.dsfr_dir.empty() ? impl->options.static_dir / "dsfr"
+                                                          : impl->options.dsfr_dir);
+  impl->routes = BuildRoutes();
+  const ServerOptions& o = impl->options;
+  auto& http = impl->http;
+  const size_t threads = static_cast<size_t>(std::max(1, o.threads));
+  const size_t queue = static_cast<size_t>(std::max(1, o.queue));
+  http.new_task_queue = [threads, queue] { return new BoundedPool(threads, queue); };
+  http.set_payload_max_length(o.max_body);
+  http.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.read_timeout));
+  http.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.write_timeout));
+  http.set_keep_alive_timeout(o.keep_alive_timeout.count());
+  http.set_keep_alive_max_count(static_cast<size_t>(std::max(1, o.keep_alive_max)));
+  http.set_default_headers({{"Content-Security-Policy", kCsp},
+                            {"X-Content-Type-Options", "nosniff"},
+                            {"Referrer-Policy", "no-referrer"},
+                            {"X-Frame-Options", "DENY"}});
+  Impl* self = impl.get();
+  auto handler = [self](const httplib::Request& req, httplib::Response& res) {
+    self->Handle(req, res);
+  };
+  http.Get(".*", handler);
+  http.Post(".*", handler);
+  http.Put(".*", handler);
+  http.Patch(".*", handler);
+  http.Delete(".*", handler);
+  http.Options(".*", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
+  http.set_exception_handler(
+      [self](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        self->Log(fmt::format("{} {}: internal error: {}", req.method, req.path, what));
+        SendError(res, 500, "internal", "internal error");
+      });
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const bool api = req.path.rfind("/api", 0) == 0;
+    std::string code = "bad_request", message = "bad request";
+    if (res.status == 404) code = "not_found", message = "not found";
+    if (res.status == 413 || res.status == 414 || res.status == 431)
+      code = "too_large", message = "request too large";
+    if (res.status == 408) message = "request timeout";
+    if (res.status >= 500) code = "internal", message = "internal error";
+    if (api || code == "too_large") {
+      res.set_header("Cache-Control", "no-store");
+      SendError(res, res.status, code, message);
+    } else {
+      res.set_content(message + "\n", "text/plain; charset=utf-8");
+    }
+  });
+  return std::unique_ptr<WebServer>(new WebServer(std::move(impl)));
+}
+
+Status WebServer::Bind() {
+  const auto& o = impl_->options;
+  if (o.port == 0) {
+    const int p = impl_->http.bind_to_any_port(o.host);
+    if (p <= 0) return Status::Failed(fmt::format("cannot listen on {}", o.host));
+    impl_->options.port = p;
+  } else if (!impl_->http.bind_to_port(o.host, o.port)) {
+    return Status::Failed(
+        fmt::format("cannot listen on {}:{} (in use, or not allowed)", o.host, o.port));
+  }
+  return Status::Ok();
+}
+
+int WebServer::port() const { return impl_->options.port; }
+void WebServer::Run() { impl_->http.listen_after_bind(); }
+void WebServer::Stop() {
+  if (impl_) impl_->http.stop();
+}
+
+void WebServer::WaitForRuns() {
+  if (!impl_) return;
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(impl_->runs_mu);
+    threads.swap(impl_->run_threads);
+  }
+  for (auto& t : threads)
+    if (t.joinable()) t.join();
+}
+
+// ---------------------------------------------------------------- routes
+
+Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& env,
+                const std::string& user) {
+  {
+    std::lock_guard<std::mutex> lock(s.runs_mu);
+    if (!s.running_flows.insert(flow).second)
+      return Status::Invalid(fmt::format("a run of '{}' started here is still going", flow));
+  }
+  auto kinds = LoadKinds(s.root);
+  if (!kinds.ok()) {
+    std::lock_guard<std::mutex> lock(s.runs_mu);
+    s.running_flows.erase(flow);
+    return kinds.status();
+  }
+  const RecipeRegistry* registry = (*kinds)->registry.get();
+  WebServer::Impl* self = &s;
+  std::thread t([self, flow, env, user, registry] {
+    EngineLauncher launcher(
+        self->root, [registry](const fs::path&) -> const RecipeRegistry& { return *registry; });
+    CancelToken cancel;
+    Actor who = Actor::Current();
+    who.user = user;
+    auto cat = Catalog::Open(self->root / ".alambic" / "catalog.db");
+    if (cat.ok()) {
+      auto r = TriggerRun(**cat, launcher, flow, env, "web", who, cancel);
+      if (!r.ok())
+        self->Log(fmt::format("run of {} failed to start: {}", flow, r.status().message()));
+    }
+    if (Status st = self->views->Refresh(); !st.ok())
+      self->Log("cannot refresh the catalog views: " + st.message());
+    std::lock_guard<std::mutex> lock(self->runs_mu);
+    self->running_flows.erase(flow);
+  });
+  std::lock_guard<std::mutex> lock(s.runs_mu);
+  s.run_threads.push_back(std::move(t));
+  return Status::Ok();
+}
+
+CatalogViews& Views(WebServer::Impl& s) { return *s.views; }
+UserStore& Users(WebServer::Impl& s) { return *s.users; }
+const UiConfig& Ui(WebServer::Impl& s) { return s.ui; }
+const ServerOptions& Options(WebServer::Impl& s) { return s.options; }
+
+Result<std::string> Login(WebServer::Impl& s, const std::string& user, const std::string& password,
+                          const std::string& address, WebSession* session, int64_t* retry_after) {
+  const auto& o = s.options;
+  const std::string ukey = "user:" + Lower(user), akey = "addr:" + address;
+  *retry_after = std::max(s.limiter.RetryAfter(ukey, o.login_failures_per_user, o.login_window),
+                          s.limiter.RetryAfter(akey, o.login_failures_per_address, o.login_window));
+  if (*retry_after > 0) return Status::Invalid("rate limited");
+  ALAMBIC_ASSIGN_OR_RETURN(auto u, s.users->Authenticate(user, password));
+  if (!u) {
+    s.limiter.Fail(ukey);
+    s.limiter.Fail(akey);
+    s.Log(fmt::format("failed login for '{}' from {}", user, address));
+    return Status::NotFound("bad credentials");
+  }
+  s.limiter.Clear(ukey);
+  ALAMBIC_ASSIGN_OR_RETURN(auto created, s.users->CreateSession(u->name, address, o.session_ttl));
+  *session = created.second;
+  return created.first;
+}
+
+std::string SessionCookie(WebServer::Impl& s, const std::string& id, bool clear) {
+  const bool secure = s.options.tls_proxy || s.ui.behind_tls;
+  return fmt::format(
+      "alambic_session={}; Path=/; HttpOnly; SameSite=Strict{}{}", clear ? "" : id,
+      secure ? "; Secure" : "",
+      clear ? "; Max-Age=0" : fmt::format("; Max-Age={}", s.options.session_ttl.count()));
+}
+
+std::vector<RouteInfo> ApiRoutes() {
+  std::vector<RouteInfo> out;
+  for (const auto& r : BuildRoutes()) out.push_back({r.method, r.pattern, r.min_role});
+  return out;
+}
+
+}  // namespace alambic
