@@ -26,10 +26,7 @@ if [[ ! -x $CHROMIUM ]]; then
   echo "web_browser_e2e: SKIPPED: $CHROMIUM is not installed (apt-get install chromium; scripts/setup-deps does)"
   exit 77
 fi
-if ! "$ALAMBIC" --help 2>/dev/null | grep -qE '^ +serve +'; then
-  echo "web_browser_e2e: SKIPPED: $ALAMBIC has no 'serve' command (the web server is not in this build)"
-  exit 77
-fi
+"$ALAMBIC" --help 2>/dev/null | grep -qE '^ +serve +' || fail "$ALAMBIC has no 'serve' command"
 for cmd in node npm python3 curl git; do
   command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is not installed (scripts/setup-deps)"
 done
