@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS lab_datasets (
 CREATE TABLE IF NOT EXISTS lab_files (
   workspace TEXT NOT NULL, dataset TEXT NOT NULL, file TEXT NOT NULL, direction TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS lab_files_by_file ON lab_files(file, direction);
+CREATE INDEX IF NOT EXISTS lab_status_history_by_usecase ON lab_status_history(usecase);
+CREATE INDEX IF NOT EXISTS lab_flows_by_usecase ON lab_flows(usecase);
+CREATE INDEX IF NOT EXISTS lab_datasets_by_flow ON lab_datasets(workspace, flow);
 CREATE VIRTUAL TABLE IF NOT EXISTS lab_search USING fts5(
   kind UNINDEXED, ref UNINDEXED, workspace UNINDEXED, usecase UNINDEXED, title, body,
   tokenize = 'unicode61 remove_diacritics 2');

@@ -283,6 +283,7 @@ Status CatalogViews::Refresh() {
   std::lock_guard<std::mutex> lock(mu_);
   ws_ = std::move(ws);
   lab_path_ = sync.path;
+  cards_.reset();
   return Status::Ok();
 }
 
@@ -336,32 +337,25 @@ bool CatalogViews::HasFlow(const std::string& flow) const {
 
 // ---------------------------------------------------------------- use cases
 
-Result<json> CatalogViews::UseCases(const UseCaseQuery& q) {
+Result<std::shared_ptr<const std::vector<json>>> CatalogViews::Cards(const std::string& search) {
+  using Cards = std::shared_ptr<const std::vector<json>>;
+  const auto now = std::chrono::steady_clock::now();
+  if (search.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cards_ && now - cards_at_ < kCardsTtl) return cards_;
+  }
   LabCatalog* lab = Lab(lab_path());
   if (!lab) return Status::Failed("cannot open the lab catalog");
   UseCaseFilter filter;
-  filter.search = q.q;
+  filter.search = search;
   ALAMBIC_ASSIGN_OR_RETURN(auto entries, lab->ListUseCases(filter));
   const std::string prod = production_env(), dflt = default_env();
-  auto any = [](const std::vector<std::string>& allowed, const std::string& v) {
-    return allowed.empty() || std::find(allowed.begin(), allowed.end(), v) != allowed.end();
-  };
-  json counts = json::object();
-  for (const char* s : kUseCaseStatuses) counts[s] = 0;
-  std::set<std::string> directions, owners, tags;
-  std::vector<json> items;
+  auto built = std::make_shared<std::vector<json>>();
+  std::vector<json>& cards = *built;
   try {
     SQLite::Database& db = Reader(catalog_path());
     for (const auto& e : entries) {
       const auto& c = e.card;
-      bool tag_ok = q.tag.empty();
-      for (const auto& t : c.tags) tag_ok = tag_ok || any(q.tag, t);
-      if (!any(q.direction, c.direction) || !any(q.owner, c.owner) || !tag_ok) continue;
-      if (!c.direction.empty()) directions.insert(c.direction);
-      if (!c.owner.empty()) owners.insert(c.owner);
-      tags.insert(c.tags.begin(), c.tags.end());
-      counts[c.status] = counts.value(c.status, 0) + 1;
-      if (!any(q.status, c.status)) continue;
       json fresh{
           {"state", "fresh"}, {"fresh", 0}, {"stale", 0}, {"never_built", 0}, {"updated_at", ""}};
       std::string updated;
@@ -396,7 +390,7 @@ Result<json> CatalogViews::UseCases(const UseCaseQuery& q) {
           break;
         }
       }
-      items.push_back(json{{"id", c.id},
+      cards.push_back(json{{"id", c.id},
                            {"title", c.title},
                            {"summary", Summary(c.description)},
                            {"status", c.status},
@@ -414,6 +408,37 @@ Result<json> CatalogViews::UseCases(const UseCaseQuery& q) {
     }
   } catch (const std::exception& ex) {
     return ReadError(ex, "the use cases");
+  }
+  Cards out = std::move(built);
+  if (search.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    cards_ = out;
+    cards_at_ = now;
+  }
+  return out;
+}
+
+Result<json> CatalogViews::UseCases(const UseCaseQuery& q) {
+  ALAMBIC_ASSIGN_OR_RETURN(auto cards, Cards(q.q));
+  auto any = [](const std::vector<std::string>& allowed, const std::string& v) {
+    return allowed.empty() || std::find(allowed.begin(), allowed.end(), v) != allowed.end();
+  };
+  json counts = json::object();
+  for (const char* s : kUseCaseStatuses) counts[s] = 0;
+  std::set<std::string> directions, owners, tags;
+  std::vector<json> items;
+  for (const json& card : *cards) {
+    const std::string status = card["status"], direction = card["direction"], owner = card["owner"];
+    const auto card_tags = card["tags"].get<std::vector<std::string>>();
+    bool tag_ok = q.tag.empty();
+    for (const auto& t : card_tags) tag_ok = tag_ok || any(q.tag, t);
+    if (!any(q.direction, direction) || !any(q.owner, owner) || !tag_ok) continue;
+    if (!direction.empty()) directions.insert(direction);
+    if (!owner.empty()) owners.insert(owner);
+    tags.insert(card_tags.begin(), card_tags.end());
+    counts[status] = counts.value(status, 0) + 1;
+    if (!any(q.status, status)) continue;
+    items.push_back(card);
   }
   static const std::map<std::string, int> kStatusOrder = {
       {"idea", 0}, {"poc", 1}, {"preprod", 2}, {"production", 3}, {"abandoned", 4}};

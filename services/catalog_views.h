@@ -14,6 +14,7 @@
 // workspace atomically.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -115,13 +116,19 @@ class CatalogViews {
  private:
   explicit CatalogViews(std::filesystem::path root);
   std::shared_ptr<const Workspace> workspace() const;
+  // The home page's cards (every use case matching the full-text `search`,
+  // with freshness and health), cached kCardsTtl when `search` is "".
+  Result<std::shared_ptr<const std::vector<nlohmann::json>>> Cards(const std::string& search);
+  static constexpr std::chrono::seconds kCardsTtl{5};
   std::filesystem::path catalog_path() const;
   std::filesystem::path lab_path() const;
 
   std::filesystem::path root_;
   mutable std::mutex mu_;
-  std::shared_ptr<const Workspace> ws_;  // guarded by mu_
-  std::filesystem::path lab_path_;       // guarded by mu_
+  std::shared_ptr<const Workspace> ws_;                       // guarded by mu_
+  std::filesystem::path lab_path_;                            // guarded by mu_
+  std::shared_ptr<const std::vector<nlohmann::json>> cards_;  // guarded by mu_
+  std::chrono::steady_clock::time_point cards_at_;            // guarded by mu_
 };
 
 }  // namespace alambic
