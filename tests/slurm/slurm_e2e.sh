@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-slurm_start "$WORK/slurm"
+slurm_start "$WORK/cluster"
 T0=$SECONDS
 
 # ---- 1. permis: local vs Slurm ----
@@ -46,7 +46,7 @@ cd "$WORK/slurm"
 "$ALAMBIC" plan --explain > plan.out
 grep -q "runs as a Slurm job (partition debug, 1 CPU, 256M, time 00:05:00)" plan.out || { cat plan.out; fail "plan --explain does not say Slurm"; }
 t=$SECONDS
-"$ALAMBIC" run > run.out 2>&1 || { cat run.out; tail -50 "$WORK/slurm/log/slurmd.log" 2>/dev/null; fail "Slurm run"; }
+"$ALAMBIC" run > run.out 2>&1 || { cat run.out; tail -50 "$WORK/cluster/log/slurmd.log" 2>/dev/null; fail "Slurm run"; }
 echo "permis on Slurm: $((SECONDS - t)) s" >&2
 grep -q "12 succeeded, 0 failed" run.out || { cat run.out; fail "not 12 recipes on Slurm"; }
 python3 - "$WORK/local" "$WORK/slurm" <<'PY'
