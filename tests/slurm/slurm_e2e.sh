@@ -20,6 +20,7 @@ cleanup() {
   slurm_stop
   rm -rf "$WORK"
 }
+[ -n "${KEEP:-}" ] && cleanup() { slurm_stop; echo "kept $WORK" >&2; }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 slurm_start "$WORK/cluster"
@@ -66,14 +67,16 @@ for r, ids, log in jobs(sys.argv[1]):
     assert ids is None, (r, ids)
 print(f"{len(a)} version ids identical")
 PY
-# The same outputs: every dataset exported from both is the same CSV.
-for ds in $(python3 -c "
-import sqlite3; db = sqlite3.connect('.alambic/catalog.db')
-print(' '.join(sorted({r[0] for r in db.execute('select dataset from dataset_versions')})))"); do
-  (cd "$WORK/local" && "$ALAMBIC" export "$ds" --csv "$WORK/l.csv")
-  "$ALAMBIC" export "$ds" --csv "$WORK/s.csv"
-  cmp -s "$WORK/l.csv" "$WORK/s.csv" || fail "dataset $ds differs between local and Slurm"
-done
+# The same outputs: every version's store file is byte for byte the local run's.
+python3 - "$WORK/local" "$WORK/slurm" <<'PY'
+import hashlib, sqlite3, sys
+def files(ws):
+    db = sqlite3.connect(f"{ws}/.alambic/catalog.db")
+    return {ds: hashlib.sha256(open(f"{ws}/.alambic/store/datalab/{f}", "rb").read()).hexdigest()
+            for ds, f in db.execute("select dataset, file from dataset_versions")}
+a, b = files(sys.argv[1]), files(sys.argv[2])
+assert len(a) >= 12 and a == b, [k for k in a if a[k] != b.get(k)]
+PY
 run_id=$(python3 -c "
 import sqlite3; print(sqlite3.connect('.alambic/catalog.db').execute(\"select id from runs order by started_at desc limit 1\").fetchone()[0])")
 "$ALAMBIC" log "$run_id" > log.out 2>&1 || true

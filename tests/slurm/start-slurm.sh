@@ -64,6 +64,8 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 SchedulerType=sched/builtin
+# Schedule each job as soon as it is submitted (the defaults batch them for throughput).
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,default_queue_depth=100
 MpiDefault=none
 ReturnToService=2
 MinJobAge=300
