@@ -303,11 +303,11 @@ TEST(SlurmConfigTest, EachBadSettingNamesItsLine) {
                        "    executor: {partition: debug}\n",
                        &lw),
             (std::vector<std::string>{
-                "alambic.yaml:4:41: environments.warehouse.executor.partition: 'a b' is not a "
+                "alambic.yaml:4:40: environments.warehouse.executor.partition: 'a b' is not a "
                 "Slurm name (letters, digits, _ . + -)",
-                "alambic.yaml:4:53: environments.warehouse.executor.mem: 'lots' is not a memory "
+                "alambic.yaml:4:52: environments.warehouse.executor.mem: 'lots' is not a memory "
                 "size (e.g. 512M, 4G; megabytes when no unit)",
-                "alambic.yaml:4:65: environments.warehouse.executor.time: 'soon' is not a time "
+                "alambic.yaml:4:64: environments.warehouse.executor.time: 'soon' is not a time "
                 "limit (minutes, MM:SS, HH:MM:SS or D-HH:MM:SS, quoted)",
                 "alambic.yaml:5:22: environments.warehouse.executor.cpus must be a whole number "
                 "of CPUs (1 or more)",
@@ -344,9 +344,9 @@ TEST(SlurmConfigTest, RecipeResourcesAreReadAndChecked) {
   std::vector<std::string> diags;
   for (const auto& d : lw.diagnostics) diags.push_back(d.ToString());
   EXPECT_EQ(diags, (std::vector<std::string>{
-                       "flows/f.yaml:12:22: resources.cpus must be a whole number of CPUs (1 or "
+                       "flows/f.yaml:12:23: resources.cpus must be a whole number of CPUs (1 or "
                        "more)",
-                       "flows/f.yaml:12:34: unknown key 'gpus' in recipe resources (expected one "
+                       "flows/f.yaml:12:29: unknown key 'gpus' in recipe resources (expected one "
                        "of: cpus, mem, time)",
                    }));
   ASSERT_EQ(lw.workspace.flows.size(), 1u);
