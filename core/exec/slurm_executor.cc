@@ -163,11 +163,13 @@ struct Watch {
   int missing = 0;
 };
 
-// Forwards events; notes a failure for fail-fast.
+// Forwards events; on a failure without keep-going, stops the executor: its
+// running jobs are scancelled (they end cancelled), nothing new is submitted.
 class FailFastObserver final : public ExecObserver {
  public:
-  FailFastObserver(ExecObserver* inner, bool keep_going, std::atomic<bool>* failed)
-      : inner_(inner), keep_going_(keep_going), failed_(failed) {}
+  FailFastObserver(ExecObserver* inner, bool keep_going, std::atomic<bool>* failed,
+                   Executor* executor)
+      : inner_(inner), keep_going_(keep_going), failed_(failed), executor_(executor) {}
   void TaskStarted(int t, int a) override {
     if (inner_) inner_->TaskStarted(t, a);
   }
@@ -175,15 +177,17 @@ class FailFastObserver final : public ExecObserver {
     if (inner_) inner_->TaskRetrying(t, a, why, delay);
   }
   void TaskFinished(int t, const TaskOutcome& o) override {
-    if (!keep_going_ && (o.state == TaskState::kFailed || o.state == TaskState::kTimedOut))
-      failed_->store(true);
     if (inner_) inner_->TaskFinished(t, o);
+    if (!keep_going_ && (o.state == TaskState::kFailed || o.state == TaskState::kTimedOut) &&
+        !failed_->exchange(true))
+      executor_->RequestStop();
   }
 
  private:
   ExecObserver* inner_;
   bool keep_going_;
   std::atomic<bool>* failed_;
+  Executor* executor_;
 };
 
 }  // namespace
@@ -194,7 +198,7 @@ struct SlurmExecutor::Impl {
   std::condition_variable done_cv;  // wakes waiting attempts (a poll ended)
   std::map<std::string, Watch> jobs;
   bool quit = false;
-  std::atomic<bool> failed{false};  // fail-fast: a task failed and keep_going is off
+  std::atomic<bool> failed{false};  // fail-fast: a task failed and keep_going is off (stopped)
   std::thread poller;
   fs::path script;
 };
@@ -293,7 +297,7 @@ std::vector<TaskOutcome> SlurmExecutor::Execute(const std::vector<ExecTask>& tas
     f << "#!/bin/sh\n# Written by alambic: runs the command given as arguments.\nexec \"$@\"\n";
   }
   fs::rename(tmp, impl_->script, ec);
-  FailFastObserver wrap(observer, options_.keep_going, &impl_->failed);
+  FailFastObserver wrap(observer, options_.keep_going, &impl_->failed, local_.get());
   return local_->Execute(tasks, fn, &wrap);
 }
 
@@ -327,7 +331,6 @@ Status SlurmExecutor::RunJob(const JobRequest& job, const CancelToken& cancel,
                              const std::function<void(const std::string& id)>& submitted) {
   Impl& im = *impl_;
   if (cancel.cancelled()) return cancel.AsStatus();
-  if (im.failed) return Status::Cancelled("not started: another recipe failed");
   auto sb = runner_.Run(SbatchArgs(settings_, job, im.script), job.env);
   if (!sb.ok()) return sb.status().WithContext("submitting the job");
   if (sb->exit_code != 0)
@@ -344,12 +347,11 @@ Status SlurmExecutor::RunJob(const JobRequest& job, const CancelToken& cancel,
   while (true) {
     Watch& w = im.jobs[id];
     if (w.ended) break;
-    if (cancel.cancelled() || im.failed) {
+    if (cancel.cancelled()) {
       im.jobs.erase(id);
       l.unlock();
       (void)runner_.Run({"scancel", id});
-      if (cancel.cancelled()) return cancel.AsStatus();
-      return Status::Cancelled(fmt::format("Slurm job {} cancelled: another recipe failed", id));
+      return cancel.AsStatus();
     }
     im.done_cv.wait_for(l, kWaitSlice);
   }

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -208,6 +209,29 @@ TEST_F(SlurmExecutorTest, CancellingScancelsTheJob) {
   EXPECT_EQ(st.code(), StatusCode::kTimedOut);
   ASSERT_EQ(fake_.Count("scancel"), 1);
   EXPECT_EQ(fake_.calls.back(), (std::vector<std::string>{"scancel", "45"}));
+}
+
+TEST_F(SlurmExecutorTest, AFailureScancelsTheOtherJobsWhenNotKeepingGoing) {
+  fake_.replies["sbatch"] = {{0, "46\n", ""}};
+  fake_.replies["squeue"] = {{0, "46|RUNNING\n", ""}};
+  fake_.replies["scancel"] = {{0, "", ""}};
+  SlurmExecutor ex(settings_, ExecOptions{}, fake_);
+  std::vector<ExecTask> tasks(2);
+  tasks[0].name = "f/fails";
+  tasks[1].name = "f/runs";
+  std::atomic<bool> submitted{false};
+  auto outcomes = ex.Execute(tasks, [&](int t, int, const CancelToken& cancel) -> Status {
+    if (t == 0) {
+      while (!submitted) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return Status::Failed("boom");
+    }
+    return ex.RunJob(job_, cancel, [&](const std::string&) { submitted = true; });
+  });
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[0].state, TaskState::kFailed);
+  EXPECT_EQ(outcomes[1].state, TaskState::kCancelled);
+  ASSERT_EQ(fake_.Count("scancel"), 1);
+  EXPECT_EQ(fake_.calls.back(), (std::vector<std::string>{"scancel", "46"}));
 }
 
 TEST_F(SlurmExecutorTest, SbatchRefusalIsReported) {
