@@ -23,6 +23,7 @@ RunOptions OptionsOf(const RunRequest& request) {
   opts.plan = request.selection;
   opts.exec.jobs = request.jobs;
   opts.exec.keep_going = request.keep_going;
+  opts.executor_kind = request.executor;
   opts.exec.handle_signals = request.handle_signals;
   opts.trigger = request.trigger;
   opts.user = request.requested_by;

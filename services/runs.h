@@ -29,6 +29,7 @@ struct RunRequest {
   PlanOptions selection;  // flows (all when none), only / from / to, force
   int jobs = 0;           // 0 : the number of cores
   bool keep_going = false;
+  std::string executor;  // "local" or "slurm": instead of the environment's; "" : as configured
   bool handle_signals = false;     // SIGINT / SIGTERM stop the run (the CLI's Ctrl-C)
   std::string requested_by;        // recorded as the run's user; "" : the current user
   std::string trigger = "manual";  // manual, schedule, catchup, ...

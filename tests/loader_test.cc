@@ -110,7 +110,7 @@ TEST_F(EnvironmentsConfigTest, EachBadKeyOrValueIsADiagnostic) {
                  "environments:\n"
                  "  warehouse:\n"
                  "    stor: x\n"
-                 "    executor: slurm\n"
+                 "    executor: pbs\n"
                  "    releases_only: yes\n"
                  "    data_roots: {a: b}\n"
                  "    store: [a]\n"
@@ -122,8 +122,8 @@ TEST_F(EnvironmentsConfigTest, EachBadKeyOrValueIsADiagnostic) {
             (std::vector<std::string>{
                 "alambic.yaml:4:5: unknown key 'stor' in environments.warehouse (expected one of: "
                 "store, executor, releases_only, data_roots, connections, secrets)",
-                "alambic.yaml:5:15: environments.warehouse.executor: 'slurm' is not supported "
-                "(only local so far)",
+                "alambic.yaml:5:15: environments.warehouse.executor: 'pbs' is not an executor "
+                "(expected local or slurm)",
                 "alambic.yaml:6:20: environments.warehouse.releases_only must be true or false",
                 "alambic.yaml:7:17: environments.warehouse.data_roots must be a list of names",
                 "alambic.yaml:8:12: environments.warehouse.store must be a string",

@@ -207,7 +207,7 @@ TEST(ValidateTest, UnknownTopLevelAndRecipeKeys) {
           "description, "
           "schedule, partitions, datasets, recipes, timeout, retries, retry_backoff)",
           "flows/f.yaml:4:26: unknown key 'output' in recipe (expected one of: name, kind, inputs, "
-          "outputs, params, script, timeout, retries, retry_backoff, description)",
+          "outputs, params, script, timeout, retries, retry_backoff, description, resources)",
       }));
 }
 

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -15,6 +17,9 @@
 #include "core/base/actor.h"
 #include "core/exec/publisher.h"
 #include "core/exec/run_record.h"
+#include "core/exec/slurm_executor.h"
+#include "core/exec/task_spec.h"
+#include "core/table/arrow_ipc.h"
 #include "core/vcs/git.h"
 
 // A run goes through four parts, in this order:
@@ -180,7 +185,8 @@ struct TaskResult {
   nlohmann::json metrics;
   int64_t rows_in = 0, rows_out = 0, bytes_out = 0;
   std::unique_ptr<TaskLogger> logger;
-  std::string started_at;  // written and read on the executor's control thread
+  std::vector<std::string> job_ids;  // a JobLauncher's jobs, one per attempt
+  std::string started_at;            // written and read on the executor's control thread
   // Guards the fields above against an attempt that outlives its timeout: such
   // a worker may still be running when the task is finished or retried.
   std::mutex mu;
@@ -191,8 +197,15 @@ struct TaskResult {
 // its outputs. Thread-safe: attempts of different tasks run at once.
 class RecipeAttempts {
  public:
-  RecipeAttempts(Session& session, const TaskPlan& tp, RunObserver* observer, Clock& clock)
+  // Attempts run in this process, or as jobs of `launcher` (non-null) whose
+  // task specs go under <launcher staging>/<run id>.
+  RecipeAttempts(Session& session, const TaskPlan& tp, RunObserver* observer, Clock& clock,
+                 JobLauncher* launcher = nullptr, std::filesystem::path job_dir = {},
+                 std::filesystem::path job_binary = {})
       : session_(session),
+        launcher_(launcher),
+        job_dir_(std::move(job_dir)),
+        job_binary_(std::move(job_binary)),
         tp_(tp),
         observer_(observer),
         results_(tp.recipes.size()),
@@ -205,7 +218,9 @@ class RecipeAttempts {
   TaskResult& result(int t) { return results_[static_cast<size_t>(t)]; }
 
   // One attempt of task t (the executor's TaskFn).
-  Status Run(int t, int attempt, const CancelToken& cancel);
+  Status Run(int t, int attempt, const CancelToken& cancel) {
+    return launcher_ ? RunJob(t, attempt, cancel) : RunHere(t, attempt, cancel);
+  }
 
   // Task t ended: its inputs nobody else in this run reads leave memory.
   void Release(const RecipeSpec& spec) {
@@ -219,17 +234,24 @@ class RecipeAttempts {
   }
 
  private:
+  Status RunHere(int t, int attempt, const CancelToken& cancel);
+  Status RunJob(int t, int attempt, const CancelToken& cancel);
+
   Session& session_;
+  JobLauncher* launcher_;
+  std::filesystem::path job_dir_, job_binary_;
   const TaskPlan& tp_;
   RunObserver* observer_;
   std::vector<TaskResult> results_;
+  // dataset -> the file a job of this run wrote it to (read by the jobs downstream).
+  std::unordered_map<std::string, std::filesystem::path> job_outputs_;
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::shared_ptr<const Table>>
       cache_;  // dataset -> table built this run
   std::unordered_map<std::string, int> readers_left_;
 };
 
-Status RecipeAttempts::Run(int t, int attempt, const CancelToken& cancel) {
+Status RecipeAttempts::RunHere(int t, int attempt, const CancelToken& cancel) {
   const RecipePlan& rp = *tp_.recipes[static_cast<size_t>(t)];
   const RecipeNode& node = session_.graph().node(rp.node);
   const RecipeSpec& spec = *node.recipe;
@@ -324,6 +346,158 @@ Status RecipeAttempts::Run(int t, int attempt, const CancelToken& cancel) {
         cache_[spec.outputs[k]] = std::make_shared<const Table>(std::move(output->tables[k]));
   }
   ctx.log->Info(fmt::format("{} rows in, {} rows out", rows_in, rows_out));
+  return Status::Ok();
+}
+
+// The last `max` bytes of a job's output file ("" when there is none).
+std::string JobOutputTail(const std::filesystem::path& path, size_t max) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size == 0) return "";
+  std::ifstream f(path, std::ios::binary);
+  if (size > max) f.seekg(static_cast<std::streamoff>(size - max));
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return text;
+}
+
+// One attempt of task t as a job: writes its task spec, has the launcher run
+// `alambic exec-task SPEC`, then reads back and stages what the job wrote,
+// exactly as RunHere stages what the kind returned.
+Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
+  namespace fs = std::filesystem;
+  const RecipePlan& rp = *tp_.recipes[static_cast<size_t>(t)];
+  const RecipeNode& node = session_.graph().node(rp.node);
+  const RecipeSpec& spec = *node.recipe;
+  TaskResult& res = results_[static_cast<size_t>(t)];
+  RecipeLogger& log = *res.logger;
+  const fs::path dir = job_dir_ / fmt::format("{}-{}", t, attempt);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError(fmt::format("{}: {}", dir.string(), ec.message()));
+  TaskSpec ts;
+  ts.home = session_.home();
+  ts.code_root = session_.root();
+  ts.environment = session_.environment();
+  ts.flow = node.flow->name;
+  ts.recipe = spec.name;
+  ts.kind = spec.kind;
+  ts.params_hash = rp.params_hash;
+  ts.result = dir / "result.json";
+  {
+    std::lock_guard l(cache_mu_);
+    for (size_t k = 0; k < spec.inputs.size(); ++k) {
+      const std::string& ds = spec.inputs[k];
+      auto it = job_outputs_.find(ds);
+      // Built in this run: the upstream job's file (it may not be published yet).
+      ts.inputs.push_back({ds, rp.input_versions[k],
+                           it != job_outputs_.end()
+                               ? it->second
+                               : session_.store().PathFor(ds, rp.input_versions[k])});
+    }
+  }
+  for (size_t k = 0; k < spec.outputs.size(); ++k)
+    ts.outputs.push_back(
+        {spec.outputs[k], rp.output_versions[k], dir / fmt::format("out-{}.arrow", k)});
+  ALAMBIC_RETURN_IF_ERROR(WriteJsonFile(dir / "spec.json", TaskSpecJson(ts)));
+
+  JobRequest job;
+  job.name = fmt::format("{}/{}", node.flow->name, spec.name);
+  job.argv = {job_binary_.string(), "exec-task", (dir / "spec.json").string()};
+  job.workdir = session_.home();
+  job.output = dir / "job.out";
+  job.resources = spec.resources;
+  const SecretsConfig& secrets = session_.workspace().config.secrets;
+  for (const auto& [name, src] : secrets.secrets)
+    if (!src.env_var.empty()) job.env.push_back(src.env_var);
+  if (auto e = secrets.environments.find(session_.environment()); e != secrets.environments.end())
+    for (const auto& [name, src] : e->second)
+      if (!src.env_var.empty()) job.env.push_back(src.env_var);
+  if (attempt > 1) log.Info(fmt::format("attempt {}", attempt));
+  Status ran = launcher_->RunJob(job, cancel, [&](const std::string& id) {
+    {
+      std::lock_guard l(res.mu);
+      res.job_ids.push_back(id);
+    }
+    log.Info(fmt::format("job {} submitted {}", id, launcher_->Describe()));
+  });
+  if (std::string out = JobOutputTail(job.output, 64 << 10); !out.empty()) {
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) log.Info("job output: " + line);
+  }
+  if (cancel.cancelled()) return cancel.AsStatus();
+  if (!ran.ok()) return ran;
+  auto rj = ReadJsonFile(ts.result);
+  if (!rj.ok()) return rj.status().WithContext("the job ended without its result");
+  ALAMBIC_ASSIGN_OR_RETURN(TaskResultFile result, TaskResultFromJson(*rj));
+  for (const auto& [level, line] : result.log) log.Log(level, line);
+  if (!result.ok) {
+    std::lock_guard l(res.mu);
+    if (!cancel.cancelled()) {
+      res.rows_in = result.rows_in;
+      res.metrics = std::move(result.metrics);
+    }
+    return Status::Failed(result.error);
+  }
+  if (result.outputs.size() != spec.outputs.size())
+    return Status::Internal(fmt::format("recipe {}: the job reported {} outputs for {}", spec.name,
+                                        result.outputs.size(), spec.outputs.size()));
+  // Validate what the job wrote and stage it as a local attempt would.
+  std::vector<DatasetStore::Staged> staged_outputs;
+  auto discard = [&] {
+    for (auto& s : staged_outputs) session_.store().Discard(s);
+    staged_outputs.clear();
+  };
+  int64_t rows_out = 0, bytes_out = 0;
+  for (size_t k = 0; k < spec.outputs.size(); ++k) {
+    auto table = ReadArrowFile(ts.outputs[k].path.string());
+    if (!table.ok()) {
+      discard();
+      return table.status().WithContext(
+          fmt::format("recipe {}: output {} of the job", spec.name, spec.outputs[k]));
+    }
+    if (table->num_rows() != result.outputs[k].rows ||
+        SchemaJson(table->schema()) != result.outputs[k].schema) {
+      discard();
+      return Status::Failed(
+          fmt::format("recipe {}: output {} of the job does not match its result (rows or schema)",
+                      spec.name, spec.outputs[k]));
+    }
+    auto staged = session_.store().Stage(spec.outputs[k], rp.output_versions[k], *table);
+    if (!staged.ok()) {
+      discard();
+      return staged.status().WithContext(fmt::format("recipe {}", spec.name));
+    }
+    bytes_out += staged->bytes;
+    rows_out += table->num_rows();
+    staged_outputs.push_back(std::move(*staged));
+  }
+  {
+    std::lock_guard l(res.mu);
+    if (cancel.cancelled()) {
+      discard();
+      return cancel.AsStatus();
+    }
+    for (auto& s : res.staged) session_.store().Discard(s);
+    res.staged = std::move(staged_outputs);
+    res.rows_in = result.rows_in;
+    res.rows_out = rows_out;
+    res.bytes_out = bytes_out;
+    res.metrics = std::move(result.metrics);
+    res.out_rows.clear();
+    res.out_schemas.clear();
+    res.out_lineage.clear();
+    for (auto& o : result.outputs) {
+      res.out_rows.push_back(o.rows);
+      res.out_schemas.push_back(o.schema);
+      res.out_lineage.push_back(std::move(o.lineage));
+    }
+  }
+  {
+    std::lock_guard l(cache_mu_);
+    for (size_t k = 0; k < spec.outputs.size(); ++k)
+      job_outputs_[spec.outputs[k]] = ts.outputs[k].path;
+  }
   return Status::Ok();
 }
 
@@ -457,6 +631,10 @@ void RunRecorder::TaskFinished(int t, const TaskOutcome& o) {
   for (auto& s : res.staged) session_.store().Discard(s);
   res.staged.clear();
   attempts_.Release(spec);
+  if (!res.job_ids.empty()) {
+    if (!rec.metrics.is_object()) rec.metrics = nlohmann::json::object();
+    rec.metrics["slurm_jobs"] = res.job_ids;
+  }
   item.batch.recipe_runs.push_back(rec);
   publisher_.Push(std::move(item));
   if (observer_) observer_->RecipeFinished(nd, rec);
@@ -526,6 +704,24 @@ Status RecordRunEnd(Session& session, const Status& published, bool stopped, Run
   return AuditRun(session, summary);
 }
 
+// The executor of the session's environment (or of options.executor_kind):
+// local, or Slurm (which is also the run's JobLauncher, checked to answer).
+Result<std::unique_ptr<Executor>> MakeExecutor(Session& session, const RunOptions& options,
+                                               JobLauncher** launcher) {
+  const EnvironmentSpec& env = session.environment_spec();
+  const std::string kind = options.executor_kind.empty() ? env.executor : options.executor_kind;
+  if (kind == "local") return std::unique_ptr<Executor>(new LocalExecutor(options.exec));
+  if (kind != "slurm")
+    return Status::Invalid(fmt::format("unknown executor '{}' (expected local or slurm)", kind));
+  SlurmSettings settings = env.slurm;
+  if (settings.staging.empty()) settings.staging = session.state_dir() / "slurm";
+  auto slurm = std::make_unique<SlurmExecutor>(settings, options.exec);
+  ALAMBIC_RETURN_IF_ERROR(slurm->CheckCluster().WithContext(
+      fmt::format("environment {} (alambic.yaml)", session.environment())));
+  *launcher = slurm.get();
+  return std::unique_ptr<Executor>(std::move(slurm));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::Acquire(const std::filesystem::path& dir) {
@@ -556,6 +752,13 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   ALAMBIC_RETURN_IF_ERROR(CloseAbandonedRuns(session.catalog(), clock));
   session.store().CleanTemporaries();
   ALAMBIC_ASSIGN_OR_RETURN(Plan plan, session.MakePlan(options.plan));
+  std::unique_ptr<Executor> own_executor;
+  Executor* executor = options.executor;
+  JobLauncher* launcher = options.launcher;
+  if (!executor) {
+    ALAMBIC_ASSIGN_OR_RETURN(own_executor, MakeExecutor(session, options, &launcher));
+    executor = own_executor.get();
+  }
   RunSummary summary;
   summary.run = NewRunRecord(session, options, clock);
   ALAMBIC_RETURN_IF_ERROR(RecordRunStart(session, plan, summary.run, clock));
@@ -564,12 +767,15 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   summary.up_to_date = tp.up_to_date;
 
   // Executing, with recording and publishing as each recipe ends.
-  RecipeAttempts attempts(session, tp, observer, clock);
+  std::filesystem::path job_dir;
+  std::filesystem::path job_binary = options.job_binary;
+  if (launcher) {
+    job_dir = launcher->staging() / summary.run.id;
+    if (job_binary.empty()) job_binary = std::filesystem::read_symlink("/proc/self/exe");
+  }
+  RecipeAttempts attempts(session, tp, observer, clock, launcher, job_dir, job_binary);
   Publisher publisher(session.store(), session.catalog(), session.environment());
   RunRecorder recorder(session, tp, attempts, publisher, summary, observer, clock);
-  std::unique_ptr<LocalExecutor> local;
-  Executor* executor = options.executor;
-  if (!executor) executor = (local = std::make_unique<LocalExecutor>(options.exec)).get();
   executor->Execute(
       tp.tasks,
       [&attempts](int t, int attempt, const CancelToken& cancel) {
@@ -577,6 +783,10 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
       },
       &recorder);
   attempts.ClearCache();
+  if (launcher) {
+    std::error_code ec;
+    std::filesystem::remove_all(job_dir, ec);  // the outputs are staged in the store by now
+  }
 
   // Publishing ends; recording the run.
   Status published = FinishPublishing(session, publisher, recorder.records(), summary);

@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "core/base/clock.h"
 #include "core/exec/executor.h"
+#include "core/exec/job_launcher.h"
 #include "core/exec/session.h"
 #include "core/plan/plan.h"
 
@@ -21,8 +22,17 @@ namespace alambic {
 struct RunOptions {
   PlanOptions plan;
   ExecOptions exec;  // for the local executor (when `executor` is null)
-  // What runs the recipes; null: a LocalExecutor made with `exec`. Not owned.
+  // What runs the recipes; null: the environment's executor (`executor` of
+  // alambic.yaml, or `executor_kind`) made with `exec`. Not owned.
   Executor* executor = nullptr;
+  // With `executor`: runs each recipe attempt as a job (the Slurm executor is
+  // both); each attempt is then a task spec (task_spec.h) that a job runs with
+  // `alambic exec-task`, and the run publishes what the job staged. Not owned.
+  JobLauncher* launcher = nullptr;
+  // "local" or "slurm" overrides the environment's executor ("": as configured).
+  std::string executor_kind;
+  // The binary a job runs (`alambic exec-task SPEC`); "": this process's.
+  std::filesystem::path job_binary;
   // Where the run's and recipe runs' timestamps come from; null: the system
   // clock. Not owned.
   Clock* clock = nullptr;

@@ -42,6 +42,16 @@ struct ExecPolicy {
   bool operator==(const ExecPolicy&) const = default;
 };
 
+// What a recipe's job asks of a cluster executor (Slurm): `resources: {cpus,
+// mem, time}` on a recipe, or the defaults of an environment's executor. 0 / "":
+// unset (the environment's default, else the cluster's).
+struct JobResources {
+  int cpus = 0;
+  std::string mem;   // as sbatch takes it: 512M, 4G
+  std::string time;  // as sbatch takes it: minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]]
+  bool operator==(const JobResources&) const = default;
+};
+
 struct RecipeSpec {
   std::string name;
   std::string kind;
@@ -52,7 +62,8 @@ struct RecipeSpec {
   std::string script;  // optional code file (lua, sql), relative to the workspace
   std::string description;
   ExecPolicy policy;
-  SourceLoc loc;  // the recipe's entry
+  JobResources resources;  // `resources:` (Slurm jobs only)
+  SourceLoc loc;           // the recipe's entry
   SourceLoc kind_loc, params_loc;
   std::vector<SourceLoc> input_locs, output_locs;
   bool operator==(const RecipeSpec&) const = default;
@@ -105,13 +116,26 @@ struct Flow {
 // datasets, how it runs recipes, what it may read. Its `connections:` and
 // `secrets:` override the top-level entries of the same name in that
 // environment (core/flow/connections.h, core/base/secrets.h).
+// `executor: {kind: slurm, ...}` of an environment (core/exec/slurm_executor.h).
+struct SlurmSettings {
+  std::string partition, account, qos;  // "" : the cluster's default
+  JobResources defaults;                // cpus, mem, time
+  int max_jobs = 8;                     // jobs in the queue at once
+  double poll_seconds = 1;              // how often squeue is asked
+  // Where task specs, job outputs and logs go: a directory every node sees
+  // (absolute; default <workspace>/.alambic/slurm).
+  std::filesystem::path staging;
+  bool operator==(const SlurmSettings&) const = default;
+};
+
 struct EnvironmentSpec {
   std::string name;
   // The dataset store (absolute). `store:` relative paths resolve against the
   // workspace that holds the state (.alambic/); default
   // <that workspace>/.alambic/store/<name>.
   std::filesystem::path store;
-  std::string executor = "local";  // only "local" so far
+  std::string executor = "local";  // local | slurm
+  SlurmSettings slurm;             // when executor is slurm
   // Runs only promoted releases (default: true for an environment named
   // "warehouse", false for any other).
   bool releases_only = false;

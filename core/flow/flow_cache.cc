@@ -27,7 +27,7 @@ constexpr int kMaxJsonDepth = 512;
 // Reserving for a count read from an entry: at most what the rest of the
 // entry can hold (the fewest bytes one encoded RecipeSpec / SourceLoc takes),
 // and for lists, at most kMaxReserve (longer ones grow as they are read).
-constexpr size_t kMinRecipeBytes = 22;
+constexpr size_t kMinRecipeBytes = 25;
 constexpr size_t kMinLocBytes = 3;
 constexpr size_t kMaxReserve = 4096;
 constexpr size_t kMaxReservedRecipes = size_t{1} << 17;
@@ -400,6 +400,9 @@ bool EncodeFlow(const Flow& flow, std::string* out) {
     e.String(r.script);
     e.String(r.description);
     e.Policy(r.policy);
+    e.Varint(static_cast<uint64_t>(r.resources.cpus));
+    e.String(r.resources.mem);
+    e.String(r.resources.time);
     e.Loc(r.loc, file);
     e.Loc(r.kind_loc, file);
     e.Loc(r.params_loc, file);
@@ -480,6 +483,9 @@ bool DecodeFlow(std::string_view bytes, Flow* out) {
     r.script = d.String();
     r.description = d.String();
     r.policy = d.Policy();
+    r.resources.cpus = static_cast<int>(std::min<uint64_t>(d.Varint(), 100000));
+    r.resources.mem = d.String();
+    r.resources.time = d.String();
     r.loc = d.Loc(file);
     r.kind_loc = d.Loc(file);
     r.params_loc = d.Loc(file);

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdio>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <unordered_set>
 
@@ -242,6 +243,45 @@ class Reader {
   std::vector<Diagnostic>* diags_;
 };
 
+// `resources: {cpus, mem, time}` of a recipe, or an executor's defaults.
+bool ParseResource(Reader& r, std::string_view key, int v, std::string_view where,
+                   JobResources* res) {
+  const std::string what = fmt::format("{}.{}", where, key);
+  if (key == "cpus") {
+    const nlohmann::json j = r.ToJson(v);
+    if (!j.is_number_integer() || j.get<int64_t>() < 1 || j.get<int64_t>() > 100000) {
+      r.Error(v, fmt::format("{} must be a whole number of CPUs (1 or more)", what));
+      return true;
+    }
+    res->cpus = j.get<int>();
+  } else if (key == "mem") {
+    std::string m = r.ToJson(v).is_number_integer() ? std::string(r.Scalar(v)) : "";
+    if (m.empty() && !r.String(v, what, &m)) return true;
+    static const std::regex kMem("[0-9]{1,12}[KMGT]?");
+    if (!std::regex_match(m, kMem)) {
+      r.Error(v, fmt::format("{}: '{}' is not a memory size (e.g. 512M, 4G; megabytes when no "
+                             "unit)",
+                             what, m));
+      return true;
+    }
+    res->mem = m;
+  } else if (key == "time") {
+    std::string t = r.ToJson(v).is_number_integer() ? std::string(r.Scalar(v)) : "";
+    if (t.empty() && !r.String(v, what, &t)) return true;
+    static const std::regex kTime("([0-9]{1,4}-)?[0-9]{1,6}(:[0-9]{1,2}){0,2}");
+    if (!std::regex_match(t, kTime)) {
+      r.Error(v, fmt::format("{}: '{}' is not a time limit (minutes, MM:SS, HH:MM:SS or "
+                             "D-HH:MM:SS, quoted)",
+                             what, t));
+      return true;
+    }
+    res->time = t;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 RecipeSpec ParseRecipe(Reader& r, int node) {
   RecipeSpec rs;
   rs.loc = r.Loc(node);
@@ -249,7 +289,7 @@ RecipeSpec ParseRecipe(Reader& r, int node) {
   rs.kind_loc = rs.loc;
   r.ForEachKey(node, What{"recipe"},
                {"name", "kind", "inputs", "outputs", "params", "script", "timeout", "retries",
-                "retry_backoff", "description"},
+                "retry_backoff", "description", "resources"},
                [&](std::string_view key, int, int v) {
                  if (key == "name") {
                    r.String(v, "recipe name", &rs.name);
@@ -274,6 +314,11 @@ RecipeSpec ParseRecipe(Reader& r, int node) {
                    r.String(v, "script", &rs.script);
                  } else if (key == "description") {
                    r.String(v, "description", &rs.description);
+                 } else if (key == "resources") {
+                   r.ForEachKey(v, What{"recipe resources"}, {"cpus", "mem", "time"},
+                                [&](std::string_view rk, int, int rv) {
+                                  ParseResource(r, rk, rv, "resources", &rs.resources);
+                                });
                  } else {
                    r.Policy(key, v, &rs.policy, "recipe");
                  }
@@ -497,6 +542,7 @@ std::filesystem::path Under(const std::filesystem::path& base, const std::string
 }
 
 constexpr const char* kLocalExecutor = "local";
+constexpr const char* kSlurmExecutor = "slurm";
 constexpr const char* kReleasesOnlyByDefault = "warehouse";
 
 // The value node of `key` in mapping `map` (the first, as yaml-cpp looks it
@@ -666,6 +712,72 @@ void ParseEnvironmentEntries(Reader& r, int node, std::string_view env, bool sec
   });
 }
 
+// A Slurm name (partition, account, QOS): passed to sbatch as one argument.
+void ParseSlurmName(Reader& r, int v, const std::string& what, std::string* out) {
+  if (!r.String(v, what, out)) return;
+  static const std::regex kName("[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}");
+  if (!std::regex_match(*out, kName))
+    r.Error(v, fmt::format("{}: '{}' is not a Slurm name (letters, digits, _ . + -)", what, *out));
+}
+
+// `executor: local`, `executor: slurm` or `executor: {kind: slurm, ...}`.
+void ParseExecutor(Reader& r, int v, const std::string& what,
+                   const std::filesystem::path& state_root, EnvironmentSpec* env) {
+  auto kind = [&](int n, const std::string& w) {
+    if (!r.String(n, w, &env->executor)) return;
+    if (env->executor != kLocalExecutor && env->executor != kSlurmExecutor)
+      r.Error(n, fmt::format("{}: '{}' is not an executor (expected local or slurm)", w,
+                             env->executor));
+  };
+  if (!r.IsMap(v)) {
+    kind(v, what);
+    return;
+  }
+  bool has_kind = false;
+  r.ForEachKey(v, What{"{}", what},
+               {"kind", "partition", "account", "qos", "cpus", "mem", "time", "max_jobs",
+                "poll_seconds", "staging"},
+               [&](std::string_view key, int, int ev) {
+                 const std::string w = fmt::format("{}.{}", what, key);
+                 SlurmSettings& s = env->slurm;
+                 if (key == "kind") {
+                   has_kind = true;
+                   kind(ev, w);
+                 } else if (key == "partition") {
+                   ParseSlurmName(r, ev, w, &s.partition);
+                 } else if (key == "account") {
+                   ParseSlurmName(r, ev, w, &s.account);
+                 } else if (key == "qos") {
+                   ParseSlurmName(r, ev, w, &s.qos);
+                 } else if (key == "max_jobs") {
+                   const nlohmann::json j = r.ToJson(ev);
+                   if (!j.is_number_integer() || j.get<int64_t>() < 1 || j.get<int64_t>() > 1000)
+                     r.Error(ev, fmt::format("{} must be an integer between 1 and 1000", w));
+                   else
+                     s.max_jobs = j.get<int>();
+                 } else if (key == "poll_seconds") {
+                   double d = 0;
+                   if (r.Number(ev, what, "poll_seconds", &d)) {
+                     if (d < 0.05 || d > 600)
+                       r.Error(ev, fmt::format("{} must be between 0.05 and 600", w));
+                     else
+                       s.poll_seconds = d;
+                   }
+                 } else if (key == "staging") {
+                   std::string path;
+                   if (!r.String(ev, w, &path)) return;
+                   if (path.empty()) {
+                     r.Error(ev, fmt::format("{} must not be empty", w));
+                     return;
+                   }
+                   s.staging = Under(state_root, path).lexically_normal();
+                 } else {
+                   ParseResource(r, key, ev, what, &s.defaults);
+                 }
+               });
+  if (!has_kind) r.Error(v, fmt::format("{} needs a kind (local or slurm)", what));
+}
+
 // One entry of `environments:`; `state_root` is where relative stores resolve.
 void ParseEnvironment(Reader& r, int node, const std::filesystem::path& root,
                       const std::filesystem::path& state_root, EnvironmentSpec* env,
@@ -684,9 +796,7 @@ void ParseEnvironment(Reader& r, int node, const std::filesystem::path& root,
                    }
                    env->store = Under(state_root, path).lexically_normal();
                  } else if (key == "executor") {
-                   if (r.String(v, what, &env->executor) && env->executor != kLocalExecutor)
-                     r.Error(v, fmt::format("{}: '{}' is not supported (only local so far)", what,
-                                            env->executor));
+                   ParseExecutor(r, v, what, state_root, env);
                  } else if (key == "releases_only") {
                    const nlohmann::json b = r.ToJson(v);
                    if (b.is_boolean())

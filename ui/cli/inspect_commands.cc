@@ -143,6 +143,17 @@ int CmdLog(const Globals& g, const std::string& run_id, const std::string& recip
       table.AddRow({r.flow + "/" + r.recipe, r.status, std::to_string(r.attempts),
                     FormatCount(r.rows_in), FormatCount(r.rows_out), DurationOf(r), r.reason});
     if (table.rows() > 0) std::printf("\n%s", table.Render().c_str());
+    // Recipes run as cluster jobs (the Slurm executor): their job ids, one per attempt.
+    std::string jobs;
+    for (const auto& r : *recipes) {
+      auto it = r.metrics.find("slurm_jobs");
+      if (it == r.metrics.end() || !it->is_array()) continue;
+      std::string ids;
+      for (const auto& id : *it)
+        if (id.is_string()) ids += (ids.empty() ? "" : " ") + id.get<std::string>();
+      jobs += "  " + Printable(fmt::format("{}/{}: {}", r.flow, r.recipe, ids)) + "\n";
+    }
+    if (!jobs.empty()) std::printf("\nSlurm jobs\n%s", jobs.c_str());
     return kExitOk;
   }
   const RecipeRunRecord* found = nullptr;

@@ -19,6 +19,7 @@
 #include "ui/cli/cli_docs.h"
 #include "ui/cli/daemon_commands.h"
 #include "ui/cli/data_commands.h"
+#include "ui/cli/exec_task_commands.h"
 #include "ui/cli/inspect_commands.h"
 #include "ui/cli/lineage_commands.h"
 #include "ui/cli/model_commands.h"
@@ -83,6 +84,8 @@ int Main(int argc, char** argv) {
   completion->group("");
   completion->add_option("shell", docs_shell)->required()->check(CLI::IsMember({"bash"}));
   completion->add_option("-o", docs_output, "Write to FILE")->type_name("FILE");
+  ExecTaskCommand exec_task;
+  exec_task.Add(app);
   auto* man = app.add_subcommand("man", "Print the man page (roff)");
   man->group("");
   man->add_option("-o", docs_output, "Write to FILE")->type_name("FILE");
@@ -106,6 +109,7 @@ int Main(int argc, char** argv) {
   SetPluginRefusedHandler([](const PluginRefusal& r) {
     std::fprintf(stderr, "alambic: plugin refused: %s\n", Printable(r.ToString()).c_str());
   });
+  if (exec_task.parsed()) return exec_task.Run();
   if (workspace.parsed()) return workspace.Run(g);
   if (runs.parsed()) return runs.Run(g);
   if (inspect.parsed()) return inspect.Run(g);

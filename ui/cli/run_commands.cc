@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/exec/run.h"
+#include "core/exec/slurm_executor.h"
 #include "services/runs.h"
 #include "ui/common/progress.h"
 #include "ui/common/text_table.h"
@@ -90,8 +91,13 @@ Status PrintPlan(Session& session, const PlanOptions& options, const std::string
   std::string out;
   if (explain) {
     TextTable table({"recipe", "decision", "reason"}, 200);
-    for (const auto& rp : plan->recipes)
-      table.AddRow({graph.node(rp.node).Label(), DecisionName(rp.decision), rp.explanation});
+    const EnvironmentSpec& env = session.environment_spec();
+    for (const auto& rp : plan->recipes) {
+      std::string reason = rp.explanation;
+      if (rp.decision == Decision::kRun && env.executor == "slurm")
+        reason += "; runs " + SlurmJobDescription(env.slurm, graph.node(rp.node).recipe->resources);
+      table.AddRow({graph.node(rp.node).Label(), DecisionName(rp.decision), reason});
+    }
     out = table.Render();
   } else {
     for (const auto& rp : plan->recipes)
@@ -132,7 +138,8 @@ class CliRunListener final : public RunListener {
   std::unique_ptr<TerminalProgress> progress_;
 };
 
-int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bool verbose) {
+int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bool verbose,
+           const std::string& executor) {
   auto root = WorkspaceRoot(g);
   if (!root.ok()) return Fail(root.status());
   RunRequest request;
@@ -140,6 +147,7 @@ int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bo
   request.selection = ToPlanOptions(sel);
   request.jobs = jobs;
   request.keep_going = keep_going;
+  request.executor = executor;
   request.handle_signals = true;
   CliRunListener listener(verbose);
   auto outcome = RunWorkspace(*root, request, &listener);
@@ -176,6 +184,9 @@ void RunCommands::AddRun(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   run_->add_flag("-k,--keep-going", keep_going_, "Go on with recipes not downstream of a failure");
   run_->add_flag("-v,--verbose", verbose_, "Print recipe log lines");
+  run_->add_option("--executor", executor_,
+                   "Run the recipes with this executor instead of the environment's")
+      ->check(CLI::IsMember({"local", "slurm"}));
 }
 
 bool RunCommands::parsed() const { return *plan_ || *run_; }
@@ -188,7 +199,7 @@ int RunCommands::Run(const Globals& g) const {
     po.exit_code = exit_code_;
     return CmdPlan(g, plan_sel_, std::move(po));
   }
-  if (*run_) return CmdRun(g, run_sel_, jobs_, keep_going_, verbose_);
+  if (*run_) return CmdRun(g, run_sel_, jobs_, keep_going_, verbose_, executor_);
   return kExitUsage;
 }
 

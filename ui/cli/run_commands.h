@@ -30,6 +30,7 @@ class RunCommands {
   std::string plan_format_ = "text";
   int jobs_ = 0;
   bool keep_going_ = false, verbose_ = false;
+  std::string executor_;
 };
 
 }  // namespace alambic
