@@ -243,6 +243,19 @@ ALTER TABLE schedule_slots ADD COLUMN lease_token INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE schedule_slots ADD COLUMN next_attempt_at TEXT NOT NULL DEFAULT '';
 ALTER TABLE schedule_slots ADD COLUMN error TEXT NOT NULL DEFAULT '';
 )sql",
+    // The data triggers' cursors (schedule_state.h TriggerCursor): the content
+    // hash each trigger of a flow last saw, moved with the slot it fires.
+    R"sql(
+CREATE TABLE trigger_cursors (
+  flow TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  trigger_key TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  observed_at TEXT NOT NULL,
+  slot TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (flow, environment, trigger_key)
+);
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 

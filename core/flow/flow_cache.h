@@ -36,7 +36,7 @@ namespace alambic {
 
 // Bump when the entry layout, EncodeFlow, or what ParseFlow returns for the
 // same text changes: every older entry then misses.
-inline constexpr uint32_t kFlowCacheFormat = 3;  // 3: schedule retries/overlap/timeouts
+inline constexpr uint32_t kFlowCacheFormat = 4;  // 4: schedule on_change
 
 // The cache payload: every field of `flow`, including all locations and params,
 // in declaration order: unsigned integers as LEB128 varints, signed ones
