@@ -289,6 +289,19 @@ BEGIN
     FROM json_each('[' || replace(json_quote(NEW.flows), ',', '","') || ']');
 END;
 )sql",
+    // 9: the data triggers' cursors (schedule_state.h TriggerCursor): the content
+    // hash each trigger of a flow last saw, moved with the slot it fires.
+    R"sql(
+CREATE TABLE trigger_cursors (
+  flow TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  trigger_key TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  observed_at TEXT NOT NULL,
+  slot TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (flow, environment, trigger_key)
+);
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 

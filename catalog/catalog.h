@@ -39,7 +39,7 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 8;
+inline constexpr int kCatalogSchemaVersion = 9;
 // The SQL that takes a catalog from schema version - 1 to `version` (1 creates it),
 // for tests that build an older catalog and tools that inspect the history.
 const char* CatalogMigrationSql(int version);
@@ -326,6 +326,18 @@ class Catalog {
   // when it already was in that state.
   Result<bool> SetSchedulePaused(const std::string& flow, const std::string& env, bool paused,
                                  const Actor& who, const std::string& now);
+
+  // The cursor of a data trigger, if it was ever observed.
+  Result<std::optional<TriggerCursor>> GetTriggerCursor(const std::string& flow,
+                                                        const std::string& env,
+                                                        const std::string& trigger);
+  // Moves the trigger's cursor to `c` only when it is still `previous_hash`
+  // ("" : never observed) and, with `slot`, claims that slot in the same
+  // transaction (fenced like TryClaimSlot), so a change fires its slot exactly
+  // once: true when this call did it, false when the cursor had moved or the
+  // slot was claimed already (nothing written).
+  Result<bool> AdvanceTriggerCursor(const TriggerCursor& c, const std::string& previous_hash,
+                                    const SlotClaim* slot);
 
   // ---- the scheduler's lease (schedule_state.h) ----
   // Takes the lease of (workspace, env) for `holder` until `expires_at`, or

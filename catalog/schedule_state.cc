@@ -79,34 +79,39 @@ std::optional<ScheduleState> FindState(SQLite::Database& db, const std::string& 
   return ReadState(q);
 }
 
+// Inserts slot `s` unless (flow, environment, nominal, timezone) exists:
+// whether it did. Inside the caller's transaction.
+bool InsertSlot(SQLite::Database& db, const SlotClaim& s, int64_t lease_token) {
+  SQLite::Statement q(db,
+                      "INSERT INTO schedule_slots (flow, environment, nominal, timezone, fire_at, "
+                      "kind, claimed_at, claimed_by, run_id, status, attempts, lease_token, "
+                      "next_attempt_at, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                      "ON CONFLICT DO NOTHING");
+  q.bind(1, s.flow);
+  q.bind(2, s.environment);
+  q.bind(3, s.nominal);
+  q.bind(4, s.timezone);
+  q.bind(5, s.fire_at);
+  q.bind(6, s.kind);
+  q.bind(7, s.claimed_at.empty() ? NowIso() : s.claimed_at);
+  q.bind(8, s.claimed_by);
+  q.bind(9, s.run_id);
+  q.bind(10, s.status.empty() ? std::string(kSlotClaimed) : s.status);
+  q.bind(11, s.attempts);
+  q.bind(12, lease_token);
+  q.bind(13, s.next_attempt_at);
+  q.bind(14, s.error);
+  return q.exec() == 1;
+}
+
 }  // namespace
 
 Result<bool> Catalog::TryClaimSlot(const SlotClaim& s) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(
-        *db_,
-        "INSERT INTO schedule_slots (flow, environment, nominal, timezone, fire_at, "
-        "kind, claimed_at, claimed_by, run_id, status, attempts, lease_token, "
-        "next_attempt_at, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT DO NOTHING");
-    q.bind(1, s.flow);
-    q.bind(2, s.environment);
-    q.bind(3, s.nominal);
-    q.bind(4, s.timezone);
-    q.bind(5, s.fire_at);
-    q.bind(6, s.kind);
-    q.bind(7, s.claimed_at.empty() ? NowIso() : s.claimed_at);
-    q.bind(8, s.claimed_by);
-    q.bind(9, s.run_id);
-    q.bind(10, s.status.empty() ? std::string(kSlotClaimed) : s.status);
-    q.bind(11, s.attempts);
-    q.bind(12, static_cast<int64_t>(fence_token_ ? fence_token_ : s.lease_token));
-    q.bind(13, s.next_attempt_at);
-    q.bind(14, s.error);
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
-    const bool claimed = q.exec() == 1;
+    const bool claimed = InsertSlot(*db_, s, fence_token_ ? fence_token_ : s.lease_token);
     tx.commit();
     return claimed;
   } catch (const std::exception& e) {
@@ -376,6 +381,66 @@ Result<std::vector<SlotClaim>> Catalog::ListSlots(const std::string& flow, const
     return out;
   } catch (const std::exception& e) {
     return SqlError(e, "schedule slots");
+  }
+}
+
+Result<std::optional<TriggerCursor>> Catalog::GetTriggerCursor(const std::string& flow,
+                                                               const std::string& env,
+                                                               const std::string& trigger) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT hash, observed_at, slot FROM trigger_cursors WHERE flow=? AND "
+                        "environment=? AND trigger_key=?");
+    q.bind(1, flow);
+    q.bind(2, env);
+    q.bind(3, trigger);
+    if (!q.executeStep()) return std::optional<TriggerCursor>();
+    TriggerCursor c{flow,
+                    env,
+                    trigger,
+                    q.getColumn(0).getString(),
+                    q.getColumn(1).getString(),
+                    q.getColumn(2).getString()};
+    return std::optional<TriggerCursor>(std::move(c));
+  } catch (const std::exception& e) {
+    return SqlError(e, "read trigger cursor");
+  }
+}
+
+Result<bool> Catalog::AdvanceTriggerCursor(const TriggerCursor& c, const std::string& previous_hash,
+                                           const SlotClaim* slot) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+    ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
+    SQLite::Statement cur(*db_,
+                          "SELECT hash FROM trigger_cursors WHERE flow=? AND environment=? AND "
+                          "trigger_key=?");
+    cur.bind(1, c.flow);
+    cur.bind(2, c.environment);
+    cur.bind(3, c.trigger);
+    const std::string now_hash = cur.executeStep() ? cur.getColumn(0).getString() : "";
+    if (now_hash != previous_hash) return false;  // moved meanwhile (another daemon)
+    if (slot != nullptr &&
+        !InsertSlot(*db_, *slot, fence_token_ ? fence_token_ : slot->lease_token))
+      return false;  // claimed already
+    SQLite::Statement up(*db_,
+                         "INSERT INTO trigger_cursors (flow, environment, trigger_key, hash, "
+                         "observed_at, slot) VALUES (?,?,?,?,?,?) ON CONFLICT (flow, environment, "
+                         "trigger_key) DO UPDATE SET hash=excluded.hash, "
+                         "observed_at=excluded.observed_at, slot=excluded.slot");
+    up.bind(1, c.flow);
+    up.bind(2, c.environment);
+    up.bind(3, c.trigger);
+    up.bind(4, c.hash);
+    up.bind(5, c.observed_at);
+    up.bind(6, slot ? slot->nominal : std::string());
+    up.exec();
+    tx.commit();
+    return true;
+  } catch (const std::exception& e) {
+    return SqlError(e, "advance trigger cursor");
   }
 }
 

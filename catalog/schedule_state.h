@@ -61,6 +61,17 @@ struct SchedulerLease {
   std::string acquired_at, heartbeat_at, expires_at;  // ISO-8601 UTC
 };
 
+// The cursor of one data trigger of (flow, environment) (schedule on_change,
+// core/flow/flow.h ChangeTrigger): the content hash last seen for `trigger`
+// (its key, e.g. "file:data/exams.csv"), when, and the slot it fired ("" for
+// the first observation, which fires nothing). Stored in `trigger_cursors`.
+struct TriggerCursor {
+  std::string flow, environment, trigger;
+  std::string hash;         // "sha256:…", "etag:…", "version:…"
+  std::string observed_at;  // ISO-8601 UTC
+  std::string slot;         // the nominal of the slot it fired, or ""
+};
+
 struct ScheduleState {
   std::string flow, environment;
   std::string definition, first_seen;

@@ -25,9 +25,17 @@ RunOptions OptionsOf(const RunRequest& request) {
   opts.exec.keep_going = request.keep_going;
   opts.executor_kind = request.executor;
   opts.exec.handle_signals = request.handle_signals;
+  opts.exec.stop = request.cancel;
   opts.trigger = request.trigger;
   opts.user = request.requested_by;
+  opts.run_id = request.run_id;
   return opts;
+}
+
+// The session's catalog writes fenced by the request's lease, if any.
+void Fence(Session& session, const std::string& env, const RunRequest& request) {
+  if (request.lease_token != 0)
+    session.catalog().SetFence(request.lease_workspace, env, request.lease_token);
 }
 
 bool Cancelled(const RunRequest& request) {
@@ -108,7 +116,9 @@ Result<RunOutcome> RunReleases(const fs::path& root, const std::string& env,
     so.code_root = checkout->code_root;
     auto session = Session::Open(root, env, *(*kinds)->registry, so);
     if (!session.ok()) return refuse(flow, rel.tag, session.status().WithContext(rel.tag));
+    Fence(**session, env, request);
     RunOptions opts = OptionsOf(request);
+    if (!outcome.runs.empty()) opts.run_id.clear();  // the request's id names the first run
     opts.plan.flows = {flow};
     opts.release = fmt::format("{}/{}", flow, rel.number);
     auto summary = RunAndReport(**session, opts, listener);
@@ -163,6 +173,7 @@ Result<RunOutcome> RunWorkspace(const fs::path& root, const RunRequest& request,
     return outcome;
   }
   ALAMBIC_ASSIGN_OR_RETURN(auto session, OpenWorkspaceSession(root, request.env));
+  Fence(*session, env, request);
   ALAMBIC_ASSIGN_OR_RETURN(RunSummary summary,
                            RunAndReport(*session, OptionsOf(request), listener));
   outcome.verdict = VerdictOf(summary.run);

@@ -34,9 +34,17 @@ struct RunRequest {
   std::string requested_by;        // recorded as the run's user; "" : the current user
   std::string trigger = "manual";  // manual, schedule, catchup, ...
   // Checked before each flow starts: once cancelled, no further flow starts and
-  // the verdict is kCancelled. (A flow already running finishes or stops on
-  // handle_signals; the executor does not poll this token.)
+  // the verdict is kCancelled. The executor polls it too: a flow already
+  // running stops (its run is recorded as cancelled).
   const CancelToken* cancel = nullptr;
+  // The id of the first run created ("": a new UUID), chosen by a caller that
+  // records it first (the scheduler, on its slot).
+  std::string run_id;
+  // A lease's fencing token (0: none): the runs' catalog writes are refused
+  // once another holder took the lease of (lease_workspace, env), so a
+  // scheduler that lost its lease cannot publish (Catalog::SetFence).
+  std::string lease_workspace;
+  int64_t lease_token = 0;
 };
 
 enum class RunVerdict {

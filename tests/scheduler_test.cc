@@ -87,7 +87,7 @@ class FakeLauncher final : public RunLauncher {
     }
     if (cancel.cancelled()) status = "cancelled";
     if (record_) ALAMBIC_RETURN_IF_ERROR(cat->FinishRun(id, status, NowIso(), ""));
-    return LaunchedRun{id, status, status == "failed" ? "recipe x failed" : ""};
+    return LaunchedRun{id, status, status == "failed" ? "recipe x failed" : "", {}};
   }
 
   void Script(const std::string& flow, std::deque<std::string> statuses) {

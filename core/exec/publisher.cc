@@ -1,5 +1,7 @@
 #include "core/exec/publisher.h"
 
+#include "core/base/crash_point.h"
+
 namespace alambic {
 
 Publisher::Publisher(const DatasetStore& store, Catalog& catalog, std::string env)
@@ -46,6 +48,7 @@ void Publisher::Loop() {
       for (auto& s : it.batch.states) batch.states.push_back(std::move(s));
     }
     Status st = error_.ok() ? store_.Publish(staged) : error_;
+    if (st.ok() && !staged.empty()) CrashPoint("recipe_publishing");
     if (st.ok()) st = catalog_.Commit(batch);
     if (!st.ok()) {
       for (const auto& s : staged) store_.Discard(s);

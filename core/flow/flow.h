@@ -69,10 +69,32 @@ struct RecipeSpec {
   bool operator==(const RecipeSpec&) const = default;
 };
 
+// `schedule: on_change:` one upstream source whose change runs the flow
+// (services/scheduler/triggers.h polls it): exactly one of
+//   file: PATH                       the file's content (SHA-256)
+//   http: URL                        its ETag, else Last-Modified, else the body's hash
+//   dataset: FLOW/DATASET            the current version of another flow's dataset
+//   sql: {connection: C, query: Q}   the hash of the query's rows (a sqlite connection)
+// polled every `every` (at least kMinTriggerEverySeconds).
+struct ChangeTrigger {
+  std::string kind;        // file | http | dataset | sql
+  std::string target;      // the path, the URL, "flow/dataset", or the query
+  std::string connection;  // sql only
+  std::string every = "5m";
+  SourceLoc loc;
+  // What identifies it (its cursor's key): "file:data/exams.csv", ...
+  std::string Key() const {
+    return kind + ":" + (connection.empty() ? "" : connection + ":") + target;
+  }
+  bool operator==(const ChangeTrigger&) const = default;
+};
+// The shortest polling interval of a trigger, in seconds.
+inline constexpr int kMinTriggerEverySeconds = 10;
+
 // `schedule:` as written (validated by the loader; core/sched/schedule.h
 // says what each field means; core/flow/schedule_spec.h compiles it).
 struct Schedule {
-  std::string cron;  // five fields, or a shortcut (@daily)
+  std::string cron;  // five fields, or a shortcut (@daily); "" when only on_change
   std::string timezone = "Europe/Paris";
   std::string catchup = "latest";  // latest | all | none
   int catchup_max = 10;            // `catchup: {policy, max, window}`
@@ -81,12 +103,13 @@ struct Schedule {
   std::string dst_gap = "run_at_next";  // run_at_next | skip
   std::string dst_overlap = "first";    // first | second
   // How the scheduler runs a slot (services/scheduler/scheduler.h).
-  int retries = 0;                 // further runs of a failed slot
-  std::string retry_delay = "1m";  // before the first retry; doubles each time
-  int max_active_runs = 1;         // runs of this flow at once
-  std::string overlap = "skip";    // skip | queue | cancel, when max_active_runs are running
-  std::string timeout;             // a run's wall-clock limit ("" none), e.g. "2h"
-  std::string late_after;          // lateness alert: not finished this long after nominal
+  int retries = 0;                       // further runs of a failed slot
+  std::string retry_delay = "1m";        // before the first retry; doubles each time
+  int max_active_runs = 1;               // runs of this flow at once
+  std::string overlap = "skip";          // skip | queue | cancel, when max_active_runs are running
+  std::string timeout;                   // a run's wall-clock limit ("" none), e.g. "2h"
+  std::string late_after;                // lateness alert: not finished this long after nominal
+  std::vector<ChangeTrigger> on_change;  // runs when an upstream source changes
   SourceLoc loc;
   bool operator==(const Schedule&) const = default;
 };

@@ -362,6 +362,14 @@ bool EncodeFlow(const Flow& flow, std::string* out) {
     e.String(flow.schedule->overlap);
     e.String(flow.schedule->timeout);
     e.String(flow.schedule->late_after);
+    e.Varint(flow.schedule->on_change.size());
+    for (const auto& t : flow.schedule->on_change) {
+      e.String(t.kind);
+      e.String(t.target);
+      e.String(t.connection);
+      e.String(t.every);
+      e.Loc(t.loc, file);
+    }
     e.Loc(flow.schedule->loc, file);
   }
   e.Byte(flow.partitioning.has_value());
@@ -438,6 +446,16 @@ bool DecodeFlow(std::string_view bytes, Flow* out) {
     s.overlap = d.String();
     s.timeout = d.String();
     s.late_after = d.String();
+    const uint64_t triggers = d.Varint();
+    for (uint64_t i = 0; i < triggers && d.ok(); ++i) {
+      ChangeTrigger t;
+      t.kind = d.String();
+      t.target = d.String();
+      t.connection = d.String();
+      t.every = d.String();
+      t.loc = d.Loc(file);
+      s.on_change.push_back(std::move(t));
+    }
     s.loc = d.Loc(file);
     flow.schedule = std::move(s);
   }

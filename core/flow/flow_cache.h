@@ -37,7 +37,7 @@ namespace alambic {
 // Bump when the entry layout, EncodeFlow, or what ParseFlow returns for the
 // same text changes: every older entry then misses.
 inline constexpr uint32_t kFlowCacheFormat =
-    4;  // 3: schedule retries/overlap/timeouts; 4: resources
+    5;  // 3: schedule retries/overlap/timeouts; 4: resources; 5: schedule on_change
 
 // The cache payload: every field of `flow`, including all locations and params,
 // in declaration order: unsigned integers as LEB128 varints, signed ones

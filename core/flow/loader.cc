@@ -361,10 +361,94 @@ DatasetSpec ParseDataset(Reader& r, std::string_view name, int node) {
   return ds;
 }
 
+// `on_change: [{file|http|dataset|sql: ..., every: 5m}, ...]`.
+void ParseOnChange(Reader& r, int v, std::vector<ChangeTrigger>* out) {
+  if (!r.IsSeq(v)) {
+    r.Error(v,
+            "schedule on_change must be a list of triggers, e.g. [{file: data/x.csv, every: 5m}]");
+    return;
+  }
+  r.ForEachItem(v, [&](int item) {
+    ChangeTrigger t;
+    t.loc = r.Loc(item);
+    int sources = 0;
+    bool ok = true;
+    r.ForEachKey(
+        item, What{"schedule on_change trigger"}, {"file", "http", "dataset", "sql", "every"},
+        [&](std::string_view k, int, int tv) {
+          if (k == "every") {
+            if (!r.String(tv, "schedule on_change every", &t.every)) {
+              ok = false;
+              return;
+            }
+            auto d = sched::ParseWindow(t.every);
+            if (!d.ok()) {
+              r.Error(tv, fmt::format("schedule on_change every '{}' must be a positive "
+                                      "duration, e.g. 30s, 5m, 1h",
+                                      t.every));
+              ok = false;
+            } else if (d->count() < kMinTriggerEverySeconds) {
+              r.Error(tv, fmt::format("schedule on_change every '{}' is too short: polling "
+                                      "is at most every {}s",
+                                      t.every, kMinTriggerEverySeconds));
+              ok = false;
+            }
+            return;
+          }
+          ++sources;
+          t.kind = std::string(k);
+          if (k == "sql") {
+            r.ForEachKey(tv, What{"schedule on_change sql"}, {"connection", "query"},
+                         [&](std::string_view sk, int, int sv) {
+                           if (sk == "connection")
+                             ok &= r.String(sv, "schedule on_change sql connection", &t.connection);
+                           else
+                             ok &= r.String(sv, "schedule on_change sql query", &t.target);
+                         });
+            if (t.connection.empty() || t.target.empty()) {
+              r.Error(tv, "schedule on_change sql needs a connection and a query");
+              ok = false;
+            }
+            return;
+          }
+          if (!r.String(tv, fmt::format("schedule on_change {}", k), &t.target) ||
+              t.target.empty()) {
+            if (t.target.empty())
+              r.Error(tv, fmt::format("schedule on_change {} must not be empty", k));
+            ok = false;
+            return;
+          }
+          if (k == "http" && t.target.rfind("http://", 0) != 0 &&
+              t.target.rfind("https://", 0) != 0) {
+            r.Error(tv, fmt::format("schedule on_change http '{}' must be an http:// or "
+                                    "https:// URL",
+                                    t.target));
+            ok = false;
+          }
+          if (k == "dataset") {
+            const size_t slash = t.target.find('/');
+            if (slash == std::string::npos || slash == 0 || slash + 1 == t.target.size() ||
+                t.target.find('/', slash + 1) != std::string::npos) {
+              r.Error(tv, fmt::format("schedule on_change dataset '{}' must be "
+                                      "FLOW/DATASET",
+                                      t.target));
+              ok = false;
+            }
+          }
+        });
+    if (r.IsMap(item) && sources != 1) {
+      r.Error(item, "schedule on_change trigger needs exactly one of file, http, dataset, sql");
+      ok = false;
+    }
+    if (ok && r.IsMap(item)) out->push_back(std::move(t));
+  });
+}
+
 // `schedule: {cron, timezone, start, end, dst_gap, dst_overlap, catchup}`;
 // each value checked as core/sched reads it, the error at its place.
 Schedule ParseSchedule(Reader& r, int v) {
   Schedule s;
+  bool has_on_change = false;  // (its own errors are enough when all its triggers are wrong)
   s.loc = r.Loc(v);
   auto check = [&](int node, const Status& st) {
     if (!st.ok()) r.Error(node, "schedule " + st.message());
@@ -372,9 +456,12 @@ Schedule ParseSchedule(Reader& r, int v) {
   r.ForEachKey(
       v, What{"schedule"},
       {"cron", "timezone", "catchup", "start", "end", "dst_gap", "dst_overlap", "retries",
-       "retry_delay", "max_active_runs", "overlap", "timeout", "late_after"},
+       "retry_delay", "max_active_runs", "overlap", "timeout", "late_after", "on_change"},
       [&](std::string_view sk, int, int sv) {
-        if (sk == "retries" || sk == "max_active_runs") {
+        if (sk == "on_change") {
+          has_on_change = true;
+          ParseOnChange(r, sv, &s.on_change);
+        } else if (sk == "retries" || sk == "max_active_runs") {
           const bool retries = sk == "retries";
           const int64_t lo = retries ? 0 : 1, hi = retries ? 100 : 1000;
           nlohmann::json j = r.ToJson(sv);
@@ -441,7 +528,8 @@ Schedule ParseSchedule(Reader& r, int v) {
           check(sv, sched::ParseCatchupMode(s.catchup).status());
         }
       });
-  if (s.cron.empty()) r.Error(v, "schedule has no cron expression");
+  if (s.cron.empty() && !has_on_change)
+    r.Error(v, "schedule has no cron expression (nor on_change triggers)");
   auto start = sched::ParseLocalTime(s.start), end = sched::ParseLocalTime(s.end, true);
   if (start.ok() && end.ok() && *end < *start)
     r.Error(v, fmt::format("schedule end {} is before its start {}", s.end, s.start));

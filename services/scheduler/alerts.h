@@ -1,6 +1,7 @@
 // Alerts of the scheduler: a run of a slot failed (after its retries), a flow
-// recovered (a success after a failure), or a slot is late (its run has not
-// finished `late_after` after its nominal time). Sent through an AlertSink;
+// recovered (a success after a failure), a run succeeded with warnings (failed
+// checks of severity warn), or a slot is late (its run has not finished
+// `late_after` after its nominal time). Sent through an AlertSink;
 // WebhookAlertSink POSTs each alert as JSON with retries.
 #pragma once
 
@@ -15,7 +16,7 @@
 namespace alambic {
 
 struct Alert {
-  std::string kind;  // failure | recovery | late
+  std::string kind;  // failure | recovery | warning | late
   std::string flow, environment, nominal, timezone, run_id, message;
   nlohmann::json ToJson() const;
 };

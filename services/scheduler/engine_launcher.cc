@@ -1,52 +1,76 @@
 #include "services/scheduler/engine_launcher.h"
 
+#include <atomic>
+
 #include <fmt/format.h>
 
-#include "core/exec/run.h"
-#include "core/exec/session.h"
-#include "core/flow/loader.h"
-#include "core/vcs/promotion.h"
+#include "core/base/crash_point.h"
+#include "services/runs.h"
 
 namespace alambic {
+
+namespace {
+
+// Tells the scheduler the run's id once it is created, and passes the run's
+// steps to the crash hook (core/base/crash_point.h).
+class LaunchListener final : public RunListener, public RunObserver {
+ public:
+  LaunchListener(const std::function<void(const std::string&)>& started,
+                 const std::function<void(const std::string&)>& log)
+      : started_(started), log_(log) {}
+  void Warning(const std::string& message) override {
+    if (log_) log_(message);
+  }
+  RunObserver* ObserverForRun() override { return this; }
+  void RunStarted(const RunRecord& run, const Plan&) override {
+    CrashPoint("run_created");
+    if (started_) started_(run.id);
+  }
+  void RecipeStarted(const RecipeNode&, int) override {
+    if (!recipe_started_.exchange(true)) CrashPoint("run_started");
+  }
+
+ private:
+  const std::function<void(const std::string&)>& started_;
+  const std::function<void(const std::string&)>& log_;
+  std::atomic<bool> recipe_started_{false};
+};
+
+}  // namespace
 
 Result<LaunchedRun> EngineLauncher::Launch(const ScheduledRunRequest& req,
                                            const CancelToken& cancel,
                                            const std::function<void(const std::string&)>& started) {
   std::lock_guard lock(mu_);
-  LoadedWorkspace config = LoadWorkspaceConfig(root_);
-  const WorkspaceConfig& cfg = config.workspace.config;
-  auto spec = cfg.environments.find(req.environment);
-  if (spec == cfg.environments.end())
-    return Status::Invalid(fmt::format("unknown environment '{}'", req.environment));
-  const bool releases_only = req.environment == kWarehouse || spec->second.releases_only;
-  SessionOptions so;
-  RunOptions opts;
-  if (releases_only) {
-    ALAMBIC_ASSIGN_OR_RETURN(auto catalog, Catalog::Open(root_ / ".alambic" / "catalog.db"));
-    ALAMBIC_ASSIGN_OR_RETURN(ReleaseCheckout checkout,
-                             CheckoutActiveRelease(*catalog, root_, req.flow, req.environment));
-    so.code_root = checkout.code_root;
-    opts.release = fmt::format("{}/{}", req.flow, checkout.release.number);
+  RunRequest r;
+  r.env = req.environment;
+  r.selection.flows = {req.flow};
+  r.requested_by = req.requested_by;
+  r.trigger = req.trigger;
+  r.cancel = &cancel;
+  r.run_id = req.run_id;
+  r.lease_workspace = req.workspace;
+  r.lease_token = req.lease_token;
+  LaunchListener listener(started, log_);
+  ALAMBIC_ASSIGN_OR_RETURN(RunOutcome outcome, RunWorkspace(root_, r, &listener));
+  if (outcome.verdict == RunVerdict::kRefused) return outcome.refusal;
+  if (outcome.runs.empty()) {
+    if (outcome.verdict == RunVerdict::kCancelled)
+      return LaunchedRun{"", "cancelled", "cancelled before the run started", {}};
+    return Status::Failed(fmt::format("{}: no run was recorded", req.flow));
   }
-  auto session = Session::Open(root_, req.environment,
-                               kinds_(so.code_root.empty() ? root_ : so.code_root), so);
-  if (!session.ok()) return session.status();
-  if (req.lease_token != 0)
-    (*session)->catalog().SetFence(req.workspace, req.environment, req.lease_token);
-  opts.plan.flows = {req.flow};
-  opts.exec.stop = &cancel;
-  opts.trigger = req.trigger;
-  opts.user = req.requested_by;
-  opts.run_id = req.run_id;
-  struct Observer final : RunObserver {
-    const std::function<void(const std::string&)>* started;
-    void RunStarted(const RunRecord& run, const Plan&) override {
-      if (*started) (*started)(run.id);
-    }
-  } observer;
-  observer.started = &started;
-  ALAMBIC_ASSIGN_OR_RETURN(RunSummary summary, RunFlows(**session, opts, &observer));
-  return LaunchedRun{summary.run.id, summary.run.status, summary.run.error};
+  const RunSummary& summary = outcome.runs.front();
+  LaunchedRun launched{summary.run.id, summary.run.status, summary.run.error, {}};
+  for (const RecipeRunRecord& rec : summary.recipes) {
+    if (!rec.metrics.is_object() || !rec.metrics.contains("checks") ||
+        !rec.metrics["checks"].is_array())
+      continue;
+    for (const auto& c : rec.metrics["checks"])
+      if (c.value("severity", "") == "warn" && !c.value("passed", true))
+        launched.warnings.push_back(
+            fmt::format("recipe {}: {}", rec.recipe, c.value("message", std::string())));
+  }
+  return launched;
 }
 
 }  // namespace alambic

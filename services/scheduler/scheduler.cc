@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include "core/base/actor.h"
+#include "core/base/crash_point.h"
 #include "core/flow/schedule_spec.h"
+#include "services/scheduler/triggers.h"
 
 namespace alambic {
 
@@ -42,11 +44,29 @@ struct Scheduler::Active {
 Result<FlowSchedule> CompileFlowSchedule(const Flow& flow) {
   if (!flow.schedule) return Status::Invalid(fmt::format("flow {} has no schedule", flow.name));
   const Schedule& s = *flow.schedule;
-  ALAMBIC_ASSIGN_OR_RETURN(auto spec, ScheduleSpecOf(s));
-  auto compiled = sched::Schedule::Compile(spec);
-  if (!compiled.ok())
-    return Status::Invalid(s.loc.ToString() + ": schedule " + compiled.status().message());
-  FlowSchedule f{flow.name, std::move(*compiled)};
+  FlowSchedule f;
+  f.flow = flow.name;
+  if (!s.cron.empty()) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto spec, ScheduleSpecOf(s));
+    auto compiled = sched::Schedule::Compile(spec);
+    if (!compiled.ok())
+      return Status::Invalid(s.loc.ToString() + ": schedule " + compiled.status().message());
+    f.schedule = std::move(*compiled);
+  } else if (s.on_change.empty()) {
+    return Status::Invalid(fmt::format(
+        "{}: schedule has no cron expression (nor on_change triggers)", s.loc.ToString()));
+  }
+  for (const ChangeTrigger& t : s.on_change) {
+    auto every = sched::ParseWindow(t.every);
+    if (!every.ok())
+      return Status::Invalid(fmt::format("{}: schedule on_change every '{}': {}", t.loc.ToString(),
+                                         t.every, every.status().message()));
+    if (every->count() < kMinTriggerEverySeconds)
+      return Status::Invalid(fmt::format(
+          "{}: schedule on_change every '{}' is too short: polling is at most every {}s",
+          t.loc.ToString(), t.every, kMinTriggerEverySeconds));
+    f.triggers.push_back(FlowTrigger{t, *every});
+  }
   auto at = [&](const std::string& what, const Status& st) {
     return Status::Invalid(fmt::format("{}: schedule {} {}", s.loc.ToString(), what, st.message()));
   };
@@ -86,6 +106,8 @@ Scheduler::Scheduler(Catalog& catalog, Clock& clock, RunLauncher& launcher,
       flows_(std::move(flows)),
       options_(std::move(options)) {
   next_.resize(flows_.size());
+  next_poll_.resize(flows_.size());
+  for (size_t i = 0; i < flows_.size(); ++i) next_poll_[i].resize(flows_[i].triggers.size());
 }
 
 Scheduler::~Scheduler() {
@@ -192,7 +214,22 @@ Status Scheduler::Recover(Instant now) {
       continue;
     }
     Pending p{s, *f};
-    if (s.status == kSlotRunning) {
+    std::optional<RunRecord> ended;  // the slot's run, if it ended before its slot was recorded
+    if (s.status == kSlotRunning && !s.run_id.empty()) {
+      auto run = catalog_.FindRun(s.run_id);
+      if (run.ok() && run->status != "running" && !run->status.empty()) ended = *run;
+    }
+    if (ended) {
+      s.status = ended->status == "succeeded"   ? kSlotSucceeded
+                 : ended->status == "cancelled" ? kSlotCancelled
+                                                : kSlotFailed;
+      s.error = ended->error;
+      ALAMBIC_RETURN_IF_ERROR(catalog_.UpdateSlot(s));
+      Log(fmt::format("{} {}: run {} had ended {}; slot {}", s.flow, s.nominal, s.run_id,
+                      ended->status, s.status));
+      Audit(kAuditRecover, s.flow, s.nominal, s.status,
+            {{"run_id", s.run_id}, {"run_status", ended->status}});
+    } else if (s.status == kSlotRunning) {
       std::string why = fmt::format(
           "abandoned: the scheduler running it stopped heartbeating (lease expired); found by {}",
           options_.holder);
@@ -229,12 +266,13 @@ Status Scheduler::CatchUp(Instant now) {
   const Instant fresh_from = std::max(last_tick_, now - options_.fresh_window);
   for (size_t i = 0; i < flows_.size(); ++i) {
     const FlowSchedule& f = flows_[i];
-    const sched::ScheduleSpec& spec = f.schedule.spec();
+    next_[i] = std::nullopt;
+    if (!f.schedule) continue;  // data triggers only
+    const sched::ScheduleSpec& spec = f.schedule->spec();
     ALAMBIC_ASSIGN_OR_RETURN(
         ScheduleState state,
         catalog_.ObserveSchedule(f.flow, options_.environment, spec.Definition(), FormatUtc(now)));
-    next_[i] = std::nullopt;
-    auto n = f.schedule.Next(fresh_from, 1);
+    auto n = f.schedule->Next(fresh_from, 1);
     if (!n.empty()) next_[i] = n[0];
     if (state.paused) continue;
     Instant not_before = sched::ParseUtc(state.first_seen).value_or(now);
@@ -246,7 +284,7 @@ Status Scheduler::CatchUp(Instant now) {
       auto l = sched::ParseLocalTime(last->nominal);
       if (l.ok()) last_nominal = *l;
     }
-    for (const auto& slot : sched::CatchupSlots(f.schedule, last_nominal, not_before, fresh_from))
+    for (const auto& slot : sched::CatchupSlots(*f.schedule, last_nominal, not_before, fresh_from))
       ALAMBIC_RETURN_IF_ERROR(Claim(i, slot, "catchup", false));
   }
   last_tick_ = std::max(last_tick_, fresh_from);
@@ -256,7 +294,7 @@ Status Scheduler::CatchUp(Instant now) {
 Status Scheduler::FireFresh(Instant now) {
   for (size_t i = 0; i < flows_.size() && token_ != 0; ++i) {
     const FlowSchedule& f = flows_[i];
-    if (!next_[i] || next_[i]->at > now) continue;
+    if (!f.schedule || !next_[i] || next_[i]->at > now) continue;
     ALAMBIC_ASSIGN_OR_RETURN(auto state, catalog_.GetScheduleState(f.flow, options_.environment));
     const bool paused = state && state->paused;
     Instant from = std::max(last_tick_, now - options_.fresh_window);
@@ -267,7 +305,7 @@ Status Scheduler::FireFresh(Instant now) {
       if (auto r = sched::ParseUtc(state->first_seen))
         from = std::max(from, *r - std::chrono::seconds(1));
     }
-    for (const auto& slot : f.schedule.Next(from, kMaxFreshPerTick)) {
+    for (const auto& slot : f.schedule->Next(from, kMaxFreshPerTick)) {
       if (slot.at > now) break;
       if (paused) {
         Log(fmt::format("{} {}: paused, not fired", f.flow, slot.nominal.ToString()));
@@ -276,8 +314,69 @@ Status Scheduler::FireFresh(Instant now) {
       ALAMBIC_RETURN_IF_ERROR(Claim(i, slot, "scheduled", true));
       if (token_ == 0) return Status::Ok();
     }
-    auto n = f.schedule.Next(now, 1);
+    auto n = f.schedule->Next(now, 1);
     next_[i] = n.empty() ? std::nullopt : std::optional<sched::Slot>(n[0]);
+  }
+  return Status::Ok();
+}
+
+Status Scheduler::PollTriggers(Instant now) {
+  if (!options_.poll) return Status::Ok();
+  for (size_t i = 0; i < flows_.size(); ++i) {
+    const FlowSchedule& f = flows_[i];
+    for (size_t j = 0; j < f.triggers.size() && token_ != 0; ++j) {
+      if (now < next_poll_[i][j]) continue;
+      const FlowTrigger& t = f.triggers[j];
+      next_poll_[i][j] = now + t.every;
+      ALAMBIC_ASSIGN_OR_RETURN(auto state, catalog_.GetScheduleState(f.flow, options_.environment));
+      if (state && state->paused) continue;  // the cursor stays: a change fires on resume
+      const std::string key = t.source.Key(), name = TriggerName(t.source);
+      const std::string error_key = f.flow + " " + key;
+      Result<std::string> hash = options_.poll(t.source);
+      if (!hash.ok()) {
+        std::string& last = poll_errors_[error_key];
+        if (last != hash.status().message()) {  // each new error once
+          last = hash.status().message();
+          Log(fmt::format("{} {}: not polled: {}", f.flow, name, last));
+          Audit(kAuditChange, f.flow, name, kAuditFailed, {{"error", last}});
+        }
+        continue;
+      }
+      poll_errors_.erase(error_key);
+      ALAMBIC_ASSIGN_OR_RETURN(auto cursor,
+                               catalog_.GetTriggerCursor(f.flow, options_.environment, key));
+      TriggerCursor c{f.flow, options_.environment, key, *hash, FormatUtc(now), ""};
+      if (!cursor) {  // first seen: the baseline, nothing fires
+        auto set = catalog_.AdvanceTriggerCursor(c, "", nullptr);
+        if (!set.ok()) return Fenced(set.status());
+        Log(fmt::format("{} {}: watching ({})", f.flow, name, *hash));
+        continue;
+      }
+      if (cursor->hash == *hash) continue;  // unchanged (or the same content again)
+      SlotClaim slot;
+      slot.flow = f.flow;
+      slot.environment = options_.environment;
+      slot.nominal = FormatUtc(now);
+      slot.timezone = std::string(kOnChangeZone) + " " + name;
+      slot.fire_at = FormatUtc(now);
+      slot.kind = "on_change";
+      slot.claimed_at = FormatUtc(now);
+      slot.claimed_by = options_.holder;
+      slot.status = kSlotClaimed;
+      auto fired = catalog_.AdvanceTriggerCursor(c, cursor->hash, &slot);
+      if (!fired.ok()) return Fenced(fired.status());
+      if (!*fired) continue;  // moved meanwhile by another scheduler
+      CrashPoint("slot_recorded");
+      Log(fmt::format("{} {}: {} changed ({} -> {}): claimed (on_change)", f.flow, slot.nominal,
+                      name, cursor->hash, *hash));
+      Audit(kAuditFire, f.flow, slot.nominal, kAuditOk,
+            {{"timezone", slot.timezone},
+             {"kind", "on_change"},
+             {"trigger", name},
+             {"from", cursor->hash},
+             {"to", *hash}});
+      ALAMBIC_RETURN_IF_ERROR(Dispatch(Pending{slot, i}, true));
+    }
   }
   return Status::Ok();
 }
@@ -288,7 +387,7 @@ Status Scheduler::Claim(size_t flow, const sched::Slot& slot, const std::string&
   c.flow = f.flow;
   c.environment = options_.environment;
   c.nominal = slot.nominal.ToString();
-  c.timezone = f.schedule.spec().timezone;
+  c.timezone = f.schedule->spec().timezone;
   c.fire_at = FormatUtc(slot.at);
   c.kind = kind;
   c.claimed_at = FormatUtc(Now());
@@ -297,6 +396,7 @@ Status Scheduler::Claim(size_t flow, const sched::Slot& slot, const std::string&
   auto claimed = catalog_.TryClaimSlot(c);
   if (!claimed.ok()) return Fenced(claimed.status());
   if (!*claimed) return Status::Ok();  // fired already (by us before a restart, or another daemon)
+  CrashPoint("slot_recorded");
   Log(fmt::format("{} {} {}: claimed ({})", c.flow, c.nominal, c.timezone, kind));
   Audit(kAuditFire, c.flow, c.nominal, kAuditOk,
         {{"timezone", c.timezone}, {"fire_at", c.fire_at}, {"kind", kind}});
@@ -375,7 +475,10 @@ Status Scheduler::Start(Pending p, Instant now) {
   req.environment = options_.environment;
   req.nominal = p.slot.nominal;
   req.timezone = p.slot.timezone;
-  req.trigger = p.slot.attempts > 1 ? "retry" : p.slot.kind == "catchup" ? "catchup" : "schedule";
+  req.trigger = p.slot.attempts > 1          ? "retry"
+                : p.slot.kind == "catchup"   ? "catchup"
+                : p.slot.kind == "on_change" ? "on_change"
+                                             : "schedule";
   req.requested_by = "scheduler:" + options_.holder;
   req.attempt = p.slot.attempts;
   req.workspace = options_.workspace;
@@ -458,6 +561,7 @@ Status Scheduler::Finish(Done d, Instant now) {
   SlotClaim s = a->p.slot;
   const FlowSchedule& f = flows_[a->p.flow];
   std::string status, error;
+  std::vector<std::string> warnings;
   if (!d.result.ok()) {
     status = "failed";
     error = d.result.status().message();
@@ -465,6 +569,7 @@ Status Scheduler::Finish(Done d, Instant now) {
     s.run_id = d.result->run_id;
     status = d.result->status;
     error = d.result->error;
+    warnings = d.result->warnings;
   }
   if (a->timed_out) {
     status = "failed";
@@ -486,6 +591,7 @@ Status Scheduler::Finish(Done d, Instant now) {
                : status == "cancelled" ? kSlotCancelled
                                        : kSlotFailed;
   }
+  CrashPoint("before_commit");
   if (Status st = catalog_.UpdateSlot(s); !st.ok()) {
     if (LeaseLost(st))
       Log(fmt::format("{} {}: run {} ended {}: refused: {}", s.flow, s.nominal, s.run_id, status,
@@ -504,6 +610,11 @@ Status Scheduler::Finish(Done d, Instant now) {
     failing_[a->p.flow] = false;
     SendAlert("recovery", s, "succeeded after a failure");
   }
+  if (s.status == kSlotSucceeded && !warnings.empty()) {
+    std::string text = fmt::format("succeeded with {} check warning(s):", warnings.size());
+    for (const auto& w : warnings) text += "\n" + w;
+    SendAlert("warning", s, text);
+  }
   if (retry) {
     Audit(kAuditRetry, s.flow, s.nominal, kAuditOk,
           {{"attempt", s.attempts + 1}, {"at", s.next_attempt_at}});
@@ -521,6 +632,7 @@ Status Scheduler::Tick() {
   CheckLate(now);
   if (!stopping_) {
     ALAMBIC_RETURN_IF_ERROR(FireFresh(now));
+    ALAMBIC_RETURN_IF_ERROR(PollTriggers(now));
     // A long pause of this process (suspend, a stall): what it missed is catch-up.
     last_tick_ = std::max(last_tick_, now);
     ALAMBIC_RETURN_IF_ERROR(LaunchPending(now));
@@ -537,6 +649,9 @@ std::optional<Instant> Scheduler::NextWake() const {
     if (n) take(n->at);
   for (const auto& p : retry_wait_)
     if (auto t = sched::ParseUtc(p.slot.next_attempt_at)) take(*t);
+  if (options_.poll)
+    for (const auto& polls : next_poll_)
+      for (const auto& t : polls) take(t);
   return w;
 }
 

@@ -17,6 +17,14 @@
 //      slots; every slot is claimed in the catalog (TryClaimSlot, unique per
 //      (flow, environment, nominal, timezone)) BEFORE its run is created, so a
 //      slot fires at most once across restarts and daemons.
+//   3b. data triggers (on_change) due for a poll are polled: a content hash
+//      other than the trigger's cursor claims a slot (kind on_change, nominal
+//      the UTC instant seen) and moves the cursor in ONE catalog transaction
+//      (AdvanceTriggerCursor): the change fires exactly once, and its run is
+//      created from that slot like any other (recovered after a crash). The
+//      first poll of a trigger only records its cursor; an unchanged hash
+//      (a re-delivery of the same content) fires nothing; a failed poll is
+//      logged and audited once, the cursor stays.
 //   4. claimed slots are launched, fresh before catch-up, within the flow's
 //      max_active_runs (overlap: skip the new slot, queue it, or cancel the
 //      oldest run) and the global limit (queued).
@@ -64,6 +72,10 @@ inline constexpr const char* kAuditTimeout = "schedule.timeout";
 inline constexpr const char* kAuditCancel = "schedule.cancel";
 inline constexpr const char* kAuditRecover = "schedule.recover";
 inline constexpr const char* kAuditTrigger = "trigger";
+inline constexpr const char* kAuditChange = "schedule.change";
+// The timezone column of a data trigger's slot: "on_change" and the trigger,
+// its nominal the UTC instant the change was seen.
+inline constexpr const char* kOnChangeZone = "on_change";
 
 // What the scheduler asks to run: flow F in environment E (its active release
 // where the environment runs releases only), for a slot or a manual trigger.
@@ -86,6 +98,9 @@ struct LaunchedRun {
   std::string run_id;
   std::string status;  // succeeded | failed | cancelled
   std::string error;
+  // The failed checks of severity warn of a run that succeeded, one line each:
+  // "recipe check_exams: check 'not_null' failed: column 'x': ..."
+  std::vector<std::string> warnings;
 };
 
 // Runs one flow to its end. Called from several threads at once. `started`
@@ -101,10 +116,17 @@ class RunLauncher {
 
 enum class Overlap { kSkip, kQueue, kCancel };
 
+// A data trigger of a flow (flow.h ChangeTrigger) with its polling interval.
+struct FlowTrigger {
+  ChangeTrigger source;
+  std::chrono::seconds every{300};
+};
+
 // A flow's schedule compiled with its run policy (flow.h `schedule:`).
 struct FlowSchedule {
   std::string flow;
-  sched::Schedule schedule;
+  std::optional<sched::Schedule> schedule;  // its cron; none when it has only data triggers
+  std::vector<FlowTrigger> triggers;        // on_change
   int retries = 0;
   std::chrono::seconds retry_delay{60};
   int max_active_runs = 1;
@@ -124,8 +146,12 @@ struct SchedulerOptions {
   int max_active_runs = 4;                      // globally
   std::function<void(const std::string&)> log;  // one line per event (none when empty)
   // Where alerts go (borrowed; none when null): a slot's run failed (after its
-  // retries), its flow recovered, or a slot is late (schedule late_after).
+  // retries), its flow recovered, succeeded with check warnings, or a slot is
+  // late (schedule late_after).
   AlertSink* alerts = nullptr;
+  // The current content hash of a data trigger's source (triggers.h
+  // PollTrigger); data triggers are not polled when empty.
+  std::function<Result<std::string>(const ChangeTrigger&)> poll;
 };
 
 class Scheduler {
@@ -178,6 +204,7 @@ class Scheduler {
   Status Recover(sched::Instant now);
   Status CatchUp(sched::Instant now);
   Status FireFresh(sched::Instant now);
+  Status PollTriggers(sched::Instant now);
   Status Claim(size_t flow, const sched::Slot& slot, const std::string& kind, bool fresh);
   Status Dispatch(Pending p, bool fresh);
   Status LaunchPending(sched::Instant now);
@@ -197,7 +224,9 @@ class Scheduler {
   RunLauncher& launcher_;
   std::vector<FlowSchedule> flows_;
   SchedulerOptions options_;
-  std::vector<std::optional<sched::Slot>> next_;  // each flow's next slot
+  std::vector<std::optional<sched::Slot>> next_;        // each flow's next slot
+  std::vector<std::vector<sched::Instant>> next_poll_;  // each flow's triggers' next poll
+  std::map<std::string, std::string> poll_errors_;      // "flow key" -> the last error logged
   int64_t token_ = 0;
   sched::Instant last_heartbeat_{}, last_tick_{};
   bool stopping_ = false;

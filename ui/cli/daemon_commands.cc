@@ -19,7 +19,10 @@
 #include "core/base/clock.h"
 #include "core/flow/loader.h"
 #include "services/scheduler/engine_launcher.h"
+#include "services/scheduler/scheduled_flows.h"
 #include "services/scheduler/scheduler.h"
+#include "services/scheduler/triggers.h"
+#include "services/workspace.h"
 #include "ui/common/text_table.h"
 
 #ifdef ALAMBIC_HAVE_SYSTEMD
@@ -98,7 +101,9 @@ class FileClock final : public Clock {
 struct Workspace {
   fs::path root;
   std::string env, name;
-  std::vector<Flow> flows;
+  bool releases_only = false;
+  WorkspaceConfig config;
+  std::vector<Flow> flows;  // the working tree's
 };
 
 Result<Workspace> OpenWorkspace(const std::string& dir, const std::string& env) {
@@ -117,8 +122,10 @@ Result<Workspace> OpenWorkspace(const std::string& dir, const std::string& env) 
   w.env = env.empty() ? kDefaultEnv : env;
   if (!lw.workspace.config.environments.count(w.env))
     return Status::Invalid(fmt::format("unknown environment '{}'", w.env));
+  w.releases_only = RunsReleasesOnly(lw.workspace.config, w.env);
   w.name = lw.workspace.config.name.empty() ? w.root.string() : lw.workspace.config.name;
   w.flows = std::move(lw.workspace.flows);
+  w.config = std::move(lw.workspace.config);
   return w;
 }
 
@@ -127,27 +134,28 @@ std::string Holder() {
   return fmt::format("{}:{}", who.host.empty() ? "localhost" : who.host, ::getpid());
 }
 
-int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double grace,
-              double lease_ttl, int max_runs, const std::string& clock_file,
-              const std::string& webhook, const std::string& smtp, const std::string& mail_from,
-              const std::vector<std::string>& mail_to) {
-  std::vector<FlowSchedule> flows;
-  for (const auto& f : w.flows) {
-    if (!f.schedule) continue;
-    auto fs = CompileFlowSchedule(f);
-    if (!fs.ok()) return Fail(fs.status());
-    flows.push_back(std::move(*fs));
-  }
+int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
+              const std::string& clock_file, const std::string& webhook, const std::string& smtp,
+              const std::string& mail_from, const std::vector<std::string>& mail_to) {
   if (lease_ttl < 3) return Fail(Status::Invalid("--lease-ttl must be at least 3 seconds"));
   if (grace < 0) return Fail(Status::Invalid("--grace must not be negative"));
   if (max_runs < 1) return Fail(Status::Invalid("--max-runs must be at least 1"));
   auto catalog = Catalog::Open(w.root / ".alambic" / "catalog.db");
   if (!catalog.ok()) return Fail(catalog.status());
+  // In the warehouse, the schedules of the active releases (never the working tree's).
+  auto scheduled = LoadScheduledFlows(w.root, **catalog, w.flows, w.releases_only, w.env);
+  if (!scheduled.ok()) return Fail(scheduled.status());
+  std::vector<FlowSchedule> flows;
+  for (const auto& f : scheduled->flows) {
+    if (!f.schedule) continue;
+    auto fs = CompileFlowSchedule(f);
+    if (!fs.ok()) return Fail(fs.status());
+    flows.push_back(std::move(*fs));
+  }
   SystemClock system_clock;
   std::unique_ptr<FileClock> file_clock;
   if (!clock_file.empty()) file_clock = std::make_unique<FileClock>(clock_file);
   Clock& clock = file_clock ? static_cast<Clock&>(*file_clock) : system_clock;
-  EngineLauncher launcher(w.root, kinds);
   SchedulerOptions o;
   o.workspace = w.name;
   o.environment = w.env;
@@ -180,6 +188,18 @@ int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double 
     alerts.Add(std::make_unique<SmtpAlertSink>(so));
   }
   if (!alerts.empty()) o.alerts = &alerts;
+  // Data triggers read the live sources: the workspace, its data roots, its
+  // connections in this environment, the catalog's current versions.
+  TriggerSources sources;
+  sources.root = w.root;
+  sources.data_roots = w.config.data_roots;
+  if (auto e = w.config.environments.find(w.env); e != w.config.environments.end())
+    sources.data_roots.insert(sources.data_roots.end(), e->second.data_roots.begin(),
+                              e->second.data_roots.end());
+  sources.connections = &w.config.connections;
+  sources.environment = w.env;
+  sources.catalog = catalog->get();
+  o.poll = [&sources](const ChangeTrigger& t) { return PollTrigger(t, sources); };
   o.log = [&clock](const std::string& line) {
     const auto now = std::chrono::floor<std::chrono::seconds>(clock.Now());
     std::printf("%s %s\n", sched::FormatUtc(now).c_str(), Printable(line).c_str());
@@ -190,8 +210,10 @@ int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double 
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
-  o.log(fmt::format("alambic daemon: {} schedule(s) in {} of {}, holder {}", flows.size(), w.env,
-                    w.name, o.holder));
+  o.log(fmt::format("alambic daemon: {} schedule(s) in {} of {}{}, holder {}", flows.size(), w.env,
+                    w.name, w.releases_only ? " (active releases)" : "", o.holder));
+  for (const auto& note : scheduled->notes) o.log(note);
+  EngineLauncher launcher(w.root, o.log);
   Scheduler scheduler(**catalog, clock, launcher, std::move(flows), o);
   bool ready = false;
   const bool watchdog = WatchdogEnabled();
@@ -231,14 +253,15 @@ int RunDaemon(const Workspace& w, const DaemonCommands::KindsFor& kinds, double 
   return 0;
 }
 
-int RunTrigger(const Workspace& w, const DaemonCommands::KindsFor& kinds, const std::string& flow,
-               const std::string& reason) {
+int RunTrigger(const Workspace& w, const std::string& flow, const std::string& reason) {
   bool known = false;
   for (const auto& f : w.flows) known = known || f.name == flow;
   if (!known) return Fail(Status::NotFound(fmt::format("no flow named '{}'", flow)));
   auto catalog = Catalog::Open(w.root / ".alambic" / "catalog.db");
   if (!catalog.ok()) return Fail(catalog.status());
-  EngineLauncher launcher(w.root, kinds);
+  EngineLauncher launcher(w.root, [](const std::string& m) {
+    std::fprintf(stderr, "alambic: %s\n", Printable(m).c_str());
+  });
   CancelToken cancel;
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -274,8 +297,9 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
   daemon_->add_option("--lease-ttl", lease_ttl_,
                       "Seconds a scheduler's lease lasts without a heartbeat (default 30)");
   daemon_->add_option("--max-runs", max_runs_, "Runs at once across flows (default 4)");
-  daemon_->add_option("--alert-webhook", webhook_,
-                      "POST failure, recovery and lateness alerts as JSON to this URL");
+  daemon_->add_option(
+      "--alert-webhook", webhook_,
+      "POST failure, recovery, check-warning and lateness alerts as JSON to this URL");
   daemon_->add_option("--alert-smtp", smtp_,
                       "Also e-mail alerts through this SMTP relay, HOST[:PORT]");
   daemon_->add_option("--alert-mail-from", mail_from_, "The alerts' sender address");
@@ -289,14 +313,13 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
 
 bool DaemonCommands::parsed() const { return daemon_->parsed() || trigger_->parsed(); }
 
-int DaemonCommands::Run(const std::string& dir, const std::string& env,
-                        const KindsFor& kinds) const {
+int DaemonCommands::Run(const std::string& dir, const std::string& env) const {
   auto w = OpenWorkspace(dir, env);
   if (!w.ok()) return Fail(w.status());
   if (daemon_->parsed())
-    return RunDaemon(*w, kinds, grace_, lease_ttl_, max_runs_, clock_file_, webhook_, smtp_,
-                     mail_from_, mail_to_);
-  return RunTrigger(*w, kinds, flow_, reason_);
+    return RunDaemon(*w, grace_, lease_ttl_, max_runs_, clock_file_, webhook_, smtp_, mail_from_,
+                     mail_to_);
+  return RunTrigger(*w, flow_, reason_);
 }
 
 }  // namespace alambic

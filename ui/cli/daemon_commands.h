@@ -6,8 +6,6 @@
 // See docs/operations.md.
 #pragma once
 
-#include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,16 +15,13 @@ class App;
 
 namespace alambic {
 
-class RecipeRegistry;
-
 class DaemonCommands {
  public:
-  using KindsFor = std::function<const RecipeRegistry&(const std::filesystem::path&)>;
   explicit DaemonCommands(CLI::App& app);
   bool parsed() const;
   // Runs the parsed command in the workspace found from `dir`; `env` is the
   // --env option ("" : warehouse). Returns the exit status.
-  int Run(const std::string& dir, const std::string& env, const KindsFor& kinds) const;
+  int Run(const std::string& dir, const std::string& env) const;
 
  private:
   CLI::App* daemon_ = nullptr;

@@ -120,16 +120,7 @@ int Main(int argc, char** argv) {
   if (model.parsed()) return model.Run(g);
   if (schedule_commands.parsed()) return schedule_commands.Run(g.dir, g.env);
   if (serve_commands.parsed()) return serve_commands.Run(g.dir, g.env);
-  if (daemon_commands.parsed())
-    return daemon_commands.Run(
-        g.dir, g.env, [](const std::filesystem::path& root) -> const RecipeRegistry& {
-          auto kinds = LoadKinds(root);
-          if (!kinds.ok()) {
-            std::fprintf(stderr, "alambic: %s\n", kinds.status().message().c_str());
-            std::exit(kExitFailed);
-          }
-          return *(*kinds)->registry;
-        });
+  if (daemon_commands.parsed()) return daemon_commands.Run(g.dir, g.env);
   if (vcs.Selected()) {
     auto root = WorkspaceRoot(g);
     Status st = root.ok() ? vcs.Run(*root) : root.status();

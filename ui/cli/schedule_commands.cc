@@ -11,6 +11,7 @@
 #include "core/flow/loader.h"
 #include "core/flow/schedule_spec.h"
 #include "core/sched/schedule.h"
+#include "services/scheduler/triggers.h"
 #include "services/schedules.h"
 #include "ui/common/text_table.h"
 
@@ -69,6 +70,9 @@ Result<Context> Open(const std::string& dir, const std::string& env, const std::
 
 Result<sched::Schedule> ScheduleOf(const Flow& f) {
   if (!f.schedule) return Status::Invalid(fmt::format("flow {} has no schedule", f.name));
+  if (f.schedule->cron.empty())
+    return Status::Invalid(fmt::format("flow {} has no cron schedule, only on_change triggers ({})",
+                                       f.name, f.schedule->loc.ToString()));
   ALAMBIC_ASSIGN_OR_RETURN(auto spec, ScheduleSpecOf(*f.schedule));
   auto s = sched::Schedule::Compile(spec);
   if (!s.ok())
@@ -116,13 +120,22 @@ int List(Context& c) {
   for (const auto& f : c.workspace.flows) {
     if (!f.schedule) continue;
     ++n;
-    auto s = ScheduleOf(f);
-    if (!s.ok()) return Fail(s.status());
     auto state = c.catalog->GetScheduleState(f.name, c.env);
     if (!state.ok()) return Fail(state.status());
     const bool paused = state->has_value() && (*state)->paused;
+    std::string triggers;
+    for (const auto& trig : f.schedule->on_change)
+      triggers += fmt::format("{}on change of {} (every {})", triggers.empty() ? "" : ", ",
+                              TriggerName(trig), trig.every);
+    if (f.schedule->cron.empty()) {
+      t.AddRow({f.name, triggers, "", "", paused ? "paused" : "active", "(on change)", ""});
+      continue;
+    }
+    if (!triggers.empty()) triggers = "; " + triggers;
+    auto s = ScheduleOf(f);
+    if (!s.ok()) return Fail(s.status());
     auto next = s->Next(c.now, 1);
-    t.AddRow({f.name, f.schedule->cron, s->spec().timezone, Policy(s->spec()),
+    t.AddRow({f.name, f.schedule->cron + triggers, s->spec().timezone, Policy(s->spec()),
               paused ? "paused" : "active",
               next.empty() ? "(none: ended)" : s->zone().FormatIso(next[0].at),
               next.empty() ? "" : sched::FormatUtc(next[0].at)});
