@@ -134,9 +134,11 @@ std::string Holder() {
   return fmt::format("{}:{}", who.host.empty() ? "localhost" : who.host, ::getpid());
 }
 
+// The scheduler loop until `stop` (SIGTERM/SIGINT set it when own_signals).
 int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
               const std::string& clock_file, const std::string& webhook, const std::string& smtp,
-              const std::string& mail_from, const std::vector<std::string>& mail_to) {
+              const std::string& mail_from, const std::vector<std::string>& mail_to,
+              const std::atomic<bool>& stop, bool own_signals) {
   if (lease_ttl < 3) return Fail(Status::Invalid("--lease-ttl must be at least 3 seconds"));
   if (grace < 0) return Fail(Status::Invalid("--grace must not be negative"));
   if (max_runs < 1) return Fail(Status::Invalid("--max-runs must be at least 1"));
@@ -205,11 +207,13 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
     std::printf("%s %s\n", sched::FormatUtc(now).c_str(), Printable(line).c_str());
     std::fflush(stdout);
   };
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGINT, &sa, nullptr);
+  if (own_signals) {
+    struct sigaction sa {};
+    sa.sa_handler = OnSignal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    ::sigaction(SIGINT, &sa, nullptr);
+  }
   o.log(fmt::format("alambic daemon: {} schedule(s) in {} of {}{}, holder {}", flows.size(), w.env,
                     w.name, w.releases_only ? " (active releases)" : "", o.holder));
   for (const auto& note : scheduled->notes) o.log(note);
@@ -217,7 +221,7 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
   Scheduler scheduler(**catalog, clock, launcher, std::move(flows), o);
   bool ready = false;
   const bool watchdog = WatchdogEnabled();
-  while (!g_stop.load()) {
+  while (!stop.load()) {
     if (Status st = scheduler.Tick(); !st.ok()) o.log("error: " + st.message());
     if (!ready) {
       Notify("READY=1");
@@ -252,6 +256,18 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
   o.log("stopped");
   return 0;
 }
+
+}  // namespace
+
+int RunSchedulerUntil(const std::string& dir, const std::string& env,
+                      const std::atomic<bool>& stop) {
+  auto w = OpenWorkspace(dir, env);
+  if (!w.ok()) return Fail(w.status());
+  return RunDaemon(*w, /*grace=*/30, /*lease_ttl=*/30, /*max_runs=*/4, "", "", "", "", {}, stop,
+                   /*own_signals=*/false);
+}
+
+namespace {
 
 int RunTrigger(const Workspace& w, const std::string& flow, const std::string& reason) {
   bool known = false;
@@ -318,7 +334,7 @@ int DaemonCommands::Run(const std::string& dir, const std::string& env) const {
   if (!w.ok()) return Fail(w.status());
   if (daemon_->parsed())
     return RunDaemon(*w, grace_, lease_ttl_, max_runs_, clock_file_, webhook_, smtp_, mail_from_,
-                     mail_to_);
+                     mail_to_, g_stop, /*own_signals=*/true);
   return RunTrigger(*w, flow_, reason_);
 }
 

@@ -6,6 +6,7 @@
 // See docs/operations.md.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,12 @@ class DaemonCommands {
   double grace_ = 30, lease_ttl_ = 30;
   int max_runs_ = 4;
 };
+
+// The scheduler of `env` ("" : warehouse) for the workspace found from `dir`,
+// as `alambic daemon` runs it with its defaults (active releases only in the
+// warehouse), until `stop` is set; then the same grace and cancellation.
+// Logs on stdout. For `alambic serve --scheduler`. Returns the exit status.
+int RunSchedulerUntil(const std::string& dir, const std::string& env,
+                      const std::atomic<bool>& stop);
 
 }  // namespace alambic

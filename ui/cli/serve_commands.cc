@@ -21,6 +21,7 @@
 #include "services/users.h"
 #include "services/workspace.h"
 #include "ui/cli/cli.h"
+#include "ui/cli/daemon_commands.h"
 #include "ui/common/text_table.h"
 #include "ui/web/server.h"
 
@@ -36,9 +37,6 @@ namespace fs = std::filesystem;
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
-
-constexpr const char* kSchedulerEnv = "warehouse";
-constexpr std::chrono::milliseconds kMaxSleep{250};
 
 // A password from the terminal (not echoed, asked twice when `confirm`) or
 // one line of stdin.
@@ -77,48 +75,6 @@ Result<Role> RoleArg(const std::string& name) {
   auto r = ParseRole(name);
   if (!r) return Status::Invalid(fmt::format("unknown role '{}' (viewer, engineer, admin)", name));
   return *r;
-}
-
-// The scheduler of `env` in this process until g_stop (as `alambic daemon`).
-void RunScheduler(const fs::path& root, const std::string& env, std::atomic<bool>* stop) {
-  auto log = [](const std::string& line) {
-    std::printf("scheduler: %s\n", Printable(line).c_str());
-    std::fflush(stdout);
-  };
-  LoadedWorkspace lw = LoadWorkspace(root);
-  std::vector<FlowSchedule> flows;
-  for (const auto& f : lw.workspace.flows) {
-    if (!f.schedule) continue;
-    auto c = CompileFlowSchedule(f);
-    if (!c.ok()) return log(c.status().message());
-    flows.push_back(std::move(*c));
-  }
-  auto catalog = Catalog::Open(root / ".alambic" / "catalog.db");
-  if (!catalog.ok()) return log(catalog.status().message());
-  SystemClock clock;
-  EngineLauncher launcher(
-      root, [](const fs::path& r) -> const RecipeRegistry& { return *CliKinds(r).registry; });
-  SchedulerOptions o;
-  o.workspace = lw.workspace.config.name.empty() ? root.string() : lw.workspace.config.name;
-  o.environment = env;
-  const Actor who = Actor::Current();
-  o.holder = fmt::format("{}:{}:serve", who.host.empty() ? "localhost" : who.host, ::getpid());
-  o.log = log;
-  log(fmt::format("{} schedule(s) in {}, holder {}", flows.size(), env, o.holder));
-  Scheduler scheduler(**catalog, clock, launcher, std::move(flows), o);
-  while (!stop->load()) {
-    if (Status st = scheduler.Tick(); !st.ok()) log("error: " + st.message());
-    auto sleep = kMaxSleep;
-    if (auto wake = scheduler.NextWake()) {
-      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - clock.Now());
-      sleep = std::clamp(until, std::chrono::milliseconds(0), kMaxSleep);
-    }
-    scheduler.WaitForEvent(std::chrono::steady_clock::now() + sleep);
-  }
-  scheduler.StopLaunching();
-  scheduler.CancelRunning();
-  if (Status st = scheduler.WaitRuns(); !st.ok()) log("error: " + st.message());
-  if (Status st = scheduler.ReleaseLease(); !st.ok()) log("error: " + st.message());
 }
 
 }  // namespace
@@ -284,8 +240,9 @@ int ServeCommands::Run(const std::string& dir, const std::string& env) const {
   std::atomic<bool> stop_scheduler{false};
   std::thread scheduler;
   if (scheduler_)
-    scheduler =
-        std::thread(RunScheduler, *root, env.empty() ? kSchedulerEnv : env, &stop_scheduler);
+    scheduler = std::thread([dir = root->string(), env, &stop_scheduler] {
+      RunSchedulerUntil(dir, env, stop_scheduler);
+    });
   WebServer* srv = server->get();
   std::thread watch([srv] {
     while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
