@@ -192,6 +192,15 @@ struct TaskResult {
   std::mutex mu;
 };
 
+// What one attempt staged, kept local until StageAndCommit hands it to its task.
+struct AttemptOutputs {
+  std::vector<DatasetStore::Staged> staged;
+  std::vector<int64_t> rows;
+  std::vector<std::string> schemas;
+  std::vector<std::vector<ColumnLineageEdge>> lineage;
+  int64_t rows_out = 0, bytes_out = 0;
+};
+
 // Runs attempts of the tasks of a TaskPlan: each reads its inputs (from this
 // run's in-memory tables, else the store), runs the recipe's kind and stages
 // its outputs. Thread-safe: attempts of different tasks run at once.
@@ -236,6 +245,14 @@ class RecipeAttempts {
  private:
   Status RunHere(int t, int attempt, const CancelToken& cancel);
   Status RunJob(int t, int attempt, const CancelToken& cancel);
+  // Stages output k of an attempt into `out`; on failure discards all it staged.
+  Status StageOutput(const RecipeSpec& spec, const RecipePlan& rp, size_t k, const Table& table,
+                     std::vector<ColumnLineageEdge> lineage, AttemptOutputs& out);
+  // Hands an attempt's staged outputs to its task, unless the attempt was cancelled or
+  // timed out meanwhile (the executor may already have finished the task or started
+  // another attempt): then they are discarded.
+  Status Commit(TaskResult& res, const CancelToken& cancel, AttemptOutputs out, int64_t rows_in,
+                nlohmann::json metrics);
 
   Session& session_;
   JobLauncher* launcher_;
@@ -263,12 +280,7 @@ Status RecipeAttempts::RunHere(int t, int attempt, const CancelToken& cancel) {
   if (observer_)
     ctx.progress = [obs = observer_, &node](int64_t rows) { obs->RecipeProgress(node, rows); };
   // This attempt's results stay local until it commits them (below).
-  int64_t rows_in = 0, rows_out = 0, bytes_out = 0;
-  std::vector<DatasetStore::Staged> staged_outputs;
-  auto discard = [&] {
-    for (auto& s : staged_outputs) session_.store().Discard(s);
-    staged_outputs.clear();
-  };
+  int64_t rows_in = 0;
   for (size_t k = 0; k < spec.inputs.size(); ++k) {
     const std::string& ds = spec.inputs[k];
     std::shared_ptr<const Table> table;
@@ -304,41 +316,21 @@ Status RecipeAttempts::RunHere(int t, int attempt, const CancelToken& cancel) {
     return Status::Internal(fmt::format("recipe {}: kind {} returned {} tables for {} outputs",
                                         spec.name, spec.kind, output->tables.size(),
                                         spec.outputs.size()));
+  AttemptOutputs staged;
   for (size_t k = 0; k < spec.outputs.size(); ++k) {
-    auto staged = session_.store().Stage(spec.outputs[k], rp.output_versions[k], output->tables[k]);
-    if (!staged.ok()) {
-      discard();
-      return staged.status().WithContext(fmt::format("recipe {}", spec.name));
-    }
-    bytes_out += staged->bytes;
-    rows_out += output->tables[k].num_rows();
-    staged_outputs.push_back(std::move(*staged));
+    const Table& table = output->tables[k];
+    Status st = StageOutput(
+        spec, rp, k, table,
+        LineageEdges(table.schema(),
+                     k < output->column_lineage.size() ? &output->column_lineage[k] : nullptr,
+                     spec.inputs),
+        staged);
+    if (!st.ok()) return st;
   }
-  {
-    // Commit, unless this attempt was cancelled or timed out meanwhile: the
-    // executor may already have finished the task or started another attempt.
-    std::lock_guard l(res.mu);
-    if (cancel.cancelled()) {
-      discard();
-      return cancel.AsStatus();
-    }
-    for (auto& s : res.staged) session_.store().Discard(s);
-    res.staged = std::move(staged_outputs);
-    res.rows_in = rows_in;
-    res.rows_out = rows_out;
-    res.bytes_out = bytes_out;
-    res.metrics = std::move(output->metrics);
-    res.out_rows.clear();
-    res.out_schemas.clear();
-    res.out_lineage.clear();
-    for (size_t k = 0; k < spec.outputs.size(); ++k) {
-      res.out_rows.push_back(output->tables[k].num_rows());
-      res.out_schemas.push_back(SchemaJson(output->tables[k].schema()));
-      res.out_lineage.push_back(LineageEdges(
-          output->tables[k].schema(),
-          k < output->column_lineage.size() ? &output->column_lineage[k] : nullptr, spec.inputs));
-    }
-  }
+  const int64_t rows_out = staged.rows_out;
+  if (Status st = Commit(res, cancel, std::move(staged), rows_in, std::move(output->metrics));
+      !st.ok())
+    return st;
   {
     std::lock_guard l(cache_mu_);
     for (size_t k = 0; k < spec.outputs.size(); ++k)
@@ -346,6 +338,43 @@ Status RecipeAttempts::RunHere(int t, int attempt, const CancelToken& cancel) {
         cache_[spec.outputs[k]] = std::make_shared<const Table>(std::move(output->tables[k]));
   }
   ctx.log->Info(fmt::format("{} rows in, {} rows out", rows_in, rows_out));
+  return Status::Ok();
+}
+
+Status RecipeAttempts::StageOutput(const RecipeSpec& spec, const RecipePlan& rp, size_t k,
+                                   const Table& table, std::vector<ColumnLineageEdge> lineage,
+                                   AttemptOutputs& out) {
+  auto staged = session_.store().Stage(spec.outputs[k], rp.output_versions[k], table);
+  if (!staged.ok()) {
+    for (auto& s : out.staged) session_.store().Discard(s);
+    out.staged.clear();
+    return staged.status().WithContext(fmt::format("recipe {}", spec.name));
+  }
+  out.bytes_out += staged->bytes;
+  out.rows_out += table.num_rows();
+  out.staged.push_back(std::move(*staged));
+  out.rows.push_back(table.num_rows());
+  out.schemas.push_back(SchemaJson(table.schema()));
+  out.lineage.push_back(std::move(lineage));
+  return Status::Ok();
+}
+
+Status RecipeAttempts::Commit(TaskResult& res, const CancelToken& cancel, AttemptOutputs out,
+                              int64_t rows_in, nlohmann::json metrics) {
+  std::lock_guard l(res.mu);
+  if (cancel.cancelled()) {
+    for (auto& s : out.staged) session_.store().Discard(s);
+    return cancel.AsStatus();
+  }
+  for (auto& s : res.staged) session_.store().Discard(s);
+  res.staged = std::move(out.staged);
+  res.rows_in = rows_in;
+  res.rows_out = out.rows_out;
+  res.bytes_out = out.bytes_out;
+  res.metrics = std::move(metrics);
+  res.out_rows = std::move(out.rows);
+  res.out_schemas = std::move(out.schemas);
+  res.out_lineage = std::move(out.lineage);
   return Status::Ok();
 }
 
@@ -443,12 +472,11 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
     return Status::Internal(fmt::format("recipe {}: the job reported {} outputs for {}", spec.name,
                                         result.outputs.size(), spec.outputs.size()));
   // Validate what the job wrote and stage it as a local attempt would.
-  std::vector<DatasetStore::Staged> staged_outputs;
+  AttemptOutputs staged;
   auto discard = [&] {
-    for (auto& s : staged_outputs) session_.store().Discard(s);
-    staged_outputs.clear();
+    for (auto& s : staged.staged) session_.store().Discard(s);
+    staged.staged.clear();
   };
-  int64_t rows_out = 0, bytes_out = 0;
   for (size_t k = 0; k < spec.outputs.size(); ++k) {
     auto table = ReadArrowFile(ts.outputs[k].path.string());
     if (!table.ok()) {
@@ -463,36 +491,12 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
           fmt::format("recipe {}: output {} of the job does not match its result (rows or schema)",
                       spec.name, spec.outputs[k]));
     }
-    auto staged = session_.store().Stage(spec.outputs[k], rp.output_versions[k], *table);
-    if (!staged.ok()) {
-      discard();
-      return staged.status().WithContext(fmt::format("recipe {}", spec.name));
-    }
-    bytes_out += staged->bytes;
-    rows_out += table->num_rows();
-    staged_outputs.push_back(std::move(*staged));
+    Status st = StageOutput(spec, rp, k, *table, std::move(result.outputs[k].lineage), staged);
+    if (!st.ok()) return st;
   }
-  {
-    std::lock_guard l(res.mu);
-    if (cancel.cancelled()) {
-      discard();
-      return cancel.AsStatus();
-    }
-    for (auto& s : res.staged) session_.store().Discard(s);
-    res.staged = std::move(staged_outputs);
-    res.rows_in = result.rows_in;
-    res.rows_out = rows_out;
-    res.bytes_out = bytes_out;
-    res.metrics = std::move(result.metrics);
-    res.out_rows.clear();
-    res.out_schemas.clear();
-    res.out_lineage.clear();
-    for (auto& o : result.outputs) {
-      res.out_rows.push_back(o.rows);
-      res.out_schemas.push_back(o.schema);
-      res.out_lineage.push_back(std::move(o.lineage));
-    }
-  }
+  if (Status st = Commit(res, cancel, std::move(staged), result.rows_in, std::move(result.metrics));
+      !st.ok())
+    return st;
   {
     std::lock_guard l(cache_mu_);
     for (size_t k = 0; k < spec.outputs.size(); ++k)
