@@ -119,7 +119,8 @@ const Alert kAlert{"failure",
 TEST(SmtpAlertsTest, StartTlsThenAuthPlainDeliversTheMail) {
   TempDir dir;
   SmtpServer server(dir, "PLAIN,LOGIN");
-  ASSERT_TRUE(server.ok()) << "could not start the SMTP test server";
+  ASSERT_TRUE(server.ok()) << "could not start the SMTP test server (python3, openssl: "
+                              "scripts/setup-deps)";
   Status st = SmtpAlertSink(Options(server)).Send(kAlert);
   ASSERT_TRUE(st.ok()) << st.message();
   auto conv = server.Conversations(1);
