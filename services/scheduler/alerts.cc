@@ -291,7 +291,7 @@ Status SmtpAlertSink::Send(const Alert& alert) {
   for (const std::string& secret : {options_.password, Base64(options_.password),
                                     Base64(std::string(1, '\0') + options_.username +
                                            std::string(1, '\0') + options_.password)}) {
-    for (size_t at; !secret.empty() && (at = m.find(secret)) != std::string::npos;)
+    for (size_t at = 0; !secret.empty() && (at = m.find(secret, at)) != std::string::npos; at += 3)
       m.replace(at, secret.size(), "***");
   }
   return st.code() == StatusCode::kInvalid ? Status::Invalid(m) : Status::Failed(m);
