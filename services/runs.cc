@@ -5,6 +5,7 @@
 #include "core/base/actor.h"
 #include "core/flow/loader.h"
 #include "core/vcs/promotion.h"
+#include "services/catalog_path.h"
 #include "services/workspace.h"
 
 namespace fs = std::filesystem;
@@ -58,7 +59,7 @@ Result<RunOutcome> RunReleases(const fs::path& root, const std::string& env,
                                const RunRequest& request, RunListener* listener) {
   RunOutcome outcome;
   std::vector<std::string> flows = request.selection.flows;
-  ALAMBIC_ASSIGN_OR_RETURN(auto catalog, Catalog::Open(root / ".alambic" / "catalog.db"));
+  ALAMBIC_ASSIGN_OR_RETURN(auto catalog, Catalog::Open(RunCatalogPath(root)));
   // A refused warehouse run is audited too: who tried to run what, and why not.
   auto refuse = [&](const std::string& flow, const std::string& target, const Status& why) {
     AuditEntry audit;

@@ -20,6 +20,7 @@
 #include "services/scheduler/alerts.h"
 #include "services/scheduler/scheduled_flows.h"
 #include "tests/git_test_util.h"
+#include "tests/people_workspace.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -63,44 +64,12 @@ class LineageReceiver {
   std::vector<nlohmann::json> events_;
 };
 
-class EngineLauncherTest : public ::testing::Test {
+class EngineLauncherTest : public testing::PeopleWorkspaceTest {
  protected:
-  void SetUp() override {
-    ws_ = dir_.path() / "ws";
-    WriteFile(ws_ / "alambic.yaml",
-              "name: ws\ndefault_environment: datalab\nenvironments:\n  datalab: {}\n"
-              "  warehouse: {}\nopenlineage: {url: \"" +
-                  lineage_.url() + "\", retries: 0}\n");
-    WriteFile(ws_ / ".gitignore", ".alambic/\n");
-    WriteFile(ws_ / "data/people.csv", "id;dept\n1;01\n2;2A\n3;75\n");
-    WriteFile(ws_ / "flows/people.yaml", FlowText("0 3 * * 1"));
-    Git(ws_, "init -q");
-    CommitAll(ws_, "people flow", "2026-01-05T10:00:00Z");
+  std::string ExtraConfig() const override {
+    return "openlineage: {url: \"" + lineage_.url() + "\", retries: 0}\n";
   }
-  static std::string FlowText(const std::string& cron) {
-    return "flow: people\nschedule: {cron: \"" + cron +
-           "\", timezone: UTC, catchup: none}\nrecipes:\n"
-           "  - {name: collect_people, kind: collect, outputs: [people_raw], params: {path: "
-           "data/people.csv, delimiter: \";\"}}\n";
-  }
-  std::unique_ptr<Catalog> Cat() {
-    auto c = Catalog::Open(ws_ / ".alambic" / "catalog.db");
-    EXPECT_TRUE(c.ok()) << c.status().message();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-  void RunAndPromote() {
-    RunRequest lab;
-    lab.jobs = 1;
-    auto ran = RunWorkspace(ws_, lab);
-    ASSERT_TRUE(ran.ok()) << ran.status().message();
-    ASSERT_EQ(ran->verdict, RunVerdict::kSucceeded);
-    PromotionRequest p;
-    p.options.flow = "people";
-    p.who = {"alice", "lab"};
-    auto promoted = PromoteFlow(ws_, p);
-    ASSERT_TRUE(promoted.ok()) << promoted.status().message();
-    ASSERT_TRUE(promoted->Admitted());
-  }
+  std::string Cron() const override { return "0 3 * * 1"; }
   ScheduledRunRequest Request(const std::string& run_id, int64_t token) {
     ScheduledRunRequest r;
     r.flow = "people";
@@ -115,8 +84,6 @@ class EngineLauncherTest : public ::testing::Test {
     return r;
   }
   LineageReceiver lineage_;
-  TempDir dir_;
-  fs::path ws_;
 };
 
 TEST_F(EngineLauncherTest, RunsTheActiveReleaseWithTheSlotsRunIdAndPostsOpenLineageEvents) {

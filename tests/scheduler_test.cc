@@ -287,6 +287,60 @@ TEST(SchedulerTest, PausedOrChangedSchedulesNeverFirePastSlots) {
             (std::vector<std::string>{"permis@2026-06-01T10:00", "permis@2026-06-01T13:30"}));
 }
 
+// A promotion while the scheduler runs: the new schedule replaces the old
+// without a restart, fires from now on (catch-up "all" replays nothing of its
+// past), a run going carries on and is recorded; a rollback restores the old.
+TEST(SchedulerTest, SetFlowsSwitchesSchedulesWithoutFiringPastSlots) {
+  Fixture fx;
+  FakeLauncher launcher;
+  fx.clock.Set(At("2026-06-01T08:30:00Z"));
+  auto hourly = MakeFlow("permis", "0 * * * *");
+  hourly.schedule->catchup = "all";
+  auto quarter = MakeFlow("permis", "*/15 * * * *");
+  quarter.schedule->catchup = "all";
+  Scheduler s(*fx.catalog, fx.clock, launcher, {Compile(hourly)}, Options());
+  ASSERT_TRUE(s.Tick().ok());
+  launcher.Block();
+  fx.clock.Set(At("2026-06-01T09:00:00Z"));
+  ASSERT_TRUE(s.Tick().ok());
+  launcher.AwaitStarted(1);
+  ASSERT_EQ(s.active_runs(), 1);
+  // Promoted at 09:40 (while the 09:00 run goes): every 15 minutes. The slots
+  // 09:15 and 09:30 of the new schedule are past: never fired.
+  fx.clock.Set(At("2026-06-01T09:40:00Z"));
+  std::vector<FlowSchedule> promoted;
+  promoted.push_back(Compile(quarter));
+  promoted.push_back(Compile(MakeFlow("other", "50 9 * * *")));
+  ASSERT_TRUE(s.SetFlows(std::move(promoted)).ok());
+  ASSERT_TRUE(s.Tick().ok());
+  EXPECT_EQ(launcher.requests().size(), 1u);
+  ASSERT_TRUE(s.NextWake().has_value());
+  EXPECT_EQ(sched::FormatUtc(*s.NextWake()), "2026-06-01T09:45:00Z");
+  launcher.Release();
+  ASSERT_TRUE(s.WaitRuns().ok());
+  fx.clock.Set(At("2026-06-01T09:45:00Z"));
+  ASSERT_TRUE(s.Tick().ok());
+  fx.clock.Set(At("2026-06-01T09:50:00Z"));
+  ASSERT_TRUE(s.Tick().ok());
+  ASSERT_TRUE(s.WaitRuns().ok());
+  // Rolled back at 09:55: hourly again; 10:00 fires, 10:15 does not.
+  fx.clock.Set(At("2026-06-01T09:55:00Z"));
+  ASSERT_TRUE(s.SetFlows({Compile(hourly)}).ok());
+  fx.clock.Set(At("2026-06-01T10:00:00Z"));
+  ASSERT_TRUE(s.Tick().ok());
+  fx.clock.Set(At("2026-06-01T10:15:00Z"));
+  ASSERT_TRUE(s.Tick().ok());
+  ASSERT_TRUE(s.WaitRuns().ok());
+  EXPECT_EQ(Nominals(launcher.requests()),
+            (std::vector<std::string>{"permis@2026-06-01T09:00", "permis@2026-06-01T09:45",
+                                      "other@2026-06-01T09:50", "permis@2026-06-01T10:00"}));
+  // The 09:00 run, still going at the promotion, was recorded as it ended.
+  auto slots = fx.catalog->ListSlots("permis", "warehouse");
+  ASSERT_TRUE(slots.ok());
+  ASSERT_EQ(slots->size(), 3u);
+  for (const auto& slot : *slots) EXPECT_EQ(slot.status, kSlotSucceeded) << slot.nominal;
+}
+
 TEST(SchedulerTest, OverlapSkipQueueAndCancel) {
   for (const std::string policy : {"skip", "queue", "cancel"}) {
     SCOPED_TRACE(policy);

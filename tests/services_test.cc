@@ -10,6 +10,7 @@
 #include "services/schedules.h"
 #include "services/workspace.h"
 #include "tests/git_test_util.h"
+#include "tests/people_workspace.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -41,27 +42,8 @@ class RecordingListener final : public RunListener {
   Observer observer;
 };
 
-class ServicesTest : public ::testing::Test {
+class ServicesTest : public testing::PeopleWorkspaceTest {
  protected:
-  void SetUp() override {
-    ws_ = dir_.path() / "ws";
-    WriteFile(ws_ / "alambic.yaml",
-              "name: ws\ndefault_environment: datalab\nenvironments:\n  datalab: {}\n"
-              "  warehouse: {}\n");
-    WriteFile(ws_ / ".gitignore", ".alambic/\n");
-    WriteFile(ws_ / "data/people.csv", "id;dept\n1;01\n2;2A\n3;75\n");
-    WriteFile(ws_ / "flows/people.yaml", R"(flow: people
-recipes:
-  - {name: collect_people, kind: collect, outputs: [people_raw], params: {path: data/people.csv, delimiter: ";"}}
-)");
-    Git(ws_, "init -q");
-    CommitAll(ws_, "people flow", "2026-01-05T10:00:00Z");
-  }
-  std::unique_ptr<Catalog> Cat() {
-    auto c = Catalog::Open(ws_ / ".alambic" / "catalog.db");
-    EXPECT_TRUE(c.ok()) << c.status().message();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
   RunRequest WarehouseRequest() {
     RunRequest r;
     r.env = "warehouse";
@@ -71,23 +53,6 @@ recipes:
     r.jobs = 1;
     return r;
   }
-  // A datalab run of HEAD, then its promotion to the warehouse.
-  void RunAndPromote() {
-    RunRequest lab;
-    lab.jobs = 1;
-    auto ran = RunWorkspace(ws_, lab);
-    ASSERT_TRUE(ran.ok()) << ran.status().message();
-    ASSERT_EQ(ran->verdict, RunVerdict::kSucceeded);
-    PromotionRequest p;
-    p.options.flow = "people";
-    p.options.note = "first release";
-    p.who = {"alice", "lab"};
-    auto promoted = PromoteFlow(ws_, p);
-    ASSERT_TRUE(promoted.ok()) << promoted.status().message();
-    ASSERT_TRUE(promoted->Admitted());
-  }
-  TempDir dir_;
-  fs::path ws_;
 };
 
 class RunServiceTest : public ServicesTest {};

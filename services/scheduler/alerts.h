@@ -53,18 +53,29 @@ struct SmtpOptions {
   std::string from;             // envelope and From: address
   std::vector<std::string> to;  // recipients
   double timeout_seconds = 10;  // per reply
+  // STARTTLS (RFC 3207) before anything else is sent; the server's
+  // certificate is verified (it must chain to `ca_file`, else to the system's
+  // CAs, and name `host`) unless `verify` is false.
+  bool starttls = false;
+  bool verify = true;
+  std::string ca_file;
+  // AUTH PLAIN, else LOGIN (what the server offers), after STARTTLS only;
+  // none when `username` is empty. The password is never in a message.
+  std::string username, password;
 };
 
 // Sends each alert as a plain-text e-mail through an SMTP server (RFC 5321:
-// EHLO, MAIL FROM, RCPT TO, DATA with dot-stuffing, QUIT), without TLS or
-// authentication: for a relay on the host or the local network. Fails
-// (Failed) with the server's reply when it refuses a step.
+// EHLO, [STARTTLS, EHLO], [AUTH], MAIL FROM, RCPT TO, DATA with dot-stuffing,
+// QUIT). Fails (Failed) with the server's reply when it refuses a step, or
+// naming why TLS failed (an untrusted certificate); Invalid for AUTH without
+// STARTTLS.
 class SmtpAlertSink final : public AlertSink {
  public:
   explicit SmtpAlertSink(SmtpOptions options) : options_(std::move(options)) {}
   Status Send(const Alert& alert) override;
 
  private:
+  Status Converse(const Alert& alert, const std::string& where);
   SmtpOptions options_;
 };
 

@@ -1,9 +1,11 @@
 #include "services/scheduler/scheduled_flows.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
 #include "core/flow/loader.h"
 #include "core/vcs/git.h"
+#include "services/workspace.h"
 
 namespace alambic {
 
@@ -71,6 +73,56 @@ Result<ScheduledFlows> LoadScheduledFlows(const std::filesystem::path& root, Cat
     out.flows.push_back(std::move(released));
   }
   return out;
+}
+
+Result<DaemonSchedules> LoadDaemonSchedules(const std::filesystem::path& root, Catalog& catalog,
+                                            const std::string& env) {
+  LoadedWorkspace lw = LoadWorkspace(root);
+  if (!lw.ok()) {
+    std::string msg;
+    for (const auto& d : lw.diagnostics) msg += (msg.empty() ? "" : "\n") + d.ToString();
+    return Status::Invalid(msg);
+  }
+  DaemonSchedules out;
+  out.releases_only = RunsReleasesOnly(lw.workspace.config, env);
+  ALAMBIC_ASSIGN_OR_RETURN(auto scheduled, LoadScheduledFlows(root, catalog, lw.workspace.flows,
+                                                              out.releases_only, env));
+  out.notes = std::move(scheduled.notes);
+  for (const auto& f : scheduled.flows) {
+    if (!f.schedule) continue;
+    ALAMBIC_ASSIGN_OR_RETURN(FlowSchedule compiled, CompileFlowSchedule(f));
+    out.flows.push_back(std::move(compiled));
+  }
+  return out;
+}
+
+ReleaseWatch::ReleaseWatch(std::filesystem::path catalog, std::string env)
+    : path_(std::move(catalog)), env_(std::move(env)) {}
+
+ReleaseWatch::~ReleaseWatch() = default;
+
+Result<bool> ReleaseWatch::Changed() {
+  try {
+    if (!db_) {
+      db_ = std::make_unique<SQLite::Database>(path_.string(), SQLite::OPEN_READONLY);
+      db_->setBusyTimeout(5000);
+    }
+    const int64_t dv = db_->execAndGet("PRAGMA data_version").getInt64();
+    if (seq_ >= 0 && dv == data_version_) return false;
+    SQLite::Statement q(
+        *db_, "SELECT COALESCE(MAX(seq), 0) FROM release_activations WHERE environment = ?");
+    q.bind(1, env_);
+    q.executeStep();
+    const int64_t seq = q.getColumn(0).getInt64();
+    data_version_ = dv;
+    const bool changed = seq_ >= 0 && seq != seq_;
+    seq_ = seq;
+    return changed;
+  } catch (const std::exception& e) {
+    db_.reset();
+    return Status::IoError(
+        fmt::format("catalog {}: release activations: {}", path_.string(), e.what()));
+  }
 }
 
 }  // namespace alambic

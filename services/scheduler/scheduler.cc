@@ -623,6 +623,47 @@ Status Scheduler::Finish(Done d, Instant now) {
   return Status::Ok();
 }
 
+Status Scheduler::SetFlows(std::vector<FlowSchedule> flows) {
+  // The flows of runs going and slots waiting stay (firing nothing) when left out.
+  std::vector<std::string> in_use;
+  auto use = [&](size_t i) { in_use.push_back(flows_[i].flow); };
+  for (const auto& a : active_) use(a->p.flow);
+  for (const auto& p : fresh_) use(p.flow);
+  for (const auto& p : catchup_) use(p.flow);
+  for (const auto& p : retry_wait_) use(p.flow);
+  auto index_in = [](const std::vector<FlowSchedule>& v, const std::string& name) {
+    for (size_t i = 0; i < v.size(); ++i)
+      if (v[i].flow == name) return std::optional<size_t>(i);
+    return std::optional<size_t>();
+  };
+  for (const auto& name : in_use) {
+    if (index_in(flows, name)) continue;
+    FlowSchedule kept = flows_[*FlowIndex(name)];
+    kept.schedule.reset();
+    kept.triggers.clear();
+    flows.push_back(std::move(kept));
+  }
+  auto remap = [&](Pending& p) { p.flow = *index_in(flows, flows_[p.flow].flow); };
+  for (auto& a : active_) remap(a->p);
+  for (auto& p : fresh_) remap(p);
+  for (auto& p : catchup_) remap(p);
+  for (auto& p : retry_wait_) remap(p);
+  std::map<size_t, bool> failing;
+  for (const auto& [i, f] : failing_)
+    if (auto j = index_in(flows, flows_[i].flow)) failing[*j] = f;
+  failing_ = std::move(failing);
+  flows_ = std::move(flows);
+  next_.assign(flows_.size(), std::nullopt);
+  next_poll_.assign(flows_.size(), {});
+  for (size_t i = 0; i < flows_.size(); ++i) next_poll_[i].resize(flows_[i].triggers.size());
+  Log(fmt::format("schedules replaced: {} flow(s)", flows_.size()));
+  if (token_ == 0) return Status::Ok();  // computed when the lease is taken
+  // Each definition observed now (a changed one is first seen now, so nothing
+  // from before fires), the next slots computed; missed slots of unchanged
+  // schedules (none while ticking) per their policy.
+  return Fenced(CatchUp(Now()));
+}
+
 Status Scheduler::Tick() {
   const Instant now = Now();
   if (Status st = Lease(now); !st.ok()) return st;

@@ -29,7 +29,10 @@
 //      max_active_runs (overlap: skip the new slot, queue it, or cancel the
 //      oldest run) and the global limit (queued).
 // A paused schedule claims nothing. Changing a schedule (its definition)
-// resets its first-seen time: it never fires a slot from before.
+// resets its first-seen time: it never fires a slot from before. SetFlows
+// replaces the schedules while the scheduler runs (a promotion or a rollback
+// in the warehouse): runs going and slots waiting carry on, the new schedules
+// fire from now on, never a past slot.
 // Every action is in the audit log ("schedule.*" actions, the lease holder in
 // the detail).
 //
@@ -166,6 +169,13 @@ class Scheduler {
   // One pass (above). Fails only when the catalog cannot be read or written
   // for a reason other than a lost lease.
   Status Tick();
+  // Replaces the schedules (a new active release): each flow is matched by
+  // name. A flow left out keeps its runs going and its slots waiting (their
+  // retries and timeout as before) but fires nothing more. A changed
+  // definition is first seen now (no catch-up of its past); an unchanged one
+  // goes on where it was.
+  Status SetFlows(std::vector<FlowSchedule> flows);
+  const std::vector<FlowSchedule>& flows() const { return flows_; }
   // When the next slot of any schedule fires or a retry is due (the daemon
   // sleeps until then, or until a run ends).
   std::optional<sched::Instant> NextWake() const;

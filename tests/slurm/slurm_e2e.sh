@@ -84,6 +84,16 @@ grep -qE "^  permis/clean_exams: [0-9]+$" log.out || { cat log.out; fail "log RU
 "$ALAMBIC" log "$run_id" clean_exams > log.out 2>&1
 grep -qE '"slurm_jobs":\["[0-9]+"\]' log.out || { cat log.out; fail "log RUN RECIPE shows no job id"; }
 grep -qE "job [0-9]+ submitted as a Slurm job" log.out || { cat log.out; fail "the recipe log has no job id"; }
+# `alambic runs` lists the run's Slurm job ids too (text column and JSON).
+"$ALAMBIC" runs --format json > runs.json
+python3 - "$run_id" <<'PY' || { cat runs.json; fail "runs --format json shows no job id"; }
+import json, sys
+run = [r for r in json.load(open("runs.json")) if r["id"] == sys.argv[1]][0]
+jobs = run["slurm_jobs"]
+assert jobs.get("permis/clean_exams") and all(j.isdigit() for j in jobs["permis/clean_exams"]), jobs
+PY
+"$ALAMBIC" runs > runs.out
+grep -q "slurm jobs" runs.out || { cat runs.out; fail "runs shows no slurm jobs column"; }
 # Nothing is left in the staging directory.
 [ -z "$(ls -A .alambic/slurm 2>/dev/null | grep -v alambic-job.sh)" ] || { ls -R .alambic/slurm; fail "staging left behind"; }
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -17,7 +18,10 @@
 #include "catalog/catalog.h"
 #include "core/base/actor.h"
 #include "core/base/clock.h"
+#include "core/base/secrets.h"
 #include "core/flow/loader.h"
+#include "core/vcs/git_paths.h"
+#include "services/catalog_path.h"
 #include "services/scheduler/engine_launcher.h"
 #include "services/scheduler/scheduled_flows.h"
 #include "services/scheduler/scheduler.h"
@@ -134,26 +138,98 @@ std::string Holder() {
   return fmt::format("{}:{}", who.host.empty() ? "localhost" : who.host, ::getpid());
 }
 
+// A promotion or a rollback since the last look: the schedules of the active
+// releases replace the running ones (the scheduler goes on: runs going and
+// slots waiting carry on, a changed schedule fires from now on). A release
+// that does not load is logged and the schedules running are kept.
+void ReloadOnActivation(const Workspace& w, Catalog& catalog, ReleaseWatch& watch,
+                        Scheduler& scheduler, const std::function<void(const std::string&)>& log) {
+  auto changed = watch.Changed();
+  if (!changed.ok()) {
+    log("error: " + changed.status().message());
+    return;
+  }
+  if (!*changed) return;
+  auto scheduled = LoadDaemonSchedules(w.root, catalog, w.env);
+  if (!scheduled.ok()) {
+    log("active releases changed, but their schedules do not load (the running ones are kept): " +
+        scheduled.status().message());
+    return;
+  }
+  log(fmt::format("active releases changed in {}: {} schedule(s) now", w.env,
+                  scheduled->flows.size()));
+  for (const auto& note : scheduled->notes) log(note);
+  if (Status st = scheduler.SetFlows(std::move(scheduled->flows)); !st.ok())
+    log("error: " + st.message());
+}
+
+// Where the daemon sends alerts (its --alert-* options).
+struct AlertFlags {
+  std::string webhook, smtp, mail_from;
+  std::vector<std::string> mail_to;
+  bool starttls = false;
+  std::string ca_file, user, password_ref;
+};
+
+// The SMTP options of `a` for the workspace `w`: the password is read from
+// the secret named (never given on the command line).
+Result<SmtpOptions> SmtpOf(const Workspace& w, const AlertFlags& a) {
+  SmtpOptions so;
+  const size_t colon = a.smtp.rfind(':');
+  so.host = a.smtp.substr(0, colon);
+  if (colon != std::string::npos) {
+    try {
+      so.port = std::stoi(a.smtp.substr(colon + 1));
+    } catch (const std::exception&) {
+      so.port = 0;
+    }
+  }
+  if (so.host.empty() || so.port <= 0 || so.port > 65535)
+    return Status::Invalid(fmt::format("--alert-smtp '{}': expected HOST[:PORT]", a.smtp));
+  if (a.mail_from.empty() || a.mail_to.empty())
+    return Status::Invalid("--alert-smtp needs --alert-mail-from and --alert-mail-to");
+  so.from = a.mail_from;
+  so.to = a.mail_to;
+  so.starttls = a.starttls;
+  so.ca_file = a.ca_file;
+  if (!a.ca_file.empty() && !a.starttls)
+    return Status::Invalid("--alert-smtp-ca-file needs --alert-smtp-starttls");
+  if (!a.user.empty() || !a.password_ref.empty()) {
+    if (a.user.empty() || a.password_ref.empty())
+      return Status::Invalid(
+          "--alert-smtp-user and --alert-smtp-password go together (AUTH needs both)");
+    if (!a.starttls)
+      return Status::Invalid(
+          "--alert-smtp-user needs --alert-smtp-starttls (the password would cross the network "
+          "in clear)");
+    if (!IsSecretRef(a.password_ref))
+      return Status::Invalid(
+          "--alert-smtp-password must name a secret of alambic.yaml, secret:NAME (a password is "
+          "never given on the command line)");
+    auto pw = ResolveSecret(w.config.secrets, a.password_ref, w.env, w.root, GitTracksPath);
+    if (!pw.ok()) return pw.status().WithContext("--alert-smtp-password");
+    so.username = a.user;
+    so.password = std::move(*pw);
+  }
+  return so;
+}
+
 // The scheduler loop until `stop` (SIGTERM/SIGINT set it when own_signals).
 int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
-              const std::string& clock_file, const std::string& webhook, const std::string& smtp,
-              const std::string& mail_from, const std::vector<std::string>& mail_to,
+              const std::string& clock_file, const AlertFlags& alert_flags,
               const std::atomic<bool>& stop, bool own_signals) {
   if (lease_ttl < 3) return Fail(Status::Invalid("--lease-ttl must be at least 3 seconds"));
   if (grace < 0) return Fail(Status::Invalid("--grace must not be negative"));
   if (max_runs < 1) return Fail(Status::Invalid("--max-runs must be at least 1"));
-  auto catalog = Catalog::Open(w.root / ".alambic" / "catalog.db");
+  auto catalog = Catalog::Open(RunCatalogPath(w.root));
   if (!catalog.ok()) return Fail(catalog.status());
-  // In the warehouse, the schedules of the active releases (never the working tree's).
-  auto scheduled = LoadScheduledFlows(w.root, **catalog, w.flows, w.releases_only, w.env);
+  // In the warehouse, the schedules of the active releases (never the working
+  // tree's), read again whenever a release is promoted or rolled back.
+  ReleaseWatch watch(RunCatalogPath(w.root), w.env);
+  if (auto seen = watch.Changed(); !seen.ok()) return Fail(seen.status());
+  auto scheduled = LoadDaemonSchedules(w.root, **catalog, w.env);
   if (!scheduled.ok()) return Fail(scheduled.status());
-  std::vector<FlowSchedule> flows;
-  for (const auto& f : scheduled->flows) {
-    if (!f.schedule) continue;
-    auto fs = CompileFlowSchedule(f);
-    if (!fs.ok()) return Fail(fs.status());
-    flows.push_back(std::move(*fs));
-  }
+  std::vector<FlowSchedule> flows = std::move(scheduled->flows);
   SystemClock system_clock;
   std::unique_ptr<FileClock> file_clock;
   if (!clock_file.empty()) file_clock = std::make_unique<FileClock>(clock_file);
@@ -165,29 +241,15 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
   o.lease_ttl = std::chrono::seconds(static_cast<int64_t>(lease_ttl));
   o.max_active_runs = max_runs;
   AlertSinks alerts;
-  if (!webhook.empty()) {
+  if (!alert_flags.webhook.empty()) {
     WebhookOptions wo;
-    wo.url = webhook;
+    wo.url = alert_flags.webhook;
     alerts.Add(std::make_unique<WebhookAlertSink>(wo));
   }
-  if (!smtp.empty()) {
-    SmtpOptions so;
-    const size_t colon = smtp.rfind(':');
-    so.host = smtp.substr(0, colon);
-    if (colon != std::string::npos) {
-      try {
-        so.port = std::stoi(smtp.substr(colon + 1));
-      } catch (const std::exception&) {
-        so.port = 0;
-      }
-    }
-    if (so.host.empty() || so.port <= 0 || so.port > 65535)
-      return Fail(Status::Invalid(fmt::format("--alert-smtp '{}': expected HOST[:PORT]", smtp)));
-    if (mail_from.empty() || mail_to.empty())
-      return Fail(Status::Invalid("--alert-smtp needs --alert-mail-from and --alert-mail-to"));
-    so.from = mail_from;
-    so.to = mail_to;
-    alerts.Add(std::make_unique<SmtpAlertSink>(so));
+  if (!alert_flags.smtp.empty()) {
+    auto so = SmtpOf(w, alert_flags);
+    if (!so.ok()) return Fail(so.status());
+    alerts.Add(std::make_unique<SmtpAlertSink>(std::move(*so)));
   }
   if (!alerts.empty()) o.alerts = &alerts;
   // Data triggers read the live sources: the workspace, its data roots, its
@@ -222,6 +284,7 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
   bool ready = false;
   const bool watchdog = WatchdogEnabled();
   while (!stop.load()) {
+    if (w.releases_only) ReloadOnActivation(w, **catalog, watch, scheduler, o.log);
     if (Status st = scheduler.Tick(); !st.ok()) o.log("error: " + st.message());
     if (!ready) {
       Notify("READY=1");
@@ -263,7 +326,7 @@ int RunSchedulerUntil(const std::string& dir, const std::string& env,
                       const std::atomic<bool>& stop) {
   auto w = OpenWorkspace(dir, env);
   if (!w.ok()) return Fail(w.status());
-  return RunDaemon(*w, /*grace=*/30, /*lease_ttl=*/30, /*max_runs=*/4, "", "", "", "", {}, stop,
+  return RunDaemon(*w, /*grace=*/30, /*lease_ttl=*/30, /*max_runs=*/4, "", AlertFlags{}, stop,
                    /*own_signals=*/false);
 }
 
@@ -273,7 +336,7 @@ int RunTrigger(const Workspace& w, const std::string& flow, const std::string& r
   bool known = false;
   for (const auto& f : w.flows) known = known || f.name == flow;
   if (!known) return Fail(Status::NotFound(fmt::format("no flow named '{}'", flow)));
-  auto catalog = Catalog::Open(w.root / ".alambic" / "catalog.db");
+  auto catalog = Catalog::Open(RunCatalogPath(w.root));
   if (!catalog.ok()) return Fail(catalog.status());
   EngineLauncher launcher(w.root, [](const std::string& m) {
     std::fprintf(stderr, "alambic: %s\n", Printable(m).c_str());
@@ -320,6 +383,14 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
                       "Also e-mail alerts through this SMTP relay, HOST[:PORT]");
   daemon_->add_option("--alert-mail-from", mail_from_, "The alerts' sender address");
   daemon_->add_option("--alert-mail-to", mail_to_, "An alert recipient (repeatable)");
+  daemon_->add_flag("--alert-smtp-starttls", smtp_starttls_,
+                    "Encrypt with STARTTLS, verifying the server's certificate");
+  daemon_->add_option("--alert-smtp-ca-file", smtp_ca_file_,
+                      "The CA certificate(s) (PEM) the SMTP server's certificate must chain to "
+                      "(default: the system's)");
+  daemon_->add_option("--alert-smtp-user", smtp_user_, "Log in to the SMTP server (AUTH) as USER");
+  daemon_->add_option("--alert-smtp-password", smtp_password_,
+                      "The SMTP password, as a secret of alambic.yaml: secret:NAME");
   daemon_->add_option("--clock-file", clock_file_,
                       "TESTS ONLY: read the current time (ISO 8601 UTC) from this file");
   trigger_ = app.add_subcommand("trigger", "Run a flow now in production, audited with who asked");
@@ -332,9 +403,12 @@ bool DaemonCommands::parsed() const { return daemon_->parsed() || trigger_->pars
 int DaemonCommands::Run(const std::string& dir, const std::string& env) const {
   auto w = OpenWorkspace(dir, env);
   if (!w.ok()) return Fail(w.status());
-  if (daemon_->parsed())
-    return RunDaemon(*w, grace_, lease_ttl_, max_runs_, clock_file_, webhook_, smtp_, mail_from_,
-                     mail_to_, g_stop, /*own_signals=*/true);
+  if (daemon_->parsed()) {
+    AlertFlags a{webhook_,       smtp_,         mail_from_, mail_to_,
+                 smtp_starttls_, smtp_ca_file_, smtp_user_, smtp_password_};
+    return RunDaemon(*w, grace_, lease_ttl_, max_runs_, clock_file_, a, g_stop,
+                     /*own_signals=*/true);
+  }
   return RunTrigger(*w, flow_, reason_);
 }
 

@@ -29,6 +29,8 @@ class DaemonCommands {
   CLI::App* trigger_ = nullptr;
   std::string flow_, reason_, clock_file_, webhook_, smtp_, mail_from_;
   std::vector<std::string> mail_to_;
+  bool smtp_starttls_ = false;
+  std::string smtp_ca_file_, smtp_user_, smtp_password_;
   double grace_ = 30, lease_ttl_ = 30;
   int max_runs_ = 4;
 };

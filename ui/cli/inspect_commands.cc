@@ -47,20 +47,47 @@ int CmdRuns(const Globals& g, int limit, const std::string& format) {
     std::erase_if(*runs, [&](const RunRecord& r) { return r.environment != h->env; });
     if (runs->size() > static_cast<size_t>(limit)) runs->resize(static_cast<size_t>(limit));
   }
+  // The Slurm job ids of each run's recipes (the Slurm executor records them
+  // per recipe, one per attempt), "flow/recipe" -> ids.
+  std::vector<std::vector<std::pair<std::string, std::vector<std::string>>>> jobs(runs->size());
+  bool any_jobs = false;
+  for (size_t i = 0; i < runs->size(); ++i) {
+    auto recipes = h->catalog->RecipeRuns((*runs)[i].id);
+    if (!recipes.ok()) return Fail(recipes.status());
+    for (const auto& rr : *recipes) {
+      auto it = rr.metrics.find("slurm_jobs");
+      if (it == rr.metrics.end() || !it->is_array()) continue;
+      std::vector<std::string> ids;
+      for (const auto& id : *it)
+        if (id.is_string()) ids.push_back(id.get<std::string>());
+      if (ids.empty()) continue;
+      jobs[i].emplace_back(rr.flow + "/" + rr.recipe, std::move(ids));
+      any_jobs = true;
+    }
+  }
   if (format == "json") {
     OJson out = OJson::array();
-    for (const auto& r : *runs) out.push_back(RunJson(r));
+    for (size_t i = 0; i < runs->size(); ++i) {
+      OJson j = RunJson((*runs)[i]);
+      OJson by_recipe = OJson::object();
+      for (const auto& [recipe, ids] : jobs[i]) by_recipe[recipe] = ids;
+      j["slurm_jobs"] = std::move(by_recipe);
+      out.push_back(std::move(j));
+    }
     PrintJson(out);
     return kExitOk;
   }
-  // The release column only when a run listed ran one.
+  // The release column only when a run listed ran one; the Slurm jobs column
+  // only when a run listed ran recipes as Slurm jobs.
   bool releases = false;
   for (const auto& r : *runs) releases = releases || !r.release.empty();
   std::vector<std::string> header = {"run",     "status", "env",  "started",
                                      "trigger", "commit", "flows"};
   if (releases) header.push_back("release");
+  if (any_jobs) header.push_back("slurm jobs");
   TextTable table(header);
-  for (const auto& r : *runs) {
+  for (size_t i = 0; i < runs->size(); ++i) {
+    const RunRecord& r = (*runs)[i];
     std::vector<std::string> row = {r.id.substr(0, kShortIdLength),
                                     r.status,
                                     r.environment,
@@ -69,6 +96,17 @@ int CmdRuns(const Globals& g, int limit, const std::string& format) {
                                     CommitLabel(r),
                                     r.flows};
     if (releases) row.push_back(r.release.empty() ? "-" : r.release);
+    if (any_jobs) {
+      // "123 124" for one recipe; "recipe: 123, other: 125" for several.
+      std::string cell;
+      for (const auto& [recipe, ids] : jobs[i]) {
+        std::string list;
+        for (const auto& id : ids) list += (list.empty() ? "" : " ") + id;
+        cell += (cell.empty() ? "" : ", ") +
+                (jobs[i].size() == 1 ? list : recipe.substr(recipe.find('/') + 1) + ": " + list);
+      }
+      row.push_back(cell.empty() ? "-" : Printable(cell));
+    }
     table.AddRow(std::move(row));
   }
   std::fputs(table.Render().c_str(), stdout);

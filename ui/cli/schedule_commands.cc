@@ -1,6 +1,7 @@
 #include "ui/cli/schedule_commands.h"
 
 #include <cstdio>
+#include <set>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -11,8 +12,11 @@
 #include "core/flow/loader.h"
 #include "core/flow/schedule_spec.h"
 #include "core/sched/schedule.h"
+#include "services/catalog_path.h"
+#include "services/scheduler/scheduled_flows.h"
 #include "services/scheduler/triggers.h"
 #include "services/schedules.h"
+#include "services/workspace.h"
 #include "ui/common/text_table.h"
 
 namespace alambic {
@@ -33,6 +37,14 @@ struct Context {
   fs::path root;
   std::string env;
   Workspace workspace;
+  // The flows as `env` runs them: where it runs releases only (the
+  // warehouse), each flow's active release (what the daemon runs), else the
+  // working tree's; `unreleased` names the flows with a schedule in the
+  // working tree and no active release there.
+  bool releases_only = false;
+  std::vector<Flow> flows;
+  std::set<std::string> unreleased;
+  std::vector<std::string> notes;
   std::unique_ptr<Catalog> catalog;
   Instant now;
 };
@@ -54,7 +66,18 @@ Result<Context> Open(const std::string& dir, const std::string& env, const std::
   c.env = env.empty() ? kDefaultEnv : env;
   if (!c.workspace.config.environments.count(c.env))
     return Status::Invalid(fmt::format("unknown environment '{}'", c.env));
-  ALAMBIC_ASSIGN_OR_RETURN(c.catalog, Catalog::Open(c.root / ".alambic" / "catalog.db"));
+  ALAMBIC_ASSIGN_OR_RETURN(c.catalog, Catalog::Open(RunCatalogPath(c.root)));
+  c.releases_only = RunsReleasesOnly(c.workspace.config, c.env);
+  ALAMBIC_ASSIGN_OR_RETURN(auto scheduled, LoadScheduledFlows(c.root, *c.catalog, c.workspace.flows,
+                                                              c.releases_only, c.env));
+  c.flows = std::move(scheduled.flows);
+  c.notes = std::move(scheduled.notes);
+  for (const auto& f : c.workspace.flows) {
+    if (!f.schedule) continue;
+    bool released = false;
+    for (const auto& r : c.flows) released = released || r.name == f.name;
+    if (!released) c.unreleased.insert(f.name);
+  }
   if (at.empty()) {
     SystemClock clock;
     c.now = std::chrono::floor<std::chrono::seconds>(clock.Now());
@@ -80,8 +103,17 @@ Result<sched::Schedule> ScheduleOf(const Flow& f) {
   return s;
 }
 
+// The flow as the environment runs it (its active release in the warehouse).
 Result<const Flow*> FindFlow(const Context& c, const std::string& name) {
-  const Flow* f = c.workspace.FindFlow(name);
+  const Flow* f = nullptr;
+  for (const auto& r : c.flows)
+    if (r.name == name) f = &r;
+  if (!f && c.unreleased.count(name))
+    return Status::NotFound(fmt::format(
+        "flow {} has no active release in {}: the daemon runs no schedule of it there (its "
+        "working tree's schedule runs once promoted: `alambic promote {} --to {}`)",
+        name, c.env, name, c.env));
+  if (!f) f = c.workspace.FindFlow(name);
   if (!f) return Status::NotFound(fmt::format("no flow named '{}'", name));
   if (!f->schedule)
     return Status::Invalid(fmt::format("flow {} has no schedule ({})", name, f->file));
@@ -117,7 +149,7 @@ int List(Context& c) {
   TextTable t({"flow", "schedule", "timezone", "policy", "state", "next run", "next run (UTC)"},
               160);
   int n = 0;
-  for (const auto& f : c.workspace.flows) {
+  for (const auto& f : c.flows) {
     if (!f.schedule) continue;
     ++n;
     auto state = c.catalog->GetScheduleState(f.name, c.env);
@@ -140,11 +172,18 @@ int List(Context& c) {
               next.empty() ? "(none: ended)" : s->zone().FormatIso(next[0].at),
               next.empty() ? "" : sched::FormatUtc(next[0].at)});
   }
+  for (const auto& name : c.unreleased) {
+    ++n;
+    t.AddRow({name, "(no active release)", "", "", "not scheduled", "", ""});
+  }
   if (n == 0) {
     std::printf("no flow has a schedule (add `schedule: {cron: ...}` to a flow)\n");
     return 0;
   }
+  if (c.releases_only)
+    std::printf("schedules of the active releases in %s (what the daemon runs):\n", c.env.c_str());
   std::fputs(t.Render().c_str(), stdout);
+  for (const auto& note : c.notes) std::printf("note: %s\n", Printable(note).c_str());
   return 0;
 }
 
@@ -212,6 +251,8 @@ int Catchup(Context& c, const std::string& flow) {
 
 int Pause(Context& c, const std::string& flow, bool pause) {
   auto f = FindFlow(c, flow);
+  // A flow not yet released may be paused ahead of its first promotion.
+  if (!f.ok() && c.unreleased.count(flow)) f = c.workspace.FindFlow(flow);
   if (!f.ok()) return Fail(f.status());
   auto changed =
       PauseSchedule(*c.catalog, flow, c.env, (*f)->schedule->cron, pause, Actor::Current(), c.now);
