@@ -22,7 +22,8 @@ python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${D
 python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${DATASETS:-10000}" \
   --runs "${RUNS:-100000}" --seed-only
 PORT=${PORT:-18080}
-(cd "$WS" && exec "$ALAMBIC" serve --port "$PORT" --threads "${THREADS:-8}") > "$WORK/serve.log" 2>&1 &
+# THREADS: the server's workers (default: serve's own default).
+(cd "$WS" && exec "$ALAMBIC" serve --port "$PORT" ${THREADS:+--threads "$THREADS"}) > "$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$PORT/api/config" >/dev/null 2>&1 && break
@@ -41,6 +42,12 @@ ROUTES=(
   "/api/flows/f0500"
   "/api/flows/f0500/runs?limit=50"
 )
+# Each route is asked once before it is measured (the first home page builds
+# the cards); the load average is printed before and after.
+for route in "${ROUTES[@]}"; do
+  curl -sf -o /dev/null -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$route"
+done
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 printf '%-34s %-10s %12s %10s\n' route keepalive "req/s" "p99"
 for route in "${ROUTES[@]}"; do
   for ka in yes no; do
@@ -54,3 +61,4 @@ for route in "${ROUTES[@]}"; do
     printf '%-34s %-10s %12s %10s %s\n' "$route" "$ka" "$rps" "$p99" "${errs:+non-2xx: $errs}"
   done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

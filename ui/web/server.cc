@@ -454,7 +454,10 @@ bool WebServer::Impl::HandleApi(const httplib::Request& req, httplib::Response& 
   }
   ApiResponse out = route->handler(*this, ar);
   for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
-  if (out.error_code.empty()) {
+  if (out.error_code.empty() && out.raw) {
+    res.status = out.status;
+    res.set_content(*out.raw, "application/json");
+  } else if (out.error_code.empty()) {
     SendJson(res, out.status, out.body);
   } else {
     if (out.status >= 500) Log(fmt::format("{} {}: {}", req.method, req.path, out.internal));
@@ -603,8 +606,30 @@ void WebServer::WaitForRuns() {
 
 // ---------------------------------------------------------------- routes
 
-Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& env,
-                const std::string& user) {
+namespace {
+
+// Launches with the run id chosen beforehand (so that the API can answer it
+// before the run starts).
+class ReservedIdLauncher final : public RunLauncher {
+ public:
+  ReservedIdLauncher(RunLauncher& inner, std::string run_id)
+      : inner_(inner), run_id_(std::move(run_id)) {}
+  Result<LaunchedRun> Launch(const ScheduledRunRequest& request, const CancelToken& cancel,
+                             const std::function<void(const std::string&)>& started) override {
+    ScheduledRunRequest r = request;
+    r.run_id = run_id_;
+    return inner_.Launch(r, cancel, started);
+  }
+
+ private:
+  RunLauncher& inner_;
+  const std::string run_id_;
+};
+
+}  // namespace
+
+Result<std::string> StartRun(WebServer::Impl& s, const std::string& flow, const std::string& env,
+                             const std::string& user) {
   {
     std::lock_guard<std::mutex> lock(s.runs_mu);
     if (!s.running_flows.insert(flow).second)
@@ -618,9 +643,11 @@ Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& 
   }
   const RecipeRegistry* registry = (*kinds)->registry.get();
   WebServer::Impl* self = &s;
-  std::thread t([self, flow, env, user, registry] {
-    EngineLauncher launcher(
+  const std::string run_id = NewUuid();
+  std::thread t([self, flow, env, user, registry, run_id] {
+    EngineLauncher engine(
         self->root, [registry](const fs::path&) -> const RecipeRegistry& { return *registry; });
+    ReservedIdLauncher launcher(engine, run_id);
     CancelToken cancel;
     Actor who = Actor::Current();
     who.user = user;
@@ -637,7 +664,7 @@ Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& 
   });
   std::lock_guard<std::mutex> lock(s.runs_mu);
   s.run_threads.push_back(std::move(t));
-  return Status::Ok();
+  return run_id;
 }
 
 CatalogViews& Views(WebServer::Impl& s) { return *s.views; }
