@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -959,6 +960,49 @@ TEST_F(WebServerTest, IdleKeepAliveConnectionsDoNotStarveNewOnesWithTheDefaultPo
   EXPECT_EQ(r->status, 200);
   EXPECT_LT(ms, 2000) << "a new connection waited for idle keep-alive ones";
   idle.clear();
+}
+
+TEST_F(WebServerTest, KeepAliveAnswersDoNotWaitForTheClientsDelayedAck) {
+  const Session v = Login("vera");
+  httplib::Client c("127.0.0.1", port());
+  c.set_keep_alive(true);
+  ASSERT_TRUE(c.Get("/api/datasets/exams", With(v)));  // connected, answer cached
+  std::vector<int64_t> us;
+  for (int i = 0; i < 41; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.Get("/api/datasets/exams", With(v));
+    us.push_back(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+  }
+  std::sort(us.begin(), us.end());
+  // Without TCP_NODELAY each answer waits ~40 ms for the ACK of its headers.
+  EXPECT_LT(us[us.size() / 2], 20000) << "median " << us[us.size() / 2] << " us";
+}
+
+TEST_F(WebServerTest, CachedAnswersFollowACatalogChangeAtOnce) {
+  const Session v = Login("vera");
+  const std::string path = "/api/flows/permis/runs?limit=5";
+  json first = GetJson(path, With(v));
+  EXPECT_EQ(GetJson(path, With(v)), first);
+  const fs::path db_path = root_ / ".alambic/catalog.db";
+  {
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "INSERT INTO runs(id, flows, environment, trigger, status, started_at) VALUES "
+        "('cache-new', 'permis', 'datalab', 'manual', 'failed', '2099-01-02T00:00:00.000Z')");
+  }
+  json after = GetJson(path, With(v));
+  ASSERT_FALSE(after["items"].empty());
+  EXPECT_EQ(after["items"][0]["id"], "cache-new");
+  {
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM run_flows WHERE run_id = 'cache-new'");
+    db.exec("DELETE FROM runs WHERE id = 'cache-new'");
+  }
+  EXPECT_EQ(GetJson(path, With(v)), first);
 }
 
 TEST_F(WebServerTest, NeighbourhoodOfANodeIsBoundedAndMarksWhatItLeavesOut) {

@@ -422,6 +422,29 @@ std::vector<ApiRoute> BuildRoutes() {
       {"POST", "/api/tokens", V, PostToken, {}, true},
       {"DELETE", "/api/tokens/{id}", V, DeleteToken, {}, true},
   };
+  // Answers that depend only on the workspace and its catalogs (and the
+  // clock, within kAnswerTtl: next runs, lateness). Not: the home page (its
+  // own cache, filtered for scoped tokens), a recipe (its code file is read
+  // live), anything about the caller.
+  static const std::set<std::string> kCacheable = {
+      "/api/search",
+      "/api/usecases/{id}",
+      "/api/usecases/{id}/audit",
+      "/api/flows/{flow}",
+      "/api/flows/{flow}/neighbourhood",
+      "/api/flows/{flow}/runs",
+      "/api/runs/{id}",
+      "/api/runs/{id}/logs",
+      "/api/datasets/{dataset}",
+      "/api/datasets/{dataset}/versions",
+      "/api/datasets/{dataset}/preview",
+      "/api/datasets/{dataset}/stats",
+      "/api/datasets/{dataset}/checks",
+      "/api/datasets/{dataset}/lineage",
+      "/api/datasets/{dataset}/columns/{column}/lineage",
+      "/api/datasets/{dataset}/why-stale",
+      "/api/production",
+  };
   std::vector<ApiRoute> out;
   for (const auto& row : rows) {
     ApiRoute r;
@@ -439,6 +462,7 @@ std::vector<ApiRoute> BuildRoutes() {
     r.handler = row.handler;
     r.scope = row.scope;
     r.unscoped_ok = row.unscoped_ok;
+    r.cacheable = r.method == "GET" && kCacheable.count(r.pattern) > 0;
     out.push_back(std::move(r));
   }
   return out;

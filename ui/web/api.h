@@ -59,6 +59,9 @@ struct ApiRoute {
   std::function<std::string(CatalogViews&, const ApiRequest&)> scope;
   // Whether a token limited to use cases may call the route when it has no scope.
   bool unscoped_ok = false;
+  // Whether its answer (the same for everyone allowed to ask) may be kept
+  // until the catalog views' Generation() changes, for kAnswerTtl at most.
+  bool cacheable = false;
 };
 
 // The route table.
