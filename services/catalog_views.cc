@@ -57,6 +57,19 @@ SQLite::Database& Reader(const fs::path& path) {
   return *db;
 }
 
+// The run catalog's API over a per-thread read connection (nullptr when it
+// cannot be opened; tried again on the next call).
+Catalog* CatalogReader(const fs::path& path) {
+  thread_local std::map<std::string, std::unique_ptr<Catalog>> catalogs;
+  auto& cat = catalogs[path.string()];
+  if (!cat) {
+    auto opened = Catalog::OpenReader(path);
+    if (!opened.ok()) return nullptr;
+    cat = std::move(*opened);
+  }
+  return cat.get();
+}
+
 LabCatalog* Lab(const fs::path& path) {
   thread_local std::map<std::string, std::unique_ptr<LabCatalog>> labs;
   auto& lab = labs[path.string()];
@@ -701,8 +714,7 @@ Result<json> CatalogViews::UseCase(const std::string& id) {
   const std::string prod = production_env();
   try {
     SQLite::Database& db = Reader(catalog_path());
-    auto catalog = Catalog::OpenReader(catalog_path());
-    Catalog* cat = catalog.ok() ? catalog->get() : nullptr;
+    Catalog* cat = CatalogReader(catalog_path());
     json flows = json::array(), production = json::array(), next_runs = json::array();
     std::vector<std::string> flow_names;
     for (const auto& [w, f] : e.flows) {
@@ -910,8 +922,7 @@ Result<json> CatalogViews::FlowGraph(const std::string& flow, const std::string&
   const std::string version = fmt::format("{:016x}", std::hash<std::string>{}(shape));
   json schedule = nullptr;
   if (f->schedule) {
-    auto cat = Catalog::OpenReader(catalog_path());
-    schedule = ScheduleJson(*f, cat.ok() ? cat->get() : nullptr, env);
+    schedule = ScheduleJson(*f, CatalogReader(catalog_path()), env);
   }
   return json{{"name", f->name},
               {"usecase", f->usecase},
