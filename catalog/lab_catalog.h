@@ -39,7 +39,7 @@ struct LabDataset {
   std::string environment;
   std::string version_id, updated_at;  // "" when never built
   int64_t rows = 0;
-  std::string state;  // fresh | stale: why | never built
+  std::string state;  // fresh | stale: why | never built | unplannable: why
   std::vector<LabColumn> columns;
   // Files outside the workspace this dataset is read from (a collect recipe's
   // source) or written to (an export's target), absolute: how lineage crosses

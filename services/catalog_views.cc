@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <fstream>
 #include <functional>
@@ -15,10 +16,12 @@
 
 #include "catalog/catalog.h"
 #include "catalog/lab_catalog.h"
+#include "catalog/usecase.h"
 #include "core/flow/loader.h"
 #include "core/sched/schedule.h"
 #include "core/store/store.h"
 #include "core/table/table.h"
+#include "core/vcs/git.h"
 #include "services/catalog_sync.h"
 #include "services/scheduler/scheduler.h"
 #include "services/schedules.h"
@@ -38,6 +41,9 @@ constexpr int kRecipeHistory = 20;
 constexpr size_t kMaxCodeBytes = 256 * 1024;
 constexpr int kTopValues = 10;
 constexpr int kMaxLineageDepth = 10;
+constexpr size_t kMaxColumnLineageNodes = 500;
+constexpr size_t kMaxNeighbourhoodCentres = 50;
+constexpr int kKpiCommits = 200;
 
 // ---- per-thread read connections ----
 
@@ -49,6 +55,19 @@ SQLite::Database& Reader(const fs::path& path) {
     db->setBusyTimeout(kBusyTimeoutMs);
   }
   return *db;
+}
+
+// The run catalog's API over a per-thread read connection (nullptr when it
+// cannot be opened; tried again on the next call).
+Catalog* CatalogReader(const fs::path& path) {
+  thread_local std::map<std::string, std::unique_ptr<Catalog>> catalogs;
+  auto& cat = catalogs[path.string()];
+  if (!cat) {
+    auto opened = Catalog::OpenReader(path);
+    if (!opened.ok()) return nullptr;
+    cat = std::move(*opened);
+  }
+  return cat.get();
 }
 
 LabCatalog* Lab(const fs::path& path) {
@@ -122,6 +141,22 @@ Result<std::optional<json>> ReadCursor(const std::string& cursor, const std::str
   return std::optional<json>(j["k"]);
 }
 
+// A keyset page from `q`, which asks for page.limit + 1 rows: `row` makes the
+// current row an item, `keys` the cursor keys of that row (read while it is
+// current); the extra row only tells that there is a next page.
+json KeysetPage(SQLite::Statement& q, const Page& page, const std::string& list,
+                const std::function<json(SQLite::Statement&)>& row,
+                const std::function<json(SQLite::Statement&, const json& item)>& keys) {
+  json items = json::array(), last_keys;
+  while (q.executeStep()) {
+    if (static_cast<int>(items.size()) == page.limit)
+      return json{{"items", items}, {"next_cursor", MakeCursor(list, last_keys)}};
+    items.push_back(row(q));
+    last_keys = keys(q, items.back());
+  }
+  return json{{"items", items}, {"next_cursor", nullptr}};
+}
+
 Status CheckPage(const Page& p) {
   if (p.limit < 1 || p.limit > kMaxPageLimit)
     return Status::Invalid(fmt::format("limit must be between 1 and {}", kMaxPageLimit));
@@ -137,6 +172,9 @@ json Freshness(const std::string& state, const std::string& updated_at) {
     f["reason"] = state.size() > 7 ? state.substr(7) : "";
   } else if (state == "never built") {
     f["state"] = "never_built";
+  } else if (state.rfind("unplannable", 0) == 0) {
+    f["state"] = "unplannable";
+    f["reason"] = state.size() > 13 ? state.substr(13) : "";
   }
   return f;
 }
@@ -205,6 +243,61 @@ json NextRun(Catalog* catalog, const Flow& f, const std::string& env) {
               {"paused", paused}};
 }
 
+// A flow's schedule as every view shows it: {cron, timezone, paused} (paused
+// in `env`), or null when the flow has none.
+json ScheduleJson(const Flow& f, Catalog* catalog, const std::string& env) {
+  if (!f.schedule) return nullptr;
+  bool paused = false;
+  if (catalog)
+    if (auto st = catalog->GetScheduleState(f.name, env); st.ok() && *st) paused = (*st)->paused;
+  return json{{"cron", f.schedule->cron}, {"timezone", f.schedule->timezone}, {"paused", paused}};
+}
+
+// The KPIs of `card` with their points over time: each committed version of
+// the card file (the last kKpiCommits commits that changed it) and the card as
+// it is now give a point per KPI measure, by date (the KPI's `date`, or the
+// commit's day); a later commit's value wins for the same date. Oldest first.
+json KpiSeries(const fs::path& root, const UseCaseCard& now, bool in_this_workspace) {
+  // kpi name -> date -> {measured, git_commit}
+  std::map<std::string, std::map<std::string, json>> points;
+  auto add = [&](const UseCaseCard& c, const std::string& day, const std::string& commit) {
+    for (const auto& k : c.kpis) {
+      if (!k.measured || !std::isfinite(*k.measured)) continue;
+      const std::string date = k.date.empty() ? day : k.date;
+      if (date.empty()) continue;
+      points[k.name].emplace(
+          date, json{{"date", date}, {"measured", *k.measured}, {"git_commit", commit}});
+    }
+  };
+  add(now, "", "");  // the card as loaded wins over its history
+  if (in_this_workspace && !now.file.empty()) {
+    auto log = GitLog(root, {now.file}, kKpiCommits);
+    if (log.ok())
+      for (const auto& commit : *log) {  // newest first: emplace keeps the newest
+        auto text = GitReadFileAt(root, commit.id, now.file);
+        if (!text.ok()) continue;  // deleted in that commit
+        std::vector<Diagnostic> diags;
+        UseCaseCard old = ParseUseCase(*text, now.file, &diags);
+        if (old.id != now.id) continue;
+        char day[16] = "";
+        const std::time_t t = static_cast<std::time_t>(commit.time);
+        std::tm tm{};
+        if (gmtime_r(&t, &tm)) std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+        add(old, day, commit.id);
+      }
+  }
+  json kpis = json::array();
+  for (const auto& k : now.kpis) {
+    json series = json::array();
+    for (const auto& [date, p] : points[k.name]) series.push_back(p);
+    kpis.push_back(json{{"name", k.name},
+                        {"unit", k.unit},
+                        {"expected", k.expected ? json(*k.expected) : json(nullptr)},
+                        {"points", series}});
+  }
+  return kpis;
+}
+
 std::string Summary(const std::string& description) {
   const size_t cut = description.find("\n\n");
   std::string s = description.substr(0, cut);
@@ -258,8 +351,44 @@ bool DatasetKnown(const Workspace& ws, const std::string& dataset) {
 
 }  // namespace
 
+struct CatalogViews::Watch {
+  std::unique_ptr<SQLite::Database> run, lab;
+  fs::path lab_path;
+  int64_t run_version = -1, lab_version = -1;
+};
+
 CatalogViews::CatalogViews(fs::path root) : root_(std::move(root)) {}
 CatalogViews::~CatalogViews() = default;
+
+uint64_t CatalogViews::Generation() {
+  const fs::path lab = lab_path();
+  std::lock_guard<std::mutex> lock(gen_mu_);
+  if (!watch_) watch_ = std::make_unique<Watch>();
+  Watch& w = *watch_;
+  // A connection that cannot read its version counts as a change each time.
+  auto version = [](std::unique_ptr<SQLite::Database>& db, const fs::path& path) -> int64_t {
+    try {
+      if (!db) {
+        db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READONLY);
+        db->setBusyTimeout(kBusyTimeoutMs);
+      }
+      return db->execAndGet("PRAGMA data_version").getInt64();
+    } catch (const std::exception&) {
+      db.reset();
+      return -1;
+    }
+  };
+  if (w.lab_path != lab) {
+    w.lab.reset();
+    w.lab_path = lab;
+  }
+  const int64_t rv = version(w.run, catalog_path());
+  const int64_t lv = lab.empty() ? 0 : version(w.lab, lab);
+  if (rv != w.run_version || lv != w.lab_version || rv < 0 || lv < 0) ++gen_;
+  w.run_version = rv;
+  w.lab_version = lv;
+  return gen_;
+}
 
 Result<std::unique_ptr<CatalogViews>> CatalogViews::Open(const fs::path& root) {
   std::unique_ptr<CatalogViews> v(new CatalogViews(root));
@@ -284,6 +413,12 @@ Status CatalogViews::Refresh() {
   ws_ = std::move(ws);
   lab_path_ = sync.path;
   cards_.reset();
+  json_cache_.clear();
+  kpi_cache_.clear();
+  {
+    std::lock_guard<std::mutex> g(gen_mu_);
+    ++gen_;
+  }
   return Status::Ok();
 }
 
@@ -339,10 +474,17 @@ bool CatalogViews::HasFlow(const std::string& flow) const {
 
 Result<std::shared_ptr<const std::vector<json>>> CatalogViews::Cards(const std::string& search) {
   using Cards = std::shared_ptr<const std::vector<json>>;
-  const auto now = std::chrono::steady_clock::now();
+  const uint64_t gen = search.empty() ? Generation() : 0;
+  std::unique_lock<std::mutex> building(build_mu_, std::defer_lock);
   if (search.empty()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cards_ && cards_gen_ == gen) return cards_;
+    }
+    // One thread builds; the others wait for its cards rather than build theirs.
+    building.lock();
     std::lock_guard<std::mutex> lock(mu_);
-    if (cards_ && now - cards_at_ < kCardsTtl) return cards_;
+    if (cards_ && cards_gen_ >= gen) return cards_;
   }
   LabCatalog* lab = Lab(lab_path());
   if (!lab) return Status::Failed("cannot open the lab catalog");
@@ -356,8 +498,8 @@ Result<std::shared_ptr<const std::vector<json>>> CatalogViews::Cards(const std::
     SQLite::Database& db = Reader(catalog_path());
     for (const auto& e : entries) {
       const auto& c = e.card;
-      json fresh{
-          {"state", "fresh"}, {"fresh", 0}, {"stale", 0}, {"never_built", 0}, {"updated_at", ""}};
+      json fresh{{"state", "fresh"}, {"fresh", 0},       {"stale", 0},
+                 {"never_built", 0}, {"unplannable", 0}, {"updated_at", ""}};
       std::string updated;
       for (const auto& [w, d] : e.datasets) {
         json f = Freshness(d.state, d.updated_at);
@@ -366,7 +508,8 @@ Result<std::shared_ptr<const std::vector<json>>> CatalogViews::Cards(const std::
         updated = std::max(updated, d.updated_at);
       }
       fresh["updated_at"] = updated;
-      fresh["state"] = fresh["stale"] > 0         ? "stale"
+      fresh["state"] = fresh["unplannable"] > 0   ? "unplannable"
+                       : fresh["stale"] > 0       ? "stale"
                        : fresh["never_built"] > 0 ? "never_built"
                        : e.datasets.empty()       ? "never_built"
                                                   : "fresh";
@@ -413,9 +556,34 @@ Result<std::shared_ptr<const std::vector<json>>> CatalogViews::Cards(const std::
   if (search.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
     cards_ = out;
-    cards_at_ = now;
+    cards_gen_ = gen;
   }
   return out;
+}
+
+Result<std::shared_ptr<const std::string>> CatalogViews::UseCasesJson(const UseCaseQuery& q) {
+  const uint64_t gen = Generation();
+  json key_doc{q.status, q.direction, q.tag, q.owner, q.q, q.sort, q.descending};
+  const std::string key = key_doc.dump();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (json_gen_ == gen) {
+      auto it = json_cache_.find(key);
+      if (it != json_cache_.end()) return it->second;
+    }
+  }
+  ALAMBIC_ASSIGN_OR_RETURN(json doc, UseCases(q));
+  auto text =
+      std::make_shared<const std::string>(doc.dump(-1, ' ', false, json::error_handler_t::replace));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (json_gen_ != gen) {
+    if (gen < json_gen_) return text;  // built from older data: not kept
+    json_cache_.clear();
+    json_gen_ = gen;
+  }
+  if (json_cache_.size() >= kMaxCachedQueries) json_cache_.clear();
+  json_cache_[key] = text;
+  return text;
 }
 
 Result<json> CatalogViews::UseCases(const UseCaseQuery& q) {
@@ -525,16 +693,17 @@ Result<json> CatalogViews::UseCase(const std::string& id) {
   out["id"] = c.id;
   out["workspace"] = e.workspace;
   out["benefits"] = json{{"expected", c.expected_benefits}, {"measured", c.measured_benefits}};
-  json kpis = json::array();
-  for (const auto& k : c.kpis) {
-    json points = json::array();
-    if (k.measured) points.push_back(json{{"date", k.date}, {"measured", *k.measured}});
-    kpis.push_back(json{{"name", k.name},
-                        {"unit", k.unit},
-                        {"expected", k.expected ? json(*k.expected) : json(nullptr)},
-                        {"points", points}});
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = kpi_cache_.find(c.id);
+    if (it == kpi_cache_.end()) {
+      lock.unlock();
+      json kpis = KpiSeries(root_, c, e.workspace == name());
+      lock.lock();
+      it = kpi_cache_.emplace(c.id, std::move(kpis)).first;
+    }
+    out["kpis"] = it->second;
   }
-  out["kpis"] = kpis;
   json history = json::array();
   for (const auto& h : e.history)
     history.push_back(json{{"status", h.status},
@@ -545,17 +714,22 @@ Result<json> CatalogViews::UseCase(const std::string& id) {
   const std::string prod = production_env();
   try {
     SQLite::Database& db = Reader(catalog_path());
-    auto catalog = Catalog::OpenReader(catalog_path());
-    Catalog* cat = catalog.ok() ? catalog->get() : nullptr;
+    Catalog* cat = CatalogReader(catalog_path());
     json flows = json::array(), production = json::array(), next_runs = json::array();
     std::vector<std::string> flow_names;
     for (const auto& [w, f] : e.flows) {
       flow_names.push_back(f.name);
       json last = LastRun(db, f.name, "");
+      const Flow* wf = ws->FindFlow(f.name);
+      // A flow of another workspace of the lab: its cron as registered.
+      json schedule = wf ? ScheduleJson(*wf, cat, prod)
+                      : f.schedule.empty()
+                          ? json(nullptr)
+                          : json{{"cron", f.schedule}, {"timezone", ""}, {"paused", nullptr}};
       flows.push_back(json{{"name", f.name},
                            {"workspace", w},
                            {"description", f.description},
-                           {"schedule", f.schedule},
+                           {"schedule", schedule},
                            {"last_run", last}});
       if (cat) {
         if (auto rel = cat->ActiveRelease(f.name, prod); rel.ok() && *rel) {
@@ -570,7 +744,7 @@ Result<json> CatalogViews::UseCase(const std::string& id) {
                                     {"gates", r.gates}});
         }
       }
-      if (const Flow* wf = ws->FindFlow(f.name)) {
+      if (wf) {
         json n = NextRun(cat, *wf, prod);
         if (!n.is_null()) next_runs.push_back(n);
       }
@@ -653,23 +827,20 @@ Result<json> CatalogViews::UseCaseAudit(const std::string& id, const Page& page)
     for (const auto& f : flows) q.bind(b++, f);
     q.bind(b++, after ? (*after)[0].get<int64_t>() : INT64_MAX);
     q.bind(b++, page.limit + 1);
-    int64_t last = 0;
-    while (q.executeStep()) {
-      if (static_cast<int>(items.size()) == page.limit) {
-        return json{{"items", items}, {"next_cursor", MakeCursor("audit:" + id, {last})}};
-      }
-      last = q.getColumn(0).getInt64();
-      items.push_back(json{{"seq", last},
-                           {"at", q.getColumn(1).getString()},
-                           {"user", q.getColumn(2).getString()},
-                           {"action", q.getColumn(3).getString()},
-                           {"environment", q.getColumn(4).getString()},
-                           {"flow", q.getColumn(5).getString()},
-                           {"target", q.getColumn(6).getString()},
-                           {"outcome", q.getColumn(7).getString()},
-                           {"detail", json::parse(q.getColumn(8).getString(), nullptr, false)}});
-    }
-    return json{{"items", items}, {"next_cursor", nullptr}};
+    return KeysetPage(
+        q, page, "audit:" + id,
+        [](SQLite::Statement& r) {
+          return json{{"seq", r.getColumn(0).getInt64()},
+                      {"at", r.getColumn(1).getString()},
+                      {"user", r.getColumn(2).getString()},
+                      {"action", r.getColumn(3).getString()},
+                      {"environment", r.getColumn(4).getString()},
+                      {"flow", r.getColumn(5).getString()},
+                      {"target", r.getColumn(6).getString()},
+                      {"outcome", r.getColumn(7).getString()},
+                      {"detail", json::parse(r.getColumn(8).getString(), nullptr, false)}};
+        },
+        [](SQLite::Statement&, const json& item) { return json{item["seq"]}; });
   } catch (const std::exception& ex) {
     return ReadError(ex, "the audit log");
   }
@@ -691,6 +862,12 @@ Result<json> CatalogViews::FlowGraph(const std::string& flow, const std::string&
   std::set<std::string> produced, datasets;
   for (const auto& r : f->recipes)
     for (const auto& o : r.outputs) produced.insert(o);
+  std::string plan_error;  // why the flow cannot be planned ("" : it can)
+  for (const auto& r : f->recipes)
+    for (const auto& o : r.outputs)
+      if (auto it = lab_datasets.find(o);
+          it != lab_datasets.end() && it->second.state.rfind("unplannable: ", 0) == 0)
+        plan_error = it->second.state.substr(13);
   try {
     SQLite::Database& db = Reader(catalog_path());
     json last = LastRun(db, flow, env);
@@ -745,15 +922,73 @@ Result<json> CatalogViews::FlowGraph(const std::string& flow, const std::string&
   const std::string version = fmt::format("{:016x}", std::hash<std::string>{}(shape));
   json schedule = nullptr;
   if (f->schedule) {
-    bool paused = false;
-    if (auto cat = Catalog::OpenReader(catalog_path()); cat.ok())
-      if (auto st = (*cat)->GetScheduleState(flow, env); st.ok() && *st) paused = (*st)->paused;
-    schedule =
-        json{{"cron", f->schedule->cron}, {"timezone", f->schedule->timezone}, {"paused", paused}};
+    schedule = ScheduleJson(*f, CatalogReader(catalog_path()), env);
   }
-  return json{{"name", f->name},      {"usecase", f->usecase}, {"description", f->description},
-              {"schedule", schedule}, {"version", version},    {"environment", env},
-              {"nodes", nodes},       {"edges", edges}};
+  return json{{"name", f->name},
+              {"usecase", f->usecase},
+              {"description", f->description},
+              {"schedule", schedule},
+              {"version", version},
+              {"environment", env},
+              {"plan_error", plan_error.empty() ? json(nullptr) : json(plan_error)},
+              {"nodes", nodes},
+              {"edges", edges}};
+}
+
+Result<json> CatalogViews::FlowNeighbourhood(const std::string& flow,
+                                             const std::vector<std::string>& centres, int depth,
+                                             int limit, const std::string& env) {
+  if (centres.empty() || centres.size() > kMaxNeighbourhoodCentres)
+    return Status::Invalid(fmt::format("node must name 1 to {} nodes", kMaxNeighbourhoodCentres));
+  if (depth < 0 || depth > kMaxLineageDepth)
+    return Status::Invalid(fmt::format("depth must be between 0 and {}", kMaxLineageDepth));
+  if (limit < 1 || limit > kMaxNeighbourhoodNodes)
+    return Status::Invalid(fmt::format("limit must be between 1 and {}", kMaxNeighbourhoodNodes));
+  ALAMBIC_ASSIGN_OR_RETURN(json g, FlowGraph(flow, env));
+  std::map<std::string, size_t> index;  // node id -> its place in g["nodes"]
+  for (size_t i = 0; i < g["nodes"].size(); ++i) index[g["nodes"][i]["id"]] = i;
+  std::map<std::string, std::vector<std::string>> adj;
+  for (const auto& e : g["edges"]) {
+    adj[e["from"]].push_back(e["to"]);
+    adj[e["to"]].push_back(e["from"]);
+  }
+  for (const auto& c : centres)
+    if (!index.count(c)) return Status::NotFound(fmt::format("no node '{}' in flow '{}'", c, flow));
+  // Breadth first from the centres, both directions, at most `limit` nodes.
+  std::set<std::string> kept(centres.begin(), centres.end());
+  std::vector<std::string> order(kept.begin(), kept.end()), frontier = order;
+  bool truncated = false;
+  for (int hop = 0; hop < depth && !frontier.empty() && !truncated; ++hop) {
+    std::vector<std::string> next;
+    for (const auto& id : frontier) {
+      for (const auto& nb : adj[id]) {
+        if (kept.count(nb)) continue;
+        if (static_cast<int>(kept.size()) >= limit) {
+          truncated = true;
+          break;
+        }
+        kept.insert(nb);
+        order.push_back(nb);
+        next.push_back(nb);
+      }
+      if (truncated) break;
+    }
+    frontier = std::move(next);
+  }
+  json nodes = json::array(), edges = json::array();
+  for (const auto& id : order) {
+    json n = g["nodes"][index[id]];
+    int hidden = 0;
+    for (const auto& nb : adj[id]) hidden += kept.count(nb) ? 0 : 1;
+    n["more"] = hidden;  // neighbours left out: expand from this node to see them
+    nodes.push_back(std::move(n));
+  }
+  for (const auto& e : g["edges"])
+    if (kept.count(e["from"]) && kept.count(e["to"])) edges.push_back(e);
+  return json{
+      {"name", g["name"]},      {"version", g["version"]}, {"environment", g["environment"]},
+      {"centres", centres},     {"depth", depth},          {"total_nodes", g["nodes"].size()},
+      {"truncated", truncated}, {"nodes", nodes},          {"edges", edges}};
 }
 
 Result<json> CatalogViews::Recipe(const std::string& flow, const std::string& recipe,
@@ -844,17 +1079,9 @@ Result<json> CatalogViews::FlowRuns(const std::string& flow, const std::string& 
     q.bind(4, env);
     q.bind(5, status);
     q.bind(6, page.limit + 1);
-    json items = json::array();
-    json next = nullptr;
-    while (q.executeStep()) {
-      if (static_cast<int>(items.size()) == page.limit) {
-        const json& l = items.back();
-        next = MakeCursor("runs:" + flow, {l["started_at"], l["id"]});
-        break;
-      }
-      items.push_back(RunJson(q));
-    }
-    return json{{"items", items}, {"next_cursor", next}};
+    return KeysetPage(q, page, "runs:" + flow, RunJson, [](SQLite::Statement&, const json& item) {
+      return json{item["started_at"], item["id"]};
+    });
   } catch (const std::exception& ex) {
     return ReadError(ex, "the runs of " + flow);
   }
@@ -1069,21 +1296,19 @@ Result<json> CatalogViews::DatasetVersions(const std::string& name, const std::s
     q.bind(3, after ? (*after)[0].get<std::string>() : std::string("\x7f"));
     q.bind(4, after ? (*after)[1].get<std::string>() : std::string("\x7f"));
     q.bind(5, page.limit + 1);
-    json items = json::array(), next = nullptr;
-    while (q.executeStep()) {
-      if (static_cast<int>(items.size()) == page.limit) {
-        next = MakeCursor("versions:" + name,
-                          {items.back()["created_at"], items.back()["version_id"]});
-        break;
-      }
-      items.push_back(json{{"version_id", q.getColumn(0).getString()},
-                           {"rows", q.getColumn(1).getInt64()},
-                           {"bytes", q.getColumn(2).getInt64()},
-                           {"created_at", q.getColumn(3).getString()},
-                           {"run_id", q.getColumn(4).getString()},
-                           {"current", q.getColumn(5).getInt() != 0}});
-    }
-    return json{{"items", items}, {"next_cursor", next}};
+    return KeysetPage(
+        q, page, "versions:" + name,
+        [](SQLite::Statement& r) {
+          return json{{"version_id", r.getColumn(0).getString()},
+                      {"rows", r.getColumn(1).getInt64()},
+                      {"bytes", r.getColumn(2).getInt64()},
+                      {"created_at", r.getColumn(3).getString()},
+                      {"run_id", r.getColumn(4).getString()},
+                      {"current", r.getColumn(5).getInt() != 0}};
+        },
+        [](SQLite::Statement&, const json& item) {
+          return json{item["created_at"], item["version_id"]};
+        });
   } catch (const std::exception& ex) {
     return ReadError(ex, "the versions of " + name);
   }
@@ -1277,21 +1502,18 @@ Result<json> CatalogViews::Checks(const std::string& name, const std::string& en
       q.bind(b++, f);
       q.bind(b++, r);
     }
-    std::string last_start;
-    while (q.executeStep()) {
-      if (static_cast<int>(items.size()) == page.limit) {
-        next = MakeCursor("checks:" + name,
-                          {last_start, items.back()["run_id"], items.back()["recipe"]});
-        break;
-      }
-      last_start = q.getColumn(0).getString();
-      items.push_back(json{{"run_id", q.getColumn(1).getString()},
-                           {"recipe", q.getColumn(2).getString()},
-                           {"finished_at", q.getColumn(3).getString()},
-                           {"status", q.getColumn(4).getString()},
-                           {"metrics", json::parse(q.getColumn(5).getString(), nullptr, false)}});
-    }
-    return json{{"items", items}, {"next_cursor", next}};
+    return KeysetPage(
+        q, page, "checks:" + name,
+        [](SQLite::Statement& r) {
+          return json{{"run_id", r.getColumn(1).getString()},
+                      {"recipe", r.getColumn(2).getString()},
+                      {"finished_at", r.getColumn(3).getString()},
+                      {"status", r.getColumn(4).getString()},
+                      {"metrics", json::parse(r.getColumn(5).getString(), nullptr, false)}};
+        },
+        [](SQLite::Statement& r, const json& item) {
+          return json{r.getColumn(0).getString(), item["run_id"], item["recipe"]};
+        });
   } catch (const std::exception& ex) {
     return ReadError(ex, "the checks of " + name);
   }
@@ -1378,46 +1600,81 @@ Result<json> CatalogViews::Lineage(const std::string& name, const std::string& e
 }
 
 Result<json> CatalogViews::ColumnLineage(const std::string& name, const std::string& column,
-                                         const std::string& env_in) {
+                                         const std::string& env_in, int depth) {
   if (!DatasetKnown(*workspace(), name))
     return Status::NotFound(fmt::format("no dataset '{}'", name));
+  if (depth < 1 || depth > kMaxLineageDepth)
+    return Status::Invalid(fmt::format("depth must be between 1 and {}", kMaxLineageDepth));
   ALAMBIC_ASSIGN_OR_RETURN(std::string env, Env(env_in));
   json sources = json::array(), consumers = json::array();
+  bool truncated = false;
   try {
     SQLite::Database& db = Reader(catalog_path());
-    SQLite::Statement s(db,
-                        "SELECT l.input_dataset, l.input_column, l.transform FROM "
-                        "current_versions c JOIN column_lineage l ON l.environment = "
-                        "c.environment AND l.dataset = c.dataset AND l.version_id = c.version_id "
-                        "WHERE c.environment = ? AND c.dataset = ? AND l.column_name = ? ORDER BY "
-                        "1, 2");
-    s.bind(1, env);
-    s.bind(2, name);
-    s.bind(3, column);
-    while (s.executeStep())
-      sources.push_back(json{{"dataset", s.getColumn(0).getString()},
-                             {"column", s.getColumn(1).getString()},
-                             {"transform", s.getColumn(2).getString()},
-                             {"depth", 1}});
-    SQLite::Statement d(db,
-                        "SELECT l.dataset, l.column_name, l.transform FROM column_lineage l JOIN "
-                        "current_versions c ON c.environment = l.environment AND c.dataset = "
-                        "l.dataset AND c.version_id = l.version_id WHERE l.environment = ? AND "
-                        "l.input_dataset = ? AND (l.input_column = ? OR l.input_column = '') "
-                        "ORDER BY 1, 2");
-    d.bind(1, env);
-    d.bind(2, name);
-    d.bind(3, column);
-    while (d.executeStep())
-      consumers.push_back(json{{"dataset", d.getColumn(0).getString()},
-                               {"column", d.getColumn(1).getString()},
-                               {"transform", d.getColumn(2).getString()},
-                               {"depth", 1}});
+    SQLite::Statement up(db,
+                         "SELECT l.input_dataset, l.input_column, l.transform FROM "
+                         "current_versions c JOIN column_lineage l ON l.environment = "
+                         "c.environment AND l.dataset = c.dataset AND l.version_id = c.version_id "
+                         "WHERE c.environment = ? AND c.dataset = ? AND l.column_name = ? ORDER BY "
+                         "1, 2");
+    SQLite::Statement down(db,
+                           "SELECT l.dataset, l.column_name, l.transform FROM column_lineage l "
+                           "JOIN current_versions c ON c.environment = l.environment AND "
+                           "c.dataset = l.dataset AND c.version_id = l.version_id WHERE "
+                           "l.environment = ? AND l.input_dataset = ? AND (l.input_column = ? OR "
+                           "l.input_column = '') ORDER BY 1, 2");
+    // Breadth first, hop by hop, each (dataset, column) once; at most
+    // kMaxColumnLineageNodes entries per direction.
+    auto walk = [&](SQLite::Statement& q, json& out) {
+      std::set<std::pair<std::string, std::string>> seen{{name, column}};
+      std::vector<std::pair<std::string, std::string>> frontier{{name, column}};
+      for (int hop = 1; hop <= depth && !frontier.empty(); ++hop) {
+        std::vector<std::pair<std::string, std::string>> next;
+        for (const auto& [d, c] : frontier) {
+          q.reset();
+          q.bind(1, env);
+          q.bind(2, d);
+          q.bind(3, c);
+          while (q.executeStep()) {
+            std::pair<std::string, std::string> key{q.getColumn(0).getString(),
+                                                    q.getColumn(1).getString()};
+            if (!seen.insert(key).second) continue;
+            if (out.size() >= kMaxColumnLineageNodes) {
+              truncated = true;
+              return;
+            }
+            out.push_back(json{{"dataset", key.first},
+                               {"column", key.second},
+                               {"transform", q.getColumn(2).getString()},
+                               {"depth", hop},
+                               {"via", json{{"dataset", d}, {"column", c}}}});
+            // A whole dataset ("" column) has no column lineage of its own.
+            if (!key.second.empty()) next.push_back(key);
+          }
+        }
+        frontier = std::move(next);
+      }
+      // Entries at the last hop that lead further: expand with a larger depth.
+      for (auto& e : out) e["more"] = false;
+      for (const auto& [d, c] : frontier) {
+        q.reset();
+        q.bind(1, env);
+        q.bind(2, d);
+        q.bind(3, c);
+        bool further = false;
+        while (!further && q.executeStep())
+          further = !seen.count({q.getColumn(0).getString(), q.getColumn(1).getString()});
+        if (further)
+          for (auto& e : out)
+            if (e["dataset"] == d && e["column"] == c) e["more"] = true;
+      }
+    };
+    walk(up, sources);
+    walk(down, consumers);
   } catch (const std::exception& ex) {
     return ReadError(ex, "the column lineage of " + name);
   }
-  return json{
-      {"dataset", name}, {"column", column}, {"sources", sources}, {"consumers", consumers}};
+  return json{{"dataset", name},    {"column", column},       {"depth", depth},
+              {"sources", sources}, {"consumers", consumers}, {"truncated", truncated}};
 }
 
 Result<json> CatalogViews::WhyStale(const std::string& name, const std::string& env_in) {

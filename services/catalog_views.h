@@ -15,7 +15,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +34,7 @@ namespace alambic {
 
 inline constexpr int kMaxPageLimit = 200;
 inline constexpr int kDefaultPageLimit = 50;
+inline constexpr int kMaxNeighbourhoodNodes = 1000;
 
 struct Page {
   int limit = kDefaultPageLimit;  // 1..kMaxPageLimit
@@ -75,11 +78,26 @@ class CatalogViews {
   // The environment `env` names ("" : default); Invalid when unknown.
   Result<std::string> Env(const std::string& env) const;
 
+  // A number that changes whenever what the views show may have changed: the
+  // workspace was reloaded (Refresh) or any connection committed to the run
+  // catalog or the lab catalog (PRAGMA data_version). Cheap: two pragmas.
+  uint64_t Generation();
+
   Result<nlohmann::json> UseCases(const UseCaseQuery& q);
+  // UseCases() serialized, cached per query until Generation() changes (the
+  // home page's answer: one serialization per query and catalog change).
+  Result<std::shared_ptr<const std::string>> UseCasesJson(const UseCaseQuery& q);
   Result<nlohmann::json> Search(const std::string& q, int limit);
   Result<nlohmann::json> UseCase(const std::string& id);
   Result<nlohmann::json> UseCaseAudit(const std::string& id, const Page& page);
   Result<nlohmann::json> FlowGraph(const std::string& flow, const std::string& env);
+  // The nodes of `flow`'s graph within `depth` hops (both directions, 0..10)
+  // of the `centres` (node ids "recipe:NAME" / "dataset:NAME", 1..50), at
+  // most `limit` (1..kMaxNeighbourhoodNodes) in breadth-first order; each
+  // with "more", its neighbours left out.
+  Result<nlohmann::json> FlowNeighbourhood(const std::string& flow,
+                                           const std::vector<std::string>& centres, int depth,
+                                           int limit, const std::string& env);
   Result<nlohmann::json> Recipe(const std::string& flow, const std::string& recipe,
                                 const std::string& env);
   Result<nlohmann::json> FlowRuns(const std::string& flow, const std::string& env,
@@ -97,8 +115,11 @@ class CatalogViews {
   Result<nlohmann::json> Checks(const std::string& name, const std::string& env, const Page& page);
   Result<nlohmann::json> Lineage(const std::string& name, const std::string& env, int depth,
                                  const std::string& direction);
+  // The columns `column` of `name` is computed from (sources) and those
+  // computed from it (consumers), `depth` hops each way (1..10), at most 500
+  // each; an entry marked "more" leads further.
   Result<nlohmann::json> ColumnLineage(const std::string& name, const std::string& column,
-                                       const std::string& env);
+                                       const std::string& env, int depth = 1);
   Result<nlohmann::json> WhyStale(const std::string& name, const std::string& env);
   Result<nlohmann::json> Production(const std::string& env);
 
@@ -117,9 +138,10 @@ class CatalogViews {
   explicit CatalogViews(std::filesystem::path root);
   std::shared_ptr<const Workspace> workspace() const;
   // The home page's cards (every use case matching the full-text `search`,
-  // with freshness and health), cached kCardsTtl when `search` is "".
+  // with freshness and health); when `search` is "", built once per
+  // Generation() (one thread builds, the others wait for it).
   Result<std::shared_ptr<const std::vector<nlohmann::json>>> Cards(const std::string& search);
-  static constexpr std::chrono::seconds kCardsTtl{5};
+  static constexpr size_t kMaxCachedQueries = 256;
   std::filesystem::path catalog_path() const;
   std::filesystem::path lab_path() const;
 
@@ -128,7 +150,18 @@ class CatalogViews {
   std::shared_ptr<const Workspace> ws_;                       // guarded by mu_
   std::filesystem::path lab_path_;                            // guarded by mu_
   std::shared_ptr<const std::vector<nlohmann::json>> cards_;  // guarded by mu_
-  std::chrono::steady_clock::time_point cards_at_;            // guarded by mu_
+  uint64_t cards_gen_ = 0;                                    // guarded by mu_
+  // Serialized UseCases() answers of generation json_gen_, by query.
+  std::map<std::string, std::shared_ptr<const std::string>> json_cache_;  // guarded by mu_
+  uint64_t json_gen_ = 0;                                                 // guarded by mu_
+  // The KPI series of each use case shown since the last Refresh().
+  std::map<std::string, nlohmann::json> kpi_cache_;  // guarded by mu_
+  std::mutex build_mu_;                              // held while the cards are built
+  // Generation(): its own read connections and the data versions they saw.
+  std::mutex gen_mu_;
+  struct Watch;
+  std::unique_ptr<Watch> watch_;  // guarded by gen_mu_
+  uint64_t gen_ = 1;              // guarded by gen_mu_
 };
 
 }  // namespace alambic

@@ -258,67 +258,59 @@ Status UserStore::AddUser(const std::string& name, Role role, const std::string&
   }
 }
 
+namespace {
+
+// Runs `sql` (its ?s bound to `values`, in order) on user `name` and ends the
+// user's sessions (and revokes its tokens when `revoke_tokens`) in one
+// transaction: a change of credentials or rights never leaves a session open
+// with the old ones. NotFound when `sql` changes no row; `what` names the
+// change in errors. The caller holds the store's lock.
+Status ChangeUserEndingSessions(SQLite::Database& db, const std::string& name,
+                                const std::string& sql, const std::vector<std::string>& values,
+                                const std::string& what, bool revoke_tokens) {
+  try {
+    SQLite::Transaction tx(db);
+    SQLite::Statement q(db, sql);
+    for (size_t i = 0; i < values.size(); ++i) q.bind(static_cast<int>(i + 1), values[i]);
+    if (q.exec() == 0) return Status::NotFound(fmt::format("no user '{}'", name));
+    SQLite::Statement d(db, "DELETE FROM web_sessions WHERE user = ?");
+    d.bind(1, name);
+    d.exec();
+    if (revoke_tokens) {
+      SQLite::Statement t(
+          db, "UPDATE web_tokens SET revoked_at = ? WHERE user = ? AND revoked_at = ''");
+      t.bind(1, NowIso());
+      t.bind(2, name);
+      t.exec();
+    }
+    tx.commit();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::Failed(fmt::format("cannot {} '{}': {}", what, name, e.what()));
+  }
+}
+
+}  // namespace
+
 Status UserStore::SetPassword(const std::string& name, const std::string& password) {
   ALAMBIC_RETURN_IF_ERROR(CheckPassword(password));
   ALAMBIC_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
   std::lock_guard<std::mutex> lock(mu_);
-  try {
-    SQLite::Transaction tx(*db_);
-    SQLite::Statement q(*db_,
-                        "UPDATE web_users SET password_hash = ?, password_changed_at = ? "
-                        "WHERE name = ?");
-    q.bind(1, hash);
-    q.bind(2, NowIso());
-    q.bind(3, name);
-    if (q.exec() == 0) return Status::NotFound(fmt::format("no user '{}'", name));
-    SQLite::Statement d(*db_, "DELETE FROM web_sessions WHERE user = ?");
-    d.bind(1, name);
-    d.exec();
-    tx.commit();
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    return Status::Failed(fmt::format("cannot change the password of '{}': {}", name, e.what()));
-  }
+  return ChangeUserEndingSessions(
+      *db_, name, "UPDATE web_users SET password_hash = ?, password_changed_at = ? WHERE name = ?",
+      {hash, NowIso(), name}, "change the password of", false);
 }
 
 Status UserStore::SetRole(const std::string& name, Role role) {
   std::lock_guard<std::mutex> lock(mu_);
-  try {
-    SQLite::Transaction tx(*db_);
-    SQLite::Statement q(*db_, "UPDATE web_users SET role = ? WHERE name = ?");
-    q.bind(1, RoleName(role));
-    q.bind(2, name);
-    if (q.exec() == 0) return Status::NotFound(fmt::format("no user '{}'", name));
-    SQLite::Statement d(*db_, "DELETE FROM web_sessions WHERE user = ?");
-    d.bind(1, name);
-    d.exec();
-    tx.commit();
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    return Status::Failed(fmt::format("cannot change the role of '{}': {}", name, e.what()));
-  }
+  return ChangeUserEndingSessions(*db_, name, "UPDATE web_users SET role = ? WHERE name = ?",
+                                  {std::string(RoleName(role)), name}, "change the role of", false);
 }
 
 Status UserStore::RemoveUser(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  try {
-    SQLite::Transaction tx(*db_);
-    SQLite::Statement q(*db_, "DELETE FROM web_users WHERE name = ?");
-    q.bind(1, name);
-    if (q.exec() == 0) return Status::NotFound(fmt::format("no user '{}'", name));
-    SQLite::Statement d(*db_, "DELETE FROM web_sessions WHERE user = ?");
-    d.bind(1, name);
-    d.exec();
-    SQLite::Statement t(*db_,
-                        "UPDATE web_tokens SET revoked_at = ? WHERE user = ? AND revoked_at = ''");
-    t.bind(1, NowIso());
-    t.bind(2, name);
-    t.exec();
-    tx.commit();
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    return Status::Failed(fmt::format("cannot remove user '{}': {}", name, e.what()));
-  }
+  return ChangeUserEndingSessions(*db_, name, "DELETE FROM web_users WHERE name = ?", {name},
+                                  "remove user", true);
 }
 
 Result<std::vector<WebUser>> UserStore::ListUsers() {

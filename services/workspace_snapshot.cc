@@ -58,9 +58,26 @@ Result<WorkspaceSnapshot> SnapshotWorkspace(Session& s, std::vector<UseCaseCard>
     snap.flows.push_back(std::move(lf));
   }
 
-  ALAMBIC_ASSIGN_OR_RETURN(Plan plan, s.MakePlan({}));
+  // A flow that cannot be planned (a missing secret, a bad parameter) does
+  // not hide the others: its datasets are registered "unplannable: <why>".
+  std::vector<RecipePlan> planned;
+  std::map<std::string, std::string> plan_errors;  // flow -> why
+  if (auto all = s.MakePlan({}); all.ok()) {
+    planned = std::move(all->recipes);
+  } else {
+    for (const auto& f : ws.flows) {
+      PlanOptions one;
+      one.flows = {f.name};
+      auto p = s.MakePlan(one);
+      if (!p.ok()) {
+        plan_errors[f.name] = p.status().message();
+        continue;
+      }
+      for (auto& rp : p->recipes) planned.push_back(std::move(rp));
+    }
+  }
   std::map<int, const RecipePlan*> by_node;
-  for (const auto& rp : plan.recipes) by_node[rp.node] = &rp;
+  for (const auto& rp : planned) by_node[rp.node] = &rp;
   ALAMBIC_ASSIGN_OR_RETURN(auto current, s.catalog().CurrentVersions(s.environment()));
   std::map<std::string, const CurrentVersion*> cur;
   for (const auto& c : current) cur[c.dataset] = &c;
@@ -84,7 +101,14 @@ Result<WorkspaceSnapshot> SnapshotWorkspace(Session& s, std::vector<UseCaseCard>
         if (r.kind == "export") d.writes_files.push_back(Absolute(s, path->get<std::string>()));
       }
       auto cit = cur.find(d.name);
-      if (cit == cur.end()) {
+      if (auto err = plan_errors.find(d.flow); err != plan_errors.end()) {
+        d.state = "unplannable: " + err->second;
+        if (cit != cur.end()) {
+          d.version_id = cit->second->version_id;
+          d.updated_at = cit->second->updated_at;
+          d.rows = cit->second->rows;
+        }
+      } else if (cit == cur.end()) {
         d.state = "never built";
       } else {
         const CurrentVersion& c = *cit->second;

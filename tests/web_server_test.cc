@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -220,6 +222,7 @@ const std::map<std::string, std::string> kExpectedRoles = {
     {"GET /api/usecases/{id}", "viewer"},
     {"GET /api/usecases/{id}/audit", "viewer"},
     {"GET /api/flows/{flow}", "viewer"},
+    {"GET /api/flows/{flow}/neighbourhood", "viewer"},
     {"GET /api/flows/{flow}/recipes/{recipe}", "viewer"},
     {"GET /api/flows/{flow}/runs", "viewer"},
     {"POST /api/flows/{flow}/runs", "engineer"},
@@ -832,10 +835,418 @@ TEST_F(WebServerTest, EngineerTriggersARunViewerIsRefused) {
   auto ok = c.Post("/api/flows/permis/runs", With(e, true), "{}", "application/json");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 202) << ok->body;
+  // The answer names the run it starts.
+  const json accepted = Body(ok);
+  ASSERT_TRUE(accepted["run_id"].is_string()) << ok->body;
+  const std::string run_id = accepted["run_id"];
   server_->server->WaitForRuns();
   json runs = GetJson("/api/flows/permis/runs", With(v));
   ASSERT_EQ(runs["items"].size(), before + 1);
   EXPECT_EQ(runs["items"][0]["user"], "eric");
+  EXPECT_EQ(runs["items"][0]["id"], run_id);
+  json run = GetJson("/api/runs/" + run_id, With(v));
+  EXPECT_EQ(run["id"], run_id);
+  EXPECT_EQ(run["recipes"].size(), 12u);
+}
+
+TEST_F(WebServerTest, HomeFollowsEachCatalogChangeAtOnce) {
+  const Session v = Login("vera");
+  auto card = [&] {
+    json home = GetJson("/api/usecases?status=poc", With(v));
+    EXPECT_EQ(home["items"].size(), 1u);
+    return home["items"].empty() ? json() : home["items"][0];
+  };
+  const json before = card();
+  ASSERT_EQ(before["health"]["status"], "succeeded") << before.dump();
+  const std::string env = before["health"]["environment"];
+  // The same answer, byte for byte, while nothing changes.
+  auto c = Client();
+  auto a = c.Get("/api/usecases", With(v)), b = c.Get("/api/usecases", With(v));
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->body, b->body);
+  // A run recorded by another connection shows at once (no time-based cache).
+  const fs::path db_path = root_ / ".alambic/catalog.db";
+  {
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    SQLite::Statement q(db,
+                        "INSERT INTO runs(id, flows, environment, trigger, status, started_at) "
+                        "VALUES ('home-failed', 'permis', ?, 'manual', 'failed', "
+                        "'2099-01-01T00:00:00.000Z')");
+    q.bind(1, env);
+    q.exec();
+  }
+  const json failed = card();
+  EXPECT_EQ(failed["health"]["status"], "failed") << failed.dump();
+  EXPECT_EQ(failed["health"]["run_id"], "home-failed");
+  // The sorted answer changed with it.
+  auto by_health = c.Get("/api/usecases?sort=health", With(v));
+  ASSERT_TRUE(by_health);
+  EXPECT_NE(by_health->body.find("home-failed"), std::string::npos);
+  {
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM run_flows WHERE run_id = 'home-failed'");
+    db.exec("DELETE FROM runs WHERE id = 'home-failed'");
+  }
+  EXPECT_EQ(card()["health"], before["health"]);
+}
+
+TEST_F(WebServerTest, HomeUnderConcurrentRequestsAndChangesStaysConsistent) {
+  const Session v = Login("vera");
+  const fs::path db_path = root_ / ".alambic/catalog.db";
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", port());
+      c.set_keep_alive(true);
+      const std::string path = t % 2 ? "/api/usecases?sort=owner" : "/api/usecases";
+      while (!stop) {
+        auto r = c.Get(path.c_str(), With(v));
+        json j = r ? json::parse(r->body, nullptr, false) : json();
+        (r && r->status == 200 && j.is_object() && j["total"] == 2 ? ok : bad)++;
+      }
+    });
+  // Writes meanwhile: each one invalidates what the readers cached; the next
+  // write waits for a reader to have been answered since.
+  for (int i = 0; i < 20; ++i) {
+    const int seen = ok.load() + bad.load();
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        fmt::format("INSERT INTO runs(id, flows, environment, trigger, status, started_at) "
+                    "VALUES ('churn-{}', 'bulk', 'elsewhere', 'manual', 'failed', "
+                    "'2000-01-01T00:00:00.000Z')",
+                    i));
+    for (int w = 0; w < 2000 && ok.load() + bad.load() <= seen; ++w)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  {
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM run_flows WHERE run_id LIKE 'churn-%'");
+    db.exec("DELETE FROM runs WHERE id LIKE 'churn-%'");
+  }
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GE(ok.load(), 20);
+}
+
+TEST_F(WebServerTest, IdleKeepAliveConnectionsDoNotStarveNewOnesWithTheDefaultPool) {
+  // The default worker count: cpp-httplib holds a worker per open connection.
+  ServerOptions o;
+  o.static_dir = dist_;
+  auto second = Start(root_, o, UiConfig{}, secret_);
+  ASSERT_NE(second, nullptr);
+  const int p = second->server->port();
+  const Session v = Login("vera");
+  // 24 browsers' connections, each used once and left open.
+  std::vector<std::unique_ptr<httplib::Client>> idle;
+  for (int i = 0; i < 24; ++i) {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", p);
+    c->set_keep_alive(true);
+    auto r = c->Get("/api/config");
+    ASSERT_TRUE(r);
+    idle.push_back(std::move(c));
+  }
+  // A new connection is served at once, not after the idle ones time out.
+  const auto t0 = std::chrono::steady_clock::now();
+  httplib::Client fresh("127.0.0.1", p);
+  fresh.set_read_timeout(10, 0);
+  auto r = fresh.Get("/api/usecases", With(v));
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_LT(ms, 2000) << "a new connection waited for idle keep-alive ones";
+  idle.clear();
+}
+
+TEST_F(WebServerTest, KeepAliveAnswersDoNotWaitForTheClientsDelayedAck) {
+  const Session v = Login("vera");
+  httplib::Client c("127.0.0.1", port());
+  c.set_keep_alive(true);
+  ASSERT_TRUE(c.Get("/api/datasets/exams", With(v)));  // connected, answer cached
+  std::vector<int64_t> us;
+  for (int i = 0; i < 41; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = c.Get("/api/datasets/exams", With(v));
+    us.push_back(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200);
+  }
+  std::sort(us.begin(), us.end());
+  // Without TCP_NODELAY each answer waits ~40 ms for the ACK of its headers.
+  EXPECT_LT(us[us.size() / 2], 20000) << "median " << us[us.size() / 2] << " us";
+}
+
+TEST_F(WebServerTest, CachedAnswersFollowACatalogChangeAtOnce) {
+  const Session v = Login("vera");
+  const std::string path = "/api/flows/permis/runs?limit=5";
+  json first = GetJson(path, With(v));
+  EXPECT_EQ(GetJson(path, With(v)), first);
+  const fs::path db_path = root_ / ".alambic/catalog.db";
+  {
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "INSERT INTO runs(id, flows, environment, trigger, status, started_at) VALUES "
+        "('cache-new', 'permis', 'datalab', 'manual', 'failed', '2099-01-02T00:00:00.000Z')");
+  }
+  json after = GetJson(path, With(v));
+  ASSERT_FALSE(after["items"].empty());
+  EXPECT_EQ(after["items"][0]["id"], "cache-new");
+  {
+    SQLite::Database db(db_path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM run_flows WHERE run_id = 'cache-new'");
+    db.exec("DELETE FROM runs WHERE id = 'cache-new'");
+  }
+  EXPECT_EQ(GetJson(path, With(v)), first);
+}
+
+TEST_F(WebServerTest, NeighbourhoodOfANodeIsBoundedAndMarksWhatItLeavesOut) {
+  const Session v = Login("vera");
+  json g = GetJson("/api/flows/permis", With(v));
+  // The oracle: neighbours from the whole graph's edges.
+  std::map<std::string, std::set<std::string>> adj;
+  for (const auto& e : g["edges"]) {
+    adj[e["from"]].insert(e["to"].get<std::string>());
+    adj[e["to"]].insert(e["from"].get<std::string>());
+  }
+  const std::string centre = "dataset:exams";
+  ASSERT_TRUE(adj.count(centre));
+  std::set<std::string> expected = adj[centre];
+  expected.insert(centre);
+  json n = GetJson("/api/flows/permis/neighbourhood?node=dataset%3Aexams&depth=1", With(v));
+  std::set<std::string> got;
+  for (const auto& node : n["nodes"]) {
+    const std::string id = node["id"];
+    got.insert(id);
+    int hidden = 0;
+    for (const auto& nb : adj[id]) hidden += expected.count(nb) ? 0 : 1;
+    EXPECT_EQ(node["more"], hidden) << id;
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(n["nodes"][0]["id"], centre);
+  EXPECT_EQ(n["total_nodes"], g["nodes"].size());
+  EXPECT_FALSE(n["truncated"].get<bool>());
+  for (const auto& e : n["edges"]) {
+    EXPECT_TRUE(got.count(e["from"]) && got.count(e["to"])) << e.dump();
+  }
+  // Depth 10: every node within 10 hops (breadth first in the oracle too); a
+  // limit truncates.
+  std::set<std::string> component{centre};
+  std::vector<std::string> ring{centre};
+  for (int hop = 0; hop < 10; ++hop) {
+    std::vector<std::string> next;
+    for (const auto& id : ring)
+      for (const auto& nb : adj[id])
+        if (component.insert(nb).second) next.push_back(nb);
+    ring = next;
+  }
+  ASSERT_GT(component.size(), expected.size());
+  json all = GetJson("/api/flows/permis/neighbourhood?node=dataset%3Aexams&depth=10", With(v));
+  std::set<std::string> reached;
+  for (const auto& node : all["nodes"]) reached.insert(node["id"].get<std::string>());
+  EXPECT_EQ(reached, component);
+  json two =
+      GetJson("/api/flows/permis/neighbourhood?node=dataset%3Aexams&depth=10&limit=2", With(v));
+  EXPECT_EQ(two["nodes"].size(), 2u);
+  EXPECT_TRUE(two["truncated"].get<bool>());
+  // Errors: an unknown node, no node, a depth out of range.
+  auto c = Client();
+  auto unknown = c.Get("/api/flows/permis/neighbourhood?node=recipe%3Anope", With(v));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  auto none = c.Get("/api/flows/permis/neighbourhood", With(v));
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 400);
+  auto deep = c.Get("/api/flows/permis/neighbourhood?node=dataset%3Aexams&depth=11", With(v));
+  ASSERT_TRUE(deep);
+  EXPECT_EQ(deep->status, 400);
+}
+
+TEST_F(WebServerTest, ColumnLineageExpandsHopByHopLikeRepeatedSingleHops) {
+  const Session v = Login("vera");
+  // Some column with sources two hops up: find one from the last datasets.
+  json g = GetJson("/api/flows/permis", With(v));
+  std::string dataset, column;
+  json deep;
+  for (const auto& node : g["nodes"]) {
+    if (node["type"] != "dataset") continue;
+    json d = GetJson("/api/datasets/" + node["name"].get<std::string>(), With(v));
+    for (const auto& col : d["columns"]) {
+      json l = GetJson("/api/datasets/" + node["name"].get<std::string>() + "/columns/" +
+                           col["name"].get<std::string>() + "/lineage?depth=3",
+                       With(v));
+      int max_depth = 0;
+      for (const auto& src : l["sources"]) max_depth = std::max(max_depth, src["depth"].get<int>());
+      if (max_depth >= 2) {
+        dataset = node["name"], column = col["name"], deep = l;
+        break;
+      }
+    }
+    if (!dataset.empty()) break;
+  }
+  ASSERT_FALSE(dataset.empty()) << "no column of permis has a two-hop source";
+  // The oracle: single hops (depth 1, the former answer) chained by hand.
+  std::set<std::pair<std::string, std::string>> seen{{dataset, column}}, expected;
+  std::vector<std::pair<std::string, std::string>> frontier{{dataset, column}};
+  for (int hop = 0; hop < 3; ++hop) {
+    std::vector<std::pair<std::string, std::string>> next;
+    for (const auto& [d, c] : frontier) {
+      if (c.empty()) continue;
+      json one = GetJson("/api/datasets/" + d + "/columns/" + c + "/lineage", With(v));
+      for (const auto& src : one["sources"]) {
+        const auto k =
+            std::make_pair(src["dataset"].get<std::string>(), src["column"].get<std::string>());
+        if (seen.insert(k).second) {
+          expected.insert(k);
+          next.push_back(k);
+        }
+      }
+    }
+    frontier = next;
+  }
+  std::set<std::pair<std::string, std::string>> got;
+  for (const auto& src : deep["sources"]) {
+    got.insert(std::make_pair(src["dataset"].get<std::string>(), src["column"].get<std::string>()));
+    ASSERT_TRUE(src["via"].is_object());
+    if (src["depth"] == 1) {
+      EXPECT_EQ(src["via"]["dataset"], dataset);
+      EXPECT_EQ(src["via"]["column"], column);
+    }
+  }
+  EXPECT_EQ(got, expected);
+  auto c = Client();
+  auto bad = c.Get(("/api/datasets/" + dataset + "/columns/" + column + "/lineage?depth=0").c_str(),
+                   With(v));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(WebServerTest, ScheduleHasOneShapeOnAFlowAndOnItsUseCase) {
+  const Session v = Login("vera");
+  json uc = GetJson("/api/usecases/fraude-examens-permis", With(v));
+  json flow = GetJson("/api/flows/permis", With(v));
+  ASSERT_TRUE(flow["schedule"].is_object()) << flow["schedule"].dump();
+  bool found = false;
+  for (const auto& f : uc["flows"])
+    if (f["name"] == "permis") {
+      found = true;
+      EXPECT_EQ(f["schedule"], flow["schedule"]);
+    }
+  EXPECT_TRUE(found);
+  json hostile = GetJson("/api/usecases/hostile-uc", With(v));
+  for (const auto& f : hostile["flows"]) EXPECT_TRUE(f["schedule"].is_null()) << f.dump();
+}
+
+// `alambic serve` on the permis example without its pseudonymisation key:
+// the server starts, the flow says why it cannot be planned, the other flow
+// of the workspace is fine.
+TEST(WebUnplannableTest, ServerStartsAndShowsTheFlowThatCannotBePlanned) {
+  testing::TempDir dir;
+  const fs::path root = dir.path() / "permis";
+  fs::copy(fs::path(ALAMBIC_SOURCE_DIR) / "examples/permis", root, fs::copy_options::recursive);
+  fs::create_directories(root / ".alambic");
+  fs::remove(root / ".alambic/pseudo_key");
+  WriteFile(root / "flows/plain.yaml",
+            "flow: plain\nusecase: fraude-examens-permis\nrecipes:\n"
+            "  - name: collect_plain\n    kind: collect\n    outputs: [plain_rows]\n"
+            "    params: {path: data/centres.csv, format: csv, delimiter: \";\"}\n");
+  ASSERT_TRUE(InitInstallSecret(root).ok());
+  auto secret = LoadInstallSecret(root);
+  ASSERT_TRUE(secret.ok());
+  auto users = UserStore::Open(root / ".alambic/catalog.db", *secret);
+  ASSERT_TRUE(users.ok()) << users.status().message();
+  ASSERT_TRUE((*users)->AddUser("vera", Role::kViewer, kPassword).ok());
+  ServerOptions o;
+  o.threads = 4;
+  auto running = Start(root, o, UiConfig{}, *secret);
+  ASSERT_NE(running, nullptr);
+  httplib::Client c("127.0.0.1", running->server->port());
+  auto login = c.Post("/api/login", json{{"user", "vera"}, {"password", kPassword}}.dump(),
+                      "application/json");
+  ASSERT_TRUE(login);
+  ASSERT_EQ(login->status, 200) << login->body;
+  const std::string set = login->get_header_value("Set-Cookie");
+  httplib::Headers h{{"Cookie", set.substr(0, set.find(';'))}};
+  auto flow = c.Get("/api/flows/permis", h);
+  ASSERT_TRUE(flow);
+  ASSERT_EQ(flow->status, 200) << flow->body;
+  json f = json::parse(flow->body);
+  ASSERT_TRUE(f["plan_error"].is_string()) << flow->body;
+  EXPECT_NE(f["plan_error"].get<std::string>().find("pseudo_key"), std::string::npos)
+      << f["plan_error"];
+  for (const auto& n : f["nodes"])
+    if (n["type"] == "dataset" && !n.contains("external")) {
+      EXPECT_EQ(n["freshness"]["state"], "unplannable") << n.dump();
+    }
+  auto plain = c.Get("/api/flows/plain", h);
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200);
+  json p = json::parse(plain->body);
+  EXPECT_TRUE(p["plan_error"].is_null()) << plain->body;
+  for (const auto& n : p["nodes"]) {
+    if (n["type"] == "dataset") {
+      EXPECT_EQ(n["freshness"]["state"], "never_built") << n.dump();
+    }
+  }
+  // The home page tells the use case has a flow that cannot be planned.
+  auto home = c.Get("/api/usecases", h);
+  ASSERT_TRUE(home);
+  json hj = json::parse(home->body);
+  ASSERT_EQ(hj["items"].size(), 1u);
+  EXPECT_EQ(hj["items"][0]["freshness"]["state"], "unplannable");
+}
+
+// KPI points over time come from the card's committed versions and the card
+// as it is now.
+TEST(WebKpiTest, KpiSeriesComesFromTheCardHistoryInGit) {
+  testing::TempDir dir;
+  const fs::path root = dir.path() / "ws";
+  fs::create_directories(root / "usecases");
+  fs::create_directories(root / "flows");
+  WriteFile(root / "alambic.yaml", "name: kpis\n");
+  auto card = [&](const std::string& kpis) {
+    WriteFile(root / "usecases/k.yaml",
+              "usecase: k\ntitle: KPIs\nowner: o\nstatus: poc\ndescription: d\n"
+              "benefits:\n  kpis:\n" +
+                  kpis);
+  };
+  auto git = [&](const std::string& args) {
+    const std::string cmd = "cd '" + root.string() +
+                            "' && git -c user.name=t -c user.email=t@example.org "
+                            "-c commit.gpgsign=false " +
+                            args + " >/dev/null 2>&1";
+    return std::system(cmd.c_str());
+  };
+  ASSERT_EQ(git("init -q"), 0);
+  card("    - {name: delay, unit: d, expected: 5, measured: 10, date: 2026-01-31}\n");
+  ASSERT_EQ(git("add -A && git -c user.name=t -c user.email=t@example.org commit -qm one"), 0);
+  card("    - {name: delay, unit: d, expected: 5, measured: 8, date: 2026-02-28}\n");
+  ASSERT_EQ(git("commit -qam two"), 0);
+  // The same date measured again: the later commit wins.
+  card("    - {name: delay, unit: d, expected: 5, measured: 7.5, date: 2026-02-28}\n");
+  ASSERT_EQ(git("commit -qam three"), 0);
+  // Not committed yet: still shown.
+  card("    - {name: delay, unit: d, expected: 5, measured: 6, date: 2026-03-31}\n");
+  auto views = CatalogViews::Open(root);
+  ASSERT_TRUE(views.ok()) << views.status().message();
+  auto uc = (*views)->UseCase("k");
+  ASSERT_TRUE(uc.ok()) << uc.status().message();
+  ASSERT_EQ((*uc)["kpis"].size(), 1u);
+  const json& points = (*uc)["kpis"][0]["points"];
+  ASSERT_EQ(points.size(), 3u) << points.dump();
+  EXPECT_EQ(points[0]["date"], "2026-01-31");
+  EXPECT_EQ(points[0]["measured"], 10.0);
+  EXPECT_EQ(points[1]["date"], "2026-02-28");
+  EXPECT_EQ(points[1]["measured"], 7.5);
+  EXPECT_EQ(points[2]["date"], "2026-03-31");
+  EXPECT_EQ(points[2]["measured"], 6.0);
+  EXPECT_EQ(points[2]["git_commit"], "");
+  EXPECT_EQ(points[0]["git_commit"].get<std::string>().size(), 40u);
 }
 
 TEST(WebSecretTest, StartupRefusesAMissingOrUnsafeSecret) {

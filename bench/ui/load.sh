@@ -14,15 +14,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 command -v wrk >/dev/null || { echo "wrk is missing: ALAMBIC_BENCH_DEPS=1 scripts/setup-deps" >&2; exit 1; }
 WORK=$(mktemp -d)
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-WS="$WORK/bench"
-mkdir -p "$WS"
-python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${DATASETS:-10000}"
-(cd "$WS" && git init -q && "$ALAMBIC" secret init >/dev/null)
-(cd "$WS" && printf 'bench-password\n' | "$ALAMBIC" user add bench --role viewer)
-python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${DATASETS:-10000}" \
-  --runs "${RUNS:-100000}" --seed-only
+# BENCH_WORKSPACE: a workspace this script generated before (kept, reused).
+if [[ -n ${BENCH_WORKSPACE:-} && -f ${BENCH_WORKSPACE}/.alambic/catalog.db ]]; then
+  WS=$BENCH_WORKSPACE
+else
+  WS=${BENCH_WORKSPACE:-$WORK/bench}
+  mkdir -p "$WS"
+  python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${DATASETS:-10000}"
+  (cd "$WS" && git init -q && "$ALAMBIC" secret init >/dev/null)
+  (cd "$WS" && printf 'bench-password\n' | "$ALAMBIC" user add bench --role viewer)
+  python3 "$HERE/generate.py" "$WS" --usecases "${USECASES:-1000}" --datasets "${DATASETS:-10000}" \
+    --runs "${RUNS:-100000}" --seed-only
+fi
 PORT=${PORT:-18080}
-(cd "$WS" && exec "$ALAMBIC" serve --port "$PORT" --threads "${THREADS:-8}") > "$WORK/serve.log" 2>&1 &
+# THREADS: the server's workers (default: serve's own default).
+(cd "$WS" && exec "$ALAMBIC" serve --port "$PORT" ${THREADS:+--threads "$THREADS"}) > "$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$PORT/api/config" >/dev/null 2>&1 && break
@@ -41,6 +47,12 @@ ROUTES=(
   "/api/flows/f0500"
   "/api/flows/f0500/runs?limit=50"
 )
+# Each route is asked once before it is measured (the first home page builds
+# the cards); the load average is printed before and after.
+for route in "${ROUTES[@]}"; do
+  curl -sf -o /dev/null -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT$route"
+done
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
 printf '%-34s %-10s %12s %10s\n' route keepalive "req/s" "p99"
 for route in "${ROUTES[@]}"; do
   for ka in yes no; do
@@ -54,3 +66,33 @@ for route in "${ROUTES[@]}"; do
     printf '%-34s %-10s %12s %10s %s\n' "$route" "$ka" "$rps" "$p99" "${errs:+non-2xx: $errs}"
   done
 done
+# The same routes over 1,000 different use cases, datasets and flows (a
+# random one per request): what answers cost when they are not cached.
+ROTATED=(
+  "/api/search?q=uc%04d"
+  "/api/usecases/uc%04d"
+  "/api/datasets/ds%04d_3"
+  "/api/flows/f%04d"
+  "/api/flows/f%04d/runs?limit=50"
+)
+N=${USECASES:-1000}
+for pattern in "${ROTATED[@]}"; do
+  cat >"$WORK/rotate.lua" <<LUA
+math.randomseed(os.time())
+request = function()
+  return wrk.format(nil, string.format("$pattern", math.random(0, $N - 1)))
+end
+LUA
+  for ka in yes no; do
+    extra=()
+    [ "$ka" = no ] && extra=(-H "Connection: close")
+    out=$(wrk -t2 -c16 -d"${SECS}s" --latency -s "$WORK/rotate.lua" -H "Cookie: $COOKIE" \
+      "${extra[@]}" "http://127.0.0.1:$PORT")
+    rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+    printf '%-34s %-10s %12s %10s %s\n' "${pattern//%04d/N} (1 of $N)" "$ka" "$rps" "$p99" \
+      "${errs:+non-2xx: $errs}"
+  done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

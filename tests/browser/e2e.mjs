@@ -237,6 +237,8 @@ await section('engineer triggers a run (CSRF header), sees it in the runs', asyn
   ]);
   check(resp.status() === 202, `trigger answered ${resp.status()}`);
   check(!!resp.request().headers()['x-csrf-token'], 'no X-CSRF-Token sent');
+  const accepted = await resp.json();
+  check(typeof accepted.run_id === 'string' && accepted.run_id.length > 0, `the trigger gave no run id: ${JSON.stringify(accepted)}`);
   await eng.waitForSelector('.actions [role=status]');
   // The run appears in the flow's runs (it starts in the background).
   let after = before;
@@ -309,8 +311,13 @@ if (BIG) {
     const total = await eng.evaluate(() => document.querySelector('.node-list [role=status]').textContent);
     await shot(eng, '12-big-flow-list');
     const t1 = Date.now();
-    await eng.locator('.node-list tbody tr button.link').nth(100).click();
+    const [neigh] = await Promise.all([
+      eng.waitForResponse((r) => r.url().includes(`/api/flows/${encodeURIComponent(BIG)}/neighbourhood?`)),
+      eng.locator('.node-list tbody tr button.link').nth(100).click(),
+    ]);
+    check(neigh.status() === 200, `neighbourhood answered ${neigh.status()}`);
     await eng.waitForSelector('svg.graph[data-ready]', { timeout: 30000 });
+    check((await eng.locator('#graph-bounded[data-source=server]').count()) === 1, 'the large flow was not bounded by the server');
     const graphMs = Date.now() - t1;
     const ready = await eng.evaluate(() => window.__alambicGraphReady);
     const expand = eng.locator('svg.graph a.expand').first();

@@ -89,7 +89,7 @@ ServeCommands::ServeCommands(CLI::App& app) {
                    "Also run the schedules of --env (default warehouse) in this process");
   serve_->add_flag("--tls-proxy", tls_proxy_,
                    "Behind a TLS reverse proxy: session cookies are Secure");
-  serve_->add_option("--threads", threads_, "Worker threads (default 8)");
+  serve_->add_option("--threads", threads_, "Worker threads, one per open connection (default 64)");
   serve_->add_option("--queue", queue_, "Connections waiting for a worker (default 64)");
   serve_->add_flag("--init-secret", init_secret_,
                    "Create .alambic/web_secret (mode 600) when it does not exist");

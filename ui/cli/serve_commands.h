@@ -40,7 +40,7 @@ class ServeCommands {
   CLI::App* secret_ = nullptr;
   CLI::App* secret_init_ = nullptr;
   // serve
-  int port_ = 8080, threads_ = 8, queue_ = 64;
+  int port_ = 8080, threads_ = 64, queue_ = 64;
   std::string host_ = "127.0.0.1", static_dir_;
   bool scheduler_ = false, tls_proxy_ = false, init_secret_ = false;
   // user / token

@@ -168,6 +168,14 @@ ApiResponse GetUseCases(WebServer::Impl& s, ApiRequest& r) {
   if (!order.empty() && order != "asc" && order != "desc")
     return Error(400, "bad_param", "order must be asc or desc");
   q.descending = order == "desc";
+  if (!r.who || r.who->usecases.empty()) {
+    // Everyone who may see every use case gets the same answer: cached.
+    auto text = Views(s).UseCasesJson(q);
+    if (!text.ok()) return FromStatus(text.status());
+    ApiResponse out;
+    out.raw = *text;
+    return out;
+  }
   auto res = Views(s).UseCases(q);
   if (!res.ok()) return FromStatus(res.status());
   json out = *res;
@@ -204,6 +212,15 @@ ApiResponse GetFlow(WebServer::Impl& s, ApiRequest& r) {
   return FromResult(Views(s).FlowGraph(r.params[0], Param(r, "env")));
 }
 
+ApiResponse GetNeighbourhood(WebServer::Impl& s, ApiRequest& r) {
+  auto depth = IntParam(r, "depth", 2, 0, 10);
+  if (!depth.ok()) return FromStatus(depth.status());
+  auto limit = IntParam(r, "limit", 300, 1, kMaxNeighbourhoodNodes);
+  if (!limit.ok()) return FromStatus(limit.status());
+  return FromResult(
+      Views(s).FlowNeighbourhood(r.params[0], Params(r, "node"), *depth, *limit, Param(r, "env")));
+}
+
 ApiResponse GetRecipe(WebServer::Impl& s, ApiRequest& r) {
   return FromResult(Views(s).Recipe(r.params[0], r.params[1], Param(r, "env")));
 }
@@ -219,11 +236,11 @@ ApiResponse PostFlowRun(WebServer::Impl& s, ApiRequest& r) {
   if (!Views(s).HasFlow(flow)) return Error(404, "not_found", fmt::format("no flow '{}'", flow));
   auto env = Views(s).Env(BodyString(r, "env"));
   if (!env.ok()) return FromStatus(env.status());
-  Status st = StartRun(s, flow, *env, r.who->user);
-  if (st.code() == StatusCode::kInvalid) return Error(409, "conflict", st.message());
-  if (!st.ok()) return FromStatus(st);
-  return Ok(json{{"run_id", nullptr}, {"accepted", true}, {"flow", flow}, {"environment", *env}},
-            202);
+  auto id = StartRun(s, flow, *env, r.who->user);
+  if (!id.ok() && id.status().code() == StatusCode::kInvalid)
+    return Error(409, "conflict", id.status().message());
+  if (!id.ok()) return FromStatus(id.status());
+  return Ok(json{{"run_id", *id}, {"accepted", true}, {"flow", flow}, {"environment", *env}}, 202);
 }
 
 ApiResponse GetRun(WebServer::Impl& s, ApiRequest& r) {
@@ -272,7 +289,9 @@ ApiResponse GetLineage(WebServer::Impl& s, ApiRequest& r) {
 }
 
 ApiResponse GetColumnLineage(WebServer::Impl& s, ApiRequest& r) {
-  return FromResult(Views(s).ColumnLineage(r.params[0], r.params[1], Param(r, "env")));
+  auto depth = IntParam(r, "depth", 1, 1, 10);
+  if (!depth.ok()) return FromStatus(depth.status());
+  return FromResult(Views(s).ColumnLineage(r.params[0], r.params[1], Param(r, "env"), *depth));
 }
 
 ApiResponse GetWhyStale(WebServer::Impl& s, ApiRequest& r) {
@@ -379,6 +398,7 @@ std::vector<ApiRoute> BuildRoutes() {
       {"GET", "/api/usecases/{id}", V, GetUseCase, ScopeUseCase, false},
       {"GET", "/api/usecases/{id}/audit", V, GetUseCaseAudit, ScopeUseCase, false},
       {"GET", "/api/flows/{flow}", V, GetFlow, ScopeFlow, false},
+      {"GET", "/api/flows/{flow}/neighbourhood", V, GetNeighbourhood, ScopeFlow, false},
       {"GET", "/api/flows/{flow}/recipes/{recipe}", V, GetRecipe, ScopeFlow, false},
       {"GET", "/api/flows/{flow}/runs", V, GetFlowRuns, ScopeFlow, false},
       {"POST", "/api/flows/{flow}/runs", E, PostFlowRun, ScopeFlow, false},
@@ -402,6 +422,29 @@ std::vector<ApiRoute> BuildRoutes() {
       {"POST", "/api/tokens", V, PostToken, {}, true},
       {"DELETE", "/api/tokens/{id}", V, DeleteToken, {}, true},
   };
+  // Answers that depend only on the workspace and its catalogs (and the
+  // clock, within kAnswerTtl: next runs, lateness). Not: the home page (its
+  // own cache, filtered for scoped tokens), a recipe (its code file is read
+  // live), anything about the caller.
+  static const std::set<std::string> kCacheable = {
+      "/api/search",
+      "/api/usecases/{id}",
+      "/api/usecases/{id}/audit",
+      "/api/flows/{flow}",
+      "/api/flows/{flow}/neighbourhood",
+      "/api/flows/{flow}/runs",
+      "/api/runs/{id}",
+      "/api/runs/{id}/logs",
+      "/api/datasets/{dataset}",
+      "/api/datasets/{dataset}/versions",
+      "/api/datasets/{dataset}/preview",
+      "/api/datasets/{dataset}/stats",
+      "/api/datasets/{dataset}/checks",
+      "/api/datasets/{dataset}/lineage",
+      "/api/datasets/{dataset}/columns/{column}/lineage",
+      "/api/datasets/{dataset}/why-stale",
+      "/api/production",
+  };
   std::vector<ApiRoute> out;
   for (const auto& row : rows) {
     ApiRoute r;
@@ -419,6 +462,7 @@ std::vector<ApiRoute> BuildRoutes() {
     r.handler = row.handler;
     r.scope = row.scope;
     r.unscoped_ok = row.unscoped_ok;
+    r.cacheable = r.method == "GET" && kCacheable.count(r.pattern) > 0;
     out.push_back(std::move(r));
   }
   return out;

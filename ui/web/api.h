@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,6 +42,8 @@ struct ApiRequest {
 struct ApiResponse {
   int status = 200;
   nlohmann::json body;  // the answer, or the error message (a string)
+  // The answer already serialized (a cached one); when set, `body` is unused.
+  std::shared_ptr<const std::string> raw;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string error_code;  // "" : success
   std::string internal;    // what the log says of a 500 (never sent)
@@ -56,6 +59,9 @@ struct ApiRoute {
   std::function<std::string(CatalogViews&, const ApiRequest&)> scope;
   // Whether a token limited to use cases may call the route when it has no scope.
   bool unscoped_ok = false;
+  // Whether its answer (the same for everyone allowed to ask) may be kept
+  // until the catalog views' Generation() changes, for kAnswerTtl at most.
+  bool cacheable = false;
 };
 
 // The route table.
@@ -72,9 +78,11 @@ Result<std::string> Login(WebServer::Impl& s, const std::string& user, const std
                           const std::string& address, WebSession* session, int64_t* retry_after);
 // The Set-Cookie value for session `id` (or one that clears it).
 std::string SessionCookie(WebServer::Impl& s, const std::string& id, bool clear);
-// Starts a run of `flow` in `env` as `user` in the background; Invalid while
-// one started here is going.
-Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& env,
-                const std::string& user);
+// Starts a run of `flow` in `env` as `user` in the background: the id the
+// run will have (GET /api/runs/{id} answers once it is recorded, moments
+// later; a run that cannot start is never recorded). Invalid while one
+// started here is going.
+Result<std::string> StartRun(WebServer::Impl& s, const std::string& flow, const std::string& env,
+                             const std::string& user);
 
 }  // namespace alambic

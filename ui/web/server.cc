@@ -9,6 +9,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -34,6 +35,14 @@ namespace {
 constexpr const char* kCsp =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+// The answer cache of cacheable routes (ApiRoute::cacheable): an answer is
+// served again while the catalogs have not changed and for kAnswerTtl at most
+// (what depends on the clock, e.g. a next run, moves on within it).
+constexpr std::chrono::seconds kAnswerTtl{1};
+constexpr size_t kMaxCachedAnswer = 1 << 20;  // bytes of one answer
+constexpr size_t kMaxCacheBytes = 64 << 20;   // bytes of all answers
+constexpr size_t kMaxCachedAnswers = 4096;
 
 // A queue of accepted connections with a bound: enqueue() waits while it is
 // full (the accept loop then stops accepting; the listen backlog holds the rest).
@@ -196,6 +205,15 @@ struct WebServer::Impl {
   StaticFiles files;
   StaticFiles dsfr;
   std::vector<ApiRoute> routes;
+  // Answers of cacheable routes by request target (path and query).
+  struct CachedAnswer {
+    uint64_t generation = 0;
+    std::chrono::steady_clock::time_point at;
+    std::shared_ptr<const std::string> body;
+  };
+  std::mutex cache_mu;
+  std::unordered_map<std::string, CachedAnswer> cache;  // guarded by cache_mu
+  size_t cache_bytes = 0;                               // guarded by cache_mu
   // Runs started from the API.
   std::mutex runs_mu;
   std::set<std::string> running_flows;   // guarded by runs_mu
@@ -452,9 +470,48 @@ bool WebServer::Impl::HandleApi(const httplib::Request& req, httplib::Response& 
   } else if (IsStateChanging(req.method)) {
     ar.body = json::object();
   }
+  // A cacheable answer computed since the last catalog change, not older
+  // than kAnswerTtl.
+  uint64_t generation = 0;
+  if (route->cacheable) {
+    generation = views->Generation();
+    const auto now = std::chrono::steady_clock::now();
+    std::shared_ptr<const std::string> hit;
+    {
+      std::lock_guard<std::mutex> lock(cache_mu);
+      auto it = cache.find(req.target);
+      if (it != cache.end() && it->second.generation == generation &&
+          now - it->second.at < kAnswerTtl)
+        hit = it->second.body;
+    }
+    if (hit) {
+      res.status = 200;
+      res.set_content(*hit, "application/json");
+      return true;
+    }
+  }
   ApiResponse out = route->handler(*this, ar);
+  if (route->cacheable && out.error_code.empty() && out.status == 200 && out.headers.empty()) {
+    if (!out.raw)
+      out.raw = std::make_shared<const std::string>(
+          out.body.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (out.raw->size() <= kMaxCachedAnswer) {
+      std::lock_guard<std::mutex> lock(cache_mu);
+      if (cache_bytes + out.raw->size() > kMaxCacheBytes || cache.size() >= kMaxCachedAnswers) {
+        cache.clear();
+        cache_bytes = 0;
+      }
+      auto& slot = cache[req.target];
+      if (slot.body) cache_bytes -= slot.body->size();
+      slot = CachedAnswer{generation, std::chrono::steady_clock::now(), out.raw};
+      cache_bytes += out.raw->size();
+    }
+  }
   for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
-  if (out.error_code.empty()) {
+  if (out.error_code.empty() && out.raw) {
+    res.status = out.status;
+    res.set_content(*out.raw, "application/json");
+  } else if (out.error_code.empty()) {
     SendJson(res, out.status, out.body);
   } else {
     if (out.status >= 500) Log(fmt::format("{} {}: {}", req.method, req.path, out.internal));
@@ -521,6 +578,9 @@ Result<std::unique_ptr<WebServer>> WebServer::Create(const fs::path& root, Serve
   const size_t threads = static_cast<size_t>(std::max(1, o.threads));
   const size_t queue = static_cast<size_t>(std::max(1, o.queue));
   http.new_task_queue = [threads, queue] { return new BoundedPool(threads, queue); };
+  // Answers go out at once: without it, a keep-alive answer written in two
+  // parts waits for the client's delayed ACK (~40 ms per request).
+  http.set_tcp_nodelay(true);
   http.set_payload_max_length(o.max_body);
   http.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.read_timeout));
   http.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.write_timeout));
@@ -603,8 +663,30 @@ void WebServer::WaitForRuns() {
 
 // ---------------------------------------------------------------- routes
 
-Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& env,
-                const std::string& user) {
+namespace {
+
+// Launches with the run id chosen beforehand (so that the API can answer it
+// before the run starts).
+class ReservedIdLauncher final : public RunLauncher {
+ public:
+  ReservedIdLauncher(RunLauncher& inner, std::string run_id)
+      : inner_(inner), run_id_(std::move(run_id)) {}
+  Result<LaunchedRun> Launch(const ScheduledRunRequest& request, const CancelToken& cancel,
+                             const std::function<void(const std::string&)>& started) override {
+    ScheduledRunRequest r = request;
+    r.run_id = run_id_;
+    return inner_.Launch(r, cancel, started);
+  }
+
+ private:
+  RunLauncher& inner_;
+  const std::string run_id_;
+};
+
+}  // namespace
+
+Result<std::string> StartRun(WebServer::Impl& s, const std::string& flow, const std::string& env,
+                             const std::string& user) {
   {
     std::lock_guard<std::mutex> lock(s.runs_mu);
     if (!s.running_flows.insert(flow).second)
@@ -618,9 +700,11 @@ Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& 
   }
   const RecipeRegistry* registry = (*kinds)->registry.get();
   WebServer::Impl* self = &s;
-  std::thread t([self, flow, env, user, registry] {
-    EngineLauncher launcher(
+  const std::string run_id = NewUuid();
+  std::thread t([self, flow, env, user, registry, run_id] {
+    EngineLauncher engine(
         self->root, [registry](const fs::path&) -> const RecipeRegistry& { return *registry; });
+    ReservedIdLauncher launcher(engine, run_id);
     CancelToken cancel;
     Actor who = Actor::Current();
     who.user = user;
@@ -637,7 +721,7 @@ Status StartRun(WebServer::Impl& s, const std::string& flow, const std::string& 
   });
   std::lock_guard<std::mutex> lock(s.runs_mu);
   s.run_threads.push_back(std::move(t));
-  return Status::Ok();
+  return run_id;
 }
 
 CatalogViews& Views(WebServer::Impl& s) { return *s.views; }

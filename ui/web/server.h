@@ -55,8 +55,10 @@ struct ServerOptions {
   // The DSFR assets, served under /dsfr/ when the theme is dsfr ("" : static_dir/dsfr).
   std::filesystem::path dsfr_dir;
   bool tls_proxy = false;  // behind a TLS reverse proxy: Secure cookies
-  int threads = 8;         // workers
-  int queue = 64;          // accepted connections waiting for a worker
+  // Workers: cpp-httplib keeps one busy per open (keep-alive) connection, so
+  // more workers than the connections expected at once.
+  int threads = 64;
+  int queue = 64;  // accepted connections waiting for a worker
   std::chrono::milliseconds read_timeout{5000}, write_timeout{5000};
   std::chrono::seconds keep_alive_timeout{5};
   int keep_alive_max = 100;     // requests per connection

@@ -14,7 +14,8 @@ export const seg = (s) => encodeURIComponent(String(s));
 function query(params) {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) {
-    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    if (Array.isArray(v)) v.forEach((x) => q.append(k, String(x)));
+    else if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
   }
   const s = q.toString();
   return s ? `?${s}` : '';

@@ -70,7 +70,7 @@ export function MoreButton({ list }) {
 const STATUS_CLASSES = {
   success: 'ok', succeeded: 'ok', ok: 'ok', fresh: 'ok', production: 'ok', passed: 'ok', active: 'ok', up_to_date: 'ok',
   failed: 'bad', failure: 'bad', error: 'bad', abandoned: 'bad', late: 'bad', cancelled: 'warn',
-  stale: 'warn', running: 'info', pending: 'info', paused: 'warn', never_built: 'muted',
+  stale: 'warn', running: 'info', pending: 'info', paused: 'warn', never_built: 'muted', unplannable: 'bad',
 };
 
 export function Badge({ value, label }) {

@@ -1,13 +1,15 @@
 // The DAG of a flow (datasets and recipes), laid out by ELK's layered algorithm in a
 // Web Worker (dist/elk-worker.js, a plain script file: the CSP allows no blob: or eval).
 // Layouts are cached in sessionStorage per flow version and node set. Large flows show a
-// bounded neighbourhood of a focus node, expanded on demand; the same nodes are always
+// bounded neighbourhood of a focus node, expanded on demand (beyond LIST_ABOVE nodes the
+// server computes it: GET /api/flows/{flow}/neighbourhood); the same nodes are always
 // listed as links too (keyboard and screen-reader equivalent of the picture).
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import ELK from 'elkjs/lib/elk-api.js';
 import { html } from '../html.js';
 import { t } from '../i18n.js';
 import { href } from './common.js';
+import { get, seg } from '../api.js';
 
 const NODE_W = 150;
 const NODE_H = 36;
@@ -111,13 +113,36 @@ function nodeHref(flow, n) {
 
 export function FlowGraph({ flow, version, nodes, edges, focus, onExpand, selected }) {
   const big = nodes.length > BOUNDED_ABOVE;
+  const huge = nodes.length > LIST_ABOVE;
   const [state, setState] = useState({ layout: null, error: null, ms: 0 });
+  const [remote, setRemote] = useState(null);
+  const focusKey = focus.join('\n');
+  useEffect(() => {
+    if (!huge) return undefined;
+    let live = true;
+    setRemote(null);
+    get(`/flows/${seg(flow)}/neighbourhood`, { node: focus.slice(0, 50), depth: 2, limit: 300 }).then((r) => {
+      if (live) setRemote(r.ok ? r.data : { error: r.error });
+    });
+    return () => {
+      live = false;
+    };
+  }, [huge, flow, focusKey]);
   const shown = useMemo(() => {
     if (!big) return { nodes, partial: new Set() };
+    if (huge) {
+      if (!remote || !remote.nodes) return null;
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      return {
+        nodes: remote.nodes.map((n) => byId.get(n.id) || n),
+        partial: new Set(remote.nodes.filter((n) => n.more > 0).map((n) => n.id)),
+      };
+    }
     const { keep, partial } = neighbourhood(nodes, edges, focus, 2);
     return { nodes: nodes.filter((n) => keep.has(n.id)), partial };
-  }, [nodes, edges, big, focus.join('\n')]);
+  }, [nodes, edges, big, huge, remote, focusKey]);
   useEffect(() => {
+    if (!shown) return undefined;
     let live = true;
     const t0 = performance.now();
     setState((s) => ({ ...s, error: null }));
@@ -134,9 +159,11 @@ export function FlowGraph({ flow, version, nodes, edges, focus, onExpand, select
       live = false;
     };
   }, [flow, version, shown]);
-  const l = state.layout;
+  const l = shown ? state.layout : null;
+  if (remote && remote.error) return html`<p class="error" role="alert">${remote.error}</p>`;
+  if (!shown) return html`<p class="muted" role="status">${t('graph.laying_out')}</p>`;
   return html`<div class="graph-wrap">
-    ${big && html`<p class="muted">${t('graph.bounded', { shown: shown.nodes.length, total: nodes.length })}</p>`}
+    ${big && html`<p class="muted" id="graph-bounded" data-source=${huge ? 'server' : 'browser'}>${t('graph.bounded', { shown: shown.nodes.length, total: nodes.length })}</p>`}
     ${state.error && html`<p class="error" role="alert">${t('graph.layout_failed')}: ${state.error}</p>`}
     ${!l && !state.error && html`<p class="muted" role="status">${t('graph.laying_out')}</p>`}
     ${l &&

@@ -16,6 +16,7 @@ export default {
   'ucstatus.idea': 'Idea', 'ucstatus.poc': 'Proof of concept', 'ucstatus.preprod': 'Pre-production', 'ucstatus.production': 'Production', 'ucstatus.abandoned': 'Abandoned',
   'status.success': 'succeeded', 'status.succeeded': 'succeeded', 'status.failed': 'failed', 'status.running': 'running', 'status.pending': 'pending',
   'status.cancelled': 'cancelled', 'status.abandoned': 'abandoned', 'status.up_to_date': 'up to date', 'status.skipped': 'skipped', 'status.never_run': 'never run',
+  'status.unplannable': 'cannot be planned', 'flow.plan_error': 'This flow cannot be planned: {error}',
   'status.fresh': 'fresh', 'status.stale': 'stale', 'status.never_built': 'never built', 'status.paused': 'paused', 'status.late': 'late',
   'status.passed': 'passed', 'status.active': 'active', 'status.retry_wait': 'retry planned',
   'uc.status': 'Status', 'uc.owner': 'Owner', 'uc.team': 'Team', 'uc.direction': 'Direction', 'uc.ministry': 'Ministry', 'uc.priority': 'Priority',

@@ -16,6 +16,7 @@ export default {
   'ucstatus.idea': 'Idée', 'ucstatus.poc': 'Expérimentation', 'ucstatus.preprod': 'Préproduction', 'ucstatus.production': 'Production', 'ucstatus.abandoned': 'Abandonné',
   'status.success': 'réussi', 'status.succeeded': 'réussi', 'status.failed': 'en échec', 'status.running': 'en cours', 'status.pending': 'en attente',
   'status.cancelled': 'annulé', 'status.abandoned': 'abandonné', 'status.up_to_date': 'à jour', 'status.skipped': 'ignoré', 'status.never_run': 'jamais exécuté',
+  'status.unplannable': 'non planifiable', 'flow.plan_error': 'Ce flux ne peut pas être planifié : {error}',
   'status.fresh': 'à jour', 'status.stale': 'périmé', 'status.never_built': 'jamais construit', 'status.paused': 'en pause', 'status.late': 'en retard',
   'status.passed': 'validé', 'status.active': 'actif', 'status.retry_wait': 'nouvel essai prévu',
   'uc.status': 'Statut', 'uc.owner': 'Responsable', 'uc.team': 'Équipe', 'uc.direction': 'Direction', 'uc.ministry': 'Ministère', 'uc.priority': 'Priorité',

@@ -97,6 +97,7 @@ export function FlowPage({ flow, me }) {
     <p class="crumbs"><a href="/">${t('nav.catalog')}</a> ›${f.usecase && html` <a href=${href.usecase(f.usecase)}>${f.usecase}</a> ›`} ${f.name}</p>
     <h1>${t('flow.title', { name: f.name })}</h1>
     ${f.description && html`<p>${f.description}</p>`}
+    ${f.plan_error && html`<p class="error" id="plan-error" role="alert"><${Badge} value="unplannable" /> ${t('flow.plan_error', { error: f.plan_error })}</p>`}
     <${KeyValues} rows=${[
       [t('flow.schedule'), sched ? `${sched.cron} (${sched.timezone || 'UTC'})${sched.paused ? ` — ${t('status.paused')}` : ''}` : t('flow.no_schedule')],
       [t('flow.size'), t('flow.size_value', { recipes: nodes.filter((n) => n.type === 'recipe').length, datasets: nodes.filter((n) => n.type !== 'recipe').length })],

@@ -93,7 +93,7 @@ export function UseCasePage({ id }) {
       </${Section}>
       <${Section} id="flows" title=${t('uc.flows')}>
         ${(uc.flows || []).length === 0 ? html`<${Empty} />` : html`<ul>${uc.flows.map(
-          (f) => html`<li><a href=${href.flow(f.name)}>${f.name}</a> ${f.schedule && html`<code>${f.schedule}</code>`} ${f.last_run && html`<${Badge} value=${f.last_run.status} />`}${f.description && html`<p class="muted">${f.description}</p>`}</li>`
+          (f) => html`<li><a href=${href.flow(f.name)}>${f.name}</a> ${f.schedule && html`<code>${f.schedule.cron}</code>${f.schedule.paused ? html` <${Badge} value="paused" />` : ''}`} ${f.last_run && html`<${Badge} value=${f.last_run.status} />`}${f.description && html`<p class="muted">${f.description}</p>`}</li>`
         )}</ul>`}
       </${Section}>
       <${Section} wide id="datasets" title=${t('uc.datasets')}>
