@@ -496,6 +496,9 @@ void WebServer::Impl::Handle(const httplib::Request& req, httplib::Response& res
 }
 
 WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+void WebServer::HandleParsed(const httplib::Request& req, httplib::Response& res) {
+  impl_->Handle(req, res);
+}
 WebServer::~WebServer() {
   Stop();
   WaitForRuns();
