@@ -119,6 +119,19 @@ TEST(JsonReadTest, DeepNestingIsRefusedWithTheLine) {
   EXPECT_EQ(t["rows"][0][1], std::string(100, '[') + std::string(100, ']'));
 }
 
+// Found by the json fuzz target (fuzz/regressions/json): a number beyond a double's range
+// made nlohmann throw out_of_range, which nothing caught (the process aborted).
+TEST(JsonReadTest, ANumberOutOfRangeIsAnErrorWithTheLine) {
+  std::string msg = Error("[{\"a\": 1},\n {\"a\": -1e344073709551616}]", false);
+  EXPECT_NE(msg.find("x.json:2: invalid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("-1e344073709551616"), std::string::npos) << msg;
+  msg = Error("{\"a\": 1}\n{\"a\": 1e400}\n", true);
+  EXPECT_NE(msg.find("x.ndjson:2: invalid JSON"), std::string::npos) << msg;
+  // Large but finite numbers still read.
+  const json t = Read("[{\"a\": 1e308}]", false);
+  ASSERT_EQ(t["rows"].size(), 1u);
+}
+
 TEST(JsonReadTest, ReadFileNamesAMissingFile) {
   TempDir dir;
   auto t = ReadJsonFile(dir.path() / "nope.json", {});

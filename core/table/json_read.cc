@@ -71,6 +71,22 @@ std::string ParseErrorText(const json::parse_error& e) {
   return out;
 }
 
+// nlohmann's out_of_range error (a number too large for a double, "-1e400": error 406)
+// without its "[json.exception.out_of_range.406] " prefix, and the number it quotes.
+std::string OutOfRangeText(const json::out_of_range& e, std::string* number) {
+  const std::string m = e.what();
+  const size_t close = m.find("] ");
+  const std::string text = close == std::string::npos ? m : m.substr(close + 2);
+  const size_t a = text.find('\''), b = text.rfind('\'');
+  if (a != std::string::npos && b > a) *number = text.substr(a + 1, b - a - 1);
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    out += u < 0x20 || u >= 0x7F ? fmt::format("\\x{:02X}", u) : std::string(1, c);
+  }
+  return out;
+}
+
 // Refuses text nested deeper than kMaxDepth, before it is parsed: says the
 // line (counted from `first_line`) and column where the limit is passed.
 // Brackets inside strings do not count; malformed text is left to the parser.
@@ -272,6 +288,10 @@ Result<Table> ReadLines(std::string_view data, const std::string& source,
     } catch (const json::parse_error& e) {
       return Status::Invalid(fmt::format("{}:{}: invalid JSON at column {}: {}", source, line,
                                          e.byte, ParseErrorText(e)));
+    } catch (const json::out_of_range& e) {
+      std::string number;
+      return Status::Invalid(
+          fmt::format("{}:{}: invalid JSON: {}", source, line, OutOfRangeText(e, &number)));
     }
     const std::string where = fmt::format("{}:{}", source, line);
     if (!row.is_object())
@@ -295,6 +315,12 @@ Result<Table> ReadArray(std::string_view data, const std::string& source,
         line_start == std::string_view::npos || at == 0 ? at + 1 : at - line_start;
     return Status::Invalid(fmt::format("{}:{}: invalid JSON at column {}: {}", source,
                                        LineAt(data, at), column, ParseErrorText(e)));
+  } catch (const json::out_of_range& e) {
+    std::string number;
+    const std::string text = OutOfRangeText(e, &number);
+    const size_t at = number.empty() ? std::string_view::npos : data.find(number);
+    return Status::Invalid(fmt::format("{}:{}: invalid JSON: {}", source,
+                                       at == std::string_view::npos ? 1 : LineAt(data, at), text));
   }
   if (!doc.is_array())
     return Status::Invalid(fmt::format(

@@ -33,9 +33,15 @@ size_t DisplayWidth(std::string_view s) {
 std::string Printable(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  for (char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     auto c = static_cast<unsigned char>(ch);
-    if (c == '\n') {
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
+    if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {
+      // A C1 control (U+0080..U+009F) in UTF-8: U+009B is a CSI to some terminals.
+      out += fmt::format("\\u{:04x}", next);
+      ++i;
+    } else if (c == '\n') {
       out += "\\n";
     } else if (c == '\r') {
       out += "\\r";

@@ -32,6 +32,8 @@ using json = nlohmann::json;
 
 namespace {
 
+// Request headers: cpp-httplib 0.11 bounds each line (8 KiB) but not their number.
+constexpr size_t kMaxHeaders = 100, kMaxHeaderBytes = 32 * 1024;
 constexpr const char* kCsp =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -553,6 +555,9 @@ void WebServer::Impl::Handle(const httplib::Request& req, httplib::Response& res
 }
 
 WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+void WebServer::HandleParsed(const httplib::Request& req, httplib::Response& res) {
+  impl_->Handle(req, res);
+}
 WebServer::~WebServer() {
   Stop();
   WaitForRuns();
@@ -594,6 +599,14 @@ Result<std::unique_ptr<WebServer>> WebServer::Create(const fs::path& root, Serve
   auto handler = [self](const httplib::Request& req, httplib::Response& res) {
     self->Handle(req, res);
   };
+  http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    size_t bytes = 0;
+    for (const auto& [name, value] : req.headers) bytes += name.size() + value.size() + 4;
+    if (req.headers.size() <= kMaxHeaders && bytes <= kMaxHeaderBytes)
+      return httplib::Server::HandlerResponse::Unhandled;
+    SendError(res, 431, "too_large", "request too large");
+    return httplib::Server::HandlerResponse::Handled;
+  });
   http.Get(".*", handler);
   http.Post(".*", handler);
   http.Put(".*", handler);

@@ -27,6 +27,11 @@
 #include "core/base/status.h"
 #include "services/users.h"
 
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
 namespace alambic {
 
 // `ui:` in alambic.yaml.
@@ -98,6 +103,10 @@ class WebServer {
   void Stop();
   // Waits for the runs the server started (POST /api/flows/{flow}/runs).
   void WaitForRuns();
+  // One parsed request through what Run() does after cpp-httplib has read it
+  // (authentication, route table, CSRF, handlers, static files), without a socket:
+  // for the fuzz target of the request path (fuzz/web_fuzz.cc).
+  void HandleParsed(const httplib::Request& req, httplib::Response& res);
 
   struct Impl;
 
