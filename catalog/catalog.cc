@@ -556,18 +556,20 @@ Result<std::unique_ptr<Catalog>> Catalog::OpenReader(const std::filesystem::path
 Status Catalog::Migrate() {
   std::lock_guard lock(mu_);
   try {
-    int version = db_->execAndGet("PRAGMA user_version").getInt();
-    if (version > kCatalogSchemaVersion)
-      return Status::Invalid(
-          fmt::format("catalog schema version {} is newer than this alambic ({})", version,
-                      kCatalogSchemaVersion));
-    for (int v = version; v < kCatalogSchemaVersion; ++v) {
-      SQLite::Transaction tx(*db_);
-      db_->exec(kMigrations[v]);
-      db_->exec(fmt::format("PRAGMA user_version = {}", v + 1));
+    // Each step reads the version inside its write transaction: two processes opening
+    // a new or older catalog at once must not both apply the same migration.
+    for (;;) {
+      SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      const int version = db_->execAndGet("PRAGMA user_version").getInt();
+      if (version > kCatalogSchemaVersion)
+        return Status::Invalid(
+            fmt::format("catalog schema version {} is newer than this alambic ({})", version,
+                        kCatalogSchemaVersion));
+      if (version == kCatalogSchemaVersion) return Status::Ok();
+      db_->exec(kMigrations[version]);
+      db_->exec(fmt::format("PRAGMA user_version = {}", version + 1));
       tx.commit();
     }
-    return Status::Ok();
   } catch (const std::exception& e) {
     return SqlError(e, "migration");
   }

@@ -231,12 +231,14 @@ TEST_F(LuaTest, DeclaringManyColumnsIsFastAndDuplicatesAreFound) {
   auto r = RunScript(
       "local spec = {}\nfor i = 1, 200000 do spec[i] = 'c' .. i .. ':int64' end\n"
       "output(spec)",
-      {{"instructions", 0}, {"timeout_s", 5}});
+      {{"instructions", 0}, {"timeout_s", 60}});
   const double took =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->tables[0].num_columns(), 200000);
-  EXPECT_LT(took, 3);
+  // A pairwise duplicate check would compare 2e10 pairs (many minutes); a hashed one
+  // takes well under a second. The bound is loose so a loaded sanitizer run passes.
+  EXPECT_LT(took, 30);
   EXPECT_THAT(Fails("local spec = {}\nfor i = 1, 100000 do spec[i] = 'c' .. i .. ':int64' end\n"
                     "spec[100001] = 'c77:utf8'\noutput(spec)"),
               HasSubstr("column 100001 repeats the name of 'c77:utf8'"));
