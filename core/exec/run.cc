@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -16,6 +17,7 @@
 
 #include "core/base/actor.h"
 #include "core/exec/publisher.h"
+#include "core/exec/pushdown_run.h"
 #include "core/exec/run_record.h"
 #include "core/exec/slurm_executor.h"
 #include "core/exec/task_spec.h"
@@ -235,6 +237,7 @@ class RecipeAttempts {
 
  private:
   Status RunHere(int t, int attempt, const CancelToken& cancel);
+  std::optional<Status> RunPushedDown(int t, const CancelToken& cancel);
   Status RunJob(int t, int attempt, const CancelToken& cancel);
 
   Session& session_;
@@ -269,6 +272,7 @@ Status RecipeAttempts::RunHere(int t, int attempt, const CancelToken& cancel) {
     for (auto& s : staged_outputs) session_.store().Discard(s);
     staged_outputs.clear();
   };
+  if (auto pushed = RunPushedDown(t, cancel)) return *pushed;
   for (size_t k = 0; k < spec.inputs.size(); ++k) {
     const std::string& ds = spec.inputs[k];
     std::shared_ptr<const Table> table;
@@ -346,6 +350,40 @@ Status RecipeAttempts::RunHere(int t, int attempt, const CancelToken& cancel) {
         cache_[spec.outputs[k]] = std::make_shared<const Table>(std::move(output->tables[k]));
   }
   ctx.log->Info(fmt::format("{} rows in, {} rows out", rows_in, rows_out));
+  return Status::Ok();
+}
+
+// Task t inside the PostgreSQL store's database when its kind translates to
+// SQL (core/exec/pushdown_run.h); nullopt: run it in the local engine (a
+// translation or database refusal is logged, and the local run reports it).
+std::optional<Status> RecipeAttempts::RunPushedDown(int t, const CancelToken& cancel) {
+  const RecipePlan& rp = *tp_.recipes[static_cast<size_t>(t)];
+  const RecipeSpec& spec = *session_.graph().node(rp.node).recipe;
+  if (ChooseEngine(session_.store(), session_.kinds(), spec).engine != Engine::kPushdown)
+    return std::nullopt;
+  TaskResult& res = results_[static_cast<size_t>(t)];
+  auto pushed = RunPushdown(session_.store(), session_.kinds(), spec, rp.input_versions,
+                            rp.output_versions.at(0));
+  if (!pushed.ok()) {
+    res.logger->Warn(fmt::format("push-down to PostgreSQL failed ({}); running in the local engine",
+                                 pushed.status().message()));
+    return std::nullopt;
+  }
+  std::lock_guard l(res.mu);
+  if (cancel.cancelled()) {
+    session_.store().Discard(pushed->staged);
+    return cancel.AsStatus();
+  }
+  for (auto& s : res.staged) session_.store().Discard(s);
+  res.staged = {pushed->staged};
+  res.rows_in = 0;
+  res.rows_out = pushed->rows;
+  res.bytes_out = pushed->staged.bytes;
+  res.metrics = nlohmann::json{{"engine", "postgres"}, {"rows", pushed->rows}};
+  res.out_rows = {pushed->rows};
+  res.out_schemas = {SchemaJson(pushed->schema)};
+  res.out_lineage = {LineageEdges(pushed->schema, nullptr, spec.inputs)};
+  res.logger->Info(fmt::format("ran inside PostgreSQL (push-down): {} rows out", pushed->rows));
   return Status::Ok();
 }
 
