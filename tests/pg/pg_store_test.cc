@@ -143,6 +143,7 @@ class PostgresStoreTest : public ::testing::Test {
     for (const auto& rec : r->recipes) {
       EXPECT_EQ(rec.status, "succeeded") << rec.recipe << ": " << rec.error;
       for (const auto& [ds, v] : rec.outputs) out[ds] = v;
+      engines[rec.recipe] = rec.metrics.value("engine", "local");
     }
     return out;
   }
@@ -154,6 +155,7 @@ class PostgresStoreTest : public ::testing::Test {
     return *(*rows)[0][0];
   }
 
+  std::map<std::string, std::string> engines;  // recipe -> its metrics' engine
   TempDir dir_;
   std::string schema_;
   std::unique_ptr<PgConnection> db_;
@@ -168,6 +170,10 @@ TEST_F(PostgresStoreTest, VersionsAreTablesWithTheFileStoresIdsAndContent) {
   ASSERT_EQ(lab_versions.size(), 3u);
   // Version ids do not depend on the store.
   EXPECT_EQ(lab_versions, pg_versions);
+  // sort and group ran inside PostgreSQL; collect locally.
+  EXPECT_EQ(engines["sorted"], "postgres");
+  EXPECT_EQ(engines["by_ok"], "postgres");
+  EXPECT_EQ(engines["collect_cells"], "local");
   for (const auto& [ds, v] : pg_versions) {
     // One table per version, named from its id, with a comment naming the dataset.
     const std::string table = PgTableStore::TableName(v);
