@@ -21,6 +21,7 @@ Status RegisterBuiltinKinds(RecipeRegistry& r) {
   ALAMBIC_RETURN_IF_ERROR(RegisterLuaKind(r));
   ALAMBIC_RETURN_IF_ERROR(RegisterTrainKind(r));
   ALAMBIC_RETURN_IF_ERROR(RegisterScoreKinds(r));
+  r.SetPushdown(MakePostgresPushdown());
   return Status::Ok();
 }
 

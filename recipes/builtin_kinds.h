@@ -4,7 +4,10 @@
 // RegisterBuiltinKinds(), then loads the plugins into the same registry.
 #pragma once
 
+#include <memory>
+
 #include "core/base/status.h"
+#include "core/recipe/pushdown.h"
 #include "core/recipe/recipe.h"
 
 namespace alambic {
@@ -32,5 +35,8 @@ Status RegisterFuzzyJoinKind(RecipeRegistry& r);
 Status RegisterLuaKind(RecipeRegistry& r);
 Status RegisterTrainKind(RecipeRegistry& r);
 Status RegisterScoreKinds(RecipeRegistry& r);  // score, evaluate
+// The SQL translations of the built-in kinds (recipes/pg_pushdown.cc), set into
+// the registry by RegisterBuiltinKinds().
+std::unique_ptr<SqlPushdown> MakePostgresPushdown();
 
 }  // namespace alambic

@@ -17,6 +17,7 @@
 #include "catalog/catalog.h"
 #include "catalog/lab_catalog.h"
 #include "catalog/usecase.h"
+#include "core/exec/store_open.h"
 #include "core/flow/loader.h"
 #include "core/sched/schedule.h"
 #include "core/store/store.h"
@@ -1351,10 +1352,8 @@ Result<std::pair<std::string, Table>> ReadVersion(const Workspace& ws, const fs:
     return Status::NotFound(version.empty()
                                 ? fmt::format("dataset '{}' was never built", name)
                                 : fmt::format("no version '{}' of '{}'", version, name));
-  auto spec = ws.config.environments.find(env);
-  DatasetStore store(spec != ws.config.environments.end() ? spec->second.store
-                                                          : ws.root / ".alambic" / "store" / env);
-  auto table = store.Read(name, id);
+  ALAMBIC_ASSIGN_OR_RETURN(auto store, OpenEnvironmentStore(ws.config, env, ws.root));
+  auto table = store->Read(name, id);
   if (!table.ok())
     return Status::NotFound(fmt::format("version {} of '{}' is not in the store", id, name));
   return std::make_pair(id, std::move(*table));

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/exec/store_open.h"
 #include "core/flow/loader.h"
 #include "core/vcs/promotion.h"
 #include "plugins/host.h"
@@ -133,10 +134,7 @@ Result<History> OpenHistory(const fs::path& root, const std::string& env, bool r
   if (!h.catalog) {
     ALAMBIC_ASSIGN_OR_RETURN(h.catalog, Catalog::Open(catalog_file));
   }
-  auto spec = lw.workspace.config.environments.find(h.env);
-  h.store = std::make_unique<DatasetStore>(spec != lw.workspace.config.environments.end()
-                                               ? spec->second.store
-                                               : h.root / ".alambic" / "store" / h.env);
+  ALAMBIC_ASSIGN_OR_RETURN(h.store, OpenEnvironmentStore(lw.workspace.config, h.env, h.root));
   return h;
 }
 

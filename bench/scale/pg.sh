@@ -3,8 +3,12 @@
 #   local     collect a CSV file, group, export CSV (the local engine only)
 #   pg-moved  collect the same rows from PostgreSQL (COPY out), group in the local
 #             engine, export the result to a PostgreSQL table (COPY in + swap)
-#   pg-sql    the same aggregation run by PostgreSQL itself (psql), for reference:
-#             what push-down would cost (Alambic does not push recipes down yet)
+#   pg-sql    the same aggregation run by PostgreSQL itself (psql), for reference
+#   store-*   an environment whose store is PostgreSQL (docs/deployment.md):
+#             store-load      collect the rows into the store (COPY in)
+#             store-pushdown  the group as CREATE TABLE ... AS SELECT inside PostgreSQL
+#             store-moved     the same group forced to the local engine (a `where`
+#                             on an aggregate): COPY out, group, COPY back in
 # Starts its own server with tests/pg/pg-harness. Prints seconds per variant.
 set -euo pipefail
 if [ -z "${ALAMBIC_TEST_PG_HOST:-}" ]; then
@@ -31,6 +35,10 @@ secrets: {pw: {env: PG_BENCH_PASSWORD}}
 connections:
   wh: {type: postgres, host: $ALAMBIC_TEST_PG_HOST, port: "$ALAMBIC_TEST_PG_PORT",
        dbname: $ALAMBIC_TEST_PG_DB, user: $ALAMBIC_TEST_PG_USER, password: "secret:pw"}
+environments:
+  datalab: {}
+  pgstore:
+    store: {kind: postgres, connection: wh, schema: bench_store}
 YAML
 agg='keys: [centre_id, departement], aggregates: [{name: exams, fn: count}, {name: rate, fn: mean, column: passed}, {name: mean_score, fn: mean, column: score}]'
 cat > flows/local.yaml <<YAML
@@ -47,9 +55,22 @@ recipes:
   - {name: p_group, kind: group, inputs: [p_exams], outputs: [p_rates], params: {$agg}}
   - {name: p_export, kind: export, inputs: [p_rates], outputs: [p_out], params: {connection: wh, table: rates}}
 YAML
+# s_group_local: the same aggregates with an always-true `where` on the count, which has
+# no SQL translation, so the local engine runs it (data moved out and back).
+agg_local=${agg/"{name: exams, fn: count}"/"{name: exams, fn: count, where: \"exam_id > 0\"}"}
+cat > flows/store.yaml <<YAML
+flow: store
+recipes:
+  - {name: s_collect, kind: collect, outputs: [s_exams], params: {connection: wh, query: "select * from exams"}}
+  - {name: s_group, kind: group, inputs: [s_exams], outputs: [s_rates], params: {$agg}}
+  - {name: s_group_local, kind: group, inputs: [s_exams], outputs: [s_rates_local], params: {$agg_local}}
+YAML
 t() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
 echo "rows: $N"
 echo "local (csv -> group -> csv):            $(t "$ALAMBIC" run local) s"
 echo "pg-moved (COPY out -> group -> COPY in): $(t "$ALAMBIC" run pg) s"
 echo "pg-sql (the group in PostgreSQL):        $(t "${PSQL[@]}" -c "CREATE TABLE rates_sql AS SELECT centre_id, departement, count(*) exams, avg(passed::int) rate, avg(score) mean_score FROM exams GROUP BY 1, 2") s"
 [ "$("${PSQL[@]}" -At -c "select count(*) from rates")" = "$("${PSQL[@]}" -At -c "select count(*) from rates_sql")" ] || { echo "row counts differ" >&2; exit 1; }
+echo "store-load (collect into the PostgreSQL store): $(t "$ALAMBIC" --env pgstore run store --only s_collect) s"
+echo "store-pushdown (group inside PostgreSQL):       $(t "$ALAMBIC" --env pgstore run store --only s_group) s"
+echo "store-moved (group in the local engine):        $(t "$ALAMBIC" --env pgstore run store --only s_group_local) s"

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 
@@ -16,6 +17,7 @@
 
 #include "core/base/actor.h"
 #include "core/exec/publisher.h"
+#include "core/exec/pushdown_run.h"
 #include "core/exec/run_record.h"
 #include "core/exec/slurm_executor.h"
 #include "core/exec/task_spec.h"
@@ -244,6 +246,7 @@ class RecipeAttempts {
 
  private:
   Status RunHere(int t, int attempt, const CancelToken& cancel);
+  std::optional<Status> RunPushedDown(int t, const CancelToken& cancel);
   Status RunJob(int t, int attempt, const CancelToken& cancel);
   // Stages output k of an attempt into `out`; on failure discards all it staged.
   Status StageOutput(const RecipeSpec& spec, const RecipePlan& rp, size_t k, const Table& table,
@@ -281,6 +284,7 @@ Status RecipeAttempts::RunHere(int t, int attempt, const CancelToken& cancel) {
     ctx.progress = [obs = observer_, &node](int64_t rows) { obs->RecipeProgress(node, rows); };
   // This attempt's results stay local until it commits them (below).
   int64_t rows_in = 0;
+  if (auto pushed = RunPushedDown(t, cancel)) return *pushed;
   for (size_t k = 0; k < spec.inputs.size(); ++k) {
     const std::string& ds = spec.inputs[k];
     std::shared_ptr<const Table> table;
@@ -375,6 +379,37 @@ Status RecipeAttempts::Commit(TaskResult& res, const CancelToken& cancel, Attemp
   res.out_rows = std::move(out.rows);
   res.out_schemas = std::move(out.schemas);
   res.out_lineage = std::move(out.lineage);
+  return Status::Ok();
+}
+
+// Task t inside the PostgreSQL store's database when its kind translates to
+// SQL (core/exec/pushdown_run.h); nullopt: run it in the local engine (a
+// translation or database refusal is logged, and the local run reports it).
+std::optional<Status> RecipeAttempts::RunPushedDown(int t, const CancelToken& cancel) {
+  const RecipePlan& rp = *tp_.recipes[static_cast<size_t>(t)];
+  const RecipeSpec& spec = *session_.graph().node(rp.node).recipe;
+  if (ChooseEngine(session_.store(), session_.kinds(), spec).engine != Engine::kPushdown)
+    return std::nullopt;
+  TaskResult& res = results_[static_cast<size_t>(t)];
+  auto pushed = RunPushdown(session_.store(), session_.kinds(), spec, rp.input_versions,
+                            rp.output_versions.at(0));
+  if (!pushed.ok()) {
+    res.logger->Warn(fmt::format("push-down to PostgreSQL failed ({}); running in the local engine",
+                                 pushed.status().message()));
+    return std::nullopt;
+  }
+  AttemptOutputs out;
+  out.rows_out = pushed->rows;
+  out.bytes_out = pushed->staged.bytes;
+  out.staged.push_back(pushed->staged);
+  out.rows.push_back(pushed->rows);
+  out.schemas.push_back(SchemaJson(pushed->schema));
+  out.lineage.push_back(LineageEdges(pushed->schema, nullptr, spec.inputs));
+  if (Status st = Commit(res, cancel, std::move(out), 0,
+                         nlohmann::json{{"engine", "postgres"}, {"rows", pushed->rows}});
+      !st.ok())
+    return st;
+  res.logger->Info(fmt::format("ran inside PostgreSQL (push-down): {} rows out", pushed->rows));
   return Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "core/base/hash.h"
+#include "core/exec/store_open.h"
 #include "core/flow/loader.h"
 #include "core/flow/validate.h"
 
@@ -196,7 +197,7 @@ Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root
   } else if (!s->catalog_) {
     ALAMBIC_ASSIGN_OR_RETURN(s->catalog_, Catalog::Open(catalog_file));
   }
-  s->store_ = std::make_unique<DatasetStore>(s->environment_spec().store);
+  ALAMBIC_ASSIGN_OR_RETURN(s->store_, OpenEnvironmentStore(s->ws_.config, s->env_, s->home_));
   s->prefetch_ = std::move(prefetch);
   return s;
 }
@@ -213,7 +214,8 @@ class CatalogPlanState final : public PlanState {
   CatalogPlanState(Catalog& catalog, const DatasetStore& store, std::string env,
                    const FlowGraph& graph, std::unique_ptr<CatalogView> prefetched)
       : catalog_(catalog), store_(store), env_(std::move(env)), graph_(graph) {
-    store_dir_ = ::open(store_.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!store_.backend())
+      store_dir_ = ::open(store_.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (prefetched) {
       view_ = std::move(prefetched);
       StartProbing();

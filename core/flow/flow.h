@@ -157,6 +157,11 @@ struct EnvironmentSpec {
   // workspace that holds the state (.alambic/); default
   // <that workspace>/.alambic/store/<name>.
   std::filesystem::path store;
+  // `store: {kind: postgres, connection: NAME, schema: S}`: the datasets live
+  // as tables of schema S of that postgres connection (core/store/pg_store.h);
+  // store_connection is then set and `store` is unused.
+  std::string store_connection, store_schema;
+  SourceLoc store_loc;             // the `store:` entry, for messages
   std::string executor = "local";  // local | slurm
   SlurmSettings slurm;             // when executor is slurm
   // Runs only promoted releases (default: true for an environment named

@@ -866,6 +866,46 @@ void ParseExecutor(Reader& r, int v, const std::string& what,
   if (!has_kind) r.Error(v, fmt::format("{} needs a kind (local or slurm)", what));
 }
 
+// `store: {kind: postgres, connection: NAME, schema: S}` (a path string is a file store).
+void ParseStore(Reader& r, int v, const std::string& what, EnvironmentSpec* env) {
+  std::string kind;
+  env->store_loc = r.Loc(v);
+  r.ForEachKey(v, What{"{}", what}, {"kind", "connection", "schema", "path"},
+               [&](std::string_view key, int, int sv) {
+                 const std::string w = fmt::format("{}.{}", what, key);
+                 std::string value;
+                 if (!r.String(sv, w, &value)) return;
+                 if (value.empty()) {
+                   r.Error(sv, fmt::format("{} must not be empty", w));
+                   return;
+                 }
+                 if (key == "kind") {
+                   kind = value;
+                   if (kind != "postgres" && kind != "file")
+                     r.Error(sv, fmt::format("{}: '{}' is not a store kind (expected file or "
+                                             "postgres)",
+                                             w, kind));
+                 } else if (key == "connection") {
+                   env->store_connection = value;
+                 } else if (key == "schema") {
+                   env->store_schema = value;
+                 } else if (key == "path") {
+                   r.Error(sv, fmt::format("{}: give a file store as a path (store: DIR)", w));
+                 }
+               });
+  if (kind != "postgres") {
+    if (kind.empty()) r.Error(v, fmt::format("{} needs a kind (postgres)", what));
+    if (kind == "file")
+      r.Error(v, fmt::format("{}: give a file store as a path (store: DIR)", what));
+    env->store_connection.clear();
+    return;
+  }
+  if (env->store_connection.empty())
+    r.Error(v, fmt::format("{} needs a connection (a postgres connection's name)", what));
+  if (env->store_schema.empty())
+    r.Error(v, fmt::format("{} needs a schema (where the dataset tables go)", what));
+}
+
 // One entry of `environments:`; `state_root` is where relative stores resolve.
 void ParseEnvironment(Reader& r, int node, const std::filesystem::path& root,
                       const std::filesystem::path& state_root, EnvironmentSpec* env,
@@ -875,7 +915,9 @@ void ParseEnvironment(Reader& r, int node, const std::filesystem::path& root,
                {"store", "executor", "releases_only", "data_roots", "connections", "secrets"},
                [&](std::string_view key, int, int v) {
                  const std::string what = fmt::format("environments.{}.{}", name, key);
-                 if (key == "store") {
+                 if (key == "store" && r.IsMap(v)) {
+                   ParseStore(r, v, what, env);
+                 } else if (key == "store") {
                    std::string path;
                    if (!r.String(v, what, &path)) return;
                    if (path.empty()) {

@@ -396,6 +396,14 @@ Result<std::string> PgConnection::QuoteIdent(std::string_view name) const {
   return out;
 }
 
+Result<std::string> PgConnection::QuoteLiteral(std::string_view value) const {
+  char* q = PQescapeLiteral(conn_, value.data(), value.size());
+  if (!q) return Error("cannot quote a literal");
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
 Result<PgQueryResult> PgConnection::ReadQuery(const std::string& raw_query,
                                               const PgReadOptions& o) {
   const std::string query = StripQuery(raw_query);

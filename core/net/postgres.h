@@ -94,6 +94,8 @@ class PgConnection {
 
   // An identifier quoted for SQL (PQescapeIdentifier): "my ""table""".
   Result<std::string> QuoteIdent(std::string_view name) const;
+  // A string literal quoted for SQL (PQescapeLiteral): 'it''s', E'a\\b'.
+  Result<std::string> QuoteLiteral(std::string_view value) const;
 
   // The result of `query` (one SELECT, VALUES, TABLE or WITH query; a trailing
   // semicolon is dropped) as a table, streamed through COPY (query) TO STDOUT.

@@ -4,6 +4,7 @@
 
 #include "core/base/hash.h"
 #include "core/flow/flow.h"
+#include "core/recipe/pushdown.h"
 
 namespace alambic {
 
@@ -72,6 +73,12 @@ Result<std::string> RecipeContext::HashFile(const std::filesystem::path& p) cons
 Result<std::string> RecipeKind::SourceFingerprint(const RecipeContext& ctx) const {
   return Status::Internal(fmt::format("recipe {}: kind {} is not a source", ctx.recipe, name()));
 }
+
+RecipeRegistry::RecipeRegistry() = default;
+RecipeRegistry::~RecipeRegistry() = default;
+RecipeRegistry::RecipeRegistry(RecipeRegistry&&) noexcept = default;
+RecipeRegistry& RecipeRegistry::operator=(RecipeRegistry&&) noexcept = default;
+void RecipeRegistry::SetPushdown(std::unique_ptr<SqlPushdown> p) { pushdown_ = std::move(p); }
 
 Status RecipeRegistry::Register(std::unique_ptr<RecipeKind> kind) {
   std::string n = kind->name();

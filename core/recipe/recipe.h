@@ -206,14 +206,24 @@ class RecipeKind {
 // default set of kinds: a new registry is empty, and the program that uses the
 // engine fills it (recipes/builtin_kinds.h's RegisterBuiltinKinds(), then the
 // plugins of plugins/loader.h) and passes it to the session.
+class SqlPushdown;  // core/recipe/pushdown.h
+
 class RecipeRegistry {
  public:
+  RecipeRegistry();
+  ~RecipeRegistry();
+  RecipeRegistry(RecipeRegistry&&) noexcept;
+  RecipeRegistry& operator=(RecipeRegistry&&) noexcept;
   Status Register(std::unique_ptr<RecipeKind> kind);
   const RecipeKind* Find(const std::string& name) const;
   std::vector<std::string> Names() const;
+  // The SQL translations of the kinds (push-down to a PostgreSQL store), or null.
+  void SetPushdown(std::unique_ptr<SqlPushdown> p);
+  const SqlPushdown* pushdown() const { return pushdown_.get(); }
 
  private:
   std::map<std::string, std::unique_ptr<RecipeKind>> kinds_;
+  std::unique_ptr<SqlPushdown> pushdown_;
 };
 
 }  // namespace alambic

@@ -50,6 +50,9 @@ class FileSink final : public ByteSink {
 DatasetStore::DatasetStore(std::filesystem::path root, FileSystem& fs)
     : root_(std::move(root)), fs_(&fs) {}
 
+DatasetStore::DatasetStore(std::shared_ptr<TableBackend> backend)
+    : root_(), fs_(&RealFileSystem()), backend_(std::move(backend)) {}
+
 Status DatasetStore::CheckStoreName(std::string_view what, std::string_view name) {
   bool bad = name.empty() || name.front() == '.' || name.size() > 200;
   for (char c : name)
@@ -74,6 +77,10 @@ Result<DatasetStore::Staged> DatasetStore::Stage(const std::string& dataset,
                                                  const Table& table) const {
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("version", version));
+  if (backend_) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto staged, backend_->Stage(dataset, version, table));
+    return Staged{dataset, version, staged.first, staged.second};
+  }
   ALAMBIC_RETURN_IF_ERROR(fs_->CreateDirectories(root_ / ".tmp").status());
   Staged s{dataset, version,
            root_ / ".tmp" / fmt::format("{}.{}.{}.tmp", dataset, version, TempSuffix()), 0};
@@ -93,6 +100,11 @@ Result<DatasetStore::Staged> DatasetStore::Stage(const std::string& dataset,
 
 Status DatasetStore::Publish(const std::vector<Staged>& batch) const {
   if (batch.empty()) return Status::Ok();
+  if (backend_) {
+    std::vector<TableBackend::Item> items;
+    for (const auto& s : batch) items.push_back({s.temp.string(), s.dataset, s.version});
+    return backend_->Publish(items);
+  }
   // Large batches: one syncfs() makes every staged file durable, and another,
   // after the renames, every directory entry; small ones sync what they touch.
   const bool whole_fs = batch.size() >= kSyncfsThreshold;
@@ -117,10 +129,19 @@ Status DatasetStore::Publish(const std::vector<Staged>& batch) const {
   return Status::Ok();
 }
 
-void DatasetStore::Discard(const Staged& staged) const { (void)fs_->Remove(staged.temp); }
+void DatasetStore::Discard(const Staged& staged) const {
+  if (backend_)
+    backend_->Discard(staged.temp.string());
+  else
+    (void)fs_->Remove(staged.temp);
+}
 
 Result<Table> DatasetStore::Read(const std::string& dataset, const std::string& version) const {
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
+  if (backend_) {
+    ALAMBIC_RETURN_IF_ERROR(CheckStoreName("version", version));
+    return backend_->Read(dataset, version);
+  }
   const std::filesystem::path p = PathFor(dataset, version);
   const std::string context = fmt::format("dataset {} version {}", dataset, version.substr(0, 12));
   auto contents = fs_->MapFile(p);
@@ -134,15 +155,23 @@ Result<Table> DatasetStore::Read(const std::string& dataset, const std::string& 
 }
 
 bool DatasetStore::Exists(const std::string& dataset, const std::string& version) const {
+  if (backend_)
+    return CheckStoreName("dataset", dataset).ok() && CheckStoreName("version", version).ok() &&
+           backend_->Exists(dataset, version);
   return fs_->Exists(PathFor(dataset, version));
 }
 
 Status DatasetStore::Remove(const std::string& dataset, const std::string& version) const {
   ALAMBIC_RETURN_IF_ERROR(CheckStoreName("dataset", dataset));
+  if (backend_) {
+    ALAMBIC_RETURN_IF_ERROR(CheckStoreName("version", version));
+    return backend_->Remove(dataset, version);
+  }
   return fs_->Remove(PathFor(dataset, version));
 }
 
 int DatasetStore::CleanTemporaries() const {
+  if (backend_) return backend_->CleanTemporaries();
   auto names = fs_->List(root_ / ".tmp");
   if (!names.ok()) return 0;
   int n = 0;

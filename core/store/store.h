@@ -19,6 +19,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,16 +30,47 @@
 
 namespace alambic {
 
+// Where a store keeps its versions when they are not Arrow files: a database
+// (core/store/pg_store.h). The store checks names, then hands each call over;
+// the semantics are the file store's: Stage makes an invisible copy, Publish
+// makes a batch visible at once, Read returns a published version.
+// Implementations are thread-safe.
+class TableBackend {
+ public:
+  virtual ~TableBackend() = default;
+  // Stages `table`; returns the name of the staged copy and its size in bytes.
+  virtual Result<std::pair<std::string, int64_t>> Stage(const std::string& dataset,
+                                                        const std::string& version,
+                                                        const Table& table) = 0;
+  // (staged name, dataset, version) of each staged copy, all made visible at once.
+  struct Item {
+    std::string staged, dataset, version;
+  };
+  virtual Status Publish(const std::vector<Item>& batch) = 0;
+  virtual void Discard(const std::string& staged) = 0;
+  virtual Result<Table> Read(const std::string& dataset, const std::string& version) = 0;
+  virtual bool Exists(const std::string& dataset, const std::string& version) = 0;
+  virtual Status Remove(const std::string& dataset, const std::string& version) = 0;
+  virtual int CleanTemporaries() = 0;
+  // Where a version is, for messages and the catalog: "pg:schema.table".
+  virtual std::string Locate(const std::string& dataset, const std::string& version) const = 0;
+};
+
 class DatasetStore {
  public:
   // `fs` is borrowed and must outlive the store.
   explicit DatasetStore(std::filesystem::path root, FileSystem& fs = RealFileSystem());
+  // A store whose versions live in `backend` (root() is then only a name).
+  explicit DatasetStore(std::shared_ptr<TableBackend> backend);
 
   struct Staged {
     std::string dataset, version;
-    std::filesystem::path temp;
+    std::filesystem::path temp;  // a backend's staged copy: its name
     int64_t bytes = 0;
   };
+
+  // The backend's, or null for Arrow files under root().
+  TableBackend* backend() const { return backend_.get(); }
 
   const std::filesystem::path& root() const { return root_; }
   // "<dataset>/<version>.arrow", relative to root().
@@ -64,6 +96,7 @@ class DatasetStore {
  private:
   std::filesystem::path root_;
   FileSystem* fs_;
+  std::shared_ptr<TableBackend> backend_;
 };
 
 }  // namespace alambic

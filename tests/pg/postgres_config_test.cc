@@ -96,5 +96,37 @@ TEST_F(PostgresConfigTest, ExportParamsOfATable) {
             "param 'format': must be csv, json, ndjson or sqlite (postgres: give a connection)");
 }
 
+TEST_F(PostgresConfigTest, StoreOfAnEnvironment) {
+  auto loaded = Load(
+      "name: t\n"
+      "environments:\n"
+      "  datalab: {}\n"
+      "  warehouse:\n"
+      "    store: {kind: postgres, connection: wh, schema: alambic_wh}\n");
+  ASSERT_TRUE(loaded.ok()) << loaded.diagnostics[0].message;
+  const auto& wh = loaded.workspace.config.environments.at("warehouse");
+  EXPECT_EQ(wh.store_connection, "wh");
+  EXPECT_EQ(wh.store_schema, "alambic_wh");
+  EXPECT_EQ(wh.store_loc.line, 5);
+  EXPECT_EQ(loaded.workspace.config.environments.at("datalab").store_connection, "");
+
+  auto bad = Load(
+      "name: t\n"
+      "environments:\n"
+      "  a:\n"
+      "    store: {kind: oracle, connection: wh, schema: s}\n"
+      "  b:\n"
+      "    store: {kind: postgres, schema: s}\n"
+      "  c:\n"
+      "    store: {kind: postgres, connection: wh, schemas: s}\n");
+  std::string all;
+  for (const auto& d : bad.diagnostics) all += d.ToString() + "\n";
+  EXPECT_NE(all.find("environments.a.store.kind: 'oracle' is not a store kind"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("environments.b.store needs a connection"), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown key 'schemas'"), std::string::npos) << all;
+  EXPECT_NE(all.find("environments.c.store needs a schema"), std::string::npos) << all;
+}
+
 }  // namespace
 }  // namespace alambic

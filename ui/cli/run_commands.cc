@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "core/exec/pushdown_run.h"
 #include "core/exec/run.h"
 #include "core/exec/slurm_executor.h"
 #include "services/runs.h"
@@ -83,6 +84,11 @@ Status PrintPlan(Session& session, const PlanOptions& options, const std::string
                  {"decision", DecisionName(rp.decision)},
                  {"reason", rp.explanation}};
       if (!release.empty()) j["release"] = release;
+      if (session.store().backend()) {
+        const EngineChoice e = ChooseEngine(session.store(), session.kinds(), *node.recipe);
+        j["engine"] = EngineName(e.engine);
+        j["engine_reason"] = e.why;
+      }
       po->recipes.push_back(std::move(j));
     }
     return Status::Ok();
@@ -90,13 +96,24 @@ Status PrintPlan(Session& session, const PlanOptions& options, const std::string
   const bool explain = po->explain;
   std::string out;
   if (explain) {
-    TextTable table({"recipe", "decision", "reason"}, 200);
+    // With a PostgreSQL store, which engine runs each recipe and why.
+    const bool engines = session.store().backend() != nullptr;
+    TextTable table(engines ? std::vector<std::string>{"recipe", "decision", "reason", "engine"}
+                            : std::vector<std::string>{"recipe", "decision", "reason"},
+                    200);
     const EnvironmentSpec& env = session.environment_spec();
     for (const auto& rp : plan->recipes) {
       std::string reason = rp.explanation;
       if (rp.decision == Decision::kRun && env.executor == "slurm")
         reason += "; runs " + SlurmJobDescription(env.slurm, graph.node(rp.node).recipe->resources);
-      table.AddRow({graph.node(rp.node).Label(), DecisionName(rp.decision), reason});
+      std::vector<std::string> row = {graph.node(rp.node).Label(), DecisionName(rp.decision),
+                                      reason};
+      if (engines) {
+        const EngineChoice e =
+            ChooseEngine(session.store(), session.kinds(), *graph.node(rp.node).recipe);
+        row.push_back(fmt::format("{}: {}", EngineName(e.engine), e.why));
+      }
+      table.AddRow(row);
     }
     out = table.Render();
   } else {

@@ -1,0 +1,24 @@
+// Opening the dataset store of an environment from alambic.yaml: a directory
+// of Arrow files (`store: DIR`, the default), or a PostgreSQL schema (`store:
+// {kind: postgres, connection: NAME, schema: S}`, core/store/pg_store.h) whose
+// connection's password is read from its secret in that environment when the
+// store first connects (never logged).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/flow/flow.h"
+#include "core/store/store.h"
+
+namespace alambic {
+
+// `home` is the workspace root: relative secret files and TLS files resolve
+// against it. Invalid (naming alambic.yaml's line) when the store's connection
+// is not declared or not a postgres connection.
+Result<std::unique_ptr<DatasetStore>> OpenEnvironmentStore(const WorkspaceConfig& config,
+                                                           const std::string& environment,
+                                                           const std::filesystem::path& home);
+
+}  // namespace alambic

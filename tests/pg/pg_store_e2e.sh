@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The permis example with its warehouse on the PostgreSQL store, through the
+# alambic command: a release run writes each version as a table of the
+# warehouse's schema (ids the catalog records), `plan --explain` names the
+# engine of each recipe, a recipe with an SQL translation runs inside
+# PostgreSQL (push-down) and gives what the local engine gives, release 2
+# writes new tables beside the old ones, and a rollback re-activates release
+# 1's tables without running anything. The password appears nowhere.
+# Run through tests/pg/pg-harness (its ALAMBIC_TEST_PG_* variables).
+set -euo pipefail
+ALAMBIC=$(realpath "$1")
+: "${ALAMBIC_TEST_PG_HOST:?run through tests/pg/pg-harness}"
+SRC=$(cd "$(dirname "$0")/../../examples/permis" && pwd)
+WORK=$(mktemp -d)
+[ -n "${KEEP_WORK:-}" ] || trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export PGPASSWORD=$ALAMBIC_TEST_PG_PASSWORD
+PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$ALAMBIC_TEST_PG_HOST" -p "$ALAMBIC_TEST_PG_PORT"
+      -U "$ALAMBIC_TEST_PG_USER" -d "$ALAMBIC_TEST_PG_DB")
+SCHEMA=permis_wh
+"${PSQL[@]}" -c "SET client_min_messages TO warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE"
+tables() { "${PSQL[@]}" -c "select count(*) from pg_tables where schemaname = '$SCHEMA' and tablename like 'v\\_%'"; }
+
+OUT="$WORK/out"
+LANDING="$WORK/landing"
+mkdir -p "$OUT" "$LANDING"
+cp -r "$SRC" "$WORK/permis"
+cd "$WORK/permis"
+export GIT_AUTHOR_NAME="Camille Datalab" GIT_AUTHOR_EMAIL=camille@datalab.example
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+export USER=camille
+python3 generate.py --exams 3000 --seed 7 --out "$LANDING" >/dev/null
+sed -i "s#/srv/alambic/permis#$LANDING#g" alambic.yaml
+# The warehouse keeps its datasets in PostgreSQL; the password comes from a secret.
+python3 - "$ALAMBIC_TEST_PG_HOST" "$ALAMBIC_TEST_PG_PORT" "$ALAMBIC_TEST_PG_DB" \
+  "$ALAMBIC_TEST_PG_USER" "$SCHEMA" <<'PY'
+import sys
+host, port, db, user, schema = sys.argv[1:]
+s = open("alambic.yaml").read()
+s = s.replace("connections:\n", f"""connections:
+  wh: {{type: postgres, host: {host}, port: "{port}", dbname: {db}, user: {user},
+       password: "secret:wh_password", sslmode: disable}}
+""", 1)
+s = s.replace("secrets:\n", "secrets:\n  wh_password: {env: PG_STORE_PASSWORD}\n", 1)
+s = s.replace("  warehouse:\n", f"  warehouse:\n    store: {{kind: postgres, connection: wh, schema: {schema}}}\n", 1)
+open("alambic.yaml", "w").write(s)
+# Two recipes PostgreSQL can run itself: the five best centres, departements by rate.
+f = open("flows/permis.yaml").read()
+f += """
+  - name: best_centres
+    kind: top
+    inputs: [centre_rates]
+    outputs: [best_centres]
+    params: {n: 5, by: ["-success_rate", centre_id]}
+
+  - name: departements_by_rate
+    kind: sort
+    inputs: [departement_rates]
+    outputs: [departements_by_rate]
+    params: {by: ["-success_rate", departement]}
+"""
+open("flows/permis.yaml", "w").write(f)
+PY
+export PG_STORE_PASSWORD=$ALAMBIC_TEST_PG_PASSWORD
+mkdir -p .alambic
+(umask 077 && head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n' > .alambic/pseudo_key)
+export ALAMBIC_WAREHOUSE_PSEUDO_KEY=$(head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n')
+git init -q -b main .
+git add -A
+git commit -qm "permis with a PostgreSQL warehouse"
+"$ALAMBIC" validate > "$OUT/validate.out" 2>&1 || { cat "$OUT/validate.out"; fail "validate"; }
+
+# Release 1, run in the warehouse.
+"$ALAMBIC" run > "$OUT/run1.out" 2>&1 || { cat "$OUT/run1.out"; fail "datalab run failed"; }
+"$ALAMBIC" promote permis --note "first" > "$OUT/promote1.out" 2>&1 || { cat "$OUT/promote1.out"; fail "promote 1"; }
+"$ALAMBIC" --env warehouse plan --explain > "$OUT/explain.out" 2>&1 || { cat "$OUT/explain.out"; fail "plan --explain"; }
+grep -E "best_centres .*postgres push-down: runs as SQL inside PostgreSQL" "$OUT/explain.out" >/dev/null ||
+  { cat "$OUT/explain.out"; fail "explain: best_centres is not pushed down"; }
+grep -E "centre_rates .*local, data moved: group aggregate 'passed' has a where condition" "$OUT/explain.out" >/dev/null ||
+  { cat "$OUT/explain.out"; fail "explain: centre_rates' reason"; }
+grep -E "flag_centres .*local, data moved: an sql recipe's query is in SQLite's dialect" "$OUT/explain.out" >/dev/null ||
+  { cat "$OUT/explain.out"; fail "explain: flag_centres' reason"; }
+"$ALAMBIC" --env warehouse run > "$OUT/wh1.out" 2>&1 || { cat "$OUT/wh1.out"; fail "warehouse run 1 failed"; }
+grep -q "^permis: release 1 " "$OUT/wh1.out" || { cat "$OUT/wh1.out"; fail "not release 1"; }
+N1=$(tables)
+[ "$N1" = 14 ] || fail "release 1 wrote $N1 version tables, not 14"
+[ ! -d .alambic/store/warehouse ] || fail "the warehouse wrote Arrow files"
+"$ALAMBIC" --env warehouse export best_centres --csv "$OUT/best1.csv"
+"$ALAMBIC" --env warehouse export centre_rates --csv "$OUT/rates1.csv"
+"$ALAMBIC" --env warehouse export flagged_centres --csv "$OUT/flagged1.csv"
+head -1 "$OUT/flagged1.csv" | grep -q ",name," || fail "release 1's flagged_centres lacks the name"
+# Push-down gives what the local engine gives: the five best, computed here.
+python3 - "$OUT" <<'PY'
+import csv, sys
+out = sys.argv[1]
+def rows(p):
+    with open(p, newline="") as f:
+        r = csv.reader(f)
+        return next(r), list(r)
+head, rates = rows(f"{out}/rates1.csv")
+bhead, best = rows(f"{out}/best1.csv")
+assert bhead == head, (bhead, head)
+rate, centre = head.index("success_rate"), head.index("centre_id")
+want = sorted(rates, key=lambda r: r[centre])  # then stable by -success_rate
+want = sorted(want, key=lambda r: -float(r[rate]))[:5]
+assert best == want, (best, want)
+print("push-down top 5 = python's top 5")
+PY
+"${PSQL[@]}" -c "select obj_description(format('%I.%I', schemaname, tablename)::regclass) from pg_tables where schemaname = '$SCHEMA'" | grep -q "alambic dataset best_centres version" || fail "tables do not say their dataset"
+
+# Release 2 drops the centre's name: new tables beside release 1's.
+sed -i 's/select centre_id, name, departement,/select centre_id, departement,/' flows/permis.yaml
+git commit -qam "flag_centres: without the centre name"
+"$ALAMBIC" run permis > "$OUT/run2.out" 2>&1 || { cat "$OUT/run2.out"; fail "datalab run 2 failed"; }
+"$ALAMBIC" promote permis --allow-breaking --note "drop the name" > "$OUT/promote2.out" 2>&1 || { cat "$OUT/promote2.out"; fail "promote 2"; }
+"$ALAMBIC" --env warehouse run permis > "$OUT/wh2.out" 2>&1 || { cat "$OUT/wh2.out"; fail "warehouse run 2 failed"; }
+grep -q "^permis: release 2 " "$OUT/wh2.out" || { cat "$OUT/wh2.out"; fail "not release 2"; }
+N2=$(tables)
+[ "$N2" -gt "$N1" ] || fail "release 2 wrote no new table ($N1 -> $N2)"
+"$ALAMBIC" --env warehouse export flagged_centres --csv "$OUT/flagged2.csv"
+head -1 "$OUT/flagged2.csv" | grep -q ",name," && fail "release 2 still has the name column"
+
+# Rollback: release 1's tables are current again; nothing runs, nothing is written.
+"$ALAMBIC" rollback permis --note "consumers need the name" > "$OUT/rollback.out" 2>&1 || { cat "$OUT/rollback.out"; fail "rollback"; }
+"$ALAMBIC" --env warehouse run permis > "$OUT/wh3.out" 2>&1 || { cat "$OUT/wh3.out"; fail "run after rollback failed"; }
+grep -q "^permis: release 1 " "$OUT/wh3.out" || { cat "$OUT/wh3.out"; fail "rollback did not bring release 1 back"; }
+grep -q " 0 succeeded, 0 failed" "$OUT/wh3.out" || { cat "$OUT/wh3.out"; fail "the rollback ran recipes"; }
+[ "$(tables)" = "$N2" ] || fail "the rollback wrote tables"
+"$ALAMBIC" --env warehouse export flagged_centres --csv "$OUT/flagged1b.csv"
+cmp -s "$OUT/flagged1.csv" "$OUT/flagged1b.csv" || fail "after the rollback flagged_centres is not release 1's"
+
+if grep -rqa -- "$ALAMBIC_TEST_PG_PASSWORD" . "$OUT"; then
+  grep -rla -- "$ALAMBIC_TEST_PG_PASSWORD" . "$OUT" >&2
+  fail "the password was written somewhere"
+fi
+echo "postgres store e2e: ok"
