@@ -12,6 +12,37 @@
 
 namespace alambic {
 
+Result<std::unique_ptr<PgConnection>> OpenPgConnection(const PostgresParams& p,
+                                                       const std::string& name,
+                                                       const SecretsConfig& secrets,
+                                                       const std::string& environment,
+                                                       const std::filesystem::path& files_root,
+                                                       const std::filesystem::path& secrets_root) {
+  PgConnectOptions o;
+  o.label = fmt::format("connection {}", name);
+  o.host = p.host;
+  o.port = p.port;
+  o.dbname = p.dbname;
+  o.user = p.user;
+  o.sslmode = p.sslmode;
+  auto file = [&](const std::string& f) {
+    if (f.empty()) return f;
+    std::filesystem::path path(f);
+    return path.is_absolute() ? f : (files_root / path).lexically_normal().string();
+  };
+  o.sslrootcert = file(p.sslrootcert);
+  o.sslcert = file(p.sslcert);
+  o.sslkey = file(p.sslkey);
+  if (!p.password.empty()) {
+    auto pw = ResolveSecret(secrets, p.password, environment, secrets_root, GitTracksPath);
+    if (!pw.ok()) return pw.status().WithContext(o.label);
+    o.password = std::move(*pw);
+  }
+  auto conn = PgConnection::Connect(o);
+  if (!o.password.empty()) OPENSSL_cleanse(o.password.data(), o.password.size());
+  return conn;
+}
+
 Result<std::unique_ptr<DatasetStore>> OpenEnvironmentStore(const WorkspaceConfig& config,
                                                            const std::string& environment,
                                                            const std::filesystem::path& home) {
@@ -29,31 +60,8 @@ Result<std::unique_ptr<DatasetStore>> OpenEnvironmentStore(const WorkspaceConfig
                                        env.store_connection, spec->type));
   const std::string label = fmt::format("store of environment {}", environment);
   auto connect = [p = spec->postgres, name = env.store_connection, secrets = config.secrets,
-                  environment, home]() -> Result<std::unique_ptr<PgConnection>> {
-    PgConnectOptions o;
-    o.label = fmt::format("connection {}", name);
-    o.host = p.host;
-    o.port = p.port;
-    o.dbname = p.dbname;
-    o.user = p.user;
-    o.sslmode = p.sslmode;
-    auto file = [&](const std::string& f) {
-      if (f.empty()) return f;
-      std::filesystem::path path(f);
-      return path.is_absolute() ? f : (home / path).lexically_normal().string();
-    };
-    o.sslrootcert = file(p.sslrootcert);
-    o.sslcert = file(p.sslcert);
-    o.sslkey = file(p.sslkey);
-    if (!p.password.empty()) {
-      auto pw = ResolveSecret(secrets, p.password, environment, home, GitTracksPath);
-      if (!pw.ok()) return pw.status().WithContext(o.label);
-      o.password = std::move(*pw);
-    }
-    auto conn = PgConnection::Connect(o);
-    if (!o.password.empty()) OPENSSL_cleanse(o.password.data(), o.password.size());
-    return conn;
-  };
+                  environment,
+                  home]() { return OpenPgConnection(p, name, secrets, environment, home, home); };
   return std::make_unique<DatasetStore>(
       std::make_shared<PgTableStore>(std::move(connect), env.store_schema, label));
 }

@@ -9,7 +9,9 @@
 #include <memory>
 #include <string>
 
+#include "core/flow/connections.h"
 #include "core/flow/flow.h"
+#include "core/net/postgres.h"
 #include "core/store/store.h"
 
 namespace alambic {
@@ -20,5 +22,15 @@ namespace alambic {
 Result<std::unique_ptr<DatasetStore>> OpenEnvironmentStore(const WorkspaceConfig& config,
                                                            const std::string& environment,
                                                            const std::filesystem::path& home);
+
+// Connects with a postgres connection's parameters: TLS files resolve against
+// `files_root`, the password is read from its secret (secret files against
+// `secrets_root`) and wiped once connected. Errors carry "connection NAME".
+Result<std::unique_ptr<PgConnection>> OpenPgConnection(const PostgresParams& p,
+                                                       const std::string& name,
+                                                       const SecretsConfig& secrets,
+                                                       const std::string& environment,
+                                                       const std::filesystem::path& files_root,
+                                                       const std::filesystem::path& secrets_root);
 
 }  // namespace alambic
