@@ -23,6 +23,7 @@
 
 #include "services/users.h"
 #include "tests/test_util.h"
+#include "tests/web_test_server.h"
 #include "ui/web/server.h"
 
 namespace alambic {
@@ -36,32 +37,11 @@ using testing::WriteFile;
 constexpr const char* kPassword = "correct horse battery staple";
 const std::string kHostileColumn = "<svg onload=alert(1)>\"\x1B[2J\xE2\x80\xA8";
 
-struct Served {
-  std::unique_ptr<WebServer> server;
-  std::thread thread;
-  ~Served() {
-    if (server) server->Stop();
-    if (thread.joinable()) thread.join();
-  }
-  int port() const { return server->port(); }
-};
+using Served = testing::RunningServer;
+using Session = testing::WebSession;
 
 std::unique_ptr<Served> Serve(const fs::path& root, ServerOptions o, const std::string& secret) {
-  o.port = 0;
-  auto s = WebServer::Create(root, std::move(o), UiConfig{}, secret);
-  EXPECT_TRUE(s.ok()) << s.status().message();
-  if (!s.ok()) return nullptr;
-  EXPECT_TRUE((*s)->Bind().ok());
-  auto r = std::make_unique<Served>();
-  r->server = std::move(*s);
-  WebServer* srv = r->server.get();
-  r->thread = std::thread([srv] { srv->Run(); });
-  for (int i = 0; i < 200; ++i) {
-    httplib::Client c("127.0.0.1", srv->port());
-    if (auto res = c.Get("/api/config"); res) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return r;
+  return testing::StartServer(root, std::move(o), UiConfig{}, secret);
 }
 
 int Connect(int port) {
@@ -91,10 +71,6 @@ std::string PercentEncoded(const std::string& s) {
   }
   return out;
 }
-
-struct Session {
-  std::string cookie, csrf;
-};
 
 class WebAttackTest : public ::testing::Test {
  protected:

@@ -23,6 +23,7 @@
 #include "services/catalog_views.h"
 #include "services/users.h"
 #include "tests/test_util.h"
+#include "tests/web_test_server.h"
 #include "ui/web/server.h"
 
 namespace alambic {
@@ -40,40 +41,13 @@ const std::string kHostileCell = "<img src=x onerror=alert(1)>\"\xE2\x80\xA8\x1B
 
 constexpr const char* kPassword = "correct horse battery staple";
 
-// A TCP server held by a thread, stopped on destruction.
-struct Running {
-  std::unique_ptr<WebServer> server;
-  std::thread thread;
-  ~Running() {
-    if (server) server->Stop();
-    if (thread.joinable()) thread.join();
-    if (server) server->WaitForRuns();
-  }
-};
+using Running = testing::RunningServer;
+using Session = testing::WebSession;
 
 std::unique_ptr<Running> Start(const fs::path& root, ServerOptions o, UiConfig ui,
                                const std::string& secret) {
-  o.port = 0;
-  auto s = WebServer::Create(root, std::move(o), std::move(ui), secret);
-  EXPECT_TRUE(s.ok()) << s.status().message();
-  if (!s.ok()) return nullptr;
-  EXPECT_TRUE((*s)->Bind().ok());
-  auto r = std::make_unique<Running>();
-  r->server = std::move(*s);
-  WebServer* srv = r->server.get();
-  r->thread = std::thread([srv] { srv->Run(); });
-  // Wait until it accepts.
-  for (int i = 0; i < 200; ++i) {
-    httplib::Client c("127.0.0.1", srv->port());
-    if (auto res = c.Get("/api/config"); res) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return r;
+  return testing::StartServer(root, std::move(o), std::move(ui), secret);
 }
-
-struct Session {
-  std::string cookie, csrf;
-};
 
 class WebServerTest : public ::testing::Test {
  protected:
