@@ -21,6 +21,7 @@
 #include "core/recipe/pushdown.h"
 #include "core/store/pg_store.h"
 #include "tests/kind_test_util.h"
+#include "tests/pg/pg_test_util.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -32,10 +33,8 @@ using testing::Doubles;
 using testing::Ints;
 using testing::Strings;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using testing::Env;
+using testing::TableDiff;
 
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
@@ -53,60 +52,12 @@ ColumnPtr Stamps(const std::vector<std::optional<int64_t>>& v) {
   return b.Finish();
 }
 
-// "" when both tables have the same column names, types, rows and cells
-// (floats within `tol` relative, NaN equal to NaN, -0.0 distinct from 0.0
-// when tol is 0), else the first difference.
-std::string Compare(const Table& a, const Table& b, double tol = 0) {
-  if (a.num_columns() != b.num_columns())
-    return "columns " + a.schema().ToString() + " vs " + b.schema().ToString();
-  for (int j = 0; j < a.num_columns(); ++j) {
-    const Field& f = a.schema().fields[static_cast<size_t>(j)];
-    const Field& g = b.schema().fields[static_cast<size_t>(j)];
-    if (f.name != g.name || f.type != g.type)
-      return fmt::format("column {}: {} {} vs {} {}", j, f.name, TypeName(f.type), g.name,
-                         TypeName(g.type));
-  }
-  if (a.num_rows() != b.num_rows()) return fmt::format("rows {} vs {}", a.num_rows(), b.num_rows());
-  for (int j = 0; j < a.num_columns(); ++j) {
-    const Column& x = *a.column(j);
-    const Column& y = *b.column(j);
-    for (int64_t i = 0; i < a.num_rows(); ++i) {
-      const std::string where =
-          fmt::format("row {} column {}: ", i, a.schema().fields[static_cast<size_t>(j)].name);
-      if (x.IsNull(i) != y.IsNull(i))
-        return where + (x.IsNull(i) ? "null" : FormatCell(x, i)) + " vs " +
-               (y.IsNull(i) ? "null" : FormatCell(y, i));
-      if (x.IsNull(i)) continue;
-      if (x.type == TypeId::kFloat64) {
-        const double p = x.Double(i), q = y.Double(i);
-        if (std::isnan(p) || std::isnan(q)) {
-          if (std::isnan(p) != std::isnan(q)) return where + fmt::format("{} vs {}", p, q);
-          continue;
-        }
-        const bool same = tol == 0
-                              ? std::memcmp(&p, &q, sizeof p) == 0
-                              : (p == q || std::fabs(p - q) <= tol * std::max(1.0, std::fabs(q)));
-        if (!same) return where + fmt::format("{} vs {}", p, q);
-      } else if (FormatCell(x, i) != FormatCell(y, i)) {
-        return where + FormatCell(x, i) + " vs " + FormatCell(y, i);
-      }
-    }
-  }
-  return "";
-}
-
 class PostgresConformanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (Env("ALAMBIC_TEST_PG_HOST").empty())
       GTEST_SKIP() << "no PostgreSQL server (run through tests/pg/pg-harness)";
-    PgConnectOptions o;
-    o.label = "connection test";
-    o.host = Env("ALAMBIC_TEST_PG_HOST");
-    o.port = Env("ALAMBIC_TEST_PG_PORT");
-    o.dbname = Env("ALAMBIC_TEST_PG_DB");
-    o.user = Env("ALAMBIC_TEST_PG_USER");
-    o.password = Env("ALAMBIC_TEST_PG_PASSWORD");
+    PgConnectOptions o = testing::HarnessServer("connection test");
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     const std::string schema = fmt::format("conf_{}", info->name());
     {
@@ -159,7 +110,7 @@ class PostgresConformanceTest : public ::testing::Test {
 
   void Same(const std::string& kind, const json& params, double tol = 0) {
     auto [local, pg] = Both(kind, params);
-    EXPECT_EQ(Compare(local, pg, tol), "") << kind << " " << params.dump();
+    EXPECT_EQ(TableDiff(local, pg, tol), "") << kind << " " << params.dump();
   }
 
   std::shared_ptr<PgTableStore> pg_;
@@ -172,7 +123,7 @@ class PostgresConformanceTest : public ::testing::Test {
 TEST_F(PostgresConformanceTest, InputRoundTripsExactly) {
   auto back = store_->Read("in", InputVersion());
   ASSERT_TRUE(back.ok()) << back.status().message();
-  EXPECT_EQ(Compare(*input_.table, *back), "");
+  EXPECT_EQ(TableDiff(*input_.table, *back), "");
 }
 
 TEST_F(PostgresConformanceTest, SortOrdersLikeTheLocalEngine) {

@@ -18,6 +18,7 @@
 #include "core/net/postgres.h"
 #include "core/store/pg_store.h"
 #include "tests/kind_test_util.h"
+#include "tests/pg/pg_test_util.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -26,54 +27,18 @@ namespace {
 using testing::TempDir;
 using testing::WriteFile;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using testing::Env;
 
-// "" when `a` and `b` hold the same columns, types and cells (doubles bit for
-// bit, NaN as NaN), else the first difference.
-std::string ExactDiff(const Table& a, const Table& b) {
-  // Names and types (a table read from PostgreSQL marks every column nullable).
-  if (a.num_columns() != b.num_columns())
-    return "schema " + a.schema().ToString() + " vs " + b.schema().ToString();
-  for (size_t j = 0; j < a.schema().fields.size(); ++j)
-    if (a.schema().fields[j].name != b.schema().fields[j].name ||
-        a.schema().fields[j].type != b.schema().fields[j].type)
-      return "schema " + a.schema().ToString() + " vs " + b.schema().ToString();
-  if (a.num_rows() != b.num_rows()) return fmt::format("rows {} vs {}", a.num_rows(), b.num_rows());
-  for (int j = 0; j < a.num_columns(); ++j) {
-    const Column& x = *a.column(j);
-    const Column& y = *b.column(j);
-    for (int64_t i = 0; i < a.num_rows(); ++i) {
-      const std::string where =
-          fmt::format("row {} column {}: ", i, a.schema().fields[static_cast<size_t>(j)].name);
-      if (x.IsNull(i) != y.IsNull(i)) return where + "null vs not null";
-      if (x.IsNull(i)) continue;
-      if (x.type == TypeId::kFloat64) {
-        const double p = x.Double(i), q = y.Double(i);
-        if (std::isnan(p) && std::isnan(q)) continue;
-        if (std::memcmp(&p, &q, sizeof p) != 0) return where + fmt::format("{} vs {}", p, q);
-      } else if (FormatCell(x, i) != FormatCell(y, i)) {
-        return where + FormatCell(x, i) + " vs " + FormatCell(y, i);
-      }
-    }
-  }
-  return "";
-}
+// "" when `a` and `b` hold the same columns, types and cells (doubles bit for bit, NaN
+// as NaN), else the first difference.
+std::string ExactDiff(const Table& a, const Table& b) { return testing::TableDiff(a, b); }
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (Env("ALAMBIC_TEST_PG_HOST").empty())
       GTEST_SKIP() << "no PostgreSQL server (run through tests/pg/pg-harness)";
-    PgConnectOptions o;
-    o.label = "test";
-    o.host = Env("ALAMBIC_TEST_PG_HOST");
-    o.port = Env("ALAMBIC_TEST_PG_PORT");
-    o.dbname = Env("ALAMBIC_TEST_PG_DB");
-    o.user = Env("ALAMBIC_TEST_PG_USER");
-    o.password = Env("ALAMBIC_TEST_PG_PASSWORD");
+    PgConnectOptions o = testing::HarnessServer("test");
     auto c = PgConnection::Connect(o);
     ASSERT_TRUE(c.ok()) << c.status().message();
     db_ = std::move(*c);

@@ -18,6 +18,7 @@
 #include "core/net/postgres.h"
 #include "core/recipe/recipe.h"
 #include "tests/kind_test_util.h"
+#include "tests/pg/pg_test_util.h"
 #include "tests/test_util.h"
 
 namespace alambic {
@@ -28,10 +29,7 @@ using testing::Cells;
 using testing::TempDir;
 using testing::WriteFile;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using testing::Env;
 
 class CapturingLog : public RecipeLogger {
  public:
