@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-namespace alambic {
+namespace alambic::actor_test {
 namespace {
 
 // Sets (or unsets) $USER for the test's duration.
@@ -58,4 +58,4 @@ TEST(ActorTest, WithoutTheVariableThePasswordDatabaseNamesTheUser) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::actor_test

@@ -7,7 +7,7 @@
 
 #include "plugins/alambic_plugin_helpers.h"
 
-namespace alambic {
+namespace alambic::arrow_c_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -144,4 +144,4 @@ TEST(ArrowCTest, RefusesWhatItCannotRead) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::arrow_c_test

@@ -6,7 +6,7 @@
 
 #include "core/recipe/recipe.h"
 
-namespace alambic {
+namespace alambic::builtin_kinds_test {
 namespace {
 
 class NamedKind final : public RecipeKind {
@@ -50,4 +50,4 @@ TEST(RecipeRegistryTest, ADuplicateKindNameStopsTheRegistration) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::builtin_kinds_test

@@ -17,7 +17,7 @@
 #include "catalog/openlineage.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::catalog_cli_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -482,4 +482,4 @@ TEST_F(PermisTest, TheCatalogVariableOverridesTheConfiguredPath) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::catalog_cli_test

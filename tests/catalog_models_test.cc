@@ -7,7 +7,7 @@
 #include "catalog/catalog.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::catalog_models_test {
 namespace {
 
 using testing::TempDir;
@@ -132,4 +132,4 @@ TEST(CatalogModelsTest, ACatalogBeforeTheModelIndexIsMigratedWithItsData) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::catalog_models_test

@@ -16,7 +16,7 @@
 #include "core/base/hash.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::catalog_release_test {
 namespace {
 
 using testing::TempDir;
@@ -528,4 +528,4 @@ TEST(CatalogDiskFullTest, AuditAndReleaseWritesSayTheDiskIsFull) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::catalog_release_test

@@ -6,7 +6,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::catalog_test {
 namespace {
 
 using testing::TempDir;
@@ -429,4 +429,4 @@ TEST(CatalogTest, UuidsAreVersion4AndDistinct) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::catalog_test

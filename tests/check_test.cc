@@ -11,7 +11,7 @@
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::check_test {
 namespace {
 
 using nlohmann::json;
@@ -362,4 +362,4 @@ TEST_F(CheckTest, ParamErrors) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::check_test

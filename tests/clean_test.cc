@@ -14,7 +14,7 @@
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::clean_test {
 namespace {
 
 using testing::CapturingLogger;
@@ -620,4 +620,4 @@ TEST_F(CleanTest, CheckParamsNamesTheStep) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::clean_test

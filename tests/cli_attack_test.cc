@@ -11,7 +11,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::cli_attack_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -168,4 +168,4 @@ TEST_F(CliAttackTest, EveryPathParameterIsConfinedToTheWorkspace) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::cli_attack_test

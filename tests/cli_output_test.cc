@@ -12,7 +12,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::cli_output_test {
 namespace {
 
 using testing::Cli;
@@ -365,4 +365,4 @@ TEST(CliDocsTest, BashCompletionIsValidAndCompletesSubcommands) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::cli_output_test

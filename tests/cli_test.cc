@@ -16,7 +16,7 @@
 #include "core/vcs/git.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::cli_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -404,4 +404,4 @@ TEST_F(CliTest, PluginListValidateAndRunWithPlugins) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::cli_test

@@ -9,7 +9,7 @@
 #include "core/table/arrow_ipc.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::collect_test {
 namespace {
 
 using testing::CapturingLogger;
@@ -627,4 +627,4 @@ TEST_F(CollectTest, TypeDriftFromThePreviousVersionIsAWarning) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::collect_test

@@ -7,7 +7,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::connections_test {
 namespace {
 
 using testing::TempDir;
@@ -126,4 +126,4 @@ TEST(ConnectionsConfigTest, TheLoaderKeepsEachEntryAndTheLineOfAMalformedOne) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::connections_test

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace alambic::sched {
+namespace alambic::sched::cron_test {
 namespace {
 
 CronExpr P(const char* text) {
@@ -107,4 +107,4 @@ TEST(CronTest, LocalTimesParseStrictly) {
 }
 
 }  // namespace
-}  // namespace alambic::sched
+}  // namespace alambic::sched::cron_test

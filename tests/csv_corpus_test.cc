@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-namespace alambic {
+namespace alambic::csv_corpus_test {
 namespace {
 
 const std::filesystem::path kCorpus = std::filesystem::path(ALAMBIC_SOURCE_DIR) / "tests/data/csv";
@@ -61,4 +61,4 @@ INSTANTIATE_TEST_SUITE_P(Corpus, CsvCorpusTest, ::testing::ValuesIn(testing::Cor
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::csv_corpus_test

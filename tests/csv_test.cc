@@ -9,7 +9,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::csv_test {
 namespace {
 
 using testing::TempDir;
@@ -907,4 +907,4 @@ TEST(CsvTypeDriftTest, AColumnWhoseTypeChangedNamesTheFirstOffendingLine) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::csv_test

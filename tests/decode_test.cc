@@ -12,7 +12,7 @@
 #include "core/table/csv.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::decode_test {
 namespace {
 
 using testing::Python;
@@ -454,4 +454,4 @@ TEST(DecodeTest, CollectDetectsEncodingAndReadsCompressedFiles) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::decode_test

@@ -23,7 +23,7 @@
 #include "tests/people_workspace.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::engine_launcher_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -251,4 +251,4 @@ recipes:
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::engine_launcher_test

@@ -13,7 +13,7 @@
 #include "tests/fake_executor.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::executor_seam_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -375,4 +375,4 @@ TEST_F(ExecutorSeamTest, AnInMemorySessionIgnoresTheCatalogFileOnDisk) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::executor_seam_test

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-namespace alambic {
+namespace alambic::executor_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -204,4 +204,4 @@ TEST(LocalExecutorTest, ExceptionInTaskBecomesFailure) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::executor_test

@@ -12,7 +12,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::export_target_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -232,4 +232,4 @@ TEST_F(ExportTargetTest, ExportsMayNotWriteTheWorkspacesCodeGitDataOrState) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::export_target_test

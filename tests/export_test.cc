@@ -11,7 +11,7 @@
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::export_test {
 namespace {
 
 using testing::ReadFile;
@@ -331,4 +331,4 @@ TEST_F(ExportTest, CheckParams) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::export_test

@@ -22,7 +22,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::expr_test {
 namespace {
 
 using ::testing::ElementsAre;
@@ -981,4 +981,4 @@ open(sys.argv[2], "w").write("\n".join(out) + "\n")
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::expr_test

@@ -15,7 +15,7 @@
 #include "core/flow/loader.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::flow_cache_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -761,4 +761,4 @@ TEST(YamlReaderTest, FlowsAndDiagnosticsAreTheSameByBothReaders) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::flow_cache_test

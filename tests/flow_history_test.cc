@@ -10,7 +10,7 @@
 #include "tests/git_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::flow_history_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -397,4 +397,4 @@ TEST_F(FlowHistoryTest, DiffReportsUnknownRevisionsAndAFlowMissingOnOneSide) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::flow_history_test

@@ -11,7 +11,7 @@
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::formula_test {
 namespace {
 
 using nlohmann::json;
@@ -215,4 +215,4 @@ TEST_F(FilterTest, Errors) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::formula_test

@@ -11,7 +11,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::fs_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -129,4 +129,4 @@ TEST(FsSeamTest, UseCaseCardsAreReadThroughTheFileSystem) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::fs_test

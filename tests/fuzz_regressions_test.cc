@@ -8,7 +8,7 @@
 
 #include "core/table/arrow_ipc.h"
 
-namespace alambic {
+namespace alambic::fuzz_regressions_test {
 namespace {
 
 std::string Regression(const std::string& name) {
@@ -28,4 +28,4 @@ TEST(FuzzRegressionTest, ArrowBatchWithoutColumnsCannotClaimRows) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::fuzz_regressions_test

@@ -15,7 +15,7 @@
 #include "tests/kind_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::fuzzy_join_test {
 namespace {
 
 using nlohmann::json;
@@ -505,4 +505,4 @@ TEST(TwoInputNamingTest, JoinAndFuzzyJoinShareOneConvention) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::fuzzy_join_test

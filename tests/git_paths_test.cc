@@ -9,7 +9,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::git_paths_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -81,4 +81,4 @@ TEST_F(GitPathsTest, ANestedRepositoryAnswersForItsOwnFiles) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::git_paths_test

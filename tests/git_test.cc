@@ -12,7 +12,7 @@
 #include "tests/git_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::git_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -501,4 +501,4 @@ TEST_F(SubdirectoryTest, CheckoutFromALinkedWorktreeReachesItsBranch) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::git_test

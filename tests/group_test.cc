@@ -4,7 +4,7 @@
 
 #include "tests/kind_test_util.h"
 
-namespace alambic {
+namespace alambic::group_test {
 namespace {
 
 using nlohmann::json;
@@ -191,4 +191,4 @@ TEST(GroupTest, ErrorsNameTheRecipeParamAndColumn) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::group_test

@@ -10,7 +10,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::hmac_test {
 namespace {
 
 struct Case {
@@ -83,4 +83,4 @@ TEST(HmacTest, HexEncodeIsLowerCaseTwoDigitsPerByte) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::hmac_test

@@ -18,7 +18,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::hostile_cli_test {
 namespace {
 
 using testing::Cli;
@@ -264,4 +264,4 @@ TEST(HostileDiskTest, ReadCommandsWorkOnAFullDiskAndWritesSayItIsFull) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::hostile_cli_test

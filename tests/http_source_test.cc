@@ -28,7 +28,7 @@
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::http_source_test {
 namespace {
 
 using testing::TempDir;
@@ -457,4 +457,4 @@ TEST(HttpsSourceTest, VerifiesTheServerCertificate) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::http_source_test

@@ -6,7 +6,7 @@
 #include "tests/kind_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::join_test {
 namespace {
 
 using nlohmann::json;
@@ -201,4 +201,4 @@ TEST(JoinTest, ErrorsNameTheRecipeParamColumnAndInput) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::join_test

@@ -10,7 +10,7 @@
 #include "tests/csv_corpus.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::json_read_test {
 namespace {
 
 using testing::ReadFile;
@@ -199,4 +199,4 @@ json.dump({"columns": cols, "rows": [[r.get(c) for c in cols] for r in rows]},
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::json_read_test

@@ -7,7 +7,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::lab_catalog_test {
 namespace {
 
 using ::testing::ElementsAre;
@@ -240,4 +240,4 @@ TEST(FtsQueryTest, WordsBecomeQuotedPrefixTerms) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::lab_catalog_test

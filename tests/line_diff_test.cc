@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-namespace alambic {
+namespace alambic::line_diff_test {
 namespace {
 
 using ::testing::ElementsAre;
@@ -90,4 +90,4 @@ TEST(LineDiffTest, ATooLargeChangedRegionIsCountedWithoutHunks) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::line_diff_test

@@ -15,7 +15,7 @@
 #include "tests/test_util.h"
 #include "ui/common/lineage_view.h"
 
-namespace alambic {
+namespace alambic::lineage_test {
 namespace {
 
 using ::testing::Contains;
@@ -335,4 +335,4 @@ TEST(ImpactTest, TransitiveOncePerRecipeAtItsSmallestDepth) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::lineage_test

@@ -7,7 +7,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::loader_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -291,4 +291,4 @@ TEST(WorkspaceConfigOnceTest, OnConfigSeesTheConfigurationBeforeTheFlows) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::loader_test

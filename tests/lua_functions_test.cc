@@ -12,7 +12,7 @@
 #include "core/flow/validate.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::lua_functions_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -202,4 +202,4 @@ TEST_F(LuaFunctionsTest, TheFunctionsFileIsPartOfTheCode) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::lua_functions_test

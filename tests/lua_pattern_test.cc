@@ -15,7 +15,7 @@
 
 #include "recipes/lua/sandbox.h"
 
-namespace alambic {
+namespace alambic::lua_pattern_test {
 namespace {
 
 // Defines run(), which calls find (pattern and plain), match, gmatch and gsub
@@ -488,4 +488,4 @@ TEST_F(LuaPatternTest, MeasureCostAgainstStock) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::lua_pattern_test

@@ -11,7 +11,7 @@
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::lua_test {
 namespace {
 
 using ::testing::AllOf;
@@ -580,4 +580,4 @@ recipes:
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::lua_test

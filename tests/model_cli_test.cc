@@ -12,7 +12,7 @@
 #include "catalog/catalog.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::model_cli_test {
 namespace {
 
 using ::testing::HasSubstr;
@@ -163,4 +163,4 @@ TEST(ModelCliTest, SameDataAndSeedGiveTheSameVersionAndModelInAnotherWorkspace) 
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::model_cli_test

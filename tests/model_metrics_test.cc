@@ -10,7 +10,7 @@
 #include "core/model/metrics.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::model_metrics_test {
 namespace {
 
 // scikit-learn's answer for `input` (see the oracle's usage).
@@ -129,4 +129,4 @@ TEST(ModelMetricsTest, EdgeCases) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::model_metrics_test

@@ -10,7 +10,7 @@
 #include "core/store/store.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::names_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -74,4 +74,4 @@ TEST(NamesTest, TheStoreRefusesNamesThatArePaths) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::names_test

@@ -15,7 +15,7 @@
 #include "core/flow/validate.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::plan_test {
 namespace {
 
 class SourceKind final : public RecipeKind {
@@ -644,4 +644,4 @@ TEST_F(SessionPlanTest, WhatTheSessionReadWhileOpeningIsNotUsedOnceStale) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::plan_test

@@ -18,7 +18,7 @@
 #include "plugins/alambic_plugin.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::plugin_test {
 namespace {
 
 using ::testing::AllOf;
@@ -350,4 +350,4 @@ TEST_F(PluginRunTest, ThePluginVersionIsPartOfTheRecipeVersion) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::plugin_test

@@ -10,7 +10,7 @@
 #include "tests/test_util.h"
 #include "ui/common/text_table.h"
 
-namespace alambic {
+namespace alambic::progress_test {
 namespace {
 
 using ::testing::ContainsRegex;
@@ -134,4 +134,4 @@ TEST_F(ProgressTest, TerminalModeDrawsLiveLinesAndClearsThem) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::progress_test

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace alambic {
+namespace alambic::promotion_test {
 namespace {
 
 using nlohmann::json;
@@ -309,4 +309,4 @@ TEST(ReleaseTagTest, NamesFlowAndNumber) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::promotion_test

@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-namespace alambic {
+namespace alambic::regex_test {
 namespace {
 
 std::shared_ptr<const Regex> Re(const std::string& pattern) {
@@ -221,4 +221,4 @@ TEST(RegexTest, OneRegexIsSharedByThreadsEachWithItsMatcher) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::regex_test

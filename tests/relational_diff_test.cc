@@ -13,7 +13,7 @@
 #include "tests/kind_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::relational_diff_test {
 namespace {
 
 using nlohmann::json;
@@ -374,4 +374,4 @@ TEST(RelationalDiffTest, SqlTakesThreeAndMoreInputs) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::relational_diff_test

@@ -11,7 +11,7 @@
 #include "catalog/catalog.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::release_commands_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -305,4 +305,4 @@ TEST_F(ReleaseCommandsTest, RunsLogAndStatusShowTheReleaseARunRan) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::release_commands_test

@@ -8,7 +8,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::run_summary_cli_test {
 namespace {
 
 using testing::Cli;
@@ -132,4 +132,4 @@ recipes:
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::run_summary_cli_test

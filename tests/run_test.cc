@@ -14,7 +14,7 @@
 #include "recipes/builtin_kinds.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::run_test {
 namespace {
 
 using testing::TempDir;
@@ -760,4 +760,4 @@ TEST_F(SecretVersionTest, AMissingKeyFailsThePlanNamingTheSecretAndTheFile) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::run_test

@@ -9,7 +9,7 @@
 #include "services/catalog_path.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::runs_slurm_cli_test {
 namespace {
 
 using testing::Cli;
@@ -85,4 +85,4 @@ TEST(RunsSlurmCliTest, RunsShowEachRecipesSlurmJobIds) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::runs_slurm_cli_test

@@ -9,7 +9,7 @@
 #include "tests/git_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::schedule_cli_test {
 namespace {
 
 using testing::Cli;
@@ -209,4 +209,4 @@ TEST(ScheduleCliTest, BadScheduleIsReportedAtItsLine) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::schedule_cli_test

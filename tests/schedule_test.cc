@@ -12,7 +12,7 @@
 #include "core/base/clock.h"
 #include "test_util.h"
 
-namespace alambic::sched {
+namespace alambic::sched::schedule_test {
 namespace {
 
 Instant Utc(const char* iso) { return *ParseUtc(iso); }
@@ -365,4 +365,4 @@ TEST(ClockTest, ManualClockMovesOnlyWhenTold) {
 }
 
 }  // namespace
-}  // namespace alambic::sched
+}  // namespace alambic::sched::schedule_test

@@ -20,7 +20,7 @@
 #include "catalog/catalog.h"
 #include "test_util.h"
 
-namespace alambic {
+namespace alambic::scheduler_test {
 namespace {
 
 using namespace std::chrono_literals;
@@ -793,4 +793,4 @@ TEST(SchedulerTest, SmtpRefusalIsReportedWithTheServersReply) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::scheduler_test

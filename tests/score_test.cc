@@ -12,7 +12,7 @@
 #include "tests/kind_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::score_test {
 namespace {
 
 using nlohmann::json;
@@ -217,4 +217,4 @@ TEST(EvaluateTest, RecordsTheMetricsOfFreshLabelledData) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::score_test

@@ -16,7 +16,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::secrets_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -361,4 +361,4 @@ TEST(SecretsHmacTest, KeyIdIsAShortFingerprintThatChangesWithTheKey) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::secrets_test

@@ -13,7 +13,7 @@
 #include "tests/people_workspace.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::services_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -296,4 +296,4 @@ TEST_F(ScheduleServiceTest, CatchupReplaysTheSlotsMissedSinceTheLastFiredOneOnly
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::services_test

@@ -11,7 +11,7 @@
 #include "core/exec/run.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::session_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -189,4 +189,4 @@ TEST_F(SessionTest, ACodeRootElsewhereReadsItsFlowsThereAndKeepsTheStateHere) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::session_test

@@ -14,7 +14,7 @@
 #include "core/table/table.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::similarity_test {
 namespace {
 
 TEST(SimilarityTest, JaroWinklerMatchesPublishedValues) {
@@ -236,4 +236,4 @@ TEST(SimilarityTest, AgreesWithIndependentImplementationsOnRandomStrings) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::similarity_test

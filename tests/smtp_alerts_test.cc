@@ -19,7 +19,7 @@
 #include "services/scheduler/alerts.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::smtp_alerts_test {
 namespace {
 
 using testing::ReadFile;
@@ -216,11 +216,6 @@ TEST(SmtpAlertsTest, AuthWithoutStartTlsIsRefusedBeforeConnecting) {
             "clear)");
 }
 
-}  // namespace
-}  // namespace alambic
-
-namespace alambic {
-namespace {
 
 // The daemon's SMTP options: the password only as a secret of alambic.yaml,
 // AUTH only with STARTTLS; each refusal says why, before anything runs.
@@ -260,4 +255,4 @@ TEST(SmtpAlertsTest, DaemonTakesTheSmtpPasswordOnlyFromASecret) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::smtp_alerts_test

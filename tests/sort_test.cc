@@ -5,7 +5,7 @@
 
 #include "tests/kind_test_util.h"
 
-namespace alambic {
+namespace alambic::sort_test {
 namespace {
 
 using nlohmann::json;
@@ -91,4 +91,4 @@ TEST(TopTest, FirstNRowsPerGroupInKeyThenOrder) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::sort_test

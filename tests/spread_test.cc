@@ -10,7 +10,7 @@
 #include "tests/kind_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::spread_test {
 namespace {
 
 using nlohmann::json;
@@ -106,4 +106,4 @@ TEST(SpreadTest, CrossValidationStdIsThePopulationStandardDeviationOfTheFolds) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::spread_test

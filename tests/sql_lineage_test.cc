@@ -10,7 +10,7 @@
 
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::sql_lineage_test {
 namespace {
 
 using ::testing::UnorderedElementsAre;
@@ -132,4 +132,4 @@ TEST_F(SqlLineageTest, CompoundQueriesAreOpaqueBeyondOrigins) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::sql_lineage_test

@@ -13,7 +13,7 @@
 #include "core/recipe/recipe.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::sql_test {
 namespace {
 
 using testing::CapturingLogger;
@@ -474,4 +474,4 @@ TEST_F(SqlTest, LoadsManyRowsOfEveryType) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::sql_test

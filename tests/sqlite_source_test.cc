@@ -15,7 +15,7 @@
 #include "tests/csv_corpus.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::sqlite_source_test {
 namespace {
 
 using testing::TableToJson;
@@ -259,4 +259,4 @@ TEST_F(SqliteSourceTest, ADatabaseOutsideTheWorkspaceIsRefused) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::sqlite_source_test

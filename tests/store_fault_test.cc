@@ -16,7 +16,7 @@
 #include "core/table/arrow_ipc.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::store_fault_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -159,4 +159,4 @@ TEST(StoreFaultTest, TheRealFileSystemPassesTheSameChecks) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::store_fault_test

@@ -15,7 +15,7 @@
 #include "core/table/arrow_ipc.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::store_test {
 namespace {
 
 using testing::TempDir;
@@ -104,4 +104,4 @@ TEST(DatasetStoreTest, KillDuringWriteLeavesPreviousVersionAndNoPartialFile) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::store_test

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace alambic {
+namespace alambic::table_test {
 namespace {
 
 TEST(ColumnBuilderTest, NullsMaterialiseBitmapLazily) {
@@ -67,4 +67,4 @@ TEST(TableTest, MakeRejectsMismatchedColumns) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::table_test

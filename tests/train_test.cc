@@ -15,7 +15,7 @@
 #include "tests/kind_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::train_test {
 namespace {
 
 using nlohmann::json;
@@ -425,4 +425,4 @@ TEST(TrainTest, ParamsAreCheckedBeforeAnyRun) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::train_test

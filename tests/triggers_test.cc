@@ -21,7 +21,7 @@
 #include "services/scheduler/scheduler.h"
 #include "test_util.h"
 
-namespace alambic {
+namespace alambic::triggers_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -350,4 +350,4 @@ TEST(TriggerTest, BadTriggersAreRefusedNamingTheFileAndLine) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::triggers_test

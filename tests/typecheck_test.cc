@@ -12,7 +12,7 @@
 #include "core/flow/validate.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::typecheck_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -253,4 +253,4 @@ TEST(TypeCheckTest, PermisAgainstItsCurrentVersions) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::typecheck_test

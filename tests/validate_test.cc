@@ -6,7 +6,7 @@
 #include "core/flow/loader.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::validate_test {
 namespace {
 
 using testing::TempDir;
@@ -268,4 +268,4 @@ TEST(ValidateTest, DatasetColumnTagsAreRead) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::validate_test

@@ -9,7 +9,7 @@
 #include "tests/git_test_util.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::vcs_commands_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -174,4 +174,4 @@ TEST_F(VcsCommandsTest, AWorkspaceOutsideGitIsAClearError) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::vcs_commands_test

@@ -26,7 +26,7 @@
 #include "tests/web_test_server.h"
 #include "ui/web/server.h"
 
-namespace alambic {
+namespace alambic::web_attack_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -399,4 +399,4 @@ TEST_F(WebAttackTest, LoginBruteForceOverManyNamesIsLimitedPerAddress) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::web_attack_test

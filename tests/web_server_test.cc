@@ -26,7 +26,7 @@
 #include "tests/web_test_server.h"
 #include "ui/web/server.h"
 
-namespace alambic {
+namespace alambic::web_server_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -1272,4 +1272,4 @@ TEST(WebUsersTest, PasswordsAreArgon2idAndTheCliReadsThemFromStdin) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::web_server_test

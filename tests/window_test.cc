@@ -5,7 +5,7 @@
 
 #include "tests/kind_test_util.h"
 
-namespace alambic {
+namespace alambic::window_test {
 namespace {
 
 using nlohmann::json;
@@ -118,4 +118,4 @@ TEST(SplitTest, FirstMatchingCaseElseAndAllMode) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::window_test
