@@ -216,7 +216,6 @@ TEST(SmtpAlertsTest, AuthWithoutStartTlsIsRefusedBeforeConnecting) {
             "clear)");
 }
 
-
 // The daemon's SMTP options: the password only as a secret of alambic.yaml,
 // AUTH only with STARTTLS; each refusal says why, before anything runs.
 TEST(SmtpAlertsTest, DaemonTakesTheSmtpPasswordOnlyFromASecret) {
