@@ -15,7 +15,7 @@
 #include "core/flow/loader.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::slurm_executor_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -378,4 +378,4 @@ TEST(SlurmConfigTest, RecipeResourcesAreReadAndChecked) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::slurm_executor_test
