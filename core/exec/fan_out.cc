@@ -27,12 +27,12 @@ Result<Partitions> SplitByColumn(const Table& table, const std::string& column,
                                  size_t max_partitions) {
   if (table.schema().FieldIndex(kFanOutRowColumn) >= 0)
     return Status::Invalid(fmt::format(
-        "fan_out: the input has a column named {}, the name the partitions' row numbers take",
+        "partitions: the input has a column named {}, the name the partitions' row numbers take",
         kFanOutRowColumn));
   const int idx = table.schema().FieldIndex(column);
   if (idx < 0)
     return Status::Invalid(
-        fmt::format("fan_out by '{}': the input has no such column (columns: {})", column,
+        fmt::format("partitions by '{}': the input has no such column (columns: {})", column,
                     table.schema().ToString()));
   const Column& col = *table.column(idx);
   Partitions p;
@@ -58,7 +58,7 @@ Result<Partitions> SplitByColumn(const Table& table, const std::string& column,
     }
     if (p.values.size() > max_partitions)
       return Status::Invalid(fmt::format(
-          "fan_out by '{}': more than {} partitions (distinct values); choose a coarser column",
+          "partitions by '{}': more than {} partitions (distinct values); choose a coarser column",
           column, max_partitions));
     p.rows[k].push_back(i);
   }
@@ -99,7 +99,7 @@ Schema WithoutRowColumn(const Schema& s) {
 }  // namespace
 
 Result<Table> CombinePartitions(const std::vector<Table>& parts) {
-  if (parts.empty()) return Status::Invalid("fan_out: no partition to combine");
+  if (parts.empty()) return Status::Invalid("partitions: no partition to combine");
   const Schema schema = WithoutRowColumn(parts[0].schema());
   // (row number, part, row in part), sorted: the order of the whole input.
   std::vector<std::tuple<int64_t, size_t, int64_t>> order;
@@ -109,23 +109,24 @@ Result<Table> CombinePartitions(const std::vector<Table>& parts) {
     const int rc = t.schema().FieldIndex(kFanOutRowColumn);
     if (rc < 0 || t.schema().fields[static_cast<size_t>(rc)].type != TypeId::kInt64)
       return Status::Invalid(fmt::format(
-          "fan_out: partition {}'s output has no int64 column {} (the recipe dropped it)", p + 1,
+          "partitions: partition {}'s output has no int64 column {} (the recipe dropped it)", p + 1,
           kFanOutRowColumn));
     if (!(WithoutRowColumn(t.schema()) == schema))
       return Status::Invalid(
-          fmt::format("fan_out: partitions 1 and {} gave different columns ({} / {})", p + 1,
+          fmt::format("partitions: partitions 1 and {} gave different columns ({} / {})", p + 1,
                       schema.ToString(), WithoutRowColumn(t.schema()).ToString()));
     row_col[p] = rc;
     const Column& rows = *t.column(rc);
     if (rows.null_count > 0)
-      return Status::Invalid(fmt::format("fan_out: partition {}'s row numbers have nulls", p + 1));
+      return Status::Invalid(
+          fmt::format("partitions: partition {}'s row numbers have nulls", p + 1));
     for (int64_t i = 0; i < t.num_rows(); ++i) order.emplace_back(rows.Int64(i), p, i);
   }
   std::sort(order.begin(), order.end());
   for (size_t i = 1; i < order.size(); ++i)
     if (std::get<0>(order[i]) == std::get<0>(order[i - 1]))
-      return Status::Invalid(
-          fmt::format("fan_out: input row {} came out of two partitions", std::get<0>(order[i])));
+      return Status::Invalid(fmt::format("partitions: input row {} came out of two partitions",
+                                         std::get<0>(order[i])));
   const auto n = static_cast<int64_t>(order.size());
   std::vector<ColumnPtr> cols;
   for (const auto& f : schema.fields) {

@@ -123,8 +123,8 @@ TEST(FanOutTest, SplitNamesAMissingColumnAndRefusesTooManyPartitions) {
   auto missing = SplitByColumn(in, "mois");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(),
-            "fan_out by 'mois': the input has no such column (columns: month: utf8, name: utf8, "
-            "n: int64, x: float64)");
+            "partitions by 'mois': the input has no such column (columns: month:utf8, name:utf8, "
+            "n:int64, x:float64)");
   auto many = SplitByColumn(in, "n", 50);
   ASSERT_FALSE(many.ok());
   EXPECT_NE(many.status().message().find("more than 50 partitions"), std::string::npos);
