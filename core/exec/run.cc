@@ -4,6 +4,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -11,11 +13,13 @@
 #include <mutex>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "core/base/actor.h"
+#include "core/exec/fan_out.h"
 #include "core/exec/publisher.h"
 #include "core/exec/pushdown_run.h"
 #include "core/exec/run_record.h"
@@ -230,7 +234,10 @@ class RecipeAttempts {
 
   // One attempt of task t (the executor's TaskFn).
   Status Run(int t, int attempt, const CancelToken& cancel) {
-    return launcher_ ? RunJob(t, attempt, cancel) : RunHere(t, attempt, cancel);
+    if (!launcher_) return RunHere(t, attempt, cancel);
+    // A recipe PostgreSQL runs itself needs no job: it runs inside the database.
+    if (auto pushed = RunPushedDown(t, cancel)) return *pushed;
+    return RunJob(t, attempt, cancel);
   }
 
   // Task t ended: its inputs nobody else in this run reads leave memory.
@@ -248,6 +255,9 @@ class RecipeAttempts {
   Status RunHere(int t, int attempt, const CancelToken& cancel);
   std::optional<Status> RunPushedDown(int t, const CancelToken& cancel);
   Status RunJob(int t, int attempt, const CancelToken& cancel);
+  // In a partitioned flow, a row-by-row recipe: one job per partition of its
+  // input (fan_out.h); nullopt when its input does not have the column.
+  std::optional<Status> RunFanOut(int t, int attempt, const CancelToken& cancel);
   // Stages output k of an attempt into `out`; on failure discards all it staged.
   Status StageOutput(const RecipeSpec& spec, const RecipePlan& rp, size_t k, const Table& table,
                      std::vector<ColumnLineageEdge> lineage, AttemptOutputs& out);
@@ -265,6 +275,13 @@ class RecipeAttempts {
   std::vector<TaskResult> results_;
   // dataset -> the file a job of this run wrote it to (read by the jobs downstream).
   std::unordered_map<std::string, std::filesystem::path> job_outputs_;
+  // task -> the partitions whose job succeeded (in an earlier attempt too):
+  // a retry runs only the others.
+  struct PartitionDone {
+    std::vector<std::filesystem::path> outputs;
+    TaskResultFile result;
+  };
+  std::unordered_map<int, std::vector<std::optional<PartitionDone>>> partitions_done_;
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::shared_ptr<const Table>>
       cache_;  // dataset -> table built this run
@@ -424,6 +441,37 @@ std::string JobOutputTail(const std::filesystem::path& path, size_t max) {
   return text;
 }
 
+// The environment variables a job of `spec` gets: those the `env:` secrets
+// name, but the PostgreSQL store's password (a job never connects to the
+// store: the coordinator reads its inputs and loads its outputs) unless the
+// recipe itself uses a connection with that password. Slurm keeps a job's
+// environment in its controller's state files.
+std::vector<std::string> JobSecretEnv(const Session& session, const RecipeSpec& spec) {
+  const WorkspaceConfig& config = session.workspace().config;
+  const std::string& env = session.environment();
+  auto password_of = [&](const std::string& connection) -> std::string {
+    auto c = ResolveConnection(config.connections, connection, env);
+    return c.ok() ? c->postgres.password : "";
+  };
+  std::string store_secret;
+  if (const std::string& store = session.environment_spec().store_connection; !store.empty())
+    store_secret = password_of(store);
+  if (auto it = spec.params.find("connection"); !store_secret.empty() && it != spec.params.end() &&
+                                                it->is_string() &&
+                                                password_of(it->get<std::string>()) == store_secret)
+    store_secret.clear();
+  constexpr std::string_view kRef = "secret:";
+  const std::string skip =
+      store_secret.rfind(kRef, 0) == 0 ? store_secret.substr(kRef.size()) : std::string();
+  std::vector<std::string> out;
+  for (const auto& [name, src] : config.secrets.secrets)
+    if (!src.env_var.empty() && name != skip) out.push_back(src.env_var);
+  if (auto e = config.secrets.environments.find(env); e != config.secrets.environments.end())
+    for (const auto& [name, src] : e->second)
+      if (!src.env_var.empty() && name != skip) out.push_back(src.env_var);
+  return out;
+}
+
 // One attempt of task t as a job: writes its task spec, has the launcher run
 // `alambic exec-task SPEC`, then reads back and stages what the job wrote,
 // exactly as RunHere stages what the kind returned.
@@ -432,6 +480,8 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
   const RecipePlan& rp = *tp_.recipes[static_cast<size_t>(t)];
   const RecipeNode& node = session_.graph().node(rp.node);
   const RecipeSpec& spec = *node.recipe;
+  if (node.flow->partitioning && FanOutRefusal(spec).empty())
+    if (auto fanned = RunFanOut(t, attempt, cancel)) return *fanned;
   TaskResult& res = results_[static_cast<size_t>(t)];
   RecipeLogger& log = *res.logger;
   const fs::path dir = job_dir_ / fmt::format("{}-{}", t, attempt);
@@ -448,16 +498,31 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
   ts.kind = spec.kind;
   ts.params_hash = rp.params_hash;
   ts.result = dir / "result.json";
-  {
-    std::lock_guard l(cache_mu_);
-    for (size_t k = 0; k < spec.inputs.size(); ++k) {
-      const std::string& ds = spec.inputs[k];
-      auto it = job_outputs_.find(ds);
+  for (size_t k = 0; k < spec.inputs.size(); ++k) {
+    const std::string& ds = spec.inputs[k];
+    std::optional<fs::path> built;
+    {
+      std::lock_guard l(cache_mu_);
       // Built in this run: the upstream job's file (it may not be published yet).
-      ts.inputs.push_back({ds, rp.input_versions[k],
-                           it != job_outputs_.end()
-                               ? it->second
-                               : session_.store().PathFor(ds, rp.input_versions[k])});
+      if (auto it = job_outputs_.find(ds); it != job_outputs_.end()) built = it->second;
+    }
+    if (built) {
+      ts.inputs.push_back({ds, rp.input_versions[k], *built});
+    } else if (!session_.store().backend()) {
+      ts.inputs.push_back(
+          {ds, rp.input_versions[k], session_.store().PathFor(ds, rp.input_versions[k])});
+    } else {
+      // A store of tables (PostgreSQL): the coordinator reads the version (or
+      // what this run staged of it) and hands the job a file, so a job never
+      // connects to the database nor needs its password.
+      auto table = session_.store().Read(ds, rp.input_versions[k]);
+      if (!table.ok())
+        return table.status().WithContext(
+            fmt::format("recipe {}: reading input {} for its job", spec.name, ds));
+      const fs::path in = dir / fmt::format("in-{}.arrow", k);
+      ALAMBIC_RETURN_IF_ERROR(WriteArrowFileToPath(*table, in.string())
+                                  .WithContext(fmt::format("recipe {}: input {}", spec.name, ds)));
+      ts.inputs.push_back({ds, rp.input_versions[k], in});
     }
   }
   for (size_t k = 0; k < spec.outputs.size(); ++k)
@@ -471,12 +536,7 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
   job.workdir = session_.home();
   job.output = dir / "job.out";
   job.resources = spec.resources;
-  const SecretsConfig& secrets = session_.workspace().config.secrets;
-  for (const auto& [name, src] : secrets.secrets)
-    if (!src.env_var.empty()) job.env.push_back(src.env_var);
-  if (auto e = secrets.environments.find(session_.environment()); e != secrets.environments.end())
-    for (const auto& [name, src] : e->second)
-      if (!src.env_var.empty()) job.env.push_back(src.env_var);
+  job.env = JobSecretEnv(session_, spec);
   if (attempt > 1) log.Info(fmt::format("attempt {}", attempt));
   Status ran = launcher_->RunJob(job, cancel, [&](const std::string& id) {
     {
@@ -537,6 +597,214 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
     for (size_t k = 0; k < spec.outputs.size(); ++k)
       job_outputs_[spec.outputs[k]] = ts.outputs[k].path;
   }
+  return Status::Ok();
+}
+
+std::optional<Status> RecipeAttempts::RunFanOut(int t, int attempt, const CancelToken& cancel) {
+  namespace fs = std::filesystem;
+  const RecipePlan& rp = *tp_.recipes[static_cast<size_t>(t)];
+  const RecipeNode& node = session_.graph().node(rp.node);
+  const RecipeSpec& spec = *node.recipe;
+  struct {
+    std::string by;
+    int max_jobs;
+  } const fan{node.flow->partitioning->by, std::max(1, session_.environment_spec().slurm.max_jobs)};
+  TaskResult& res = results_[static_cast<size_t>(t)];
+  RecipeLogger& log = *res.logger;
+  const std::string context = fmt::format("recipe {}", spec.name);
+
+  // The whole input: the file its job wrote in this run, else the store's version.
+  const std::string& ds = spec.inputs[0];
+  std::optional<fs::path> built;
+  {
+    std::lock_guard l(cache_mu_);
+    if (auto it = job_outputs_.find(ds); it != job_outputs_.end()) built = it->second;
+  }
+  auto input =
+      built ? ReadArrowFile(built->string()) : session_.store().Read(ds, rp.input_versions[0]);
+  if (!input.ok())
+    return input.status().WithContext(fmt::format("{}: reading input {}", context, ds));
+  // An input without the partition column (an aggregate, ...): one job.
+  if (input->schema().FieldIndex(fan.by) < 0) return std::nullopt;
+  const fs::path dir = job_dir_ / fmt::format("{}-{}", t, attempt);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError(fmt::format("{}: {}", dir.string(), ec.message()));
+  if (attempt > 1) log.Info(fmt::format("attempt {}", attempt));
+  auto split = SplitByColumn(*input, fan.by);
+  if (!split.ok()) return split.status().WithContext(context);
+  Partitions parts = std::move(*split);
+  if (parts.values.empty()) {  // no rows: one job over the empty input
+    parts.values.emplace_back();
+    parts.rows.emplace_back();
+  }
+  const size_t n = parts.values.size();
+  std::vector<std::optional<PartitionDone>> done;
+  {
+    std::lock_guard l(cache_mu_);
+    done = partitions_done_[t];
+  }
+  if (done.size() != n) done.assign(n, std::nullopt);
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < n; ++i)
+    if (!done[i]) todo.push_back(i);
+  log.Info(fmt::format("partitioned by {}: {} partitions, {} to run, at most {} jobs at once",
+                       fan.by, n, todo.size(), fan.max_jobs));
+
+  // Each partition to run: its input file, its spec, its job.
+  const std::vector<std::string> env = JobSecretEnv(session_, spec);
+  auto run_partition = [&](size_t i) -> Result<PartitionDone> {
+    const std::string label = fmt::format("partition {} of {} ({} = {})", i + 1, n, fan.by,
+                                          parts.values[i].empty() ? "null" : parts.values[i]);
+    ALAMBIC_ASSIGN_OR_RETURN(Table part, PartitionInput(*input, parts.rows[i]));
+    TaskSpec ts;
+    ts.home = session_.home();
+    ts.code_root = session_.root();
+    ts.environment = session_.environment();
+    ts.flow = node.flow->name;
+    ts.recipe = spec.name;
+    ts.kind = spec.kind;
+    ts.params_hash = rp.params_hash;
+    ts.result = dir / fmt::format("p{}-result.json", i);
+    const fs::path in = dir / fmt::format("p{}-in.arrow", i);
+    ALAMBIC_RETURN_IF_ERROR(WriteArrowFileToPath(part, in.string()));
+    ts.inputs.push_back({ds, rp.input_versions[0], in});
+    for (size_t k = 0; k < spec.outputs.size(); ++k)
+      ts.outputs.push_back(
+          {spec.outputs[k], rp.output_versions[k], dir / fmt::format("p{}-out-{}.arrow", i, k)});
+    ALAMBIC_RETURN_IF_ERROR(WriteJsonFile(dir / fmt::format("p{}-spec.json", i), TaskSpecJson(ts)));
+    JobRequest job;
+    job.name = fmt::format("{}/{}#{}", node.flow->name, spec.name, i + 1);
+    job.argv = {job_binary_.string(), "exec-task",
+                (dir / fmt::format("p{}-spec.json", i)).string()};
+    job.workdir = session_.home();
+    job.output = dir / fmt::format("p{}-job.out", i);
+    job.resources = spec.resources;
+    job.env = env;
+    Status ran = launcher_->RunJob(job, cancel, [&](const std::string& id) {
+      {
+        std::lock_guard l(res.mu);
+        res.job_ids.push_back(id);
+      }
+      log.Info(fmt::format("job {} submitted {}, {}", id, launcher_->Describe(), label));
+    });
+    if (std::string out = JobOutputTail(job.output, 16 << 10); !out.empty()) {
+      std::istringstream lines(out);
+      for (std::string line; std::getline(lines, line);)
+        log.Info(fmt::format("{} job output: {}", label, line));
+    }
+    if (cancel.cancelled()) return cancel.AsStatus();
+    if (!ran.ok()) return ran.WithContext(label);
+    auto rj = ReadJsonFile(ts.result);
+    if (!rj.ok()) return rj.status().WithContext(label + ": the job ended without its result");
+    ALAMBIC_ASSIGN_OR_RETURN(TaskResultFile result, TaskResultFromJson(*rj));
+    if (!result.ok) {
+      for (const auto& [level, line] : result.log) log.Log(level, label + ": " + line);
+      return Status::Failed(fmt::format("{}: {}", label, result.error));
+    }
+    if (result.outputs.size() != spec.outputs.size())
+      return Status::Internal(fmt::format("{}: the job reported {} outputs for {}", label,
+                                          result.outputs.size(), spec.outputs.size()));
+    PartitionDone d;
+    for (const auto& o : ts.outputs) d.outputs.push_back(o.path);
+    d.result = std::move(result);
+    return d;
+  };
+  // At most max_jobs partitions at once, each waiting for its job on a thread.
+  const size_t limit = static_cast<size_t>(fan.max_jobs);
+  std::atomic<size_t> next{0};
+  std::mutex done_mu;
+  std::vector<std::pair<size_t, Status>> failures;
+  auto worker = [&] {
+    for (size_t j; (j = next.fetch_add(1)) < todo.size() && !cancel.cancelled();) {
+      const size_t i = todo[j];
+      auto d = run_partition(i);
+      std::lock_guard l(done_mu);
+      if (d.ok())
+        done[i] = std::move(*d);
+      else
+        failures.emplace_back(i, d.status());
+    }
+  };
+  {
+    std::vector<std::thread> threads;
+    for (size_t k = 1; k < std::min(limit, todo.size()); ++k) threads.emplace_back(worker);
+    worker();
+    for (auto& th : threads) th.join();
+  }
+  {
+    // What succeeded is kept for the next attempt (the files stay until the run ends).
+    std::lock_guard l(cache_mu_);
+    partitions_done_[t] = done;
+  }
+  if (cancel.cancelled()) return cancel.AsStatus();
+  if (!failures.empty()) {
+    std::sort(failures.begin(), failures.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [i, st] : failures) log.Log(LogLevel::kError, st.message());
+    return Status::Failed(
+        fmt::format("{} of {} partition jobs failed (the next attempt runs only "
+                    "those); first: {}",
+                    failures.size(), n, failures[0].second.message()));
+  }
+
+  // Combine each output in the input's row order, check it, stage it.
+  AttemptOutputs staged;
+  nlohmann::json metrics = nlohmann::json::object();
+  for (size_t i = 0; i < n; ++i)
+    for (const auto& [key, v] : done[i]->result.metrics.items()) {
+      if (i == 0)
+        metrics[key] = v;
+      else if (v.is_number_integer() && metrics[key].is_number_integer())
+        metrics[key] = metrics[key].get<int64_t>() + v.get<int64_t>();
+    }
+  metrics["fan_out"] = {{"by", fan.by}, {"partitions", n}};
+  std::vector<fs::path> combined_files;
+  for (size_t k = 0; k < spec.outputs.size(); ++k) {
+    std::vector<Table> outs;
+    for (size_t i = 0; i < n; ++i) {
+      auto table = ReadArrowFile(done[i]->outputs[k].string());
+      if (!table.ok() || table->num_rows() != done[i]->result.outputs[k].rows ||
+          SchemaJson(table->schema()) != done[i]->result.outputs[k].schema) {
+        for (auto& s : staged.staged) session_.store().Discard(s);
+        std::lock_guard l(cache_mu_);
+        partitions_done_[t][i].reset();  // run it again
+        return Status::Failed(fmt::format(
+            "{}: output {} of partition {}'s job is missing or does not match its result", context,
+            spec.outputs[k], i + 1));
+      }
+      outs.push_back(std::move(*table));
+    }
+    auto table = CombinePartitions(outs);
+    if (!table.ok()) {
+      for (auto& s : staged.staged) session_.store().Discard(s);
+      return table.status().WithContext(context);
+    }
+    std::vector<ColumnLineageEdge> lineage;
+    for (auto& e : done[0]->result.outputs[k].lineage)
+      if (e.column != kFanOutRowColumn && e.input_column != kFanOutRowColumn) lineage.push_back(e);
+    // Downstream jobs of this run read the combined table from here.
+    const fs::path file = dir / fmt::format("out-{}.arrow", k);
+    Status st = WriteArrowFileToPath(*table, file.string());
+    if (st.ok()) st = StageOutput(spec, rp, k, *table, std::move(lineage), staged);
+    if (!st.ok()) {
+      for (auto& s : staged.staged) session_.store().Discard(s);
+      return st.WithContext(context);
+    }
+    combined_files.push_back(file);
+  }
+  const int64_t rows_out = staged.rows_out;
+  if (Status st = Commit(res, cancel, std::move(staged), input->num_rows(), std::move(metrics));
+      !st.ok())
+    return st;
+  {
+    std::lock_guard l(cache_mu_);
+    for (size_t k = 0; k < spec.outputs.size(); ++k)
+      job_outputs_[spec.outputs[k]] = combined_files[k];
+  }
+  log.Info(fmt::format("{} partitions combined: {} rows in, {} rows out", n, input->num_rows(),
+                       rows_out));
   return Status::Ok();
 }
 

@@ -7,7 +7,11 @@
 #     run is recorded cancelled;
 #  3. a job scancelled from outside: the executor sees it lost, retries it, the
 #     run succeeds once;
-#  4. a partition the cluster does not have, and a bad setting: clear errors.
+#  4. a partition the cluster does not have, and a bad setting: clear errors;
+#  5. a partitioned flow: a row-by-row recipe runs one job per partition, at
+#     most max_jobs at once, with the same version ids, files and lineage as a
+#     local run; a lost partition job is the only one run again; Ctrl-C
+#     scancels them all; a group runs as one job.
 set -euo pipefail
 ALAMBIC=$(realpath "$1")
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -188,4 +192,128 @@ grep -q "alambic.yaml:4:.*environments.datalab.executor.mem: 'lots' is not a mem
 # --executor local on the command line runs here, without Slurm.
 sed -i 's/, mem: lots//' alambic.yaml
 "$ALAMBIC" run --force --executor local > local.out 2>&1 || { cat local.out; fail "--executor local"; }
+
+# ---- 5. partitioned fan-out: one job per partition, combined ----
+# A file this project did not make: scikit-learn's Boston housing table (506
+# rows; a count line before the header). The flow is partitioned by RAD (9
+# values): the formula and the filter run one job per value, at most 3 at once
+# (the executor's max_jobs); the group runs as one job.
+BOSTON=/usr/lib/python3/dist-packages/sklearn/datasets/data/boston_house_prices.csv
+[ -f "$BOSTON" ] || fail "$BOSTON missing (python3-sklearn, scripts/setup-deps)"
+for w in fanlocal fan; do
+  mkdir -p "$WORK/$w/flows" "$WORK/$w/data"
+  cp "$BOSTON" "$WORK/$w/data/boston.csv"
+  cat > "$WORK/$w/alambic.yaml" <<'YAML'
+name: fan
+environments:
+  datalab:
+    executor: {kind: slurm, partition: debug, poll_seconds: 0.2, max_jobs: 3}
+YAML
+  cat > "$WORK/$w/flows/fan.yaml" <<'YAML'
+flow: fan
+partitions: {by: RAD}
+retries: 1
+retry_backoff: 0.1
+recipes:
+  - name: boston
+    kind: collect
+    outputs: [boston]
+    params: {path: data/boston.csv, format: csv, skip_rows: 1}
+  - name: ratios
+    kind: formula
+    inputs: [boston]
+    outputs: [ratios]
+    params: {columns: {tax_per_room: "TAX / RM", old: "AGE > 80", zone: "'rad-' || RAD"}}
+  - name: river
+    kind: filter
+    inputs: [ratios]
+    outputs: [river]
+    params: {where: "CHAS = 1 or tax_per_room > 70"}
+  - name: by_rad
+    kind: group
+    inputs: [ratios]
+    outputs: [by_rad]
+    params: {keys: [RAD], aggregates: [{name: n, fn: count}]}
+YAML
+done
+(cd "$WORK/fanlocal" && "$ALAMBIC" run --executor local > run.out 2>&1) || { cat "$WORK/fanlocal/run.out"; fail "fan-out flow, local"; }
+cd "$WORK/fan"
+"$ALAMBIC" plan --explain > plan.out
+grep -q "ratios .*runs as a Slurm job (partition debug), one per value of RAD in its input (at most 3 at once), then combined" plan.out ||
+  { cat plan.out; fail "plan --explain does not say the fan-out"; }
+grep -q "by_rad .*runs as a Slurm job (partition debug), one for all partitions (kind group does not work row by row" plan.out ||
+  { cat plan.out; fail "plan --explain does not say why group runs as one job"; }
+# Watch the queue: never more than 3 partition jobs of ratios at once.
+( while :; do squeue -h -t PENDING,RUNNING -o '%j' | grep -c '^fan/ratios#' || true; sleep 0.05; done ) > queue.out 2>/dev/null &
+watcher=$!
+"$ALAMBIC" run > run.out 2>&1 || { kill $watcher; cat run.out; fail "fan-out flow on Slurm"; }
+kill $watcher; wait $watcher 2>/dev/null || true
+max=$(sort -n queue.out | tail -1)
+[ "${max:-0}" -le 3 ] || fail "$max partition jobs at once (max_jobs 3)"
+grep -q "4 succeeded, 0 failed" run.out || { cat run.out; fail "not 4 recipes"; }
+python3 - "$WORK/fanlocal" "$WORK/fan" <<'PY2'
+import csv, hashlib, json, sqlite3, sys
+def info(ws):
+    db = sqlite3.connect(f"{ws}/.alambic/catalog.db")
+    v = sorted(db.execute("select dataset, id, row_count from dataset_versions"))
+    f = {ds: hashlib.sha256(open(f"{ws}/.alambic/store/datalab/{fn}", "rb").read()).hexdigest()
+         for ds, fn in db.execute("select dataset, file from dataset_versions")}
+    lin = sorted(db.execute("select * from column_lineage")) if db.execute(
+        "select 1 from sqlite_master where name='column_lineage'").fetchone() else []
+    return v, f, lin
+(va, fa, la), (vb, fb, lb) = info(sys.argv[1]), info(sys.argv[2])
+assert len(va) == 4 and va == vb, (va, vb)
+assert fa == fb, [k for k in fa if fa[k] != fb.get(k)]
+assert la == lb, (la, lb)
+db = sqlite3.connect(f"{sys.argv[2]}/.alambic/catalog.db")
+jobs = {r: json.loads(m) for r, m in db.execute("select recipe, metrics from recipe_runs where status='succeeded'")}
+# The oracle: the same table computed here from the file.
+rows = list(csv.DictReader(open(f"{sys.argv[2]}/data/boston.csv").readlines()[1:]))
+rads = {r["RAD"] for r in rows}
+assert len(jobs["ratios"]["slurm_jobs"]) == len(rads) == 9, jobs["ratios"]
+assert jobs["ratios"]["fan_out"] == {"by": "RAD", "partitions": 9}, jobs["ratios"]
+assert len(jobs["river"]["slurm_jobs"]) == 9, jobs["river"]
+assert len(jobs["by_rad"]["slurm_jobs"]) == 1 and "fan_out" not in jobs["by_rad"], jobs["by_rad"]
+want = sum(1 for r in rows if r["CHAS"] == "1" or float(r["TAX"]) / float(r["RM"]) > 70)
+got = dict(db.execute("select dataset, row_count from dataset_versions"))
+assert got["river"] == want and got["ratios"] == 506, (got, want)
+print(f"fan-out: 4 version ids and files identical to the local run; river {want} rows")
+PY2
+# A partition job lost: only it runs again, the recipe succeeds on its second attempt.
+# (A changed formula: boston is up to date, ratios and river run again.)
+sed -i 's/AGE > 80/AGE > 85/' flows/fan.yaml
+blocker=$(block)
+"$ALAMBIC" run -v > lost.out 2>&1 &
+pid=$!
+wait_pending 'fan/ratios#2'
+scancel --name='fan/ratios#2'
+sleep 0.6
+scancel "$blocker"
+rc=0; wait $pid || rc=$?
+[ "$rc" = 0 ] || { cat lost.out; fail "the run with a lost partition job failed ($rc)"; }
+grep -q "1 of 9 partition jobs failed (the next attempt runs only those)" lost.out ||
+  { cat lost.out; fail "the lost partition job is not reported"; }
+python3 - <<'PY2'
+import json, sqlite3
+db = sqlite3.connect(".alambic/catalog.db")
+run = db.execute("select id from runs order by started_at desc limit 1").fetchone()[0]
+r = {rec: (a, json.loads(m)) for rec, a, m in db.execute(
+    "select recipe, attempts, metrics from recipe_runs where run_id=? and status='succeeded'", (run,))}
+attempts, m = r["ratios"]
+assert attempts == 2 and len(m["slurm_jobs"]) == 10, (attempts, m)  # 9 + the one lost
+PY2
+# Ctrl-C while partition jobs wait: every one of them is scancelled.
+sed -i 's/AGE > 85/AGE > 90/' flows/fan.yaml
+blocker=$(block)
+"$ALAMBIC" run > cancel.out 2>&1 &
+pid=$!
+wait_pending 'fan/ratios#1'
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+[ "$rc" = 130 ] || { cat cancel.out; fail "a stopped fan-out run exits $rc, not 130"; }
+sleep 0.5
+squeue -h -o '%j' | grep -q '^fan/' && { squeue; fail "partition jobs left in the queue after Ctrl-C"; }
+scancel "$blocker"
+# (slurmd stops only once the blocker's step is gone.)
+for _ in $(seq 1 100); do [ -z "$(squeue -h -j "$blocker" 2>/dev/null)" ] && break; sleep 0.1; done
 echo "slurm_e2e: ok ($((SECONDS - T0)) s after Slurm started)"

@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "core/exec/fan_out.h"
 #include "core/exec/pushdown_run.h"
 #include "core/exec/run.h"
 #include "core/exec/slurm_executor.h"
@@ -104,15 +106,27 @@ Status PrintPlan(Session& session, const PlanOptions& options, const std::string
     const EnvironmentSpec& env = session.environment_spec();
     for (const auto& rp : plan->recipes) {
       std::string reason = rp.explanation;
-      if (rp.decision == Decision::kRun && env.executor == "slurm")
-        reason += "; runs " + SlurmJobDescription(env.slurm, graph.node(rp.node).recipe->resources);
+      std::optional<EngineChoice> e;
+      if (engines) e = ChooseEngine(session.store(), session.kinds(), *graph.node(rp.node).recipe);
+      // A pushed-down recipe runs inside PostgreSQL, never as a job.
+      if (rp.decision == Decision::kRun && env.executor == "slurm" &&
+          !(e && e->engine == Engine::kPushdown)) {
+        const RecipeNode& node = graph.node(rp.node);
+        reason += "; runs " + SlurmJobDescription(env.slurm, node.recipe->resources);
+        // In a partitioned flow: one job per partition, or why not.
+        if (node.flow->partitioning) {
+          const std::string& by = node.flow->partitioning->by;
+          const std::string why = FanOutRefusal(*node.recipe);
+          reason += why.empty() ? fmt::format(
+                                      ", one per value of {} in its input (at most {} at once), "
+                                      "then combined",
+                                      by, env.slurm.max_jobs)
+                                : fmt::format(", one for all partitions ({})", why);
+        }
+      }
       std::vector<std::string> row = {graph.node(rp.node).Label(), DecisionName(rp.decision),
                                       reason};
-      if (engines) {
-        const EngineChoice e =
-            ChooseEngine(session.store(), session.kinds(), *graph.node(rp.node).recipe);
-        row.push_back(fmt::format("{}: {}", EngineName(e.engine), e.why));
-      }
+      if (e) row.push_back(fmt::format("{}: {}", EngineName(e->engine), e->why));
       table.AddRow(row);
     }
     out = table.Render();
