@@ -11,7 +11,7 @@
 #include "recipes/builtin_kinds.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::fan_out_test {
 namespace {
 
 // 200 rows: a month (dictionary-encoded, with nulls), a plain text column with
@@ -177,4 +177,4 @@ TEST(FanOutTest, OnlyRowByRowRecipesOverOneInputRunPerPartition) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::fan_out_test
