@@ -178,7 +178,7 @@ int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
   }
   std::printf("%s %zu version%s%s, %s bytes\n", dry_run ? "would delete" : "deleted",
               gc->versions().size(), gc->versions().size() == 1 ? "" : "s",
-              orphans ? fmt::format(" and {} unrecorded file(s) or table(s)", orphans).c_str() : "",
+              orphans ? fmt::format(" and {} unrecorded file(s)", orphans).c_str() : "",
               FormatCount(gc->bytes()).c_str());
   return kExitOk;
 }
