@@ -5,10 +5,14 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/base/status.h"
 #include "core/recipe/pushdown.h"
 #include "core/recipe/recipe.h"
+#include "core/table/expr.h"
 
 namespace alambic {
 
@@ -38,5 +42,9 @@ Status RegisterScoreKinds(RecipeRegistry& r);  // score, evaluate
 // The SQL translations of the built-in kinds (recipes/pg_pushdown.cc), set into
 // the registry by RegisterBuiltinKinds().
 std::unique_ptr<SqlPushdown> MakePostgresPushdown();
+
+// The columns a formula recipe computes (its param 'columns'), in the order it
+// computes them, with their parsed expressions (for its SQL translation).
+Result<std::vector<std::pair<std::string, Expr>>> FormulaColumns(const nlohmann::json& params);
 
 }  // namespace alambic

@@ -222,6 +222,13 @@ class FormulaKind final : public RecipeKind {
 
 }  // namespace
 
+Result<std::vector<std::pair<std::string, Expr>>> FormulaColumns(const nlohmann::json& params) {
+  ALAMBIC_ASSIGN_OR_RETURN(auto parsed, ParseColumns(params));
+  std::vector<std::pair<std::string, Expr>> out;
+  for (auto& c : parsed) out.emplace_back(c.column, std::move(c.expr));
+  return out;
+}
+
 Status RegisterFormulaKind(RecipeRegistry& r) {
   return r.Register(std::make_unique<FormulaKind>());
 }

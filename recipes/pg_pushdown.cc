@@ -4,12 +4,16 @@
 // collation rules (text compares byte-wise, as the local engine: COLLATE "C").
 //
 // Translated: sort, distinct, top, group (count, count_distinct, sum, mean,
-// min, max, stddev, median, first, last over columns; not expr/where).
+// min, max, stddev, median, first, last over columns; not expr/where), filter
+// and formula (their expressions through ToPostgresSql, core/table/expr.h:
+// literals bound as parameters; an expression it cannot write exactly makes
+// the recipe run locally).
 // Everything else runs in the local engine, its inputs moved through it; WhyNot
 // says why. Differences that remain are documented in docs/deployment.md.
 #include <fmt/format.h>
 
 #include "core/recipe/pushdown.h"
+#include "core/table/expr.h"
 #include "recipes/builtin_kinds.h"
 #include "recipes/relational.h"
 
@@ -62,11 +66,28 @@ class PostgresPushdown final : public SqlPushdown {
     if (k == "sql")
       return "an sql recipe's query is in SQLite's dialect, which is not translated to "
              "PostgreSQL's";
-    if (k != "sort" && k != "distinct" && k != "top" && k != "group")
+    if (k != "sort" && k != "distinct" && k != "top" && k != "group" && k != "filter" &&
+        k != "formula")
       return fmt::format("kind {} has no SQL translation", k);
     if (r.inputs.size() != 1 || r.outputs.size() != 1)
       return fmt::format("{} with {} inputs and {} outputs has no SQL translation", k,
                          r.inputs.size(), r.outputs.size());
+    if (k == "filter") {
+      auto w = r.params.find("where");
+      if (w == r.params.end() || !w->is_string()) return "";  // Translate reports it
+      auto e = ParseExpr(w->get<std::string>());
+      if (!e.ok()) return "";
+      if (std::string why = SqlRefusedCall(*e); !why.empty()) return "filter condition: " + why;
+    }
+    if (k == "formula") {
+      if (r.params.contains("functions"))
+        return "formula calls Lua functions, which run in the local engine only";
+      auto cols = FormulaColumns(r.params);
+      if (!cols.ok()) return "";
+      for (const auto& [name, e] : *cols)
+        if (std::string why = SqlRefusedCall(e); !why.empty())
+          return fmt::format("formula column '{}': {}", name, why);
+    }
     if (k == "group") {
       auto aggs = r.params.find("aggregates");
       if (aggs != r.params.end() && aggs->is_array())
@@ -87,8 +108,8 @@ class PostgresPushdown final : public SqlPushdown {
     return "";
   }
 
-  Result<std::string> Translate(const RecipeSpec& r, const std::vector<SqlInputTable>& inputs,
-                                const SqlQuoter& q, const std::string& row) const override {
+  Result<SqlQuery> Translate(const RecipeSpec& r, const std::vector<SqlInputTable>& inputs,
+                             const SqlQuoter& q, const std::string& row) const override {
     if (std::string why = WhyNot(r); !why.empty()) return Status::Invalid(why);
     if (inputs.size() != 1) return Status::Invalid("one input expected");
     const SqlInputTable& in = inputs[0];
@@ -100,8 +121,10 @@ class PostgresPushdown final : public SqlPushdown {
       ALAMBIC_ASSIGN_OR_RETURN(auto terms, OrderParam(p, "by", true));
       ALAMBIC_ASSIGN_OR_RETURN(std::string order, OrderTerms(in, q, terms));
       // Stable: ties keep the input order.
-      return fmt::format("SELECT {}, row_number() OVER (ORDER BY {}, {}) - 1 AS {} FROM {}", cols,
-                         order, R, R, in.table);
+      return SqlQuery{
+          fmt::format("SELECT {}, row_number() OVER (ORDER BY {}, {}) - 1 AS {} FROM {}", cols,
+                      order, R, R, in.table),
+          {}};
     }
     if (k == "distinct") {
       ALAMBIC_ASSIGN_OR_RETURN(auto names, ColumnListParam(p, "columns", false));
@@ -113,10 +136,11 @@ class PostgresPushdown final : public SqlPushdown {
         part += (part.empty() ? "" : ", ") + q.Ident(f->name);
       }
       // The first row of each combination, in input order.
-      return fmt::format(
-          "SELECT {0}, {1} FROM (SELECT {0}, {1}, row_number() OVER (PARTITION BY {2} ORDER BY "
-          "{1}) AS alambic_n FROM {3}) s WHERE alambic_n = 1",
-          cols, R, part, in.table);
+      return SqlQuery{
+          fmt::format("SELECT {0}, {1} FROM (SELECT {0}, {1}, row_number() OVER (PARTITION BY "
+                      "{2} ORDER BY {1}) AS alambic_n FROM {3}) s WHERE alambic_n = 1",
+                      cols, R, part, in.table),
+          {}};
     }
     if (k == "top") {
       auto n = p.find("n");
@@ -131,17 +155,87 @@ class PostgresPushdown final : public SqlPushdown {
         part += (part.empty() ? "" : ", ") + q.Ident(f->name);
         key_order += OrderRef(q, *f) + " ASC NULLS FIRST, ";
       }
-      return fmt::format(
-          "SELECT {0}, row_number() OVER (ORDER BY {1}{2}, {3}) - 1 AS {3} FROM (SELECT {0}, {3}, "
-          "row_number() OVER ({4}ORDER BY {2}, {3}) AS alambic_n FROM {5}) s WHERE alambic_n <= "
-          "{6}",
-          cols, key_order, order, R, part.empty() ? "" : "PARTITION BY " + part + " ", in.table,
-          n->get<int64_t>());
+      return SqlQuery{
+          fmt::format("SELECT {0}, row_number() OVER (ORDER BY {1}{2}, {3}) - 1 AS {3} FROM "
+                      "(SELECT {0}, {3}, "
+                      "row_number() OVER ({4}ORDER BY {2}, {3}) AS alambic_n FROM {5}) s WHERE "
+                      "alambic_n <= "
+                      "{6}",
+                      cols, key_order, order, R, part.empty() ? "" : "PARTITION BY " + part + " ",
+                      in.table, n->get<int64_t>()),
+          {}};
     }
-    return Group(r, in, q, R);
+    if (k == "filter") return Filter(r, in, q, R);
+    if (k == "formula") return Formula(r, in, q, R);
+    ALAMBIC_ASSIGN_OR_RETURN(std::string group, Group(r, in, q, R));
+    return SqlQuery{std::move(group), {}};
   }
 
  private:
+  // A column of the input table, aliased t.
+  static SqlColumnRef InputColumn(const SqlQuoter& q, const std::string& alias) {
+    return [&q, alias](const std::string& name) { return alias + "." + q.Ident(name); };
+  }
+
+  Result<SqlQuery> Filter(const RecipeSpec& r, const SqlInputTable& in, const SqlQuoter& q,
+                          const std::string& R) const {
+    const nlohmann::json& p = r.params;
+    auto w = p.find("where");
+    if (w == p.end() || !w->is_string()) return Status::Invalid("param 'where': is required");
+    ALAMBIC_ASSIGN_OR_RETURN(TypedExpr e, Compile(w->get<std::string>(), in.schema));
+    if (e.type() != TypeId::kBool) return Status::Invalid("the condition must be bool");
+    SqlQuery out;
+    ALAMBIC_ASSIGN_OR_RETURN(std::string cond, ToPostgresSql(e, InputColumn(q, "t"), &out.params));
+    std::vector<std::string> keep;
+    if (auto k = p.find("keep"); k != p.end()) {
+      ALAMBIC_ASSIGN_OR_RETURN(keep, ColumnListParam(p, "keep", false));
+    } else {
+      for (const auto& f : in.schema.fields) keep.push_back(f.name);
+    }
+    std::string cols;
+    for (const auto& name : keep) {
+      ALAMBIC_ASSIGN_OR_RETURN(const Field* f, Need(in, name));
+      cols += "t." + q.Ident(f->name) + ", ";
+    }
+    // The kept rows keep their positions: the output's order is the input's.
+    out.sql = fmt::format("SELECT {}t.{} FROM {} AS t WHERE {}", cols, R, in.table, cond);
+    return out;
+  }
+
+  // One nested SELECT per computed column, each over the previous one.
+  Result<SqlQuery> Formula(const RecipeSpec& r, const SqlInputTable& in, const SqlQuoter& q,
+                           const std::string& R) const {
+    ALAMBIC_ASSIGN_OR_RETURN(auto computed, FormulaColumns(r.params));
+    SqlQuery out;
+    Schema schema = in.schema;
+    std::string from = in.table;
+    for (const auto& [name, expr] : computed) {
+      if (q.Ident(name) == R) return Status::Invalid(fmt::format("column name {} is reserved", R));
+      ALAMBIC_ASSIGN_OR_RETURN(TypedExpr e, Compile(expr, schema));
+      auto sql = ToPostgresSql(e, InputColumn(q, "t"), &out.params);
+      if (!sql.ok()) return sql.status().WithContext(fmt::format("formula column '{}'", name));
+      std::string select;
+      bool replaced = false;
+      for (auto& f : schema.fields) {
+        if (f.name == name) {
+          select += fmt::format("{} AS {}, ", *sql, q.Ident(name));
+          f.type = e.type();
+          replaced = true;
+        } else {
+          select += "t." + q.Ident(f.name) + ", ";
+        }
+      }
+      if (!replaced) {
+        select += fmt::format("{} AS {}, ", *sql, q.Ident(name));
+        schema.fields.push_back({name, e.type()});
+      }
+      from = fmt::format("(SELECT {}t.{} FROM {} AS t)", select, R, from);
+    }
+    // The outermost SELECT, without its parentheses.
+    out.sql = from.substr(1, from.size() - 2);
+    return out;
+  }
+
   Result<std::string> Group(const RecipeSpec& r, const SqlInputTable& in, const SqlQuoter& q,
                             const std::string& R) const {
     const nlohmann::json& p = r.params;

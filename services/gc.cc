@@ -16,6 +16,16 @@ Result<GarbageCollection> GarbageCollection::Plan(const fs::path& root, const st
   ALAMBIC_ASSIGN_OR_RETURN(gc.versions_, h.catalog->VersionsNotReferenced(h.env, keep_runs));
   for (const auto& v : gc.versions_) gc.bytes_ += v.bytes;
   // Files no catalog records (left by an interrupted gc) and temp files go too.
+  // A backend (the PostgreSQL store) lists its own versions.
+  if (TableBackend* backend = h.store->backend()) {
+    ALAMBIC_ASSIGN_OR_RETURN(auto stored, backend->List());
+    for (auto& s : stored)
+      if (!h.catalog->HasVersion(h.env, s.dataset, s.version))
+        gc.unrecorded_.push_back(
+            {s.dataset, s.version, s.bytes, "table " + backend->Locate(s.dataset, s.version)});
+    for (const auto& f : gc.unrecorded_) gc.bytes_ += f.bytes;
+    return gc;
+  }
   std::error_code ec;
   for (fs::directory_iterator d(h.store->root(), ec), end; !ec && d != end; d.increment(ec)) {
     std::error_code ec2;
@@ -27,7 +37,9 @@ Result<GarbageCollection> GarbageCollection::Plan(const fs::path& root, const st
       if (h.catalog->HasVersion(h.env, dataset, id)) continue;
       std::error_code ec3;
       const auto size = f->file_size(ec3);
-      gc.unrecorded_.push_back({dataset, std::move(id), ec3 ? 0 : static_cast<int64_t>(size)});
+      const std::string where = "file " + dataset + "/" + id + ".arrow";
+      gc.unrecorded_.push_back(
+          {dataset, std::move(id), ec3 ? 0 : static_cast<int64_t>(size), where});
     }
   }
   for (const auto& f : gc.unrecorded_) gc.bytes_ += f.bytes;

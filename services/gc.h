@@ -21,6 +21,7 @@ namespace alambic {
 struct UnrecordedFile {
   std::string dataset, id;
   int64_t bytes = 0;
+  std::string where;  // "file <dataset>/<id>.arrow" or "table pg:<schema>.v_<id>"
 };
 
 class GarbageCollection {

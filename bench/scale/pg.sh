@@ -9,6 +9,11 @@
 #             store-pushdown  the group as CREATE TABLE ... AS SELECT inside PostgreSQL
 #             store-moved     the same group forced to the local engine (a `where`
 #                             on an aggregate): COPY out, group, COPY back in
+#             filter-pushdown / filter-moved    a filter inside PostgreSQL, and the
+#                             same condition forced to the local engine (matches())
+#             formula-pushdown / formula-moved  three computed columns, likewise
+#                             (substr(x, 1), which has no translation, forces it)
+#             (each pair's outputs are exported and compared: they must be equal)
 # Starts its own server with tests/pg/pg-harness. Prints seconds per variant.
 set -euo pipefail
 if [ -z "${ALAMBIC_TEST_PG_HOST:-}" ]; then
@@ -64,6 +69,14 @@ recipes:
   - {name: s_collect, kind: collect, outputs: [s_exams], params: {connection: wh, query: "select * from exams"}}
   - {name: s_group, kind: group, inputs: [s_exams], outputs: [s_rates], params: {$agg}}
   - {name: s_group_local, kind: group, inputs: [s_exams], outputs: [s_rates_local], params: {$agg_local}}
+  - {name: s_filter, kind: filter, inputs: [s_exams], outputs: [s_kept],
+     params: {where: "departement in ('13', '75') and score >= 10 and not passed"}}
+  - {name: s_filter_local, kind: filter, inputs: [s_exams], outputs: [s_kept_local],
+     params: {where: "matches(departement, '^(13|75)\$') and score >= 10 and not passed"}}
+  - {name: s_formula, kind: formula, inputs: [s_exams], outputs: [s_computed],
+     params: {columns: {due: "add_days(exam_date, 30)", pct: "score * 5", code: "lower(centre_id) || '-' || departement"}}}
+  - {name: s_formula_local, kind: formula, inputs: [s_exams], outputs: [s_computed_local],
+     params: {columns: {due: "add_days(exam_date, 30)", pct: "score * 5", code: "lower(substr(centre_id, 1)) || '-' || departement"}}}
 YAML
 t() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
 echo "rows: $N"
@@ -74,3 +87,15 @@ echo "pg-sql (the group in PostgreSQL):        $(t "${PSQL[@]}" -c "CREATE TABLE
 echo "store-load (collect into the PostgreSQL store): $(t "$ALAMBIC" --env pgstore run store --only s_collect) s"
 echo "store-pushdown (group inside PostgreSQL):       $(t "$ALAMBIC" --env pgstore run store --only s_group) s"
 echo "store-moved (group in the local engine):        $(t "$ALAMBIC" --env pgstore run store --only s_group_local) s"
+"$ALAMBIC" --env pgstore plan store --explain | grep -E "s_(filter|formula)" >&2
+echo "filter-pushdown (filter inside PostgreSQL):     $(t "$ALAMBIC" --env pgstore run store --only s_filter) s"
+echo "filter-moved (filter in the local engine):      $(t "$ALAMBIC" --env pgstore run store --only s_filter_local) s"
+echo "formula-pushdown (formula inside PostgreSQL):   $(t "$ALAMBIC" --env pgstore run store --only s_formula) s"
+echo "formula-moved (formula in the local engine):    $(t "$ALAMBIC" --env pgstore run store --only s_formula_local) s"
+for pair in "s_kept s_kept_local" "s_computed s_computed_local"; do
+  set -- $pair
+  "$ALAMBIC" --env pgstore export "$1" --csv "$WORK/$1.csv" >/dev/null
+  "$ALAMBIC" --env pgstore export "$2" --csv "$WORK/$2.csv" >/dev/null
+  cmp -s "$WORK/$1.csv" "$WORK/$2.csv" || { echo "$1 and $2 differ" >&2; exit 1; }
+  echo "$1 = $2 ($(($(wc -l < "$WORK/$1.csv") - 1)) rows)"
+done

@@ -76,12 +76,14 @@ Result<PushedOutput> RunPushdown(const DatasetStore& store, const RecipeRegistry
     return Status::Invalid("push-down needs a PostgreSQL store and one output");
   auto staged = pg->StageQuery(
       recipe.outputs[0], input_versions, output_version,
-      [&](const std::vector<PgTableStore::Input>& ins, PgConnection& c) -> Result<std::string> {
+      [&](const std::vector<PgTableStore::Input>& ins,
+          PgConnection& c) -> Result<PgTableStore::BoundQuery> {
         std::vector<SqlInputTable> tables;
         for (size_t k = 0; k < ins.size() && k < recipe.inputs.size(); ++k)
           tables.push_back({recipe.inputs[k], ins[k].table, ins[k].schema});
         ConnQuoter q(c);
-        return p->Translate(recipe, tables, q, kPgRowColumn);
+        ALAMBIC_ASSIGN_OR_RETURN(SqlQuery query, p->Translate(recipe, tables, q, kPgRowColumn));
+        return PgTableStore::BoundQuery{std::move(query.sql), std::move(query.params)};
       });
   if (!staged.ok()) return staged.status();
   PushedOutput out;

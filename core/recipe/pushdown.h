@@ -30,22 +30,30 @@ class SqlQuoter {
   virtual std::string Literal(std::string_view value) const = 0;
 };
 
+// A query and its parameters ($1, $2, ...: text, bound by the client
+// library, never pasted into the query).
+struct SqlQuery {
+  std::string sql;
+  std::vector<std::string> params;
+};
+
 class SqlPushdown {
  public:
   virtual ~SqlPushdown() = default;
   // Why `recipe` cannot run inside PostgreSQL ("" : it can), from its kind and
-  // params alone (pure: `plan --explain` asks it), e.g. "formula uses
-  // regex_replace, which has no SQL translation".
+  // params alone (pure: `plan --explain` asks it), e.g. "formula column 'x':
+  // matches() uses PCRE2 regular expressions, not PostgreSQL's". A reason that
+  // depends on the inputs' column types (e.g. % on float64) is found by
+  // Translate instead, which then fails with "not expressible: ...".
   virtual std::string WhyNot(const RecipeSpec& recipe) const = 0;
   // The SELECT computing the recipe's (single) output from `inputs`: the
   // output's columns, in the local engine's order and types, then the row
   // position column `row_column` (the output's row order). An error when the
   // inputs do not fit (a missing column, a name clash): the recipe then runs
   // in the local engine, which reports it as it does.
-  virtual Result<std::string> Translate(const RecipeSpec& recipe,
-                                        const std::vector<SqlInputTable>& inputs,
-                                        const SqlQuoter& q,
-                                        const std::string& row_column) const = 0;
+  virtual Result<SqlQuery> Translate(const RecipeSpec& recipe,
+                                     const std::vector<SqlInputTable>& inputs, const SqlQuoter& q,
+                                     const std::string& row_column) const = 0;
 };
 
 }  // namespace alambic

@@ -81,12 +81,13 @@ Result<PgTableStore::StagedQuery> PgTableStore::StageQuery(
           fmt::format("{}: input table {} has no {} column", context, in.table, kPgRowColumn));
     inputs.push_back(std::move(in));
   }
-  ALAMBIC_ASSIGN_OR_RETURN(std::string query, make_query(inputs, *c));
+  ALAMBIC_ASSIGN_OR_RETURN(BoundQuery query, make_query(inputs, *c));
   StagedQuery out;
   out.staged =
       fmt::format("{}{}_{}", kTempPrefix, output_version.substr(0, 16), TempSuffix().substr(0, 16));
   ALAMBIC_ASSIGN_OR_RETURN(std::string q, Qualified(*c, out.staged));
-  Status st = c->Exec(fmt::format("CREATE TABLE {} AS {}", q, query));
+  std::vector<std::optional<std::string>> params(query.params.begin(), query.params.end());
+  Status st = c->Query(fmt::format("CREATE TABLE {} AS {}", q, query.sql), params).status();
   bool has_row = false;
   if (st.ok()) {
     auto schema = Columns(*c, q, &has_row);
@@ -234,6 +235,34 @@ Status PgTableStore::Remove(const std::string& dataset, const std::string& versi
   return c->Exec("DROP TABLE IF EXISTS " + q)
       .WithContext(fmt::format("{}: removing dataset {} version {}", label_, dataset,
                                version.substr(0, 12)));
+}
+
+Result<std::vector<TableBackend::Stored>> PgTableStore::List() {
+  std::lock_guard l(mu_);
+  ALAMBIC_ASSIGN_OR_RETURN(PgConnection * c, Conn());
+  ALAMBIC_ASSIGN_OR_RETURN(
+      auto rows,
+      c->Query("SELECT c.relname, obj_description(c.oid, 'pg_class'), "
+               "pg_total_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = "
+               "c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' AND "
+               "starts_with(c.relname, 'v_')",
+               {schema_}));
+  std::vector<Stored> out;
+  constexpr std::string_view kHead = "alambic dataset ", kVersion = " version ";
+  for (const auto& row : rows) {
+    if (!row[0] || !row[1]) continue;
+    const std::string& comment = *row[1];
+    const size_t v = comment.rfind(kVersion);
+    if (!comment.starts_with(kHead) || v == std::string::npos || v < kHead.size()) continue;
+    Stored s;
+    s.dataset = comment.substr(kHead.size(), v - kHead.size());
+    s.version = comment.substr(v + kVersion.size());
+    // The table must be the one its comment names (not a renamed copy).
+    if (s.version.empty() || TableName(s.version) != *row[0]) continue;
+    s.bytes = row[2] ? std::stoll(*row[2]) : 0;
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 int PgTableStore::CleanTemporaries() {

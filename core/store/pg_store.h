@@ -55,10 +55,13 @@ class PgTableStore final : public TableBackend {
   bool Exists(const std::string& dataset, const std::string& version) override;
   Status Remove(const std::string& dataset, const std::string& version) override;
   int CleanTemporaries() override;
+  // The version tables of the schema (named by their comment; a table without
+  // one was not made by a store and is left alone).
+  Result<std::vector<Stored>> List() override;
   std::string Locate(const std::string& dataset, const std::string& version) const override;
 
   // Push-down: stages `output_version` of `dataset` as CREATE TABLE ... AS the
-  // query `make_query` builds from the tables of `input_versions` (qualified
+  // query (with its parameters) `make_query` builds from the tables of `input_versions` (qualified
   // names and schemas, staged or published). The query's last column must be
   // kPgRowColumn. Returns the staged name, its rows, bytes and schema.
   struct Input {
@@ -70,8 +73,13 @@ class PgTableStore final : public TableBackend {
     int64_t rows = 0, bytes = 0;
     Schema schema;
   };
+  // A query and its text parameters ($1, $2, ...), bound by libpq.
+  struct BoundQuery {
+    std::string sql;
+    std::vector<std::string> params;
+  };
   using QueryMaker =
-      std::function<Result<std::string>(const std::vector<Input>& inputs, PgConnection& conn)>;
+      std::function<Result<BoundQuery>(const std::vector<Input>& inputs, PgConnection& conn)>;
   Result<StagedQuery> StageQuery(const std::string& dataset,
                                  const std::vector<std::string>& input_versions,
                                  const std::string& output_version, const QueryMaker& make_query);

@@ -54,6 +54,13 @@ class TableBackend {
   virtual int CleanTemporaries() = 0;
   // Where a version is, for messages and the catalog: "pg:schema.table".
   virtual std::string Locate(const std::string& dataset, const std::string& version) const = 0;
+  // Every published version it holds, with its size: gc removes those no
+  // catalog records (left by a crashed run or an interrupted gc).
+  struct Stored {
+    std::string dataset, version;
+    int64_t bytes = 0;
+  };
+  virtual Result<std::vector<Stored>> List() { return std::vector<Stored>{}; }
 };
 
 class DatasetStore {

@@ -19,6 +19,7 @@
 // threads.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,7 @@ class Expr {
  private:
   friend Result<Expr> ParseExpr(std::string_view text);
   friend class ExprCompiler;
+  friend class ExprSqlWriter;
   std::string text_;
   std::shared_ptr<const ExprNode> root_;
   std::vector<std::string> columns_;
@@ -67,6 +69,7 @@ class TypedExpr {
 
  private:
   friend class ExprCompiler;
+  friend class ExprSqlWriter;
   std::string text_;
   std::shared_ptr<const ExprNode> root_;
   std::vector<std::string> columns_;
@@ -77,6 +80,27 @@ class TypedExpr {
 Result<TypedExpr> Compile(std::string_view text, const Schema& schema);
 // Type-checks an already parsed expression.
 Result<TypedExpr> Compile(const Expr& expr, const Schema& schema);
+
+// SQL translation (core/table/expr/to_sql.cc): the SQL of a column
+// reference, quoted by the caller (e.g. `t."my col"`).
+using SqlColumnRef = std::function<std::string(const std::string& column)>;
+
+// `e` as one PostgreSQL expression that computes, row by row, what Evaluate
+// computes (same type, nulls, overflow, NaN, byte-wise text order, dates in
+// UTC). Every literal is appended to `params` (text form) and referenced as
+// $k::type, k its 1-based position in `params`; nothing from the expression's
+// text is pasted into the SQL. An error "not expressible: <why>" when the
+// expression uses a function or a semantics PostgreSQL cannot reproduce
+// exactly (matches(), substr(), round() of a float64, % on float64, ...);
+// `params` is then left as it was.
+Result<std::string> ToPostgresSql(const TypedExpr& e, const SqlColumnRef& column,
+                                  std::vector<std::string>* params);
+// Why `e` can never be written as SQL whatever the column types ("" when it
+// may be): a call of a function ToPostgresSql refuses by name (matches(),
+// substr(), unknown functions). Pure: `plan --explain` asks it.
+std::string SqlRefusedCall(const Expr& e);
+// Whether `st` is ToPostgresSql's "not expressible" error.
+bool IsNotExpressible(const Status& st);
 
 // The name of `candidates` closest to `name` for a "did you mean" hint: the
 // first with the smallest Damerau-Levenshtein distance (case ignored) when

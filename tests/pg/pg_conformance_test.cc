@@ -20,6 +20,7 @@
 #include "core/net/postgres.h"
 #include "core/recipe/pushdown.h"
 #include "core/store/pg_store.h"
+#include "core/table/expr.h"
 #include "tests/kind_test_util.h"
 #include "tests/pg/pg_test_util.h"
 #include "tests/test_util.h"
@@ -176,6 +177,222 @@ TEST_F(PostgresConformanceTest, GroupAggregates) {
        1e-12);
 }
 
+// Expressions over every type: arithmetic at the int64 limits, division by
+// zero, NaN and infinities, byte-wise text, dates before 1970, timestamps.
+const char* const kExpressions[] = {
+    "i + 1",
+    "i - 1",
+    "i * 2",
+    "i * i",
+    "-i",
+    "i + 9223372036854775807",
+    "i * -1",
+    "i // 2",
+    "i // -3",
+    "i // 0",
+    "i % 3",
+    "i % -1",
+    "i % 0",
+    "i / 2",
+    "i / 0",
+    "(i + 1) * (i - 1)",
+    "(i + 1) // (i - 10)",
+    "(i - 2) % (i + 1)",
+    "abs(i)",
+    "floor(i)",
+    "i + f",
+    "f + 1",
+    "f * 2",
+    "f - f",
+    "f / 0",
+    "f / 2",
+    "-f",
+    "abs(f)",
+    "floor(f)",
+    "ceil(f)",
+    "f < 2",
+    "f > 1.5",
+    "f >= f",
+    "f <= 0",
+    "f != 1.5",
+    "f = 0",
+    "(f + 1) < (f * 2)",
+    "i < f",
+    "i = f",
+    "f <= i",
+    "i > 9.3e18",
+    "i >= -9.3e18",
+    "i < 1e300",
+    "i = 3.0",
+    "i in (3, 12, null)",
+    "i not in (3, 12)",
+    "f in (1.5, 0)",
+    "s < 'b'",
+    "s >= 'É'",
+    "s = ''",
+    "s in ('b', 'é')",
+    "s between 'B' and 'e'",
+    "s || '-' || s",
+    "concat(s, i, b)",
+    "length(s)",
+    "lower(s)",
+    "upper(s)",
+    "trim('  ' || s || ' ')",
+    "rtrim(s || ' ')",
+    "replace(s, 'b', 'x''y;')",
+    "starts_with(s, 'é')",
+    "ends_with(s, 'e')",
+    "contains(s, '')",
+    "contains(s, 'co')",
+    "coalesce(i, 0)",
+    "coalesce(s, 'none')",
+    "nullif(i, 3)",
+    "nullif(f, 1.5)",
+    "min(i, 5)",
+    "max(s, 'c')",
+    "max(i, 3, null)",
+    "if(b, i, -i)",
+    "case when i > 5 then 'big' when i < 0 then 'neg' end",
+    "not b",
+    "b and i > 0",
+    "b or f > 1",
+    "i is null",
+    "s is not null",
+    "to_float(i)",
+    "to_int(f)",
+    "to_int(b)",
+    "to_bool(i)",
+    "to_bool(f)",
+    "to_string(i)",
+    "to_string(b)",
+    "year(d)",
+    "month(d)",
+    "day(d)",
+    "year(t)",
+    "day(t)",
+    "month(t)",
+    "date_diff(d, '1970-01-01')",
+    "add_days(d, 30)",
+    "add_days(t, -1)",
+    "d < '1970-01-01'",
+    "t >= '1970-01-01T00:00:00'",
+    "t < '2023-11-14T22:13:20.123456'",
+    "d = t",
+    "to_date(t)",
+    "to_timestamp(d)",
+    "year(add_days(d, -719528))",
+    "null",
+    "i + null",
+    "'a''b\"c;'",
+    "3.25",
+    "-0.0",
+    "date('1969-12-31')",
+};
+
+TEST_F(PostgresConformanceTest, FormulaComputesLikeTheLocalEngine) {
+  // All of them in one recipe, column c<k> for expression k (one query).
+  json columns = json::array();
+  std::string list;
+  for (size_t k = 0; k < std::size(kExpressions); ++k) {
+    columns.push_back({{fmt::format("c{}", k), kExpressions[k]}});
+    list += fmt::format("c{}: {}\n", k, kExpressions[k]);
+  }
+  auto [local, pg] = Both("formula", {{"columns", columns}});
+  EXPECT_EQ(local.num_columns(), 6 + static_cast<int>(std::size(kExpressions)));
+  EXPECT_EQ(TableDiff(local, pg), "") << list;
+  // Several columns, each using the ones before; a column replaced by another type.
+  Same("formula", {{"columns", json::array({{{"x", "i * 2"}},
+                                            {{"y", "x + 1"}},
+                                            {{"s", "length(s) + y"}},
+                                            {{"i", "to_string(i)"}}})}});
+}
+
+TEST_F(PostgresConformanceTest, FilterKeepsTheSameRows) {
+  for (const char* e : kExpressions) {
+    auto typed = Compile(e, input_.table->schema());
+    ASSERT_TRUE(typed.ok()) << e;
+    if (typed->type() != TypeId::kBool) continue;
+    Same("filter", {{"where", e}});
+  }
+  Same("filter", {{"where", "i > 0 and s != 'b'"}, {"keep", {"s", "i"}}});
+  Same("filter", {{"where", "false"}});
+}
+
+TEST_F(PostgresConformanceTest, HostileNamesAndValues) {
+  const std::string weird = "we\"ird'; DROP TABLE x; --";
+  auto in = testing::MakeInput(
+      "in", {{weird, Strings({"a'b", "c\";d", "'); DROP TABLE t; --", std::nullopt, "ü€𝄞"})},
+             {"ü col", Ints({1, 2, 3, 4, 5})}});
+  auto staged = store_->Stage("in", std::string(64, '9'), *in.table);
+  ASSERT_TRUE(staged.ok()) << staged.status().message();
+  ASSERT_TRUE(store_->Publish({*staged}).ok());
+  input_ = in;
+  std::vector<std::pair<std::string, json>> recipes;
+  for (const std::string& e :
+       {"[" + weird + "] = 'a''b'", "[" + weird + "] || ';--' = '''); DROP TABLE t; --;--'",
+        "[ü col] > 3 or [" + weird + "] = 'ü€𝄞'", "length([" + weird + "]) = 3"})
+    recipes.push_back({"filter", {{"where", e}}});
+  recipes.push_back(
+      {"formula", {{"columns", {{"x'; --", "[" + weird + "] || 'O''Reilly;' || [ü col]"}}}}});
+  recipes.push_back({"formula", {{"columns", {{weird, "upper([" + weird + "])"}}}}});
+  for (const auto& [kind, params] : recipes) {
+    RecipeSpec r;
+    r.name = "r";
+    r.kind = kind;
+    r.inputs = {"in"};
+    r.outputs = {"out"};
+    r.params = params;
+    auto local = testing::RunKind(kind, params, {in});
+    ASSERT_TRUE(local.ok()) << local.status().message();
+    const std::string out = fmt::format("{:064x}", ++outputs_ + 1000);
+    auto pushed = RunPushdown(*store_, *registry_, r, {std::string(64, '9')}, out);
+    ASSERT_TRUE(pushed.ok()) << params.dump() << ": " << pushed.status().message();
+    auto back = store_->Read("out", out);
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(TableDiff(local->tables[0], *back), "") << params.dump();
+    EXPECT_GT(back->num_rows(), 0) << params.dump();
+  }
+  // The input table is still there, whole.
+  auto again = store_->Read("in", std::string(64, '9'));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(TableDiff(*in.table, *again), "");
+}
+
+TEST_F(PostgresConformanceTest, NotExpressibleRunsLocallyAndSaysWhy) {
+  RecipeSpec r;
+  r.name = "r";
+  r.inputs = {"in"};
+  r.outputs = {"out"};
+  r.kind = "filter";
+  r.params = {{"where", "matches(s, '^b')"}};
+  EngineChoice c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_EQ(c.engine, Engine::kLocalMoved);
+  EXPECT_NE(c.why.find("filter condition: matches() uses PCRE2"), std::string::npos) << c.why;
+  r.kind = "formula";
+  r.params = {{"columns", {{"x", "substr(s, -2)"}}}};
+  c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_NE(c.why.find("formula column 'x': substr()"), std::string::npos) << c.why;
+  r.params = {{"columns", {{"x", "upper(s)"}}}, {"functions", "f.lua"}};
+  EXPECT_NE(ChooseEngine(*store_, *registry_, r).why.find("Lua"), std::string::npos);
+  // Type-dependent: found when translating, with the reason.
+  r.params = {{"columns", {{"x", "f % 2"}}}};
+  EXPECT_EQ(ChooseEngine(*store_, *registry_, r).engine, Engine::kPushdown);
+  auto pushed = RunPushdown(*store_, *registry_, r, {InputVersion()}, std::string(64, '7'));
+  ASSERT_FALSE(pushed.ok());
+  EXPECT_NE(pushed.status().message().find("formula column 'x': not expressible: '%' on float64"),
+            std::string::npos)
+      << pushed.status().message();
+  r.params = {{"columns", {{"x", "to_int(s)"}}}};
+  pushed = RunPushdown(*store_, *registry_, r, {InputVersion()}, std::string(64, '7'));
+  ASSERT_FALSE(pushed.ok());
+  EXPECT_NE(pushed.status().message().find("not expressible: converting utf8 to int64"),
+            std::string::npos)
+      << pushed.status().message();
+  r.params = {{"columns", {{"x", "round(f, 2)"}}}};
+  EXPECT_NE(ChooseEngine(*store_, *registry_, r).why.find("formula column 'x': round()"),
+            std::string::npos);
+}
+
 TEST_F(PostgresConformanceTest, DocumentedDifferences) {
   // 1. An int64 sum whose running total leaves int64 but whose result fits:
   //    the local engine gives null (overflow), PostgreSQL the exact sum.
@@ -219,6 +436,24 @@ TEST_F(PostgresConformanceTest, DocumentedDifferences) {
                                 ->tables.data(),
                            "s"),
             std::vector<std::string>{"null"});
+}
+
+TEST_F(PostgresConformanceTest, FloatOverflowFailsThePushDown) {
+  // 3. A float64 result beyond the double range: infinity locally, an error in
+  //    PostgreSQL, so the push-down fails and the recipe runs locally.
+  RecipeSpec r;
+  r.name = "r";
+  r.kind = "formula";
+  r.inputs = {"in"};
+  r.outputs = {"out"};
+  r.params = {{"columns", {{"x", "f * 1e308 * 10"}}}};
+  auto local = testing::RunKind("formula", r.params, {input_});
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(testing::Cells(local->tables[0], "x")[0], "inf");
+  auto pushed = RunPushdown(*store_, *registry_, r, {InputVersion()}, std::string(64, '8'));
+  ASSERT_FALSE(pushed.ok());
+  EXPECT_NE(pushed.status().message().find("out of range"), std::string::npos)
+      << pushed.status().message();
 }
 
 TEST_F(PostgresConformanceTest, KindsWithoutTranslationSayWhy) {

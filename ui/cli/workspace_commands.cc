@@ -168,8 +168,8 @@ int CmdGc(const Globals& g, int keep_runs, bool dry_run) {
                 FormatCount(v.rows).c_str(), FormatCount(v.bytes).c_str(),
                 v.run_id.substr(0, kShortIdLength).c_str());
   for (const auto& f : gc->unrecorded())
-    std::printf("%s unrecorded file %s/%s.arrow (%s bytes)\n", dry_run ? "would delete" : "delete",
-                f.dataset.c_str(), f.id.c_str(), FormatCount(f.bytes).c_str());
+    std::printf("%s unrecorded %s (%s bytes)\n", dry_run ? "would delete" : "delete",
+                f.where.c_str(), FormatCount(f.bytes).c_str());
   int orphans = static_cast<int>(gc->unrecorded().size());
   if (!dry_run) {
     auto removed = gc->Apply();

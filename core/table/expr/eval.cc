@@ -810,7 +810,7 @@ Val CallVal(const ExprNode& n, const std::vector<Val>& args) {
       int y;
       unsigned m, dd;
       CivilFromDays(days, &y, &m, &dd);
-      r = part == 0 ? y : (part == 1 ? m : dd);
+      r = part == 0 ? int64_t{y} : int64_t{part == 1 ? m : dd};
       return true;
     });
   }

@@ -84,7 +84,7 @@ std::string_view Trim(std::string_view s, bool left, bool right);
 // SQL substr(): 1-based code points; p2 is a length when has_len.
 std::string_view Substr(std::string_view s, int64_t p1, int64_t p2, bool has_len);
 void Replace(std::string_view s, std::string_view from, std::string_view to, std::string* out);
-// Exact three-way comparison of an int64 with a double (NaN sorts first).
+// Exact three-way comparison of an int64 with a double (NaN sorts after every number).
 int CompareIntDouble(int64_t i, double d);
 
 template <class A, class B>
