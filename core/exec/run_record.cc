@@ -115,6 +115,10 @@ Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, Cat
   // (record, what built its first output).
   std::vector<size_t> metrics_of;
   std::vector<Catalog::BuiltBy> built;
+  // No reallocation (moving every record) as the records are added.
+  batch.recipe_runs.reserve(first + plan.recipes.size());
+  metrics_of.reserve(plan.recipes.size());
+  built.reserve(plan.recipes.size());
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kUpToDate) continue;
     const RecipeNode& node = session.graph().node(rp.node);
