@@ -585,29 +585,37 @@ int Catalog::schema_version() {
   return db_->execAndGet("PRAGMA user_version").getInt();
 }
 
+namespace {
+
+// Inserts run `r` (in the caller's transaction).
+void InsertRun(SQLite::Database& db, const RunRecord& r) {
+  SQLite::Statement q(
+      db, fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
+  q.bind(1, r.id);
+  q.bind(2, r.flows);
+  q.bind(3, r.environment);
+  q.bind(4, r.trigger);
+  q.bind(5, r.user);
+  q.bind(6, r.git_commit);
+  q.bind(7, r.git_dirty ? 1 : 0);
+  q.bind(8, r.status);
+  q.bind(9, r.started_at);
+  q.bind(10, r.finished_at);
+  q.bind(11, r.error);
+  q.bind(12, r.alambic_version);
+  q.bind(13, r.host);
+  q.bind(14, r.release);
+  q.exec();
+}
+
+}  // namespace
+
 Status Catalog::BeginRun(const RunRecord& r) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(
-        *db_,
-        fmt::format("INSERT INTO runs ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", kRunColumns));
-    q.bind(1, r.id);
-    q.bind(2, r.flows);
-    q.bind(3, r.environment);
-    q.bind(4, r.trigger);
-    q.bind(5, r.user);
-    q.bind(6, r.git_commit);
-    q.bind(7, r.git_dirty ? 1 : 0);
-    q.bind(8, r.status);
-    q.bind(9, r.started_at);
-    q.bind(10, r.finished_at);
-    q.bind(11, r.error);
-    q.bind(12, r.alambic_version);
-    q.bind(13, r.host);
-    q.bind(14, r.release);
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
-    q.exec();
+    InsertRun(*db_, r);
     tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -637,8 +645,10 @@ Status Catalog::FinishRun(const std::string& id, const std::string& status,
 Status Catalog::Commit(const CatalogBatch& b) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Transaction tx(*db_);
+    SQLite::Transaction tx(*db_, b.begin_run ? SQLite::TransactionBehavior::IMMEDIATE
+                                             : SQLite::TransactionBehavior::DEFERRED);
     ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
+    if (b.begin_run) InsertRun(*db_, *b.begin_run);
     SQLite::Statement rr(
         *db_,
         "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "
@@ -801,6 +811,39 @@ Result<std::optional<RecipeRunRecord>> Catalog::FindRecipeRun(const std::string&
     return std::optional<RecipeRunRecord>(ReadRecipeRun(q));
   } catch (const std::exception& e) {
     return SqlError(e, "recipe run");
+  }
+}
+
+Result<std::vector<std::optional<std::string>>> Catalog::BuiltMetrics(
+    const std::string& env, const std::vector<BuiltBy>& wanted) {
+  std::lock_guard lock(mu_);
+  try {
+    std::vector<std::optional<std::string>> out;
+    out.reserve(wanted.size());
+    if (wanted.empty()) return out;
+    SQLite::Statement q(*db_,
+                        "SELECT r.metrics FROM dataset_versions v JOIN recipe_runs r ON r.run_id = "
+                        "v.run_id AND r.flow = ?4 AND r.recipe = ?5 WHERE v.environment = ?1 AND "
+                        "v.dataset = ?2 AND v.id = ?3");
+    // One snapshot for all the lookups (and one lock instead of one per statement).
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::DEFERRED);
+    for (const auto& w : wanted) {
+      q.reset();
+      q.bind(1, env);
+      q.bind(2, w.dataset);
+      q.bind(3, w.version);
+      q.bind(4, w.flow);
+      q.bind(5, w.recipe);
+      if (q.executeStep())
+        out.emplace_back(q.getColumn(0).getString());
+      else
+        out.emplace_back(std::nullopt);
+    }
+    q.reset();
+    tx.commit();
+    return out;
+  } catch (const std::exception& e) {
+    return SqlError(e, "metrics of built versions");
   }
 }
 

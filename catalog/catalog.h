@@ -148,6 +148,9 @@ struct RecipeStateView {
 // One group commit: recipe runs, published versions, new current versions and
 // recipe states, all in one transaction.
 struct CatalogBatch {
+  // A run to begin (as Catalog::BeginRun) in the same transaction, before the
+  // records below: a run's start and its up-to-date recipes in one commit.
+  std::optional<RunRecord> begin_run;
   std::vector<RecipeRunRecord> recipe_runs;
   std::vector<DatasetVersionRecord> versions;
   std::vector<std::tuple<std::string, std::string, RecipeState>> states;  // flow, recipe, state
@@ -216,6 +219,18 @@ class Catalog {
   Result<std::optional<RecipeRunRecord>> FindRecipeRun(const std::string& run_id,
                                                        const std::string& flow,
                                                        const std::string& recipe);
+  // Where to find the metrics of the recipe run that built a version: version
+  // `version` of `dataset`, built by recipe `flow`/`recipe`.
+  struct BuiltBy {
+    std::string dataset, version, flow, recipe;
+  };
+  // For each of `wanted`, in order: the metrics (JSON text) of recipe run
+  // `flow`/`recipe` of the run that built that version in `env`, or nullopt
+  // when the version or that recipe run is not recorded. One read transaction
+  // and one prepared statement for all (a run records its up-to-date recipes
+  // with what this returns).
+  Result<std::vector<std::optional<std::string>>> BuiltMetrics(const std::string& env,
+                                                               const std::vector<BuiltBy>& wanted);
   // The latest recipe runs at a commit: for each recipe of `flow` with one, the
   // most recent recipe run (any status) in environment `env` of a run with
   // git_commit = `commit` made from a clean tree (runs of a dirty tree do not

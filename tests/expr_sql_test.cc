@@ -7,7 +7,7 @@
 
 #include "core/table/expr.h"
 
-namespace alambic {
+namespace alambic::expr_sql_test {
 namespace {
 
 Schema TestSchema() {
@@ -128,4 +128,4 @@ TEST(ExprSqlTest, YearOfADateBeforeYearZeroIsNegative) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::expr_sql_test

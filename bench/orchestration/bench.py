@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Orchestration overhead: Alambic against Snakemake and GNU make on the same DAGs.
+"""Orchestration overhead: Alambic against GNU make, ninja and Snakemake on the same DAGs.
 
 For each shape (chain, fan, random) and size, measures:
   cold      a full build from nothing
-  nostale   planning when nothing is stale (alambic plan / snakemake -n / make -q)
-  onechange planning after one leaf changes (alambic: the leaf's params;
-            snakemake and make: the leaf's input touched, their only trigger)
-and prints seconds and the peer/alambic ratios. Run: bench/orchestration/bench.py
-BUILD/alambic [--sizes 1000,10000] [--shapes chain,fan,random] [--skip-snakemake-above N]
+  nostale   a run when nothing is stale (alambic run / make / ninja / snakemake -n);
+            `alambic plan` alone is shown too
+  onechange a run after one leaf changes (alambic: the leaf's params; make,
+            ninja and snakemake: the leaf's input touched, their only trigger),
+            so the leaf's own work is included
+and prints seconds, the peer/alambic ratios, Alambic's peak RSS and the load
+average when each figure was taken (the machine is shared: read ratios, not
+absolute times). Run: bench/orchestration/bench.py BUILD/alambic
+[--sizes 1000,10000] [--shapes chain,fan,random] [--skip-snakemake-above N]
 """
 import argparse
 import os
@@ -21,15 +25,36 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def timed(cmd, cwd, repeat=1, check=True):
-    times = []
-    for _ in range(repeat):
+def run_once(cmd, cwd):
+    """(seconds, peak RSS in MB, returncode, stdout, stderr) of one run of cmd."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
-        r = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        times.append(time.perf_counter() - t)
-        if check and r.returncode != 0:
-            sys.exit(f"{' '.join(cmd)} failed in {cwd}:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    return statistics.median(times), r
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        dt = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return dt, usage.ru_maxrss / 1024, p.returncode, out.read().decode(errors="replace"), \
+            err.read().decode(errors="replace")
+
+
+class Timed:
+    def __init__(self, seconds, rss, load, stdout):
+        self.seconds, self.rss, self.load, self.stdout = seconds, rss, load, stdout
+
+
+def timed(cmd, cwd, repeat=1, check=True):
+    """The median time of `repeat` runs, the largest peak RSS, the 1-minute load average."""
+    times, rss = [], 0.0
+    load = os.getloadavg()[0]
+    for _ in range(repeat):
+        dt, mb, rc, out, err = run_once(cmd, cwd)
+        times.append(dt)
+        rss = max(rss, mb)
+        if check and rc != 0:
+            sys.exit(f"{' '.join(cmd)} failed in {cwd}:\n{out[-2000:]}\n{err[-2000:]}")
+    return Timed(statistics.median(times), rss, load, out if rc == 0 else err)
 
 
 def main():
@@ -46,26 +71,40 @@ def main():
         for shape in a.shapes.split(","):
             work = tempfile.mkdtemp(prefix=f"alambic-bench-{shape}-{n}-")
             leaf = int(subprocess.check_output([sys.executable, os.path.join(HERE, "gen.py"), shape, str(n), work]))
-            al, sm, mk = (os.path.join(work, x) for x in ("alambic", "snakemake", "make"))
+            al, sm, mk, nj = (os.path.join(work, x)
+                              for x in ("alambic", "snakemake", "make", "ninja"))
             res = {"shape": shape, "n": n}
             # Alambic
-            res["alambic cold"], r = timed([alambic, "run", "-j", str(a.jobs)], al)
-            res["alambic nostale"], r = timed([alambic, "plan"], al, repeat=5)
+            res["alambic cold"] = timed([alambic, "run", "-j", str(a.jobs)], al)
+            res["alambic nostale"] = r = timed([alambic, "run", "-j", str(a.jobs)], al, repeat=5)
+            assert f"{n} up to date" in r.stdout or "nothing to run" in r.stdout or "0 succeeded" in r.stdout, r.stdout[-300:]
+            res["alambic plan"] = r = timed([alambic, "plan"], al, repeat=5)
             assert r.stdout.strip().endswith(f"0 of {n} recipes to run"), r.stdout[-200:]
             flow = os.path.join(al, "flows", "bench.yaml")
             text = open(flow).read()
             needle = f"- {{name: s{leaf}, kind: sql"
             i = text.index(needle)
             j = text.index("select 1 as k", i)
-            open(flow, "w").write(text[:j] + "select 2 as k" + text[j + len("select 1 as k"):])
-            res["alambic onechange"], r = timed([alambic, "plan"], al, repeat=5)
-            assert r.stdout.strip().endswith(f"1 of {n} recipes to run"), r.stdout[-200:]
+            for q in range(5):  # a new query each time, so each run has the leaf to run
+                old, new = f"select {q + 1} as k", f"select {q + 2} as k"
+                text = text[:j] + new + text[j + len(old):]
+                open(flow, "w").write(text)
+                r = timed([alambic, "run", "-j", str(a.jobs)], al)
+                runs = res.setdefault("_onechange", [])
+                runs.append(r)
+            res["alambic onechange"] = Timed(statistics.median(x.seconds for x in runs),
+                                             max(x.rss for x in runs), runs[0].load, "")
+            del res["_onechange"]
             # GNU make
-            res["make cold"], _ = timed(["make", "-s", f"-j{a.jobs}"], mk)
-            res["make nostale"], _ = timed(["make", "-q"], mk, repeat=5)
+            res["make cold"] = timed(["make", "-s", f"-j{a.jobs}"], mk)
+            res["make nostale"] = timed(["make", "-s"], mk, repeat=5)
             leaf_input = open(os.path.join(mk, "Makefile")).read().split(f"out/d{leaf}: ")[1].split()[0]
-            os.utime(os.path.join(mk, leaf_input))
-            res["make onechange"], _ = timed(["make", "-n"], mk, repeat=5)
+            res["make onechange"] = touch_and_time(os.path.join(mk, leaf_input), ["make", "-s"], mk)
+            # ninja
+            if shutil.which("ninja"):
+                res["ninja cold"] = timed(["ninja", f"-j{a.jobs}"], nj)
+                res["ninja nostale"] = timed(["ninja"], nj, repeat=5)
+                res["ninja onechange"] = touch_and_time(os.path.join(nj, leaf_input), ["ninja"], nj)
             # Snakemake
             if n <= a.skip_snakemake_above and shutil.which("snakemake"):
                 # Snakemake resolves the DAG recursively: give it a deep enough stack
@@ -73,29 +112,47 @@ def main():
                 # (with the interpreter Snakemake is installed for).
                 shebang = open(shutil.which("snakemake")).readline()[2:].split()
                 smk = shebang + [os.path.join(HERE, "snakemake_deep.py")]
-                t, r = timed(smk + ["-q", "--cores", str(a.jobs)], sm, check=False)
-                if r.returncode != 0:
-                    res["snakemake error"] = (r.stderr.strip().splitlines() or ["?"])[-1][:120]
+                dt, _, rc, _, err = run_once(smk + ["-q", "--cores", str(a.jobs)], sm)
+                if rc != 0:
+                    res["snakemake error"] = (err.strip().splitlines() or ["?"])[-1][:120]
                 else:
-                    res["snakemake cold"] = t
-                    res["snakemake nostale"], _ = timed(smk + ["-n", "-q", "--cores", "1"], sm, repeat=3)
+                    res["snakemake cold"] = Timed(dt, 0, os.getloadavg()[0], "")
+                    res["snakemake nostale"] = timed(smk + ["-n", "-q", "--cores", "1"], sm, repeat=3)
                     os.utime(os.path.join(sm, leaf_input))
-                    res["snakemake onechange"], _ = timed(smk + ["-n", "-q", "--cores", "1"], sm, repeat=3)
+                    res["snakemake onechange"] = timed(smk + ["-n", "-q", "--cores", "1"], sm, repeat=3)
             rows.append(res)
             shutil.rmtree(work, ignore_errors=True)
             print_row(res)
             sys.stdout.flush()
 
 
+def touch_and_time(path, cmd, cwd, repeat=5):
+    """Median over `repeat` runs of cmd, each after touching `path`."""
+    runs = []
+    for _ in range(repeat):
+        time.sleep(0.01)  # a newer mtime than the outputs' on coarse clocks
+        os.utime(path)
+        runs.append(timed(cmd, cwd))
+    return Timed(statistics.median(x.seconds for x in runs), max(x.rss for x in runs),
+                 runs[0].load, "")
+
+
 def print_row(r):
     print(f"\n== {r['shape']} n={r['n']}")
-    print(f"{'measure':<10} {'alambic':>9} {'make':>9} {'snakemake':>10} {'make/al':>8} {'smk/al':>8}")
-    for m in ("cold", "nostale", "onechange"):
+    print(f"{'measure':<10} {'alambic':>9} {'RSS MB':>7} {'load':>5} {'make':>9} {'ninja':>9} "
+          f"{'snakemake':>10} {'make/al':>8} {'ninja/al':>8} {'smk/al':>8}")
+
+    def secs(x):
+        return f"{x.seconds:.3f}s" if x else "-"
+
+    def ratio(x, al):
+        return f"{x.seconds / al.seconds:.2f}x" if x else "-"
+
+    for m in ("cold", "nostale", "plan", "onechange"):
         al = r[f"alambic {m}"]
-        mk = r.get(f"make {m}")
-        sm = r.get(f"snakemake {m}")
-        print(f"{m:<10} {al:>8.3f}s {mk:>8.3f}s {(f'{sm:.3f}s' if sm else '-'):>10} "
-              f"{mk / al:>7.1f}x {(f'{sm / al:.1f}x' if sm else '-'):>8}")
+        mk, nj, sm = (r.get(f"{t} {m}") for t in ("make", "ninja", "snakemake"))
+        print(f"{m:<10} {secs(al):>9} {al.rss:>7.0f} {al.load:>5.2f} {secs(mk):>9} {secs(nj):>9} "
+              f"{secs(sm):>10} {ratio(mk, al):>8} {ratio(nj, al):>8} {ratio(sm, al):>8}")
     if "snakemake error" in r:
         print(f"snakemake failed: {r['snakemake error']}")
 

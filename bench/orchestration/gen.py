@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Generates the same DAG of trivial steps for Alambic, Snakemake and GNU make.
+"""Generates the same DAG of trivial steps for Alambic, Snakemake, GNU make and ninja.
 
 Shapes:
   chain   s0 -> s1 -> ... -> sN-1
   fan     one source -> N-2 parallel steps -> one step reading them all
-  random  each step reads up to 3 earlier steps (average in-degree ~3), seeded
+  random  each step reads 1 to 3 earlier steps chosen anywhere in the graph
+          (not only a local window), seeded
 
 Alambic: step 0 is a `collect` of a one-row CSV, steps with one input are
 `sync` (a copy), steps with several inputs are `sql` (select 1 as k over the
-loaded inputs; a stack would grow the rows exponentially in deep DAGs). Snakemake and make: each step
+loaded inputs; a stack would grow the rows exponentially in deep DAGs). Snakemake, make and ninja: each step
 is a rule that touches its output file from its inputs (the cheapest action
 each tool has), so the comparison is orchestration overhead only.
 """
@@ -29,9 +30,8 @@ def edges(shape, n, seed):
         deps[n - 1] = list(range(1, n - 1))
     elif shape == "random":
         for i in range(1, n):
-            k = min(i, rng.choice([1, 2, 3, 3, 4, 5]))
-            lo = max(0, i - 50)  # local window keeps depth realistic
-            deps[i] = sorted(rng.sample(range(lo, i), min(k, i - lo)))
+            k = min(i, rng.choice([1, 2, 3]))
+            deps[i] = sorted(rng.sample(range(i), k))
     else:
         raise SystemExit(f"unknown shape {shape}")
     return deps
@@ -90,6 +90,22 @@ def write_make(out, deps):
         f.write("k,v\n1,one\n")
 
 
+def write_ninja(out, deps):
+    os.makedirs(out, exist_ok=True)
+    n = len(deps)
+    sinks = [i for i in range(n) if not any(i in d for d in deps)]
+    with open(os.path.join(out, "build.ninja"), "w") as f:
+        f.write("rule touch\n  command = touch $out\n\n")
+        for i, d in enumerate(deps):
+            ins = " ".join(f"out/d{j}" for j in d) if d else "seed.csv"
+            f.write(f"build out/d{i}: touch {ins}\n")
+        f.write("build all: phony " + " ".join(f"out/d{i}" for i in sinks) + "\n")
+        f.write("default all\n")
+    os.makedirs(os.path.join(out, "out"), exist_ok=True)
+    with open(os.path.join(out, "seed.csv"), "w") as f:
+        f.write("k,v\n1,one\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("shape", choices=["chain", "fan", "random"])
@@ -101,6 +117,7 @@ def main():
     write_alambic(os.path.join(a.out, "alambic"), deps)
     write_snakemake(os.path.join(a.out, "snakemake"), deps)
     write_make(os.path.join(a.out, "make"), deps)
+    write_ninja(os.path.join(a.out, "ninja"), deps)
     sinks = [i for i in range(a.n) if not any(i in d for d in deps)]
     print(sinks[-1])  # a leaf step, for the one-change measurement
 

@@ -979,13 +979,16 @@ Status FinishPublishing(Session& session, Publisher& publisher,
 
 // ---- Recording the run ----
 
-// Opens the run in the catalog: its record, the secrets it uses, the versions
-// made current again and the up-to-date recipes.
+// Opens the run in the catalog: its record, the versions made current again
+// and the up-to-date recipes in one commit, then the secrets it uses.
 Status RecordRunStart(Session& session, const Plan& plan, const RunRecord& run, Clock& clock) {
-  ALAMBIC_RETURN_IF_ERROR(session.catalog().BeginRun(run));
-  ALAMBIC_RETURN_IF_ERROR(AuditSecretUse(session, plan, run));
-  ALAMBIC_RETURN_IF_ERROR(RestoreBuiltVersions(session, plan, run.id, IsoTime(clock.Now())));
-  return RecordUpToDate(session, plan, run);
+  CatalogBatch batch;
+  batch.environment = session.environment();
+  batch.begin_run = run;
+  ALAMBIC_RETURN_IF_ERROR(AddRestoredVersions(session, plan, run.id, IsoTime(clock.Now()), batch));
+  ALAMBIC_RETURN_IF_ERROR(AddUpToDate(session, plan, run, batch));
+  ALAMBIC_RETURN_IF_ERROR(session.catalog().Commit(batch));
+  return AuditSecretUse(session, plan, run);
 }
 
 // Closes the run: its status from the recipes' (and publishing's) outcome, its

@@ -108,15 +108,22 @@ Status AuditRun(Session& session, const RunSummary& summary) {
   return session.catalog().AppendAudit(std::move(e));
 }
 
-Status RecordUpToDate(Session& session, const Plan& plan, const RunRecord& run) {
+Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, CatalogBatch& batch) {
   Catalog& catalog = session.catalog();
-  CatalogBatch batch;
-  batch.environment = run.environment;
+  const size_t first = batch.recipe_runs.size();
+  // The recipe runs whose metrics each record copies, looked up all at once:
+  // (record, what built its first output).
+  std::vector<size_t> metrics_of;
+  std::vector<Catalog::BuiltBy> built;
+  // No reallocation (moving every record) as the records are added.
+  batch.recipe_runs.reserve(first + plan.recipes.size());
+  metrics_of.reserve(plan.recipes.size());
+  built.reserve(plan.recipes.size());
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kUpToDate) continue;
     const RecipeNode& node = session.graph().node(rp.node);
     const RecipeSpec& spec = *node.recipe;
-    RecipeRunRecord rec;
+    RecipeRunRecord& rec = batch.recipe_runs.emplace_back();
     rec.run_id = run.id;
     rec.uuid = NewUuid();
     rec.flow = node.flow->name;
@@ -129,28 +136,25 @@ Status RecordUpToDate(Session& session, const Plan& plan, const RunRecord& run) 
     for (size_t k = 0; k < spec.outputs.size() && k < rp.output_versions.size(); ++k)
       rec.outputs[spec.outputs[k]] = rp.output_versions[k];
     if (!spec.outputs.empty() && !rp.output_versions.empty()) {
-      ALAMBIC_ASSIGN_OR_RETURN(
-          auto v, catalog.FindVersion(run.environment, spec.outputs[0], rp.output_versions[0]));
-      if (v && v->id == rp.output_versions[0]) {
-        ALAMBIC_ASSIGN_OR_RETURN(auto built,
-                                 catalog.FindRecipeRun(v->run_id, rec.flow, rec.recipe));
-        if (built) rec.metrics = std::move(built->metrics);
-      }
+      metrics_of.push_back(batch.recipe_runs.size() - 1);
+      built.push_back({spec.outputs[0], rp.output_versions[0], rec.flow, rec.recipe});
     }
-    batch.recipe_runs.push_back(std::move(rec));
   }
-  if (batch.recipe_runs.empty()) return Status::Ok();
-  return catalog.Commit(batch);
+  if (batch.recipe_runs.size() == first) return Status::Ok();
+  ALAMBIC_ASSIGN_OR_RETURN(auto metrics, catalog.BuiltMetrics(run.environment, built));
+  for (size_t i = 0; i < metrics_of.size(); ++i) {
+    if (!metrics[i]) continue;
+    nlohmann::json m = nlohmann::json::parse(*metrics[i], nullptr, /*allow_exceptions=*/false);
+    batch.recipe_runs[metrics_of[i]].metrics =
+        m.is_object() ? std::move(m) : nlohmann::json::object();
+  }
+  return Status::Ok();
 }
 
-Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::string& run_id,
-                            const std::string& now) {
+Status AddRestoredVersions(Session& session, const Plan& plan, const std::string& run_id,
+                           const std::string& now, CatalogBatch& batch) {
   const std::string& env = session.environment();
-  ALAMBIC_ASSIGN_OR_RETURN(auto current_list, session.catalog().CurrentVersions(env));
-  std::unordered_map<std::string, std::string> current;
-  for (const auto& c : current_list) current[c.dataset] = c.version_id;
-  CatalogBatch batch;
-  batch.environment = env;
+  ALAMBIC_ASSIGN_OR_RETURN(const auto current, session.catalog().CurrentVersionIds(env));
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kUpToDate) continue;
     const RecipeNode& node = session.graph().node(rp.node);
@@ -179,8 +183,7 @@ Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::strin
       state.outputs[spec.outputs[k]] = rp.output_versions[k];
     batch.states.emplace_back(node.flow->name, spec.name, std::move(state));
   }
-  if (batch.versions.empty()) return Status::Ok();
-  return session.catalog().Commit(batch);
+  return Status::Ok();
 }
 
 }  // namespace alambic

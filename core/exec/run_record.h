@@ -37,16 +37,17 @@ Status AuditSecretUse(Session& session, const Plan& plan, const RunRecord& run);
 // The "run" audit entry of a finished run.
 Status AuditRun(Session& session, const RunSummary& summary);
 
-// A recipe run of status up_to_date for each up-to-date recipe of the plan:
-// the versions it found current, and the metrics of the recipe run that built
-// them (so that what a commit produced can be read from its latest run alone).
-Status RecordUpToDate(Session& session, const Plan& plan, const RunRecord& run);
+// Adds to `batch` a recipe run of status up_to_date for each up-to-date recipe
+// of the plan: the versions it found current, and the metrics of the recipe run
+// that built them (so that what a commit produced can be read from its latest
+// run alone), read from the catalog in one pass.
+Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, CatalogBatch& batch);
 
 // An up-to-date recipe whose expected version is published but not current
-// (its params were changed, built, then changed back): that version becomes
-// current again without running anything, like a build cache hit. `now` is
-// its new update time.
-Status RestoreBuiltVersions(Session& session, const Plan& plan, const std::string& run_id,
-                            const std::string& now);
+// (its params were changed, built, then changed back): adds to `batch` that
+// version made current again without running anything, like a build cache hit,
+// and the recipe's state. `now` is its new update time.
+Status AddRestoredVersions(Session& session, const Plan& plan, const std::string& run_id,
+                           const std::string& now, CatalogBatch& batch);
 
 }  // namespace alambic
