@@ -10,11 +10,13 @@
 // undisturbed run's. The daemon's points are in tests/e2e/daemon_crash.sh.
 //
 // By default a few N per point; ALAMBIC_FAULTS_LONG=1 every N (scripts/fault-loops).
+#include <cstdlib>
 #include <iostream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "catalog/catalog.h"
 #include "tests/fault_harness.h"
 #include "tests/test_util.h"
 
@@ -64,6 +66,59 @@ TEST(CrashLoopTest, PermisRunKilledAtEachPointLosesNothing) {
   EXPECT_EQ(points, 4) << "every point is reached";
   std::cout << fmt::format("crash loop: {} points, {} runs killed, {} cases\n", points, kills,
                            figures.cases);
+}
+
+// `alambic promote` killed once the release's tag is in git, before the
+// catalog records it: the catalog is sound, nothing is active yet, and the
+// promotion made again succeeds (with the next number, the tag being taken)
+// and its release runs in the warehouse.
+TEST(CrashLoopTest, PromotionKilledBetweenTagAndCatalogCanBeMadeAgain) {
+  testing::TempDir dir;
+  const fs::path ws = dir.path() / "ws", landing = dir.path() / "landing";
+  fs::create_directories(ws / "data");
+  fs::create_directories(landing);
+  testing::WriteFile(ws / "alambic.yaml",
+                     "name: crashws\ndefault_environment: datalab\nconnections:\n"
+                     "  sales_src: {type: file, path: data/sales.csv}\nenvironments:\n"
+                     "  datalab: {}\n  warehouse:\n    data_roots: [" +
+                         landing.string() +
+                         "]\n    connections:\n      sales_src: {type: file, path: " +
+                         (landing / "sales.csv").string() + "}\n");
+  testing::WriteFile(ws / "data/sales.csv", "region,amount\nnord,10\nsud,20\n");
+  testing::WriteFile(landing / "sales.csv", "region,amount\nnord,10\nsud,20\n");
+  testing::WriteFile(ws / "flows/sales.yaml",
+                     "flow: sales\nrecipes:\n"
+                     "  - {name: collect_sales, kind: collect, outputs: [sales_raw], params: "
+                     "{connection: sales_src}}\n");
+  testing::WriteFile(ws / ".gitignore", ".alambic/\n");
+  const std::string git =
+      "cd " + testing::ShellQuote(ws.string()) +
+      " && export GIT_AUTHOR_NAME=Ops GIT_AUTHOR_EMAIL=ops@example.org GIT_COMMITTER_NAME=Ops "
+      "GIT_COMMITTER_EMAIL=ops@example.org && git init -q -b main . && git add -A && git commit "
+      "-qm sales";
+  ASSERT_EQ(std::system(git.c_str()), 0);
+  auto run = Cli(ws, {"run"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  auto killed = Cli(ws, {"promote", "sales"}, "ALAMBIC_CRASH_AT=promotion");
+  ASSERT_EQ(killed.code, 137) << killed.out << killed.err;
+  {
+    auto cat = Catalog::Open(ws / ".alambic/catalog.db");
+    ASSERT_TRUE(cat.ok()) << cat.status().message();
+    EXPECT_EQ(*(*cat)->IntegrityCheck(), "ok");
+    auto active = (*cat)->ActiveRelease("sales", "warehouse");
+    ASSERT_TRUE(active.ok());
+    EXPECT_FALSE(active->has_value()) << "a killed promotion activated a release";
+  }
+  auto again = Cli(ws, {"promote", "sales"});
+  ASSERT_EQ(again.code, 0) << again.out << again.err;
+  auto cat = Catalog::Open(ws / ".alambic/catalog.db");
+  ASSERT_TRUE(cat.ok());
+  auto active = (*cat)->ActiveRelease("sales", "warehouse");
+  ASSERT_TRUE(active.ok() && active->has_value());
+  EXPECT_EQ((*active)->number, 2) << "release 1's tag was taken by the killed promotion";
+  cat->reset();
+  auto prod = Cli(ws, {"--env", "warehouse", "run"});
+  EXPECT_EQ(prod.code, 0) << prod.out << prod.err;
 }
 
 }  // namespace

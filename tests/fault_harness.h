@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -181,6 +182,7 @@ inline bool FaultCase(const std::string& where,
   ++figures->cases;
   figures->injected += injected;
   if (outcome != "succeeded") ++figures->failed_runs;
+  if (LongLoop()) std::cout << where << ": " << outcome.substr(0, 160) << std::endl;
   Outputs after = CheckWorkspace(ws, where + " (" + outcome + ")", settled);
   for (const auto& [ds, hash] : after) {
     const bool old_one = b.old_outputs.count(ds) && b.old_outputs.at(ds) == hash;
