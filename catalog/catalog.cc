@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "catalog/sql_error.h"
+#include "core/base/crash_point.h"
 
 namespace alambic {
 
@@ -741,6 +742,7 @@ Status Catalog::Commit(const CatalogBatch& b) {
       st.bind(10, s.salt);
       st.exec();
     }
+    CrashPoint("catalog_commit");
     tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {

@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include <atomic>
+
 #include <fmt/format.h>
 
 #include "core/base/secrets.h"
@@ -43,14 +45,22 @@ Result<std::unique_ptr<PgConnection>> OpenPgConnection(const PostgresParams& p,
   return conn;
 }
 
+namespace {
+std::atomic<FileSystem*> g_store_fs{nullptr};
+}  // namespace
+
+void SetStoreFileSystemForTesting(FileSystem* fs) { g_store_fs.store(fs); }
+
 Result<std::unique_ptr<DatasetStore>> OpenEnvironmentStore(const WorkspaceConfig& config,
                                                            const std::string& environment,
                                                            const std::filesystem::path& home) {
+  FileSystem* test_fs = g_store_fs.load();
+  FileSystem& fs = test_fs ? *test_fs : RealFileSystem();
   auto it = config.environments.find(environment);
   if (it == config.environments.end())
-    return std::make_unique<DatasetStore>(home / ".alambic" / "store" / environment);
+    return std::make_unique<DatasetStore>(home / ".alambic" / "store" / environment, fs);
   const EnvironmentSpec& env = it->second;
-  if (env.store_connection.empty()) return std::make_unique<DatasetStore>(env.store);
+  if (env.store_connection.empty()) return std::make_unique<DatasetStore>(env.store, fs);
   const std::string where =
       fmt::format("alambic.yaml:{}: environments.{}.store", env.store_loc.line, environment);
   auto spec = ResolveConnection(config.connections, env.store_connection, environment);

@@ -18,10 +18,17 @@ namespace alambic {
 
 // `home` is the workspace root: relative secret files and TLS files resolve
 // against it. Invalid (naming alambic.yaml's line) when the store's connection
-// is not declared or not a postgres connection.
+// is not declared or not a postgres connection. A directory store works
+// through the real filesystem (or SetStoreFileSystemForTesting()'s).
 Result<std::unique_ptr<DatasetStore>> OpenEnvironmentStore(const WorkspaceConfig& config,
                                                            const std::string& environment,
                                                            const std::filesystem::path& home);
+
+// TEST HOOK: the filesystem the directory stores that OpenEnvironmentStore()
+// opens from now on work through (borrowed; null: the real one).
+// The fault loops (tests/fault_loop_test.cc) run whole runs on a
+// FaultyFileSystem this way.
+void SetStoreFileSystemForTesting(FileSystem* fs);
 
 // Connects with a postgres connection's parameters: TLS files resolve against
 // `files_root`, the password is read from its secret (secret files against

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base/crash_point.h"
 #include "core/table/arrow_ipc.h"
 
 namespace alambic {
@@ -87,6 +88,7 @@ Result<DatasetStore::Staged> DatasetStore::Stage(const std::string& dataset,
   ALAMBIC_ASSIGN_OR_RETURN(std::unique_ptr<WritableFile> file, fs_->NewWritableFile(s.temp));
   FileSink sink(*file);
   Status st = WriteArrowFile(table, sink);
+  CrashPoint("dataset_write");
   if (st.ok()) st = sink.Flush();
   Status closed = file->Close();
   if (st.ok()) st = closed;
@@ -122,6 +124,7 @@ Status DatasetStore::Publish(const std::vector<Staged>& batch) const {
       created_any |= created;
     }
     ALAMBIC_RETURN_IF_ERROR(fs_->Rename(s.temp, final_path));
+    CrashPoint("store_rename");
   }
   if (whole_fs) return fs_->SyncFilesystem(root_);
   if (created_any) ALAMBIC_RETURN_IF_ERROR(fs_->SyncDirectory(root_));

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base/crash_point.h"
 #include "core/vcs/flow_history.h"
 #include "core/vcs/git.h"
 
@@ -438,6 +439,7 @@ Result<PromoteOutcome> Promote(Catalog& catalog, const std::filesystem::path& ro
     message += fmt::format("{}: {}: {}\n", g.gate, g.passed ? "pass" : "fail", g.reason);
   message += fmt::format("\nPromoted by {}@{}\n", who.user, who.host);
   ALAMBIC_RETURN_IF_ERROR(GitCreateAnnotatedTag(root, rel.tag, e.commit, message));
+  CrashPoint("promotion");
   ALAMBIC_RETURN_IF_ERROR(catalog.AddRelease(rel, who));
   audit.outcome = "ok";
   audit.target = rel.tag;
