@@ -20,7 +20,7 @@
 #include "tests/fault_harness.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::crash_loop_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -122,4 +122,4 @@ TEST(CrashLoopTest, PromotionKilledBetweenTagAndCatalogCanBeMadeAgain) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::crash_loop_test

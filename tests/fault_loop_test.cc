@@ -31,7 +31,7 @@
 #include "tests/fault_vfs.h"
 #include "tests/test_util.h"
 
-namespace alambic {
+namespace alambic::fault_loop_test {
 namespace {
 
 namespace fs = std::filesystem;
@@ -118,4 +118,4 @@ TEST(FaultLoopTest, PermisRunSurvivesEveryFailedSqliteOperation) {
 }
 
 }  // namespace
-}  // namespace alambic
+}  // namespace alambic::fault_loop_test
