@@ -583,7 +583,11 @@ const char* CatalogMigrationSql(int version) {
 
 int Catalog::schema_version() {
   std::lock_guard lock(mu_);
-  return db_->execAndGet("PRAGMA user_version").getInt();
+  try {
+    return db_->execAndGet("PRAGMA user_version").getInt();
+  } catch (const std::exception&) {
+    return -1;  // unreadable: no schema this build knows
+  }
 }
 
 namespace {
@@ -974,22 +978,26 @@ Result<std::vector<DatasetVersionRecord>> Catalog::Versions(const std::string& e
   }
 }
 
-bool Catalog::HasVersion(const std::string& env, const std::string& dataset,
-                         const std::string& id) {
+Result<bool> Catalog::HasVersion(const std::string& env, const std::string& dataset,
+                                 const std::string& id) {
   std::lock_guard lock(mu_);
-  if (!has_version_)
-    has_version_ = std::make_unique<SQLite::Statement>(
-        *db_, "SELECT 1 FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
-  SQLite::Statement& q = *has_version_;
-  // Reset after each use, also on error: a stepped statement holds a read snapshot.
-  struct Reset {
-    SQLite::Statement& q;
-    ~Reset() { q.tryReset(); }
-  } reset{q};
-  q.bind(1, env);
-  q.bind(2, dataset);
-  q.bind(3, id);
-  return q.executeStep();
+  try {
+    if (!has_version_)
+      has_version_ = std::make_unique<SQLite::Statement>(
+          *db_, "SELECT 1 FROM dataset_versions WHERE environment=? AND dataset=? AND id=?");
+    SQLite::Statement& q = *has_version_;
+    // Reset after each use, also on error: a stepped statement holds a read snapshot.
+    struct Reset {
+      SQLite::Statement& q;
+      ~Reset() { q.tryReset(); }
+    } reset{q};
+    q.bind(1, env);
+    q.bind(2, dataset);
+    q.bind(3, id);
+    return q.executeStep();
+  } catch (const std::exception& e) {
+    return SqlError(e, "version " + dataset + "@" + id);
+  }
 }
 
 std::map<std::string, std::string> RecipeStateView::DecodeMap(std::string_view json) {
@@ -1285,12 +1293,18 @@ Result<std::vector<ModelEvaluationRecord>> Catalog::ModelEvaluations(const std::
 
 std::optional<FileFingerprint> Catalog::GetFingerprint(const std::string& path) {
   std::lock_guard lock(mu_);
-  SQLite::Statement q(*db_,
-                      "SELECT size, mtime_ns, inode, sha256 FROM file_fingerprints WHERE path = ?");
-  q.bind(1, path);
-  if (!q.executeStep()) return std::nullopt;
-  return FileFingerprint{q.getColumn(0).getInt64(), q.getColumn(1).getInt64(),
-                         q.getColumn(2).getInt64(), q.getColumn(3).getString()};
+  // A fingerprint only saves hashing the file again: when it cannot be read,
+  // the caller hashes the file.
+  try {
+    SQLite::Statement q(
+        *db_, "SELECT size, mtime_ns, inode, sha256 FROM file_fingerprints WHERE path = ?");
+    q.bind(1, path);
+    if (!q.executeStep()) return std::nullopt;
+    return FileFingerprint{q.getColumn(0).getInt64(), q.getColumn(1).getInt64(),
+                           q.getColumn(2).getInt64(), q.getColumn(3).getString()};
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 Status Catalog::PutFingerprint(const std::string& path, const FileFingerprint& fp) {

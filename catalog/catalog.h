@@ -253,8 +253,10 @@ class Catalog {
                                                           const std::string& id_or_prefix);
   Result<std::vector<DatasetVersionRecord>> Versions(const std::string& env,
                                                      const std::string& dataset);
-  // Whether version `id` of `dataset` is recorded.
-  bool HasVersion(const std::string& env, const std::string& dataset, const std::string& id);
+  // Whether version `id` of `dataset` is recorded (an error when the catalog
+  // cannot be read).
+  Result<bool> HasVersion(const std::string& env, const std::string& dataset,
+                          const std::string& id);
   Result<std::map<std::string, RecipeState>> RecipeStates(
       const std::string& env);  // "flow/recipe" -> state
   // Calls fn on each stored recipe state of `env`, in the order RecipeStates()

@@ -19,10 +19,13 @@ Result<GarbageCollection> GarbageCollection::Plan(const fs::path& root, const st
   // A backend (the PostgreSQL store) lists its own versions.
   if (TableBackend* backend = h.store->backend()) {
     ALAMBIC_ASSIGN_OR_RETURN(auto stored, backend->List());
-    for (auto& s : stored)
-      if (!h.catalog->HasVersion(h.env, s.dataset, s.version))
+    for (auto& s : stored) {
+      ALAMBIC_ASSIGN_OR_RETURN(const bool recorded,
+                               h.catalog->HasVersion(h.env, s.dataset, s.version));
+      if (!recorded)
         gc.unrecorded_.push_back(
             {s.dataset, s.version, s.bytes, "table " + backend->Locate(s.dataset, s.version)});
+    }
     for (const auto& f : gc.unrecorded_) gc.bytes_ += f.bytes;
     return gc;
   }
@@ -34,7 +37,8 @@ Result<GarbageCollection> GarbageCollection::Plan(const fs::path& root, const st
     for (fs::directory_iterator f(d->path(), ec2); !ec2 && f != end; f.increment(ec2)) {
       if (f->path().extension() != ".arrow") continue;
       std::string id = f->path().stem().string();
-      if (h.catalog->HasVersion(h.env, dataset, id)) continue;
+      ALAMBIC_ASSIGN_OR_RETURN(const bool recorded, h.catalog->HasVersion(h.env, dataset, id));
+      if (recorded) continue;
       std::error_code ec3;
       const auto size = f->file_size(ec3);
       const std::string where = "file " + dataset + "/" + id + ".arrow";

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/fault_vfs.h"
 #include "tests/test_util.h"
 
 namespace alambic::catalog_test {
@@ -154,8 +155,8 @@ TEST(CatalogTest, CommitRecordsVersionsCurrentAndStateTogether) {
   EXPECT_EQ(cur[0].dataset, "out");
   EXPECT_EQ(cur[0].version_id, "w1");
   EXPECT_EQ(cur[0].rows, 3);
-  EXPECT_TRUE(cat->HasVersion("datalab", "raw", "v1"));
-  EXPECT_FALSE(cat->HasVersion("warehouse", "raw", "v1"));
+  EXPECT_TRUE(*cat->HasVersion("datalab", "raw", "v1"));
+  EXPECT_FALSE(*cat->HasVersion("warehouse", "raw", "v1"));
   auto states = *cat->RecipeStates("datalab");
   EXPECT_EQ(states.at("f/r_out").inputs.at("raw"), "v1");
   auto runs = *cat->RecipeRuns("r1");
@@ -183,7 +184,7 @@ TEST(CatalogTest, FailedCommitLeavesNothing) {
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(st.message().rfind("catalog: commit: FOREIGN KEY constraint failed", 0), 0u)
       << st.message();
-  EXPECT_FALSE(cat->HasVersion("datalab", "raw", "v1"));
+  EXPECT_FALSE(*cat->HasVersion("datalab", "raw", "v1"));
   EXPECT_TRUE(cat->CurrentVersions("datalab")->empty());
 }
 
@@ -221,8 +222,8 @@ TEST(CatalogTest, GcKeepsCurrentAndRecentRunsVersions) {
   for (const auto& v : keep2) ids.insert(v.id);
   EXPECT_EQ(ids, (std::set<std::string>{"v1", "w1"}));
   ASSERT_TRUE(cat->DeleteVersions("datalab", keep1).ok());
-  EXPECT_FALSE(cat->HasVersion("datalab", "raw", "v1"));
-  EXPECT_TRUE(cat->HasVersion("datalab", "raw", "v3"));
+  EXPECT_FALSE(*cat->HasVersion("datalab", "raw", "v1"));
+  EXPECT_TRUE(*cat->HasVersion("datalab", "raw", "v3"));
   EXPECT_EQ(*cat->IntegrityCheck(), "ok");
 }
 
@@ -373,6 +374,45 @@ TEST(CatalogTest, MapEqualsIsDecodeThenCompare) {
     }
 }
 
+// Each read of the catalog file failing in turn (SQLITE_IOERR_READ): a lookup
+// gives an error or the right answer, never an exception (the fault loop found
+// GetFingerprint's escaping a run) and never "not recorded" for a recorded version
+// (gc would delete it).
+TEST(CatalogTest, FailedReadsGiveErrorsNotExceptionsNorWrongAnswers) {
+  TempDir dir;
+  const FileFingerprint fp{12, 34, 56, std::string(64, 'a')};
+  {
+    auto cat = std::move(*Catalog::Open(dir.path() / "c.db"));
+    ASSERT_TRUE(cat->BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
+    CatalogBatch b;
+    b.environment = "datalab";
+    b.versions = {Version("raw", "v1", "r1")};
+    ASSERT_TRUE(cat->Commit(b).ok());
+    ASSERT_TRUE(cat->PutFingerprint("data/raw.csv", fp).ok());
+  }
+  int injected = 0;
+  for (int n = 1; n < 200; ++n) {
+    testing::FaultVfs vfs;
+    vfs.FailNth(testing::FaultVfs::Op::kRead, n, testing::FaultVfs::Error::kIoErr);
+    auto cat = Catalog::OpenReader(dir.path() / "c.db");
+    if (cat.ok()) {
+      std::optional<FileFingerprint> got;
+      EXPECT_NO_THROW(got = (*cat)->GetFingerprint("data/raw.csv")) << "read #" << n;
+      if (got) {
+        EXPECT_EQ(got->sha256, fp.sha256) << "read #" << n;
+      }
+      Result<bool> has = Status::Invalid("not asked");
+      EXPECT_NO_THROW(has = (*cat)->HasVersion("datalab", "raw", "v1")) << "read #" << n;
+      if (has.ok()) {
+        EXPECT_TRUE(*has) << "read #" << n;
+      }
+    }
+    if (vfs.Failures() == 0) break;  // past the last read
+    ++injected;
+  }
+  EXPECT_GT(injected, 0);
+}
+
 TEST(CatalogTest, HasVersionSeesWhatOtherConnectionsCommit) {
   TempDir dir;
   auto reader = std::move(*Catalog::Open(dir.path() / "c.db"));
@@ -380,13 +420,13 @@ TEST(CatalogTest, HasVersionSeesWhatOtherConnectionsCommit) {
   ASSERT_TRUE(writer->BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
   for (int i = 1; i <= 3; ++i) {
     const std::string id = "v" + std::to_string(i);
-    EXPECT_FALSE(reader->HasVersion("datalab", "raw", id));
+    EXPECT_FALSE(*reader->HasVersion("datalab", "raw", id));
     CatalogBatch b;
     b.environment = "datalab";
     b.versions = {Version("raw", id, "r1")};
     ASSERT_TRUE(writer->Commit(b).ok());
-    EXPECT_TRUE(reader->HasVersion("datalab", "raw", id)) << id;
-    EXPECT_TRUE(reader->HasVersion("datalab", "raw", id)) << id;
+    EXPECT_TRUE(*reader->HasVersion("datalab", "raw", id)) << id;
+    EXPECT_TRUE(*reader->HasVersion("datalab", "raw", id)) << id;
   }
   // The reader holds no snapshot between calls: the writer can checkpoint.
   EXPECT_EQ(*writer->IntegrityCheck(), "ok");
@@ -403,7 +443,7 @@ TEST(CatalogTest, AReaderConnectionReadsTheSameCatalog) {
   auto reader = cat->OpenReader();
   ASSERT_TRUE(reader.ok()) << reader.status().message();
   EXPECT_EQ(*(*reader)->CurrentVersionIds("datalab"), *cat->CurrentVersionIds("datalab"));
-  EXPECT_TRUE((*reader)->HasVersion("datalab", "raw", "v1"));
+  EXPECT_TRUE(*(*reader)->HasVersion("datalab", "raw", "v1"));
   {
     SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READWRITE);
     db.exec(fmt::format("PRAGMA user_version = {}", kCatalogSchemaVersion + 1));

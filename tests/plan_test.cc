@@ -459,7 +459,7 @@ class ReferenceState final : public PlanState {
   bool Published(const std::string& dataset, const std::string& id) const override {
     auto it = current_.find(dataset);
     bool recorded =
-        (it != current_.end() && it->second == id) || catalog_.HasVersion(env_, dataset, id);
+        (it != current_.end() && it->second == id) || *catalog_.HasVersion(env_, dataset, id);
     return recorded && store_.Exists(dataset, id);
   }
   std::string Current(const std::string& dataset) const override {

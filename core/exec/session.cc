@@ -237,7 +237,9 @@ class CatalogPlanState final : public PlanState {
   bool Published(const std::string& dataset, const std::string& id) const override {
     auto it = view_->current.find(dataset);
     if (it != view_->current.end() && it->second.id == id) return InStore(it->first, it->second);
-    return catalog_.HasVersion(env_, dataset, id) && StoreHas(dataset, id);
+    // A catalog that cannot be read says "not published": the recipe runs again.
+    auto recorded = catalog_.HasVersion(env_, dataset, id);
+    return recorded.ok() && *recorded && StoreHas(dataset, id);
   }
   std::string Current(const std::string& dataset) const override {
     auto it = view_->current.find(dataset);
