@@ -41,6 +41,15 @@ RunRecord MakeRun(const std::string& id, const std::string& started) {
   return r;
 }
 
+// Run r1, which records version v1 of dataset raw in the datalab.
+void CommitRawV1(Catalog& cat) {
+  ASSERT_TRUE(cat.BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
+  CatalogBatch b;
+  b.environment = "datalab";
+  b.versions = {Version("raw", "v1", "r1")};
+  ASSERT_TRUE(cat.Commit(b).ok());
+}
+
 TEST(CatalogTest, CreatesSchemaAndReopensWithoutMigratingTwice) {
   TempDir dir;
   {
@@ -383,11 +392,8 @@ TEST(CatalogTest, FailedReadsGiveErrorsNotExceptionsNorWrongAnswers) {
   const FileFingerprint fp{12, 34, 56, std::string(64, 'a')};
   {
     auto cat = std::move(*Catalog::Open(dir.path() / "c.db"));
-    ASSERT_TRUE(cat->BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
-    CatalogBatch b;
-    b.environment = "datalab";
-    b.versions = {Version("raw", "v1", "r1")};
-    ASSERT_TRUE(cat->Commit(b).ok());
+    CommitRawV1(*cat);
+    ASSERT_FALSE(::testing::Test::HasFatalFailure());
     ASSERT_TRUE(cat->PutFingerprint("data/raw.csv", fp).ok());
   }
   int injected = 0;
@@ -435,11 +441,8 @@ TEST(CatalogTest, HasVersionSeesWhatOtherConnectionsCommit) {
 TEST(CatalogTest, AReaderConnectionReadsTheSameCatalog) {
   TempDir dir;
   auto cat = std::move(*Catalog::Open(dir.path() / "c.db"));
-  ASSERT_TRUE(cat->BeginRun(MakeRun("r1", "2026-01-01T00:00:00.000Z")).ok());
-  CatalogBatch b;
-  b.environment = "datalab";
-  b.versions = {Version("raw", "v1", "r1")};
-  ASSERT_TRUE(cat->Commit(b).ok());
+  CommitRawV1(*cat);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
   auto reader = cat->OpenReader();
   ASSERT_TRUE(reader.ok()) << reader.status().message();
   EXPECT_EQ(*(*reader)->CurrentVersionIds("datalab"), *cat->CurrentVersionIds("datalab"));

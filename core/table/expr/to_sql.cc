@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "core/net/postgres.h"
 #include "core/table/expr.h"
 #include "core/table/expr/internal.h"
 
@@ -41,23 +42,6 @@ constexpr const char* kMinI64 = "'-9223372036854775808'::bigint";
 constexpr const char* kNaN = "'NaN'::float8";
 
 Status NotExpressible(const std::string& why) { return Status::Invalid(kNotExpressible + why); }
-
-const char* PgType(TypeId t) {
-  switch (t) {
-    case TypeId::kInt64:
-      return "bigint";
-    case TypeId::kFloat64:
-      return "double precision";
-    case TypeId::kBool:
-      return "boolean";
-    case TypeId::kDate32:
-      return "date";
-    case TypeId::kTimestamp:
-      return "timestamptz";
-    default:
-      return "text";
-  }
-}
 
 // One translated node: its SQL and whether it may be repeated as is (a column,
 // a parameter, NULL).
@@ -112,7 +96,7 @@ class ExprSqlWriter {
  private:
   std::string Param(std::string value, TypeId t) {
     params_->push_back(std::move(value));
-    return fmt::format("${}::{}", params_->size(), PgType(t));
+    return fmt::format("${}::{}", params_->size(), ColumnTypeToPg(t));
   }
 
   // body(names) with `args` bound once each.
@@ -146,7 +130,7 @@ class ExprSqlWriter {
 
   Result<Sql> Literal(const ExprNode& n) {
     if (n.name == "null" || n.type == kNullType)
-      return Sql{fmt::format("NULL::{}", PgType(n.type)), true};
+      return Sql{fmt::format("NULL::{}", ColumnTypeToPg(n.type)), true};
     switch (n.type) {
       case TypeId::kInt64:
         return Sql{Param(std::to_string(n.i), n.type), true};
@@ -443,7 +427,7 @@ class ExprSqlWriter {
         for (size_t k = 0; k < pairs; ++k)
           out += fmt::format(" WHEN {} THEN {}", args[2 * k].text, args[2 * k + 1].text);
         if (n.has_else) out += " ELSE " + args.back().text;
-        return Sql{fmt::format("({} END)::{}", out, PgType(n.type)), false};
+        return Sql{fmt::format("({} END)::{}", out, ColumnTypeToPg(n.type)), false};
       }
       case NodeKind::kCast:
         return Cast(n, args[0]);
