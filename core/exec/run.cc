@@ -258,6 +258,9 @@ class RecipeAttempts {
   // In a partitioned flow, a row-by-row recipe: one job per partition of its
   // input (fan_out.h); nullopt when its input does not have the column.
   std::optional<Status> RunFanOut(int t, int attempt, const CancelToken& cancel);
+  // The task spec of a job of recipe `rp` (inputs and outputs left to the caller),
+  // its result written to `result`.
+  TaskSpec JobTaskSpec(const RecipePlan& rp, const std::filesystem::path& result) const;
   // Stages output k of an attempt into `out`; on failure discards all it staged.
   Status StageOutput(const RecipeSpec& spec, const RecipePlan& rp, size_t k, const Table& table,
                      std::vector<ColumnLineageEdge> lineage, AttemptOutputs& out);
@@ -475,6 +478,21 @@ std::vector<std::string> JobSecretEnv(const Session& session, const RecipeSpec& 
 // One attempt of task t as a job: writes its task spec, has the launcher run
 // `alambic exec-task SPEC`, then reads back and stages what the job wrote,
 // exactly as RunHere stages what the kind returned.
+TaskSpec RecipeAttempts::JobTaskSpec(const RecipePlan& rp,
+                                     const std::filesystem::path& result) const {
+  const RecipeNode& node = session_.graph().node(rp.node);
+  TaskSpec ts;
+  ts.home = session_.home();
+  ts.code_root = session_.root();
+  ts.environment = session_.environment();
+  ts.flow = node.flow->name;
+  ts.recipe = node.recipe->name;
+  ts.kind = node.recipe->kind;
+  ts.params_hash = rp.params_hash;
+  ts.result = result;
+  return ts;
+}
+
 Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
   namespace fs = std::filesystem;
   const RecipePlan& rp = *tp_.recipes[static_cast<size_t>(t)];
@@ -489,15 +507,7 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
   fs::remove_all(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) return Status::IoError(fmt::format("{}: {}", dir.string(), ec.message()));
-  TaskSpec ts;
-  ts.home = session_.home();
-  ts.code_root = session_.root();
-  ts.environment = session_.environment();
-  ts.flow = node.flow->name;
-  ts.recipe = spec.name;
-  ts.kind = spec.kind;
-  ts.params_hash = rp.params_hash;
-  ts.result = dir / "result.json";
+  TaskSpec ts = JobTaskSpec(rp, dir / "result.json");
   for (size_t k = 0; k < spec.inputs.size(); ++k) {
     const std::string& ds = spec.inputs[k];
     std::optional<fs::path> built;
@@ -658,15 +668,7 @@ std::optional<Status> RecipeAttempts::RunFanOut(int t, int attempt, const Cancel
     const std::string label = fmt::format("partition {} of {} ({} = {})", i + 1, n, fan.by,
                                           parts.values[i].empty() ? "null" : parts.values[i]);
     ALAMBIC_ASSIGN_OR_RETURN(Table part, PartitionInput(*input, parts.rows[i]));
-    TaskSpec ts;
-    ts.home = session_.home();
-    ts.code_root = session_.root();
-    ts.environment = session_.environment();
-    ts.flow = node.flow->name;
-    ts.recipe = spec.name;
-    ts.kind = spec.kind;
-    ts.params_hash = rp.params_hash;
-    ts.result = dir / fmt::format("p{}-result.json", i);
+    TaskSpec ts = JobTaskSpec(rp, dir / fmt::format("p{}-result.json", i));
     const fs::path in = dir / fmt::format("p{}-in.arrow", i);
     ALAMBIC_RETURN_IF_ERROR(WriteArrowFileToPath(part, in.string()));
     ts.inputs.push_back({ds, rp.input_versions[0], in});
