@@ -21,16 +21,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/../../examples/permis" && pwd)
 # shellcheck source=start-slurm.sh
 source "$HERE/start-slurm.sh"
-# Under /var/tmp, not a tmpfs the job might not see: the "shared filesystem".
-WORK=$(mktemp -d /var/tmp/alambic-slurm-pg-e2e.XXXXXX)
-cleanup() {
-  slurm_stop
-  rm -rf "$WORK"
-}
-[ -n "${KEEP:-}" ] && cleanup() { slurm_stop; echo "kept $WORK" >&2; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-slurm_start "$WORK/cluster"
+slurm_e2e_start slurm-pg-e2e
 T0=$SECONDS
 export PGPASSWORD=$ALAMBIC_TEST_PG_PASSWORD
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -h "$ALAMBIC_TEST_PG_HOST" -p "$ALAMBIC_TEST_PG_PORT"

@@ -111,3 +111,19 @@ slurm_stop() {
   fi
   SLURM_TEST_DIR=
 }
+
+# For an end-to-end test: a work directory WORK under /var/tmp (not a tmpfs a
+# job might not see: the "shared filesystem") named after $1, removed at exit
+# with the cluster stopped (kept when KEEP is set), fail(), and the cluster
+# started under $WORK/cluster.
+slurm_e2e_start() {
+  WORK=$(mktemp -d "/var/tmp/alambic-$1.XXXXXX")
+  cleanup() {
+    slurm_stop
+    rm -rf "$WORK"
+  }
+  [ -n "${KEEP:-}" ] && cleanup() { slurm_stop; echo "kept $WORK" >&2; }
+  trap cleanup EXIT
+  fail() { echo "FAIL: $*" >&2; exit 1; }
+  slurm_start "$WORK/cluster"
+}
