@@ -11,6 +11,8 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include "core/exec/run_record.h"
+#include "core/flow/loader.h"
 #include "recipes/builtin_kinds.h"
 #include "tests/test_util.h"
 
@@ -757,6 +759,65 @@ TEST_F(SecretVersionTest, AMissingKeyFailsThePlanNamingTheSecretAndTheFile) {
   EXPECT_NE(plan.status().message().find("pseudo_key"), std::string::npos);
   EXPECT_NE(plan.status().message().find("keys/pseudo_key"), std::string::npos)
       << plan.status().message();
+}
+
+// A job is given the variables of the secrets its recipe uses, and no other:
+// a cluster keeps a job's environment (Slurm in its controller's state files).
+TEST(RecipeSecretEnvTest, AJobGetsOnlyTheSecretsItsRecipeUses) {
+  TempDir dir;
+  WriteFile(
+      dir.path() / "alambic.yaml",
+      "name: t\n"
+      "secrets:\n"
+      "  pseudo_key: {env: PSEUDO_KEY}\n"
+      "  api_token: {env: API_TOKEN}\n"
+      "  wh_password: {env: WH_PASSWORD}\n"
+      "  unused: {env: UNUSED_SECRET}\n"
+      "  from_file: {file: secrets/k}\n"
+      "connections:\n"
+      "  wh: {type: postgres, host: db, dbname: wh, user: u, password: \"secret:wh_password\"}\n"
+      "  refdb: {type: sqlite, path: data/ref.sqlite}\n"
+      "environments:\n"
+      "  datalab: {}\n"
+      "  warehouse:\n"
+      "    secrets:\n"
+      "      pseudo_key: {env: PSEUDO_KEY_WAREHOUSE}\n");
+  LoadedWorkspace lw = LoadWorkspaceConfig(dir.path());
+  ASSERT_TRUE(lw.ok()) << (lw.diagnostics.empty() ? "" : lw.diagnostics[0].message);
+  const WorkspaceConfig& config = lw.workspace.config;
+  auto recipe = [](nlohmann::json params) {
+    RecipeSpec r;
+    r.name = "r";
+    r.kind = "collect";
+    r.params = std::move(params);
+    return r;
+  };
+  using V = std::vector<std::string>;
+  // A key in the params, at any depth; in the warehouse its own entry too.
+  const RecipeSpec pseudo = recipe(
+      {{"steps", nlohmann::json::array({{{"pseudonymise", "id"}, {"key", "secret:pseudo_key"}}})}});
+  EXPECT_EQ(RecipeSecretEnv(config, "datalab", pseudo), (V{"PSEUDO_KEY"}));
+  EXPECT_EQ(RecipeSecretEnv(config, "warehouse", pseudo),
+            (V{"PSEUDO_KEY", "PSEUDO_KEY_WAREHOUSE"}));
+  // The password of the connection it names.
+  const RecipeSpec pg = recipe({{"connection", "wh"}, {"query", "select 1"}});
+  EXPECT_EQ(RecipeSecretEnv(config, "datalab", pg), (V{"WH_PASSWORD"}));
+  EXPECT_EQ(RecipeSecretNames(config, "datalab", pg), (std::set<std::string>{"wh_password"}));
+  // Both, and a header given as a secret.
+  const RecipeSpec both = recipe({{"connection", "wh"},
+                                  {"headers", {{"Authorization", "secret:api_token"}}},
+                                  {"key", "secret:pseudo_key"}});
+  EXPECT_EQ(RecipeSecretEnv(config, "datalab", both),
+            (V{"API_TOKEN", "PSEUDO_KEY", "WH_PASSWORD"}));
+  // None: a recipe on a connection without a password, or on a file.
+  EXPECT_TRUE(RecipeSecretEnv(config, "datalab", recipe({{"connection", "refdb"}})).empty());
+  EXPECT_TRUE(RecipeSecretEnv(config, "datalab", recipe({{"path", "data/x.csv"}})).empty());
+  // A secret read from a file has no variable to pass; an undeclared one neither.
+  EXPECT_TRUE(RecipeSecretEnv(config, "datalab", recipe({{"key", "secret:from_file"}})).empty());
+  EXPECT_TRUE(RecipeSecretEnv(config, "datalab", recipe({{"key", "secret:nope"}})).empty());
+  EXPECT_TRUE(RecipeSecretEnv(config, "datalab", recipe({{"connection", "nope"}})).empty());
+  // "secret:" alone names nothing.
+  EXPECT_TRUE(RecipeSecretNames(config, "datalab", recipe({{"note", "secret:"}})).empty());
 }
 
 }  // namespace

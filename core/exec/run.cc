@@ -43,7 +43,7 @@ namespace alambic {
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
+using RunSteadyClock = std::chrono::steady_clock;
 
 constexpr double kDefaultRetryBackoffSeconds = 1.0;
 // How many of the newest runs are looked at for ones left `running`.
@@ -444,37 +444,6 @@ std::string JobOutputTail(const std::filesystem::path& path, size_t max) {
   return text;
 }
 
-// The environment variables a job of `spec` gets: those the `env:` secrets
-// name, but the PostgreSQL store's password (a job never connects to the
-// store: the coordinator reads its inputs and loads its outputs) unless the
-// recipe itself uses a connection with that password. Slurm keeps a job's
-// environment in its controller's state files.
-std::vector<std::string> JobSecretEnv(const Session& session, const RecipeSpec& spec) {
-  const WorkspaceConfig& config = session.workspace().config;
-  const std::string& env = session.environment();
-  auto password_of = [&](const std::string& connection) -> std::string {
-    auto c = ResolveConnection(config.connections, connection, env);
-    return c.ok() ? c->postgres.password : "";
-  };
-  std::string store_secret;
-  if (const std::string& store = session.environment_spec().store_connection; !store.empty())
-    store_secret = password_of(store);
-  if (auto it = spec.params.find("connection"); !store_secret.empty() && it != spec.params.end() &&
-                                                it->is_string() &&
-                                                password_of(it->get<std::string>()) == store_secret)
-    store_secret.clear();
-  constexpr std::string_view kRef = "secret:";
-  const std::string skip =
-      store_secret.rfind(kRef, 0) == 0 ? store_secret.substr(kRef.size()) : std::string();
-  std::vector<std::string> out;
-  for (const auto& [name, src] : config.secrets.secrets)
-    if (!src.env_var.empty() && name != skip) out.push_back(src.env_var);
-  if (auto e = config.secrets.environments.find(env); e != config.secrets.environments.end())
-    for (const auto& [name, src] : e->second)
-      if (!src.env_var.empty() && name != skip) out.push_back(src.env_var);
-  return out;
-}
-
 // One attempt of task t as a job: writes its task spec, has the launcher run
 // `alambic exec-task SPEC`, then reads back and stages what the job wrote,
 // exactly as RunHere stages what the kind returned.
@@ -546,7 +515,7 @@ Status RecipeAttempts::RunJob(int t, int attempt, const CancelToken& cancel) {
   job.workdir = session_.home();
   job.output = dir / "job.out";
   job.resources = spec.resources;
-  job.env = JobSecretEnv(session_, spec);
+  job.env = RecipeSecretEnv(session_.workspace().config, session_.environment(), spec);
   if (attempt > 1) log.Info(fmt::format("attempt {}", attempt));
   Status ran = launcher_->RunJob(job, cancel, [&](const std::string& id) {
     {
@@ -663,7 +632,8 @@ std::optional<Status> RecipeAttempts::RunFanOut(int t, int attempt, const Cancel
                        fan.by, n, todo.size(), fan.max_jobs));
 
   // Each partition to run: its input file, its spec, its job.
-  const std::vector<std::string> env = JobSecretEnv(session_, spec);
+  const std::vector<std::string> env =
+      RecipeSecretEnv(session_.workspace().config, session_.environment(), spec);
   auto run_partition = [&](size_t i) -> Result<PartitionDone> {
     const std::string label = fmt::format("partition {} of {} ({} = {})", i + 1, n, fan.by,
                                           parts.values[i].empty() ? "null" : parts.values[i]);
@@ -1055,7 +1025,7 @@ Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::Acquire(const std::filesys
 WorkspaceLock::~WorkspaceLock() { ::close(fd_); }
 
 Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObserver* observer) {
-  const auto started = SteadyClock::now();
+  const auto started = RunSteadyClock::now();
   SystemClock system_clock;
   Clock& clock = options.clock ? *options.clock : system_clock;
 
@@ -1104,7 +1074,7 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   Status published = FinishPublishing(session, publisher, recorder.records(), summary);
   summary.plan = std::move(plan);
   summary.recipes = std::move(recorder.records());
-  summary.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  summary.seconds = std::chrono::duration<double>(RunSteadyClock::now() - started).count();
   ALAMBIC_RETURN_IF_ERROR(
       RecordRunEnd(session, published, executor->stop_requested(), summary, clock));
   if (observer) observer->RunFinished(summary);

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "core/base/secrets.h"
+#include "core/flow/connections.h"
 
 namespace alambic {
 
@@ -20,6 +21,32 @@ void CollectSecretNames(const nlohmann::json& j, std::set<std::string>* names) {
 }
 
 }  // namespace
+
+std::set<std::string> RecipeSecretNames(const WorkspaceConfig& config,
+                                        const std::string& environment, const RecipeSpec& recipe) {
+  std::set<std::string> names;
+  CollectSecretNames(recipe.params, &names);
+  if (auto it = recipe.params.find("connection"); it != recipe.params.end() && it->is_string())
+    if (auto c = ResolveConnection(config.connections, it->get<std::string>(), environment);
+        c.ok() && IsSecretRef(c->postgres.password))
+      names.insert(c->postgres.password.substr(kSecretPrefix.size()));
+  return names;
+}
+
+std::vector<std::string> RecipeSecretEnv(const WorkspaceConfig& config,
+                                         const std::string& environment, const RecipeSpec& recipe) {
+  std::set<std::string> vars;
+  for (const std::string& name : RecipeSecretNames(config, environment, recipe)) {
+    if (auto s = config.secrets.secrets.find(name);
+        s != config.secrets.secrets.end() && !s->second.env_var.empty())
+      vars.insert(s->second.env_var);
+    if (auto e = config.secrets.environments.find(environment);
+        e != config.secrets.environments.end())
+      if (auto s = e->second.find(name); s != e->second.end() && !s->second.env_var.empty())
+        vars.insert(s->second.env_var);
+  }
+  return {vars.begin(), vars.end()};
+}
 
 std::string SchemaJson(const Schema& s) {
   nlohmann::json j = nlohmann::json::array();
@@ -59,9 +86,9 @@ Status AuditSecretUse(Session& session, const Plan& plan, const RunRecord& run) 
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kRun) continue;
     const RecipeNode& node = session.graph().node(rp.node);
-    std::set<std::string> names;
-    CollectSecretNames(node.recipe->params, &names);
-    for (const auto& n : names) users[n].push_back(&node);
+    for (const auto& n :
+         RecipeSecretNames(session.workspace().config, session.environment(), *node.recipe))
+      users[n].push_back(&node);
   }
   for (const auto& [secret, nodes] : users) {
     AuditEntry e;

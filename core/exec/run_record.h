@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,21 @@ std::vector<ColumnLineageEdge> LineageEdges(
     const Schema& schema, const std::map<std::string, std::vector<ColumnSource>>* lineage,
     const std::vector<std::string>& inputs);
 
-// One "secret.use" audit entry per secret the recipes to run name in their
-// params: the secret's name and the recipes, never its value.
+// The names of the secrets `recipe` uses in environment `environment`: every
+// "secret:NAME" string of its params, at any depth, and the password of the
+// connection its `connection` param names.
+std::set<std::string> RecipeSecretNames(const WorkspaceConfig& config,
+                                        const std::string& environment, const RecipeSpec& recipe);
+
+// The environment variables a job running `recipe` is given: those of the
+// secrets it uses (RecipeSecretNames) that are declared `env:`, top-level and
+// the environment's own entry. No other secret reaches the job: a cluster keeps
+// a job's environment (Slurm in its controller's state files).
+std::vector<std::string> RecipeSecretEnv(const WorkspaceConfig& config,
+                                         const std::string& environment, const RecipeSpec& recipe);
+
+// One "secret.use" audit entry per secret the recipes to run use
+// (RecipeSecretNames): the secret's name and the recipes, never its value.
 Status AuditSecretUse(Session& session, const Plan& plan, const RunRecord& run);
 
 // The "run" audit entry of a finished run.
