@@ -55,19 +55,19 @@ using nlohmann::json;
 constexpr int64_t kBatchRows = 8192;
 constexpr std::string_view kFormulaStarts = "=+-@\t\r";
 
-enum class Format { kCsv, kJson, kNdjson, kSqlite, kPostgres };
+enum class ExportFormat { kCsv, kJson, kNdjson, kSqlite, kPostgres };
 
-const char* FormatName(Format f) {
+const char* ExportFormatName(ExportFormat f) {
   switch (f) {
-    case Format::kCsv:
+    case ExportFormat::kCsv:
       return "csv";
-    case Format::kJson:
+    case ExportFormat::kJson:
       return "json";
-    case Format::kNdjson:
+    case ExportFormat::kNdjson:
       return "ndjson";
-    case Format::kSqlite:
+    case ExportFormat::kSqlite:
       return "sqlite";
-    case Format::kPostgres:
+    case ExportFormat::kPostgres:
       return "postgres";
   }
   return "?";
@@ -75,7 +75,7 @@ const char* FormatName(Format f) {
 
 struct ExportParams {
   std::string path;
-  Format format = Format::kCsv;
+  ExportFormat format = ExportFormat::kCsv;
   char delimiter = ',';
   char decimal = '.';  // csv: the decimal separator of float cells
   bool header = true;
@@ -83,103 +83,105 @@ struct ExportParams {
   std::string connection, schema;  // postgres: the connection, the schema ("": search_path)
 };
 
-Status ParamError(std::string_view name, std::string_view what) {
+Status ExportParamError(std::string_view name, std::string_view what) {
   return Status::Invalid(fmt::format("param '{}': {}", name, what));
 }
 
 // The format named by the file's extension (csv when it names none).
-Format FormatFromExtension(const std::string& path) {
+ExportFormat FormatFromExtension(const std::string& path) {
   std::string ext = fs::path(path).extension().string();
   for (auto& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (ext == ".json") return Format::kJson;
-  if (ext == ".ndjson" || ext == ".jsonl") return Format::kNdjson;
-  if (ext == ".sqlite" || ext == ".sqlite3" || ext == ".db") return Format::kSqlite;
-  return Format::kCsv;
+  if (ext == ".json") return ExportFormat::kJson;
+  if (ext == ".ndjson" || ext == ".jsonl") return ExportFormat::kNdjson;
+  if (ext == ".sqlite" || ext == ".sqlite3" || ext == ".db") return ExportFormat::kSqlite;
+  return ExportFormat::kCsv;
 }
 
-Result<ExportParams> ParseParams(const json& p) {
+Result<ExportParams> ParseExportParams(const json& p) {
   ExportParams out;
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   if (auto c = p.find("connection"); c != p.end()) {
     // A table of a postgres connection.
     if (!c->is_string() || c->get<std::string>().empty())
-      return ParamError("connection", "must name a postgres connection of alambic.yaml");
+      return ExportParamError("connection", "must name a postgres connection of alambic.yaml");
     out.connection = c->get<std::string>();
-    out.format = Format::kPostgres;
+    out.format = ExportFormat::kPostgres;
     for (const char* k : {"path", "delimiter", "header", "decimal"})
-      if (p.contains(k)) return ParamError(k, "does not apply to a connection (use table)");
+      if (p.contains(k)) return ExportParamError(k, "does not apply to a connection (use table)");
     if (auto f = p.find("format"); f != p.end() && *f != "postgres")
-      return ParamError("format", "must be postgres (or absent) with a connection");
+      return ExportParamError("format", "must be postgres (or absent) with a connection");
     for (const char* k : {"table", "schema"}) {
       auto v = p.find(k);
       if (v == p.end()) continue;
       if (!v->is_string() || v->get<std::string>().empty())
-        return ParamError(k, "must be a non-empty string");
+        return ExportParamError(k, "must be a non-empty string");
       const std::string name = v->get<std::string>();
-      if (name.size() > 63) return ParamError(k, "is longer than PostgreSQL's 63 bytes for a name");
-      if (name.find('\0') != std::string::npos) return ParamError(k, "holds a NUL character");
+      if (name.size() > 63)
+        return ExportParamError(k, "is longer than PostgreSQL's 63 bytes for a name");
+      if (name.find('\0') != std::string::npos) return ExportParamError(k, "holds a NUL character");
       (std::string_view(k) == "table" ? out.table : out.schema) = name;
     }
     return out;
   }
-  if (p.contains("schema")) return ParamError("schema", "applies to a postgres connection only");
+  if (p.contains("schema"))
+    return ExportParamError("schema", "applies to a postgres connection only");
   auto path = p.find("path");
-  if (path == p.end()) return ParamError("path", "is required (or connection)");
+  if (path == p.end()) return ExportParamError("path", "is required (or connection)");
   if (!path->is_string() || path->get<std::string>().empty())
-    return ParamError("path", "must be a non-empty string");
+    return ExportParamError("path", "must be a non-empty string");
   out.path = path->get<std::string>();
   out.format = FormatFromExtension(out.path);
   if (auto f = p.find("format"); f != p.end()) {
     std::string name = f->is_string() ? f->get<std::string>() : "";
     if (name == "csv") {
-      out.format = Format::kCsv;
+      out.format = ExportFormat::kCsv;
     } else if (name == "json") {
-      out.format = Format::kJson;
+      out.format = ExportFormat::kJson;
     } else if (name == "ndjson") {
-      out.format = Format::kNdjson;
+      out.format = ExportFormat::kNdjson;
     } else if (name == "sqlite") {
-      out.format = Format::kSqlite;
+      out.format = ExportFormat::kSqlite;
     } else {
-      return ParamError("format",
-                        "must be csv, json, ndjson or sqlite (postgres: give a connection)");
+      return ExportParamError("format",
+                              "must be csv, json, ndjson or sqlite (postgres: give a connection)");
     }
   }
-  if (out.format != Format::kCsv)
+  if (out.format != ExportFormat::kCsv)
     for (const char* k : {"delimiter", "header", "decimal"})
       if (p.contains(k))
-        return ParamError(
-            k, fmt::format("applies to format csv only, not {}", FormatName(out.format)));
-  if (out.format != Format::kSqlite && p.contains("table"))
-    return ParamError("table",
-                      fmt::format("applies to format sqlite only, not {}", FormatName(out.format)));
+        return ExportParamError(
+            k, fmt::format("applies to format csv only, not {}", ExportFormatName(out.format)));
+  if (out.format != ExportFormat::kSqlite && p.contains("table"))
+    return ExportParamError("table", fmt::format("applies to format sqlite only, not {}",
+                                                 ExportFormatName(out.format)));
   if (auto d = p.find("delimiter"); d != p.end()) {
     std::string s = d->is_string() ? d->get<std::string>() : "";
     if (s == "\\t" || s == "tab") s = "\t";
     if (s.size() != 1 || s[0] == '"' || s[0] == '\n' || s[0] == '\r')
-      return ParamError("delimiter",
-                        "must be one character (or \"\\t\" or \"tab\"), not a quote or line break");
+      return ExportParamError(
+          "delimiter", "must be one character (or \"\\t\" or \"tab\"), not a quote or line break");
     out.delimiter = s[0];
   }
   if (auto d = p.find("decimal"); d != p.end()) {
     std::string s = d->is_string() ? d->get<std::string>() : "";
-    if (s != "." && s != ",") return ParamError("decimal", "must be \".\" or \",\"");
+    if (s != "." && s != ",") return ExportParamError("decimal", "must be \".\" or \",\"");
     out.decimal = s[0];
     // A decimal comma goes with semicolon-separated cells (what spreadsheets in
     // French, German, ... locales read) unless a delimiter is given.
     if (out.decimal == ',' && !p.contains("delimiter")) out.delimiter = ';';
     if (out.decimal == out.delimiter)
-      return ParamError("decimal", "must differ from the delimiter (use delimiter \";\")");
+      return ExportParamError("decimal", "must differ from the delimiter (use delimiter \";\")");
   }
   if (auto h = p.find("header"); h != p.end()) {
-    if (!h->is_boolean()) return ParamError("header", "must be a boolean");
+    if (!h->is_boolean()) return ExportParamError("header", "must be a boolean");
     out.header = h->get<bool>();
   }
   if (auto t = p.find("table"); t != p.end()) {
     if (!t->is_string() || t->get<std::string>().empty())
-      return ParamError("table", "must be a non-empty string");
+      return ExportParamError("table", "must be a non-empty string");
     out.table = t->get<std::string>();
     if (out.table.rfind("sqlite_", 0) == 0)
-      return ParamError("table", "names starting with sqlite_ are reserved by SQLite");
+      return ExportParamError("table", "names starting with sqlite_ are reserved by SQLite");
   }
   return out;
 }
@@ -347,12 +349,12 @@ Result<Written> WriteFile(const RecipeContext& ctx, const ExportParams& p, const
   Written w;
   std::vector<std::string> keys;
   for (const auto& f : t.schema().fields) keys.push_back(json(f.name).dump() + ":");
-  if (p.format == Format::kJson) ALAMBIC_RETURN_IF_ERROR(file->Write("["));
+  if (p.format == ExportFormat::kJson) ALAMBIC_RETURN_IF_ERROR(file->Write("["));
   for (int64_t begin = 0; begin < t.num_rows() || begin == 0; begin += kBatchRows) {
     ALAMBIC_RETURN_IF_ERROR(CheckCancel(ctx));
     const int64_t end = std::min(t.num_rows(), begin + kBatchRows);
     std::string out;
-    if (p.format == Format::kCsv) {
+    if (p.format == ExportFormat::kCsv) {
       ALAMBIC_ASSIGN_OR_RETURN(Table batch, CsvBatch(t, begin, end, p.decimal, &w.neutralised));
       std::ostringstream ss;
       ALAMBIC_RETURN_IF_ERROR(
@@ -360,7 +362,7 @@ Result<Written> WriteFile(const RecipeContext& ctx, const ExportParams& p, const
       out = ss.str();
     } else {
       for (int64_t i = begin; i < end; ++i) {
-        if (p.format == Format::kJson) out.append(i == 0 ? "\n" : ",\n");
+        if (p.format == ExportFormat::kJson) out.append(i == 0 ? "\n" : ",\n");
         out.push_back('{');
         for (int c = 0; c < t.num_columns(); ++c) {
           if (c > 0) out.push_back(',');
@@ -368,14 +370,14 @@ Result<Written> WriteFile(const RecipeContext& ctx, const ExportParams& p, const
           AppendJsonValue(*t.column(c), i, &out);
         }
         out.push_back('}');
-        if (p.format == Format::kNdjson) out.push_back('\n');
+        if (p.format == ExportFormat::kNdjson) out.push_back('\n');
       }
     }
     ALAMBIC_RETURN_IF_ERROR(file->Write(out));
     if (ctx.progress) ctx.progress(end);
     if (end >= t.num_rows()) break;
   }
-  if (p.format == Format::kJson)
+  if (p.format == ExportFormat::kJson)
     ALAMBIC_RETURN_IF_ERROR(file->Write(t.num_rows() ? "\n]\n" : "]\n"));
   ALAMBIC_RETURN_IF_ERROR(file->Commit());
   w.bytes = file->bytes();
@@ -740,13 +742,15 @@ class ExportKind final : public RecipeKind {
     return kParams;
   }
   int max_inputs() const override { return 1; }
-  Status CheckParams(const json& params) const override { return ParseParams(params).status(); }
+  Status CheckParams(const json& params) const override {
+    return ParseExportParams(params).status();
+  }
 
   Result<std::optional<EffectTarget>> Target(const RecipeContext& ctx) const override {
-    auto parsed = ParseParams(*ctx.params);
+    auto parsed = ParseExportParams(*ctx.params);
     if (!parsed.ok()) return parsed.status().WithContext("recipe " + ctx.recipe);
     const ExportParams& p = *parsed;
-    if (p.format == Format::kPostgres) {
+    if (p.format == ExportFormat::kPostgres) {
       const std::string table = TableName(p, ctx.inputs.empty() ? "" : ctx.inputs[0].name);
       ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, PostgresTarget(ctx, p));
       EffectTarget t;
@@ -765,7 +769,7 @@ class ExportKind final : public RecipeKind {
     ALAMBIC_ASSIGN_OR_RETURN(fs::path target, ResolveTarget(ctx, p));
     EffectTarget t;
     t.label = p.path;
-    if (p.format == Format::kSqlite) {
+    if (p.format == ExportFormat::kSqlite) {
       // The table defaults to the input's name (planning passes input names only).
       const std::string table = TableName(p, ctx.inputs.empty() ? "" : ctx.inputs[0].name);
       t.label = fmt::format("{} (table {})", p.path, table);
@@ -777,7 +781,7 @@ class ExportKind final : public RecipeKind {
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
-    auto parsed = ParseParams(*ctx.params);
+    auto parsed = ParseExportParams(*ctx.params);
     if (!parsed.ok()) return parsed.status().WithContext("recipe " + ctx.recipe);
     const ExportParams& p = *parsed;
     const NamedTable& input = ctx.inputs.at(0);
@@ -785,10 +789,10 @@ class ExportKind final : public RecipeKind {
     RecipeOutput out;
     std::error_code ec;
     fs::path target;
-    if (p.format != Format::kPostgres) {
+    if (p.format != ExportFormat::kPostgres) {
       ALAMBIC_ASSIGN_OR_RETURN(target, ResolveTarget(ctx, p));
     }
-    if (p.format == Format::kPostgres) {
+    if (p.format == ExportFormat::kPostgres) {
       const std::string table = TableName(p, input.name);
       ALAMBIC_ASSIGN_OR_RETURN(ConnectionSpec spec, PostgresTarget(ctx, p));
       ALAMBIC_ASSIGN_OR_RETURN(std::string fp, WritePostgres(ctx, p, spec, table, t));
@@ -796,7 +800,7 @@ class ExportKind final : public RecipeKind {
       if (!p.schema.empty()) out.metrics["schema"] = p.schema;
       out.metrics["connection"] = p.connection;
       out.metrics[kTargetFingerprintMetric] = fp;
-    } else if (p.format == Format::kSqlite) {
+    } else if (p.format == ExportFormat::kSqlite) {
       const std::string table = TableName(p, input.name);
       ALAMBIC_RETURN_IF_ERROR(WriteSqlite(ctx, p, table, t, target));
       out.metrics["table"] = table;
@@ -806,18 +810,18 @@ class ExportKind final : public RecipeKind {
     } else {
       ALAMBIC_ASSIGN_OR_RETURN(Written w, WriteFile(ctx, p, t, target));
       out.metrics["bytes"] = w.bytes;
-      if (p.format == Format::kCsv) out.metrics["neutralised_cells"] = w.neutralised;
+      if (p.format == ExportFormat::kCsv) out.metrics["neutralised_cells"] = w.neutralised;
       ALAMBIC_ASSIGN_OR_RETURN(std::string fp, FileFingerprint(ctx, target));
       out.metrics[kTargetFingerprintMetric] = fp;
     }
     out.metrics["rows"] = t.num_rows();
     const std::string shown =
-        p.format == Format::kPostgres ? PgLabel(p, TableName(p, input.name)) : p.path;
-    if (p.format != Format::kPostgres) out.metrics["path"] = p.path;
-    out.metrics["format"] = FormatName(p.format);
+        p.format == ExportFormat::kPostgres ? PgLabel(p, TableName(p, input.name)) : p.path;
+    if (p.format != ExportFormat::kPostgres) out.metrics["path"] = p.path;
+    out.metrics["format"] = ExportFormatName(p.format);
     if (ctx.log)
-      ctx.log->Info(
-          fmt::format("exported {} rows to {} ({})", t.num_rows(), shown, FormatName(p.format)));
+      ctx.log->Info(fmt::format("exported {} rows to {} ({})", t.num_rows(), shown,
+                                ExportFormatName(p.format)));
     std::map<std::string, std::vector<ColumnSource>> lineage;
     for (const auto& f : t.schema().fields)
       lineage[f.name] = {{input.name, f.name, kTransformIdentity}};

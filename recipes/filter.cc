@@ -15,7 +15,7 @@ struct FilterParams {
   bool has_keep = false;
 };
 
-Result<FilterParams> ParseParams(const nlohmann::json& p) {
+Result<FilterParams> ParseFilterParams(const nlohmann::json& p) {
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   auto w = p.find("where");
   if (w == p.end()) return Status::Invalid("param 'where': is required");
@@ -49,12 +49,12 @@ class FilterKind final : public RecipeKind {
   }
   int max_inputs() const override { return 1; }
   Status CheckParams(const nlohmann::json& params) const override {
-    return ParseParams(params).status();
+    return ParseFilterParams(params).status();
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     const std::string prefix = fmt::format("recipe {}", ctx.recipe);
-    auto p = ParseParams(*ctx.params);
+    auto p = ParseFilterParams(*ctx.params);
     if (!p.ok()) return p.status().WithContext(prefix);
     const NamedTable& input = ctx.inputs.at(0);
     const Table& in = *input.table;

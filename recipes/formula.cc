@@ -27,14 +27,14 @@ struct Computed {
   Expr expr;
 };
 
-Status ParamError(std::string_view what) {
+Status FormulaParamError(std::string_view what) {
   return Status::Invalid(fmt::format("param 'columns': {}", what));
 }
 
 Result<Computed> ParseOne(const std::string& column, const nlohmann::json& text) {
-  if (column.empty()) return ParamError("a column name is empty");
+  if (column.empty()) return FormulaParamError("a column name is empty");
   if (!text.is_string())
-    return ParamError(fmt::format("column '{}': the expression must be a string", column));
+    return FormulaParamError(fmt::format("column '{}': the expression must be a string", column));
   auto e = ParseExpr(text.get<std::string>());
   if (!e.ok()) return e.status().WithContext(fmt::format("param 'columns': column '{}'", column));
   return Computed{column, std::move(*e)};
@@ -67,7 +67,7 @@ Result<std::vector<Computed>> DependencyOrder(std::vector<Computed> items) {
       std::string cycle;
       for (size_t i = 0; i < items.size(); ++i)
         if (!done[i]) cycle += (cycle.empty() ? "" : ", ") + items[i].column;
-      return ParamError(fmt::format(
+      return FormulaParamError(fmt::format(
           "computed columns depend on each other in a cycle ({}); use a list to give an order",
           cycle));
     }
@@ -89,10 +89,10 @@ std::vector<std::string> FunctionFiles(const nlohmann::json& params) {
 Result<std::vector<Computed>> ParseColumns(const nlohmann::json& params) {
   if (!params.is_object()) return Status::Invalid("params must be a mapping");
   auto it = params.find("columns");
-  if (it == params.end()) return ParamError("is required");
+  if (it == params.end()) return FormulaParamError("is required");
   std::vector<Computed> out;
   if (it->is_object()) {
-    if (it->empty()) return ParamError("must name at least one column");
+    if (it->empty()) return FormulaParamError("must name at least one column");
     for (const auto& [column, text] : it->items()) {
       ALAMBIC_ASSIGN_OR_RETURN(Computed c, ParseOne(column, text));
       out.push_back(std::move(c));
@@ -100,11 +100,11 @@ Result<std::vector<Computed>> ParseColumns(const nlohmann::json& params) {
     return DependencyOrder(std::move(out));
   }
   if (!it->is_array())
-    return ParamError("must be a mapping column -> expression, or a list of such mappings");
-  if (it->empty()) return ParamError("must name at least one column");
+    return FormulaParamError("must be a mapping column -> expression, or a list of such mappings");
+  if (it->empty()) return FormulaParamError("must name at least one column");
   for (const auto& entry : *it) {
     if (!entry.is_object() || entry.size() != 1)
-      return ParamError("each list entry must be a mapping with one column -> expression");
+      return FormulaParamError("each list entry must be a mapping with one column -> expression");
     ALAMBIC_ASSIGN_OR_RETURN(Computed c, ParseOne(entry.begin().key(), entry.begin().value()));
     out.push_back(std::move(c));
   }

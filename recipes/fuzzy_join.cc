@@ -105,8 +105,8 @@ Status Err(std::string_view param, std::string_view what) {
   return Status::Invalid(fmt::format("param '{}': {}", param, what));
 }
 
-Result<std::vector<std::string>> ColumnList(const json& v, std::string_view side,
-                                            const std::string& field) {
+Result<std::vector<std::string>> FuzzyColumnList(const json& v, std::string_view side,
+                                                 const std::string& field) {
   std::vector<std::string> out;
   if (v.is_string()) {
     out.push_back(v.get<std::string>());
@@ -154,9 +154,10 @@ Result<FieldSpec> ParseField(const json& f, size_t index) {
                                        s.name, k));
   auto left = f.find("left");
   if (left == f.end()) return Err("fields", fmt::format("field '{}': 'left' is required", s.name));
-  ALAMBIC_ASSIGN_OR_RETURN(s.left, ColumnList(*left, "left", s.name));
+  ALAMBIC_ASSIGN_OR_RETURN(s.left, FuzzyColumnList(*left, "left", s.name));
   auto right = f.find("right");
-  ALAMBIC_ASSIGN_OR_RETURN(s.right, ColumnList(right == f.end() ? *left : *right, "right", s.name));
+  ALAMBIC_ASSIGN_OR_RETURN(s.right,
+                           FuzzyColumnList(right == f.end() ? *left : *right, "right", s.name));
   if (auto it = f.find("comparator"); it != f.end()) {
     std::string c = it->is_string() ? it->get<std::string>() : it->dump();
     bool found = false;
@@ -274,7 +275,7 @@ Result<KeyPart> ParseKeyPart(const json& v, const std::vector<FieldSpec>& fields
   return part;
 }
 
-Result<std::string> StringParam(const json& p, const char* name, std::string def) {
+Result<std::string> FuzzyStringParam(const json& p, const char* name, std::string def) {
   auto it = p.find(name);
   if (it == p.end()) return def;
   if (!it->is_string()) return Err(name, "must be a string");
@@ -358,14 +359,14 @@ Result<Spec> ParseSpec(const json& p) {
                                      it->dump()));
     }
   }
-  ALAMBIC_ASSIGN_OR_RETURN(s.rank_column, StringParam(p, "rank_column", "rank"));
+  ALAMBIC_ASSIGN_OR_RETURN(s.rank_column, FuzzyStringParam(p, "rank_column", "rank"));
   if (s.rank_column.empty()) return Err("rank_column", "must not be empty");
-  ALAMBIC_ASSIGN_OR_RETURN(s.right_row_column, StringParam(p, "right_row", ""));
+  ALAMBIC_ASSIGN_OR_RETURN(s.right_row_column, FuzzyStringParam(p, "right_row", ""));
   if (p.contains("right_row") && s.right_row_column.empty())
     return Err("right_row", "must be a non-empty column name");
-  ALAMBIC_ASSIGN_OR_RETURN(s.score_column, StringParam(p, "score_column", "score"));
+  ALAMBIC_ASSIGN_OR_RETURN(s.score_column, FuzzyStringParam(p, "score_column", "score"));
   if (s.score_column.empty()) return Err("score_column", "must not be empty");
-  ALAMBIC_ASSIGN_OR_RETURN(s.similarity_prefix, StringParam(p, "similarity_prefix", "sim_"));
+  ALAMBIC_ASSIGN_OR_RETURN(s.similarity_prefix, FuzzyStringParam(p, "similarity_prefix", "sim_"));
   // `left_prefix` / `right_prefix`: the earlier form of `prefixes` (each
   // defaulting to left_ / right_ once either is given), kept for flows that use it.
   if (p.contains("left_prefix") || p.contains("right_prefix")) {
@@ -373,8 +374,8 @@ Result<Spec> ParseSpec(const json& p) {
       return Err("left_prefix", "give either prefixes/suffixes or left_prefix/right_prefix");
     ClashNaming n;
     n.right_suffix.clear();
-    ALAMBIC_ASSIGN_OR_RETURN(n.left_prefix, StringParam(p, "left_prefix", "left_"));
-    ALAMBIC_ASSIGN_OR_RETURN(n.right_prefix, StringParam(p, "right_prefix", "right_"));
+    ALAMBIC_ASSIGN_OR_RETURN(n.left_prefix, FuzzyStringParam(p, "left_prefix", "left_"));
+    ALAMBIC_ASSIGN_OR_RETURN(n.right_prefix, FuzzyStringParam(p, "right_prefix", "right_"));
     if (n.left_prefix == n.right_prefix)
       return Err("right_prefix", "must differ from left_prefix so clashing columns stay apart");
     s.naming = n;
@@ -404,7 +405,7 @@ struct Prepared {
 // Calls fn(begin, end) over [0, n) in chunks on `threads` threads (the caller's
 // included); stops handing out chunks once `cancel` is set.
 template <typename Fn>
-void ParallelFor(int64_t n, int threads, const CancelToken* cancel, Fn fn) {
+void FuzzyParallelFor(int64_t n, int threads, const CancelToken* cancel, Fn fn) {
   std::atomic<int64_t> next{0};
   auto work = [&] {
     while (!(cancel && cancel->cancelled())) {
@@ -419,8 +420,8 @@ void ParallelFor(int64_t n, int threads, const CancelToken* cancel, Fn fn) {
   for (auto& t : pool) t.join();
 }
 
-Prepared Prepare(const Column& col, const FieldSpec& f, bool need_phonetic, int threads,
-                 const CancelToken* cancel, int64_t* unparsed_dates) {
+Prepared FuzzyPrepare(const Column& col, const FieldSpec& f, bool need_phonetic, int threads,
+                      const CancelToken* cancel, int64_t* unparsed_dates) {
   const int64_t n = col.length;
   Prepared p;
   p.valid.assign(static_cast<size_t>(n), 0);
@@ -438,7 +439,7 @@ Prepared Prepare(const Column& col, const FieldSpec& f, bool need_phonetic, int 
     if (f.any_order) p.words.resize(static_cast<size_t>(n));
   }
   std::atomic<int64_t> bad{0};
-  ParallelFor(n, threads, cancel, [&](int64_t begin, int64_t end) {
+  FuzzyParallelFor(n, threads, cancel, [&](int64_t begin, int64_t end) {
     int64_t local_bad = 0;
     for (int64_t i = begin; i < end; ++i) {
       const auto r = static_cast<size_t>(i);
@@ -623,7 +624,7 @@ std::vector<std::string> RuleKeys(const std::vector<KeyPart>& rule,
 using BlockIndex = std::unordered_map<std::string, std::vector<int32_t>>;
 
 // A right row reaching the threshold for a left row.
-struct Match {
+struct FuzzyMatch {
   int32_t right = 0;
   double score = 0;
   std::vector<double> sims;  // per field; NaN: missing on a side
@@ -771,11 +772,11 @@ class FuzzyJoinKind final : public RecipeKind {
       l.prepared.emplace_back();
       r.prepared.emplace_back();
       for (const auto& c : left_cols[f])
-        l.prepared.back().push_back(
-            Prepare(*c, spec.fields[f], phonetic_key[f], threads, ctx.cancel, &unparsed_dates));
+        l.prepared.back().push_back(FuzzyPrepare(*c, spec.fields[f], phonetic_key[f], threads,
+                                                 ctx.cancel, &unparsed_dates));
       for (const auto& c : right_cols[f])
-        r.prepared.back().push_back(
-            Prepare(*c, spec.fields[f], phonetic_key[f], threads, ctx.cancel, &unparsed_dates));
+        r.prepared.back().push_back(FuzzyPrepare(*c, spec.fields[f], phonetic_key[f], threads,
+                                                 ctx.cancel, &unparsed_dates));
     }
     if (ctx.cancel && ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
     if (unparsed_dates > 0 && ctx.log)
@@ -813,14 +814,14 @@ class FuzzyJoinKind final : public RecipeKind {
     const size_t keep_max = spec.keep == Keep::kAll   ? std::numeric_limits<size_t>::max()
                             : spec.keep == Keep::kTop ? static_cast<size_t>(spec.top)
                                                       : 1;
-    std::vector<std::vector<Match>> kept(static_cast<size_t>(nl));
+    std::vector<std::vector<FuzzyMatch>> kept(static_cast<size_t>(nl));
     std::atomic<int64_t> pairs{0}, rows_done{0};
     std::atomic<bool> finished{false};
     std::thread compare([&] {
-      ParallelFor(nl, threads, ctx.cancel, [&](int64_t begin, int64_t end) {
+      FuzzyParallelFor(nl, threads, ctx.cancel, [&](int64_t begin, int64_t end) {
         std::vector<int32_t> candidates;
         std::vector<double> sims(nf);
-        std::vector<Match> found;
+        std::vector<FuzzyMatch> found;
         int64_t local_pairs = 0;
         for (int64_t i = begin; i < end; ++i) {
           const auto li = static_cast<size_t>(i);
@@ -851,8 +852,9 @@ class FuzzyJoinKind final : public RecipeKind {
           }
           // Best score first; equal scores in right row order (the sort is
           // stable over candidates, which ascend).
-          std::stable_sort(found.begin(), found.end(),
-                           [](const Match& a, const Match& b) { return a.score > b.score; });
+          std::stable_sort(
+              found.begin(), found.end(),
+              [](const FuzzyMatch& a, const FuzzyMatch& b) { return a.score > b.score; });
           if (found.size() > keep_max) found.resize(keep_max);
           kept[li] = found;
         }
@@ -871,7 +873,7 @@ class FuzzyJoinKind final : public RecipeKind {
 
     // Matched pairs, by left row then rank.
     std::vector<int64_t> match_left, match_right, unmatched;
-    std::vector<const Match*> match_of;
+    std::vector<const FuzzyMatch*> match_of;
     std::vector<int64_t> match_rank;
     for (int64_t i = 0; i < nl; ++i) {
       const auto& ms = kept[static_cast<size_t>(i)];
@@ -914,7 +916,7 @@ class FuzzyJoinKind final : public RecipeKind {
     }
     ColumnBuilder score_col(TypeId::kFloat64);
     std::vector<ColumnBuilder> sim_cols(nf, ColumnBuilder(TypeId::kFloat64));
-    for (const Match* m : match_of) {
+    for (const FuzzyMatch* m : match_of) {
       score_col.AppendDouble(m->score);
       for (size_t f = 0; f < nf; ++f) {
         double s = m->sims[f];

@@ -77,7 +77,7 @@ struct GroupParams {
   std::vector<Aggregate> aggregates;
 };
 
-Result<GroupParams> ParseParams(const nlohmann::json& p) {
+Result<GroupParams> ParseGroupParams(const nlohmann::json& p) {
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   GroupParams out;
   ALAMBIC_ASSIGN_OR_RETURN(out.keys, ColumnListParam(p, "keys", false));
@@ -381,11 +381,11 @@ class GroupKind final : public RecipeKind {
   }
   int max_inputs() const override { return 1; }
   Status CheckParams(const nlohmann::json& params) const override {
-    return ParseParams(params).status();
+    return ParseGroupParams(params).status();
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
-    auto p = ParseParams(*ctx.params);
+    auto p = ParseGroupParams(*ctx.params);
     if (!p.ok()) return InRecipe(ctx, p.status());
     const NamedTable& input = ctx.inputs.at(0);
     const Table& in = *input.table;

@@ -55,7 +55,7 @@ struct JoinParams {
   std::string right_prefix;
 };
 
-Result<JoinParams> ParseParams(const nlohmann::json& p) {
+Result<JoinParams> ParseJoinParams(const nlohmann::json& p) {
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   JoinParams out;
   if (auto t = p.find("type"); t != p.end()) {
@@ -156,7 +156,8 @@ struct Pairs {
 
 // For each `outer` row in order, its `inner` matches in order (or, with
 // keep_unmatched, one pair with -1). Chunks run in parallel when large.
-Pairs Match(const std::vector<int32_t>& outer_codes, const RowsByCode& inner, bool keep_unmatched) {
+Pairs JoinMatch(const std::vector<int32_t>& outer_codes, const RowsByCode& inner,
+                bool keep_unmatched) {
   const auto n = static_cast<int64_t>(outer_codes.size());
   const bool parallel = n >= kParallelRowThreshold;
   const int64_t chunks = parallel ? MaxThreads() * 4 : 1;
@@ -237,11 +238,11 @@ class JoinKind final : public RecipeKind {
   int max_inputs() const override { return 2; }
   int max_outputs() const override { return 2; }
   Status CheckParams(const nlohmann::json& params) const override {
-    return ParseParams(params).status();
+    return ParseJoinParams(params).status();
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
-    auto p = ParseParams(*ctx.params);
+    auto p = ParseJoinParams(*ctx.params);
     if (!p.ok()) return InRecipe(ctx, p.status());
     const NamedTable& left = ctx.inputs.at(0);
     const NamedTable& right = ctx.inputs.at(1);
@@ -349,7 +350,7 @@ class JoinKind final : public RecipeKind {
       case JoinType::kInner:
       case JoinType::kLeft:
       case JoinType::kFull: {
-        Pairs pairs = Match(lcodes, GroupRows(rcodes, count), p->type != JoinType::kInner);
+        Pairs pairs = JoinMatch(lcodes, GroupRows(rcodes, count), p->type != JoinType::kInner);
         lrows = std::move(pairs.outer);
         rrows = std::move(pairs.inner);
         if (p->type == JoinType::kFull) {
@@ -365,7 +366,7 @@ class JoinKind final : public RecipeKind {
         break;
       }
       case JoinType::kRight: {
-        Pairs pairs = Match(rcodes, GroupRows(lcodes, count), true);
+        Pairs pairs = JoinMatch(rcodes, GroupRows(lcodes, count), true);
         lrows = std::move(pairs.inner);
         rrows = std::move(pairs.outer);
         break;

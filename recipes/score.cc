@@ -45,7 +45,7 @@ Status CheckModelParams(const nlohmann::json& p) {
 }
 
 // The model and the data, from the inputs or the pinned version.
-Result<LoadedModel> Load(const RecipeContext& ctx) {
+Result<LoadedModel> ScoreLoad(const RecipeContext& ctx) {
   const nlohmann::json& p = *ctx.params;
   LoadedModel m;
   Table pinned_table;
@@ -150,7 +150,7 @@ class ScoreKind final : public RecipeKind {
  private:
   Result<RecipeOutput> Score(const RecipeContext& ctx) const {
     const nlohmann::json& p = *ctx.params;
-    ALAMBIC_ASSIGN_OR_RETURN(LoadedModel m, Load(ctx));
+    ALAMBIC_ASSIGN_OR_RETURN(LoadedModel m, ScoreLoad(ctx));
     const ModelSpec& spec = m.model.spec;
     const NamedTable& data = *m.data;
     const Table& in = *data.table;
@@ -261,7 +261,7 @@ class EvaluateKind final : public RecipeKind {
 
  private:
   Result<RecipeOutput> Evaluate(const RecipeContext& ctx) const {
-    ALAMBIC_ASSIGN_OR_RETURN(LoadedModel m, Load(ctx));
+    ALAMBIC_ASSIGN_OR_RETURN(LoadedModel m, ScoreLoad(ctx));
     ModelSpec& spec = m.model.spec;
     spec.threshold = ctx.params->value("threshold", spec.threshold);
     const NamedTable& data = *m.data;

@@ -23,7 +23,7 @@ struct SplitParams {
   bool all = false;
 };
 
-Result<SplitParams> ParseParams(const nlohmann::json& p) {
+Result<SplitParams> ParseSplitParams(const nlohmann::json& p) {
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   SplitParams out;
   auto it = p.find("cases");
@@ -64,11 +64,11 @@ class SplitKind final : public RecipeKind {
   int max_inputs() const override { return 1; }
   int max_outputs() const override { return -1; }
   Status CheckParams(const nlohmann::json& params) const override {
-    return ParseParams(params).status();
+    return ParseSplitParams(params).status();
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
-    auto p = ParseParams(*ctx.params);
+    auto p = ParseSplitParams(*ctx.params);
     if (!p.ok()) return InRecipe(ctx, p.status());
     const NamedTable& input = ctx.inputs.at(0);
     const Table& in = *input.table;

@@ -59,14 +59,14 @@ constexpr size_t kMaxTimestampYearDigits = 5;
 constexpr int64_t kMicrosPerSecond = 1000000;
 constexpr int64_t kSecondsPerDay = 86400;
 
-struct CloseDb {
+struct SqlCloseDb {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
-struct FinalizeStmt {
+struct SqlFinalizeStmt {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 };
-using DbHandle = std::unique_ptr<sqlite3, CloseDb>;
-using StmtHandle = std::unique_ptr<sqlite3_stmt, FinalizeStmt>;
+using DbHandle = std::unique_ptr<sqlite3, SqlCloseDb>;
+using StmtHandle = std::unique_ptr<sqlite3_stmt, SqlFinalizeStmt>;
 
 // ---------------------------------------------------------------------------
 // Text helpers. SQLite folds identifier case for ASCII letters only.
@@ -192,7 +192,7 @@ size_t FormatTimestamp(int64_t micros, char* out) {
   return n + 1;
 }
 
-bool ParseDigits(std::string_view s, size_t pos, size_t count, int64_t* value) {
+bool SqlParseDigits(std::string_view s, size_t pos, size_t count, int64_t* value) {
   if (pos + count > s.size()) return false;
   int64_t v = 0;
   for (size_t i = pos; i < pos + count; ++i) {
@@ -222,10 +222,10 @@ bool ParseDatePrefix(std::string_view s, size_t max_year_digits, int32_t* days, 
   size_t year_end = i;
   while (year_end < s.size() && s[year_end] >= '0' && s[year_end] <= '9') ++year_end;
   int64_t year, month, day;
-  if (year_end == i || year_end - i > max_year_digits || !ParseDigits(s, i, year_end - i, &year) ||
-      year_end + 6 > s.size() || s[year_end] != '-' || s[year_end + 3] != '-' ||
-      !ParseDigits(s, year_end + 1, 2, &month) || !ParseDigits(s, year_end + 4, 2, &day) ||
-      month < 1 || month > 12 || day < 1 || day > 31)
+  if (year_end == i || year_end - i > max_year_digits ||
+      !SqlParseDigits(s, i, year_end - i, &year) || year_end + 6 > s.size() || s[year_end] != '-' ||
+      s[year_end + 3] != '-' || !SqlParseDigits(s, year_end + 1, 2, &month) ||
+      !SqlParseDigits(s, year_end + 4, 2, &day) || month < 1 || month > 12 || day < 1 || day > 31)
     return false;
   if (negative) year = -year;
   *canonical = !negative && year_end - i == 4;
@@ -236,7 +236,7 @@ bool ParseDatePrefix(std::string_view s, size_t max_year_digits, int32_t* days, 
   return true;
 }
 
-bool ParseDate(std::string_view s, int32_t* days) {
+bool SqlParseDate(std::string_view s, int32_t* days) {
   size_t end;
   bool canonical;
   if (!ParseDatePrefix(s, kMaxDateYearDigits, days, &end, &canonical) || end != s.size())
@@ -246,20 +246,20 @@ bool ParseDate(std::string_view s, int32_t* days) {
   return std::string_view(buf, FormatDate(*days, buf)) == s;
 }
 
-bool ParseTimestamp(std::string_view s, int64_t* micros) {
+bool SqlParseTimestamp(std::string_view s, int64_t* micros) {
   int32_t days;
   size_t i;
   bool canonical;
   int64_t h, m, sec, frac = 0;
   if (!ParseDatePrefix(s, kMaxTimestampYearDigits, &days, &i, &canonical) || i + 10 > s.size() ||
-      s[i] != 'T' || !ParseDigits(s, i + 1, 2, &h) || s[i + 3] != ':' ||
-      !ParseDigits(s, i + 4, 2, &m) || s[i + 6] != ':' || !ParseDigits(s, i + 7, 2, &sec) ||
+      s[i] != 'T' || !SqlParseDigits(s, i + 1, 2, &h) || s[i + 3] != ':' ||
+      !SqlParseDigits(s, i + 4, 2, &m) || s[i + 6] != ':' || !SqlParseDigits(s, i + 7, 2, &sec) ||
       h > 23 || m > 59 || sec > 59)
     return false;
   i += 9;
   if (i < s.size() && s[i] == '.') {
     // FormatTimestamp writes a fraction only when it is not zero.
-    if (!ParseDigits(s, i + 1, 6, &frac) || frac == 0) return false;
+    if (!SqlParseDigits(s, i + 1, 6, &frac) || frac == 0) return false;
     i += 7;
   }
   if (i + 1 != s.size() || s[i] != 'Z') return false;
@@ -534,13 +534,13 @@ class ResultColumn {
         return true;
       case TypeId::kDate32: {
         int32_t days;
-        if (v.kind != SQLITE_TEXT || !ParseDate(v.text, &days)) return false;
+        if (v.kind != SQLITE_TEXT || !SqlParseDate(v.text, &days)) return false;
         b.AppendDate32(days);
         return true;
       }
       case TypeId::kTimestamp: {
         int64_t micros;
-        if (v.kind != SQLITE_TEXT || !ParseTimestamp(v.text, &micros)) return false;
+        if (v.kind != SQLITE_TEXT || !SqlParseTimestamp(v.text, &micros)) return false;
         b.AppendTimestamp(micros);
         return true;
       }

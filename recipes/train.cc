@@ -75,7 +75,7 @@ std::string ParamText(const nlohmann::json& v) {
   return v.dump();
 }
 
-Result<TrainParams> ParseParams(const nlohmann::json& p) {
+Result<TrainParams> ParseTrainParams(const nlohmann::json& p) {
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   TrainParams t;
   auto str = [&](const char* key, std::string* out, bool required) -> Status {
@@ -405,11 +405,11 @@ class TrainKind final : public RecipeKind {
   }
   int max_inputs() const override { return 1; }
   Status CheckParams(const nlohmann::json& params) const override {
-    return ParseParams(params).status();
+    return ParseTrainParams(params).status();
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
-    auto parsed = ParseParams(*ctx.params);
+    auto parsed = ParseTrainParams(*ctx.params);
     if (!parsed.ok()) return InRecipe(ctx, parsed.status());
     const TrainParams& p = *parsed;
     auto r = Train(ctx, p);

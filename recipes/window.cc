@@ -70,7 +70,7 @@ Result<int64_t> FrameBound(const nlohmann::json& v, const std::string& where) {
   return Status::Invalid(where + " must be a non-negative integer or \"unbounded\"");
 }
 
-Result<WindowParams> ParseParams(const nlohmann::json& p) {
+Result<WindowParams> ParseWindowParams(const nlohmann::json& p) {
   if (!p.is_object()) return Status::Invalid("params must be a mapping");
   WindowParams out;
   ALAMBIC_ASSIGN_OR_RETURN(out.partition_by, ColumnListParam(p, "partition_by", false));
@@ -164,11 +164,11 @@ class WindowKind final : public RecipeKind {
   }
   int max_inputs() const override { return 1; }
   Status CheckParams(const nlohmann::json& params) const override {
-    return ParseParams(params).status();
+    return ParseWindowParams(params).status();
   }
 
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
-    auto p = ParseParams(*ctx.params);
+    auto p = ParseWindowParams(*ctx.params);
     if (!p.ok()) return InRecipe(ctx, p.status());
     const NamedTable& input = ctx.inputs.at(0);
     const Table& in = *input.table;

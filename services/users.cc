@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kRandomBytes = 32;
-constexpr int kBusyTimeoutMs = 5000;
+constexpr int kUsersBusyTimeoutMs = 5000;
 
 std::string RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');
@@ -213,7 +213,7 @@ Result<std::unique_ptr<UserStore>> UserStore::Open(const fs::path& catalog_path,
   try {
     auto db = std::make_unique<SQLite::Database>(catalog_path.string(),
                                                  SQLite::OPEN_READWRITE | SQLite::OPEN_FULLMUTEX);
-    db->setBusyTimeout(kBusyTimeoutMs);
+    db->setBusyTimeout(kUsersBusyTimeoutMs);
     return std::unique_ptr<UserStore>(new UserStore(std::move(db), std::move(secret)));
   } catch (const std::exception& e) {
     return Status::Failed(

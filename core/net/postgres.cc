@@ -124,7 +124,7 @@ bool ParseDate(std::string_view s, int32_t* days) {
 }
 
 // "YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM[:SS]]]" -> microseconds since the epoch, UTC.
-bool ParseTimestamp(std::string_view s, int64_t* micros) {
+bool ParsePgTimestamp(std::string_view s, int64_t* micros) {
   int32_t days;
   int hh, mi, ss;
   if (s.size() < 19 || s[10] != ' ' || !ParseDate(s.substr(0, 10), &days) ||
@@ -220,7 +220,7 @@ bool AppendValue(ColumnBuilder& b, TypeId type, unsigned oid, const std::string&
     }
     case TypeId::kTimestamp: {
       int64_t t;
-      if (!ParseTimestamp(v, &t)) return false;
+      if (!ParsePgTimestamp(v, &t)) return false;
       b.AppendTimestamp(t);
       return true;
     }

@@ -18,11 +18,11 @@ namespace {
 constexpr int kMarginHours = 26;
 constexpr std::chrono::seconds kMaxWindow{3660LL * 24 * 3600};
 
-cctz::civil_minute ToCivil(const LocalTime& t) {
+cctz::civil_minute ScheduleToCivil(const LocalTime& t) {
   return cctz::civil_minute(t.year, t.month, t.day, t.hour, t.minute);
 }
 
-LocalTime FromCivil(const cctz::civil_second& c) {
+LocalTime ScheduleFromCivil(const cctz::civil_second& c) {
   return LocalTime{static_cast<int>(c.year()), c.month(), c.day(), c.hour(), c.minute()};
 }
 
@@ -129,7 +129,9 @@ Result<TimeZone> TimeZone::Load(std::string_view name) {
   return z;
 }
 
-LocalTime TimeZone::ToLocal(Instant t) const { return FromCivil(cctz::convert(t, impl_->tz)); }
+LocalTime TimeZone::ToLocal(Instant t) const {
+  return ScheduleFromCivil(cctz::convert(t, impl_->tz));
+}
 
 std::string TimeZone::Offset(Instant t) const { return cctz::format("%Ez", t, impl_->tz); }
 
@@ -140,7 +142,7 @@ std::string TimeZone::FormatIso(Instant t) const {
 }
 
 TimeZone::Lookup TimeZone::Resolve(const LocalTime& local) const {
-  const auto l = impl_->tz.lookup(cctz::civil_second(ToCivil(local)));
+  const auto l = impl_->tz.lookup(cctz::civil_second(ScheduleToCivil(local)));
   Lookup out;
   switch (l.kind) {
     case cctz::time_zone::civil_lookup::UNIQUE:
@@ -168,7 +170,8 @@ std::optional<TimeZone::Transition> TimeZone::NextTransition(Instant t) const {
     // twice and its first occurrence (pre) is an hour before the change, so
     // the instant is the lookup's `trans` (equal to pre for a unique time).
     const Instant at = impl_->tz.lookup(ct.to).trans;
-    if (ct.from != ct.to) return Transition{at, FromCivil(ct.from), FromCivil(ct.to)};
+    if (ct.from != ct.to)
+      return Transition{at, ScheduleFromCivil(ct.from), ScheduleFromCivil(ct.to)};
     from = at;
   }
   return std::nullopt;
@@ -220,10 +223,10 @@ std::optional<Slot> Schedule::SlotAt(const LocalTime& nominal) const {
 std::vector<Slot> Schedule::Next(Instant t, int count) const {
   std::vector<Slot> out;
   if (count <= 0) return out;
-  LocalTime from =
-      FromCivil(cctz::civil_second(ToCivil(zone_.ToLocal(t))) - kMarginHours * 3600 - 60);
+  LocalTime from = ScheduleFromCivil(cctz::civil_second(ScheduleToCivil(zone_.ToLocal(t))) -
+                                     kMarginHours * 3600 - 60);
   if (spec_.start && from < *spec_.start)
-    from = FromCivil(cctz::civil_second(ToCivil(*spec_.start)) - 60);
+    from = ScheduleFromCivil(cctz::civil_second(ScheduleToCivil(*spec_.start)) - 60);
   for (auto n = cron_.Next(from); n; n = cron_.Next(*n)) {
     if (spec_.end && *n > *spec_.end) break;
     auto slot = SlotAt(*n);
@@ -235,9 +238,10 @@ std::vector<Slot> Schedule::Next(Instant t, int count) const {
 }
 
 std::optional<Slot> Schedule::Prev(Instant t) const {
-  LocalTime from = FromCivil(cctz::civil_second(ToCivil(zone_.ToLocal(t))) + kMarginHours * 3600);
+  LocalTime from = ScheduleFromCivil(cctz::civil_second(ScheduleToCivil(zone_.ToLocal(t))) +
+                                     kMarginHours * 3600);
   if (spec_.end && from > *spec_.end)
-    from = FromCivil(cctz::civil_second(ToCivil(*spec_.end)) + 60);
+    from = ScheduleFromCivil(cctz::civil_second(ScheduleToCivil(*spec_.end)) + 60);
   for (auto n = cron_.Prev(from); n; n = cron_.Prev(*n)) {
     if (spec_.start && *n < *spec_.start) break;
     auto slot = SlotAt(*n);
@@ -254,8 +258,8 @@ std::vector<Slot> CatchupSlots(const Schedule& schedule, const std::optional<Loc
   const size_t want = p.mode == CatchupMode::kLatest ? 1 : static_cast<size_t>(p.max);
   const Instant lower = std::max(not_before, now - p.window);
   // Local times this far before `lower` cannot fire at or after it.
-  const LocalTime stop =
-      FromCivil(cctz::civil_second(ToCivil(schedule.zone().ToLocal(lower))) - kMarginHours * 3600);
+  const LocalTime stop = ScheduleFromCivil(
+      cctz::civil_second(ScheduleToCivil(schedule.zone().ToLocal(lower))) - kMarginHours * 3600);
   std::optional<Slot> s = schedule.Prev(now);
   while (s && out.size() < want) {
     if (s->at < lower) break;

@@ -42,7 +42,7 @@ void AppendCodePoint(std::string& out, uint32_t cp) {
   }
 }
 
-char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char DecodeLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 size_t LineOf(std::string_view text, size_t pos) {
   pos = std::min(pos, text.size());
@@ -583,7 +583,7 @@ Compression CompressionFromMagic(std::string_view h) {
 
 Compression CompressionFromName(std::string_view name) {
   std::string n;
-  for (char c : name) n.push_back(Lower(c));
+  for (char c : name) n.push_back(DecodeLower(c));
   auto ends = [&](std::string_view suf) {
     return n.size() > suf.size() && n.compare(n.size() - suf.size(), suf.size(), suf) == 0;
   };
@@ -598,7 +598,7 @@ Compression CompressionFromName(std::string_view name) {
 std::string CanonicalEncoding(std::string_view name) {
   std::string key;
   for (char c : name)
-    if (c != '-' && c != '_' && c != ' ') key.push_back(Lower(c));
+    if (c != '-' && c != '_' && c != ' ') key.push_back(DecodeLower(c));
   if (key.empty()) return "";
   if (key == "utf8" || key == "utf8sig" || key == "ascii" || key == "usascii") return "utf-8";
   if (key == "latin1" || key == "iso88591" || key == "l1" || key == "iso885911987")

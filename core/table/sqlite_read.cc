@@ -13,7 +13,7 @@ namespace alambic {
 namespace {
 
 // Rows between two looks at the cancel token.
-constexpr int64_t kCheckEveryRows = 1 << 14;
+constexpr int64_t kSqliteCheckEveryRows = 1 << 14;
 
 struct Value {
   int kind = SQLITE_NULL;  // SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT or SQLITE_NULL
@@ -153,7 +153,8 @@ Result<Table> ReadSqliteQuery(const std::filesystem::path& database, const std::
     if (step != SQLITE_ROW)
       return Status::Invalid(fmt::format("{}: query: {}", source, sqlite3_errmsg(db.db)));
     ++rows;
-    if (rows % kCheckEveryRows == 0 && cancel && cancel->cancelled()) return cancel->AsStatus();
+    if (rows % kSqliteCheckEveryRows == 0 && cancel && cancel->cancelled())
+      return cancel->AsStatus();
     for (int c = 0; c < ncols; ++c) {
       Value v;
       v.kind = sqlite3_column_type(st.stmt, c);

@@ -239,13 +239,13 @@ class FlowFinder {
 
 // ---- diff ----------------------------------------------------------------------
 
-std::string Join(const std::vector<std::string>& items, const char* sep = ", ") {
+std::string JoinNames(const std::vector<std::string>& items, const char* sep = ", ") {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
   return out;
 }
 
-std::string Bracket(const std::vector<std::string>& items) { return "[" + Join(items) + "]"; }
+std::string Bracket(const std::vector<std::string>& items) { return "[" + JoinNames(items) + "]"; }
 
 // Cuts `s` to about `max` bytes on a UTF-8 character boundary, marking the cut.
 std::string Cut(std::string s, size_t max) {
@@ -269,7 +269,7 @@ std::string PolicyText(const ExecPolicy& p) {
   if (p.retries) parts.push_back(fmt::format("retries {}", *p.retries));
   if (p.retry_backoff_seconds)
     parts.push_back("retry_backoff " + Seconds(*p.retry_backoff_seconds));
-  return parts.empty() ? "(none)" : Join(parts);
+  return parts.empty() ? "(none)" : JoinNames(parts);
 }
 
 std::string ScheduleText(const std::optional<Schedule>& s) {
@@ -285,8 +285,8 @@ std::string PartitioningText(const std::optional<Partitioning>& p) {
 
 std::string RecipeSummary(const RecipeSpec& r) {
   std::string s = "kind " + r.kind;
-  if (!r.inputs.empty()) s += ", inputs " + Join(r.inputs);
-  if (!r.outputs.empty()) s += ", outputs " + Join(r.outputs);
+  if (!r.inputs.empty()) s += ", inputs " + JoinNames(r.inputs);
+  if (!r.outputs.empty()) s += ", outputs " + JoinNames(r.outputs);
   return s;
 }
 
@@ -407,7 +407,7 @@ class FlowDiffer {
     DiffJson(x.params, y.params, "params", &detail, &strings);
     if (detail.size() != before) aspects.push_back("params");
     if (aspects.empty()) return Status::Ok();
-    Add("recipe " + y.name, fmt::format("recipe {} changed ({})", y.name, Join(aspects)),
+    Add("recipe " + y.name, fmt::format("recipe {} changed ({})", y.name, JoinNames(aspects)),
         std::move(detail));
 
     // A script or code param now pointing to another file: diff the two files.
@@ -473,7 +473,7 @@ class FlowDiffer {
       if (!old_users.count(path)) continue;
       ALAMBIC_RETURN_IF_ERROR(SameFile(
           "code", path,
-          fmt::format(", used by recipe{} {}", users.size() == 1 ? "" : "s", Join(users))));
+          fmt::format(", used by recipe{} {}", users.size() == 1 ? "" : "s", JoinNames(users))));
     }
     return Status::Ok();
   }

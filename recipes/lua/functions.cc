@@ -15,7 +15,7 @@
 namespace alambic {
 namespace {
 
-constexpr int64_t kBatchRows = 1024;
+constexpr int64_t kLuaBatchRows = 1024;
 
 // What a batch call works on; the sandbox's `user`.
 struct BatchJob {
@@ -151,9 +151,9 @@ Result<ColumnPtr> LuaFunctions::CallOn(const std::string& fn, const std::vector<
   job.args = &args;
   sandbox_->user = &job;
   lua_State* L = sandbox_->state();
-  for (int64_t start = 0; start < rows; start += kBatchRows) {
+  for (int64_t start = 0; start < rows; start += kLuaBatchRows) {
     job.start = start;
-    job.count = std::min(kBatchRows, rows - start);
+    job.count = std::min(kLuaBatchRows, rows - start);
     lua_pushcfunction(L, BatchCall);
     Status st = sandbox_->Call(0, 1);
     if (!st.ok()) return st.WithContext(fmt::format("function {} (row {})", fn, job.row + 1));
