@@ -132,6 +132,55 @@ TEST(JsonReadTest, ANumberOutOfRangeIsAnErrorWithTheLine) {
   ASSERT_EQ(t["rows"].size(), 1u);
 }
 
+// What the parser meets in files written by other tools: a key twice in an object
+// (the last value wins, at the place of the first, as in Python), integers beyond 64
+// bits (read as doubles), -0 (an integer), underflow (0), a byte-order mark before
+// an array, escapes and surrogate pairs, arrays of numbers kept as JSON text. The
+// expected values are Python's json module's (the same document, by hand).
+TEST(JsonReadTest, AwkwardValuesReadAsPythonReadsThem) {
+  json t = Read(
+      "\xEF\xBB\xBF[{\"a\": 1, \"b\": {\"x\": 1, \"y\": 2}, \"a\": 3, \"b\": {\"z\": "
+      "\"\\u00e9\"}},\n"
+      " {\"a\": -0, \"big\": 123456789012345678901234567890, \"tiny\": 1e-400,\n"
+      "  \"s\": \"\\ud83d\\ude00 \\\"q\\\" \\t\\u0001\", \"arr\": [0.1, 1e100, -0, 1.0, "
+      "\"\\u00e9\"]}]",
+      false);
+  EXPECT_EQ(t["columns"], json::parse(R"([["a","int64"],["b.z","utf8"],["big","float64"],
+      ["tiny","float64"],["s","utf8"],["arr","utf8"]])"));
+  EXPECT_EQ(t["rows"], json::parse(R"([[3,"é",null,null,null,null],
+      [0,null,1.2345678901234568e+29,0.0,"😀 \"q\" \t\u0001","[0.1,1e+100,0,1.0,\"é\"]"]])"));
+
+  // The same keys twice on one NDJSON line, nested: only the last object counts.
+  t = Read("{\"a\": {\"b\": 1}, \"a\": {\"c\": 2}}\n{\"a\": {\"b\": 5}}\n", true);
+  EXPECT_EQ(t["columns"], json::parse(R"([["a.c","int64"],["a.b","int64"]])"));
+  EXPECT_EQ(t["rows"], json::parse(R"([[2,null],[null,5]])"));
+
+  // A line starting with a byte-order mark (files concatenated), and trailing text.
+  t = Read("{\"a\": 1}\n\xEF\xBB\xBF{\"a\": 2}\n", true);
+  EXPECT_EQ(t["rows"], json::parse(R"([[1],[2]])"));
+  EXPECT_EQ(Error("{\"a\": 1}\n{\"a\": 2} {\"a\": 3}\n", true),
+            "x.ndjson:2: invalid JSON at column 10: syntax error while parsing value - "
+            "unexpected '{'; expected end of input");
+  // A column mixing kinds holds each value's JSON text.
+  t = Read(
+      "{\"m\": 1.5}\n{\"m\": \"x\"}\n{\"m\": 1e100}\n{\"m\": true}\n{\"m\": "
+      "18446744073709551615}\n",
+      true);
+  EXPECT_EQ(t["rows"],
+            json::parse(R"([["1.5"],["x"],["1e+100"],["true"],["18446744073709551615"]])"));
+}
+
+// The depth limit is exact: 256 arrays and objects inside one another read, 257 do not.
+TEST(JsonReadTest, DepthLimitIsExact) {
+  const json t = Read("[{\"a\": " + std::string(254, '[') + std::string(254, ']') + "}]", false);
+  ASSERT_EQ(t["rows"].size(), 1u);
+  const std::string msg =
+      Error("[{\"a\": " + std::string(255, '[') + std::string(255, ']') + "}]", false);
+  EXPECT_NE(msg.find("x.json:1: JSON nested deeper than 256 levels at column 262"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(JsonReadTest, ReadFileNamesAMissingFile) {
   TempDir dir;
   auto t = ReadJsonFile(dir.path() / "nope.json", {});

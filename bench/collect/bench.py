@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
-"""CSV -> columnar table: Alambic's `collect` against pandas and DuckDB.
+"""CSV, JSON, NDJSON -> columnar table: Alambic's `collect` against pandas and DuckDB.
 
-For each size, generates the permis exams extract (examples/permis/generate.py:
-Latin-1, `;`-separated, dd/mm/yyyy dates, a decimal comma) and measures, best of --repeat runs, wall time, MB/s and peak
-memory (max RSS) of:
+--format csv (the default): for each size, generates the permis exams extract
+(examples/permis/generate.py: Latin-1, `;`-separated, dd/mm/yyyy dates, a decimal
+comma). --format json / ndjson: generates exam records as an array of objects /
+one object per line (a nested object, a date, numbers, booleans, a null now and
+then), or reads --file (a file you did not make). Measures, best of --repeat runs,
+wall time, MB/s and peak memory (max RSS) of:
   alambic   `alambic run` of a one-recipe flow: parse, infer types, write the
             Arrow IPC file, fsync, record it in the catalog (the whole job)
+  baseline  the same with another alambic binary (--baseline: before / after a change)
   pandas    pandas.read_csv(sep=";", encoding="latin-1", decimal=",") into a
-            DataFrame (parse only, no write; dates stay strings)
+            DataFrame (parse only, no write; dates stay strings); for JSON
+            pandas.read_json(lines=...) (nested objects stay dicts)
   duckdb    CREATE TABLE AS SELECT * FROM read_csv(..., encoding='latin-1',
-            decimal_separator=',') in an in-memory DuckDB (@duckdb/node-api,
-            2 threads; parse only, no write)
+            decimal_separator=',') (read_json(format='array' / 'newline_delimited')
+            for JSON) in an in-memory DuckDB (@duckdb/node-api, 2 threads; parse
+            only, no write)
 and prints the ratios. Alambic does strictly more work than both peers.
 
 Run: bench/collect/bench.py BUILD/alambic [--sizes 1000000,10000000] [--repeat 3]
+     bench/collect/bench.py BUILD/alambic --format ndjson --sizes 1000000 [--baseline OLD/alambic]
+     bench/collect/bench.py BUILD/alambic --format json --file data.json
 Needs: python3-pandas (Debian, for /usr/bin/python3), `npm ci` in bench/collect.
 """
 import argparse
@@ -43,51 +51,111 @@ def measure(cmd, cwd, repeat):
     return best
 
 
+def write_json(path, n, lines):
+    """n exam records, as an array of objects or one object per line."""
+    import json
+    import random
+    rng = random.Random(42)
+    communes = ["Besançon", "Évry", "Lyon", "Saint-Denis", "Aix-en-Provence", 'Dole "centre"']
+    with open(path, "w", encoding="utf-8") as f:
+        if not lines:
+            f.write("[\n")
+        for i in range(n):
+            rec = {"exam_id": i + 1,
+                   "candidate": {"id": f"K{i * 7919 % 1000000007:09d}",
+                                 "commune": communes[i % len(communes)]},
+                   "date": f"2025-{i % 12 + 1:02d}-{i % 28 + 1:02d}",
+                   "score": round(rng.uniform(0, 40), 2),
+                   "errors": rng.randint(0, 9),
+                   "passed": rng.random() < 0.6,
+                   "examiner": None if i % 17 == 0 else f"E{i % 500:03d}"}
+            text = json.dumps(rec, ensure_ascii=False)
+            if lines:
+                f.write(text + "\n")
+            else:
+                f.write(text + (",\n" if i + 1 < n else "\n"))
+        if not lines:
+            f.write("]\n")
+
+
+def count_rows(path, fmt):
+    import json
+    if fmt == "ndjson":
+        with open(path, encoding="utf-8") as f:
+            return sum(1 for line in f if line.strip())
+    with open(path, encoding="utf-8") as f:
+        return len(json.load(f))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("alambic")
     ap.add_argument("--sizes", default="1000000,10000000")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--format", choices=["csv", "json", "ndjson"], default="csv")
+    ap.add_argument("--file", help="json / ndjson: read this file instead of generating one")
+    ap.add_argument("--baseline", help="another alambic binary, measured the same way")
     a = ap.parse_args()
     alambic = os.path.abspath(a.alambic)
+    binaries = {"alambic": alambic}
+    if a.baseline:
+        binaries["baseline"] = os.path.abspath(a.baseline)
     if not os.path.isdir(os.path.join(HERE, "node_modules")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True)
-    for n in [int(x) for x in a.sizes.split(",")]:
+    sizes = [0] if a.file else [int(x) for x in a.sizes.split(",")]
+    for n in sizes:
         work = tempfile.mkdtemp(prefix=f"alambic-bench-collect-{n}-")
         data = os.path.join(work, "data")
-        subprocess.run([sys.executable, os.path.join(ROOT, "examples/permis/generate.py"),
-                        "--exams", str(n), "--out", data], check=True)
-        csv = os.path.join(data, "exams.csv")
-        mb = os.path.getsize(csv) / 1e6
+        if a.format == "csv":
+            subprocess.run([sys.executable, os.path.join(ROOT, "examples/permis/generate.py"),
+                            "--exams", str(n), "--out", data], check=True)
+            src = os.path.join(data, "exams.csv")
+            params = 'path: data/exams.csv, delimiter: ";", encoding: latin-1'
+            title = f"permis exams, {n:,} rows"
+        else:
+            os.makedirs(data)
+            src = os.path.join(data, "exams." + a.format)
+            if a.file:
+                shutil.copyfile(a.file, src)
+                n = count_rows(src, a.format)
+                title = f"{os.path.basename(a.file)}, {n:,} rows"
+            else:
+                write_json(src, n, a.format == "ndjson")
+                title = f"exam records ({a.format}), {n:,} rows"
+            params = f"path: data/exams.{a.format}, format: {a.format}"
+        mb = os.path.getsize(src) / 1e6
         with open(os.path.join(work, "alambic.yaml"), "w") as f:
             f.write("name: bench\n")
         os.makedirs(os.path.join(work, "flows"))
         with open(os.path.join(work, "flows", "collect.yaml"), "w") as f:
             f.write("flow: collect\nrecipes:\n  - name: exams\n    kind: collect\n"
-                    "    outputs: [exams]\n    params: {path: data/exams.csv, delimiter: \";\", "
-                    "encoding: latin-1}\n")
+                    f"    outputs: [exams]\n    params: {{{params}}}\n")
         results = {}
         # Each alambic run starts from an empty store, so it really builds.
-        def alambic_run():
-            shutil.rmtree(os.path.join(work, ".alambic"), ignore_errors=True)
-            return [alambic, "run", "-j", "2"]
-        best = None
-        for _ in range(a.repeat):
-            r = measure(alambic_run(), work, 1)
-            if "1 succeeded" not in r[2]:
-                sys.exit("alambic did not build the dataset:\n" + r[2][-2000:])
-            if best is None or r[0] < best[0]:
-                best = r
-        results["alambic"] = best
-        pandas_code = ("import sys, pandas as pd; df = pd.read_csv(sys.argv[1], sep=';', "
-                       "encoding='latin-1', decimal=','); print(len(df))")
-        results["pandas"] = measure([PANDAS_PY, "-c", pandas_code, csv], work, a.repeat)
-        results["duckdb"] = measure(
-            ["node", os.path.join(HERE, "duckdb_read.mjs"), csv, ";", "latin-1", ","], work,
-            a.repeat)
+        for name, binary in binaries.items():
+            best = None
+            for _ in range(a.repeat):
+                shutil.rmtree(os.path.join(work, ".alambic"), ignore_errors=True)
+                r = measure([binary, "run", "-j", "2"], work, 1)
+                if "1 succeeded" not in r[2]:
+                    sys.exit(f"{name} did not build the dataset:\n" + r[2][-2000:])
+                if best is None or r[0] < best[0]:
+                    best = r
+            results[name] = best
+        if a.format == "csv":
+            pandas_code = ("import sys, pandas as pd; df = pd.read_csv(sys.argv[1], sep=';', "
+                           "encoding='latin-1', decimal=','); print(len(df))")
+            duck = ["node", os.path.join(HERE, "duckdb_read.mjs"), src, ";", "latin-1", ","]
+        else:
+            pandas_code = ("import sys, pandas as pd; df = pd.read_json(sys.argv[1], "
+                           f"lines={a.format == 'ndjson'}); print(len(df))")
+            duck = ["node", os.path.join(HERE, "duckdb_read.mjs"), src, "--json",
+                    "array" if a.format == "json" else "newline_delimited"]
+        results["pandas"] = measure([PANDAS_PY, "-c", pandas_code, src], work, a.repeat)
+        results["duckdb"] = measure(duck, work, a.repeat)
         for peer in ("pandas", "duckdb"):
             assert results[peer][2].strip() == str(n), (peer, results[peer][2][-200:])
-        print(f"\n== permis exams, {n:,} rows, {mb:.0f} MB")
+        print(f"\n== {title}, {mb:.0f} MB")
         print(f"{'tool':<8} {'wall':>8} {'MB/s':>8} {'peak MiB':>9} {'speed vs alambic':>17}")
         al = results["alambic"][0]
         for tool, (wall, rss, _) in results.items():
