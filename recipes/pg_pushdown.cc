@@ -7,7 +7,8 @@
 // min, max, stddev, median, first, last over columns; not expr/where), filter
 // and formula (their expressions through ToPostgresSql, core/table/expr.h:
 // literals bound as parameters; an expression it cannot write exactly makes
-// the recipe run locally).
+// the recipe run locally), join (not normalize, one output) and window (not
+// sum/mean over float64).
 // Everything else runs in the local engine, its inputs moved through it; WhyNot
 // says why. Differences that remain are documented in docs/deployment.md.
 #include <fmt/format.h>
