@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <set>
 
@@ -64,13 +65,61 @@ Result<std::string> OrderTerms(const SqlInputTable& in, const SqlQuoter& q,
   return out;
 }
 
+// The position after the last character of `sql` that is neither a space
+// nor in a comment (quoted text, quoted names and dollar quotes are skipped
+// whole, whatever they hold).
+size_t CodeEnd(const std::string& sql) {
+  auto word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+           static_cast<unsigned char>(c) >= 0x80;
+  };
+  const size_t n = sql.size();
+  size_t end = 0, i = 0;
+  while (i < n) {
+    const char c = sql[i];
+    if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+      const size_t eol = sql.find('\n', i);
+      i = eol == std::string::npos ? n : eol + 1;
+    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+      const size_t close = sql.find("*/", i + 2);
+      i = close == std::string::npos ? n : close + 2;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '\'' || c == '"') {
+      // To the closing quote; a doubled quote stands for itself.
+      size_t k = i + 1;
+      while (k < n && (sql[k] != c || (k + 1 < n && sql[k + 1] == c))) k += sql[k] == c ? 2 : 1;
+      i = end = std::min(n, k + 1);
+    } else if (c == '$' && (i == 0 || !word(sql[i - 1])) && i + 1 < n &&
+               !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      size_t k = i + 1;
+      while (k < n && word(sql[k])) ++k;
+      if (k < n && sql[k] == '$') {  // $tag$ ... $tag$
+        const std::string tag = sql.substr(i, k - i + 1);
+        const size_t close = sql.find(tag, k + 1);
+        i = end = close == std::string::npos ? n : close + tag.size();
+      } else {
+        i = end = i + 1;
+      }
+    } else {
+      i = end = i + 1;
+    }
+  }
+  return end;
+}
+
 class PostgresPushdown final : public SqlPushdown {
  public:
   std::string WhyNot(const RecipeSpec& r) const override {
     const std::string& k = r.kind;
-    if (k == "sql")
-      return "an sql recipe's query is in SQLite's dialect, which is not translated to "
-             "PostgreSQL's";
+    if (k == "sql") {
+      if (r.params.is_object() && r.params.value("dialect", "") == "postgres") {
+        if (r.inputs.empty() || r.outputs.size() != 1) return "sql with no input or two outputs";
+        return "";
+      }
+      return "sql: the query is SQLite's dialect; it runs in the local engine (dialect: "
+             "postgres runs a PostgreSQL query inside the store)";
+    }
     if (k != "sort" && k != "distinct" && k != "top" && k != "group" && k != "filter" &&
         k != "formula" && k != "join" && k != "window")
       return fmt::format("kind {} has no SQL translation", k);
@@ -118,6 +167,7 @@ class PostgresPushdown final : public SqlPushdown {
                              const SqlQuoter& q, const std::string& row) const override {
     if (std::string why = WhyNot(r); !why.empty()) return Status::Invalid(why);
     if (r.kind == "join") return Join(r, inputs, q, row);
+    if (r.kind == "sql") return Sql(r, inputs, q, row);
     if (inputs.size() != 1) return Status::Invalid("one input expected");
     const SqlInputTable& in = inputs[0];
     const std::string R = q.Ident(row);
@@ -325,6 +375,32 @@ class PostgresPushdown final : public SqlPushdown {
     return SqlQuery{fmt::format("SELECT {}row_number() OVER (ORDER BY {}) - 1 AS {} FROM {} AS l "
                                 "{} JOIN {} AS r ON {}",
                                 select, order, R, L.table, join, Rt.table, cond),
+                    {}};
+  }
+
+  // --- sql with dialect: postgres: the user's query, as PostgreSQL's SQL,
+  // over the inputs named after their datasets (CTEs over the version tables);
+  // the output's row order is the query's (its ORDER BY).
+  static Result<SqlQuery> Sql(const RecipeSpec& r, const std::vector<SqlInputTable>& inputs,
+                              const SqlQuoter& q, const std::string& row) {
+    auto it = r.params.find("query");
+    if (it == r.params.end() || !it->is_string())
+      return Status::Invalid("param 'query': is required with dialect: postgres");
+    std::string query = it->get<std::string>();
+    // Without its trailing semicolons, spaces and comments.
+    for (;;) {
+      query.resize(CodeEnd(query));
+      if (query.empty() || query.back() != ';') break;
+      query.pop_back();
+    }
+    if (query.empty()) return Status::Invalid("param 'query': is empty");
+    std::string with;
+    for (const auto& in : inputs)
+      with += fmt::format("{}{} AS (SELECT {} FROM {})", with.empty() ? "WITH " : ", ",
+                          q.Ident(in.dataset), AllColumns(q, in.schema), in.table);
+    const std::string R = q.Ident(row);
+    return SqlQuery{fmt::format("{} SELECT q.*, row_number() OVER () - 1 AS {} FROM (\n{}\n) AS q",
+                                with, R, query),
                     {}};
   }
 

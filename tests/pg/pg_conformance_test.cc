@@ -11,10 +11,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "core/exec/pushdown_run.h"
 #include "core/net/postgres.h"
@@ -512,6 +514,94 @@ TEST_F(PostgresConformanceTest, WindowFloatSumsRunLocally) {
               std::string::npos)
         << pushed.status().message();
   }
+}
+
+TEST_F(PostgresConformanceTest, SqlRunsInPostgresOnlyWhenAskedTo) {
+  RecipeSpec r;
+  r.name = "r";
+  r.kind = "sql";
+  r.inputs = {"in", "rt"};
+  r.outputs = {"out"};
+  // SQLite's dialect (the default): the local engine, and why.
+  r.params = {{"query", "select * from \"in\""}};
+  EngineChoice c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_EQ(c.engine, Engine::kLocalMoved);
+  EXPECT_NE(c.why.find("sql: the query is SQLite's dialect; it runs in the local engine"),
+            std::string::npos)
+      << c.why;
+  // dialect: postgres: refused by the local engine, with the reason; bad values refused.
+  auto local =
+      testing::RunKind("sql", {{"query", "select 1 as x"}, {"dialect", "postgres"}}, {input_});
+  ASSERT_FALSE(local.ok());
+  EXPECT_NE(local.status().message().find("runs only inside PostgreSQL"), std::string::npos)
+      << local.status().message();
+  const RecipeKind* kind = registry_->Find("sql");
+  ASSERT_NE(kind, nullptr);
+  EXPECT_FALSE(kind->CheckParams({{"query", "select 1"}, {"dialect", "mysql"}}).ok());
+  EXPECT_FALSE(kind->CheckParams({{"file", "q.sql"}, {"dialect", "postgres"}}).ok());
+  EXPECT_TRUE(kind->CheckParams({{"query", "select 1"}, {"dialect", "sqlite"}}).ok());
+  // Pushed down: the inputs by their dataset names, PostgreSQL's functions,
+  // the query's row order, and every column in the store's own types.
+  r.params = {
+      {"dialect", "postgres"},
+      {"query",
+       "select \"in\".s, \"in\".i * 2 as twice, i::int4 as small, \"in\".f::numeric as "
+       "money, \"in\".t::timestamp as ts, \"in\".d, rt.v, count(*) over (partition by \"in\".b) as "
+       "n, "
+       "\"in\".s::varchar(3) as short\n"
+       "from \"in\" left join rt using (i) where i is not null and i between -100 and "
+       "100 order by i desc, v nulls first, \"in\".s nulls first; -- the end"}};
+  c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_EQ(c.engine, Engine::kPushdown) << c.why;
+  const std::string out = Version(++outputs_);
+  auto pushed = RunPushdown(*store_, *registry_, r, {Put(input_), Put(RightInput())}, out);
+  ASSERT_TRUE(pushed.ok()) << pushed.status().message();
+  auto back = store_->Read("out", out);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->schema().ToString(),
+            "s:utf8, twice:int64, small:int64, money:float64, ts:timestamp, d:date32, v:utf8, "
+            "n:int64, short:utf8");
+  // The oracle: the same join, filter and order computed here from the inputs.
+  const Table& in = *input_.table;
+  const NamedTable right = RightInput();
+  const Table& rt = *right.table;
+  std::vector<std::tuple<int64_t, std::string, std::string>> want;  // i, v, s
+  for (int64_t a = 0; a < in.num_rows(); ++a) {
+    const Column& ii = *in.column(0);
+    if (ii.IsNull(a) || ii.Int64(a) < -100 || ii.Int64(a) > 100) continue;
+    const std::string s = in.column(2)->IsNull(a) ? "null" : std::string(in.column(2)->String(a));
+    bool matched = false;
+    for (int64_t b = 0; b < rt.num_rows(); ++b)
+      if (!rt.column(0)->IsNull(b) && rt.column(0)->Int64(b) == ii.Int64(a)) {
+        want.emplace_back(ii.Int64(a), std::string(rt.column(6)->String(b)), s);
+        matched = true;
+      }
+    if (!matched) want.emplace_back(ii.Int64(a), "null", s);
+  }
+  std::stable_sort(want.begin(), want.end(), [](const auto& x, const auto& y) {
+    if (std::get<0>(x) != std::get<0>(y)) return std::get<0>(x) > std::get<0>(y);
+    if ((std::get<1>(x) == "null") != (std::get<1>(y) == "null")) return std::get<1>(x) == "null";
+    if (std::get<1>(x) != std::get<1>(y)) return std::get<1>(x) < std::get<1>(y);
+    if ((std::get<2>(x) == "null") != (std::get<2>(y) == "null")) return std::get<2>(x) == "null";
+    return std::get<2>(x) < std::get<2>(y);
+  });
+  ASSERT_EQ(back->num_rows(), static_cast<int64_t>(want.size()));
+  const auto twice = testing::Cells(*back, "twice"), v = testing::Cells(*back, "v"),
+             small = testing::Cells(*back, "small"), ss = testing::Cells(*back, "s");
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(twice[k], std::to_string(2 * std::get<0>(want[k]))) << k;
+    EXPECT_EQ(small[k], std::to_string(std::get<0>(want[k]))) << k;
+    EXPECT_EQ(v[k], std::get<1>(want[k])) << k;
+    EXPECT_EQ(ss[k], std::get<2>(want[k])) << k;
+  }
+  // The query is one statement: text that tries to end it and start another fails.
+  r.params = {{"dialect", "postgres"}, {"query", "select 1 as x) as q; drop table rt; select (1"}};
+  EXPECT_FALSE(
+      RunPushdown(*store_, *registry_, r, {Put(input_), Put(RightInput())}, Version(++outputs_))
+          .ok());
+  auto still = store_->Read("in", InputVersion());
+  ASSERT_TRUE(still.ok()) << still.status().message();
+  EXPECT_EQ(TableDiff(*input_.table, *still), "");
 }
 
 TEST_F(PostgresConformanceTest, HostileNamesAndValues) {

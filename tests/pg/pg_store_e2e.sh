@@ -118,7 +118,7 @@ grep -E "best_centres .*postgres push-down: runs as SQL inside PostgreSQL" "$OUT
   { cat "$OUT/explain.out"; fail "explain: best_centres is not pushed down"; }
 grep -E "centre_rates .*local, data moved: group aggregate 'passed' has a where condition" "$OUT/explain.out" >/dev/null ||
   { cat "$OUT/explain.out"; fail "explain: centre_rates' reason"; }
-grep -E "flag_centres .*local, data moved: an sql recipe's query is in SQLite's dialect" "$OUT/explain.out" >/dev/null ||
+grep -E "flag_centres .*local, data moved: sql: the query is SQLite's dialect; it runs in the local engine" "$OUT/explain.out" >/dev/null ||
   { cat "$OUT/explain.out"; fail "explain: flag_centres' reason"; }
 # Joins and windows run in PostgreSQL, but a join with a second output.
 for r in strong_centres centre_labels locate_exams compare_centres centre_ranks centres_not_strong; do
