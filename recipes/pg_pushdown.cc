@@ -365,16 +365,32 @@ class PostgresPushdown final : public SqlPushdown {
           {}};
     // Left rows in order, each followed by its matches in right order; a right
     // join goes by right rows; a full join appends the unmatched right rows.
-    std::string order = type == "right"  ? fmt::format("r.{0}, l.{0}", R)
-                        : type == "full" ? fmt::format("l.{0} IS NULL, l.{0}, r.{0}", R)
-                                         : fmt::format("l.{0}, r.{0}", R);
+    // The output's row positions come from the pair of input positions (outer
+    // * m + inner + 1, where m exceeds every inner position + 1; 0 for no inner
+    // row), so no sort is needed: gaps are allowed, order is what counts. A
+    // position beyond int64 makes PostgreSQL fail and the join run locally.
+    auto span = [&](const std::string& table) {
+      return fmt::format("(SELECT coalesce(max({}), -1) + 2 FROM {})", R, table);
+    };
+    auto pair = [&](const char* outer, const char* inner, const std::string& m) {
+      return fmt::format("{0}.{2} * {3} + coalesce({1}.{2} + 1, 0)", outer, inner, R, m);
+    };
+    std::string position;
+    if (type == "right") {
+      position = pair("r", "l", span(L.table));
+    } else if (type == "full") {
+      // Unmatched right rows after every left row's positions.
+      position = fmt::format("CASE WHEN l.{0} IS NULL THEN {1} * {2} + r.{0} ELSE {3} END", R,
+                             span(L.table), span(Rt.table), pair("l", "r", span(Rt.table)));
+    } else {
+      position = pair("l", "r", span(Rt.table));
+    }
     const char* join = type == "inner"   ? "INNER"
                        : type == "left"  ? "LEFT"
                        : type == "right" ? "RIGHT"
                                          : "FULL";
-    return SqlQuery{fmt::format("SELECT {}row_number() OVER (ORDER BY {}) - 1 AS {} FROM {} AS l "
-                                "{} JOIN {} AS r ON {}",
-                                select, order, R, L.table, join, Rt.table, cond),
+    return SqlQuery{fmt::format("SELECT {}{} AS {} FROM {} AS l {} JOIN {} AS r ON {}", select,
+                                position, R, L.table, join, Rt.table, cond),
                     {}};
   }
 
