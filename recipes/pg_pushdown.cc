@@ -7,10 +7,16 @@
 // min, max, stddev, median, first, last over columns; not expr/where), filter
 // and formula (their expressions through ToPostgresSql, core/table/expr.h:
 // literals bound as parameters; an expression it cannot write exactly makes
-// the recipe run locally).
+// the recipe run locally), join (not normalize, one output) and window (not
+// sum/mean over float64).
 // Everything else runs in the local engine, its inputs moved through it; WhyNot
 // says why. Differences that remain are documented in docs/deployment.md.
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <set>
 
 #include "core/recipe/pushdown.h"
 #include "core/table/expr.h"
@@ -59,16 +65,65 @@ Result<std::string> OrderTerms(const SqlInputTable& in, const SqlQuoter& q,
   return out;
 }
 
+// The position after the last character of `sql` that is neither a space
+// nor in a comment (quoted text, quoted names and dollar quotes are skipped
+// whole, whatever they hold).
+size_t CodeEnd(const std::string& sql) {
+  auto word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+           static_cast<unsigned char>(c) >= 0x80;
+  };
+  const size_t n = sql.size();
+  size_t end = 0, i = 0;
+  while (i < n) {
+    const char c = sql[i];
+    if (c == '-' && i + 1 < n && sql[i + 1] == '-') {
+      const size_t eol = sql.find('\n', i);
+      i = eol == std::string::npos ? n : eol + 1;
+    } else if (c == '/' && i + 1 < n && sql[i + 1] == '*') {
+      const size_t close = sql.find("*/", i + 2);
+      i = close == std::string::npos ? n : close + 2;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '\'' || c == '"') {
+      // To the closing quote; a doubled quote stands for itself.
+      size_t k = i + 1;
+      while (k < n && (sql[k] != c || (k + 1 < n && sql[k + 1] == c))) k += sql[k] == c ? 2 : 1;
+      i = end = std::min(n, k + 1);
+    } else if (c == '$' && (i == 0 || !word(sql[i - 1])) && i + 1 < n &&
+               !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+      size_t k = i + 1;
+      while (k < n && word(sql[k])) ++k;
+      if (k < n && sql[k] == '$') {  // $tag$ ... $tag$
+        const std::string tag = sql.substr(i, k - i + 1);
+        const size_t close = sql.find(tag, k + 1);
+        i = end = close == std::string::npos ? n : close + tag.size();
+      } else {
+        i = end = i + 1;
+      }
+    } else {
+      i = end = i + 1;
+    }
+  }
+  return end;
+}
+
 class PostgresPushdown final : public SqlPushdown {
  public:
   std::string WhyNot(const RecipeSpec& r) const override {
     const std::string& k = r.kind;
-    if (k == "sql")
-      return "an sql recipe's query is in SQLite's dialect, which is not translated to "
-             "PostgreSQL's";
+    if (k == "sql") {
+      if (r.params.is_object() && r.params.value("dialect", "") == "postgres") {
+        if (r.inputs.empty() || r.outputs.size() != 1) return "sql with no input or two outputs";
+        return "";
+      }
+      return "sql: the query is SQLite's dialect; it runs in the local engine (dialect: "
+             "postgres runs a PostgreSQL query inside the store)";
+    }
     if (k != "sort" && k != "distinct" && k != "top" && k != "group" && k != "filter" &&
-        k != "formula")
+        k != "formula" && k != "join" && k != "window")
       return fmt::format("kind {} has no SQL translation", k);
+    if (k == "join") return JoinWhyNot(r);
     if (r.inputs.size() != 1 || r.outputs.size() != 1)
       return fmt::format("{} with {} inputs and {} outputs has no SQL translation", k,
                          r.inputs.size(), r.outputs.size());
@@ -111,6 +166,8 @@ class PostgresPushdown final : public SqlPushdown {
   Result<SqlQuery> Translate(const RecipeSpec& r, const std::vector<SqlInputTable>& inputs,
                              const SqlQuoter& q, const std::string& row) const override {
     if (std::string why = WhyNot(r); !why.empty()) return Status::Invalid(why);
+    if (r.kind == "join") return Join(r, inputs, q, row);
+    if (r.kind == "sql") return Sql(r, inputs, q, row);
     if (inputs.size() != 1) return Status::Invalid("one input expected");
     const SqlInputTable& in = inputs[0];
     const std::string R = q.Ident(row);
@@ -165,6 +222,7 @@ class PostgresPushdown final : public SqlPushdown {
                       in.table, n->get<int64_t>()),
           {}};
     }
+    if (k == "window") return Window(r, in, q, R);
     if (k == "filter") return Filter(r, in, q, R);
     if (k == "formula") return Formula(r, in, q, R);
     ALAMBIC_ASSIGN_OR_RETURN(std::string group, Group(r, in, q, R));
@@ -172,6 +230,353 @@ class PostgresPushdown final : public SqlPushdown {
   }
 
  private:
+  // --- join: recipes/join.cc's semantics. A null key never matches (SQL's =);
+  // float64 keys: -0.0 = 0.0 and NaN = NaN in both engines; text keys compare
+  // byte by byte (PostgreSQL's = on text is byte equality).
+
+  static std::string JoinWhyNot(const RecipeSpec& r) {
+    if (r.inputs.size() != 2) return "join needs two inputs";
+    if (r.outputs.size() != 1)
+      return "join with a second output (the left rows without a match) runs in the local "
+             "engine: a push-down writes one output";
+    if (r.params.is_object() && r.params.contains("normalize"))
+      return "join with normalize: keys are compared after Alambic's own normalisation "
+             "(trim, lower, strip_accents, name), which PostgreSQL does not compute alike";
+    return "";
+  }
+
+  Result<SqlQuery> Join(const RecipeSpec& r, const std::vector<SqlInputTable>& inputs,
+                        const SqlQuoter& q, const std::string& row) const {
+    if (inputs.size() != 2) return Status::Invalid("two inputs expected");
+    const nlohmann::json& p = r.params;
+    if (!p.is_object()) return Status::Invalid("params must be a mapping");
+    const SqlInputTable& L = inputs[0];
+    const SqlInputTable& Rt = inputs[1];
+    std::string type = "inner";
+    if (auto t = p.find("type"); t != p.end()) {
+      if (!t->is_string()) return Status::Invalid("param 'type': must be a string");
+      type = t->get<std::string>();
+    }
+    if (type == "outer") type = "full";
+    if (type == "left_anti") type = "anti";
+    if (type == "left_semi") type = "semi";
+    if (type != "inner" && type != "left" && type != "right" && type != "full" && type != "anti" &&
+        type != "semi")
+      return Status::Invalid(fmt::format("param 'type': unknown join type '{}'", type));
+    std::vector<std::string> left_on, right_on;
+    const bool same_names = p.contains("on");
+    if (same_names) {
+      if (p.contains("left_on") || p.contains("right_on"))
+        return Status::Invalid("param 'on': give either 'on' or 'left_on' and 'right_on'");
+      ALAMBIC_ASSIGN_OR_RETURN(left_on, ColumnListParam(p, "on", true));
+      right_on = left_on;
+    } else {
+      ALAMBIC_ASSIGN_OR_RETURN(left_on, ColumnListParam(p, "left_on", true));
+      ALAMBIC_ASSIGN_OR_RETURN(right_on, ColumnListParam(p, "right_on", true));
+      if (left_on.size() != right_on.size())
+        return Status::Invalid("param 'right_on': not as many columns as 'left_on'");
+    }
+    ALAMBIC_ASSIGN_OR_RETURN(ClashNaming naming, ClashNamingParam(p));
+    std::string right_prefix;
+    if (auto s = p.find("right_prefix"); s != p.end()) {
+      if (!s->is_string()) return Status::Invalid("param 'right_prefix': must be a string");
+      right_prefix = s->get<std::string>();
+    }
+    // Keys: positions in each input, equal types (as the local engine demands).
+    std::vector<int> lkeys, rkeys;
+    std::string cond;
+    for (size_t k = 0; k < left_on.size(); ++k) {
+      ALAMBIC_ASSIGN_OR_RETURN(const Field* lf, Need(L, left_on[k]));
+      ALAMBIC_ASSIGN_OR_RETURN(const Field* rf, Need(Rt, right_on[k]));
+      if (lf->type != rf->type)
+        return Status::Invalid(fmt::format(
+            "key '{}' is {} in input '{}' but key '{}' is {} in "
+            "input '{}'",
+            lf->name, TypeName(lf->type), L.dataset, rf->name, TypeName(rf->type), Rt.dataset));
+      lkeys.push_back(static_cast<int>(lf - L.schema.fields.data()));
+      rkeys.push_back(static_cast<int>(rf - Rt.schema.fields.data()));
+      cond += fmt::format("{}l.{} = r.{}", cond.empty() ? "" : " AND ", q.Ident(lf->name),
+                          q.Ident(rf->name));
+    }
+    const bool with_right = type != "anti" && type != "semi";
+    auto left_key_of = [&](int li) {  // the right key paired with an `on` key, or -1
+      if (!same_names) return -1;
+      for (size_t k = 0; k < lkeys.size(); ++k)
+        if (lkeys[k] == li) return rkeys[k];
+      return -1;
+    };
+    auto right_is_on_key = [&](int ri) {
+      return same_names && std::find(rkeys.begin(), rkeys.end(), ri) != rkeys.end();
+    };
+    // The output columns, named as the local engine names them.
+    struct OutCol {
+      std::string name;
+      int left = -1, right = -1;
+    };
+    std::vector<OutCol> outs;
+    std::set<std::string> left_names, right_names;
+    for (const auto& f : L.schema.fields) left_names.insert(f.name);
+    std::vector<std::string> rnames(Rt.schema.fields.size());
+    if (with_right)
+      for (size_t j = 0; j < Rt.schema.fields.size(); ++j) {
+        if (right_is_on_key(static_cast<int>(j))) continue;
+        rnames[j] = right_prefix + Rt.schema.fields[j].name;
+        right_names.insert(rnames[j]);
+      }
+    for (size_t i = 0; i < L.schema.fields.size(); ++i) {
+      OutCol o{L.schema.fields[i].name, static_cast<int>(i), left_key_of(static_cast<int>(i))};
+      if (o.right < 0 && right_names.count(o.name)) o.name = naming.Left(o.name);
+      outs.push_back(o);
+    }
+    if (with_right)
+      for (size_t j = 0; j < Rt.schema.fields.size(); ++j) {
+        if (rnames[j].empty()) continue;
+        OutCol o{rnames[j], -1, static_cast<int>(j)};
+        if (left_names.count(o.name)) o.name = naming.Right(o.name);
+        outs.push_back(o);
+      }
+    std::set<std::string> seen;
+    for (const auto& o : outs)
+      if (!seen.insert(o.name).second || o.name == row)
+        return Status::Invalid(fmt::format("column name '{}' occurs twice", o.name));
+    const std::string R = q.Ident(row);
+    // Right and full joins have rows without a left row: an `on` key then
+    // holds the right value.
+    const bool right_rows = type == "right" || type == "full";
+    std::string select;
+    for (const auto& o : outs) {
+      std::string e;
+      if (o.left >= 0 && o.right >= 0 && right_rows)
+        e = fmt::format("CASE WHEN l.{0} IS NOT NULL THEN l.{1} ELSE r.{2} END", R,
+                        q.Ident(L.schema.fields[static_cast<size_t>(o.left)].name),
+                        q.Ident(Rt.schema.fields[static_cast<size_t>(o.right)].name));
+      else if (o.left >= 0)
+        e = "l." + q.Ident(L.schema.fields[static_cast<size_t>(o.left)].name);
+      else
+        e = "r." + q.Ident(Rt.schema.fields[static_cast<size_t>(o.right)].name);
+      select += fmt::format("{} AS {}, ", e, q.Ident(o.name));
+    }
+    if (!with_right)
+      // The left rows with (semi) or without (anti) a match, once each, in order.
+      return SqlQuery{
+          fmt::format("SELECT {}l.{} AS {} FROM {} AS l WHERE {}EXISTS (SELECT 1 "
+                      "FROM {} AS r WHERE {})",
+                      select, R, R, L.table, type == "anti" ? "NOT " : "", Rt.table, cond),
+          {}};
+    // Left rows in order, each followed by its matches in right order; a right
+    // join goes by right rows; a full join appends the unmatched right rows.
+    // The output's row positions come from the pair of input positions (outer
+    // * m + inner + 1, where m exceeds every inner position + 1; 0 for no inner
+    // row), so no sort is needed: gaps are allowed, order is what counts. A
+    // position beyond int64 makes PostgreSQL fail and the join run locally.
+    auto span = [&](const std::string& table) {
+      return fmt::format("(SELECT coalesce(max({}), -1) + 2 FROM {})", R, table);
+    };
+    auto pair = [&](const char* outer, const char* inner, const std::string& m) {
+      return fmt::format("{0}.{2} * {3} + coalesce({1}.{2} + 1, 0)", outer, inner, R, m);
+    };
+    std::string position;
+    if (type == "right") {
+      position = pair("r", "l", span(L.table));
+    } else if (type == "full") {
+      // Unmatched right rows after every left row's positions.
+      position = fmt::format("CASE WHEN l.{0} IS NULL THEN {1} * {2} + r.{0} ELSE {3} END", R,
+                             span(L.table), span(Rt.table), pair("l", "r", span(Rt.table)));
+    } else {
+      position = pair("l", "r", span(Rt.table));
+    }
+    const char* join = type == "inner"   ? "INNER"
+                       : type == "left"  ? "LEFT"
+                       : type == "right" ? "RIGHT"
+                                         : "FULL";
+    return SqlQuery{fmt::format("SELECT {}{} AS {} FROM {} AS l {} JOIN {} AS r ON {}", select,
+                                position, R, L.table, join, Rt.table, cond),
+                    {}};
+  }
+
+  // --- sql with dialect: postgres: the user's query, as PostgreSQL's SQL,
+  // over the inputs named after their datasets (CTEs over the version tables);
+  // the output's row order is the query's (its ORDER BY).
+  static Result<SqlQuery> Sql(const RecipeSpec& r, const std::vector<SqlInputTable>& inputs,
+                              const SqlQuoter& q, const std::string& row) {
+    auto it = r.params.find("query");
+    if (it == r.params.end() || !it->is_string())
+      return Status::Invalid("param 'query': is required with dialect: postgres");
+    std::string query = it->get<std::string>();
+    // Without its trailing semicolons, spaces and comments.
+    for (;;) {
+      query.resize(CodeEnd(query));
+      if (query.empty() || query.back() != ';') break;
+      query.pop_back();
+    }
+    if (query.empty()) return Status::Invalid("param 'query': is empty");
+    std::string with;
+    for (const auto& in : inputs)
+      with += fmt::format("{}{} AS (SELECT {} FROM {})", with.empty() ? "WITH " : ", ",
+                          q.Ident(in.dataset), AllColumns(q, in.schema), in.table);
+    const std::string R = q.Ident(row);
+    return SqlQuery{fmt::format("{} SELECT q.*, row_number() OVER () - 1 AS {} FROM (\n{}\n) AS q",
+                                with, R, query),
+                    {}};
+  }
+
+  // --- window: recipes/window.cc's semantics. Rows ordered within their
+  // partition by order_by, ties by input order (the row position column);
+  // peers (rank, dense_rank) share equal order_by values; frames are ROWS
+  // frames; the output keeps every input row in input order.
+  Result<SqlQuery> Window(const RecipeSpec& r, const SqlInputTable& in, const SqlQuoter& q,
+                          const std::string& R) const {
+    const nlohmann::json& p = r.params;
+    if (!p.is_object()) return Status::Invalid("params must be a mapping");
+    ALAMBIC_ASSIGN_OR_RETURN(auto partition, ColumnListParam(p, "partition_by", false));
+    ALAMBIC_ASSIGN_OR_RETURN(auto order_terms, OrderParam(p, "order_by", false));
+    std::string part;
+    for (const auto& name : partition) {
+      ALAMBIC_ASSIGN_OR_RETURN(const Field* f, Need(in, name));
+      part += (part.empty() ? "PARTITION BY " : ", ") + q.Ident(f->name);
+    }
+    std::string order;
+    if (!order_terms.empty()) {
+      ALAMBIC_ASSIGN_OR_RETURN(order, OrderTerms(in, q, order_terms));
+    }
+    // Peers by order_by alone (rank); every other function by order_by, then input order.
+    const std::string peers =
+        part + (order.empty() ? "" : (part.empty() ? "" : " ") + ("ORDER BY " + order));
+    const std::string ordered = fmt::format("{}{}ORDER BY {}{}", part, part.empty() ? "" : " ",
+                                            order.empty() ? "" : order + ", ", R);
+    auto cols = p.find("columns");
+    if (cols == p.end() || !cols->is_array() || cols->empty())
+      return Status::Invalid("param 'columns': must be a non-empty list");
+    std::string inner, outer;
+    for (const auto& f : in.schema.fields) {
+      inner += q.Ident(f.name) + ", ";
+      outer += q.Ident(f.name) + ", ";
+    }
+    std::set<std::string> names;
+    for (const auto& f : in.schema.fields) names.insert(f.name);
+    // Names of the inner query's own columns: a prefix no input column starts with.
+    std::string prefix = "alambic_w";
+    for (bool clash = true; clash;) {
+      clash = false;
+      for (const auto& f : in.schema.fields)
+        if (f.name.rfind(prefix, 0) == 0) clash = true;
+      if (clash) prefix += "_";
+    }
+    const std::string pos = q.Ident(prefix + "pos");
+    bool need_pos = false;
+    for (size_t k = 0; k < cols->size(); ++k) {
+      const auto& e = (*cols)[k];
+      if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("fn") ||
+          !e["fn"].is_string())
+        return Status::Invalid(fmt::format("param 'columns': entry {} is malformed", k + 1));
+      const std::string name = e["name"].get<std::string>();
+      const std::string fn = e["fn"].get<std::string>();
+      if (q.Ident(name) == R || !names.insert(name).second)
+        return Status::Invalid(fmt::format("param 'columns': '{}': the name is taken", name));
+      const std::string where = fmt::format("param 'columns': '{}'", name);
+      const Field* f = nullptr;
+      if (e.contains("column")) {
+        if (!e["column"].is_string()) return Status::Invalid(where + ": 'column' must be a string");
+        ALAMBIC_ASSIGN_OR_RETURN(f, Need(in, e["column"].get<std::string>()));
+      }
+      const bool ranking = fn == "row_number" || fn == "rank" || fn == "dense_rank";
+      if (ranking == (f != nullptr))
+        return Status::Invalid(where + ": " + fn + (ranking ? " takes no" : " needs a") +
+                               " 'column'");
+      const std::string c = f ? q.Ident(f->name) : "";
+      const std::string alias = q.Ident(fmt::format("{}{}", prefix, k));
+      std::string win, out = alias;
+      int64_t preceding = -1, following = 0;  // -1: unbounded
+      if (auto fr = e.find("frame"); fr != e.end()) {
+        if (!fr->is_object()) return Status::Invalid(where + ": 'frame' must be a mapping");
+        for (const auto& [key, v] : fr->items()) {
+          int64_t bound = -1;
+          if (v.is_number_integer() && v.get<int64_t>() >= 0)
+            bound = v.get<int64_t>();
+          else if (!(v.is_string() && v.get<std::string>() == "unbounded"))
+            return Status::Invalid(where + ": frame: " + key + " is malformed");
+          if (key == "preceding")
+            preceding = bound;
+          else if (key == "following")
+            following = bound;
+          else
+            return Status::Invalid(where + ": frame: unknown key " + key);
+        }
+      }
+      const std::string frame = fmt::format(
+          "{} ROWS BETWEEN {} AND {}", ordered,
+          preceding < 0 ? "UNBOUNDED PRECEDING" : fmt::format("{} PRECEDING", preceding),
+          following < 0 ? "UNBOUNDED FOLLOWING" : fmt::format("{} FOLLOWING", following));
+      if (fn == "row_number") {
+        win = fmt::format("row_number() OVER ({})", ordered);
+      } else if (fn == "rank" || fn == "dense_rank") {
+        win = fmt::format("{}() OVER ({})", fn, peers);
+      } else if (fn == "lag" || fn == "lead") {
+        int64_t offset = 1;
+        if (auto o = e.find("offset"); o != e.end()) {
+          if (!o->is_number_integer() || o->get<int64_t>() < 0)
+            return Status::Invalid(where + ": 'offset' must be a non-negative integer");
+          offset = o->get<int64_t>();
+        }
+        if (offset > std::numeric_limits<int32_t>::max())
+          return Status::Invalid(
+              fmt::format("{}: not expressible: offset {} (PostgreSQL's "
+                          "lag and lead take an int4)",
+                          where, offset));
+        win = fmt::format("{}({}, {}) OVER ({})", fn, c, offset, ordered);
+      } else if (fn == "count") {
+        win = fmt::format("count({}) OVER ({})", c, frame);
+      } else if (fn == "sum" || fn == "mean") {
+        if (f->type == TypeId::kFloat64)
+          return Status::Invalid(fmt::format(
+              "{}: not expressible: {} over float64 (the local engine sums in long double "
+              "running totals, PostgreSQL in double per frame)",
+              where, fn));
+        if (f->type != TypeId::kInt64 && f->type != TypeId::kBool)
+          return Status::Invalid(fmt::format("{}: {} needs numbers, but '{}' is {}", where, fn,
+                                             f->name, TypeName(f->type)));
+        const std::string num = f->type == TypeId::kBool ? c + "::int" : c;
+        if (fn == "mean") {
+          win = fmt::format("avg({}) OVER ({})", num, frame);
+          out = alias + "::float8";
+        } else {
+          // Exact in numeric; null when the sum does not fit an int64, as locally.
+          win = fmt::format("sum({}::numeric) OVER ({})", num, frame);
+          out = fmt::format(
+              "CASE WHEN {0} BETWEEN -9223372036854775808 AND 9223372036854775807 THEN "
+              "{0}::bigint END",
+              alias);
+        }
+      } else if (fn == "min" || fn == "max") {
+        if (f->type == TypeId::kBool) {
+          win = fmt::format("{}({}) OVER ({})", fn == "min" ? "bool_and" : "bool_or", c, frame);
+        } else if (f->type == TypeId::kFloat64) {
+          // The first of equal values in the frame, as locally: -0.0 and 0.0
+          // are equal but differ. Pairs (value, position in the partition's
+          // order) order by value, then position.
+          win = fmt::format("{}(ARRAY[{}, {}{}::float8]) FILTER (WHERE {} IS NOT NULL) OVER ({})",
+                            fn, c, fn == "min" ? "" : "-", pos, c, frame);
+          out = alias + "[1]";
+          need_pos = true;
+        } else {
+          win = fmt::format("{}({}{}) OVER ({})", fn, c,
+                            f->type == TypeId::kUtf8 ? " COLLATE \"C\"" : "", frame);
+        }
+      } else {
+        return Status::Invalid(fmt::format("{}: unknown fn '{}'", where, fn));
+      }
+      inner += fmt::format("{} AS {}, ", win, alias);
+      outer += fmt::format("{} AS {}, ", out, q.Ident(name));
+    }
+    std::string from = in.table;
+    if (need_pos)
+      from = fmt::format("(SELECT {}, row_number() OVER ({}) AS {} FROM {}) b",
+                         AllColumns(q, in.schema) + (in.schema.fields.empty() ? "" : ", ") + R,
+                         ordered, pos, in.table);
+    return SqlQuery{
+        fmt::format("SELECT {}{} FROM (SELECT {}{} FROM {}) s", outer, R, inner, R, from), {}};
+  }
+
   // A column of the input table, aliased t.
   static SqlColumnRef InputColumn(const SqlQuoter& q, const std::string& alias) {
     return [&q, alias](const std::string& name) { return alias + "." + q.Ident(name); };

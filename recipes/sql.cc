@@ -984,6 +984,9 @@ class SqlKind final : public RecipeKind {
         {"query", ParamType::kString, false, "the SQLite query (exactly one of query and file)"},
         {"file", ParamType::kString, false,
          "a .sql file in the workspace holding the query; part of the output's version"},
+        {"dialect", ParamType::kString, false,
+         "sqlite (default: runs in the local engine) or postgres (an inline query run inside a "
+         "PostgreSQL store only)"},
     };
     return kParams;
   }
@@ -998,6 +1001,13 @@ class SqlKind final : public RecipeKind {
     const auto& text = value.get_ref<const std::string&>();
     if (has_query ? SkipToNextStatement(text, 0) == text.size() : text.empty())
       return Status::Invalid(fmt::format("'{}' is empty", key));
+    if (auto d = params.find("dialect"); d != params.end()) {
+      if (!d->is_string() || (*d != "sqlite" && *d != "postgres"))
+        return Status::Invalid(
+            fmt::format("param 'dialect': {} is not sqlite or postgres", d->dump()));
+      if (*d == "postgres" && has_file)
+        return Status::Invalid("param 'dialect': postgres takes an inline 'query', not a 'file'");
+    }
     return Status::Ok();
   }
 
@@ -1010,6 +1020,12 @@ class SqlKind final : public RecipeKind {
   Result<RecipeOutput> Run(RecipeContext& ctx) const override {
     const nlohmann::json& params = *ctx.params;
     ALAMBIC_RETURN_IF_ERROR(CheckParams(params).WithContext("recipe " + ctx.recipe));
+    if (params.value("dialect", "sqlite") == "postgres")
+      return Status::Invalid(fmt::format(
+          "recipe {}: param 'dialect': postgres: the query is PostgreSQL's SQL; it runs only "
+          "inside PostgreSQL, in an environment whose store is PostgreSQL (it is not run in the "
+          "local engine)",
+          ctx.recipe));
     QueryText query;
     if (params.contains("file")) {
       query.file = params["file"].get<std::string>();

@@ -13,7 +13,12 @@
 #                             same condition forced to the local engine (matches())
 #             formula-pushdown / formula-moved  three computed columns, likewise
 #                             (substr(x, 1), which has no translation, forces it)
+#             join-pushdown / join-moved  every exam with its centre (a left join
+#                             on centre_id) inside PostgreSQL, and the same join forced
+#                             to the local engine (normalize: trim, a no-op on these
+#                             keys, has no translation)
 #             (each pair's outputs are exported and compared: they must be equal)
+#   local-join  the same join in the local engine on the CSV files
 # Starts its own server with tests/pg/pg-harness. Prints seconds per variant.
 set -euo pipefail
 if [ -z "${ALAMBIC_TEST_PG_HOST:-}" ]; then
@@ -29,11 +34,14 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$ALAMBIC_TEST_PG_HOST" -p "$ALAMBIC_TEST
 "${PSQL[@]}" -c "CREATE TABLE exams AS SELECT g AS exam_id, 'CE' || lpad((g % 500)::text, 7, '0') AS centre_id,
   lpad((g % 95 + 1)::text, 2, '0') AS departement, (g % 3 <> 0) AS passed, (g % 40) / 2.0 AS score,
   date '2024-01-01' + (g % 365) AS exam_date FROM generate_series(1, $N) g"
+"${PSQL[@]}" -c "CREATE TABLE centres AS SELECT 'CE' || lpad(g::text, 7, '0') AS centre_id,
+  'Centre ' || g AS name, lpad((g % 95 + 1)::text, 2, '0') AS departement FROM generate_series(0, 499) g"
 cd "$WORK"
 "$ALAMBIC" init ws >/dev/null
 cd ws
 mkdir -p data flows
 "${PSQL[@]}" -c "\\copy exams TO 'data/exams.csv' WITH (FORMAT csv, HEADER)"
+"${PSQL[@]}" -c "\\copy centres TO 'data/centres.csv' WITH (FORMAT csv, HEADER)"
 cat > alambic.yaml <<YAML
 name: bench
 secrets: {pw: {env: PG_BENCH_PASSWORD}}
@@ -52,6 +60,10 @@ recipes:
   - {name: l_collect, kind: collect, outputs: [l_exams], params: {path: data/exams.csv}}
   - {name: l_group, kind: group, inputs: [l_exams], outputs: [l_rates], params: {$agg}}
   - {name: l_export, kind: export, inputs: [l_rates], outputs: [l_out], params: {path: out/rates.csv}}
+  - {name: l_collect_centres, kind: collect, outputs: [l_centres],
+     params: {path: data/centres.csv, schema: {departement: utf8}}}
+  - {name: l_join, kind: join, inputs: [l_exams, l_centres], outputs: [l_joined],
+     params: {type: left, on: centre_id, suffixes: ["", "_centre"]}}
 YAML
 cat > flows/pg.yaml <<YAML
 flow: pg
@@ -77,10 +89,17 @@ recipes:
      params: {columns: {due: "add_days(exam_date, 30)", pct: "score * 5", code: "lower(centre_id) || '-' || departement"}}}
   - {name: s_formula_local, kind: formula, inputs: [s_exams], outputs: [s_computed_local],
      params: {columns: {due: "add_days(exam_date, 30)", pct: "score * 5", code: "lower(substr(centre_id, 1)) || '-' || departement"}}}
+  - {name: s_collect_centres, kind: collect, outputs: [s_centres], params: {connection: wh, query: "select * from centres"}}
+  - {name: s_join, kind: join, inputs: [s_exams, s_centres], outputs: [s_joined],
+     params: {type: left, on: centre_id, suffixes: ["", "_centre"]}}
+  - {name: s_join_local, kind: join, inputs: [s_exams, s_centres], outputs: [s_joined_local],
+     params: {type: left, on: centre_id, suffixes: ["", "_centre"], normalize: trim}}
 YAML
 t() { local s e; s=$(date +%s.%N); "$@" > /dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
 echo "rows: $N"
-echo "local (csv -> group -> csv):            $(t "$ALAMBIC" run local) s"
+echo "local (csv -> group -> csv):            $(t "$ALAMBIC" run local --only l_collect l_group l_export) s"
+"$ALAMBIC" run local --only l_collect_centres >/dev/null
+echo "local-join (the join in the local engine): $(t "$ALAMBIC" run local --only l_join) s"
 echo "pg-moved (COPY out -> group -> COPY in): $(t "$ALAMBIC" run pg) s"
 echo "pg-sql (the group in PostgreSQL):        $(t "${PSQL[@]}" -c "CREATE TABLE rates_sql AS SELECT centre_id, departement, count(*) exams, avg(passed::int) rate, avg(score) mean_score FROM exams GROUP BY 1, 2") s"
 [ "$("${PSQL[@]}" -At -c "select count(*) from rates")" = "$("${PSQL[@]}" -At -c "select count(*) from rates_sql")" ] || { echo "row counts differ" >&2; exit 1; }
@@ -92,7 +111,12 @@ echo "filter-pushdown (filter inside PostgreSQL):     $(t "$ALAMBIC" --env pgsto
 echo "filter-moved (filter in the local engine):      $(t "$ALAMBIC" --env pgstore run store --only s_filter_local) s"
 echo "formula-pushdown (formula inside PostgreSQL):   $(t "$ALAMBIC" --env pgstore run store --only s_formula) s"
 echo "formula-moved (formula in the local engine):    $(t "$ALAMBIC" --env pgstore run store --only s_formula_local) s"
-for pair in "s_kept s_kept_local" "s_computed s_computed_local"; do
+"$ALAMBIC" --env pgstore run store --only s_collect_centres >/dev/null
+"$ALAMBIC" --env pgstore plan store --explain | grep -E "s_join" >&2
+echo "join-pushdown (join inside PostgreSQL):         $(t "$ALAMBIC" --env pgstore run store --only s_join) s"
+echo "join-moved (join in the local engine):          $(t "$ALAMBIC" --env pgstore run store --only s_join_local) s"
+"${PSQL[@]}" -At -c "select 'data moved by join-moved: ' || pg_size_pretty(sum(pg_total_relation_size(format('%I.%I', schemaname, tablename)::regclass))) || ' in its inputs and output' from pg_tables where schemaname = 'bench_store' and obj_description(format('%I.%I', schemaname, tablename)::regclass) ~ 'dataset (s_exams|s_centres|s_joined_local) '" >&2
+for pair in "s_kept s_kept_local" "s_computed s_computed_local" "s_joined s_joined_local"; do
   set -- $pair
   "$ALAMBIC" --env pgstore export "$1" --csv "$WORK/$1.csv" >/dev/null
   "$ALAMBIC" --env pgstore export "$2" --csv "$WORK/$2.csv" >/dev/null

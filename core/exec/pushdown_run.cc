@@ -30,6 +30,38 @@ class ConnQuoter final : public SqlQuoter {
   PgConnection& c_;
 };
 
+// The query with each column in the store's own type for its column type
+// (bigint, double precision, boolean, text, date, timestamptz): a user's
+// query (sql, dialect: postgres) may give int4, numeric, varchar, json or
+// timestamp columns, which later push-downs must not meet. The types come
+// from a temporary view of the query.
+Result<std::string> WithStoreTypes(PgConnection& c, const SqlQuoter& q, const std::string& sql) {
+  const std::string view = "pg_temp.alambic_probe";
+  ALAMBIC_RETURN_IF_ERROR(c.Exec("DROP VIEW IF EXISTS " + view));
+  // One statement (bound-parameter protocol): the query cannot end this one and start another.
+  ALAMBIC_RETURN_IF_ERROR(
+      c.Query(fmt::format("CREATE TEMP VIEW alambic_probe AS {}", sql)).status());
+  auto cols = c.Query(
+      "SELECT attname, atttypid::bigint FROM pg_attribute WHERE attrelid = $1::regclass AND "
+      "attnum > 0 AND NOT attisdropped ORDER BY attnum",
+      {view});
+  (void)c.Exec("DROP VIEW IF EXISTS " + view);
+  if (!cols.ok()) return cols.status();
+  std::string select;
+  for (const auto& r : *cols) {
+    if (!r[0] || !r[1]) continue;
+    const std::string name = q.Ident(*r[0]);
+    const unsigned oid = static_cast<unsigned>(std::stoul(*r[1]));
+    const TypeId type = PgTypeToColumnType(oid);
+    // timestamp without time zone: read as UTC, as the store reads timestamps.
+    const std::string e = oid == pg_oid::kTimestamp
+                              ? fmt::format("z.{} AT TIME ZONE 'UTC'", name)
+                              : fmt::format("z.{}::{}", name, ColumnTypeToPg(type));
+    select += fmt::format("{}{} AS {}", select.empty() ? "" : ", ", e, name);
+  }
+  return fmt::format("SELECT {} FROM ({}) AS z", select, sql);
+}
+
 PgTableStore* PgStore(const DatasetStore& store) {
   return dynamic_cast<PgTableStore*>(store.backend());
 }
@@ -83,6 +115,9 @@ Result<PushedOutput> RunPushdown(const DatasetStore& store, const RecipeRegistry
           tables.push_back({recipe.inputs[k], ins[k].table, ins[k].schema});
         ConnQuoter q(c);
         ALAMBIC_ASSIGN_OR_RETURN(SqlQuery query, p->Translate(recipe, tables, q, kPgRowColumn));
+        if (recipe.kind == "sql") {
+          ALAMBIC_ASSIGN_OR_RETURN(query.sql, WithStoreTypes(c, q, query.sql));
+        }
         return PgTableStore::BoundQuery{std::move(query.sql), std::move(query.params)};
       });
   if (!staged.ok()) return staged.status();

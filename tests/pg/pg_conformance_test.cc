@@ -11,10 +11,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "core/exec/pushdown_run.h"
 #include "core/net/postgres.h"
@@ -107,6 +109,51 @@ class PostgresConformanceTest : public ::testing::Test {
     EXPECT_TRUE(back.ok()) << back.status().message();
     if (!back.ok()) return {Table(), Table()};
     return {std::move(local->tables[0]), std::move(*back)};
+  }
+
+  // A version id whose table name (from its first characters) is its own.
+  static std::string Version(int n) { return fmt::format("{:0<64}", fmt::format("{:x}f", n)); }
+
+  // Stages `in` (under its name) once; gives its version.
+  std::string Put(const NamedTable& in) {
+    const std::string v = Version(++outputs_ + 5000);
+    auto staged = store_->Stage(in.name, v, *in.table);
+    EXPECT_TRUE(staged.ok()) << staged.status().message();
+    if (staged.ok()) {
+      EXPECT_TRUE(store_->Publish({*staged}).ok());
+    }
+    return v;
+  }
+
+  // Runs `kind` over `inputs` on both engines and compares the outputs; a
+  // recipe the local engine refuses must fail its push-down too.
+  void SameOver(const std::string& kind, const json& params, const std::vector<NamedTable>& inputs,
+                double tol = 0) {
+    auto local = testing::RunKind(kind, params, inputs);
+    RecipeSpec r;
+    r.name = "r";
+    r.kind = kind;
+    r.outputs = {"out"};
+    r.params = params;
+    std::vector<std::string> versions;
+    for (const auto& in : inputs) {
+      r.inputs.push_back(in.name);
+      versions.push_back(Put(in));
+    }
+    EngineChoice c = ChooseEngine(*store_, *registry_, r);
+    EXPECT_EQ(c.engine, Engine::kPushdown) << c.why;
+    const std::string out_version = Version(++outputs_);
+    auto pushed = RunPushdown(*store_, *registry_, r, versions, out_version);
+    if (!local.ok()) {
+      EXPECT_FALSE(pushed.ok()) << kind << " " << params.dump()
+                                << ": pushed down, but locally: " << local.status().message();
+      return;
+    }
+    ASSERT_TRUE(pushed.ok()) << kind << " " << params.dump() << ": " << pushed.status().message();
+    EXPECT_EQ(pushed->rows, local->tables[0].num_rows());
+    auto back = store_->Read("out", out_version);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(TableDiff(local->tables[0], *back, tol), "") << kind << " " << params.dump();
   }
 
   void Same(const std::string& kind, const json& params, double tol = 0) {
@@ -318,6 +365,245 @@ TEST_F(PostgresConformanceTest, FilterKeepsTheSameRows) {
   Same("filter", {{"where", "false"}});
 }
 
+// The right input of the joins: every key type with duplicates, nulls,
+// NaN, -0.0, keys missing from the left, and names shared with the left.
+NamedTable RightInput() {
+  return testing::MakeInput(
+      "rt", {{"i", Ints({3, 3, std::nullopt, kMin, 99, 12, 0, -7})},
+             {"f", Doubles({kNaN, 0.0, -0.0, 1.5, std::nullopt, -kInf, 2.25, 7})},
+             {"s", Strings({"b", "é", "", std::nullopt, "x", "B", "b", "école"})},
+             {"b", Bools({true, std::nullopt, false, true, true, false, false, true})},
+             {"d", Dates({-1, 19000, std::nullopt, 0, 5, 3, -25567, 2})},
+             {"t", Stamps({0, 7, -86400000001, std::nullopt, 1, 86400000000, 5, 0})},
+             {"v", Strings({"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"})}});
+}
+
+TEST_F(PostgresConformanceTest, JoinMatchesTheLocalEngine) {
+  const NamedTable right = RightInput();
+  // Every join type on a key of every type: null never matches null; NaN
+  // matches NaN and -0.0 matches 0.0 in both engines; text byte by byte.
+  for (const char* type : {"inner", "left", "right", "full", "outer", "anti", "semi"})
+    for (const char* key : {"i", "f", "s", "b", "d", "t"})
+      SameOver("join", {{"type", type}, {"on", key}}, {input_, right});
+  // Several keys; keys of other names (both kept); suffixes, prefixes, right_prefix.
+  for (const char* type : {"inner", "left", "right", "full", "anti", "semi"}) {
+    SameOver("join", {{"type", type}, {"on", {"s", "b"}}}, {input_, right});
+    SameOver("join", {{"type", type}, {"left_on", {"i", "d"}}, {"right_on", {"i", "d"}}},
+             {input_, right});
+    SameOver("join",
+             {{"type", type}, {"left_on", "t"}, {"right_on", "t"}, {"suffixes", {"_l", "_r"}}},
+             {input_, right});
+  }
+  SameOver("join", {{"type", "full"}, {"on", "i"}, {"prefixes", {"left_", "right_"}}},
+           {input_, right});
+  SameOver("join", {{"type", "right"}, {"on", {"d", "s"}}, {"right_prefix", "r_"}},
+           {input_, right});
+  SameOver("join", {{"type", "left"}, {"on", "s"}, {"right_prefix", "x"}, {"suffixes", {"", "2"}}},
+           {input_, right});
+  // An empty side.
+  auto none = testing::MakeInput("rt", {{"i", Ints({})}, {"w", Strings({})}});
+  for (const char* type : {"inner", "left", "right", "full", "anti", "semi"})
+    SameOver("join", {{"type", type}, {"on", "i"}}, {input_, none});
+  // What the local engine refuses fails the push-down too: keys of different
+  // types, a name still on both sides after renaming, a missing column.
+  SameOver("join", {{"left_on", "i"}, {"right_on", "f"}}, {input_, right});
+  SameOver("join", {{"on", "i"}, {"suffixes", {"", ""}}, {"prefixes", {"", ""}}}, {input_, right});
+  SameOver("join", {{"on", "nope"}}, {input_, right});
+}
+
+TEST_F(PostgresConformanceTest, JoinOptionsItCannotReproduceRunLocally) {
+  RecipeSpec r;
+  r.name = "r";
+  r.kind = "join";
+  r.inputs = {"in", "rt"};
+  r.outputs = {"out"};
+  r.params = {{"on", "s"}, {"normalize", "lower"}};
+  EngineChoice c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_EQ(c.engine, Engine::kLocalMoved);
+  EXPECT_NE(c.why.find("join with normalize"), std::string::npos) << c.why;
+  r.params = {{"on", "s"}};
+  r.outputs = {"out", "unmatched"};
+  c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_EQ(c.engine, Engine::kLocalMoved);
+  EXPECT_NE(c.why.find("second output"), std::string::npos) << c.why;
+  r.outputs = {"out"};
+  EXPECT_EQ(ChooseEngine(*store_, *registry_, r).engine, Engine::kPushdown);
+}
+
+TEST_F(PostgresConformanceTest, WindowMatchesTheLocalEngine) {
+  json all = json::array();
+  auto add = [&](const std::string& fn, const std::string& column, json extra = json::object()) {
+    json e = {{"name", fmt::format("w{}", all.size())}, {"fn", fn}};
+    if (!column.empty()) e["column"] = column;
+    for (auto& [k, v] : extra.items()) e[k] = v;
+    all.push_back(e);
+  };
+  for (const char* fn : {"row_number", "rank", "dense_rank"}) add(fn, "");
+  for (const char* c : {"i", "f", "s", "b", "d", "t"}) {
+    add("lag", c);
+    add("lead", c, {{"offset", 2}});
+    add("lag", c, {{"offset", 0}});
+    add("lead", c, {{"offset", 40}});
+    add("count", c);
+    add("min", c);
+    add("max", c);
+    add("min", c, {{"frame", {{"preceding", 1}, {"following", 1}}}});
+    add("max", c, {{"frame", {{"preceding", "unbounded"}, {"following", "unbounded"}}}});
+    add("count", c, {{"frame", {{"preceding", 0}, {"following", 2}}}});
+  }
+  for (const char* c : {"i", "b"}) {
+    add("sum", c);
+    add("sum", c, {{"frame", {{"preceding", 2}, {"following", 0}}}});
+    add("sum", c, {{"frame", {{"preceding", 1}, {"following", "unbounded"}}}});
+  }
+  // Every partition and order over every type, ties (kept in input order),
+  // nulls first or last, descending.
+  const std::vector<json> partitions = {json(),           json("b"), json({"s"}),
+                                        json({"d", "b"}), json("f"), json("t")};
+  const std::vector<json> orders = {json(),
+                                    json({"i"}),
+                                    json({"-s"}),
+                                    json({"f", "-d"}),
+                                    json({{{"column", "b"}, {"nulls", "last"}}}),
+                                    json({{{"column", "t"}, {"desc", true}, {"nulls", "first"}}})};
+  for (const auto& part : partitions)
+    for (const auto& order : orders) {
+      json params = {{"columns", all}};
+      if (!part.is_null()) params["partition_by"] = part;
+      if (!order.is_null()) params["order_by"] = order;
+      SameOver("window", params, {input_});
+    }
+  // Means (last bits may differ: see DocumentedDifferences) and an int64
+  // running sum that leaves int64 (null in both).
+  SameOver("window",
+           {{"partition_by", "b"},
+            {"order_by", {"-f"}},
+            {"columns",
+             {{{"name", "m"}, {"fn", "mean"}, {"column", "i"}},
+              {{"name", "mb"},
+               {"fn", "mean"},
+               {"column", "b"},
+               {"frame", {{"preceding", 1}, {"following", 1}}}}}}},
+           {input_}, 1e-12);
+  auto big = testing::MakeInput("in", {{"i", Ints({kMax, 1, -1, kMin, -1, std::nullopt, 5})}});
+  SameOver("window",
+           {{"columns",
+             {{{"name", "s"}, {"fn", "sum"}, {"column", "i"}},
+              {{"name", "s1"}, {"fn", "sum"}, {"column", "i"}, {"frame", {{"preceding", 1}}}}}}},
+           {big});
+  // What the local engine refuses fails the push-down too.
+  SameOver("window", {{"columns", {{{"name", "i"}, {"fn", "rank"}}}}}, {input_});
+  SameOver("window", {{"columns", {{{"name", "x"}, {"fn", "sum"}, {"column", "s"}}}}}, {input_});
+  SameOver("window", {{"order_by", {"nope"}}, {"columns", {{{"name", "x"}, {"fn", "rank"}}}}},
+           {input_});
+}
+
+TEST_F(PostgresConformanceTest, WindowFloatSumsRunLocally) {
+  RecipeSpec r;
+  r.name = "r";
+  r.kind = "window";
+  r.inputs = {"in"};
+  r.outputs = {"out"};
+  for (const char* fn : {"sum", "mean"}) {
+    r.params = {{"columns", {{{"name", "x"}, {"fn", fn}, {"column", "f"}}}}};
+    EXPECT_EQ(ChooseEngine(*store_, *registry_, r).engine, Engine::kPushdown);
+    auto pushed = RunPushdown(*store_, *registry_, r, {InputVersion()}, std::string(64, '6'));
+    ASSERT_FALSE(pushed.ok());
+    EXPECT_NE(pushed.status().message().find(
+                  fmt::format("param 'columns': 'x': not expressible: {} over float64", fn)),
+              std::string::npos)
+        << pushed.status().message();
+  }
+}
+
+TEST_F(PostgresConformanceTest, SqlRunsInPostgresOnlyWhenAskedTo) {
+  RecipeSpec r;
+  r.name = "r";
+  r.kind = "sql";
+  r.inputs = {"in", "rt"};
+  r.outputs = {"out"};
+  // SQLite's dialect (the default): the local engine, and why.
+  r.params = {{"query", "select * from \"in\""}};
+  EngineChoice c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_EQ(c.engine, Engine::kLocalMoved);
+  EXPECT_NE(c.why.find("sql: the query is SQLite's dialect; it runs in the local engine"),
+            std::string::npos)
+      << c.why;
+  // dialect: postgres: refused by the local engine, with the reason; bad values refused.
+  auto local =
+      testing::RunKind("sql", {{"query", "select 1 as x"}, {"dialect", "postgres"}}, {input_});
+  ASSERT_FALSE(local.ok());
+  EXPECT_NE(local.status().message().find("runs only inside PostgreSQL"), std::string::npos)
+      << local.status().message();
+  const RecipeKind* kind = registry_->Find("sql");
+  ASSERT_NE(kind, nullptr);
+  EXPECT_FALSE(kind->CheckParams({{"query", "select 1"}, {"dialect", "mysql"}}).ok());
+  EXPECT_FALSE(kind->CheckParams({{"file", "q.sql"}, {"dialect", "postgres"}}).ok());
+  EXPECT_TRUE(kind->CheckParams({{"query", "select 1"}, {"dialect", "sqlite"}}).ok());
+  // Pushed down: the inputs by their dataset names, PostgreSQL's functions,
+  // the query's row order, and every column in the store's own types.
+  r.params = {
+      {"dialect", "postgres"},
+      {"query",
+       "select \"in\".s, \"in\".i * 2 as twice, i::int4 as small, \"in\".f::numeric as "
+       "money, \"in\".t::timestamp as ts, \"in\".d, rt.v, count(*) over (partition by \"in\".b) as "
+       "n, "
+       "\"in\".s::varchar(3) as short\n"
+       "from \"in\" left join rt using (i) where i is not null and i between -100 and "
+       "100 order by i desc, v nulls first, \"in\".s nulls first; -- the end"}};
+  c = ChooseEngine(*store_, *registry_, r);
+  EXPECT_EQ(c.engine, Engine::kPushdown) << c.why;
+  const std::string out = Version(++outputs_);
+  auto pushed = RunPushdown(*store_, *registry_, r, {Put(input_), Put(RightInput())}, out);
+  ASSERT_TRUE(pushed.ok()) << pushed.status().message();
+  auto back = store_->Read("out", out);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->schema().ToString(),
+            "s:utf8, twice:int64, small:int64, money:float64, ts:timestamp, d:date32, v:utf8, "
+            "n:int64, short:utf8");
+  // The oracle: the same join, filter and order computed here from the inputs.
+  const Table& in = *input_.table;
+  const NamedTable right = RightInput();
+  const Table& rt = *right.table;
+  std::vector<std::tuple<int64_t, std::string, std::string>> want;  // i, v, s
+  for (int64_t a = 0; a < in.num_rows(); ++a) {
+    const Column& ii = *in.column(0);
+    if (ii.IsNull(a) || ii.Int64(a) < -100 || ii.Int64(a) > 100) continue;
+    const std::string s = in.column(2)->IsNull(a) ? "null" : std::string(in.column(2)->String(a));
+    bool matched = false;
+    for (int64_t b = 0; b < rt.num_rows(); ++b)
+      if (!rt.column(0)->IsNull(b) && rt.column(0)->Int64(b) == ii.Int64(a)) {
+        want.emplace_back(ii.Int64(a), std::string(rt.column(6)->String(b)), s);
+        matched = true;
+      }
+    if (!matched) want.emplace_back(ii.Int64(a), "null", s);
+  }
+  std::stable_sort(want.begin(), want.end(), [](const auto& x, const auto& y) {
+    if (std::get<0>(x) != std::get<0>(y)) return std::get<0>(x) > std::get<0>(y);
+    if ((std::get<1>(x) == "null") != (std::get<1>(y) == "null")) return std::get<1>(x) == "null";
+    if (std::get<1>(x) != std::get<1>(y)) return std::get<1>(x) < std::get<1>(y);
+    if ((std::get<2>(x) == "null") != (std::get<2>(y) == "null")) return std::get<2>(x) == "null";
+    return std::get<2>(x) < std::get<2>(y);
+  });
+  ASSERT_EQ(back->num_rows(), static_cast<int64_t>(want.size()));
+  const auto twice = testing::Cells(*back, "twice"), v = testing::Cells(*back, "v"),
+             small = testing::Cells(*back, "small"), ss = testing::Cells(*back, "s");
+  for (size_t k = 0; k < want.size(); ++k) {
+    EXPECT_EQ(twice[k], std::to_string(2 * std::get<0>(want[k]))) << k;
+    EXPECT_EQ(small[k], std::to_string(std::get<0>(want[k]))) << k;
+    EXPECT_EQ(v[k], std::get<1>(want[k])) << k;
+    EXPECT_EQ(ss[k], std::get<2>(want[k])) << k;
+  }
+  // The query is one statement: text that tries to end it and start another fails.
+  r.params = {{"dialect", "postgres"}, {"query", "select 1 as x) as q; drop table rt; select (1"}};
+  EXPECT_FALSE(
+      RunPushdown(*store_, *registry_, r, {Put(input_), Put(RightInput())}, Version(++outputs_))
+          .ok());
+  auto still = store_->Read("in", InputVersion());
+  ASSERT_TRUE(still.ok()) << still.status().message();
+  EXPECT_EQ(TableDiff(*input_.table, *still), "");
+}
+
 TEST_F(PostgresConformanceTest, HostileNamesAndValues) {
   const std::string weird = "we\"ird'; DROP TABLE x; --";
   auto in = testing::MakeInput(
@@ -352,6 +638,25 @@ TEST_F(PostgresConformanceTest, HostileNamesAndValues) {
     EXPECT_EQ(TableDiff(local->tables[0], *back), "") << params.dump();
     EXPECT_GT(back->num_rows(), 0) << params.dump();
   }
+  // Joins and windows over the same names: keys, clashing names renamed with
+  // hostile suffixes, partitions and orders on them.
+  auto other = testing::MakeInput(
+      "rt", {{weird, Strings({"ü€𝄞", "a'b", "x", "'); DROP TABLE t; --", "c\";d"})},
+             {"ü col", Ints({5, 1, 1, 3, 9})}});
+  for (const char* type : {"inner", "left", "right", "full", "anti", "semi"}) {
+    SameOver("join", {{"type", type}, {"on", weird}}, {in, other});
+    SameOver("join", {{"type", type}, {"on", {weird, "ü col"}}, {"suffixes", {"';--", "\"x"}}},
+             {in, other});
+  }
+  SameOver("join", {{"on", "ü col"}, {"suffixes", {"", "'; DROP TABLE x; --"}}}, {in, other});
+  SameOver("window",
+           {{"partition_by", weird},
+            {"order_by", {"-ü col"}},
+            {"columns",
+             {{{"name", "r'; --"}, {"fn", "rank"}},
+              {{"name", "alambic_w0"}, {"fn", "lag"}, {"column", weird}},
+              {{"name", "\"m\""}, {"fn", "max"}, {"column", weird}}}}},
+           {in});
   // The input table is still there, whole.
   auto again = store_->Read("in", std::string(64, '9'));
   ASSERT_TRUE(again.ok());

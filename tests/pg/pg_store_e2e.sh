@@ -74,6 +74,30 @@ f += """
         label: "upper(name) || ' (' || departement || ')'"
         pct: "success_rate * 100"
         hundreds: "exams // 100"
+
+  - name: centre_ranks
+    kind: window
+    inputs: [centre_rates]
+    outputs: [centre_ranks]
+    params:
+      partition_by: departement
+      order_by: ["-success_rate"]
+      columns:
+        - {name: rank_in_departement, fn: rank}
+        - {name: running_exams, fn: sum, column: exams}
+        - {name: previous_centre, fn: lag, column: centre_id}
+
+  - name: centres_not_strong
+    kind: join
+    inputs: [centres, strong_centres]
+    outputs: [centres_not_strong]
+    params: {type: anti, on: centre_id}
+
+  - name: centres_split
+    kind: join
+    inputs: [centres, centre_rates]
+    outputs: [centres_with_rates, centres_unrated]
+    params: {type: left, on: centre_id, suffixes: ["", "_rated"]}
 """
 open("flows/permis.yaml", "w").write(f)
 PY
@@ -94,18 +118,21 @@ grep -E "best_centres .*postgres push-down: runs as SQL inside PostgreSQL" "$OUT
   { cat "$OUT/explain.out"; fail "explain: best_centres is not pushed down"; }
 grep -E "centre_rates .*local, data moved: group aggregate 'passed' has a where condition" "$OUT/explain.out" >/dev/null ||
   { cat "$OUT/explain.out"; fail "explain: centre_rates' reason"; }
-grep -E "flag_centres .*local, data moved: an sql recipe's query is in SQLite's dialect" "$OUT/explain.out" >/dev/null ||
+grep -E "flag_centres .*local, data moved: sql: the query is SQLite's dialect; it runs in the local engine" "$OUT/explain.out" >/dev/null ||
   { cat "$OUT/explain.out"; fail "explain: flag_centres' reason"; }
-for r in strong_centres centre_labels; do
+# Joins and windows run in PostgreSQL, but a join with a second output.
+for r in strong_centres centre_labels locate_exams compare_centres centre_ranks centres_not_strong; do
   grep -E "$r .*postgres push-down" "$OUT/explain.out" >/dev/null ||
     { cat "$OUT/explain.out"; fail "explain: $r is not pushed down"; }
 done
 grep -E "centre_gaps .*local, data moved: formula column 'gap': round\(\)" "$OUT/explain.out" >/dev/null ||
   { cat "$OUT/explain.out"; fail "explain: centre_gaps' reason"; }
+grep -E "centres_split .*local, data moved: join with a second output" "$OUT/explain.out" >/dev/null ||
+  { cat "$OUT/explain.out"; fail "explain: centres_split's reason"; }
 "$ALAMBIC" --env warehouse run > "$OUT/wh1.out" 2>&1 || { cat "$OUT/wh1.out"; fail "warehouse run 1 failed"; }
 grep -q "^permis: release 1 " "$OUT/wh1.out" || { cat "$OUT/wh1.out"; fail "not release 1"; }
 N1=$(tables)
-[ "$N1" = 16 ] || fail "release 1 wrote $N1 version tables, not 16"
+[ "$N1" = 20 ] || fail "release 1 wrote $N1 version tables, not 20"
 # The filter and the formula ran in PostgreSQL; python computes them from the
 # warehouse's own centre_rates (the datalab's data differ: another pseudonym key).
 "$ALAMBIC" --env warehouse export centre_rates --csv "$OUT/rates0.csv" >/dev/null
@@ -133,6 +160,52 @@ for l, r in zip(labels, want):
     assert l[-2] == f"{r[name].upper()} ({r[dep]})", (l[-2], r[name])
     assert abs(float(l[-1]) - float(r[rate]) * 100) <= 1e-9 * max(1, float(l[-1]))
 print(f"push-down filter and formula = python's ({len(want)} rows)")
+PY
+# The joins and the window pushed down give what python computes from the
+# warehouse's own inputs.
+for d in exams_enriched centres strong_centres centre_rates exams_located centres_not_strong centre_ranks; do
+  "$ALAMBIC" --env warehouse export $d --csv "$OUT/wh_$d.csv" >/dev/null
+done
+python3 - "$OUT" <<'PY'
+import csv, sys
+out = sys.argv[1]
+def rows(p):
+    with open(p, newline="") as f:
+        r = csv.reader(f)
+        return next(r), list(r)
+# locate_exams: inner join on centre_id; the left's order, each left row
+# followed by its matches in the right's order; commune on both sides.
+ehead, exams = rows(f"{out}/wh_exams_enriched.csv")
+chead, centres = rows(f"{out}/wh_centres.csv")
+lhead, located = rows(f"{out}/wh_exams_located.csv")
+ck = chead.index("centre_id")
+others = [k for k in range(len(chead)) if k != ck]
+assert lhead == ehead + [chead[k] + ("_centre" if chead[k] in ehead else "") for k in others], lhead
+ek = ehead.index("centre_id")
+want = [e + [c[k] for k in others] for e in exams for c in centres if c[ck] == e[ek] and e[ek] != ""]
+assert located == want, (len(located), len(want))
+print(f"push-down join = python's ({len(want)} rows)")
+shead, strong = rows(f"{out}/wh_strong_centres.csv")
+ahead, anti = rows(f"{out}/wh_centres_not_strong.csv")
+rated = {r[shead.index("centre_id")] for r in strong}
+assert ahead == chead and anti == [c for c in centres if c[ck] not in rated or c[ck] == ""], len(anti)
+assert 0 < len(anti) < len(centres), len(anti)
+print(f"push-down anti join = python's ({len(anti)} rows)")
+head, rates = rows(f"{out}/wh_centre_rates.csv")
+rhead, ranks = rows(f"{out}/wh_centre_ranks.csv")
+assert rhead == head + ["rank_in_departement", "running_exams", "previous_centre"], rhead
+dep, rate, exams, cid = (head.index(c) for c in ("departement", "success_rate", "exams", "centre_id"))
+key = lambda r: -float(r[rate]) if r[rate] != "" else float("inf")  # nulls last descending
+want = []
+for k, r in enumerate(rates):
+    peers = sorted((j for j, o in enumerate(rates) if o[dep] == r[dep]), key=lambda j: (key(rates[j]), j))
+    pos = peers.index(k)
+    rank = 1 + sum(1 for j in peers if key(rates[j]) < key(r))
+    running = sum(int(rates[j][exams]) for j in peers[: pos + 1])
+    prev = rates[peers[pos - 1]][cid] if pos > 0 else ""
+    want.append(r + [str(rank), str(running), prev])
+assert ranks == want, [(a, b) for a, b in zip(ranks, want) if a != b][:3]
+print(f"push-down window = python's ({len(want)} rows)")
 PY
 [ ! -d .alambic/store/warehouse ] || fail "the warehouse wrote Arrow files"
 "$ALAMBIC" --env warehouse export best_centres --csv "$OUT/best1.csv"

@@ -128,7 +128,7 @@ runs = {r: (json.loads(m or "{}"), log) for r, m, log in db.execute(
     "select recipe, metrics, log from recipe_runs where status='succeeded' and run_id = "
     "(select id from runs where environment='warehouse' order by started_at desc limit 1)")}
 assert len(runs) == 15, sorted(runs)
-pushed = ("exam_features", "best_centres", "departements_by_rate")
+pushed = ("exam_features", "best_centres", "departements_by_rate", "locate_exams", "compare_centres")
 for r in pushed:
     m, log = runs[r]
     assert m.get("engine") == "postgres" and "slurm_jobs" not in m, (r, m)
