@@ -8,10 +8,13 @@
 // outputs an undisturbed run gives.
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -113,6 +116,65 @@ TEST(FaultCatalogTest, EveryFailedCatalogReadOfARunIsAnErrorNotAnException) {
   EXPECT_GT(cases, 5);
   EXPECT_GT(failed, 0);
   std::cout << fmt::format("catalog read faults: {} cases, {} runs failed\n", cases, failed);
+}
+
+// Found by the soak (scripts/soak): a daemon's runs failed at publishing with
+// "catalog: commit: database is locked" while `alambic serve` recorded token uses
+// in the same catalog. A fenced commit (the daemon's: it first reads its lease)
+// began as a reader and could not become a writer once another connection had
+// committed since its read (SQLite's busy handler cannot help then). Here one
+// connection commits fenced batches while another writes without pause: every
+// commit must succeed (the writer waits for the other, up to the busy timeout).
+TEST(FaultCatalogTest, FencedCommitsWaitForAnotherWriterInsteadOfFailingLocked) {
+  TempDir tmp;
+  const fs::path db = tmp.path() / "catalog.db";
+  auto daemon = Catalog::Open(db);
+  auto other = Catalog::Open(db);
+  ASSERT_TRUE(daemon.ok() && other.ok());
+  auto lease = (*daemon)->AcquireLease("ws", "datalab", "host:1", "2026-06-01T10:00:00.000Z",
+                                       "2026-06-01T11:00:00.000Z");
+  ASSERT_TRUE(lease.ok()) << lease.status().message();
+  (*daemon)->SetFence("ws", "datalab", lease->token);
+  RunRecord run;
+  run.id = "r1";
+  run.flows = "f";
+  run.environment = "datalab";
+  run.trigger = "schedule";
+  run.status = "running";
+  run.started_at = "2026-06-01T10:00:00.000Z";
+  ASSERT_TRUE((*daemon)->BeginRun(run).ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> writes{0};
+  std::thread writer([&] {
+    const FileFingerprint fp{1, 2, 3, std::string(64, 'b')};
+    for (int i = 0; !stop.load(); ++i)
+      if ((*other)->PutFingerprint(fmt::format("f{}", i % 20), fp).ok()) ++writes;
+  });
+  while (writes.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Commits for a second, beside the writer.
+  int commits = 0, failed = 0;
+  std::string first_error;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < until || writes.load() < 10) {
+    CatalogBatch b;
+    b.environment = "datalab";
+    RecipeRunRecord rr;
+    rr.run_id = "r1";
+    rr.flow = "f";
+    rr.recipe = fmt::format("r{}", commits++);
+    rr.kind = "collect";
+    rr.status = "succeeded";
+    b.recipe_runs = {rr};
+    Status st = (*daemon)->Commit(b);
+    if (!st.ok() && failed++ == 0) first_error = st.message();
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(failed, 0) << "of " << commits << " fenced commits beside " << writes.load()
+                       << " writes of another connection; the first: " << first_error;
+  auto recorded = (*daemon)->RecipeRuns("r1");
+  ASSERT_TRUE(recorded.ok());
+  EXPECT_EQ(recorded->size(), static_cast<size_t>(commits - failed));
 }
 
 }  // namespace
