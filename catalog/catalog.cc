@@ -650,8 +650,10 @@ Status Catalog::FinishRun(const std::string& id, const std::string& status,
 Status Catalog::Commit(const CatalogBatch& b) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Transaction tx(*db_, b.begin_run ? SQLite::TransactionBehavior::IMMEDIATE
-                                             : SQLite::TransactionBehavior::DEFERRED);
+    // Immediate: the writer's lock first (waiting for another writer), then the
+    // fence read. A deferred transaction that read the fence could not become a
+    // writer once another connection had committed since ("database is locked").
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
     if (b.begin_run) InsertRun(*db_, *b.begin_run);
     SQLite::Statement rr(

@@ -177,7 +177,14 @@ inline bool FaultCase(const std::string& where,
   TempDir tmp;
   const fs::path ws = tmp.path() / "ws";
   fs::copy(b.start(), ws, fs::copy_options::recursive);
-  const std::string outcome = faulted(ws);
+  // An exception must not cross a run: one that escapes is a failure of the case.
+  std::string outcome;
+  try {
+    outcome = faulted(ws);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << where << ": an exception escaped from the run: " << e.what();
+    outcome = std::string("exception: ") + e.what();
+  }
   const int injected = failures();
   ++figures->cases;
   figures->injected += injected;
@@ -198,13 +205,27 @@ inline bool FaultCase(const std::string& where,
   return injected > 0;
 }
 
-// The Ns of a loop over [1, total]: every one with ALAMBIC_FAULTS_LONG, else
-// one, spread by `which` (0, 1, ...) so that each variant of a case (each
-// error) hits another part of the run.
+// With ALAMBIC_FAULTS_OP set (e.g. "xRead", "rename"), the long loop runs only
+// that operation's cases; ALAMBIC_FAULTS_FROM=N starts them at N and
+// ALAMBIC_FAULTS_TO=N ends them at N. So that one case of a long loop can be
+// run again without the cases before it.
+inline bool OpSelected(const std::string& op) {
+  const char* v = std::getenv("ALAMBIC_FAULTS_OP");
+  return !v || !*v || op == v;
+}
+inline int EnvN(const char* name, int otherwise) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::max(1, std::atoi(v)) : otherwise;
+}
+
+// The Ns of a loop over [1, total]: every one with ALAMBIC_FAULTS_LONG (within
+// ALAMBIC_FAULTS_FROM and _TO), else one, spread by `which` (0, 1, ...) so that each
+// variant of a case (each error) hits another part of the run.
 inline std::vector<int> Ns(int total, int which) {
   std::vector<int> ns;
   if (LongLoop()) {
-    for (int n = 1; n <= total; ++n) ns.push_back(n);
+    const int last = std::min(total, EnvN("ALAMBIC_FAULTS_TO", total));
+    for (int n = EnvN("ALAMBIC_FAULTS_FROM", 1); n <= last; ++n) ns.push_back(n);
   } else if (total > 0) {
     ns.push_back(1 + ((which + 1) * total / 3) % total);
   }

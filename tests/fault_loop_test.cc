@@ -45,6 +45,7 @@ TEST(FaultLoopTest, PermisRunSurvivesEveryFailedFileOperation) {
   LoopFigures figures;
   FaultyFileSystem faulty(RealFileSystem());
   for (Op op : {Op::kWrite, Op::kSync, Op::kRename, Op::kRead}) {
+    if (LongLoop() && !OpSelected(FaultyFileSystem::OpName(op))) continue;
     // How many there are in an undisturbed run from the same start.
     faulty.FailNth(op, 0, 0);
     {
@@ -80,6 +81,7 @@ TEST(FaultLoopTest, PermisRunSurvivesEveryFailedSqliteOperation) {
   using Op = FaultVfs::Op;
   LoopFigures figures;
   for (Op op : {Op::kWrite, Op::kSync, Op::kRead, Op::kTruncate}) {
+    if (LongLoop() && !OpSelected(FaultVfs::OpName(op))) continue;
     int total = 0;
     {
       FaultVfs vfs;

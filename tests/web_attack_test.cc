@@ -2,10 +2,12 @@
 // workspace of two use cases: what tests/web_server_test.cc does not already cover. A token
 // scoped to one use case on every route of the other; a wrong or another session's CSRF
 // token on every state-changing route; a hostile column name; double-encoded and backslash
-// path traversal on static files and logs; oversized headers and URI; slowloris clients
-// that trickle a header byte at a time while others are served; login brute force spread
-// over many user names from one address.
+// path traversal on static files and logs; oversized headers and URI; slow clients that
+// stall half way through a request, and slowloris clients that trickle a header line just
+// before each read timeout, while others are served; login brute force spread over many
+// user names from one address.
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -372,6 +374,71 @@ TEST_F(WebAttackTest, SlowlorisClientsAreCutOffWhileOthersAreServed) {
   EXPECT_LT(waited, std::chrono::seconds(4));
   EXPECT_EQ(cut.load(), kSlow) << "stalled clients were not cut off";
   EXPECT_EQ(served.load(), 0) << "half a request was answered as a whole one";
+}
+
+// Slowloris proper: more clients than workers, each sending a header line just before each
+// read timeout, for as long as the server lets it. The request deadline cuts each off (its
+// connection closed, or a 400 then closed) soon after it, while it is still sending, and a
+// normal client is answered meanwhile. Without the deadline they hold every worker for
+// ever. A server of its own: 2 workers, read timeout 600 ms, request deadline 1.2 s.
+TEST_F(WebAttackTest, SlowlorisTricklingHeadersIsCutOffAtTheRequestDeadline) {
+  ServerOptions o;
+  o.threads = 2;
+  o.queue = 8;
+  o.read_timeout = std::chrono::milliseconds(600);
+  o.request_timeout = std::chrono::milliseconds(1200);
+  auto server = Serve(root_, o, secret_);
+  ASSERT_NE(server, nullptr);
+  constexpr int kSlow = 4;  // twice the workers
+  // Each slow client trickles a header line every 300 ms (half the read timeout) for up to
+  // 5 s, and records how long the server let it.
+  const auto give_up = std::chrono::seconds(5);
+  std::atomic<int> cut{0}, served{0};
+  std::vector<double> held(kSlow, 0);
+  std::vector<std::thread> slow;
+  for (int i = 0; i < kSlow; ++i)
+    slow.emplace_back([&, i] {
+      int fd = Connect(server->port());
+      if (fd < 0) return;
+      const auto t0 = std::chrono::steady_clock::now();
+      std::string line = "GET /api/config HTTP/1.1\r\nHost: x\r\n";
+      bool open = true;
+      while (open && std::chrono::steady_clock::now() - t0 < give_up) {
+        if (::send(fd, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+          break;
+        line = "X-Pad-" + std::to_string(i) + ": a\r\n";
+        // Wait 300 ms for what the server says, if anything (a close or an answer).
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 300) > 0) open = false;
+      }
+      held[static_cast<size_t>(i)] =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      char buf[512];
+      timeval tv{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      const std::string got = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+      if (!open && (n == 0 || got.rfind("HTTP/1.1 4", 0) == 0)) ++cut;
+      if (got.find("\"theme\"") != std::string::npos) ++served;
+      ::close(fd);
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto t0 = std::chrono::steady_clock::now();
+  httplib::Client c("127.0.0.1", server->port());
+  c.set_read_timeout(8, 0);
+  c.set_connection_timeout(8, 0);
+  auto r = c.Get("/api/config");
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (auto& t : slow) t.join();
+  ASSERT_TRUE(r) << "a normal request got no answer while slowloris clients held the workers";
+  EXPECT_EQ(r->status, 200);
+  // Two rounds of slow clients at most (4 of them on 2 workers), 1.2 s each, plus a margin.
+  EXPECT_LT(waited, 4.0) << "the normal request waited for the slowloris clients";
+  EXPECT_EQ(cut.load(), kSlow) << "slowloris clients were not cut off";
+  EXPECT_EQ(served.load(), 0) << "a request without its end was answered";
+  for (int i = 0; i < kSlow; ++i)
+    EXPECT_LT(held[static_cast<size_t>(i)], 4.0) << "slow client " << i << " was held that long";
 }
 
 // Brute force spread over many user names from one address: the per-address limit answers

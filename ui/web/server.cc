@@ -1,10 +1,19 @@
 #include "ui/web/server.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -91,6 +100,152 @@ class BoundedPool final : public httplib::TaskQueue {
   std::deque<std::function<void()>> jobs_;  // guarded by mu_
   bool shutdown_ = false;                   // guarded by mu_
   std::vector<std::thread> workers_;
+};
+
+// A connection's socket for cpp-httplib's request parser, with a deadline for
+// reading each request: cpp-httplib's own socket stream bounds each read (the
+// read timeout) but not a request, so that a client sending a header line just
+// before each read timeout ("slowloris") would hold a worker for ever. Reads
+// wait until the read timeout or the request's deadline, whichever comes
+// first; past the deadline a read fails, and cpp-httplib drops the request
+// (closes the connection, or answers 400 and closes it).
+class DeadlineStream final : public httplib::Stream {
+ public:
+  using Clock = std::chrono::steady_clock;
+  DeadlineStream(int sock, std::chrono::milliseconds read_timeout,
+                 std::chrono::milliseconds write_timeout)
+      : sock_(sock), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
+
+  // The next reads belong to a request that must be read by `deadline`.
+  void StartRequest(Clock::time_point deadline) { deadline_ = deadline; }
+  // Whether bytes already read wait in the buffer (a pipelined request).
+  bool buffered() const { return off_ < end_; }
+
+  bool is_readable() const override {
+    if (off_ < end_) return true;
+    const auto now = Clock::now();
+    if (now >= deadline_) return false;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - now);
+    return Wait(POLLIN, std::min(read_timeout_, left + std::chrono::milliseconds(1)));
+  }
+  bool is_writable() const override { return Wait(POLLOUT, write_timeout_); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (off_ == end_) {
+      if (!is_readable()) return -1;
+      ssize_t n;
+      do {
+        n = ::recv(sock_, buf_, sizeof buf_, 0);
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) return n;
+      off_ = 0;
+      end_ = static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, end_ - off_);
+    std::memcpy(ptr, buf_ + off_, n);
+    off_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do {
+      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    Address(::getsockname, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  bool Wait(short events, std::chrono::milliseconds timeout) const {
+    pollfd p{sock_, events, 0};
+    int rc;
+    do {
+      rc = ::poll(&p, 1, static_cast<int>(std::max<int64_t>(0, timeout.count())));
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0 && (p.revents & (events | POLLHUP | POLLERR)) != 0;
+  }
+  void Address(int (*name)(int, sockaddr*, socklen_t*), std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (name(sock_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                      NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+      return;
+    ip = host;
+    port = std::atoi(serv);
+  }
+
+  const int sock_;
+  const std::chrono::milliseconds read_timeout_, write_timeout_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  char buf_[4096];
+  size_t off_ = 0, end_ = 0;
+};
+
+// cpp-httplib's server with its connection loop (the keep-alive loop over one
+// accepted socket) replaced by one that gives each request a deadline to be
+// read (line, headers and body): ServerOptions::request_timeout. The rest
+// (accepting, the worker pool, parsing, routing, answering) is cpp-httplib's.
+class DeadlineServer final : public httplib::Server {
+ public:
+  void set_timeouts(std::chrono::milliseconds read, std::chrono::milliseconds write,
+                    std::chrono::milliseconds keep_alive, std::chrono::milliseconds request,
+                    int max_requests) {
+    read_ = read;
+    write_ = write;
+    keep_alive_ = keep_alive;
+    request_ = request;
+    max_requests_ = std::max(1, max_requests);
+  }
+
+ private:
+  // Overrides cpp-httplib's (a virtual of httplib::Server): called on a worker
+  // for each accepted connection.
+  bool process_and_close_socket(socket_t sock) override {
+    DeadlineStream stream(sock, read_, write_);
+    bool ok = false;
+    for (int left = max_requests_; left > 0 && WaitForRequest(sock, stream); --left) {
+      stream.StartRequest(DeadlineStream::Clock::now() + request_);
+      bool closed = false;
+      ok = process_request(stream, /*close_connection=*/left == 1, closed, nullptr);
+      if (!ok || closed) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
+  }
+
+  // Whether a request starts within the keep-alive timeout (and the server still runs).
+  bool WaitForRequest(int sock, const DeadlineStream& stream) const {
+    if (stream.buffered()) return true;
+    const auto until = DeadlineStream::Clock::now() + keep_alive_;
+    for (;;) {
+      if (svr_sock_ == INVALID_SOCKET) return false;
+      const auto now = DeadlineStream::Clock::now();
+      if (now >= until) return false;
+      const auto slice =
+          std::min(std::chrono::milliseconds(100),
+                   std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
+                       std::chrono::milliseconds(1));
+      pollfd p{sock, POLLIN, 0};
+      const int rc = ::poll(&p, 1, static_cast<int>(slice.count()));
+      if (rc > 0) return true;
+      if (rc < 0 && errno != EINTR) return false;
+    }
+  }
+
+  std::chrono::milliseconds read_{5000}, write_{5000}, keep_alive_{5000}, request_{20000};
+  int max_requests_ = 100;
 };
 
 // Failed logins per key within a sliding window.
@@ -202,7 +357,7 @@ struct WebServer::Impl {
   std::unique_ptr<CatalogViews> views;
   std::unique_ptr<UserStore> users;
   std::unique_ptr<Catalog> audit_catalog;  // token uses, for the audit log
-  httplib::Server http;
+  DeadlineServer http;
   LoginLimiter limiter;
   StaticFiles files;
   StaticFiles dsfr;
@@ -591,6 +746,9 @@ Result<std::unique_ptr<WebServer>> WebServer::Create(const fs::path& root, Serve
   http.set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(o.write_timeout));
   http.set_keep_alive_timeout(o.keep_alive_timeout.count());
   http.set_keep_alive_max_count(static_cast<size_t>(std::max(1, o.keep_alive_max)));
+  http.set_timeouts(o.read_timeout, o.write_timeout,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(o.keep_alive_timeout),
+                    o.request_timeout, o.keep_alive_max);
   http.set_default_headers({{"Content-Security-Policy", kCsp},
                             {"X-Content-Type-Options", "nosniff"},
                             {"Referrer-Policy", "no-referrer"},

@@ -10,9 +10,10 @@
 // errors never carry a stack, SQL or a path.
 //
 // Limits (cpp-httplib 0.11 has few of its own): request body, header and
-// URI sizes, read/write and keep-alive timeouts, a fixed worker pool whose
-// queue of accepted connections is bounded (the accept loop waits when it is
-// full, so the kernel's listen backlog holds the rest).
+// URI sizes, read/write and keep-alive timeouts, a deadline to read each
+// request (cpp-httplib's connection loop is replaced by one that sets it), a
+// fixed worker pool whose queue of accepted connections is bounded (the accept
+// loop waits when it is full, so the kernel's listen backlog holds the rest).
 #pragma once
 
 #include <chrono>
@@ -65,6 +66,10 @@ struct ServerOptions {
   int threads = 64;
   int queue = 64;  // accepted connections waiting for a worker
   std::chrono::milliseconds read_timeout{5000}, write_timeout{5000};
+  // Time to read a whole request (its line, headers and body) from its first
+  // byte; past it the connection is closed. Bounds a client that sends a byte
+  // just before each read timeout (slowloris): the read timeout bounds each read only.
+  std::chrono::milliseconds request_timeout{20000};
   std::chrono::seconds keep_alive_timeout{5};
   int keep_alive_max = 100;     // requests per connection
   size_t max_body = 64 * 1024;  // bytes of a request body
