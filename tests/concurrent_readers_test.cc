@@ -1,7 +1,8 @@
 // Many readers while runs publish new versions of the same datasets: threads
 // reading the catalog (current versions, versions, lineage) through their own
 // connections, the store's files, and the web API's dataset routes over HTTP,
-// while another thread runs the flow again and again on a changing source.
+// while another thread runs the flow again and again on a changing source (half
+// of the runs started through the web API, on the server's own run thread).
 // Every read must see one whole version: the bytes it read hash to the file the
 // catalog records for that version id once everything is over, the rows are all
 // of one generation of the source and as many as the catalog says, and the
@@ -114,6 +115,27 @@ class ConcurrentReadersTest : public ::testing::Test {
     auto ran = RunWorkspace(ws_, r);
     ASSERT_TRUE(ran.ok()) << ran.status().message();
     ASSERT_EQ(ran->verdict, RunVerdict::kSucceeded) << "generation " << g;
+  }
+
+  // The same through the web API, as a user starts a run from the UI: POST
+  // /api/flows/numbers/runs, then the end of the server's run thread (which also
+  // refreshes the server's views while the readers read).
+  void PublishThroughApi(int g, testing::RunningServer& server, const std::string& token) {
+    WriteFile(ws_ / "data/numbers.csv.tmp", SourceCsv(g));
+    fs::rename(ws_ / "data/numbers.csv.tmp", ws_ / "data/numbers.csv");
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(30, 0);
+    auto r = c.Post("/api/flows/numbers/runs", {{"Authorization", "Bearer " + token}}, "{}",
+                    "application/json");
+    ASSERT_TRUE(r) << httplib::to_string(r.error());
+    ASSERT_EQ(r->status, 202) << r->body;
+    const std::string run_id = json::parse(r->body).value("run_id", "");
+    server.server->WaitForRuns();
+    auto cat = Catalog::OpenReader(RunCatalogPath(ws_));
+    ASSERT_TRUE(cat.ok()) << cat.status().message();
+    auto run = (*cat)->FindRun(run_id);
+    ASSERT_TRUE(run.ok()) << run.status().message();
+    ASSERT_EQ(run->status, "succeeded") << "generation " << g << ": " << run->error;
   }
 
   fs::path StoreRoot() const { return ws_ / ".alambic/store" / kEnv; }
@@ -243,6 +265,10 @@ TEST_F(ConcurrentReadersTest, EveryReadSeesAWholeOldOrNewVersionWhileRunsPublish
   ASSERT_TRUE((*users)->AddUser("vera", Role::kViewer, "correct horse battery").ok());
   auto token = (*users)->AddToken("vera", "readers", Role::kViewer, {});
   ASSERT_TRUE(token.ok()) << token.status().message();
+  // An engineer's, for the runs started through the API.
+  ASSERT_TRUE((*users)->AddUser("eric", Role::kEngineer, "correct horse battery").ok());
+  auto runner = (*users)->AddToken("eric", "runs", Role::kEngineer, {});
+  ASSERT_TRUE(runner.ok()) << runner.status().message();
   ServerOptions o;
   o.threads = 8;
   auto server = testing::StartServer(ws_, o, UiConfig{}, *secret);
@@ -255,9 +281,13 @@ TEST_F(ConcurrentReadersTest, EveryReadSeesAWholeOldOrNewVersionWhileRunsPublish
       ReadApi(fmt::format("api reader {}", i), port, t);
     });
   }
-  // The runs, each publishing a new version of both datasets.
+  // The runs, each publishing a new version of both datasets: every other one
+  // started through the web API (a run thread of the server), the others here.
   for (int g = 2; g <= kGenerations; ++g) {
-    Publish(g);
+    if (g % 2)
+      PublishThroughApi(g, *server, runner->secret);
+    else
+      Publish(g);
     if (HasFatalFailure()) break;
   }
   done_ = true;
