@@ -55,7 +55,7 @@ git commit -qm "sales flow"
 sed -i 's|cron: "\* \* \* \* \*"|cron: "0 0 1 1 *"|' flows/sales.yaml
 grep -q '0 0 1 1' flows/sales.yaml || fail "working tree schedule not edited"
 
-clock() { echo "$1" > clock.txt; }
+clock() { echo "$1" > clock.txt.tmp && mv clock.txt.tmp clock.txt; }
 start() {  # LOG [CRASH_POINT]
   ALAMBIC_CRASH_AT="${2:-}" "$ALAMBIC" --env warehouse daemon --clock-file clock.txt \
     --lease-ttl 3 --grace 5 > "$1" 2>&1 &

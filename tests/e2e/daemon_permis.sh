@@ -19,7 +19,7 @@ mkdir -p .alambic
 sed -i 's|^schedule: .*|schedule: {cron: "* * * * *", timezone: UTC, catchup: none}|' flows/permis.yaml
 grep -q 'cron: "\* \* \* \* \*"' flows/permis.yaml || fail "schedule not set"
 
-clock() { echo "$1" > clock.txt; }
+clock() { echo "$1" > clock.txt.tmp && mv clock.txt.tmp clock.txt; }
 start() {
   "$ALAMBIC" --env datalab daemon --clock-file clock.txt --lease-ttl 3 --grace 5 > "$1" 2>&1 &
   DAEMON=$!

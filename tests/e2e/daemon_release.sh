@@ -36,7 +36,7 @@ git init -q -b main .
 flow "0 * * * *"
 release "hourly"
 
-clock() { echo "$1" > clock.txt; }
+clock() { echo "$1" > clock.txt.tmp && mv clock.txt.tmp clock.txt; }
 await() {  # REGEX [COUNT]: up to 60 s for COUNT (1) matching lines
   for _ in $(seq 1 600); do
     [ "$(grep -cE "$1" daemon.log || true)" -ge "${2:-1}" ] && return 0

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <mutex>
+#include <optional>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -86,20 +88,25 @@ bool WatchdogEnabled() { return std::getenv("WATCHDOG_USEC") != nullptr; }
 
 // TESTS ONLY (--clock-file): "now" is the ISO 8601 UTC time written in the
 // file, re-read at each call, so that a test moves the daemon's time without
-// waiting. Falls back to the real clock when the file cannot be read.
+// waiting. A file that cannot be read or parsed (a test rewriting it in place
+// may leave it empty for a moment) keeps the last time read; the real clock
+// is used only until the file has been read once.
 class FileClock final : public Clock {
  public:
   explicit FileClock(fs::path path) : path_(std::move(path)) {}
   std::chrono::system_clock::time_point Now() override {
     std::ifstream in(path_);
     std::string text;
+    std::lock_guard lock(mu_);
     if (in >> text)
-      if (auto t = sched::ParseUtc(text)) return *t;
-    return std::chrono::system_clock::now();
+      if (auto t = sched::ParseUtc(text)) last_ = *t;
+    return last_ ? *last_ : std::chrono::system_clock::now();
   }
 
  private:
   fs::path path_;
+  std::mutex mu_;
+  std::optional<std::chrono::system_clock::time_point> last_;
 };
 
 struct Workspace {
