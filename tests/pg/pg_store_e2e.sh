@@ -24,6 +24,14 @@ tables() { "${PSQL[@]}" -c "select count(*) from pg_tables where schemaname = '$
 OUT="$WORK/out"
 LANDING="$WORK/landing"
 mkdir -p "$OUT" "$LANDING"
+# The checks below read exported CSV files with this (header, rows).
+cat > "$OUT/e2e_rows.py" <<'PY'
+import csv
+def rows(p):
+    with open(p, newline="") as f:
+        r = csv.reader(f)
+        return next(r), list(r)
+PY
 cp -r "$SRC" "$WORK/permis"
 cd "$WORK/permis"
 export GIT_AUTHOR_NAME="Camille Datalab" GIT_AUTHOR_EMAIL=camille@datalab.example
@@ -139,12 +147,10 @@ N1=$(tables)
 "$ALAMBIC" --env warehouse export strong_centres --csv "$OUT/strong.csv" >/dev/null
 "$ALAMBIC" --env warehouse export centre_labels --csv "$OUT/labels.csv" >/dev/null
 python3 - "$OUT" <<'PY'
-import csv, sys
+import sys
 out = sys.argv[1]
-def rows(p):
-    with open(p, newline="") as f:
-        r = csv.reader(f)
-        return next(r), list(r)
+sys.path.insert(0, out)
+from e2e_rows import rows
 head, rates = rows(f"{out}/rates0.csv")
 shead, strong = rows(f"{out}/strong.csv")
 assert shead == head, (shead, head)
@@ -167,12 +173,10 @@ for d in exams_enriched centres strong_centres centre_rates exams_located centre
   "$ALAMBIC" --env warehouse export $d --csv "$OUT/wh_$d.csv" >/dev/null
 done
 python3 - "$OUT" <<'PY'
-import csv, sys
+import sys
 out = sys.argv[1]
-def rows(p):
-    with open(p, newline="") as f:
-        r = csv.reader(f)
-        return next(r), list(r)
+sys.path.insert(0, out)
+from e2e_rows import rows
 # locate_exams: inner join on centre_id; the left's order, each left row
 # followed by its matches in the right's order; commune on both sides.
 ehead, exams = rows(f"{out}/wh_exams_enriched.csv")
@@ -214,12 +218,10 @@ PY
 head -1 "$OUT/flagged1.csv" | grep -q ",name," || fail "release 1's flagged_centres lacks the name"
 # Push-down gives what the local engine gives: the five best, computed here.
 python3 - "$OUT" <<'PY'
-import csv, sys
+import sys
 out = sys.argv[1]
-def rows(p):
-    with open(p, newline="") as f:
-        r = csv.reader(f)
-        return next(r), list(r)
+sys.path.insert(0, out)
+from e2e_rows import rows
 head, rates = rows(f"{out}/rates1.csv")
 bhead, best = rows(f"{out}/best1.csv")
 assert bhead == head, (bhead, head)
