@@ -248,40 +248,16 @@ class PostgresPushdown final : public SqlPushdown {
   Result<SqlQuery> Join(const RecipeSpec& r, const std::vector<SqlInputTable>& inputs,
                         const SqlQuoter& q, const std::string& row) const {
     if (inputs.size() != 2) return Status::Invalid("two inputs expected");
-    const nlohmann::json& p = r.params;
-    if (!p.is_object()) return Status::Invalid("params must be a mapping");
     const SqlInputTable& L = inputs[0];
     const SqlInputTable& Rt = inputs[1];
-    std::string type = "inner";
-    if (auto t = p.find("type"); t != p.end()) {
-      if (!t->is_string()) return Status::Invalid("param 'type': must be a string");
-      type = t->get<std::string>();
-    }
-    if (type == "outer") type = "full";
-    if (type == "left_anti") type = "anti";
-    if (type == "left_semi") type = "semi";
-    if (type != "inner" && type != "left" && type != "right" && type != "full" && type != "anti" &&
-        type != "semi")
-      return Status::Invalid(fmt::format("param 'type': unknown join type '{}'", type));
-    std::vector<std::string> left_on, right_on;
-    const bool same_names = p.contains("on");
-    if (same_names) {
-      if (p.contains("left_on") || p.contains("right_on"))
-        return Status::Invalid("param 'on': give either 'on' or 'left_on' and 'right_on'");
-      ALAMBIC_ASSIGN_OR_RETURN(left_on, ColumnListParam(p, "on", true));
-      right_on = left_on;
-    } else {
-      ALAMBIC_ASSIGN_OR_RETURN(left_on, ColumnListParam(p, "left_on", true));
-      ALAMBIC_ASSIGN_OR_RETURN(right_on, ColumnListParam(p, "right_on", true));
-      if (left_on.size() != right_on.size())
-        return Status::Invalid("param 'right_on': not as many columns as 'left_on'");
-    }
-    ALAMBIC_ASSIGN_OR_RETURN(ClashNaming naming, ClashNamingParam(p));
-    std::string right_prefix;
-    if (auto s = p.find("right_prefix"); s != p.end()) {
-      if (!s->is_string()) return Status::Invalid("param 'right_prefix': must be a string");
-      right_prefix = s->get<std::string>();
-    }
+    // The local kind's own reading of its params (recipes/relational.h).
+    ALAMBIC_ASSIGN_OR_RETURN(JoinParams jp, ParseJoinParams(r.params));
+    const JoinType type = jp.type;
+    const std::vector<std::string>& left_on = jp.left_on;
+    const std::vector<std::string>& right_on = jp.right_on;
+    const bool same_names = jp.same_names;
+    const ClashNaming& naming = jp.naming;
+    const std::string& right_prefix = jp.right_prefix;
     // Keys: positions in each input, equal types (as the local engine demands).
     std::vector<int> lkeys, rkeys;
     std::string cond;
@@ -298,7 +274,7 @@ class PostgresPushdown final : public SqlPushdown {
       cond += fmt::format("{}l.{} = r.{}", cond.empty() ? "" : " AND ", q.Ident(lf->name),
                           q.Ident(rf->name));
     }
-    const bool with_right = type != "anti" && type != "semi";
+    const bool with_right = type != JoinType::kAnti && type != JoinType::kSemi;
     auto left_key_of = [&](int li) {  // the right key paired with an `on` key, or -1
       if (!same_names) return -1;
       for (size_t k = 0; k < lkeys.size(); ++k)
@@ -342,7 +318,7 @@ class PostgresPushdown final : public SqlPushdown {
     const std::string R = q.Ident(row);
     // Right and full joins have rows without a left row: an `on` key then
     // holds the right value.
-    const bool right_rows = type == "right" || type == "full";
+    const bool right_rows = type == JoinType::kRight || type == JoinType::kFull;
     std::string select;
     for (const auto& o : outs) {
       std::string e;
@@ -361,7 +337,7 @@ class PostgresPushdown final : public SqlPushdown {
       return SqlQuery{
           fmt::format("SELECT {}l.{} AS {} FROM {} AS l WHERE {}EXISTS (SELECT 1 "
                       "FROM {} AS r WHERE {})",
-                      select, R, R, L.table, type == "anti" ? "NOT " : "", Rt.table, cond),
+                      select, R, R, L.table, type == JoinType::kAnti ? "NOT " : "", Rt.table, cond),
           {}};
     // Left rows in order, each followed by its matches in right order; a right
     // join goes by right rows; a full join appends the unmatched right rows.
@@ -376,19 +352,19 @@ class PostgresPushdown final : public SqlPushdown {
       return fmt::format("{0}.{2} * {3} + coalesce({1}.{2} + 1, 0)", outer, inner, R, m);
     };
     std::string position;
-    if (type == "right") {
+    if (type == JoinType::kRight) {
       position = pair("r", "l", span(L.table));
-    } else if (type == "full") {
+    } else if (type == JoinType::kFull) {
       // Unmatched right rows after every left row's positions.
       position = fmt::format("CASE WHEN l.{0} IS NULL THEN {1} * {2} + r.{0} ELSE {3} END", R,
                              span(L.table), span(Rt.table), pair("l", "r", span(Rt.table)));
     } else {
       position = pair("l", "r", span(Rt.table));
     }
-    const char* join = type == "inner"   ? "INNER"
-                       : type == "left"  ? "LEFT"
-                       : type == "right" ? "RIGHT"
-                                         : "FULL";
+    const char* join = type == JoinType::kInner   ? "INNER"
+                       : type == JoinType::kLeft  ? "LEFT"
+                       : type == JoinType::kRight ? "RIGHT"
+                                                  : "FULL";
     return SqlQuery{fmt::format("SELECT {}{} AS {} FROM {} AS l {} JOIN {} AS r ON {}", select,
                                 position, R, L.table, join, Rt.table, cond),
                     {}};

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/table/similarity.h"
+
 namespace alambic {
 
 Result<std::vector<std::string>> ColumnListParam(const nlohmann::json& params,
@@ -148,6 +150,81 @@ Result<ClashNaming> ClashNamingParam(const nlohmann::json& params) {
         "param '{}': the left and right names must differ, or a column on both sides would "
         "get the same name",
         params.contains("suffixes") ? "suffixes" : "prefixes"));
+  return out;
+}
+
+namespace {
+
+struct JoinTypeName {
+  const char* name;
+  JoinType type;
+};
+constexpr JoinTypeName kJoinTypes[] = {
+    {"inner", JoinType::kInner},    {"left", JoinType::kLeft},  {"right", JoinType::kRight},
+    {"full", JoinType::kFull},      {"outer", JoinType::kFull}, {"anti", JoinType::kAnti},
+    {"left_anti", JoinType::kAnti}, {"semi", JoinType::kSemi},  {"left_semi", JoinType::kSemi},
+};
+
+}  // namespace
+
+Result<JoinParams> ParseJoinParams(const nlohmann::json& p) {
+  if (!p.is_object()) return Status::Invalid("params must be a mapping");
+  JoinParams out;
+  if (auto t = p.find("type"); t != p.end()) {
+    if (!t->is_string()) return Status::Invalid("param 'type': must be a string");
+    bool known = false;
+    for (const auto& j : kJoinTypes)
+      if (t->get<std::string>() == j.name) {
+        out.type = j.type;
+        known = true;
+      }
+    if (!known)
+      return Status::Invalid(
+          fmt::format("param 'type': unknown join type '{}' (expected inner, left, right, full, "
+                      "anti, semi)",
+                      t->get<std::string>()));
+  }
+  const bool has_on = p.contains("on");
+  const bool has_sides = p.contains("left_on") || p.contains("right_on");
+  if (has_on && has_sides)
+    return Status::Invalid("param 'on': give either 'on' or 'left_on' and 'right_on', not both");
+  if (has_on) {
+    ALAMBIC_ASSIGN_OR_RETURN(out.left_on, ColumnListParam(p, "on", true));
+    out.right_on = out.left_on;
+    out.same_names = true;
+  } else if (has_sides) {
+    ALAMBIC_ASSIGN_OR_RETURN(out.left_on, ColumnListParam(p, "left_on", true));
+    ALAMBIC_ASSIGN_OR_RETURN(out.right_on, ColumnListParam(p, "right_on", true));
+    if (out.left_on.size() != out.right_on.size())
+      return Status::Invalid(fmt::format("param 'right_on': {} columns, but 'left_on' has {}",
+                                         out.right_on.size(), out.left_on.size()));
+  } else {
+    return Status::Invalid("param 'on': is required (or 'left_on' and 'right_on')");
+  }
+  if (auto n = p.find("normalize"); n != p.end()) {
+    const nlohmann::json list = n->is_array() ? *n : nlohmann::json::array({*n});
+    for (const auto& e : list) {
+      const std::string s = e.is_string() ? e.get<std::string>() : "";
+      if (s == "trim")
+        out.normalize |= kKeyTrim;
+      else if (s == "lower")
+        out.normalize |= kKeyLower;
+      else if (s == "strip_accents")
+        out.normalize |= kKeyStripAccents;
+      else if (s == "name")
+        out.normalize |= kKeyName;
+      else
+        return Status::Invalid(
+            fmt::format("param 'normalize': unknown normalisation {} (expected trim, lower, "
+                        "strip_accents, name)",
+                        e.dump()));
+    }
+  }
+  ALAMBIC_ASSIGN_OR_RETURN(out.naming, ClashNamingParam(p));
+  if (auto s = p.find("right_prefix"); s != p.end()) {
+    if (!s->is_string()) return Status::Invalid("param 'right_prefix': must be a string");
+    out.right_prefix = s->get<std::string>();
+  }
   return out;
 }
 

@@ -45,6 +45,22 @@ struct ClashNaming {
 // `prefixes` is given, the suffixes are empty. The two sides must differ.
 Result<ClashNaming> ClashNamingParam(const nlohmann::json& params);
 
+// The join kind's params (recipes/join.cc), also read by its push-down to
+// PostgreSQL (recipes/pg_pushdown.cc): `type` (inner, left, right, full or
+// outer, anti or left_anti, semi or left_semi), `on` or `left_on`/`right_on`,
+// `normalize` (kKey* flags of core/table/similarity.h), `suffixes`/`prefixes`,
+// `right_prefix`.
+enum class JoinType { kInner, kLeft, kRight, kFull, kAnti, kSemi };
+struct JoinParams {
+  JoinType type = JoinType::kInner;
+  std::vector<std::string> left_on, right_on;
+  bool same_names = false;  // `on`
+  unsigned normalize = 0;
+  ClashNaming naming;  // `suffixes` / `prefixes` of a name on both sides
+  std::string right_prefix;
+};
+Result<JoinParams> ParseJoinParams(const nlohmann::json& params);
+
 // One sort key as written in params: "col", "-col" (descending), or a mapping
 // {column: col, desc: true, nulls: first|last}. Default nulls: first when
 // ascending, last when descending (SQLite's order).
