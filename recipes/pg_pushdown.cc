@@ -402,10 +402,10 @@ class PostgresPushdown final : public SqlPushdown {
   // frames; the output keeps every input row in input order.
   Result<SqlQuery> Window(const RecipeSpec& r, const SqlInputTable& in, const SqlQuoter& q,
                           const std::string& R) const {
-    const nlohmann::json& p = r.params;
-    if (!p.is_object()) return Status::Invalid("params must be a mapping");
-    ALAMBIC_ASSIGN_OR_RETURN(auto partition, ColumnListParam(p, "partition_by", false));
-    ALAMBIC_ASSIGN_OR_RETURN(auto order_terms, OrderParam(p, "order_by", false));
+    // The local kind's own reading of its params (recipes/relational.h).
+    ALAMBIC_ASSIGN_OR_RETURN(WindowParams wp, ParseWindowParams(r.params));
+    const std::vector<std::string>& partition = wp.partition_by;
+    const std::vector<OrderTerm>& order_terms = wp.order_by;
     std::string part;
     for (const auto& name : partition) {
       ALAMBIC_ASSIGN_OR_RETURN(const Field* f, Need(in, name));
@@ -420,9 +420,6 @@ class PostgresPushdown final : public SqlPushdown {
         part + (order.empty() ? "" : (part.empty() ? "" : " ") + ("ORDER BY " + order));
     const std::string ordered = fmt::format("{}{}ORDER BY {}{}", part, part.empty() ? "" : " ",
                                             order.empty() ? "" : order + ", ", R);
-    auto cols = p.find("columns");
-    if (cols == p.end() || !cols->is_array() || cols->empty())
-      return Status::Invalid("param 'columns': must be a non-empty list");
     std::string inner, outer;
     for (const auto& f : in.schema.fields) {
       inner += q.Ident(f.name) + ", ";
@@ -440,45 +437,23 @@ class PostgresPushdown final : public SqlPushdown {
     }
     const std::string pos = q.Ident(prefix + "pos");
     bool need_pos = false;
-    for (size_t k = 0; k < cols->size(); ++k) {
-      const auto& e = (*cols)[k];
-      if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("fn") ||
-          !e["fn"].is_string())
-        return Status::Invalid(fmt::format("param 'columns': entry {} is malformed", k + 1));
-      const std::string name = e["name"].get<std::string>();
-      const std::string fn = e["fn"].get<std::string>();
+    for (size_t k = 0; k < wp.columns.size(); ++k) {
+      const WinColumn& col = wp.columns[k];
+      const std::string& name = col.name;
+      const std::string& fn = col.fn_text;
       if (q.Ident(name) == R || !names.insert(name).second)
         return Status::Invalid(fmt::format("param 'columns': '{}': the name is taken", name));
       const std::string where = fmt::format("param 'columns': '{}'", name);
       const Field* f = nullptr;
-      if (e.contains("column")) {
-        if (!e["column"].is_string()) return Status::Invalid(where + ": 'column' must be a string");
-        ALAMBIC_ASSIGN_OR_RETURN(f, Need(in, e["column"].get<std::string>()));
+      if (!col.column.empty()) {
+        ALAMBIC_ASSIGN_OR_RETURN(f, Need(in, col.column));
       }
-      const bool ranking = fn == "row_number" || fn == "rank" || fn == "dense_rank";
-      if (ranking == (f != nullptr))
-        return Status::Invalid(where + ": " + fn + (ranking ? " takes no" : " needs a") +
-                               " 'column'");
       const std::string c = f ? q.Ident(f->name) : "";
       const std::string alias = q.Ident(fmt::format("{}{}", prefix, k));
       std::string win, out = alias;
-      int64_t preceding = -1, following = 0;  // -1: unbounded
-      if (auto fr = e.find("frame"); fr != e.end()) {
-        if (!fr->is_object()) return Status::Invalid(where + ": 'frame' must be a mapping");
-        for (const auto& [key, v] : fr->items()) {
-          int64_t bound = -1;
-          if (v.is_number_integer() && v.get<int64_t>() >= 0)
-            bound = v.get<int64_t>();
-          else if (!(v.is_string() && v.get<std::string>() == "unbounded"))
-            return Status::Invalid(where + ": frame: " + key + " is malformed");
-          if (key == "preceding")
-            preceding = bound;
-          else if (key == "following")
-            following = bound;
-          else
-            return Status::Invalid(where + ": frame: unknown key " + key);
-        }
-      }
+      // -1: unbounded.
+      const int64_t preceding = col.preceding == kUnboundedFrame ? -1 : col.preceding;
+      const int64_t following = col.following == kUnboundedFrame ? -1 : col.following;
       const std::string frame = fmt::format(
           "{} ROWS BETWEEN {} AND {}", ordered,
           preceding < 0 ? "UNBOUNDED PRECEDING" : fmt::format("{} PRECEDING", preceding),
@@ -488,12 +463,7 @@ class PostgresPushdown final : public SqlPushdown {
       } else if (fn == "rank" || fn == "dense_rank") {
         win = fmt::format("{}() OVER ({})", fn, peers);
       } else if (fn == "lag" || fn == "lead") {
-        int64_t offset = 1;
-        if (auto o = e.find("offset"); o != e.end()) {
-          if (!o->is_number_integer() || o->get<int64_t>() < 0)
-            return Status::Invalid(where + ": 'offset' must be a non-negative integer");
-          offset = o->get<int64_t>();
-        }
+        const int64_t offset = col.offset;
         if (offset > std::numeric_limits<int32_t>::max())
           return Status::Invalid(
               fmt::format("{}: not expressible: offset {} (PostgreSQL's "

@@ -3,6 +3,8 @@
 // Internal to recipes/.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -86,5 +88,27 @@ std::map<std::string, std::vector<ColumnSource>> IdentityLineage(const Table& t,
 
 // The rows `rows` of every column of `t`.
 Result<Table> TakeTable(const Table& t, const std::vector<int64_t>& rows);
+
+// The window kind's params (recipes/window.cc), also read by its push-down to
+// PostgreSQL (recipes/pg_pushdown.cc): `partition_by`, `order_by` and
+// `columns`, each {name, fn, column, offset, frame: {preceding, following}}.
+enum class WinFn { kRowNumber, kRank, kDenseRank, kLag, kLead, kSum, kMean, kCount, kMin, kMax };
+inline constexpr int64_t kUnboundedFrame = std::numeric_limits<int64_t>::max();
+struct WinColumn {
+  std::string name;
+  WinFn fn = WinFn::kRowNumber;
+  std::string fn_text, column;
+  int64_t offset = 1;
+  int64_t preceding = kUnboundedFrame, following = 0;
+};
+struct WindowParams {
+  std::vector<std::string> partition_by;
+  std::vector<OrderTerm> order_by;
+  std::vector<WinColumn> columns;
+};
+// Whether `fn` reads a column (all but the ranking functions), and takes a frame.
+bool NeedsColumn(WinFn fn);
+bool IsFramed(WinFn fn);
+Result<WindowParams> ParseWindowParams(const nlohmann::json& params);
 
 }  // namespace alambic

@@ -24,126 +24,7 @@
 namespace alambic {
 namespace {
 
-enum class WinFn { kRowNumber, kRank, kDenseRank, kLag, kLead, kSum, kMean, kCount, kMin, kMax };
-struct WinFnName {
-  const char* name;
-  WinFn fn;
-};
-constexpr WinFnName kWinFns[] = {{"row_number", WinFn::kRowNumber},
-                                 {"rank", WinFn::kRank},
-                                 {"dense_rank", WinFn::kDenseRank},
-                                 {"lag", WinFn::kLag},
-                                 {"lead", WinFn::kLead},
-                                 {"sum", WinFn::kSum},
-                                 {"mean", WinFn::kMean},
-                                 {"count", WinFn::kCount},
-                                 {"min", WinFn::kMin},
-                                 {"max", WinFn::kMax}};
 __extension__ typedef __int128 Int128;  // exact running sums of int64
-constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
-
-struct WinColumn {
-  std::string name;
-  WinFn fn = WinFn::kRowNumber;
-  std::string fn_text, column;
-  int64_t offset = 1;
-  int64_t preceding = kUnbounded, following = 0;
-};
-
-struct WindowParams {
-  std::vector<std::string> partition_by;
-  std::vector<OrderTerm> order_by;
-  std::vector<WinColumn> columns;
-};
-
-bool NeedsColumn(WinFn f) {
-  return f != WinFn::kRowNumber && f != WinFn::kRank && f != WinFn::kDenseRank;
-}
-bool IsFramed(WinFn f) {
-  return f == WinFn::kSum || f == WinFn::kMean || f == WinFn::kCount || f == WinFn::kMin ||
-         f == WinFn::kMax;
-}
-
-Result<int64_t> FrameBound(const nlohmann::json& v, const std::string& where) {
-  if (v.is_string() && v.get<std::string>() == "unbounded") return kUnbounded;
-  if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<int64_t>();
-  return Status::Invalid(where + " must be a non-negative integer or \"unbounded\"");
-}
-
-Result<WindowParams> ParseWindowParams(const nlohmann::json& p) {
-  if (!p.is_object()) return Status::Invalid("params must be a mapping");
-  WindowParams out;
-  ALAMBIC_ASSIGN_OR_RETURN(out.partition_by, ColumnListParam(p, "partition_by", false));
-  ALAMBIC_ASSIGN_OR_RETURN(out.order_by, OrderParam(p, "order_by", false));
-  auto it = p.find("columns");
-  if (it == p.end() || !it->is_array() || it->empty())
-    return Status::Invalid(
-        "param 'columns': must be a non-empty list of {name, fn, column, offset, frame}");
-  std::set<std::string> names;
-  for (size_t i = 0; i < it->size(); ++i) {
-    const auto& e = (*it)[i];
-    const std::string at = fmt::format("param 'columns': entry {}", i + 1);
-    if (!e.is_object() || !e.contains("name") || !e["name"].is_string() ||
-        e["name"].get<std::string>().empty())
-      return Status::Invalid(at + ": must be a mapping with a 'name'");
-    WinColumn c;
-    c.name = e["name"].get<std::string>();
-    const std::string where = fmt::format("param 'columns': '{}'", c.name);
-    if (!names.insert(c.name).second) return Status::Invalid(where + ": the name is used twice");
-    for (const auto& [k, v] : e.items())
-      if (k != "name" && k != "fn" && k != "column" && k != "offset" && k != "frame")
-        return Status::Invalid(fmt::format(
-            "{}: unknown key '{}' (expected name, fn, column, offset, frame)", where, k));
-    if (!e.contains("fn") || !e["fn"].is_string())
-      return Status::Invalid(where + ": 'fn' is required");
-    c.fn_text = e["fn"].get<std::string>();
-    bool known = false;
-    for (const auto& f : kWinFns)
-      if (c.fn_text == f.name) {
-        c.fn = f.fn;
-        known = true;
-      }
-    if (!known)
-      return Status::Invalid(fmt::format(
-          "{}: unknown fn '{}' (expected row_number, rank, dense_rank, lag, lead, sum, mean, "
-          "count, min, max)",
-          where, c.fn_text));
-    if (e.contains("column")) {
-      if (!e["column"].is_string()) return Status::Invalid(where + ": 'column' must be a string");
-      c.column = e["column"].get<std::string>();
-    }
-    if (NeedsColumn(c.fn) && c.column.empty())
-      return Status::Invalid(fmt::format("{}: {} needs a 'column'", where, c.fn_text));
-    if (!NeedsColumn(c.fn) && !c.column.empty())
-      return Status::Invalid(fmt::format("{}: {} takes no 'column'", where, c.fn_text));
-    if (e.contains("offset")) {
-      if (c.fn != WinFn::kLag && c.fn != WinFn::kLead)
-        return Status::Invalid(where + ": 'offset' is for lag and lead");
-      if (!e["offset"].is_number_integer() || e["offset"].get<int64_t>() < 0)
-        return Status::Invalid(where + ": 'offset' must be a non-negative integer");
-      c.offset = e["offset"].get<int64_t>();
-    }
-    if (e.contains("frame")) {
-      if (!IsFramed(c.fn))
-        return Status::Invalid(where + ": 'frame' is for sum, mean, count, min and max");
-      const auto& f = e["frame"];
-      if (!f.is_object())
-        return Status::Invalid(where + ": 'frame' must be a mapping {preceding, following}");
-      for (const auto& [k, v] : f.items()) {
-        if (k == "preceding") {
-          ALAMBIC_ASSIGN_OR_RETURN(c.preceding, FrameBound(v, where + ": frame: preceding"));
-        } else if (k == "following") {
-          ALAMBIC_ASSIGN_OR_RETURN(c.following, FrameBound(v, where + ": frame: following"));
-        } else {
-          return Status::Invalid(
-              fmt::format("{}: frame: unknown key '{}' (expected preceding, following)", where, k));
-        }
-      }
-    }
-    out.columns.push_back(std::move(c));
-  }
-  return out;
-}
 
 // One partition: positions [begin, end) of the sorted row list.
 struct Span {
@@ -378,12 +259,14 @@ class WindowKind final : public RecipeKind {
 
   // The frame of sorted position i: positions [lo, hi).
   static std::pair<size_t, size_t> Bounds(const WinColumn& c, const Span& s, size_t i) {
-    const size_t lo = c.preceding == kUnbounded || static_cast<uint64_t>(c.preceding) >= i - s.begin
-                          ? s.begin
-                          : i - static_cast<size_t>(c.preceding);
-    const size_t hi = c.following == kUnbounded || static_cast<uint64_t>(c.following) >= s.end - i
-                          ? s.end
-                          : i + static_cast<size_t>(c.following) + 1;
+    const size_t lo =
+        c.preceding == kUnboundedFrame || static_cast<uint64_t>(c.preceding) >= i - s.begin
+            ? s.begin
+            : i - static_cast<size_t>(c.preceding);
+    const size_t hi =
+        c.following == kUnboundedFrame || static_cast<uint64_t>(c.following) >= s.end - i
+            ? s.end
+            : i + static_cast<size_t>(c.following) + 1;
     return {lo, hi};
   }
 };
