@@ -5,13 +5,13 @@
 # keep-alive; prints requests/s and p99 latency per route.
 #
 # usage: bench/ui/load.sh BUILD_DIR [seconds per route, default 10]
-# Needs wrk (scripts/setup-deps with ALAMBIC_BENCH_DEPS=1) and python3.
+# Needs wrk (scripts/setup-deps installs it) and python3.
 set -euo pipefail
 BUILD=$(realpath "${1:?usage: load.sh BUILD_DIR [SECONDS]}")
 SECS=${2:-10}
 ALAMBIC="$BUILD/alambic"
 HERE=$(cd "$(dirname "$0")" && pwd)
-command -v wrk >/dev/null || { echo "wrk is missing: ALAMBIC_BENCH_DEPS=1 scripts/setup-deps" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "wrk is missing: scripts/setup-deps" >&2; exit 1; }
 WORK=$(mktemp -d)
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 # BENCH_WORKSPACE: a workspace this script generated before (kept, reused).
