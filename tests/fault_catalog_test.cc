@@ -147,8 +147,13 @@ TEST(FaultCatalogTest, FencedCommitsWaitForAnotherWriterInsteadOfFailingLocked) 
   std::atomic<int> writes{0};
   std::thread writer([&] {
     const FileFingerprint fp{1, 2, 3, std::string(64, 'b')};
-    for (int i = 0; !stop.load(); ++i)
+    // A write every fraction of a millisecond, as a busy server records token
+    // uses; a writer with no pause at all could starve the other connection
+    // beyond its busy timeout on a loaded machine, which is not what this tests.
+    for (int i = 0; !stop.load(); ++i) {
       if ((*other)->PutFingerprint(fmt::format("f{}", i % 20), fp).ok()) ++writes;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
   });
   while (writes.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   // Commits for a second, beside the writer.
