@@ -3,7 +3,7 @@
 
 --format csv (the default): for each size, generates the permis exams extract
 (examples/permis/generate.py: Latin-1, `;`-separated, dd/mm/yyyy dates, a decimal
-comma). --format json / ndjson: generates exam records as an array of objects /
+comma), or reads --file (a plain UTF-8 file, `,`-separated, with a header). --format json / ndjson: generates exam records as an array of objects /
 one object per line (a nested object, a date, numbers, booleans, a null now and
 then), or reads --file (a file you did not make). Measures, best of --repeat runs,
 wall time, MB/s and peak memory (max RSS) of:
@@ -17,11 +17,15 @@ wall time, MB/s and peak memory (max RSS) of:
             decimal_separator=',') (read_json(format='array' / 'newline_delimited')
             for JSON) in an in-memory DuckDB (@duckdb/node-api, 2 threads; parse
             only, no write)
-and prints the ratios. Alambic does strictly more work than both peers.
+and prints the ratios, with CPU time (user + system) and the 1-minute load average when
+each run started: on a shared machine (load above the number of cores) compare CPU
+times, wall times then mostly measure the wait for a core. Alambic does strictly more
+work than both peers.
 
 Run: bench/collect/bench.py BUILD/alambic [--sizes 1000000,10000000] [--repeat 3]
      bench/collect/bench.py BUILD/alambic --format ndjson --sizes 1000000 [--baseline OLD/alambic]
      bench/collect/bench.py BUILD/alambic --format json --file data.json
+     bench/collect/bench.py BUILD/alambic --file plain.csv
 Needs: python3-pandas (Debian, for /usr/bin/python3), `npm ci` in bench/collect.
 """
 import argparse
@@ -37,15 +41,17 @@ PANDAS_PY = "/usr/bin/python3"  # Debian's python3-pandas
 
 
 def measure(cmd, cwd, repeat):
-    """Best wall time (s) and its peak RSS (MiB) over `repeat` runs, via GNU time."""
+    """Best wall time (s), its peak RSS (MiB), stdout, CPU time (user + system, s) and load
+    average at its start, over `repeat` runs, via GNU time."""
     best = None
     for _ in range(repeat):
-        r = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, cwd=cwd,
+        load = os.getloadavg()[0]
+        r = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S"] + cmd, cwd=cwd,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if r.returncode != 0:
             sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-        wall, rss_kb = r.stderr.strip().splitlines()[-1].split()
-        run = (float(wall), int(rss_kb) / 1024, r.stdout)
+        wall, rss_kb, user, system = r.stderr.strip().splitlines()[-1].split()
+        run = (float(wall), int(rss_kb) / 1024, r.stdout, float(user) + float(system), load)
         if best is None or run[0] < best[0]:
             best = run
     return best
@@ -93,7 +99,8 @@ def main():
     ap.add_argument("--sizes", default="1000000,10000000")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--format", choices=["csv", "json", "ndjson"], default="csv")
-    ap.add_argument("--file", help="json / ndjson: read this file instead of generating one")
+    ap.add_argument("--file", help="read this file instead of generating one (csv: plain UTF-8, "
+                    "',', a header)")
     ap.add_argument("--baseline", help="another alambic binary, measured the same way")
     a = ap.parse_args()
     alambic = os.path.abspath(a.alambic)
@@ -106,7 +113,15 @@ def main():
     for n in sizes:
         work = tempfile.mkdtemp(prefix=f"alambic-bench-collect-{n}-")
         data = os.path.join(work, "data")
-        if a.format == "csv":
+        if a.format == "csv" and a.file:
+            src = os.path.join(data, "plain.csv")
+            os.makedirs(data)
+            shutil.copyfile(a.file, src)
+            with open(src, "rb") as f:
+                n = sum(1 for _ in f) - 1
+            params = "path: data/plain.csv"
+            title = f"{os.path.basename(a.file)}, {n:,} rows"
+        elif a.format == "csv":
             subprocess.run([sys.executable, os.path.join(ROOT, "examples/permis/generate.py"),
                             "--exams", str(n), "--out", data], check=True)
             src = os.path.join(data, "exams.csv")
@@ -142,7 +157,10 @@ def main():
                 if best is None or r[0] < best[0]:
                     best = r
             results[name] = best
-        if a.format == "csv":
+        if a.format == "csv" and a.file:
+            pandas_code = "import sys, pandas as pd; df = pd.read_csv(sys.argv[1]); print(len(df))"
+            duck = ["node", os.path.join(HERE, "duckdb_read.mjs"), src, ","]
+        elif a.format == "csv":
             pandas_code = ("import sys, pandas as pd; df = pd.read_csv(sys.argv[1], sep=';', "
                            "encoding='latin-1', decimal=','); print(len(df))")
             duck = ["node", os.path.join(HERE, "duckdb_read.mjs"), src, ";", "latin-1", ","]
@@ -156,10 +174,12 @@ def main():
         for peer in ("pandas", "duckdb"):
             assert results[peer][2].strip() == str(n), (peer, results[peer][2][-200:])
         print(f"\n== {title}, {mb:.0f} MB")
-        print(f"{'tool':<8} {'wall':>8} {'MB/s':>8} {'peak MiB':>9} {'speed vs alambic':>17}")
+        print(f"{'tool':<8} {'wall':>8} {'MB/s':>8} {'cpu':>8} {'MB/cpu-s':>9} {'peak MiB':>9} "
+              f"{'load':>5} {'speed vs alambic':>17}")
         al = results["alambic"][0]
-        for tool, (wall, rss, _) in results.items():
-            print(f"{tool:<8} {wall:>7.2f}s {mb / wall:>8.0f} {rss:>9.0f} {al / wall:>16.2f}x")
+        for tool, (wall, rss, _, cpu, load) in results.items():
+            print(f"{tool:<8} {wall:>7.2f}s {mb / wall:>8.0f} {cpu:>7.2f}s {mb / cpu:>9.0f} "
+                  f"{rss:>9.0f} {load:>5.1f} {al / wall:>16.2f}x")
         print(f"alambic throughput = {results['pandas'][0] / al:.2f}x pandas, "
               f"{results['duckdb'][0] / al:.2f}x DuckDB")
         sys.stdout.flush()

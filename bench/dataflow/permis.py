@@ -13,9 +13,13 @@ every dataset persisted, three ways:
   duckdb    bench/dataflow/permis_duckdb.mjs: the same steps as SQL tables of an
             on-disk database (@duckdb/node-api, 2 threads)
 It checks the three agree on the number of flagged centres, then prints wall
-time, peak memory (max RSS) and the ratios, and Alambic's time per recipe.
+time, CPU time (user + system), peak memory (max RSS), the 1-minute load average
+when each run started, the ratios, and Alambic's time per recipe. On a shared
+machine (load above the number of cores) compare CPU times: wall times then
+mostly measure the wait for a core.
 
-Run: bench/dataflow/permis.py BUILD/alambic [--sizes 1000000,10000000] [--repeat 1]
+Run: bench/dataflow/permis.py BUILD/alambic [--sizes 2000000,10000000] [--repeat 1]
+     [--data-cache DIR]  (generating 10M exams takes minutes: keep them in DIR/10000000)
 Needs: python3-pandas (Debian, /usr/bin/python3), `npm ci` in bench/dataflow.
 """
 import argparse
@@ -32,15 +36,17 @@ EXAMPLE = os.path.join(ROOT, "examples", "permis")
 
 
 def measure(cmd, cwd, before=None):
-    """Wall time (s), peak RSS (MiB) and stdout of one run, via GNU time."""
+    """Wall time (s), peak RSS (MiB), stdout, CPU time (user + system, s) and the load
+    average when it started, of one run, via GNU time."""
     if before:
         before()
-    r = subprocess.run(["/usr/bin/time", "-f", "%e %M"] + cmd, cwd=cwd,
+    load = os.getloadavg()[0]
+    r = subprocess.run(["/usr/bin/time", "-f", "%e %M %U %S"] + cmd, cwd=cwd,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    wall, rss_kb = r.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(rss_kb) / 1024, r.stdout
+    wall, rss_kb, user, system = r.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(rss_kb) / 1024, r.stdout, float(user) + float(system), load
 
 
 def best(runs):
@@ -50,8 +56,9 @@ def best(runs):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("alambic")
-    ap.add_argument("--sizes", default="1000000,10000000")
+    ap.add_argument("--sizes", default="2000000,10000000")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--data-cache", help="keep the generated extracts in DIR/N and reuse them")
     a = ap.parse_args()
     alambic = os.path.abspath(a.alambic)
     if not os.path.isdir(os.path.join(HERE, "node_modules")):
@@ -60,8 +67,15 @@ def main():
         work = tempfile.mkdtemp(prefix=f"alambic-bench-permis-{n}-")
         ws = os.path.join(work, "permis")
         shutil.copytree(EXAMPLE, ws, ignore=shutil.ignore_patterns(".alambic", "data"))
-        subprocess.run([sys.executable, os.path.join(EXAMPLE, "generate.py"), "--exams", str(n),
-                        "--out", os.path.join(ws, "data")], check=True, stdout=subprocess.DEVNULL)
+        cached = os.path.join(a.data_cache, str(n)) if a.data_cache else None
+        if cached and os.path.exists(os.path.join(cached, "exams.csv")):
+            shutil.copytree(cached, os.path.join(ws, "data"))
+        else:
+            subprocess.run([sys.executable, os.path.join(EXAMPLE, "generate.py"), "--exams", str(n),
+                            "--out", os.path.join(ws, "data")], check=True,
+                           stdout=subprocess.DEVNULL)
+            if cached:
+                shutil.copytree(os.path.join(ws, "data"), cached)
         key = os.path.join(work, "pseudo_key")
         with open(key, "w") as f:
             f.write("6b" * 32)
@@ -100,10 +114,12 @@ def main():
             assert got == n_flagged, f"{peer} flags {got} centres, alambic {n_flagged}"
 
         print(f"\n== permis flow, {n:,} exams ({mb:.0f} MB CSV), {n_flagged} centres flagged")
-        print(f"{'tool':<8} {'wall':>8} {'peak MiB':>9} {'alambic / tool':>15}")
-        al_wall, al_rss, _ = res["alambic"]
-        for tool, (wall, rss, _) in res.items():
-            print(f"{tool:<8} {wall:>7.2f}s {rss:>9.0f}   time {al_wall / wall:>5.2f}x"
+        print(f"{'tool':<8} {'wall':>8} {'cpu':>8} {'peak MiB':>9} {'load':>5} "
+              f"{'alambic / tool':>15}")
+        al_wall, al_rss, _, al_cpu, _ = res["alambic"]
+        for tool, (wall, rss, _, cpu, load) in res.items():
+            print(f"{tool:<8} {wall:>7.2f}s {cpu:>7.2f}s {rss:>9.0f} {load:>5.1f}   "
+                  f"time {al_wall / wall:>5.2f}x  cpu {al_cpu / cpu:>5.2f}x"
                   f"  memory {al_rss / rss:>5.2f}x")
         print("alambic, per recipe (from the run summary):")
         for line in summary.splitlines():
