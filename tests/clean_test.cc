@@ -439,6 +439,27 @@ TEST_F(CleanTest, PseudonymiseMatchesAnIndependentHmac) {
   EXPECT_NE(StepMetrics(0)["key_id"], key_id);
 }
 
+// Nulls anywhere (the first one after a whole byte of valid rows) stay null, with the
+// null count and bitmap of the input, and every other cell is its HMAC.
+TEST_F(CleanTest, PseudonymiseKeepsNullsPastTheFirstByte) {
+  std::vector<std::optional<std::string>> cells;
+  for (int r = 0; r < 21; ++r)
+    cells.push_back(r == 11 || r == 20 ? std::nullopt
+                                       : std::optional<std::string>("K" + std::to_string(r)));
+  Table in = MakeTable({{"id", Text(cells)}});
+  Table t = Ok(in, {{{"pseudonymise", "id"}, {"key", "secret:pseudo_key"}, {"length", 10}}});
+  Cells want;
+  for (const auto& c : cells) want.push_back(c ? HmacHex(kKey, *c).substr(0, 10) : kNull);
+  EXPECT_EQ(CellsOf(t, "id"), want);
+  const Column& out = *t.ColumnByName("id");
+  EXPECT_EQ(out.null_count, 2);
+  EXPECT_EQ(out.length, 21);
+  ASSERT_EQ(out.validity.size(), 3u);
+  EXPECT_EQ(out.validity, (std::vector<uint8_t>{0xFF, 0xF7, 0x0F}));
+  EXPECT_EQ(out.offsets.back(), 19 * 10);
+  EXPECT_EQ(StepMetrics(0)["changed"], 19);
+}
+
 // The pseudonyms byte for byte against python3's hmac module: UTF-8, empty,
 // long and separator-laden values, integers as their text, full and odd lengths.
 TEST_F(CleanTest, PseudonymiseMatchesPythonHmac) {

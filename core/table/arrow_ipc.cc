@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include <fmt/format.h>
@@ -360,6 +361,13 @@ struct Body {
     owned.push_back(std::move(v));
     Add(owned.back().data(), owned.back().size());
   }
+  // A buffer of n bytes the caller fills (not zeroed first: every byte gets written).
+  uint8_t* AddUninitialised(size_t n) {
+    raw.emplace_back(new uint8_t[n]);
+    Add(raw.back().get(), n);
+    return raw.back().get();
+  }
+  std::deque<std::unique_ptr<uint8_t[]>> raw;
 };
 
 // Bits [start, start+n) of an LSB bitmap, as a new bitmap starting at bit 0.
@@ -388,13 +396,26 @@ int64_t CountNulls(const Column& c, int64_t start, int64_t n) {
 
 // Appends the node and buffers of rows [start, start+n) of `c` (a plain or
 // dictionary-index column) to `body`.
+// Adds bits [start, start+n) of an LSB bitmap: the column's own bytes when they start on a
+// byte and the bits past the end are already 0 (the file holds the same bytes), else a copy.
+void AddBits(const std::vector<uint8_t>& bits, int64_t start, int64_t n, Body* body) {
+  const auto first = static_cast<size_t>(start / 8);
+  const auto bytes = static_cast<size_t>((n + 7) / 8);
+  if (start % 8 == 0 && first + bytes <= bits.size() &&
+      (n % 8 == 0 || (bits[first + bytes - 1] >> (n % 8)) == 0)) {
+    body->Add(bits.data() + first, bytes);
+    return;
+  }
+  body->AddOwned(SliceBits(bits, start, n));
+}
+
 void AddColumn(const Column& c, int64_t start, int64_t n, Body* body) {
   const int64_t nulls = CountNulls(c, start, n);
   body->nodes.push_back({n, nulls});
   if (nulls == 0) {
     body->Add(nullptr, 0);
   } else {
-    body->AddOwned(SliceBits(c.validity, start, n));
+    AddBits(c.validity, start, n, body);
   }
   if (c.is_dictionary()) {
     body->Add(c.data.data() + start * 4, static_cast<size_t>(n) * 4);
@@ -402,14 +423,17 @@ void AddColumn(const Column& c, int64_t start, int64_t n, Body* body) {
   }
   switch (c.type) {
     case TypeId::kBool:
-      body->AddOwned(SliceBits(c.data, start, n));
+      AddBits(c.data, start, n, body);
       break;
     case TypeId::kUtf8: {
-      std::vector<uint8_t> offs(static_cast<size_t>(n + 1) * 4);
-      auto* o = reinterpret_cast<int32_t*>(offs.data());
       const int32_t base = c.offsets[static_cast<size_t>(start)];
-      for (int64_t i = 0; i <= n; ++i) o[i] = c.offsets[static_cast<size_t>(start + i)] - base;
-      body->AddOwned(std::move(offs));
+      const size_t offs_bytes = static_cast<size_t>(n + 1) * 4;
+      if (base == 0) {  // the first batch: the column's offsets as they are
+        body->Add(reinterpret_cast<const uint8_t*>(c.offsets.data() + start), offs_bytes);
+      } else {
+        auto* o = reinterpret_cast<int32_t*>(body->AddUninitialised(offs_bytes));
+        for (int64_t i = 0; i <= n; ++i) o[i] = c.offsets[static_cast<size_t>(start + i)] - base;
+      }
       body->Add(c.data.data() + base,
                 static_cast<size_t>(c.offsets[static_cast<size_t>(start + n)] - base));
       break;

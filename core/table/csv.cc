@@ -1287,6 +1287,8 @@ Result<Table> CsvReader::Read() {
   }
   std::vector<std::shared_ptr<Column>> columns(ncols);
   std::vector<std::vector<uint8_t>> valid(ncols), bools(ncols);
+  std::vector<uint8_t> needs_valid(ncols, 0);
+  std::vector<size_t> data_bytes(ncols, 0);
   for (size_t c = 0; c < ncols; ++c) {
     uint8_t mask = kCanAny;
     bool any_value = false;
@@ -1307,26 +1309,32 @@ Result<Table> CsvReader::Read() {
     col->type = types[c];
     col->length = rows;
     col->null_count = nulls;
-    const auto n = static_cast<size_t>(rows);
-    if (nulls || on_error_[c] != CsvOnError::kFail) valid[c].assign(n, 0);
+    if (nulls || on_error_[c] != CsvOnError::kFail) needs_valid[c] = 1;
     if (types[c] == TypeId::kUtf8) {
       if (text_bytes > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
         return Status::Invalid(
             fmt::format("{}: column '{}' holds more than 2 GiB of text", source_, names_[c]));
-      col->data.resize(text_bytes);
-      col->offsets.resize(n + 1);  // offsets[0] = 0; each chunk writes its rows' ends
+      data_bytes[c] = text_bytes;
       size_t at = 0;
       for (auto& ch : chunks) {
         ch.cols[c].text_base = at;
         at += ch.cols[c].bytes.size() - ch.cols[c].null_bytes;
       }
-    } else if (types[c] == TypeId::kBool) {
-      bools[c].assign(n, 0);
-    } else {
-      col->data.resize(n * static_cast<size_t>(FixedWidth(types[c])));
+    } else if (types[c] != TypeId::kBool) {
+      data_bytes[c] = static_cast<size_t>(rows) * static_cast<size_t>(FixedWidth(types[c]));
     }
     columns[c] = std::move(col);
   }
+  // The columns' buffers, zeroed (a null's value stays 0) by several threads: the first touch
+  // of their pages costs as much as the conversion.
+  RunTasks(threads, ncols, [&](size_t c) {
+    const auto n = static_cast<size_t>(rows);
+    if (needs_valid[c]) valid[c].assign(n, 0);
+    if (types[c] == TypeId::kBool) bools[c].assign(n, 0);
+    columns[c]->data.resize(data_bytes[c]);
+    // utf8: offsets[0] = 0; each chunk writes its rows' ends
+    if (types[c] == TypeId::kUtf8) columns[c]->offsets.resize(n + 1);
+  });
 
   if (opts_.report) ReportTypeDrift(chunks, types, opts_.report);
 

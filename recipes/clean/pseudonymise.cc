@@ -2,6 +2,8 @@
 // (core/base/hmac.h), the key read through ResolveEnvironmentKey() and never shown.
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <memory>
 #include <string>
 
 #include <fmt/format.h>
@@ -52,12 +54,26 @@ Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
     ALAMBIC_ASSIGN_OR_RETURN(int i, env.Column(s, w, c));
     auto& wc = w.cols[static_cast<size_t>(i)];
     const Column& src = *wc.col;
-    ColumnBuilder b(TypeId::kUtf8);
-    b.Reserve(src.length);
+    // Built in place rather than with a ColumnBuilder: every pseudonym has `digits`
+    // characters, so the contents are reserved at once and never move.
+    const auto n = static_cast<size_t>(src.length);
+    auto col = std::make_shared<Column>();
+    col->type = TypeId::kUtf8;
+    col->length = src.length;
+    col->offsets.reserve(n + 1);
+    col->offsets.push_back(0);
+    col->data.reserve(
+        (n - static_cast<size_t>(std::clamp<int64_t>(src.null_count, 0, src.length))) * digits);
     std::string out, text;
     for (int64_t row = 0; row < src.length; ++row) {
       if (src.IsNull(row)) {
-        b.AppendNull();
+        if (col->validity.empty()) {  // the first null: every earlier row is valid
+          col->validity.assign((n + 7) / 8, 0);
+          for (int64_t k = 0; k < row; ++k)
+            col->validity[static_cast<size_t>(k >> 3)] |= static_cast<uint8_t>(1u << (k & 7));
+        }
+        ++col->null_count;
+        col->offsets.push_back(static_cast<int32_t>(col->data.size()));
         continue;
       }
       if (src.type != TypeId::kUtf8) text = FormatCell(src, row);
@@ -65,10 +81,13 @@ Status RunPseudonymise(const Step& s, const StepEnv& env, Work& w, Report& r) {
       if (!hmac.Hex(src.type == TypeId::kUtf8 ? src.String(row) : std::string_view(text), digits,
                     &out))
         return env.Error(s, "OpenSSL HMAC-SHA256 failed");
-      b.AppendString(out);
+      col->data.insert(col->data.end(), out.begin(), out.end());
+      col->offsets.push_back(static_cast<int32_t>(col->data.size()));
+      if (!col->validity.empty())
+        col->validity[static_cast<size_t>(row >> 3)] |= static_cast<uint8_t>(1u << (row & 7));
       ++changed;
     }
-    wc.col = b.Finish();
+    wc.col = std::move(col);
     wc.masked = true;
   }
   r["changed"] = changed;
