@@ -330,13 +330,18 @@ class JoinKind final : public RecipeKind {
       }
     }
     const auto rows = static_cast<int64_t>(lrows.size());
+    // Every left row once and in order (each matched one right row, as a fact table joined
+    // to its dimension): the left columns are the output's as they are, shared, not copied.
+    bool left_whole = !right_side_rows && rows == lt.num_rows();
+    for (int64_t i = 0; left_whole && i < rows; ++i)
+      left_whole = lrows[static_cast<size_t>(i)] == i;
     ParallelFor(static_cast<int64_t>(outs.size()), rows >= kParallelRowThreshold, [&](int64_t k) {
       const OutCol& o = outs[static_cast<size_t>(k)];
       ColumnPtr& c = cols[static_cast<size_t>(k)];
       if (o.left >= 0 && o.right >= 0 && right_side_rows)
         c = Coalesce(*lt.column(o.left), lrows, *rt.column(o.right), rrows);
       else if (o.left >= 0)
-        c = GatherRows(*lt.column(o.left), lrows);
+        c = left_whole ? lt.column(o.left) : GatherRows(*lt.column(o.left), lrows);
       else
         c = GatherRows(*rt.column(o.right), rrows);
     });

@@ -41,6 +41,36 @@ TEST(JoinTest, InnerKeepsLeftOrderThenRightOrderAndNullsNeverMatch) {
   EXPECT_EQ(out->metrics["left_unmatched"], 2);
 }
 
+// When every left row matches exactly one right row, the output keeps the left rows in
+// order: its left columns are the input's own (shared, not copied), with the same values.
+// One more right row for a key and they are gathered again.
+TEST(JoinTest, LeftColumnsAreSharedWhenEveryLeftRowMatchesOnce) {
+  NamedTable exams = MakeInput("exams", {{"id", Ints({1, 2, 3, 4})},
+                                         {"centre_id", Strings({"C1", "C2", "C1", "C3"})},
+                                         {"score", Strings({"a", std::nullopt, "c", "d"})}});
+  NamedTable centres = MakeInput(
+      "centres", {{"centre_id", Strings({"C3", "C1", "C2"})}, {"town", Strings({"Z", "X", "Y"})}});
+  for (const char* type : {"inner", "left"}) {
+    SCOPED_TRACE(type);
+    auto out =
+        testing::RunKind("join", {{"on", "centre_id"}, {"type", type}}, {exams, centres}, {"out"});
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    const Table& t = out->tables[0];
+    EXPECT_EQ(Cells(t, "id"), (V{"1", "2", "3", "4"}));
+    EXPECT_EQ(Cells(t, "score"), (V{"a", "null", "c", "d"}));
+    EXPECT_EQ(Cells(t, "town"), (V{"X", "Y", "X", "Z"}));
+    for (const char* c : {"id", "centre_id", "score"})
+      EXPECT_EQ(t.ColumnByName(c).get(), exams.table->ColumnByName(c).get()) << c;
+  }
+  NamedTable twice = MakeInput("centres", {{"centre_id", Strings({"C3", "C1", "C2", "C1"})},
+                                           {"town", Strings({"Z", "X", "Y", "W"})}});
+  auto out = testing::RunKind("join", {{"on", "centre_id"}}, {exams, twice}, {"out"});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(Cells(out->tables[0], "id"), (V{"1", "1", "2", "3", "3", "4"}));
+  EXPECT_EQ(Cells(out->tables[0], "town"), (V{"X", "W", "Y", "X", "W", "Z"}));
+  EXPECT_NE(out->tables[0].ColumnByName("id").get(), exams.table->ColumnByName("id").get());
+}
+
 TEST(JoinTest, LeftRightFullAntiSemi) {
   auto left = Join({{"on", "centre_id"}, {"type", "left"}});
   ASSERT_TRUE(left.ok()) << left.status().message();
