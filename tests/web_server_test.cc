@@ -1138,8 +1138,8 @@ TEST_F(WebServerTest, UpToDateRecipesShowAsRecipeRunsWithTheMetricsOfTheirBuild)
     if (h["status"] == "succeeded" && build.empty()) build = h["run_id"];
   ASSERT_FALSE(build.empty()) << history.dump();
   std::map<std::string, json> built;
-  for (const auto& r : GetJson("/api/runs/" + build, With(v))["recipes"])
-    built[r["recipe"]] = r["metrics"];
+  const json build_run = GetJson("/api/runs/" + build, With(v));
+  for (const auto& r : build_run["recipes"]) built[r["recipe"]] = r["metrics"];
   json run = GetJson("/api/runs/" + latest, With(v));
   ASSERT_EQ(run["recipes"].size(), 12u) << run.dump();
   for (const auto& r : run["recipes"]) {
@@ -1148,7 +1148,8 @@ TEST_F(WebServerTest, UpToDateRecipesShowAsRecipeRunsWithTheMetricsOfTheirBuild)
     EXPECT_EQ(r["metrics"], built[r["recipe"]]) << r["recipe"];
   }
   ASSERT_TRUE(built["check_exams"].is_object() && !built["check_exams"].empty());
-  for (const auto& n : GetJson("/api/flows/permis", With(v))["nodes"])
+  const json graph = GetJson("/api/flows/permis", With(v));
+  for (const auto& n : graph["nodes"])
     if (n["type"] == "recipe") {
       EXPECT_EQ(n["last_status"], "up_to_date") << n.dump();
     }
