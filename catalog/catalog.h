@@ -246,8 +246,8 @@ class Catalog {
   // For each of `wanted`, in order: the metrics (JSON text) of recipe run
   // `flow`/`recipe` of the run that built that version in `env`, or nullopt
   // when the version or that recipe run is not recorded. One read transaction
-  // and one prepared statement for all (a run records its up-to-date recipes
-  // with what this returns).
+  // and one prepared statement for all. (Up-to-date records no longer copy
+  // these metrics: since schema 10 they are read when a record is read.)
   Result<std::vector<std::optional<std::string>>> BuiltMetrics(const std::string& env,
                                                                const std::vector<BuiltBy>& wanted);
   // The latest recipe runs at a commit: for each recipe of `flow` with one, the
