@@ -2,8 +2,11 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <random>
+#include <set>
 #include <string_view>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -12,6 +15,7 @@
 
 #include "catalog/sql_error.h"
 #include "core/base/crash_point.h"
+#include "core/base/hash.h"
 
 namespace alambic {
 
@@ -303,6 +307,39 @@ CREATE TABLE trigger_cursors (
   PRIMARY KEY (flow, environment, trigger_key)
 );
 )sql",
+    // 10: a run's up-to-date recipes in one row (catalog.h UpToDateRecipe), where
+    // each had its own recipe_runs row with copied metrics (older runs keep
+    // theirs). `recipes` is JSON: {"r": [[flow, recipe, kind, reason, [output,
+    // version, ...], [input, ...]], ...]}, reason 0 for "up to date", 1 for "up to
+    // date (this version was built before)", or the text; an input is [dataset,
+    // version], or the dataset's name alone when its version is the one an
+    // entry of the same row lists as output. The view recipe_run_rows reads
+    // both as recipe_runs rows, for readers in SQL.
+    R"sql(
+CREATE TABLE run_up_to_date (
+  run_id TEXT PRIMARY KEY REFERENCES runs(id),
+  recipes TEXT NOT NULL
+);
+CREATE VIEW recipe_run_rows AS
+SELECT run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, duration_ms,
+  rows_in, rows_out, bytes_out, error, log, metrics FROM recipe_runs
+UNION ALL
+SELECT t.run_id, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
+  json_extract(e.value, '$[2]'), 'up_to_date',
+  CASE json_type(e.value, '$[3]') WHEN 'text' THEN json_extract(e.value, '$[3]')
+    WHEN 'integer' THEN CASE json_extract(e.value, '$[3]')
+      WHEN 1 THEN 'up to date (this version was built before)' ELSE 'up to date' END
+    ELSE '' END,
+  0, '', '', 0, 0, 0, 0, '', '',
+  coalesce((SELECT r.metrics FROM runs u JOIN dataset_versions v ON v.environment = u.environment
+      AND v.dataset = json_extract(e.value, '$[4][0]') AND v.id = json_extract(e.value, '$[4][1]')
+    JOIN recipe_runs r ON r.run_id = v.run_id AND r.flow = json_extract(e.value, '$[0]')
+      AND r.recipe = json_extract(e.value, '$[1]')
+    WHERE u.id = t.run_id), '{}')
+FROM run_up_to_date t, json_each(t.recipes, '$.r') e
+WHERE NOT EXISTS (SELECT 1 FROM recipe_runs x WHERE x.run_id = t.run_id
+  AND x.flow = json_extract(e.value, '$[0]') AND x.recipe = json_extract(e.value, '$[1]'));
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
@@ -450,7 +487,210 @@ RecipeRunRecord ReadRecipeRun(SQLite::Statement& q) {
   return r;
 }
 
+// The two explanations the planner gives an up-to-date recipe, stored as 0 and 1.
+constexpr std::string_view kUpToDateReasons[] = {"up to date",
+                                                 "up to date (this version was built before)"};
+
+// Appends `text` as a JSON string.
+void AppendJsonString(std::string* out, std::string_view text) {
+  for (unsigned char c : text)
+    if (c >= 0x80) {  // nlohmann checks (and replaces) what is not UTF-8
+      *out += nlohmann::json(std::string(text))
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+    }
+  *out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      *out += '\\';
+      *out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      *out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    } else {
+      *out += c;
+    }
+  }
+  *out += '"';
+}
+
+// The `recipes` column of run_up_to_date (migration 10) for `recipes`.
+std::string EncodeUpToDate(const std::vector<UpToDateRecipe>& recipes) {
+  // dataset -> its version, when only one entry lists it as output.
+  std::unordered_map<std::string_view, std::string_view> output;
+  std::unordered_map<std::string_view, int> listed;
+  for (const auto& r : recipes)
+    for (const auto& [d, v] : r.outputs) {
+      output[d] = v;
+      ++listed[d];
+    }
+  std::string out;
+  out.reserve(recipes.size() * 96);
+  out += "{\"r\":[";
+  for (size_t i = 0; i < recipes.size(); ++i) {
+    const UpToDateRecipe& r = recipes[i];
+    out += i ? ",[" : "[";
+    AppendJsonString(&out, r.flow);
+    out += ',';
+    AppendJsonString(&out, r.recipe);
+    out += ',';
+    AppendJsonString(&out, r.kind);
+    out += ',';
+    if (r.reason == kUpToDateReasons[0])
+      out += '0';
+    else if (r.reason == kUpToDateReasons[1])
+      out += '1';
+    else
+      AppendJsonString(&out, r.reason);
+    out += ",[";
+    for (size_t k = 0; k < r.outputs.size(); ++k) {
+      if (k) out += ',';
+      AppendJsonString(&out, r.outputs[k].first);
+      out += ',';
+      AppendJsonString(&out, r.outputs[k].second);
+    }
+    out += "],[";
+    for (size_t k = 0; k < r.inputs.size(); ++k) {
+      const auto& [d, v] = r.inputs[k];
+      if (k) out += ',';
+      auto it = output.find(d);
+      if (it != output.end() && it->second == v && listed[d] == 1) {
+        AppendJsonString(&out, d);
+      } else {
+        out += '[';
+        AppendJsonString(&out, d);
+        out += ',';
+        AppendJsonString(&out, v);
+        out += ']';
+      }
+    }
+    out += "]]";
+  }
+  out += "]}";
+  return out;
+}
+
+// The up-to-date recipes of run `run_id` as EncodeUpToDate wrote them in `text`,
+// as recipe runs (without metrics), those of `flow` only unless it is empty;
+// `first_output` gets the first output of each ("" for none). Entries that are
+// not of that form are left out.
+std::vector<RecipeRunRecord> DecodeUpToDate(const std::string& run_id, std::string_view text,
+                                            const std::string& flow,
+                                            std::vector<std::string>* first_output) {
+  std::vector<RecipeRunRecord> out;
+  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("r") || !j["r"].is_array()) return out;
+  const auto& entries = j["r"];
+  auto str = [](const nlohmann::json& v) {
+    return v.is_string() ? v.get_ref<const std::string&>() : std::string();
+  };
+  std::unordered_map<std::string, std::string> output;
+  for (const auto& e : entries)
+    if (e.is_array() && e.size() == 6 && e[4].is_array())
+      for (size_t k = 0; k + 1 < e[4].size(); k += 2) output[str(e[4][k])] = str(e[4][k + 1]);
+  for (const auto& e : entries) {
+    if (!e.is_array() || e.size() != 6 || !e[0].is_string() || !e[1].is_string() ||
+        !e[4].is_array() || !e[5].is_array())
+      continue;
+    if (!flow.empty() && e[0].get_ref<const std::string&>() != flow) continue;
+    RecipeRunRecord& r = out.emplace_back();
+    r.run_id = run_id;
+    r.flow = str(e[0]);
+    r.recipe = str(e[1]);
+    r.kind = str(e[2]);
+    r.status = "up_to_date";
+    if (e[3].is_string())
+      r.reason = str(e[3]);
+    else if (e[3].is_number_integer() && e[3].get<int>() == 1)
+      r.reason = kUpToDateReasons[1];
+    else
+      r.reason = kUpToDateReasons[0];
+    r.uuid = UpToDateRecipeUuid(run_id, r.flow, r.recipe);
+    for (size_t k = 0; k + 1 < e[4].size(); k += 2) r.outputs[str(e[4][k])] = str(e[4][k + 1]);
+    for (const auto& in : e[5]) {
+      if (in.is_array() && in.size() == 2) {
+        r.inputs[str(in[0])] = str(in[1]);
+      } else if (in.is_string()) {
+        auto it = output.find(in.get_ref<const std::string&>());
+        if (it != output.end()) r.inputs[it->first] = it->second;
+      }
+    }
+    // The first output (for the metrics of its build): the map sorts by name.
+    first_output->push_back(e[4].size() >= 2 ? str(e[4][0]) : std::string());
+  }
+  return out;
+}
+
+// Fills the metrics of up-to-date records (DecodeUpToDate) of a run in `env`:
+// those of the recipe run that built the version of their first output
+// (`first_output`, as DecodeUpToDate gave it).
+void FillBuiltMetrics(SQLite::Database& db, const std::string& env,
+                      const std::vector<std::string>& first_output,
+                      std::vector<RecipeRunRecord>* records) {
+  SQLite::Statement q(db,
+                      "SELECT r.metrics FROM dataset_versions v JOIN recipe_runs r ON r.run_id = "
+                      "v.run_id AND r.flow = ?4 AND r.recipe = ?5 WHERE v.environment = ?1 AND "
+                      "v.dataset = ?2 AND v.id = ?3");
+  for (size_t i = 0; i < records->size() && i < first_output.size(); ++i) {
+    RecipeRunRecord& r = (*records)[i];
+    const std::string& dataset = first_output[i];
+    auto it = r.outputs.find(dataset);
+    if (it == r.outputs.end()) continue;
+    q.reset();
+    q.bind(1, env);
+    q.bind(2, dataset);
+    q.bind(3, it->second);
+    q.bind(4, r.flow);
+    q.bind(5, r.recipe);
+    if (!q.executeStep()) continue;
+    auto m = nlohmann::json::parse(TextOf(q.getColumn(0)), nullptr, /*allow_exceptions=*/false);
+    if (m.is_object()) r.metrics = std::move(m);
+  }
+}
+
+// The up-to-date recipes recorded for run `run_id` (DecodeUpToDate) and the
+// run's environment; none for a run without (or before schema 10).
+struct UpToDateOfRun {
+  std::string env;
+  std::vector<RecipeRunRecord> records;  // without their metrics
+  std::vector<std::string> first_output;
+  // Fills the metrics of the records for which `keep` is true, and keeps only those.
+  std::vector<RecipeRunRecord> WithMetrics(
+      SQLite::Database& db, const std::function<bool(const RecipeRunRecord&)>& keep) && {
+    std::vector<RecipeRunRecord> kept;
+    std::vector<std::string> outputs;
+    for (size_t i = 0; i < records.size(); ++i)
+      if (keep(records[i])) {
+        kept.push_back(std::move(records[i]));
+        outputs.push_back(std::move(first_output[i]));
+      }
+    FillBuiltMetrics(db, env, outputs, &kept);
+    return kept;
+  }
+};
+
+UpToDateOfRun ReadUpToDate(SQLite::Database& db, const std::string& run_id,
+                           const std::string& flow) {
+  SQLite::Statement q(db,
+                      "SELECT t.recipes, u.environment FROM run_up_to_date t JOIN runs u ON u.id "
+                      "= t.run_id WHERE t.run_id = ?");
+  q.bind(1, run_id);
+  UpToDateOfRun out;
+  if (!q.executeStep()) return out;
+  out.records = DecodeUpToDate(run_id, TextOf(q.getColumn(0)), flow, &out.first_output);
+  out.env = q.getColumn(1).getString();
+  return out;
+}
+
 }  // namespace
+
+std::string UpToDateRecipeUuid(const std::string& run_id, const std::string& flow,
+                               const std::string& recipe) {
+  std::string h = Hasher().Field(run_id).Field(flow).Field(recipe).HexDigest().substr(0, 32);
+  h[12] = '8';                                                  // version 8
+  h[16] = "89ab"[std::stoi(h.substr(16, 1), nullptr, 16) & 3];  // variant 10
+  return fmt::format("{}-{}-{}-{}-{}", h.substr(0, 8), h.substr(8, 4), h.substr(12, 4),
+                     h.substr(16, 4), h.substr(20, 12));
+}
 
 std::string NowIso() { return IsoTime(std::chrono::system_clock::now()); }
 
@@ -656,6 +896,12 @@ Status Catalog::Commit(const CatalogBatch& b) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
     if (b.begin_run) InsertRun(*db_, *b.begin_run);
+    if (!b.up_to_date.empty()) {
+      SQLite::Statement ud(*db_, "INSERT OR REPLACE INTO run_up_to_date VALUES (?, ?)");
+      ud.bind(1, b.up_to_date_run);
+      ud.bind(2, EncodeUpToDate(b.up_to_date));
+      ud.exec();
+    }
     SQLite::Statement rr(
         *db_,
         "INSERT OR REPLACE INTO recipe_runs (run_id, flow, recipe, kind, status, reason, attempts, "
@@ -796,9 +1042,30 @@ Result<std::vector<RecipeRunRecord>> Catalog::RecipeRuns(const std::string& run_
                           "WHEN '' THEN 1 ELSE 0 END, started_at, rowid",
                           kRecipeRunColumns));
     q.bind(1, run_id);
+    // One snapshot for the recipe runs and the up-to-date record.
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::DEFERRED);
     std::vector<RecipeRunRecord> out;
     while (q.executeStep()) out.push_back(ReadRecipeRun(q));
-    return out;
+    q.reset();
+    // Those of the up-to-date record that have no recipe run (one written
+    // later would have replaced its row before schema 10).
+    std::set<std::pair<std::string, std::string>> recorded;
+    for (const auto& r : out) recorded.emplace(r.flow, r.recipe);
+    auto up_to_date = ReadUpToDate(*db_, run_id, "").WithMetrics(*db_, [&](const auto& r) {
+      return !recorded.count({r.flow, r.recipe});
+    });
+    tx.commit();
+    if (up_to_date.empty()) return out;
+    // Between those that started and the others, as their rows were before
+    // schema 10 (written when the run began, with no start time).
+    const auto started = std::find_if(
+        out.begin(), out.end(), [](const RecipeRunRecord& r) { return r.started_at.empty(); });
+    std::vector<RecipeRunRecord> all(std::make_move_iterator(out.begin()),
+                                     std::make_move_iterator(started));
+    all.reserve(out.size() + up_to_date.size());
+    for (auto& r : up_to_date) all.push_back(std::move(r));
+    all.insert(all.end(), std::make_move_iterator(started), std::make_move_iterator(out.end()));
+    return all;
   } catch (const std::exception& e) {
     return SqlError(e, "recipe runs");
   }
@@ -815,8 +1082,13 @@ Result<std::optional<RecipeRunRecord>> Catalog::FindRecipeRun(const std::string&
     q.bind(1, run_id);
     q.bind(2, flow);
     q.bind(3, recipe);
-    if (!q.executeStep()) return std::optional<RecipeRunRecord>();
-    return std::optional<RecipeRunRecord>(ReadRecipeRun(q));
+    if (q.executeStep()) return std::optional<RecipeRunRecord>(ReadRecipeRun(q));
+    q.reset();
+    auto found = ReadUpToDate(*db_, run_id, flow).WithMetrics(*db_, [&](const auto& r) {
+      return r.recipe == recipe;
+    });
+    if (found.empty()) return std::optional<RecipeRunRecord>();
+    return std::optional<RecipeRunRecord>(std::move(found[0]));
   } catch (const std::exception& e) {
     return SqlError(e, "recipe run");
   }
@@ -869,11 +1141,63 @@ Result<std::vector<RecipeRunRecord>> Catalog::LatestRecipeRunsAtCommit(const std
     q.bind(1, env);
     q.bind(2, flow);
     q.bind(3, commit);
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::DEFERRED);
     std::vector<RecipeRunRecord> out;
     while (q.executeStep()) {
       if (!out.empty() && TextOf(q.getColumn(2)) == out.back().recipe) continue;
       out.push_back(ReadRecipeRun(q));
     }
+    q.reset();
+    // The runs at that commit that recorded up-to-date recipes (schema 10),
+    // newest first, and the rank of each run at that commit.
+    SQLite::Statement runs(
+        *db_,
+        "SELECT u.id, t.recipes IS NOT NULL FROM runs u LEFT JOIN run_up_to_date "
+        "t ON t.run_id = u.id WHERE u.environment = ? AND u.git_commit = ? AND "
+        "u.git_dirty = 0 ORDER BY u.started_at DESC, u.rowid DESC");
+    runs.bind(1, env);
+    runs.bind(2, commit);
+    std::unordered_map<std::string, size_t> rank;
+    std::vector<std::string> with_up_to_date;
+    while (runs.executeStep()) {
+      rank.emplace(runs.getColumn(0).getString(), rank.size());
+      if (runs.getColumn(1).getInt()) with_up_to_date.push_back(runs.getColumn(0).getString());
+    }
+    runs.reset();
+    if (with_up_to_date.empty()) return out;
+    // Recipe -> the rank of the run of its latest record, and that record
+    // (with its metrics filled last, for up-to-date ones).
+    std::map<std::string, std::pair<size_t, RecipeRunRecord>> latest;
+    for (auto& r : out) {
+      const size_t r_rank = rank[r.run_id];
+      std::string name = r.recipe;
+      latest.emplace(std::move(name), std::make_pair(r_rank, std::move(r)));
+    }
+    std::map<std::string, std::vector<std::string>> newer;  // run -> its recipes kept
+    for (const auto& run_id : with_up_to_date) {
+      const size_t this_rank = rank[run_id];
+      for (auto& r : ReadUpToDate(*db_, run_id, flow).records) {
+        auto it = latest.find(r.recipe);
+        if (it != latest.end() && it->second.first <= this_rank) continue;
+        std::string name = r.recipe;
+        latest.insert_or_assign(std::move(name), std::make_pair(this_rank, std::move(r)));
+      }
+    }
+    for (auto& [recipe, ranked] : latest)
+      if (ranked.second.status == "up_to_date" &&
+          ranked.second.uuid ==
+              UpToDateRecipeUuid(ranked.second.run_id, ranked.second.flow, recipe))
+        newer[ranked.second.run_id].push_back(recipe);
+    for (const auto& [run_id, recipes] : newer) {
+      const std::set<std::string> wanted(recipes.begin(), recipes.end());
+      for (auto& r : ReadUpToDate(*db_, run_id, flow).WithMetrics(*db_, [&](const auto& x) {
+             return wanted.count(x.recipe) > 0;
+           }))
+        latest[r.recipe].second = std::move(r);
+    }
+    tx.commit();
+    out.clear();
+    for (auto& [recipe, ranked] : latest) out.push_back(std::move(ranked.second));
     return out;
   } catch (const std::exception& e) {
     return SqlError(e, "recipe runs at commit");

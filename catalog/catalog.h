@@ -39,7 +39,7 @@ class Statement;
 namespace alambic {
 
 // Latest schema version; migrations run in order on Open().
-inline constexpr int kCatalogSchemaVersion = 9;
+inline constexpr int kCatalogSchemaVersion = 10;
 // The SQL that takes a catalog from schema version - 1 to `version` (1 creates it),
 // for tests that build an older catalog and tools that inspect the history.
 const char* CatalogMigrationSql(int version);
@@ -145,6 +145,20 @@ struct RecipeStateView {
                         const std::vector<std::string>& values);
 };
 
+// A recipe a run found up to date (schema 10). A run's up-to-date recipes are
+// recorded together, in one catalog row (table run_up_to_date), and read back
+// by RecipeRuns, FindRecipeRun and LatestRecipeRunsAtCommit (and the view
+// recipe_run_rows) as recipe runs of status up_to_date: the versions found
+// current, no timings, the metrics of the recipe run that built the first
+// output's version (looked up when read), and a UUID derived from the run id,
+// flow and recipe (UpToDateRecipeUuid).
+struct UpToDateRecipe {
+  std::string flow, recipe, kind;
+  std::string reason;  // the planner's explanation
+  // (dataset, version id), in the recipe's input and output order.
+  std::vector<std::pair<std::string, std::string>> inputs, outputs;
+};
+
 // One group commit: recipe runs, published versions, new current versions and
 // recipe states, all in one transaction.
 struct CatalogBatch {
@@ -152,6 +166,9 @@ struct CatalogBatch {
   // records below: a run's start and its up-to-date recipes in one commit.
   std::optional<RunRecord> begin_run;
   std::vector<RecipeRunRecord> recipe_runs;
+  // The up-to-date recipes of run `up_to_date_run`, written as one row.
+  std::string up_to_date_run;
+  std::vector<UpToDateRecipe> up_to_date;
   std::vector<DatasetVersionRecord> versions;
   std::vector<std::tuple<std::string, std::string, RecipeState>> states;  // flow, recipe, state
   std::string environment;
@@ -214,6 +231,8 @@ class Catalog {
   Result<std::vector<RunRecord>> ListRuns(int limit);
   // A run by id or unique id prefix.
   Result<RunRecord> FindRun(const std::string& id_or_prefix);
+  // A run's recipe runs: those that started (in start order), then its
+  // up-to-date recipes (UpToDateRecipe, in plan order), then the others.
   Result<std::vector<RecipeRunRecord>> RecipeRuns(const std::string& run_id);
   // The recipe run of `flow`/`recipe` in run `run_id`, if recorded.
   Result<std::optional<RecipeRunRecord>> FindRecipeRun(const std::string& run_id,
@@ -227,8 +246,8 @@ class Catalog {
   // For each of `wanted`, in order: the metrics (JSON text) of recipe run
   // `flow`/`recipe` of the run that built that version in `env`, or nullopt
   // when the version or that recipe run is not recorded. One read transaction
-  // and one prepared statement for all (a run records its up-to-date recipes
-  // with what this returns).
+  // and one prepared statement for all. (Up-to-date records no longer copy
+  // these metrics: since schema 10 they are read when a record is read.)
   Result<std::vector<std::optional<std::string>>> BuiltMetrics(const std::string& env,
                                                                const std::vector<BuiltBy>& wanted);
   // The latest recipe runs at a commit: for each recipe of `flow` with one, the
@@ -414,5 +433,9 @@ std::string NowIso();
 std::string IsoTime(std::chrono::system_clock::time_point t);
 // A random (version 4) UUID.
 std::string NewUuid();
+// The UUID of the up-to-date record of `flow`/`recipe` in run `run_id`: the
+// same whenever it is read (a version 8 UUID, from a SHA-256 of the three).
+std::string UpToDateRecipeUuid(const std::string& run_id, const std::string& flow,
+                               const std::string& recipe);
 
 }  // namespace alambic

@@ -145,6 +145,47 @@ Result<std::optional<json>> ReadCursor(const std::string& cursor, const std::str
 // A keyset page from `q`, which asks for page.limit + 1 rows: `row` makes the
 // current row an item, `keys` the cursor keys of that row (read while it is
 // current); the extra row only tells that there is a next page.
+// The runs of `flow` in `env` (run_flows), newest first.
+std::vector<std::string> RunsOfFlow(SQLite::Database& db, const std::string& flow,
+                                    const std::string& env) {
+  SQLite::Statement q(db,
+                      "SELECT f.run_id FROM run_flows f JOIN runs r ON r.id = f.run_id WHERE "
+                      "f.flow = ? AND r.environment = ? ORDER BY f.started_at DESC, f.run_id DESC");
+  q.bind(1, flow);
+  q.bind(2, env);
+  std::vector<std::string> out;
+  while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+  return out;
+}
+
+// The recipes each run recorded up to date in one row (catalog schema 10,
+// catalog.h UpToDateRecipe), read once per run: whether `flow`/`recipe` is one.
+class UpToDateRecipesOfRuns {
+ public:
+  explicit UpToDateRecipesOfRuns(SQLite::Database& db)
+      : q_(db, "SELECT recipes FROM run_up_to_date WHERE run_id = ?") {}
+  bool Has(const std::string& run_id, const std::string& flow, const std::string& recipe) {
+    auto [it, fresh] = runs_.try_emplace(run_id);
+    if (fresh) {
+      q_.reset();
+      q_.bind(1, run_id);
+      if (q_.executeStep()) {
+        const json j = json::parse(q_.getColumn(0).getString(), nullptr, false);
+        if (j.is_object() && j.contains("r") && j["r"].is_array())
+          for (const auto& e : j["r"])
+            if (e.is_array() && e.size() >= 2 && e[0].is_string() && e[1].is_string())
+              it->second.insert(e[0].get<std::string>() + '\0' + e[1].get<std::string>());
+      }
+      q_.reset();
+    }
+    return it->second.count(flow + '\0' + recipe) > 0;
+  }
+
+ private:
+  SQLite::Statement q_;
+  std::map<std::string, std::set<std::string>> runs_;
+};
+
 json KeysetPage(SQLite::Statement& q, const Page& page, const std::string& list,
                 const std::function<json(SQLite::Statement&)>& row,
                 const std::function<json(SQLite::Statement&, const json& item)>& keys) {
@@ -874,9 +915,10 @@ Result<json> CatalogViews::FlowGraph(const std::string& flow, const std::string&
     json last = LastRun(db, flow, env);
     std::map<std::string, std::pair<std::string, double>> recipe_status;
     if (!last.is_null()) {
-      SQLite::Statement q(db,
-                          "SELECT recipe, status, duration_ms FROM recipe_runs WHERE run_id = ? "
-                          "AND flow = ?");
+      SQLite::Statement q(
+          db,
+          "SELECT recipe, status, duration_ms FROM recipe_run_rows WHERE run_id = ? "
+          "AND flow = ?");
       q.bind(1, last["id"].get<std::string>());
       q.bind(2, flow);
       while (q.executeStep())
@@ -1029,25 +1071,26 @@ Result<json> CatalogViews::Recipe(const std::string& flow, const std::string& re
   json history = json::array();
   try {
     SQLite::Database& db = Reader(catalog_path());
-    SQLite::Statement q(db, fmt::format("SELECT rr.run_id, rr.status, rr.started_at, "
-                                        "rr.duration_ms, rr.rows_in, rr.rows_out, rr.reason FROM "
-                                        "run_flows f JOIN runs r ON r.id = f.run_id JOIN "
-                                        "recipe_runs rr ON rr.run_id = f.run_id AND rr.flow = "
-                                        "f.flow AND rr.recipe = ? WHERE f.flow = ? AND "
-                                        "r.environment = ? ORDER BY f.started_at DESC, f.run_id "
-                                        "DESC LIMIT {}",
-                                        kRecipeHistory));
-    q.bind(1, recipe);
-    q.bind(2, flow);
-    q.bind(3, env);
-    while (q.executeStep())
-      history.push_back(json{{"run_id", q.getColumn(0).getString()},
-                             {"status", q.getColumn(1).getString()},
-                             {"started_at", q.getColumn(2).getString()},
-                             {"duration_ms", q.getColumn(3).getDouble()},
-                             {"rows_in", q.getColumn(4).getInt64()},
-                             {"rows_out", q.getColumn(5).getInt64()},
-                             {"reason", q.getColumn(6).getString()}});
+    // Run by run (newest first), each read with its own run id: the view
+    // reads a run's up-to-date record only then.
+    SQLite::Statement q(db,
+                        "SELECT run_id, status, started_at, duration_ms, rows_in, rows_out, reason "
+                        "FROM recipe_run_rows WHERE run_id = ? AND flow = ? AND recipe = ?");
+    for (const auto& run_id : RunsOfFlow(db, flow, env)) {
+      if (static_cast<int>(history.size()) == kRecipeHistory) break;
+      q.reset();
+      q.bind(1, run_id);
+      q.bind(2, flow);
+      q.bind(3, recipe);
+      if (q.executeStep())
+        history.push_back(json{{"run_id", q.getColumn(0).getString()},
+                               {"status", q.getColumn(1).getString()},
+                               {"started_at", q.getColumn(2).getString()},
+                               {"duration_ms", q.getColumn(3).getDouble()},
+                               {"rows_in", q.getColumn(4).getInt64()},
+                               {"rows_out", q.getColumn(5).getInt64()},
+                               {"reason", q.getColumn(6).getString()}});
+    }
   } catch (const std::exception& ex) {
     return ReadError(ex, "recipe " + recipe);
   }
@@ -1119,7 +1162,7 @@ Result<json> CatalogViews::Run(const std::string& id) {
     SQLite::Statement r(db,
                         "SELECT flow, recipe, kind, status, reason, attempts, started_at, "
                         "finished_at, duration_ms, rows_in, rows_out, bytes_out, error, metrics, "
-                        "log FROM recipe_runs WHERE run_id = ? ORDER BY started_at = '', "
+                        "log FROM recipe_run_rows WHERE run_id = ? ORDER BY started_at = '', "
                         "started_at, flow, recipe");
     r.bind(1, run["id"].get<std::string>());
     json recipes = json::array();
@@ -1166,10 +1209,11 @@ Result<json> CatalogViews::RunLogs(const std::string& id, const std::string& rec
   }
   try {
     SQLite::Database& db = Reader(catalog_path());
-    SQLite::Statement q(db,
-                        "SELECT flow, recipe, log FROM recipe_runs WHERE run_id = ?1 AND (?2 = '' "
-                        "OR recipe = ?2) AND (?3 = '' OR flow = ?3) AND (flow, recipe) >= (?4, "
-                        "?5) ORDER BY flow, recipe");
+    SQLite::Statement q(
+        db,
+        "SELECT flow, recipe, log FROM recipe_run_rows WHERE run_id = ?1 AND (?2 = '' "
+        "OR recipe = ?2) AND (?3 = '' OR flow = ?3) AND (flow, recipe) >= (?4, "
+        "?5) ORDER BY flow, recipe");
     q.bind(1, run_id);
     q.bind(2, name);
     q.bind(3, flow);
@@ -1480,39 +1524,57 @@ Result<json> CatalogViews::Checks(const std::string& name, const std::string& en
   ALAMBIC_ASSIGN_OR_RETURN(auto after, ReadCursor(page.cursor, "checks:" + name, 3));
   try {
     SQLite::Database& db = Reader(catalog_path());
-    std::string cond;
-    for (size_t i = 0; i < checks.size(); ++i)
-      cond += fmt::format("{}(f.flow = ?{} AND rr.recipe = ?{})", i ? " OR " : "", 5 + 2 * i,
-                          6 + 2 * i);
-    SQLite::Statement q(db, fmt::format("SELECT f.started_at, f.run_id, rr.recipe, rr.finished_at, "
-                                        "rr.status, rr.metrics FROM run_flows f JOIN runs r ON "
-                                        "r.id = f.run_id JOIN recipe_runs rr ON rr.run_id = "
-                                        "f.run_id AND rr.flow = f.flow WHERE ({}) AND "
-                                        "r.environment = ?1 AND (f.started_at, f.run_id, "
-                                        "rr.recipe) < (?2, ?3, ?4) ORDER BY f.started_at DESC, "
-                                        "f.run_id DESC, rr.recipe DESC LIMIT {}",
-                                        cond, page.limit + 1));
-    q.bind(1, env);
-    q.bind(2, after ? (*after)[0].get<std::string>() : std::string("\x7f"));
-    q.bind(3, after ? (*after)[1].get<std::string>() : std::string("\x7f"));
-    q.bind(4, after ? (*after)[2].get<std::string>() : std::string("\x7f"));
-    int b = 5;
-    for (const auto& [f, r] : checks) {
-      q.bind(b++, f);
-      q.bind(b++, r);
+    // Run by run (newest first, from the cursor on), each read with its own
+    // run id: the view reads a run's up-to-date record only then.
+    std::set<std::string> flows;
+    std::string in;
+    for (const auto& [f, r] : checks)
+      if (flows.insert(f).second)
+        in += fmt::format("{}?{}", in.empty() ? "" : ",", 3 + flows.size());
+    SQLite::Statement runs(
+        db, fmt::format("SELECT DISTINCT f.started_at, f.run_id FROM run_flows f JOIN runs r ON "
+                        "r.id = f.run_id WHERE f.flow IN ({}) AND r.environment = ?1 AND "
+                        "(f.started_at, f.run_id) <= (?2, ?3) ORDER BY f.started_at DESC, "
+                        "f.run_id DESC",
+                        in));
+    runs.bind(1, env);
+    runs.bind(2, after ? (*after)[0].get<std::string>() : std::string("\x7f"));
+    runs.bind(3, after ? (*after)[1].get<std::string>() : std::string("\x7f"));
+    int b = 4;
+    for (const auto& f : flows) runs.bind(b++, f);
+    SQLite::Statement q(db,
+                        "SELECT finished_at, status, metrics FROM recipe_run_rows WHERE run_id = ? "
+                        "AND flow = ? AND recipe = ?");
+    json last_keys;
+    while (runs.executeStep()) {
+      const std::string started = runs.getColumn(0).getString(),
+                        run_id = runs.getColumn(1).getString();
+      const bool at_cursor = after && started == (*after)[0] && run_id == (*after)[1];
+      std::vector<std::pair<std::string, json>> found;  // recipe, item
+      for (const auto& [f, r] : checks) {
+        if (at_cursor && !(r < (*after)[2].get<std::string>())) continue;
+        q.reset();
+        q.bind(1, run_id);
+        q.bind(2, f);
+        q.bind(3, r);
+        if (!q.executeStep()) continue;
+        found.emplace_back(
+            r, json{{"run_id", run_id},
+                    {"recipe", r},
+                    {"finished_at", q.getColumn(0).getString()},
+                    {"status", q.getColumn(1).getString()},
+                    {"metrics", json::parse(q.getColumn(2).getString(), nullptr, false)}});
+      }
+      std::stable_sort(found.begin(), found.end(),
+                       [](const auto& x, const auto& y) { return x.first > y.first; });
+      for (auto& [r, item] : found) {
+        if (static_cast<int>(items.size()) == page.limit)
+          return json{{"items", items}, {"next_cursor", MakeCursor("checks:" + name, last_keys)}};
+        items.push_back(std::move(item));
+        last_keys = json{started, run_id, r};
+      }
     }
-    return KeysetPage(
-        q, page, "checks:" + name,
-        [](SQLite::Statement& r) {
-          return json{{"run_id", r.getColumn(1).getString()},
-                      {"recipe", r.getColumn(2).getString()},
-                      {"finished_at", r.getColumn(3).getString()},
-                      {"status", r.getColumn(4).getString()},
-                      {"metrics", json::parse(r.getColumn(5).getString(), nullptr, false)}};
-        },
-        [](SQLite::Statement& r, const json& item) {
-          return json{r.getColumn(0).getString(), item["run_id"], item["recipe"]};
-        });
+    return json{{"items", items}, {"next_cursor", next}};
   } catch (const std::exception& ex) {
     return ReadError(ex, "the checks of " + name);
   }
@@ -1737,27 +1799,37 @@ Result<json> CatalogViews::WhyStale(const std::string& name, const std::string& 
       out["changed_inputs"] = changed;
     }
     // Upstream recipes whose last recipe run failed.
+    // Each recipe's latest record: a recipe run, or an entry of a run's
+    // up-to-date record (never failed), each run's read once.
     json failed = json::array();
+    std::map<std::string, std::vector<std::string>> runs_of_flow;
+    UpToDateRecipesOfRuns up_to_date(db);
+    SQLite::Statement q(db,
+                        "SELECT status, finished_at, error FROM recipe_runs WHERE run_id = ? AND "
+                        "flow = ? AND recipe = ?");
     for (int i = 0; i < graph.size(); ++i) {
       if (!up[static_cast<size_t>(i)]) continue;
       const auto& rn = graph.node(i);
-      SQLite::Statement q(db,
-                          "SELECT rr.run_id, rr.status, rr.finished_at, rr.error FROM run_flows f "
-                          "JOIN runs r ON r.id = f.run_id JOIN recipe_runs rr ON rr.run_id = "
-                          "f.run_id AND rr.flow = f.flow WHERE f.flow = ? AND rr.recipe = ? AND "
-                          "r.environment = ? ORDER BY f.started_at DESC, f.run_id DESC LIMIT 1");
-      q.bind(1, rn.flow->name);
-      q.bind(2, rn.recipe->name);
-      q.bind(3, env);
-      if (q.executeStep()) {
-        const std::string status = q.getColumn(1).getString();
-        if (status == "failed" || status == "timed_out" || status == "cancelled")
-          failed.push_back(json{{"flow", rn.flow->name},
-                                {"recipe", rn.recipe->name},
-                                {"run_id", q.getColumn(0).getString()},
-                                {"status", status},
-                                {"finished_at", q.getColumn(2).getString()},
-                                {"error", q.getColumn(3).getString()}});
+      auto runs = runs_of_flow.find(rn.flow->name);
+      if (runs == runs_of_flow.end())
+        runs = runs_of_flow.emplace(rn.flow->name, RunsOfFlow(db, rn.flow->name, env)).first;
+      for (const auto& run_id : runs->second) {
+        q.reset();
+        q.bind(1, run_id);
+        q.bind(2, rn.flow->name);
+        q.bind(3, rn.recipe->name);
+        if (q.executeStep()) {
+          const std::string status = q.getColumn(0).getString();
+          if (status == "failed" || status == "timed_out" || status == "cancelled")
+            failed.push_back(json{{"flow", rn.flow->name},
+                                  {"recipe", rn.recipe->name},
+                                  {"run_id", run_id},
+                                  {"status", status},
+                                  {"finished_at", q.getColumn(1).getString()},
+                                  {"error", q.getColumn(2).getString()}});
+          break;
+        }
+        if (up_to_date.Has(run_id, rn.flow->name, rn.recipe->name)) break;
       }
     }
     out["failed_upstream"] = failed;

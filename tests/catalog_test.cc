@@ -471,5 +471,155 @@ TEST(CatalogTest, UuidsAreVersion4AndDistinct) {
   EXPECT_EQ(seen.size(), 1000u);
 }
 
+RecipeRunRecord BuiltRecipeRun(const std::string& run, const std::string& recipe,
+                               nlohmann::json metrics, const std::string& status = "succeeded",
+                               const std::string& started = "2026-01-01T00:00:01.000Z") {
+  RecipeRunRecord r;
+  r.run_id = run;
+  r.flow = "f";
+  r.recipe = recipe;
+  r.kind = "sql";
+  r.status = status;
+  r.attempts = 1;
+  r.started_at = status == "skipped" ? "" : started;
+  r.metrics = std::move(metrics);
+  return r;
+}
+
+UpToDateRecipe Current(const std::string& recipe, const std::string& reason,
+                       std::vector<std::pair<std::string, std::string>> inputs,
+                       std::vector<std::pair<std::string, std::string>> outputs) {
+  return {"f", recipe, "sql", reason, std::move(inputs), std::move(outputs)};
+}
+
+// A run's up-to-date recipes are one catalog row (schema 10), read back by every
+// reader as the up_to_date recipe runs they were before: versions, reason,
+// the metrics of the build, a stable UUID; in RecipeRuns' order; in
+// LatestRecipeRunsAtCommit by run recency; in the SQL view recipe_run_rows.
+TEST(CatalogTest, UpToDateRecipesAreOneRowReadBackAsRecipeRuns) {
+  TempDir dir;
+  auto opened = Catalog::Open(dir.path() / "c.db");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Catalog& cat = **opened;
+  // r1 builds raw (v1) then mid (m1, from raw v1).
+  RunRecord r1 = MakeRun("r1", "2026-01-01T00:00:00.000Z");
+  r1.git_commit = "c1";
+  CatalogBatch b1;
+  b1.environment = "datalab";
+  b1.begin_run = r1;
+  b1.recipe_runs = {BuiltRecipeRun("r1", "r_raw", {{"rows", 3}}),
+                    BuiltRecipeRun("r1", "r_mid", {{"checks", {"a", "b"}}})};
+  b1.versions = {Version("raw", "v1", "r1"), Version("mid", "m1", "r1", {{"raw", "v1"}})};
+  ASSERT_TRUE(cat.Commit(b1).ok());
+  // r2 finds them up to date, runs r_new, skips r_skip; r_exp (no output) is up to date.
+  RunRecord r2 = MakeRun("r2", "2026-01-02T00:00:00.000Z");
+  r2.git_commit = "c1";
+  CatalogBatch b2;
+  b2.environment = "datalab";
+  b2.begin_run = r2;
+  b2.up_to_date_run = "r2";
+  const std::string odd = "custom \"quoted\"\n\\ reason \xc3\xa9";
+  b2.up_to_date = {Current("r_raw", "up to date", {}, {{"raw", "v1"}}),
+                   Current("r_mid", "up to date (this version was built before)", {{"raw", "v1"}},
+                           {{"mid", "m1"}}),
+                   Current("r_exp", odd, {{"mid", "m1"}, {"ext", "e9"}}, {})};
+  b2.recipe_runs = {BuiltRecipeRun("r2", "r_skip", nlohmann::json::object(), "skipped"),
+                    BuiltRecipeRun("r2", "r_new", {{"n", 1}})};
+  ASSERT_TRUE(cat.Commit(b2).ok());
+  {
+    SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READONLY);
+    EXPECT_EQ(db.execAndGet("SELECT count(*) FROM recipe_runs WHERE run_id = 'r2'").getInt(), 2);
+    EXPECT_EQ(db.execAndGet("SELECT count(*) FROM run_up_to_date").getInt(), 1);
+  }
+  auto runs = cat.RecipeRuns("r2");
+  ASSERT_TRUE(runs.ok()) << runs.status().message();
+  std::vector<std::string> order;
+  for (const auto& r : *runs) order.push_back(r.recipe + ":" + r.status);
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"r_new:succeeded", "r_raw:up_to_date", "r_mid:up_to_date",
+                                      "r_exp:up_to_date", "r_skip:skipped"}));
+  ASSERT_EQ(runs->size(), 5u);
+  const RecipeRunRecord &raw = (*runs)[1], &mid = (*runs)[2], &exp = (*runs)[3];
+  EXPECT_EQ(raw.run_id, "r2");
+  EXPECT_EQ(raw.kind, "sql");
+  EXPECT_EQ(raw.attempts, 0);
+  EXPECT_EQ(raw.started_at, "");
+  EXPECT_EQ(raw.reason, "up to date");
+  EXPECT_EQ(mid.reason, "up to date (this version was built before)");
+  EXPECT_EQ(exp.reason, odd);
+  EXPECT_EQ(raw.outputs, (std::map<std::string, std::string>{{"raw", "v1"}}));
+  EXPECT_TRUE(raw.inputs.empty());
+  EXPECT_EQ(mid.inputs, (std::map<std::string, std::string>{{"raw", "v1"}}));
+  EXPECT_EQ(mid.outputs, (std::map<std::string, std::string>{{"mid", "m1"}}));
+  EXPECT_EQ(exp.inputs, (std::map<std::string, std::string>{{"ext", "e9"}, {"mid", "m1"}}));
+  EXPECT_TRUE(exp.outputs.empty());
+  // The metrics of the recipe run that built each one's output.
+  EXPECT_EQ(raw.metrics, (nlohmann::json{{"rows", 3}}));
+  EXPECT_EQ(mid.metrics, (nlohmann::json{{"checks", {"a", "b"}}}));
+  EXPECT_EQ(exp.metrics, nlohmann::json::object());
+  // Stable, distinct, well-formed UUIDs.
+  auto again = cat.RecipeRuns("r2");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)[1].uuid, raw.uuid);
+  EXPECT_NE(mid.uuid, raw.uuid);
+  EXPECT_EQ(raw.uuid, UpToDateRecipeUuid("r2", "f", "r_raw"));
+  ASSERT_EQ(raw.uuid.size(), 36u);
+  EXPECT_EQ(raw.uuid[14], '8');
+  EXPECT_TRUE(raw.uuid[19] == '8' || raw.uuid[19] == '9' || raw.uuid[19] == 'a' ||
+              raw.uuid[19] == 'b');
+  auto found = cat.FindRecipeRun("r2", "f", "r_mid");
+  ASSERT_TRUE(found.ok() && *found);
+  EXPECT_EQ((*found)->status, "up_to_date");
+  EXPECT_EQ((*found)->metrics, mid.metrics);
+  EXPECT_EQ((*found)->uuid, mid.uuid);
+  EXPECT_FALSE(cat.FindRecipeRun("r2", "f", "nope")->has_value());
+  EXPECT_FALSE(cat.FindRecipeRun("r2", "g", "r_mid")->has_value());
+  // At commit c1: r3 (newer) failed r_mid; a dirty run is not counted.
+  RunRecord r3 = MakeRun("r3", "2026-01-03T00:00:00.000Z");
+  r3.git_commit = "c1";
+  RunRecord r4 = MakeRun("r4", "2026-01-04T00:00:00.000Z");
+  r4.git_commit = "c1";
+  r4.git_dirty = true;
+  CatalogBatch b3;
+  b3.environment = "datalab";
+  b3.begin_run = r3;
+  b3.recipe_runs = {BuiltRecipeRun("r3", "r_mid", nlohmann::json::object(), "failed",
+                                   "2026-01-03T00:00:01.000Z")};
+  ASSERT_TRUE(cat.Commit(b3).ok());
+  CatalogBatch b4;
+  b4.environment = "datalab";
+  b4.begin_run = r4;
+  b4.up_to_date_run = "r4";
+  b4.up_to_date = {Current("r_raw", "up to date", {}, {{"raw", "v1"}})};
+  ASSERT_TRUE(cat.Commit(b4).ok());
+  auto latest = cat.LatestRecipeRunsAtCommit("datalab", "f", "c1");
+  ASSERT_TRUE(latest.ok()) << latest.status().message();
+  std::vector<std::string> at_commit;
+  for (const auto& r : *latest) at_commit.push_back(r.recipe + ":" + r.run_id + ":" + r.status);
+  EXPECT_EQ(at_commit, (std::vector<std::string>{"r_exp:r2:up_to_date", "r_mid:r3:failed",
+                                                 "r_new:r2:succeeded", "r_raw:r2:up_to_date",
+                                                 "r_skip:r2:skipped"}));
+  EXPECT_EQ((*latest)[3].metrics, raw.metrics);
+  EXPECT_TRUE(cat.LatestRecipeRunsAtCommit("datalab", "g", "c1")->empty());
+  // The view gives SQL readers the same rows.
+  SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db,
+                      "SELECT recipe, status, reason, metrics, attempts, log FROM recipe_run_rows "
+                      "WHERE run_id = 'r2' ORDER BY recipe");
+  std::vector<std::string> viewed, expected;
+  while (q.executeStep())
+    viewed.push_back(fmt::format("{}|{}|{}|{}|{}|{}", q.getColumn(0).getString(),
+                                 q.getColumn(1).getString(), q.getColumn(2).getString(),
+                                 nlohmann::json::parse(q.getColumn(3).getString()).dump(),
+                                 q.getColumn(4).getInt(), q.getColumn(5).getString()));
+  std::vector<RecipeRunRecord> sorted = *runs;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.recipe < b.recipe; });
+  for (const auto& r : sorted)
+    expected.push_back(fmt::format("{}|{}|{}|{}|{}|{}", r.recipe, r.status, r.reason,
+                                   r.metrics.dump(), r.attempts, r.log));
+  EXPECT_EQ(viewed, expected);
+}
+
 }  // namespace
 }  // namespace alambic::catalog_test

@@ -1116,6 +1116,66 @@ TEST_F(WebServerTest, ScheduleHasOneShapeOnAFlowAndOnItsUseCase) {
   for (const auto& f : hostile["flows"]) EXPECT_TRUE(f["schedule"].is_null()) << f.dump();
 }
 
+// A run where nothing is stale records its up-to-date recipes in one catalog
+// row: the API shows them as the recipe runs they were (run detail, flow graph,
+// recipe history, checks, why-stale), with the metrics of their build.
+TEST_F(WebServerTest, UpToDateRecipesShowAsRecipeRunsWithTheMetricsOfTheirBuild) {
+  const Session v = Login("vera");
+  auto noop = Cli(root_, {"run", "permis"});
+  ASSERT_EQ(noop.code, 0) << noop.out << noop.err;
+  ASSERT_NE(noop.out.find("12 up to date"), std::string::npos) << noop.out;
+  json runs = GetJson("/api/flows/permis/runs", With(v));
+  ASSERT_GE(runs["items"].size(), 2u);
+  const std::string latest = runs["items"][0]["id"];
+  json recipe = GetJson("/api/flows/permis/recipes/check_exams", With(v));
+  const json& history = recipe["history"];
+  ASSERT_GE(history.size(), 2u) << recipe.dump();
+  EXPECT_EQ(history[0]["run_id"], latest);
+  EXPECT_EQ(history[0]["status"], "up_to_date");
+  EXPECT_EQ(history[0]["reason"], "up to date");
+  std::string build;
+  for (const auto& h : history)
+    if (h["status"] == "succeeded" && build.empty()) build = h["run_id"];
+  ASSERT_FALSE(build.empty()) << history.dump();
+  std::map<std::string, json> built;
+  const json build_run = GetJson("/api/runs/" + build, With(v));
+  for (const auto& r : build_run["recipes"]) built[r["recipe"]] = r["metrics"];
+  json run = GetJson("/api/runs/" + latest, With(v));
+  ASSERT_EQ(run["recipes"].size(), 12u) << run.dump();
+  for (const auto& r : run["recipes"]) {
+    EXPECT_EQ(r["status"], "up_to_date") << r.dump();
+    EXPECT_EQ(r["attempts"], 0);
+    EXPECT_EQ(r["metrics"], built[r["recipe"]]) << r["recipe"];
+  }
+  ASSERT_TRUE(built["check_exams"].is_object() && !built["check_exams"].empty());
+  const json graph = GetJson("/api/flows/permis", With(v));
+  for (const auto& n : graph["nodes"])
+    if (n["type"] == "recipe") {
+      EXPECT_EQ(n["last_status"], "up_to_date") << n.dump();
+    }
+  json checks = GetJson("/api/datasets/exams/checks", With(v));
+  ASSERT_FALSE(checks["items"].empty()) << checks.dump();
+  EXPECT_EQ(checks["items"][0]["run_id"], latest);
+  EXPECT_EQ(checks["items"][0]["recipe"], "check_exams");
+  EXPECT_EQ(checks["items"][0]["status"], "up_to_date");
+  EXPECT_EQ(checks["items"][0]["metrics"], built["check_exams"]);
+  // Paged one by one, the same items.
+  json paged = json::array();
+  std::string cursor;
+  for (int i = 0; i < 50; ++i) {
+    json p =
+        GetJson("/api/datasets/exams/checks?limit=1" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                With(v));
+    for (const auto& item : p["items"]) paged.push_back(item);
+    if (p["next_cursor"].is_null()) break;
+    cursor = p["next_cursor"];
+  }
+  EXPECT_EQ(paged, checks["items"]);
+  json why = GetJson("/api/datasets/exams/why-stale", With(v));
+  EXPECT_EQ(why["state"], "fresh") << why.dump();
+  EXPECT_TRUE(why["failed_upstream"].empty()) << why.dump();
+}
+
 // `alambic serve` on the permis example without its pseudonymisation key:
 // the server starts, the flow says why it cannot be planned, the other flow
 // of the workspace is fine.

@@ -1,5 +1,6 @@
 #include "core/exec/run_record.h"
 
+#include <algorithm>
 #include <set>
 #include <unordered_map>
 
@@ -136,44 +137,24 @@ Status AuditRun(Session& session, const RunSummary& summary) {
 }
 
 Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, CatalogBatch& batch) {
-  Catalog& catalog = session.catalog();
-  const size_t first = batch.recipe_runs.size();
-  // The recipe runs whose metrics each record copies, looked up all at once:
-  // (record, what built its first output).
-  std::vector<size_t> metrics_of;
-  std::vector<Catalog::BuiltBy> built;
-  // No reallocation (moving every record) as the records are added.
-  batch.recipe_runs.reserve(first + plan.recipes.size());
-  metrics_of.reserve(plan.recipes.size());
-  built.reserve(plan.recipes.size());
+  batch.up_to_date_run = run.id;
+  batch.up_to_date.reserve(batch.up_to_date.size() + plan.recipes.size());
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kUpToDate) continue;
     const RecipeNode& node = session.graph().node(rp.node);
     const RecipeSpec& spec = *node.recipe;
-    RecipeRunRecord& rec = batch.recipe_runs.emplace_back();
-    rec.run_id = run.id;
-    rec.uuid = NewUuid();
+    UpToDateRecipe& rec = batch.up_to_date.emplace_back();
     rec.flow = node.flow->name;
     rec.recipe = spec.name;
     rec.kind = spec.kind;
-    rec.status = "up_to_date";
     rec.reason = rp.explanation;
-    for (size_t k = 0; k < spec.inputs.size() && k < rp.input_versions.size(); ++k)
-      rec.inputs[spec.inputs[k]] = rp.input_versions[k];
-    for (size_t k = 0; k < spec.outputs.size() && k < rp.output_versions.size(); ++k)
-      rec.outputs[spec.outputs[k]] = rp.output_versions[k];
-    if (!spec.outputs.empty() && !rp.output_versions.empty()) {
-      metrics_of.push_back(batch.recipe_runs.size() - 1);
-      built.push_back({spec.outputs[0], rp.output_versions[0], rec.flow, rec.recipe});
-    }
-  }
-  if (batch.recipe_runs.size() == first) return Status::Ok();
-  ALAMBIC_ASSIGN_OR_RETURN(auto metrics, catalog.BuiltMetrics(run.environment, built));
-  for (size_t i = 0; i < metrics_of.size(); ++i) {
-    if (!metrics[i]) continue;
-    nlohmann::json m = nlohmann::json::parse(*metrics[i], nullptr, /*allow_exceptions=*/false);
-    batch.recipe_runs[metrics_of[i]].metrics =
-        m.is_object() ? std::move(m) : nlohmann::json::object();
+    const size_t ins = std::min(spec.inputs.size(), rp.input_versions.size());
+    rec.inputs.reserve(ins);
+    for (size_t k = 0; k < ins; ++k) rec.inputs.emplace_back(spec.inputs[k], rp.input_versions[k]);
+    const size_t outs = std::min(spec.outputs.size(), rp.output_versions.size());
+    rec.outputs.reserve(outs);
+    for (size_t k = 0; k < outs; ++k)
+      rec.outputs.emplace_back(spec.outputs[k], rp.output_versions[k]);
   }
   return Status::Ok();
 }

@@ -51,10 +51,11 @@ Status AuditSecretUse(Session& session, const Plan& plan, const RunRecord& run);
 // The "run" audit entry of a finished run.
 Status AuditRun(Session& session, const RunSummary& summary);
 
-// Adds to `batch` a recipe run of status up_to_date for each up-to-date recipe
-// of the plan: the versions it found current, and the metrics of the recipe run
-// that built them (so that what a commit produced can be read from its latest
-// run alone), read from the catalog in one pass.
+// Adds to `batch` the up-to-date recipes of the plan (UpToDateRecipe, one
+// catalog row for all): the versions each found current. They read back as
+// recipe runs of status up_to_date with the metrics of the recipe run that
+// built them, so that what a commit produced can be read from its latest run
+// alone.
 Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, CatalogBatch& batch);
 
 // An up-to-date recipe whose expected version is published but not current

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # A run where nothing is stale, on a 400-recipe random DAG (bench/orchestration/gen.py):
-#  - it records one up_to_date recipe run per recipe, each with the versions it found
-#    current and the metrics of the recipe run that built its first output, checked
-#    against the catalog with Python's sqlite3 (an independent reader);
+#  - it records its up-to-date recipes in one catalog row (run_up_to_date, no
+#    recipe_runs rows), decoded here with Python's json and sqlite3 (an independent
+#    reader): one entry per recipe, with the versions it found current; the
+#    recipe runs `alambic log RUN --format json` and the view recipe_run_rows
+#    derive from it are checked against that and against the build: status
+#    up_to_date, those versions, the metrics of the recipe run that built the
+#    first output;
 #  - no version id changes;
 #  - the catalog work does not grow per recipe: the run's SQLite lock calls (fcntl)
 #    stay under a bound independent of the recipe count (strace; one prepared
@@ -29,9 +33,12 @@ grep -q "0 succeeded, 0 failed, 0 cancelled, 0 skipped, $N up to date" nostale.o
   { cat nostale.out; echo "FAIL: the second run was not a no-op" >&2; exit 1; }
 "$ALAMBIC" status --format json > after.json
 cmp -s before.json after.json || { diff before.json after.json; echo "FAIL: versions changed" >&2; exit 1; }
-python3 - "$N" strace.txt <<'PY'
+NOOP=$(python3 -c "import sqlite3; print(sqlite3.connect('.alambic/catalog.db').execute(
+  'SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1').fetchone()[0])")
+"$ALAMBIC" log "$NOOP" --format json > noop.json
+python3 - "$N" strace.txt noop.json <<'PY'
 import json, sqlite3, sys
-n, strace = int(sys.argv[1]), sys.argv[2]
+n, strace, logged = int(sys.argv[1]), sys.argv[2], json.load(open(sys.argv[3]))
 calls = {}
 for line in open(strace):
     f = line.split()
@@ -44,24 +51,46 @@ runs = db.execute("SELECT id, status FROM runs ORDER BY started_at, rowid").fetc
 assert len(runs) == 2 and all(s == "succeeded" for _, s in runs), runs
 cold, noop = runs[0][0], runs[1][0]
 current = dict(db.execute("SELECT dataset, version_id FROM current_versions"))
-rows = db.execute("SELECT flow, recipe, status, inputs, outputs, metrics FROM recipe_runs "
-                  "WHERE run_id = ?", (noop,)).fetchall()
-assert len(rows) == n, len(rows)
-nonempty = 0
-for flow, recipe, status, inputs, outputs, metrics in rows:
-    assert status == "up_to_date", (recipe, status)
-    outs = json.loads(outputs)
+assert db.execute("SELECT count(*) FROM recipe_runs WHERE run_id = ?", (noop,)).fetchone()[0] == 0
+blobs = db.execute("SELECT recipes FROM run_up_to_date WHERE run_id = ?", (noop,)).fetchall()
+assert len(blobs) == 1, blobs
+entries = json.loads(blobs[0][0])["r"]
+assert len(entries) == n, len(entries)
+# Decoded as migration 10 describes it (catalog.cc): outputs [name, version, ...];
+# an input [name, version], or a name whose version an entry lists as output.
+produced = {}
+for e in entries:
+    for k in range(0, len(e[4]), 2):
+        produced[e[4][k]] = e[4][k + 1]
+reasons = {0: "up to date", 1: "up to date (this version was built before)"}
+derived = {}
+for flow, recipe, kind, reason, outputs, inputs in entries:
+    outs = dict(zip(outputs[0::2], outputs[1::2]))
+    ins = dict(tuple(i) if isinstance(i, list) else (i, produced[i]) for i in inputs)
     assert outs and all(current[d] == v for d, v in outs.items()), (recipe, outs)
-    assert all(current[d] == v for d, v in json.loads(inputs).items()), (recipe, inputs)
+    assert all(current[d] == v for d, v in ins.items()), (recipe, ins)
     # The metrics of the recipe run that built its (first) output version.
-    ds = sorted(outs)[0]
     built = db.execute("SELECT r.metrics FROM dataset_versions v JOIN recipe_runs r ON "
                        "r.run_id = v.run_id AND r.flow = ? AND r.recipe = ? WHERE v.dataset = ? "
-                       "AND v.id = ?", (flow, recipe, ds, outs[ds])).fetchone()
-    assert built is not None and built[0] != "", recipe
-    assert json.loads(metrics) == json.loads(built[0]), (recipe, metrics, built[0])
-    nonempty += json.loads(metrics) != {}
-assert nonempty == n, f"only {nonempty} of {n} up-to-date records carry their build's metrics"
-print(f"no-op run: {n} up-to-date records, metrics and versions as built")
+                       "AND v.id = ?", (flow, recipe, outputs[0], outputs[1])).fetchone()
+    assert built is not None and json.loads(built[0]) != {}, recipe
+    derived[(flow, recipe)] = dict(kind=kind, reason=reasons.get(reason, reason), inputs=ins,
+                                   outputs=outs, metrics=json.loads(built[0]))
+assert len(derived) == n
+# What alambic derives from it: `alambic log`, and the view SQL readers use.
+assert logged["id"] == noop and len(logged["recipes"]) == n, len(logged["recipes"])
+for r in logged["recipes"]:
+    want = derived[(r["flow"], r["recipe"])]
+    assert r["status"] == "up_to_date" and r["attempts"] == 0, r
+    for key in ("kind", "reason", "inputs", "outputs", "metrics"):
+        assert r[key] == want[key], (r["recipe"], key, r[key], want[key])
+viewed = db.execute("SELECT flow, recipe, status, reason, metrics FROM recipe_run_rows "
+                    "WHERE run_id = ?", (noop,)).fetchall()
+assert len(viewed) == n, len(viewed)
+for flow, recipe, status, reason, metrics in viewed:
+    want = derived[(flow, recipe)]
+    assert status == "up_to_date" and reason == want["reason"], (recipe, status, reason)
+    assert json.loads(metrics) == want["metrics"], (recipe, metrics)
+print(f"no-op run: {n} up-to-date recipes in one record, derived as built")
 PY
 echo "nostale run: ok"
