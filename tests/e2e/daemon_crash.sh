@@ -165,6 +165,7 @@ for point in "${POINTS[@]}"; do
     [ "$killed" = 1 ] || break
     n=$((n + 1))
   done
+  echo "daemon crash: $step: killed at N = 1..$((n - 1))"
 done
 # Release 2 (the totals count their rows), promoted while a daemon runs: the
 # daemon is killed as it takes the new release up (release_reload), then,
