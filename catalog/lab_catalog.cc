@@ -172,7 +172,11 @@ Result<std::unique_ptr<LabCatalog>> LabCatalog::Open(const std::filesystem::path
 
 Status LabCatalog::Sync(const WorkspaceSnapshot& ws, const std::string& now) {
   try {
-    SQLite::Transaction tx(*db_);
+    // IMMEDIATE: the sync reads (who owns each use case) before it writes; a
+    // deferred transaction, begun as a reader, could not become a writer
+    // while another workspace's sync held the write lock ("database is
+    // locked", without waiting for the busy timeout).
+    SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     SQLite::Statement owner(*db_, "SELECT workspace FROM lab_usecases WHERE id=?");
     for (const auto& c : ws.cards) {
       owner.reset();

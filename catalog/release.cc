@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/sql_error.h"
+#include "core/base/crash_point.h"
 
 namespace alambic {
 
@@ -142,6 +143,7 @@ Status Catalog::AddRelease(const ReleaseRecord& r, const Actor& who) {
     q.bind(10, r.created_at.empty() ? NowIso() : r.created_at);
     q.bind(11, r.note);
     q.exec();
+    CrashPoint("release_activation");
     InsertActivation(*db_, r.flow, r.environment, r.number, kActivationPromote, who, r.note);
     tx.commit();
     return Status::Ok();

@@ -13,9 +13,12 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "catalog/audit.h"
 #include "catalog/catalog.h"
 #include "tests/fault_harness.h"
 #include "tests/test_util.h"
@@ -68,13 +71,10 @@ TEST(CrashLoopTest, PermisRunKilledAtEachPointLosesNothing) {
                            figures.cases);
 }
 
-// `alambic promote` killed once the release's tag is in git, before the
-// catalog records it: the catalog is sound, nothing is active yet, and the
-// promotion made again succeeds (with the next number, the tag being taken)
-// and its release runs in the warehouse.
-TEST(CrashLoopTest, PromotionKilledBetweenTagAndCatalogCanBeMadeAgain) {
-  testing::TempDir dir;
-  const fs::path ws = dir.path() / "ws", landing = dir.path() / "landing";
+// A workspace whose flow `sales` is committed and run in the datalab, ready
+// for `alambic promote sales` to the warehouse.
+fs::path PromotableWorkspace(const fs::path& dir) {
+  const fs::path ws = dir / "ws", landing = dir / "landing";
   fs::create_directories(ws / "data");
   fs::create_directories(landing);
   testing::WriteFile(ws / "alambic.yaml",
@@ -96,29 +96,77 @@ TEST(CrashLoopTest, PromotionKilledBetweenTagAndCatalogCanBeMadeAgain) {
       " && export GIT_AUTHOR_NAME=Ops GIT_AUTHOR_EMAIL=ops@example.org GIT_COMMITTER_NAME=Ops "
       "GIT_COMMITTER_EMAIL=ops@example.org && git init -q -b main . && git add -A && git commit "
       "-qm sales";
-  ASSERT_EQ(std::system(git.c_str()), 0);
+  EXPECT_EQ(std::system(git.c_str()), 0);
   auto run = Cli(ws, {"run"});
-  ASSERT_EQ(run.code, 0) << run.err;
-  auto killed = Cli(ws, {"promote", "sales"}, "ALAMBIC_CRASH_AT=promotion");
-  ASSERT_EQ(killed.code, 137) << killed.out << killed.err;
-  {
-    auto cat = Catalog::Open(ws / ".alambic/catalog.db");
-    ASSERT_TRUE(cat.ok()) << cat.status().message();
-    EXPECT_EQ(*(*cat)->IntegrityCheck(), "ok");
-    auto active = (*cat)->ActiveRelease("sales", "warehouse");
-    ASSERT_TRUE(active.ok());
-    EXPECT_FALSE(active->has_value()) << "a killed promotion activated a release";
+  EXPECT_EQ(run.code, 0) << run.err;
+  return ws;
+}
+
+// The warehouse runs recorded in the catalog: (release, status), oldest first.
+std::vector<std::pair<std::string, std::string>> WarehouseRuns(const fs::path& ws) {
+  std::vector<std::pair<std::string, std::string>> out;
+  SQLite::Database db((ws / ".alambic/catalog.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement q(db,
+                      "SELECT release, status FROM runs WHERE environment = 'warehouse' ORDER BY "
+                      "started_at, rowid");
+  while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+  return out;
+}
+
+// `alambic promote` killed at each of its points (core/base/crash_point.h):
+// once the release's tag is in git (`promotion`), inside the catalog
+// transaction that records the release before its activation
+// (`release_activation`), and once the catalog has recorded it, before the
+// audit entry (`promotion_recorded`). Each time: the catalog is sound and its
+// audit chain verifies, the promotion made again succeeds (with the next
+// number when the tag was taken) and is audited, and the warehouse runs the
+// release then active.
+TEST(CrashLoopTest, PromotionKilledAtEachPointCanBeMadeAgain) {
+  struct Case {
+    const char* point;
+    int active_after_kill;  // 0: none
+    int active_after_again;
+  };
+  for (const Case& c : {Case{"promotion", 0, 2}, Case{"release_activation", 0, 2},
+                        Case{"promotion_recorded", 1, 2}}) {
+    SCOPED_TRACE(c.point);
+    testing::TempDir dir;
+    const fs::path ws = PromotableWorkspace(dir.path());
+    if (HasFailure()) return;
+    auto killed = Cli(ws, {"promote", "sales"}, std::string("ALAMBIC_CRASH_AT=") + c.point);
+    ASSERT_EQ(killed.code, 137) << killed.out << killed.err;
+    auto check = [&](int want_active, bool audited) {
+      auto cat = Catalog::Open(ws / ".alambic/catalog.db");
+      ASSERT_TRUE(cat.ok()) << cat.status().message();
+      EXPECT_EQ(*(*cat)->IntegrityCheck(), "ok");
+      auto active = (*cat)->ActiveRelease("sales", "warehouse");
+      ASSERT_TRUE(active.ok());
+      EXPECT_EQ(active->has_value() ? (*active)->number : 0, want_active);
+      auto audit = (*cat)->ReadAudit({.action = kAuditPromote});
+      ASSERT_TRUE(audit.ok()) << audit.status().message();
+      std::vector<std::string> promoted;
+      for (const auto& e : *audit)
+        if (e.outcome == kAuditOk) promoted.push_back(e.target);
+      if (want_active == 0) {
+        EXPECT_TRUE(promoted.empty()) << promoted[0];
+      } else if (audited) {
+        EXPECT_THAT(promoted, ::testing::Contains(fmt::format("release/sales/{}", want_active)))
+            << "release " << want_active << " is active with no audit entry";
+      }
+      EXPECT_TRUE((*cat)->VerifyAudit().ok());
+    };
+    // Killed at promotion_recorded, release 1 is active but not audited yet
+    // (the audit entry is a second transaction).
+    check(c.active_after_kill, false);
+    auto again = Cli(ws, {"promote", "sales"});
+    ASSERT_EQ(again.code, 0) << again.out << again.err;
+    check(c.active_after_again, true);
+    auto prod = Cli(ws, {"--env", "warehouse", "run"});
+    EXPECT_EQ(prod.code, 0) << prod.out << prod.err;
+    EXPECT_EQ(WarehouseRuns(ws),
+              (std::vector<std::pair<std::string, std::string>>{
+                  {fmt::format("sales/{}", c.active_after_again), "succeeded"}}));
   }
-  auto again = Cli(ws, {"promote", "sales"});
-  ASSERT_EQ(again.code, 0) << again.out << again.err;
-  auto cat = Catalog::Open(ws / ".alambic/catalog.db");
-  ASSERT_TRUE(cat.ok());
-  auto active = (*cat)->ActiveRelease("sales", "warehouse");
-  ASSERT_TRUE(active.ok() && active->has_value());
-  EXPECT_EQ((*active)->number, 2) << "release 1's tag was taken by the killed promotion";
-  cat->reset();
-  auto prod = Cli(ws, {"--env", "warehouse", "run"});
-  EXPECT_EQ(prod.code, 0) << prod.out << prod.err;
 }
 
 }  // namespace

@@ -2,6 +2,11 @@
 // history, filters, full-text search, files shared across workspaces).
 #include "catalog/lab_catalog.h"
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -231,6 +236,53 @@ TEST_F(LabCatalogTest, WorkspacesShareTheCatalogAndFiles) {
   EXPECT_EQ(hits[0].kind, "column");
   EXPECT_EQ(hits[0].ref, "centre_rates.candidate_id");
   EXPECT_EQ(hits[0].workspace, "permis");
+}
+
+// Two workspaces syncing into one lab catalog at once (a server and `alambic
+// catalog sync`, say): each sync reads (which use cases another workspace
+// owns) before it writes. Begun as a reader, a sync could not become a writer
+// while the other held the write lock, and failed at once with "database is
+// locked" instead of waiting for it (SQLite calls no busy handler there).
+TEST_F(LabCatalogTest, ConcurrentSyncsOfTwoWorkspacesWaitInsteadOfFailingLocked) {
+  auto second = LabCatalog::Open(dir_.path() / "lab" / "catalog.db");
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  WorkspaceSnapshot ref;
+  ref.name = "referentiels";
+  ref.cards = {Card("referentiels", "production", {"centres"}, "Centres")};
+  ref.flows = {{"centres", "referentiels", "", "", "", {}}};
+  std::atomic<bool> stop{false};
+  std::atomic<int> other_syncs{0}, other_failed{0};
+  std::string other_error;
+  std::thread other([&] {
+    for (int i = 0; !stop.load(); ++i) {
+      Status st = (*second)->Sync(ref, fmt::format("t{}", i));
+      if (st.ok())
+        ++other_syncs;
+      else if (other_failed++ == 0)
+        other_error = st.message();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  while (other_syncs.load() + other_failed.load() == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  int syncs = 0, failed = 0;
+  std::string first_error;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < until || other_syncs.load() < 5) {
+    Status st = lab_->Sync(permis_, fmt::format("t{}", syncs++));
+    if (!st.ok() && failed++ == 0) first_error = st.message();
+    // A pause, as the other has: a writer with none could starve the other
+    // beyond its busy timeout on a loaded machine, which is not what this tests.
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  stop = true;
+  other.join();
+  EXPECT_EQ(failed, 0) << "of " << syncs << " syncs beside " << other_syncs.load()
+                       << " of another workspace; the first: " << first_error;
+  EXPECT_EQ(other_failed.load(), 0) << "of the other workspace's syncs; the first: " << other_error;
+  auto all = lab_->ListUseCases({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
 }
 
 TEST(FtsQueryTest, WordsBecomeQuotedPrefixTerms) {

@@ -5,7 +5,7 @@
 // ("STEP": the first time it is reached; "STEP:N": the Nth time, N >= 1);
 // otherwise it does nothing. Compiled in always, read only from the
 // environment, so that the crash tests drive the real binary
-// (tests/e2e/daemon_crash.sh, tests/crash_loop_test.cc). The steps, in the
+// (tests/e2e/daemon_crash*.sh, tests/crash_loop_test.cc). The steps, in the
 // order a scheduled run meets them (docs/operations.md, "Crash safety"):
 //   slot_recorded      the scheduler claimed a slot in the catalog
 //   run_created        the run's record is in the catalog (status running)
@@ -18,6 +18,15 @@
 //   before_commit      the run ended; the slot's outcome is not yet recorded
 // and, for `alambic promote`:
 //   promotion          the release is tagged in git, not yet recorded
+//   release_activation inside the catalog transaction that records it: the
+//                      release is written, its activation not yet
+//   promotion_recorded the release is recorded and active, its audit entry
+//                      not yet written
+// and, for the daemon taking up a newly promoted release:
+//   release_reload     it saw the active releases change, has not loaded them
+//   release_checkout   the release's commit is fetched into its checkout
+//                      (.alambic/checkouts/ENV/FLOW), its files not yet
+//                      checked out (`alambic run` in the environment too)
 #pragma once
 
 #include <atomic>

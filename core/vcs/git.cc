@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base/crash_point.h"
 #include "core/vcs/git_internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -400,6 +401,7 @@ Result<std::filesystem::path> GitCheckoutInto(const std::filesystem::path& dir,
   }
 
   ALAMBIC_ASSIGN_OR_RETURN(CommitPtr c, LookupCommit(repo.get(), OidHex(oid)));
+  CrashPoint("release_checkout");
   git_checkout_options co = GIT_CHECKOUT_OPTIONS_INIT;
   co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
   if (git_checkout_tree(repo.get(), reinterpret_cast<const git_object*>(c.get()), &co) != 0)

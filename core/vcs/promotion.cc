@@ -441,6 +441,7 @@ Result<PromoteOutcome> Promote(Catalog& catalog, const std::filesystem::path& ro
   ALAMBIC_RETURN_IF_ERROR(GitCreateAnnotatedTag(root, rel.tag, e.commit, message));
   CrashPoint("promotion");
   ALAMBIC_RETURN_IF_ERROR(catalog.AddRelease(rel, who));
+  CrashPoint("promotion_recorded");
   audit.outcome = "ok";
   audit.target = rel.tag;
   audit.detail["release"] = rel.number;

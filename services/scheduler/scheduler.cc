@@ -237,6 +237,26 @@ Status Scheduler::Recover(Instant now) {
         auto run = catalog_.FindRun(s.run_id);
         if (run.ok() && run->status == "running")
           ALAMBIC_RETURN_IF_ERROR(catalog_.FinishRun(s.run_id, "failed", FormatUtc(now), why));
+        if (!run.ok() && run.status().code() == StatusCode::kNotFound) {
+          // Killed before its run was recorded (checking out the release's
+          // code, planning): the run is recorded failed, so that the slot
+          // names a run that exists, as every slot that started does.
+          RunRecord r;
+          r.id = s.run_id;
+          r.flows = s.flow;
+          r.environment = options_.environment;
+          r.trigger = s.attempts > 1          ? "retry"
+                      : s.kind == "catchup"   ? "catchup"
+                      : s.kind == "on_change" ? "on_change"
+                                              : "schedule";
+          r.user = "scheduler:" + options_.holder;
+          r.status = "running";
+          r.started_at = FormatUtc(now);
+          ALAMBIC_RETURN_IF_ERROR(catalog_.BeginRun(r));
+          ALAMBIC_RETURN_IF_ERROR(
+              catalog_.FinishRun(s.run_id, "failed", FormatUtc(now),
+                                 why + "; its process ended before the run was recorded"));
+        }
       }
       s.error = why;
       if (s.attempts <= flows_[*f].retries) {

@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "core/base/actor.h"
 #include "core/base/clock.h"
+#include "core/base/crash_point.h"
 #include "core/base/secrets.h"
 #include "core/flow/loader.h"
 #include "core/vcs/git_paths.h"
@@ -157,6 +158,7 @@ void ReloadOnActivation(const DaemonWorkspace& w, Catalog& catalog, ReleaseWatch
     return;
   }
   if (!*changed) return;
+  CrashPoint("release_reload");
   auto scheduled = LoadDaemonSchedules(w.root, catalog, w.env);
   if (!scheduled.ok()) {
     log("active releases changed, but their schedules do not load (the running ones are kept): " +
