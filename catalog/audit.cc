@@ -68,42 +68,46 @@ std::string AuditHash(const AuditEntry& e, const std::string& detail_text) {
   return Sha256Hex(text);
 }
 
-Status Catalog::AppendAudit(AuditEntry e) {
+void Catalog::InsertAuditLocked(AuditEntry e) {
   if (e.at.empty()) e.at = NowIso();
   const std::string detail_text =
       e.detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  e.prev_hash.clear();
+  e.seq = 1;
+  {
+    SQLite::Statement last(*db_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
+    if (last.executeStep()) {
+      e.seq = last.getColumn(0).getInt64() + 1;
+      e.prev_hash = last.getColumn(1).getString();
+    }
+    // Never reuse the number of a removed last entry: the gap stays visible.
+    SQLite::Statement top(*db_, "SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
+    if (top.executeStep()) e.seq = std::max(e.seq, top.getColumn(0).getInt64() + 1);
+  }
+  e.hash = AuditHash(e, detail_text);
+  SQLite::Statement q(
+      *db_, fmt::format("INSERT INTO audit ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", kAuditColumns));
+  q.bind(1, e.seq);
+  q.bind(2, e.at);
+  q.bind(3, e.user);
+  q.bind(4, e.host);
+  q.bind(5, e.action);
+  q.bind(6, e.environment);
+  q.bind(7, e.flow);
+  q.bind(8, e.target);
+  q.bind(9, e.outcome);
+  q.bind(10, detail_text);
+  q.bind(11, e.prev_hash);
+  q.bind(12, e.hash);
+  q.exec();
+}
+
+Status Catalog::AppendAudit(AuditEntry e) {
   std::lock_guard lock(mu_);
   try {
     // IMMEDIATE: no other connection appends between reading the last hash and writing.
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
-    e.prev_hash.clear();
-    e.seq = 1;
-    {
-      SQLite::Statement last(*db_, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1");
-      if (last.executeStep()) {
-        e.seq = last.getColumn(0).getInt64() + 1;
-        e.prev_hash = last.getColumn(1).getString();
-      }
-      // Never reuse the number of a removed last entry: the gap stays visible.
-      SQLite::Statement top(*db_, "SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
-      if (top.executeStep()) e.seq = std::max(e.seq, top.getColumn(0).getInt64() + 1);
-    }
-    e.hash = AuditHash(e, detail_text);
-    SQLite::Statement q(*db_, fmt::format("INSERT INTO audit ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                                          kAuditColumns));
-    q.bind(1, e.seq);
-    q.bind(2, e.at);
-    q.bind(3, e.user);
-    q.bind(4, e.host);
-    q.bind(5, e.action);
-    q.bind(6, e.environment);
-    q.bind(7, e.flow);
-    q.bind(8, e.target);
-    q.bind(9, e.outcome);
-    q.bind(10, detail_text);
-    q.bind(11, e.prev_hash);
-    q.bind(12, e.hash);
-    q.exec();
+    InsertAuditLocked(std::move(e));
     tx.commit();
     return Status::Ok();
   } catch (const std::exception& ex) {

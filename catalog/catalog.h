@@ -316,8 +316,9 @@ class Catalog {
   // Records release `r` (r.status and r.activated_at are ignored; an empty
   // created_at is now, an empty user or host is `who`'s) and its 'promote'
   // activation by `who`, in one transaction. Fails (Invalid) when (flow,
-  // environment, number) exists, naming the release.
-  Status AddRelease(const ReleaseRecord& r, const Actor& who);
+  // environment, number) exists, naming the release. With `audit`, its entry is
+  // appended in the same transaction: a release is never active unaudited.
+  Status AddRelease(const ReleaseRecord& r, const Actor& who, const AuditEntry* audit = nullptr);
   // The releases of (flow, env), newest number first, with status and
   // activated_at filled.
   Result<std::vector<ReleaseRecord>> ListReleases(const std::string& flow, const std::string& env);
@@ -326,9 +327,11 @@ class Catalog {
                                                      const std::string& env);
   // Appends an activation of release `number` (action "promote" or "rollback").
   // Fails (Invalid) for another action, (NotFound) when the release does not
-  // exist, (Invalid) when it is already the active one.
+  // exist, (Invalid) when it is already the active one. With `audit`, its entry
+  // is appended in the same transaction (nothing is appended on a failure).
   Status ActivateRelease(const std::string& flow, const std::string& env, int number,
-                         const std::string& action, const Actor& who, const std::string& note);
+                         const std::string& action, const Actor& who, const std::string& note,
+                         const AuditEntry* audit = nullptr);
 
   // ---- the audit log (audit.h) ----
   // Appends `entry`, filling seq, at (when empty), prev_hash and hash, in one
@@ -422,6 +425,9 @@ class Catalog {
   std::string fence_workspace_, fence_env_;
   int64_t fence_token_ = 0;
   Status CheckFenceLocked();  // requires mu_
+  // AppendAudit's insert, inside the caller's write transaction (requires mu_;
+  // throws SQLite's errors).
+  void InsertAuditLocked(AuditEntry e);
   // HasVersion's statement, prepared on first use (the planner calls it per
   // output); declared after db_ so that it is finalized first. Guarded by mu_.
   std::unique_ptr<SQLite::Statement> has_version_;

@@ -114,7 +114,7 @@ Result<int> Catalog::NextReleaseNumber(const std::string& flow, const std::strin
   }
 }
 
-Status Catalog::AddRelease(const ReleaseRecord& r, const Actor& who) {
+Status Catalog::AddRelease(const ReleaseRecord& r, const Actor& who, const AuditEntry* audit) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
@@ -145,6 +145,7 @@ Status Catalog::AddRelease(const ReleaseRecord& r, const Actor& who) {
     q.exec();
     CrashPoint("release_activation");
     InsertActivation(*db_, r.flow, r.environment, r.number, kActivationPromote, who, r.note);
+    if (audit) InsertAuditLocked(*audit);
     tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {
@@ -183,7 +184,7 @@ Result<std::optional<ReleaseRecord>> Catalog::ActiveRelease(const std::string& f
 
 Status Catalog::ActivateRelease(const std::string& flow, const std::string& env, int number,
                                 const std::string& action, const Actor& who,
-                                const std::string& note) {
+                                const std::string& note, const AuditEntry* audit) {
   if (action != kActivationPromote && action != kActivationRollback)
     return Status::Invalid(
         fmt::format("unknown release activation '{}' (expected promote or rollback)", action));
@@ -204,6 +205,7 @@ Status Catalog::ActivateRelease(const std::string& flow, const std::string& env,
     if (!activations.empty() && activations.back().number == number)
       return Status::Invalid(fmt::format("release {} is already active in {}", name, env));
     InsertActivation(*db_, flow, env, number, action, who, note);
+    if (audit) InsertAuditLocked(*audit);
     tx.commit();
     return Status::Ok();
   } catch (const std::exception& e) {

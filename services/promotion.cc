@@ -75,8 +75,12 @@ Result<RollbackOutcome> RollbackFlow(Catalog& catalog, const std::string& env,
     entry.target = target->Name();
   }
   entry.detail["to"] = target->Name();
-  ALAMBIC_RETURN_IF_ERROR(
-      finish(catalog.ActivateRelease(flow, env, target->number, kActivationRollback, who, note)));
+  // The activation and its audit entry in one transaction; a failure is audited after.
+  AuditEntry done = entry;
+  done.outcome = kAuditOk;
+  const Status activated =
+      catalog.ActivateRelease(flow, env, target->number, kActivationRollback, who, note, &done);
+  if (!activated.ok()) return finish(activated);
   RollbackOutcome out;
   out.active = *target;
   if (active) out.previous = *active;

@@ -116,9 +116,9 @@ std::vector<std::pair<std::string, std::string>> WarehouseRuns(const fs::path& w
 // `alambic promote` killed at each of its points (core/base/crash_point.h):
 // once the release's tag is in git (`promotion`), inside the catalog
 // transaction that records the release before its activation
-// (`release_activation`), and once the catalog has recorded it, before the
-// audit entry (`promotion_recorded`). Each time: the catalog is sound and its
-// audit chain verifies, the promotion made again succeeds (with the next
+// (`release_activation`), and once the catalog has recorded it with its audit
+// entry (`promotion_recorded`). Each time: the catalog is sound and its audit
+// chain verifies, a release active is audited, the promotion made again succeeds (with the next
 // number when the tag was taken) and is audited, and the warehouse runs the
 // release then active.
 TEST(CrashLoopTest, PromotionKilledAtEachPointCanBeMadeAgain) {
@@ -155,9 +155,9 @@ TEST(CrashLoopTest, PromotionKilledAtEachPointCanBeMadeAgain) {
       }
       EXPECT_TRUE((*cat)->VerifyAudit().ok());
     };
-    // Killed at promotion_recorded, release 1 is active but not audited yet
-    // (the audit entry is a second transaction).
-    check(c.active_after_kill, false);
+    // Killed at promotion_recorded, release 1 is active and audited: the audit
+    // entry is written in the release's own transaction.
+    check(c.active_after_kill, true);
     auto again = Cli(ws, {"promote", "sales"});
     ASSERT_EQ(again.code, 0) << again.out << again.err;
     check(c.active_after_again, true);

@@ -440,12 +440,13 @@ Result<PromoteOutcome> Promote(Catalog& catalog, const std::filesystem::path& ro
   message += fmt::format("\nPromoted by {}@{}\n", who.user, who.host);
   ALAMBIC_RETURN_IF_ERROR(GitCreateAnnotatedTag(root, rel.tag, e.commit, message));
   CrashPoint("promotion");
-  ALAMBIC_RETURN_IF_ERROR(catalog.AddRelease(rel, who));
-  CrashPoint("promotion_recorded");
+  // The release, its activation and its audit entry in one transaction: never a
+  // release running in production that the audit log does not name.
   audit.outcome = "ok";
   audit.target = rel.tag;
   audit.detail["release"] = rel.number;
-  ALAMBIC_RETURN_IF_ERROR(catalog.AppendAudit(audit));
+  ALAMBIC_RETURN_IF_ERROR(catalog.AddRelease(rel, who, &audit));
+  CrashPoint("promotion_recorded");
   ALAMBIC_ASSIGN_OR_RETURN(outcome.release, catalog.ActiveRelease(o.flow, o.to));
   return outcome;
 }

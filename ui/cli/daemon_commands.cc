@@ -42,16 +42,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kDefaultEnv = "warehouse";
+constexpr const char* kDaemonDefaultEnv = "warehouse";
 // The longest the loop sleeps: how soon a signal or a watchdog ping is seen.
 constexpr std::chrono::milliseconds kMaxSleep{250};
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_daemon_stop{false};
 
-void OnSignal(int) { g_stop.store(true); }
+void DaemonOnSignal(int) { g_daemon_stop.store(true); }
 
 // One "alambic: " line per line of the message (a workspace's diagnostics).
-int Fail(const Status& st) {
+int DaemonFail(const Status& st) {
   const std::string& m = st.message();
   for (size_t start = 0; start <= m.size();) {
     size_t eol = m.find('\n', start);
@@ -110,7 +110,7 @@ class FileClock final : public Clock {
   std::optional<std::chrono::system_clock::time_point> last_;
 };
 
-struct Workspace {
+struct DaemonWorkspace {
   fs::path root;
   std::string env, name;
   bool releases_only = false;
@@ -118,8 +118,8 @@ struct Workspace {
   std::vector<Flow> flows;  // the working tree's
 };
 
-Result<Workspace> OpenWorkspace(const std::string& dir, const std::string& env) {
-  Workspace w;
+Result<DaemonWorkspace> OpenDaemonWorkspace(const std::string& dir, const std::string& env) {
+  DaemonWorkspace w;
   std::error_code ec;
   w.root = FindWorkspaceRoot(fs::absolute(dir, ec));
   if (w.root.empty())
@@ -131,7 +131,7 @@ Result<Workspace> OpenWorkspace(const std::string& dir, const std::string& env) 
     for (const auto& d : lw.diagnostics) msg += (msg.empty() ? "" : "\n") + d.ToString();
     return Status::Invalid(msg);
   }
-  w.env = env.empty() ? kDefaultEnv : env;
+  w.env = env.empty() ? kDaemonDefaultEnv : env;
   if (!lw.workspace.config.environments.count(w.env))
     return Status::Invalid(fmt::format("unknown environment '{}'", w.env));
   w.releases_only = RunsReleasesOnly(lw.workspace.config, w.env);
@@ -150,7 +150,7 @@ std::string Holder() {
 // releases replace the running ones (the scheduler goes on: runs going and
 // slots waiting carry on, a changed schedule fires from now on). A release
 // that does not load is logged and the schedules running are kept.
-void ReloadOnActivation(const Workspace& w, Catalog& catalog, ReleaseWatch& watch,
+void ReloadOnActivation(const DaemonWorkspace& w, Catalog& catalog, ReleaseWatch& watch,
                         Scheduler& scheduler, const std::function<void(const std::string&)>& log) {
   auto changed = watch.Changed();
   if (!changed.ok()) {
@@ -182,7 +182,7 @@ struct AlertFlags {
 
 // The SMTP options of `a` for the workspace `w`: the password is read from
 // the secret named (never given on the command line).
-Result<SmtpOptions> SmtpOf(const Workspace& w, const AlertFlags& a) {
+Result<SmtpOptions> SmtpOf(const DaemonWorkspace& w, const AlertFlags& a) {
   SmtpOptions so;
   const size_t colon = a.smtp.rfind(':');
   so.host = a.smtp.substr(0, colon);
@@ -224,20 +224,20 @@ Result<SmtpOptions> SmtpOf(const Workspace& w, const AlertFlags& a) {
 }
 
 // The scheduler loop until `stop` (SIGTERM/SIGINT set it when own_signals).
-int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
+int RunDaemon(const DaemonWorkspace& w, double grace, double lease_ttl, int max_runs,
               const std::string& clock_file, const AlertFlags& alert_flags,
               const std::atomic<bool>& stop, bool own_signals) {
-  if (lease_ttl < 3) return Fail(Status::Invalid("--lease-ttl must be at least 3 seconds"));
-  if (grace < 0) return Fail(Status::Invalid("--grace must not be negative"));
-  if (max_runs < 1) return Fail(Status::Invalid("--max-runs must be at least 1"));
+  if (lease_ttl < 3) return DaemonFail(Status::Invalid("--lease-ttl must be at least 3 seconds"));
+  if (grace < 0) return DaemonFail(Status::Invalid("--grace must not be negative"));
+  if (max_runs < 1) return DaemonFail(Status::Invalid("--max-runs must be at least 1"));
   auto catalog = Catalog::Open(RunCatalogPath(w.root));
-  if (!catalog.ok()) return Fail(catalog.status());
+  if (!catalog.ok()) return DaemonFail(catalog.status());
   // In the warehouse, the schedules of the active releases (never the working
   // tree's), read again whenever a release is promoted or rolled back.
   ReleaseWatch watch(RunCatalogPath(w.root), w.env);
-  if (auto seen = watch.Changed(); !seen.ok()) return Fail(seen.status());
+  if (auto seen = watch.Changed(); !seen.ok()) return DaemonFail(seen.status());
   auto scheduled = LoadDaemonSchedules(w.root, **catalog, w.env);
-  if (!scheduled.ok()) return Fail(scheduled.status());
+  if (!scheduled.ok()) return DaemonFail(scheduled.status());
   std::vector<FlowSchedule> flows = std::move(scheduled->flows);
   SystemClock system_clock;
   std::unique_ptr<FileClock> file_clock;
@@ -257,7 +257,7 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
   }
   if (!alert_flags.smtp.empty()) {
     auto so = SmtpOf(w, alert_flags);
-    if (!so.ok()) return Fail(so.status());
+    if (!so.ok()) return DaemonFail(so.status());
     alerts.Add(std::make_unique<SmtpAlertSink>(std::move(*so)));
   }
   if (!alerts.empty()) o.alerts = &alerts;
@@ -280,7 +280,7 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
   };
   if (own_signals) {
     struct sigaction sa {};
-    sa.sa_handler = OnSignal;
+    sa.sa_handler = DaemonOnSignal;
     sigemptyset(&sa.sa_mask);
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGINT, &sa, nullptr);
@@ -333,33 +333,33 @@ int RunDaemon(const Workspace& w, double grace, double lease_ttl, int max_runs,
 
 int RunSchedulerUntil(const std::string& dir, const std::string& env,
                       const std::atomic<bool>& stop) {
-  auto w = OpenWorkspace(dir, env);
-  if (!w.ok()) return Fail(w.status());
+  auto w = OpenDaemonWorkspace(dir, env);
+  if (!w.ok()) return DaemonFail(w.status());
   return RunDaemon(*w, /*grace=*/30, /*lease_ttl=*/30, /*max_runs=*/4, "", AlertFlags{}, stop,
                    /*own_signals=*/false);
 }
 
 namespace {
 
-int RunTrigger(const Workspace& w, const std::string& flow, const std::string& reason) {
+int RunTrigger(const DaemonWorkspace& w, const std::string& flow, const std::string& reason) {
   bool known = false;
   for (const auto& f : w.flows) known = known || f.name == flow;
-  if (!known) return Fail(Status::NotFound(fmt::format("no flow named '{}'", flow)));
+  if (!known) return DaemonFail(Status::NotFound(fmt::format("no flow named '{}'", flow)));
   auto catalog = Catalog::Open(RunCatalogPath(w.root));
-  if (!catalog.ok()) return Fail(catalog.status());
+  if (!catalog.ok()) return DaemonFail(catalog.status());
   EngineLauncher launcher(w.root, [](const std::string& m) {
     std::fprintf(stderr, "alambic: %s\n", Printable(m).c_str());
   });
   CancelToken cancel;
   struct sigaction sa {};
-  sa.sa_handler = OnSignal;
+  sa.sa_handler = DaemonOnSignal;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
   std::atomic<bool> done{false};
   std::thread watch([&] {
     while (!done.load()) {
-      if (g_stop.load()) cancel.Cancel();
+      if (g_daemon_stop.load()) cancel.Cancel();
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   });
@@ -367,7 +367,7 @@ int RunTrigger(const Workspace& w, const std::string& flow, const std::string& r
   auto r = TriggerRun(**catalog, launcher, flow, w.env, reason, who, cancel);
   done.store(true);
   watch.join();
-  if (!r.ok()) return Fail(r.status());
+  if (!r.ok()) return DaemonFail(r.status());
   std::printf("%s: run %s %s in %s (triggered by %s)%s\n", Printable(flow).c_str(),
               r->run_id.c_str(), r->status.c_str(), w.env.c_str(), Printable(who.user).c_str(),
               r->error.empty() ? "" : (": " + Printable(r->error)).c_str());
@@ -410,12 +410,12 @@ DaemonCommands::DaemonCommands(CLI::App& app) {
 bool DaemonCommands::parsed() const { return daemon_->parsed() || trigger_->parsed(); }
 
 int DaemonCommands::Run(const std::string& dir, const std::string& env) const {
-  auto w = OpenWorkspace(dir, env);
-  if (!w.ok()) return Fail(w.status());
+  auto w = OpenDaemonWorkspace(dir, env);
+  if (!w.ok()) return DaemonFail(w.status());
   if (daemon_->parsed()) {
     AlertFlags a{webhook_,       smtp_,         mail_from_, mail_to_,
                  smtp_starttls_, smtp_ca_file_, smtp_user_, smtp_password_};
-    return RunDaemon(*w, grace_, lease_ttl_, max_runs_, clock_file_, a, g_stop,
+    return RunDaemon(*w, grace_, lease_ttl_, max_runs_, clock_file_, a, g_daemon_stop,
                      /*own_signals=*/true);
   }
   return RunTrigger(*w, flow_, reason_);

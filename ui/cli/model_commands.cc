@@ -18,7 +18,7 @@ namespace {
 constexpr size_t kShortId = 12;
 constexpr size_t kShortRun = 8;
 
-std::string Short(const std::string& id, size_t n) { return id.substr(0, n); }
+std::string ShortId(const std::string& id, size_t n) { return id.substr(0, n); }
 
 std::string Number(const nlohmann::json& v) {
   if (v.is_number_integer()) return FormatCount(v.get<int64_t>());
@@ -102,7 +102,7 @@ Status PrintModelList(Catalog& catalog, const std::string& env, bool json) {
   t.AlignRight(4);
   for (const auto& name : order) {
     const ModelVersionRecord& v = *latest[name];
-    t.AddRow({name, Short(v.version_id, kShortId), v.metrics.value("task", std::string()),
+    t.AddRow({name, ShortId(v.version_id, kShortId), v.metrics.value("task", std::string()),
               MainMetric(v.metrics), std::to_string(count[name]), v.created_at,
               v.flow + "/" + v.recipe});
   }
@@ -158,11 +158,11 @@ Status PrintModelShow(Catalog& catalog, const std::string& env, const std::strin
                {"versions", vs}});
     return Status::Ok();
   }
-  Print(fmt::format("model {}, version {}{}\n", model, Short(chosen->version_id, kShortId),
+  Print(fmt::format("model {}, version {}{}\n", model, ShortId(chosen->version_id, kShortId),
                     chosen->current ? " (current)" : ""));
   Print(fmt::format("  model id    {}\n", m.value("model_id", std::string())));
   Print(fmt::format("  built by    {}/{}, run {}, {}\n", chosen->flow, chosen->recipe,
-                    Short(chosen->run_id, kShortRun), chosen->created_at));
+                    ShortId(chosen->run_id, kShortRun), chosen->created_at));
   Print(fmt::format("  task        {}, target {}, {} features, {} booster, {} rounds\n",
                     m.value("task", std::string()), m.value("target", std::string()),
                     Number(m.value("features", nlohmann::json())),
@@ -230,7 +230,7 @@ Status PrintModelShow(Catalog& catalog, const std::string& env, const std::strin
   std::printf("versions (newest first)\n");
   TextTable t({"  version", "built", "metric", ""});
   for (const auto& v : versions)
-    t.AddRow({"  " + Short(v.version_id, kShortId), v.created_at, MainMetric(v.metrics),
+    t.AddRow({"  " + ShortId(v.version_id, kShortId), v.created_at, MainMetric(v.metrics),
               v.current ? "current" : ""});
   std::fputs(t.Render().c_str(), stdout);
   return Status::Ok();

@@ -8,19 +8,18 @@
 #include <nlohmann/json.hpp>
 
 #include "services/promotion.h"
+#include "ui/cli/cli.h"
 #include "ui/common/text_table.h"
 
 namespace alambic {
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
 constexpr size_t kShortCommit = 10;
 constexpr int kDefaultAuditEntries = 20;
 constexpr size_t kAuditDetailWidth = 160;
 
-int Fail(const Status& st) {
+int ReleaseFail(const Status& st) {
   std::fprintf(stderr, "alambic: %s\n", Printable(st.message()).c_str());
   return kExitFailed;
 }
@@ -163,7 +162,7 @@ int ReleaseCommands::Run(const std::string& env, const CatalogOpener& open,
                          const Actor& who) const {
   const std::string release_env = env.empty() ? kReleaseDefaultEnvironment : env;
   auto catalog = open(audit_->parsed() ? env : release_env);
-  if (!catalog.ok()) return Fail(catalog.status());
+  if (!catalog.ok()) return ReleaseFail(catalog.status());
   Status st;
   if (releases_->parsed()) {
     st = PrintReleases(**catalog, release_env, flow_, format_);
@@ -176,7 +175,7 @@ int ReleaseCommands::Run(const std::string& env, const CatalogOpener& open,
     f.environment = env;
     st = PrintAudit(**catalog, f, format_);
   }
-  return st.ok() ? kExitOk : Fail(st);
+  return st.ok() ? kExitOk : ReleaseFail(st);
 }
 
 }  // namespace alambic

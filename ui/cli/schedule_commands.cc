@@ -26,9 +26,9 @@ namespace {
 namespace fs = std::filesystem;
 using sched::Instant;
 
-constexpr const char* kDefaultEnv = "warehouse";
+constexpr const char* kScheduleDefaultEnv = "warehouse";
 
-int Fail(const Status& st) {
+int ScheduleFail(const Status& st) {
   std::fprintf(stderr, "alambic: %s\n", Printable(st.message()).c_str());
   return 1;
 }
@@ -63,7 +63,7 @@ Result<Context> Open(const std::string& dir, const std::string& env, const std::
     return Status::Invalid(msg);
   }
   c.workspace = std::move(lw.workspace);
-  c.env = env.empty() ? kDefaultEnv : env;
+  c.env = env.empty() ? kScheduleDefaultEnv : env;
   if (!c.workspace.config.environments.count(c.env))
     return Status::Invalid(fmt::format("unknown environment '{}'", c.env));
   ALAMBIC_ASSIGN_OR_RETURN(c.catalog, Catalog::Open(RunCatalogPath(c.root)));
@@ -153,7 +153,7 @@ int List(Context& c) {
     if (!f.schedule) continue;
     ++n;
     auto state = c.catalog->GetScheduleState(f.name, c.env);
-    if (!state.ok()) return Fail(state.status());
+    if (!state.ok()) return ScheduleFail(state.status());
     const bool paused = state->has_value() && (*state)->paused;
     std::string triggers;
     for (const auto& trig : f.schedule->on_change)
@@ -165,7 +165,7 @@ int List(Context& c) {
     }
     if (!triggers.empty()) triggers = "; " + triggers;
     auto s = ScheduleOf(f);
-    if (!s.ok()) return Fail(s.status());
+    if (!s.ok()) return ScheduleFail(s.status());
     auto next = s->Next(c.now, 1);
     t.AddRow({f.name, f.schedule->cron + triggers, s->spec().timezone, Policy(s->spec()),
               paused ? "paused" : "active",
@@ -189,11 +189,11 @@ int List(Context& c) {
 
 int Next(Context& c, const std::string& flow, int count) {
   if (count < 1 || count > 10000)
-    return Fail(Status::Invalid("--count must be between 1 and 10000"));
+    return ScheduleFail(Status::Invalid("--count must be between 1 and 10000"));
   auto f = FindFlow(c, flow);
-  if (!f.ok()) return Fail(f.status());
+  if (!f.ok()) return ScheduleFail(f.status());
   auto s = ScheduleOf(**f);
-  if (!s.ok()) return Fail(s.status());
+  if (!s.ok()) return ScheduleFail(s.status());
   std::printf("%s: %s in %s (%s)\n", Printable(flow).c_str(), Printable(s->spec().cron).c_str(),
               s->spec().timezone.c_str(), Policy(s->spec()).c_str());
   if (auto tr = s->zone().NextTransition(c.now))
@@ -211,11 +211,11 @@ int Next(Context& c, const std::string& flow, int count) {
 
 int Catchup(Context& c, const std::string& flow) {
   auto f = FindFlow(c, flow);
-  if (!f.ok()) return Fail(f.status());
+  if (!f.ok()) return ScheduleFail(f.status());
   auto s = ScheduleOf(**f);
-  if (!s.ok()) return Fail(s.status());
+  if (!s.ok()) return ScheduleFail(s.status());
   auto plan = PlanCatchup(*c.catalog, flow, c.env, *s, c.now);
-  if (!plan.ok()) return Fail(plan.status());
+  if (!plan.ok()) return ScheduleFail(plan.status());
   std::printf("%s: %s in %s (%s)\n", Printable(flow).c_str(), Printable(s->spec().cron).c_str(),
               s->spec().timezone.c_str(), Policy(s->spec()).c_str());
   if (!plan->known) {
@@ -253,10 +253,10 @@ int Pause(Context& c, const std::string& flow, bool pause) {
   auto f = FindFlow(c, flow);
   // A flow not yet released may be paused ahead of its first promotion.
   if (!f.ok() && c.unreleased.count(flow)) f = c.workspace.FindFlow(flow);
-  if (!f.ok()) return Fail(f.status());
+  if (!f.ok()) return ScheduleFail(f.status());
   auto changed =
       PauseSchedule(*c.catalog, flow, c.env, (*f)->schedule->cron, pause, Actor::Current(), c.now);
-  if (!changed.ok()) return Fail(changed.status());
+  if (!changed.ok()) return ScheduleFail(changed.status());
   if (!*changed) {
     std::printf("%s is already %s in %s\n", Printable(flow).c_str(), pause ? "paused" : "active",
                 c.env.c_str());
@@ -292,7 +292,7 @@ bool ScheduleCommands::parsed() const { return schedule_->parsed(); }
 
 int ScheduleCommands::Run(const std::string& dir, const std::string& env) const {
   auto c = Open(dir, env, at_);
-  if (!c.ok()) return Fail(c.status());
+  if (!c.ok()) return ScheduleFail(c.status());
   if (list_->parsed()) return List(*c);
   if (next_->parsed()) return Next(*c, flow_, count_);
   if (catchup_->parsed()) return Catchup(*c, flow_);

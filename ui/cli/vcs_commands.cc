@@ -43,7 +43,7 @@ void PrintLine(const std::string& line, bool keep_tabs = false) {
   std::printf("%s\n", out.c_str());
 }
 
-void PrintJson(const nlohmann::json& j) {
+void VcsPrintJson(const nlohmann::json& j) {
   std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
@@ -86,7 +86,7 @@ Status VcsCommands::History(const std::filesystem::path& root) const {
                       {"summary", c.summary},
                       {"message", c.message},
                       {"paths", c.paths}});
-    PrintJson({{"flow", flow_}, {"commits", list}});
+    VcsPrintJson({{"flow", flow_}, {"commits", list}});
     return Status::Ok();
   }
   for (const auto& c : commits) {
@@ -114,7 +114,7 @@ Status VcsCommands::Diff(const std::filesystem::path& root) const {
                         {"to", rev2_.empty() ? nlohmann::json{{"rev", nullptr}, {"commit", nullptr}}
                                              : nlohmann::json{{"rev", rev2_}, {"commit", to}}},
                         {"changes", list}};
-    PrintJson(j);
+    VcsPrintJson(j);
     return Status::Ok();
   }
   PrintLine(fmt::format("flow {}: {} → {}", flow_, RevisionText(rev1_, from),
