@@ -99,7 +99,8 @@ Result<CheckSpec> ParseCheck(const json& entry, size_t index) {
   auto allow_keys = [&](const json& obj, std::initializer_list<const char*> keys) -> Status {
     for (const auto& [k, unused] : obj.items()) {
       (void)unused;
-      if (std::none_of(keys.begin(), keys.end(), [&](const char* a) { return k == a; }))
+      // An init-capture: clang before 16 cannot capture a structured binding.
+      if (std::none_of(keys.begin(), keys.end(), [&key = k](const char* a) { return key == a; }))
         return fail(fmt::format("unknown key '{}'", k));
     }
     return Status::Ok();

@@ -86,6 +86,8 @@ class MulKind final : public RecipeKind {
         factor *= 100;
       }
     }
+    // A file tells a test that this recipe is running (and so the run's signal handling is on).
+    if (p.value("sleep_ms", 0) > 0) std::ofstream(ctx.workspace / ("sleeping-" + ctx.recipe)) << 1;
     for (int i = 0; i < p.value("sleep_ms", 0); ++i) {
       if (ctx.cancel->cancelled()) return ctx.cancel->AsStatus();
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -485,8 +487,13 @@ recipes:
   - {name: long2, kind: mul, inputs: [a], outputs: [c], params: {factor: 2, sleep_ms: 20000}}
   - {name: later, kind: mul, inputs: [b], outputs: [d], params: {factor: 1}}
 )");
-  std::thread interrupter([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // SIGINT once both long recipes run: a fixed delay could end the process before the run
+  // handles signals, on a loaded machine or under a sanitizer.
+  std::thread interrupter([ws = dir_.path()] {
+    for (int i = 0; i < 60000 && !(std::filesystem::exists(ws / "sleeping-long1") &&
+                                   std::filesystem::exists(ws / "sleeping-long2"));
+         ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ::kill(::getpid(), SIGINT);
   });
   RunOptions opt;

@@ -72,8 +72,9 @@ void CheckParams(const RecipeSpec& r, const RecipeKind& kind, std::vector<Diagno
   };
   bool ok = true;
   for (const auto& [key, value] : r.params.items()) {
-    auto spec =
-        std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == key; });
+    // An init-capture: clang before 16 cannot capture a structured binding.
+    auto spec = std::find_if(specs.begin(), specs.end(),
+                             [&name = key](const ParamSpec& s) { return s.name == name; });
     if (spec == specs.end()) {
       std::vector<std::string> names;
       for (const auto& s : specs) names.push_back(s.name);
