@@ -1,5 +1,7 @@
 #include "core/table/table.h"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "core/table/arrow_ipc.h"
@@ -57,6 +59,14 @@ TEST(CivilDateTest, RoundTripsAndFormats) {
   ts.AppendTimestamp(-1);
   auto c = ts.Finish();
   EXPECT_EQ(FormatCell(*c, 0), "1969-12-31T23:59:59.999999Z");
+  // The ends of int64 (a fuzzed Arrow file found a signed overflow at the lower one);
+  // the expected texts are Python's divmod and proleptic Gregorian calendar.
+  ColumnBuilder ends(TypeId::kTimestamp);
+  ends.AppendTimestamp(std::numeric_limits<int64_t>::min());
+  ends.AppendTimestamp(std::numeric_limits<int64_t>::max());
+  auto e = ends.Finish();
+  EXPECT_EQ(FormatCell(*e, 0), "-290308-12-21T19:59:05.224192Z");
+  EXPECT_EQ(FormatCell(*e, 1), "294247-01-10T04:00:54.775807Z");
 }
 
 TEST(TableTest, MakeRejectsMismatchedColumns) {

@@ -360,8 +360,14 @@ std::string FormatCell(const Column& col, int64_t row) {
     }
     case TypeId::kTimestamp: {
       const int64_t us = col.Int64(row);
-      const int64_t secs = FloorDiv(us, 1000000);
-      const int64_t frac = us - secs * 1000000;
+      // Seconds rounded down and the microseconds past them, without overflow near
+      // the ends of int64 (a floored secs * 1000000 can be below INT64_MIN).
+      int64_t secs = us / 1000000;
+      int64_t frac = us % 1000000;
+      if (frac < 0) {
+        frac += 1000000;
+        --secs;
+      }
       const int64_t days = FloorDiv(secs, 86400);
       const int64_t sod = secs - days * 86400;
       int y;

@@ -147,8 +147,13 @@ class ExprSqlWriter {
         params_->push_back(std::to_string(n.i));
         return Sql{fmt::format("(DATE '1970-01-01' + ${}::integer)", params_->size()), false};
       case TypeId::kTimestamp: {
-        // Whole seconds and microseconds, both exact.
-        const int64_t secs = FloorDiv(n.i, 1000000), us = n.i - secs * 1000000;
+        // Whole seconds (rounded down) and microseconds, both exact and without
+        // overflow near the ends of int64.
+        int64_t secs = n.i / 1000000, us = n.i % 1000000;
+        if (us < 0) {
+          us += 1000000;
+          --secs;
+        }
         params_->push_back(std::to_string(secs));
         params_->push_back(std::to_string(us));
         return Sql{fmt::format("((TIMESTAMP '1970-01-01' + ${}::bigint * INTERVAL '1 second' + "
