@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <future>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "catalog/catalog.h"
+#include "core/exec/publisher.h"
 #include "core/table/arrow_ipc.h"
 #include "tests/test_util.h"
 
@@ -101,6 +105,72 @@ TEST(DatasetStoreTest, KillDuringWriteLeavesPreviousVersionAndNoPartialFile) {
     store.CleanTemporaries();
     EXPECT_TRUE(std::filesystem::is_empty(dir.path() / ".tmp"));
   }
+}
+
+// Holds the publisher's thread in the fsync of the first version it publishes
+// (a file named "first.*") until released, so that the items pushed meanwhile
+// queue up and are published in one batch.
+class GatedFileSystem final : public FileSystemWrapper {
+ public:
+  using FileSystemWrapper::FileSystemWrapper;
+  std::promise<void> entered, release;
+  Status SyncFile(const std::filesystem::path& p) override {
+    if (p.filename().string().rfind("first.", 0) == 0) {
+      entered.set_value();
+      release.get_future().wait();
+    }
+    return FileSystemWrapper::SyncFile(p);
+  }
+};
+
+// In a child process: a publisher given recipe "first", then, while it
+// publishes that one, recipes "a" and "b" (one batch), with
+// ALAMBIC_CRASH_AT=`crash_at`. Returns the child's wait status; the child exits
+// 0 when all three were published, 3 otherwise.
+int PublishThreeRecipes(const std::filesystem::path& dir, const std::string& crash_at) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setenv("ALAMBIC_CRASH_AT", crash_at.c_str(), 1);
+    GatedFileSystem fs(RealFileSystem());
+    DatasetStore store(dir / crash_at, fs);
+    auto catalog = Catalog::OpenInMemory();
+    if (!catalog.ok()) ::_exit(3);
+    bool ok = true;
+    {
+      Publisher publisher(store, **catalog, "datalab");
+      auto item = [&](const std::string& name) {
+        auto staged = store.Stage(name, "v1", Numbers(3, 0));
+        ok = ok && staged.ok();
+        Publisher::Item it;
+        if (staged.ok()) it.staged.push_back(*staged);
+        return it;
+      };
+      Publisher::Item first = item("first"), a = item("a"), b = item("b");
+      publisher.Push(std::move(first));
+      fs.entered.get_future().wait();
+      publisher.Push(std::move(a));
+      publisher.Push(std::move(b));
+      fs.release.set_value();
+      ok = ok && publisher.Close().ok();
+    }
+    for (const char* name : {"first", "a", "b"}) ok = ok && store.Exists(name, "v1");
+    ::_exit(ok ? 0 : 3);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+// ALAMBIC_CRASH_AT=recipe_publishing:N counts recipes, not the publisher's
+// batches (whose size depends on timing): the third recipe is reached though
+// the second and third are published together.
+TEST(PublisherTest, RecipePublishingCrashPointCountsRecipesNotBatches) {
+  TempDir dir;
+  int status = PublishThreeRecipes(dir.path(), "recipe_publishing:3");
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  status = PublishThreeRecipes(dir.path(), "recipe_publishing:4");
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "three recipes published";
 }
 
 }  // namespace
