@@ -500,28 +500,40 @@ void AppendJsonString(std::string* out, std::string_view text) {
       return;
     }
   *out += '"';
-  for (char c : text) {
+  // Runs of characters that need no escape are appended whole.
+  size_t plain = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) continue;
+    out->append(text.substr(plain, i - plain));
+    plain = i + 1;
     if (c == '"' || c == '\\') {
       *out += '\\';
       *out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      *out += fmt::format("\\u{:04x}", static_cast<int>(c));
     } else {
-      *out += c;
+      *out += fmt::format("\\u{:04x}", static_cast<int>(c));
     }
   }
+  out->append(text.substr(plain));
   *out += '"';
 }
 
 // The `recipes` column of run_up_to_date (migration 10) for `recipes`.
 std::string EncodeUpToDate(const std::vector<UpToDateRecipe>& recipes) {
-  // dataset -> its version, when only one entry lists it as output.
-  std::unordered_map<std::string_view, std::string_view> output;
-  std::unordered_map<std::string_view, int> listed;
+  // dataset -> its version (as the last entry listing it as output) and how
+  // many entries list it: an input is written by name alone when its version
+  // is that of the only entry producing it.
+  struct Output {
+    std::string_view version;
+    int listed = 0;
+  };
+  std::unordered_map<std::string_view, Output> output;
+  output.reserve(recipes.size());
   for (const auto& r : recipes)
     for (const auto& [d, v] : r.outputs) {
-      output[d] = v;
-      ++listed[d];
+      Output& o = output[d];
+      o.version = v;
+      ++o.listed;
     }
   std::string out;
   out.reserve(recipes.size() * 96);
@@ -553,7 +565,7 @@ std::string EncodeUpToDate(const std::vector<UpToDateRecipe>& recipes) {
       const auto& [d, v] = r.inputs[k];
       if (k) out += ',';
       auto it = output.find(d);
-      if (it != output.end() && it->second == v && listed[d] == 1) {
+      if (it != output.end() && it->second.version == v && it->second.listed == 1) {
         AppendJsonString(&out, d);
       } else {
         out += '[';
@@ -1656,6 +1668,11 @@ int64_t Catalog::DataVersion() {
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+int64_t Catalog::TotalChanges() {
+  std::lock_guard lock(mu_);
+  return sqlite3_total_changes64(db_->getHandle());
 }
 
 Result<std::string> Catalog::IntegrityCheck() {

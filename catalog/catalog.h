@@ -414,6 +414,10 @@ class Catalog {
   // (PRAGMA data_version): tells whether what this connection read is still
   // current. -1 when it cannot be read.
   int64_t DataVersion();
+  // How many rows this connection has changed since it was opened
+  // (sqlite3_total_changes64): with DataVersion(), tells whether anything was
+  // committed since, by this connection or another.
+  int64_t TotalChanges();
 
  private:
   explicit Catalog(std::unique_ptr<SQLite::Database> db);

@@ -162,15 +162,15 @@ Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, Cat
 Status AddRestoredVersions(Session& session, const Plan& plan, const std::string& run_id,
                            const std::string& now, CatalogBatch& batch) {
   const std::string& env = session.environment();
-  ALAMBIC_ASSIGN_OR_RETURN(const auto current, session.catalog().CurrentVersionIds(env));
+  ALAMBIC_ASSIGN_OR_RETURN(const CurrentVersionIds current, session.CurrentVersions());
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kUpToDate) continue;
     const RecipeNode& node = session.graph().node(rp.node);
     const RecipeSpec& spec = *node.recipe;
     bool changed = false;
     for (size_t k = 0; k < spec.outputs.size() && k < rp.output_versions.size(); ++k) {
-      auto it = current.find(spec.outputs[k]);
-      if (it != current.end() && it->second == rp.output_versions[k]) continue;
+      const std::string* id = current.Find(spec.outputs[k]);
+      if (id && *id == rp.output_versions[k]) continue;
       ALAMBIC_ASSIGN_OR_RETURN(
           auto v, session.catalog().FindVersion(env, spec.outputs[k], rp.output_versions[k]));
       if (!v) continue;
