@@ -377,7 +377,9 @@ class CatalogPlanState final : public PlanState {
 
 class SessionFingerprinter final : public Fingerprinter {
  public:
-  explicit SessionFingerprinter(Session& s) : s_(s) {}
+  explicit SessionFingerprinter(Session& s) : s_(s), ctx_(s.MakeContext(RecipeSpec{})) {
+    ctx_.params = nullptr;  // each call's recipe's (For)
+  }
   Result<std::string> FileHash(const std::string& path) override {
     RecipeContext ctx = s_.MakeContext(RecipeSpec{});
     ctx.recipe = "code";
@@ -385,23 +387,34 @@ class SessionFingerprinter final : public Fingerprinter {
     return CachedFileHash(s_.catalog(), p);
   }
   Result<std::string> SourceFingerprint(const RecipeSpec& recipe, const RecipeKind& kind) override {
-    RecipeContext ctx = s_.MakeContext(recipe);
-    return kind.SourceFingerprint(ctx);
+    return kind.SourceFingerprint(For(recipe, false));
   }
   Result<std::vector<VersionSalt>> VersionSalts(const RecipeSpec& recipe,
                                                 const RecipeKind& kind) override {
-    RecipeContext ctx = s_.MakeContext(recipe);
-    return kind.VersionSalts(ctx);
+    return kind.VersionSalts(For(recipe, false));
   }
   Result<std::optional<EffectTarget>> Target(const RecipeSpec& recipe,
                                              const RecipeKind& kind) override {
-    RecipeContext ctx = s_.MakeContext(recipe);
-    for (const auto& in : recipe.inputs) ctx.inputs.push_back({in, nullptr});  // names only
-    return kind.Target(ctx);
+    return kind.Target(For(recipe, true));  // with its inputs' names only
   }
 
  private:
+  // s_.MakeContext(recipe) (with `recipe`'s input names if `with_inputs`): one
+  // context whose recipe fields are set anew for each call, rather than one
+  // built for every recipe (kinds take it const).
+  const RecipeContext& For(const RecipeSpec& recipe, bool with_inputs) {
+    ctx_.recipe = recipe.name;
+    ctx_.params = &recipe.params;
+    ctx_.outputs = recipe.outputs;
+    ctx_.script = recipe.script;
+    ctx_.inputs.clear();
+    if (with_inputs)
+      for (const auto& in : recipe.inputs) ctx_.inputs.push_back({in, nullptr});
+    return ctx_;
+  }
+
   Session& s_;
+  RecipeContext ctx_;
 };
 
 }  // namespace
