@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -147,6 +148,17 @@ class PlanStatePrefetch {
 };
 
 Session::~Session() = default;
+
+void Session::CloseAndLeaveToExit(std::unique_ptr<Session> session) {
+  if (!session) return;
+  session->prefetch_.reset();  // joins its thread
+  session->store_.reset();
+  session->catalog_.reset();
+  static std::mutex mu;
+  static auto* const left = new std::vector<std::unique_ptr<Session>>();  // never freed
+  std::lock_guard lock(mu);
+  left->push_back(std::move(session));
+}
 
 Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root,
                                                const std::string& environment,
