@@ -709,5 +709,18 @@ TEST_F(SessionPlanTest, CurrentVersionsAfterAPlanSeeEveryCommitSince) {
   EXPECT_EQ(cur->Find("d300"), nullptr);
 }
 
+// A session left to the process's end (the CLI's run) still closes its
+// catalog: the last connection gone, SQLite checkpoints and removes the WAL,
+// and the next run opens the catalog as usual.
+TEST_F(SessionPlanTest, ASessionLeftToTheProcessEndClosesItsCatalog) {
+  Run();
+  auto s = Open();
+  ASSERT_TRUE(s->MakePlan({}).ok());
+  ASSERT_TRUE(std::filesystem::exists(root() / ".alambic/catalog.db-wal"));
+  Session::CloseAndLeaveToExit(std::move(s));
+  EXPECT_FALSE(std::filesystem::exists(root() / ".alambic/catalog.db-wal"));
+  EXPECT_EQ(PlanAndCheck().to_run, 0);
+}
+
 }  // namespace
 }  // namespace alambic::plan_test
