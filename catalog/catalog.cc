@@ -500,34 +500,70 @@ void AppendJsonString(std::string* out, std::string_view text) {
       return;
     }
   *out += '"';
-  for (char c : text) {
+  // Runs of characters that need no escape are appended whole.
+  size_t plain = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20) continue;
+    out->append(text.substr(plain, i - plain));
+    plain = i + 1;
     if (c == '"' || c == '\\') {
       *out += '\\';
       *out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      *out += fmt::format("\\u{:04x}", static_cast<int>(c));
     } else {
-      *out += c;
+      *out += fmt::format("\\u{:04x}", static_cast<int>(c));
     }
   }
+  out->append(text.substr(plain));
   *out += '"';
 }
 
-// The `recipes` column of run_up_to_date (migration 10) for `recipes`.
-std::string EncodeUpToDate(const std::vector<UpToDateRecipe>& recipes) {
-  // dataset -> its version, when only one entry lists it as output.
-  std::unordered_map<std::string_view, std::string_view> output;
-  std::unordered_map<std::string_view, int> listed;
+// An up-to-date recipe's inputs and outputs, as UpToDateRecipe or UpToDateRecipeRef.
+size_t InputCount(const UpToDateRecipe& r) { return r.inputs.size(); }
+std::string_view InputAt(const UpToDateRecipe& r, size_t k) { return r.inputs[k].first; }
+std::string_view InputVersionAt(const UpToDateRecipe& r, size_t k) { return r.inputs[k].second; }
+size_t OutputCount(const UpToDateRecipe& r) { return r.outputs.size(); }
+std::string_view OutputAt(const UpToDateRecipe& r, size_t k) { return r.outputs[k].first; }
+std::string_view OutputVersionAt(const UpToDateRecipe& r, size_t k) { return r.outputs[k].second; }
+size_t InputCount(const UpToDateRecipeRef& r) {
+  return std::min(r.inputs.size(), r.input_versions.size());
+}
+std::string_view InputAt(const UpToDateRecipeRef& r, size_t k) { return r.inputs[k]; }
+std::string_view InputVersionAt(const UpToDateRecipeRef& r, size_t k) {
+  return r.input_versions[k];
+}
+size_t OutputCount(const UpToDateRecipeRef& r) {
+  return std::min(r.outputs.size(), r.output_versions.size());
+}
+std::string_view OutputAt(const UpToDateRecipeRef& r, size_t k) { return r.outputs[k]; }
+std::string_view OutputVersionAt(const UpToDateRecipeRef& r, size_t k) {
+  return r.output_versions[k];
+}
+
+// The `recipes` column of run_up_to_date (migration 10) for `recipes`
+// (UpToDateRecipe or UpToDateRecipeRef).
+template <typename Recipe>
+std::string EncodeUpToDate(std::span<const Recipe> recipes) {
+  // dataset -> its version (as the last entry listing it as output) and how
+  // many entries list it: an input is written by name alone when its version
+  // is that of the only entry producing it.
+  struct Output {
+    std::string_view version;
+    int listed = 0;
+  };
+  std::unordered_map<std::string_view, Output> output;
+  output.reserve(recipes.size());
   for (const auto& r : recipes)
-    for (const auto& [d, v] : r.outputs) {
-      output[d] = v;
-      ++listed[d];
+    for (size_t k = 0; k < OutputCount(r); ++k) {
+      Output& o = output[OutputAt(r, k)];
+      o.version = OutputVersionAt(r, k);
+      ++o.listed;
     }
   std::string out;
   out.reserve(recipes.size() * 96);
   out += "{\"r\":[";
   for (size_t i = 0; i < recipes.size(); ++i) {
-    const UpToDateRecipe& r = recipes[i];
+    const Recipe& r = recipes[i];
     out += i ? ",[" : "[";
     AppendJsonString(&out, r.flow);
     out += ',';
@@ -542,18 +578,18 @@ std::string EncodeUpToDate(const std::vector<UpToDateRecipe>& recipes) {
     else
       AppendJsonString(&out, r.reason);
     out += ",[";
-    for (size_t k = 0; k < r.outputs.size(); ++k) {
+    for (size_t k = 0; k < OutputCount(r); ++k) {
       if (k) out += ',';
-      AppendJsonString(&out, r.outputs[k].first);
+      AppendJsonString(&out, OutputAt(r, k));
       out += ',';
-      AppendJsonString(&out, r.outputs[k].second);
+      AppendJsonString(&out, OutputVersionAt(r, k));
     }
     out += "],[";
-    for (size_t k = 0; k < r.inputs.size(); ++k) {
-      const auto& [d, v] = r.inputs[k];
+    for (size_t k = 0; k < InputCount(r); ++k) {
+      const std::string_view d = InputAt(r, k), v = InputVersionAt(r, k);
       if (k) out += ',';
       auto it = output.find(d);
-      if (it != output.end() && it->second == v && listed[d] == 1) {
+      if (it != output.end() && it->second.version == v && it->second.listed == 1) {
         AppendJsonString(&out, d);
       } else {
         out += '[';
@@ -682,6 +718,10 @@ UpToDateOfRun ReadUpToDate(SQLite::Database& db, const std::string& run_id,
 }
 
 }  // namespace
+
+std::string EncodeUpToDateRecipes(std::span<const UpToDateRecipeRef> recipes) {
+  return EncodeUpToDate(recipes);
+}
 
 std::string UpToDateRecipeUuid(const std::string& run_id, const std::string& flow,
                                const std::string& recipe) {
@@ -896,10 +936,13 @@ Status Catalog::Commit(const CatalogBatch& b) {
     SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
     ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
     if (b.begin_run) InsertRun(*db_, *b.begin_run);
-    if (!b.up_to_date.empty()) {
+    if (!b.up_to_date_row.empty() || !b.up_to_date.empty()) {
       SQLite::Statement ud(*db_, "INSERT OR REPLACE INTO run_up_to_date VALUES (?, ?)");
       ud.bind(1, b.up_to_date_run);
-      ud.bind(2, EncodeUpToDate(b.up_to_date));
+      if (!b.up_to_date_row.empty())
+        ud.bindNoCopy(2, b.up_to_date_row);
+      else
+        ud.bind(2, EncodeUpToDate(std::span<const UpToDateRecipe>(b.up_to_date)));
       ud.exec();
     }
     SQLite::Statement rr(
@@ -1656,6 +1699,11 @@ int64_t Catalog::DataVersion() {
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+int64_t Catalog::TotalChanges() {
+  std::lock_guard lock(mu_);
+  return sqlite3_total_changes64(db_->getHandle());
 }
 
 Result<std::string> Catalog::IntegrityCheck() {

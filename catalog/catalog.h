@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -159,6 +160,19 @@ struct UpToDateRecipe {
   std::vector<std::pair<std::string, std::string>> inputs, outputs;
 };
 
+// The same, as views of the caller's names and ids (nothing copied): for
+// encoding a run's up-to-date recipes beforehand (EncodeUpToDateRecipes).
+struct UpToDateRecipeRef {
+  std::string_view flow, recipe, kind, reason;
+  // The datasets and their version ids, in the recipe's input and output order
+  // (pairs up to the shorter of each two).
+  std::span<const std::string> inputs, input_versions, outputs, output_versions;
+};
+
+// The row CatalogBatch::up_to_date_row holds for these recipes: what Commit
+// writes for the same recipes given as UpToDateRecipe.
+std::string EncodeUpToDateRecipes(std::span<const UpToDateRecipeRef> recipes);
+
 // One group commit: recipe runs, published versions, new current versions and
 // recipe states, all in one transaction.
 struct CatalogBatch {
@@ -169,6 +183,9 @@ struct CatalogBatch {
   // The up-to-date recipes of run `up_to_date_run`, written as one row.
   std::string up_to_date_run;
   std::vector<UpToDateRecipe> up_to_date;
+  // Or, instead of up_to_date, their row already encoded (EncodeUpToDateRecipes):
+  // written as is when not empty.
+  std::string up_to_date_row;
   std::vector<DatasetVersionRecord> versions;
   std::vector<std::tuple<std::string, std::string, RecipeState>> states;  // flow, recipe, state
   std::string environment;
@@ -414,6 +431,10 @@ class Catalog {
   // (PRAGMA data_version): tells whether what this connection read is still
   // current. -1 when it cannot be read.
   int64_t DataVersion();
+  // How many rows this connection has changed since it was opened
+  // (sqlite3_total_changes64): with DataVersion(), tells whether anything was
+  // committed since, by this connection or another.
+  int64_t TotalChanges();
 
  private:
   explicit Catalog(std::unique_ptr<SQLite::Database> db);

@@ -177,6 +177,7 @@ Result<RunOutcome> RunWorkspace(const fs::path& root, const RunRequest& request,
   Fence(*session, env, request);
   ALAMBIC_ASSIGN_OR_RETURN(RunSummary summary,
                            RunAndReport(*session, OptionsOf(request), listener));
+  if (request.process_exits_after) Session::CloseAndLeaveToExit(std::move(session));
   outcome.verdict = VerdictOf(summary.run);
   outcome.runs.push_back(std::move(summary));
   return outcome;

@@ -45,6 +45,10 @@ struct RunRequest {
   // scheduler that lost its lease cannot publish (Catalog::SetFence).
   std::string lease_workspace;
   int64_t lease_token = 0;
+  // The process exits once the request returns (the CLI): the session's memory
+  // is left to the process's end (Session::CloseAndLeaveToExit), its catalog
+  // and store closed as usual.
+  bool process_exits_after = false;
 };
 
 enum class RunVerdict {

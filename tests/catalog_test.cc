@@ -496,6 +496,51 @@ UpToDateRecipe Current(const std::string& recipe, const std::string& reason,
 // reader as the up_to_date recipe runs they were before: versions, reason,
 // the metrics of the build, a stable UUID; in RecipeRuns' order; in
 // LatestRecipeRunsAtCommit by run recency; in the SQL view recipe_run_rows.
+// The row encoded beforehand from views (EncodeUpToDateRecipes, as a run
+// records it) is byte for byte the one Commit writes for the same recipes as
+// UpToDateRecipe; views pair names and ids up to the shorter list.
+TEST(CatalogTest, UpToDateRowsFromViewsAreThoseOfCopies) {
+  TempDir dir;
+  auto opened = Catalog::Open(dir.path() / "c.db");
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Catalog& cat = **opened;
+  const std::string odd = "odd \"reason\" \\ \x02 \xc3\xa9";
+  const std::vector<std::string> raw_out = {"raw"}, raw_v = {"v1"}, mid_in = {"raw", "ext"},
+                                 mid_in_v = {"v1", "e\"9"}, mid_out = {"mid", "extra"},
+                                 mid_v = {"m1"};
+  std::vector<UpToDateRecipe> copies = {
+      Current("r_raw", "up to date", {}, {{"raw", "v1"}}),
+      Current("r_mid", odd, {{"raw", "v1"}, {"ext", "e\"9"}}, {{"mid", "m1"}})};
+  std::vector<UpToDateRecipeRef> refs(2);
+  refs[0] = {"f", "r_raw", "sql", "up to date", {}, {}, raw_out, raw_v};
+  refs[1] = {"f", "r_mid", "sql", odd, mid_in, mid_in_v, mid_out, mid_v};
+  CatalogBatch a;
+  a.environment = "datalab";
+  a.begin_run = MakeRun("ra", "2026-01-01T00:00:00.000Z");
+  a.up_to_date_run = "ra";
+  a.up_to_date = copies;
+  ASSERT_TRUE(cat.Commit(a).ok());
+  CatalogBatch b;
+  b.environment = "datalab";
+  b.begin_run = MakeRun("rb", "2026-01-02T00:00:00.000Z");
+  b.up_to_date_run = "rb";
+  b.up_to_date_row = EncodeUpToDateRecipes(refs);
+  ASSERT_TRUE(cat.Commit(b).ok());
+  SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READONLY);
+  const std::string row_a =
+      db.execAndGet("SELECT recipes FROM run_up_to_date WHERE run_id = 'ra'").getString();
+  const std::string row_b =
+      db.execAndGet("SELECT recipes FROM run_up_to_date WHERE run_id = 'rb'").getString();
+  EXPECT_EQ(row_a, row_b);
+  auto runs = cat.RecipeRuns("rb");
+  ASSERT_TRUE(runs.ok()) << runs.status().message();
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[1].reason, odd);
+  EXPECT_EQ((*runs)[1].inputs,
+            (std::map<std::string, std::string>{{"ext", "e\"9"}, {"raw", "v1"}}));
+  EXPECT_EQ((*runs)[1].outputs, (std::map<std::string, std::string>{{"mid", "m1"}}));
+}
+
 TEST(CatalogTest, UpToDateRecipesAreOneRowReadBackAsRecipeRuns) {
   TempDir dir;
   auto opened = Catalog::Open(dir.path() / "c.db");
@@ -519,10 +564,12 @@ TEST(CatalogTest, UpToDateRecipesAreOneRowReadBackAsRecipeRuns) {
   b2.begin_run = r2;
   b2.up_to_date_run = "r2";
   const std::string odd = "custom \"quoted\"\n\\ reason \xc3\xa9";
+  // (ASCII only, so written by the encoder's own escaping rather than nlohmann's.)
+  const std::string odd_id = "e9 \"q\" \\ \t\x01 end";
   b2.up_to_date = {Current("r_raw", "up to date", {}, {{"raw", "v1"}}),
                    Current("r_mid", "up to date (this version was built before)", {{"raw", "v1"}},
                            {{"mid", "m1"}}),
-                   Current("r_exp", odd, {{"mid", "m1"}, {"ext", "e9"}}, {})};
+                   Current("r_exp", odd, {{"mid", "m1"}, {"ext", odd_id}}, {})};
   b2.recipe_runs = {BuiltRecipeRun("r2", "r_skip", nlohmann::json::object(), "skipped"),
                     BuiltRecipeRun("r2", "r_new", {{"n", 1}})};
   ASSERT_TRUE(cat.Commit(b2).ok());
@@ -551,7 +598,7 @@ TEST(CatalogTest, UpToDateRecipesAreOneRowReadBackAsRecipeRuns) {
   EXPECT_TRUE(raw.inputs.empty());
   EXPECT_EQ(mid.inputs, (std::map<std::string, std::string>{{"raw", "v1"}}));
   EXPECT_EQ(mid.outputs, (std::map<std::string, std::string>{{"mid", "m1"}}));
-  EXPECT_EQ(exp.inputs, (std::map<std::string, std::string>{{"ext", "e9"}, {"mid", "m1"}}));
+  EXPECT_EQ(exp.inputs, (std::map<std::string, std::string>{{"ext", odd_id}, {"mid", "m1"}}));
   EXPECT_TRUE(exp.outputs.empty());
   // The metrics of the recipe run that built each one's output.
   EXPECT_EQ(raw.metrics, (nlohmann::json{{"rows", 3}}));

@@ -643,5 +643,84 @@ TEST_F(SessionPlanTest, WhatTheSessionReadWhileOpeningIsNotUsedOnceStale) {
   EXPECT_EQ(s2->LoadPlanState()->Current("d7"), "again");
 }
 
+// Recording a run reuses the current versions its plan read (not reading them
+// again) only while nothing was committed to the catalog since: a commit
+// through another connection or the session's own is seen.
+TEST_F(SessionPlanTest, CurrentVersionsAfterAPlanSeeEveryCommitSince) {
+  Run();
+  auto s = Open();
+  auto plan = s->MakePlan({});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  auto expected = *s->catalog().CurrentVersionIds("datalab");
+  {
+    auto cur = s->CurrentVersions();
+    ASSERT_TRUE(cur.ok()) << cur.status().message();
+    for (const auto& [dataset, id] : expected) {
+      const std::string* found = cur->Find(dataset);
+      ASSERT_NE(found, nullptr) << dataset;
+      EXPECT_EQ(*found, id) << dataset;
+    }
+    EXPECT_EQ(cur->Find("no_such_dataset"), nullptr);
+  }
+  DatasetVersionRecord v;
+  v.id = "elsewhere";
+  v.dataset = "d7";
+  v.environment = "datalab";
+  v.file = "d7/elsewhere.arrow";
+  v.schema = "[]";
+  v.run_id = "r";
+  v.flow = "f";
+  v.recipe = "s7";
+  v.created_at = NowIso();
+  CatalogBatch b;
+  b.environment = "datalab";
+  b.versions = {v};
+  // Another connection (another process's run) makes a new version of d7 current.
+  {
+    auto other = Catalog::Open(root() / ".alambic/catalog.db");
+    ASSERT_TRUE(other.ok()) << other.status().message();
+    ASSERT_TRUE((*other)->Commit(b).ok());
+  }
+  {
+    auto cur = s->CurrentVersions();
+    ASSERT_TRUE(cur.ok());
+    ASSERT_NE(cur->Find("d7"), nullptr);
+    EXPECT_EQ(*cur->Find("d7"), "elsewhere");
+  }
+  // Another plan, then a commit through the session's own connection.
+  ASSERT_TRUE(s->MakePlan({}).ok());
+  b.versions[0].id = "again";
+  ASSERT_TRUE(s->catalog().Commit(b).ok());
+  {
+    auto cur = s->CurrentVersions();
+    ASSERT_TRUE(cur.ok());
+    ASSERT_NE(cur->Find("d7"), nullptr);
+    EXPECT_EQ(*cur->Find("d7"), "again");
+  }
+  // Another connection removes d300's current version.
+  ASSERT_TRUE(s->MakePlan({}).ok());
+  {
+    SQLite::Database db((root() / ".alambic/catalog.db").string(), SQLite::OPEN_READWRITE);
+    SQLite::Statement q(db, "DELETE FROM dataset_versions WHERE dataset = 'd300'");
+    ASSERT_EQ(q.exec(), 1);
+  }
+  auto cur = s->CurrentVersions();
+  ASSERT_TRUE(cur.ok());
+  EXPECT_EQ(cur->Find("d300"), nullptr);
+}
+
+// A session left to the process's end (the CLI's run) still closes its
+// catalog: the last connection gone, SQLite checkpoints and removes the WAL,
+// and the next run opens the catalog as usual.
+TEST_F(SessionPlanTest, ASessionLeftToTheProcessEndClosesItsCatalog) {
+  Run();
+  auto s = Open();
+  ASSERT_TRUE(s->MakePlan({}).ok());
+  ASSERT_TRUE(std::filesystem::exists(root() / ".alambic/catalog.db-wal"));
+  Session::CloseAndLeaveToExit(std::move(s));
+  EXPECT_FALSE(std::filesystem::exists(root() / ".alambic/catalog.db-wal"));
+  EXPECT_EQ(PlanAndCheck().to_run, 0);
+}
+
 }  // namespace
 }  // namespace alambic::plan_test

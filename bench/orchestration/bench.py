@@ -8,9 +8,10 @@ For each shape (chain, fan, random) and size, measures:
   onechange a run after one leaf changes (alambic: the leaf's params; make,
             ninja and snakemake: the leaf's input touched, their only trigger),
             so the leaf's own work is included
-and prints seconds, the peer/alambic ratios, Alambic's peak RSS and the load
-average when each figure was taken (the machine is shared: read ratios, not
-absolute times). Run: bench/orchestration/bench.py BUILD/alambic
+and prints wall seconds (median), the CPU seconds (user + system) of the same
+runs (median), the peer/alambic ratios of wall time, Alambic's peak RSS and the
+load average when each figure was taken (the machine is shared: read ratios and
+CPU times, not absolute wall times). Run: bench/orchestration/bench.py BUILD/alambic
 [--sizes 1000,10000] [--shapes chain,fan,random] [--skip-snakemake-above N]
 """
 import argparse
@@ -26,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run_once(cmd, cwd):
-    """(seconds, peak RSS in MB, returncode, stdout, stderr) of one run of cmd."""
+    """(seconds, peak RSS in MB, returncode, stdout, stderr, CPU seconds) of one run of cmd."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t = time.perf_counter()
         p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
@@ -36,25 +37,27 @@ def run_once(cmd, cwd):
         out.seek(0)
         err.seek(0)
         return dt, usage.ru_maxrss / 1024, p.returncode, out.read().decode(errors="replace"), \
-            err.read().decode(errors="replace")
+            err.read().decode(errors="replace"), usage.ru_utime + usage.ru_stime
 
 
 class Timed:
-    def __init__(self, seconds, rss, load, stdout):
-        self.seconds, self.rss, self.load, self.stdout = seconds, rss, load, stdout
+    def __init__(self, seconds, rss, load, stdout, cpu=None):
+        self.seconds, self.rss, self.load, self.stdout, self.cpu = seconds, rss, load, stdout, cpu
 
 
 def timed(cmd, cwd, repeat=1, check=True):
     """The median time of `repeat` runs, the largest peak RSS, the 1-minute load average."""
-    times, rss = [], 0.0
+    times, cpus, rss = [], [], 0.0
     load = os.getloadavg()[0]
     for _ in range(repeat):
-        dt, mb, rc, out, err = run_once(cmd, cwd)
+        dt, mb, rc, out, err, cpu = run_once(cmd, cwd)
         times.append(dt)
+        cpus.append(cpu)
         rss = max(rss, mb)
         if check and rc != 0:
             sys.exit(f"{' '.join(cmd)} failed in {cwd}:\n{out[-2000:]}\n{err[-2000:]}")
-    return Timed(statistics.median(times), rss, load, out if rc == 0 else err)
+    return Timed(statistics.median(times), rss, load, out if rc == 0 else err,
+                 statistics.median(cpus))
 
 
 def main():
@@ -93,7 +96,8 @@ def main():
                 runs = res.setdefault("_onechange", [])
                 runs.append(r)
             res["alambic onechange"] = Timed(statistics.median(x.seconds for x in runs),
-                                             max(x.rss for x in runs), runs[0].load, "")
+                                             max(x.rss for x in runs), runs[0].load, "",
+                                             statistics.median(x.cpu for x in runs))
             del res["_onechange"]
             # GNU make
             res["make cold"] = timed(["make", "-s", f"-j{a.jobs}"], mk)
@@ -112,7 +116,7 @@ def main():
                 # (with the interpreter Snakemake is installed for).
                 shebang = open(shutil.which("snakemake")).readline()[2:].split()
                 smk = shebang + [os.path.join(HERE, "snakemake_deep.py")]
-                dt, _, rc, _, err = run_once(smk + ["-q", "--cores", str(a.jobs)], sm)
+                dt, _, rc, _, err, _ = run_once(smk + ["-q", "--cores", str(a.jobs)], sm)
                 if rc != 0:
                     res["snakemake error"] = (err.strip().splitlines() or ["?"])[-1][:120]
                 else:
@@ -134,16 +138,20 @@ def touch_and_time(path, cmd, cwd, repeat=5):
         os.utime(path)
         runs.append(timed(cmd, cwd))
     return Timed(statistics.median(x.seconds for x in runs), max(x.rss for x in runs),
-                 runs[0].load, "")
+                 runs[0].load, "", statistics.median(x.cpu for x in runs))
 
 
 def print_row(r):
     print(f"\n== {r['shape']} n={r['n']}")
-    print(f"{'measure':<10} {'alambic':>9} {'RSS MB':>7} {'load':>5} {'make':>9} {'ninja':>9} "
-          f"{'snakemake':>10} {'make/al':>8} {'ninja/al':>8} {'smk/al':>8}")
+    print(f"{'measure':<10} {'alambic':>9} {'al CPU':>8} {'RSS MB':>7} {'load':>5} {'make':>9} "
+          f"{'mk CPU':>8} {'ninja':>9} {'nj CPU':>8} {'snakemake':>10} {'make/al':>8} "
+          f"{'ninja/al':>8} {'smk/al':>8}")
 
     def secs(x):
         return f"{x.seconds:.3f}s" if x else "-"
+
+    def cpu(x):
+        return f"{x.cpu:.3f}s" if x and x.cpu is not None else "-"
 
     def ratio(x, al):
         return f"{x.seconds / al.seconds:.2f}x" if x else "-"
@@ -151,8 +159,9 @@ def print_row(r):
     for m in ("cold", "nostale", "plan", "onechange"):
         al = r[f"alambic {m}"]
         mk, nj, sm = (r.get(f"{t} {m}") for t in ("make", "ninja", "snakemake"))
-        print(f"{m:<10} {secs(al):>9} {al.rss:>7.0f} {al.load:>5.2f} {secs(mk):>9} {secs(nj):>9} "
-              f"{secs(sm):>10} {ratio(mk, al):>8} {ratio(nj, al):>8} {ratio(sm, al):>8}")
+        print(f"{m:<10} {secs(al):>9} {cpu(al):>8} {al.rss:>7.0f} {al.load:>5.2f} {secs(mk):>9} "
+              f"{cpu(mk):>8} {secs(nj):>9} {cpu(nj):>8} {secs(sm):>10} {ratio(mk, al):>8} "
+              f"{ratio(nj, al):>8} {ratio(sm, al):>8}")
     if "snakemake error" in r:
         print(f"snakemake failed: {r['snakemake error']}")
 

@@ -136,8 +136,10 @@ Status AuditRun(Session& session, const RunSummary& summary) {
   return session.catalog().AppendAudit(std::move(e));
 }
 
-Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, CatalogBatch& batch) {
-  batch.up_to_date_run = run.id;
+namespace {
+
+// The up-to-date recipes of `plan` appended to batch.up_to_date, as copies.
+void AppendUpToDateCopies(Session& session, const Plan& plan, CatalogBatch& batch) {
   batch.up_to_date.reserve(batch.up_to_date.size() + plan.recipes.size());
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kUpToDate) continue;
@@ -156,21 +158,52 @@ Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, Cat
     for (size_t k = 0; k < outs; ++k)
       rec.outputs.emplace_back(spec.outputs[k], rp.output_versions[k]);
   }
+}
+
+}  // namespace
+
+Status AddUpToDate(Session& session, const Plan& plan, const RunRecord& run, CatalogBatch& batch) {
+  batch.up_to_date_run = run.id;
+  // A batch that lists up-to-date recipes already gets these as copies beside them.
+  if (!batch.up_to_date.empty() || !batch.up_to_date_row.empty()) {
+    if (!batch.up_to_date_row.empty())
+      return Status::Internal("AddUpToDate: the batch's up-to-date recipes are already encoded");
+    AppendUpToDateCopies(session, plan, batch);
+    return Status::Ok();
+  }
+  // Else their row, encoded from views of the plan and the flows (nothing copied).
+  std::vector<UpToDateRecipeRef> refs;
+  refs.reserve(plan.recipes.size());
+  for (const auto& rp : plan.recipes) {
+    if (rp.decision != Decision::kUpToDate) continue;
+    const RecipeNode& node = session.graph().node(rp.node);
+    const RecipeSpec& spec = *node.recipe;
+    UpToDateRecipeRef& ref = refs.emplace_back();
+    ref.flow = node.flow->name;
+    ref.recipe = spec.name;
+    ref.kind = spec.kind;
+    ref.reason = rp.explanation;
+    ref.inputs = spec.inputs;
+    ref.input_versions = rp.input_versions;
+    ref.outputs = spec.outputs;
+    ref.output_versions = rp.output_versions;
+  }
+  if (!refs.empty()) batch.up_to_date_row = EncodeUpToDateRecipes(refs);
   return Status::Ok();
 }
 
 Status AddRestoredVersions(Session& session, const Plan& plan, const std::string& run_id,
                            const std::string& now, CatalogBatch& batch) {
   const std::string& env = session.environment();
-  ALAMBIC_ASSIGN_OR_RETURN(const auto current, session.catalog().CurrentVersionIds(env));
+  ALAMBIC_ASSIGN_OR_RETURN(const CurrentVersionIds current, session.CurrentVersions());
   for (const auto& rp : plan.recipes) {
     if (rp.decision != Decision::kUpToDate) continue;
     const RecipeNode& node = session.graph().node(rp.node);
     const RecipeSpec& spec = *node.recipe;
     bool changed = false;
     for (size_t k = 0; k < spec.outputs.size() && k < rp.output_versions.size(); ++k) {
-      auto it = current.find(spec.outputs[k]);
-      if (it != current.end() && it->second == rp.output_versions[k]) continue;
+      const std::string* id = current.Find(spec.outputs[k]);
+      if (id && *id == rp.output_versions[k]) continue;
       ALAMBIC_ASSIGN_OR_RETURN(
           auto v, session.catalog().FindVersion(env, spec.outputs[k], rp.output_versions[k]));
       if (!v) continue;

@@ -51,8 +51,10 @@ Status AuditSecretUse(Session& session, const Plan& plan, const RunRecord& run);
 // The "run" audit entry of a finished run.
 Status AuditRun(Session& session, const RunSummary& summary);
 
-// Adds to `batch` the up-to-date recipes of the plan (UpToDateRecipe, one
-// catalog row for all): the versions each found current. They read back as
+// Adds to `batch` the up-to-date recipes of the plan (one catalog row for all,
+// encoded here from the plan without copies: batch.up_to_date_row; as
+// UpToDateRecipe copies if the batch lists some already): the versions each
+// found current. They read back as
 // recipe runs of status up_to_date with the metrics of the recipe run that
 // built them, so that what a commit produced can be read from its latest run
 // alone.

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -54,6 +55,7 @@ struct CatalogView {
   };
   std::unordered_map<std::string, Current> current;   // dataset -> current version
   std::unordered_map<std::string, LastBuild> builds;  // "flow/recipe" -> last build
+  bool current_read = false;  // `current` is all of them (it was read without error)
 
   // On failure the view holds no current version at all (as a failed CurrentVersionIds()).
   Status ReadCurrent(Catalog& catalog, const std::string& env, size_t expected) {
@@ -63,6 +65,7 @@ struct CatalogView {
           current.try_emplace(std::string(dataset), std::string(id));
         });
     if (!st.ok()) current.clear();
+    current_read = st.ok();
     return st;
   }
   // `expected`: about how many there are. On failure the view holds no last
@@ -146,6 +149,17 @@ class PlanStatePrefetch {
 
 Session::~Session() = default;
 
+void Session::CloseAndLeaveToExit(std::unique_ptr<Session> session) {
+  if (!session) return;
+  session->prefetch_.reset();  // joins its thread
+  session->store_.reset();
+  session->catalog_.reset();
+  static std::mutex mu;
+  static auto* const left = new std::vector<std::unique_ptr<Session>>();  // never freed
+  std::lock_guard lock(mu);
+  left->push_back(std::move(session));
+}
+
 Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root,
                                                const std::string& environment,
                                                const RecipeRegistry& kinds,
@@ -168,21 +182,24 @@ Result<std::unique_ptr<Session>> Session::Open(const std::filesystem::path& root
           environment.empty() ? config.workspace.config.default_environment : environment);
   };
   LoadedWorkspace loaded = LoadWorkspace(code, load);
-  std::vector<Diagnostic> diags = loaded.diagnostics;
-  if (diags.empty()) diags = ValidateWorkspace(loaded.workspace, kinds);
+  std::vector<Diagnostic> diags = std::move(loaded.diagnostics);
+  std::unique_ptr<Session> s(new Session());
+  s->ws_ = std::move(loaded.workspace);
+  if (diags.empty()) {
+    // One graph for validation and the session's plans.
+    s->graph_ = std::make_unique<FlowGraph>(s->ws_);
+    diags = ValidateWorkspace(s->ws_, kinds, {}, s->graph_.get());
+  }
   if (!diags.empty()) {
     std::string msg;
     for (const auto& d : diags) msg += (msg.empty() ? "" : "\n") + d.ToString();
     return Status::Invalid(msg);
   }
-  std::unique_ptr<Session> s(new Session());
-  s->ws_ = std::move(loaded.workspace);
   s->home_ = home;
   s->env_ = environment.empty() ? s->ws_.config.default_environment : environment;
   if (!s->ws_.config.environments.count(s->env_))
     return Status::Invalid(fmt::format("unknown environment '{}'", s->env_));
   s->kinds_ = &kinds;
-  s->graph_ = std::make_unique<FlowGraph>(s->ws_);
   const std::filesystem::path catalog_file = s->state_dir() / "catalog.db";
   std::error_code exists_ec;
   if (options.read_only && !options.in_memory_catalog &&
@@ -212,7 +229,7 @@ class CatalogPlanState final : public PlanState {
  public:
   // Reads the catalog unless `prefetched` holds what it would read.
   CatalogPlanState(Catalog& catalog, const DatasetStore& store, std::string env,
-                   const FlowGraph& graph, std::unique_ptr<CatalogView> prefetched)
+                   const FlowGraph& graph, std::shared_ptr<CatalogView> prefetched)
       : catalog_(catalog), store_(store), env_(std::move(env)), graph_(graph) {
     if (!store_.backend())
       store_dir_ = ::open(store_.root().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -220,7 +237,7 @@ class CatalogPlanState final : public PlanState {
       view_ = std::move(prefetched);
       StartProbing();
     } else if (!ReadInParallel()) {
-      view_ = std::make_unique<CatalogView>();
+      view_ = std::make_shared<CatalogView>();
       (void)view_->ReadCurrent(catalog_, env_, static_cast<size_t>(graph_.size()));
       StartProbing();
       (void)view_->ReadBuilds(catalog_, env_, static_cast<size_t>(graph_.size()));
@@ -230,6 +247,7 @@ class CatalogPlanState final : public PlanState {
     stop_.store(true, std::memory_order_relaxed);
     if (prober_.joinable()) prober_.join();
     if (store_dir_ >= 0) ::close(store_dir_);
+    if (view_) view_->builds.clear();  // the session may keep the current versions only
   }
   CatalogPlanState(const CatalogPlanState&) = delete;
   CatalogPlanState& operator=(const CatalogPlanState&) = delete;
@@ -270,6 +288,9 @@ class CatalogPlanState final : public PlanState {
     return RecipeStateView::MapEquals(it->second.field(CatalogView::LastBuild::kOutputs), datasets,
                                       versions);
   }
+  // What the planner reads (shared: Session::CurrentVersionIds may keep it).
+  const std::shared_ptr<CatalogView>& view() const { return view_; }
+
   nlohmann::json LastBuildMetrics(const std::string& key) const override {
     const RecipeState* last = LastBuild(key);
     const auto slash = key.find('/');
@@ -361,14 +382,16 @@ class CatalogPlanState final : public PlanState {
   std::string env_;
   const FlowGraph& graph_;
   int store_dir_ = -1;  // the store's root directory, or -1 if it cannot be opened
-  std::unique_ptr<CatalogView> view_;
+  std::shared_ptr<CatalogView> view_;
   std::atomic<bool> stop_{false};
   std::thread prober_;  // last: joined before the rest goes
 };
 
 class SessionFingerprinter final : public Fingerprinter {
  public:
-  explicit SessionFingerprinter(Session& s) : s_(s) {}
+  explicit SessionFingerprinter(Session& s) : s_(s), ctx_(s.MakeContext(RecipeSpec{})) {
+    ctx_.params = nullptr;  // each call's recipe's (For)
+  }
   Result<std::string> FileHash(const std::string& path) override {
     RecipeContext ctx = s_.MakeContext(RecipeSpec{});
     ctx.recipe = "code";
@@ -376,23 +399,34 @@ class SessionFingerprinter final : public Fingerprinter {
     return CachedFileHash(s_.catalog(), p);
   }
   Result<std::string> SourceFingerprint(const RecipeSpec& recipe, const RecipeKind& kind) override {
-    RecipeContext ctx = s_.MakeContext(recipe);
-    return kind.SourceFingerprint(ctx);
+    return kind.SourceFingerprint(For(recipe, false));
   }
   Result<std::vector<VersionSalt>> VersionSalts(const RecipeSpec& recipe,
                                                 const RecipeKind& kind) override {
-    RecipeContext ctx = s_.MakeContext(recipe);
-    return kind.VersionSalts(ctx);
+    return kind.VersionSalts(For(recipe, false));
   }
   Result<std::optional<EffectTarget>> Target(const RecipeSpec& recipe,
                                              const RecipeKind& kind) override {
-    RecipeContext ctx = s_.MakeContext(recipe);
-    for (const auto& in : recipe.inputs) ctx.inputs.push_back({in, nullptr});  // names only
-    return kind.Target(ctx);
+    return kind.Target(For(recipe, true));  // with its inputs' names only
   }
 
  private:
+  // s_.MakeContext(recipe) (with `recipe`'s input names if `with_inputs`): one
+  // context whose recipe fields are set anew for each call, rather than one
+  // built for every recipe (kinds take it const).
+  const RecipeContext& For(const RecipeSpec& recipe, bool with_inputs) {
+    ctx_.recipe = recipe.name;
+    ctx_.params = &recipe.params;
+    ctx_.outputs = recipe.outputs;
+    ctx_.script = recipe.script;
+    ctx_.inputs.clear();
+    if (with_inputs)
+      for (const auto& in : recipe.inputs) ctx_.inputs.push_back({in, nullptr});
+    return ctx_;
+  }
+
   Session& s_;
+  RecipeContext ctx_;
 };
 
 }  // namespace
@@ -415,13 +449,41 @@ Result<std::string> CachedFileHash(Catalog& catalog, const std::filesystem::path
 }
 
 std::unique_ptr<PlanState> Session::LoadPlanState() {
+  // Marked before reading (or taking what was prefetched, which is checked
+  // unchanged up to then): any commit after it changes the mark.
+  const int64_t data_version = catalog_->DataVersion();
+  const int64_t total_changes = catalog_->TotalChanges();
   std::unique_ptr<CatalogView> prefetched;
   if (prefetch_) {
     prefetched = prefetch_->Take();
     prefetch_.reset();
   }
-  return std::make_unique<CatalogPlanState>(*catalog_, *store_, env_, *graph_,
-                                            std::move(prefetched));
+  auto state =
+      std::make_unique<CatalogPlanState>(*catalog_, *store_, env_, *graph_, std::move(prefetched));
+  planned_ = {};
+  if (data_version >= 0 && state->view()->current_read)
+    planned_ = {state->view(), data_version, total_changes};
+  return state;
+}
+
+const std::string* CurrentVersionIds::Find(const std::string& dataset) const {
+  if (view_) {
+    auto it = view_->current.find(dataset);
+    return it == view_->current.end() ? nullptr : &it->second.id;
+  }
+  auto it = read_.find(dataset);
+  return it == read_.end() ? nullptr : &it->second;
+}
+
+Result<CurrentVersionIds> Session::CurrentVersions() {
+  CurrentVersionIds out;
+  if (planned_.view && catalog_->DataVersion() == planned_.data_version &&
+      catalog_->TotalChanges() == planned_.total_changes) {
+    out.view_ = planned_.view;
+    return out;
+  }
+  ALAMBIC_ASSIGN_OR_RETURN(out.read_, catalog_->CurrentVersionIds(env_));
+  return out;
 }
 
 std::unique_ptr<Fingerprinter> Session::MakeFingerprinter() {

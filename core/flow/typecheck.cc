@@ -61,8 +61,11 @@ class Checker {
           std::vector<Diagnostic>* out)
       : ws_(ws), kinds_(kinds), current_(current), out_(out) {}
 
-  void Run() {
-    FlowGraph g(ws_);
+  // `graph`: the workspace's, if already built.
+  void Run(const FlowGraph* graph) {
+    std::optional<FlowGraph> own;
+    if (!graph) graph = &own.emplace(ws_);
+    const FlowGraph& g = *graph;
     if (!g.FindCycle().empty()) return;  // reported by ValidateWorkspace
     std::vector<const RecipeSpec*> order;
     for (int i : g.TopologicalOrder()) order.push_back(g.node(i).recipe);
@@ -498,9 +501,9 @@ DatasetSchemas CurrentSchemasOf(const Workspace& ws, const std::string& env) {
 }
 
 std::vector<Diagnostic> TypeCheckWorkspace(const Workspace& ws, const RecipeRegistry& kinds,
-                                           const DatasetSchemas& current) {
+                                           const DatasetSchemas& current, const FlowGraph* graph) {
   std::vector<Diagnostic> out;
-  Checker(ws, kinds, current, &out).Run();
+  Checker(ws, kinds, current, &out).Run(graph);
   return out;
 }
 

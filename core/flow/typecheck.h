@@ -21,6 +21,8 @@
 
 namespace alambic {
 
+class FlowGraph;
+
 // Dataset name -> the schema of its current version.
 using DatasetSchemas = std::map<std::string, Schema>;
 
@@ -33,7 +35,9 @@ Result<DatasetSchemas> CurrentSchemas(Catalog& catalog, const std::string& env);
 DatasetSchemas CurrentSchemasOf(const Workspace& ws, const std::string& env);
 
 // The problems found, in recipe order, each at the recipe's param (file:line).
+// `graph`: FlowGraph(ws) if the caller has it (else it is built here).
 std::vector<Diagnostic> TypeCheckWorkspace(const Workspace& ws, const RecipeRegistry& kinds,
-                                           const DatasetSchemas& current = {});
+                                           const DatasetSchemas& current = {},
+                                           const FlowGraph* graph = nullptr);
 
 }  // namespace alambic

@@ -1,6 +1,7 @@
 #include "core/flow/validate.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -145,7 +146,7 @@ void CheckName(const SourceLoc& loc, std::string_view what, const std::string& n
 }  // namespace
 
 std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds,
-                                          const DatasetSchemas& current) {
+                                          const DatasetSchemas& current, const FlowGraph* graph) {
   std::vector<Diagnostic> out;
   size_t recipes = 0;
   for (const auto& flow : ws.flows) recipes += flow.recipes.size();
@@ -248,7 +249,9 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
         out.push_back(
             {ds.loc, fmt::format("dataset '{}' is declared but no recipe produces it", name)});
 
-  FlowGraph g(ws);
+  std::optional<FlowGraph> own;
+  if (!graph) graph = &own.emplace(ws);
+  const FlowGraph& g = *graph;
   std::vector<int> cycle = g.FindCycle();
   if (!cycle.empty()) {
     std::string text = g.node(cycle[0]).recipe->name;
@@ -262,7 +265,7 @@ std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegis
     }
     out.push_back({g.node(cycle[0]).recipe->loc, "cycle: " + text});
   }
-  if (out.empty()) out = TypeCheckWorkspace(ws, kinds, current);
+  if (out.empty()) out = TypeCheckWorkspace(ws, kinds, current, &g);
   std::stable_sort(out.begin(), out.end(), [](const Diagnostic& a, const Diagnostic& b) {
     return std::tie(a.loc.file, a.loc.line, a.loc.column) <
            std::tie(b.loc.file, b.loc.line, b.loc.column);

@@ -16,7 +16,9 @@ namespace alambic {
 // as "a -> b -> a" with the datasets between). When none of these is found,
 // the flows are type-checked (core/flow/typecheck.h) against `current`, the
 // schemas of the datasets' current versions, and the flows' own declarations.
+// `graph`: FlowGraph(ws) if the caller has it (else it is built here).
 std::vector<Diagnostic> ValidateWorkspace(const Workspace& ws, const RecipeRegistry& kinds,
-                                          const DatasetSchemas& current = {});
+                                          const DatasetSchemas& current = {},
+                                          const FlowGraph* graph = nullptr);
 
 }  // namespace alambic

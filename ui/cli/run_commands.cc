@@ -180,6 +180,7 @@ int CmdRun(const Globals& g, const Selection& sel, int jobs, bool keep_going, bo
   request.keep_going = keep_going;
   request.executor = executor;
   request.handle_signals = true;
+  request.process_exits_after = true;
   CliRunListener listener(verbose);
   auto outcome = RunWorkspace(*root, request, &listener);
   if (!outcome.ok()) return Fail(outcome.status());
