@@ -296,7 +296,7 @@ TEST(TriggerTest, AChangedQueryResultOnASqliteConnectionFiresOtherWritesDoNot) {
     d.exec("CREATE TABLE t (id INTEGER, updated TEXT); CREATE TABLE other (x);");
     d.exec("INSERT INTO t VALUES (1, '2026-05-01')");
   }
-  fx.connections.connections["wh"] = {kConnectionSqlite, "data/wh.sqlite", ""};
+  fx.connections.connections["wh"] = {.type = kConnectionSqlite, .path = "data/wh.sqlite"};
   auto s = fx.Start(
       fx.Compiled("[{sql: {connection: wh, query: \"select max(updated) from t\"}, every: 10m}]"));
   EXPECT_EQ(fx.TickAt(*s, 0s), 0u);

@@ -13,7 +13,13 @@
 #include "core/base/crash_point.h"
 #include "core/vcs/git_internal.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+// GCC says __SANITIZE_ADDRESS__, clang 14 only __has_feature(address_sanitizer).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALAMBIC_GIT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(ALAMBIC_GIT_ASAN)
 // LeakSanitizer's built-in suppressions for the ASan build. libgit2 1.5 (Debian
 // 12) leaks a PCRE2 match data, with its heap frames, from its config regex
 // matching each time a remote is created (clone, fetch): LSan shows
