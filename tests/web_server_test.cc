@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/catalog.h"
+#include "core/exec/run.h"
 #include "services/catalog_views.h"
 #include "services/users.h"
 #include "tests/test_util.h"
@@ -821,6 +822,34 @@ TEST_F(WebServerTest, EngineerTriggersARunViewerIsRefused) {
   json run = GetJson("/api/runs/" + run_id, With(v));
   EXPECT_EQ(run["id"], run_id);
   EXPECT_EQ(run["recipes"].size(), 12u);
+}
+
+// A run that cannot start is refused to the caller (409 with the reason), not
+// answered 202 with an id that is never recorded: here the workspace is locked
+// by another run.
+TEST_F(WebServerTest, ARunThatCannotStartIsRefusedWithItsReason) {
+  const Session v = Login("vera"), e = Login("eric");
+  auto c = Client();
+  const size_t before = GetJson("/api/flows/permis/runs?limit=200", With(v))["items"].size();
+  {
+    auto lock = WorkspaceLock::Acquire(root_ / ".alambic");
+    ASSERT_TRUE(lock.ok()) << lock.status().message();
+    auto busy = c.Post("/api/flows/permis/runs", With(e, true), "{}", "application/json");
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->status, 409) << busy->body;
+    const json b = Body(busy);
+    EXPECT_EQ(b["error"]["code"], "conflict") << busy->body;
+    EXPECT_NE(b.dump().find("another alambic run"), std::string::npos) << busy->body;
+    EXPECT_FALSE(b.contains("run_id")) << busy->body;
+    server_->server->WaitForRuns();
+  }
+  EXPECT_EQ(GetJson("/api/flows/permis/runs?limit=200", With(v))["items"].size(), before);
+  // Once the lock is free, the same request starts a run.
+  auto ok = c.Post("/api/flows/permis/runs", With(e, true), "{}", "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 202) << ok->body;
+  server_->server->WaitForRuns();
+  EXPECT_EQ(GetJson("/api/flows/permis/runs?limit=200", With(v))["items"].size(), before + 1);
 }
 
 TEST_F(WebServerTest, HomeFollowsEachCatalogChangeAtOnce) {

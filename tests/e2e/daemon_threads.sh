@@ -172,24 +172,25 @@ await serve.log "lease of datalab taken"
 field() { python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
 # A run through the API (one at a time: 409 while one goes) beside the scheduler's (the
 # change is seen at its next poll, within 10 s), with readers of the API all along. A run
-# asked for while one of the scheduler's holds the workspace's lock does not start (the
-# server's log says so): it is asked for again.
+# asked for while one of the scheduler's holds the workspace's lock does not start: the
+# API refuses it (409, "did not start"; or "still going" just after the last one ended)
+# and it is asked for again.
 api_run() {  # prints the run's final status, after reading the API while it goes
-  local id st= refused
-  for _ in $(seq 1 30); do
-    refused=$(grep -c "failed to start" "$WORK/serve.log" || true)
-    id=$(api POST /api/flows/sales/runs | field run_id)
-    [ -n "$id" ] || fail "no run id from the API"
-    for _ in $(seq 1 300); do
-      api GET /api/flows/sales/runs > /dev/null
-      api GET /api/datasets/totals > /dev/null
-      api GET /api/production > /dev/null
-      st=$(api GET "/api/runs/$id" | field status)
-      [ -n "$st" ] && [ "$st" != running ] && break
-      [ -z "$st" ] && [ "$(grep -c "failed to start" "$WORK/serve.log" || true)" -gt "$refused" ] &&
-        break
-    done
-    [ -n "$st" ] && break
+  local id= st= body
+  for _ in $(seq 1 100); do
+    body=$(api POST /api/flows/sales/runs)
+    id=$(echo "$body" | field run_id)
+    [ -n "$id" ] && break
+    echo "$body" | grep -qE "did not start|still going" || fail "neither a run id nor a refusal: $body"
+    sleep 0.2
+  done
+  [ -n "$id" ] || fail "no run started through the API"
+  for _ in $(seq 1 600); do
+    api GET /api/flows/sales/runs > /dev/null
+    api GET /api/datasets/totals > /dev/null
+    api GET /api/production > /dev/null
+    st=$(api GET "/api/runs/$id" | field status)
+    [ -n "$st" ] && [ "$st" != running ] && break
   done
   echo "API run $id: $st" >&2
   echo "$st"

@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -836,22 +838,44 @@ void WebServer::WaitForRuns() {
 
 namespace {
 
+// Whether a run asked for through the API started: settled once, by the run's
+// record being created or by the reason it was not.
+struct RunStart {
+  std::promise<Status> promise;
+  std::atomic<bool> settled{false};
+  void Settle(Status st) {
+    if (!settled.exchange(true)) promise.set_value(std::move(st));
+  }
+};
+
 // Launches with the run id chosen beforehand (so that the API can answer it
-// before the run starts).
+// before the run ends), and settles `start` once the run is recorded, or with
+// the reason it was not.
 class ReservedIdLauncher final : public RunLauncher {
  public:
-  ReservedIdLauncher(RunLauncher& inner, std::string run_id)
-      : inner_(inner), run_id_(std::move(run_id)) {}
+  ReservedIdLauncher(RunLauncher& inner, std::string run_id, RunStart& start)
+      : inner_(inner), run_id_(std::move(run_id)), start_(start) {}
   Result<LaunchedRun> Launch(const ScheduledRunRequest& request, const CancelToken& cancel,
                              const std::function<void(const std::string&)>& started) override {
     ScheduledRunRequest r = request;
     r.run_id = run_id_;
-    return inner_.Launch(r, cancel, started);
+    const std::function<void(const std::string&)> recorded = [&](const std::string& id) {
+      start_.Settle(Status::Ok());
+      if (started) started(id);
+    };
+    Result<LaunchedRun> launched = inner_.Launch(r, cancel, recorded);
+    if (!launched.ok())
+      start_.Settle(launched.status());
+    else if (launched->run_id.empty())
+      start_.Settle(
+          Status::Failed(launched->error.empty() ? "the run did not start" : launched->error));
+    return launched;
   }
 
  private:
   RunLauncher& inner_;
   const std::string run_id_;
+  RunStart& start_;
 };
 
 }  // namespace
@@ -872,10 +896,12 @@ Result<std::string> StartRun(WebServer::Impl& s, const std::string& flow, const 
   const RecipeRegistry* registry = (*kinds)->registry.get();
   WebServer::Impl* self = &s;
   const std::string run_id = NewUuid();
-  std::thread t([self, flow, env, user, registry, run_id] {
+  auto start = std::make_shared<RunStart>();
+  std::future<Status> started = start->promise.get_future();
+  std::thread t([self, flow, env, user, registry, run_id, start] {
     EngineLauncher engine(
         self->root, [registry](const fs::path&) -> const RecipeRegistry& { return *registry; });
-    ReservedIdLauncher launcher(engine, run_id);
+    ReservedIdLauncher launcher(engine, run_id, *start);
     CancelToken cancel;
     Actor who = Actor::Current();
     who.user = user;
@@ -884,14 +910,29 @@ Result<std::string> StartRun(WebServer::Impl& s, const std::string& flow, const 
       auto r = TriggerRun(**cat, launcher, flow, env, "web", who, cancel);
       if (!r.ok())
         self->Log(fmt::format("run of {} failed to start: {}", flow, r.status().message()));
+    } else {
+      start->Settle(cat.status());
     }
+    start->Settle(Status::Failed("the run did not start"));  // when nothing settled it
     if (Status st = self->views->Refresh(); !st.ok())
       self->Log("cannot refresh the catalog views: " + st.message());
     std::lock_guard<std::mutex> lock(self->runs_mu);
     self->running_flows.erase(flow);
   });
-  std::lock_guard<std::mutex> lock(s.runs_mu);
-  s.run_threads.push_back(std::move(t));
+  {
+    std::lock_guard<std::mutex> lock(s.runs_mu);
+    s.run_threads.push_back(std::move(t));
+  }
+  // The answer waits for the run's record (planning comes first: well under a
+  // second for most flows), so that a run that cannot start (the workspace
+  // locked by another run, a flow that cannot be planned) is refused to the
+  // caller rather than answered 202 and never recorded. A start slower than
+  // this is answered 202 and carries on.
+  if (started.wait_for(std::chrono::seconds(30)) == std::future_status::ready) {
+    Status st = started.get();
+    if (!st.ok())
+      return Status::Invalid(fmt::format("the run of '{}' did not start: {}", flow, st.message()));
+  }
   return run_id;
 }
 
