@@ -596,6 +596,25 @@ TEST_F(SessionPlanTest, PlansExactlyAsCheckingEachOutputInTurn) {
   EXPECT_EQ(ToRun(PlanAndCheck()), std::vector<std::string>{"s399: params changed"});
 }
 
+// A catalog batch that makes version `id` of dataset d7 current in datalab (as
+// another run would).
+CatalogBatch NewVersionOfD7(const std::string& id) {
+  DatasetVersionRecord v;
+  v.id = id;
+  v.dataset = "d7";
+  v.environment = "datalab";
+  v.file = "d7/" + id + ".arrow";
+  v.schema = "[]";
+  v.run_id = "r";
+  v.flow = "f";
+  v.recipe = "s7";
+  v.created_at = NowIso();
+  CatalogBatch b;
+  b.environment = "datalab";
+  b.versions = {v};
+  return b;
+}
+
 TEST_F(SessionPlanTest, WhatTheSessionReadWhileOpeningIsNotUsedOnceStale) {
   Run();
   // The session reads the catalog while it opens (let it finish); then the
@@ -622,19 +641,7 @@ TEST_F(SessionPlanTest, WhatTheSessionReadWhileOpeningIsNotUsedOnceStale) {
   auto s2 = Open();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ASSERT_NE(s2->catalog().CurrentVersionIds("datalab")->at("d7"), "elsewhere");
-  DatasetVersionRecord v;
-  v.id = "elsewhere";
-  v.dataset = "d7";
-  v.environment = "datalab";
-  v.file = "d7/elsewhere.arrow";
-  v.schema = "[]";
-  v.run_id = "r";
-  v.flow = "f";
-  v.recipe = "s7";
-  v.created_at = NowIso();
-  CatalogBatch b;
-  b.environment = "datalab";
-  b.versions = {v};
+  CatalogBatch b = NewVersionOfD7("elsewhere");
   ASSERT_TRUE(s2->catalog().Commit(b).ok());
   EXPECT_EQ(s2->LoadPlanState()->Current("d7"), "elsewhere");
   // A later plan state reads the catalog afresh.
@@ -662,19 +669,7 @@ TEST_F(SessionPlanTest, CurrentVersionsAfterAPlanSeeEveryCommitSince) {
     }
     EXPECT_EQ(cur->Find("no_such_dataset"), nullptr);
   }
-  DatasetVersionRecord v;
-  v.id = "elsewhere";
-  v.dataset = "d7";
-  v.environment = "datalab";
-  v.file = "d7/elsewhere.arrow";
-  v.schema = "[]";
-  v.run_id = "r";
-  v.flow = "f";
-  v.recipe = "s7";
-  v.created_at = NowIso();
-  CatalogBatch b;
-  b.environment = "datalab";
-  b.versions = {v};
+  CatalogBatch b = NewVersionOfD7("elsewhere");
   // Another connection (another process's run) makes a new version of d7 current.
   {
     auto other = Catalog::Open(root() / ".alambic/catalog.db");

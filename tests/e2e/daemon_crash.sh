@@ -9,6 +9,7 @@
 # release: an unreleased edit of the working tree's schedule changes nothing.
 set -euo pipefail
 ALAMBIC=$(realpath "$1")
+. "$(dirname "$0")/sales_flow.sh"
 WORK=$(mktemp -d)
 DAEMON=
 cleanup() { [ -n "$DAEMON" ] && kill -9 "$DAEMON" 2>/dev/null; rm -rf "$WORK"; }
@@ -31,19 +32,8 @@ environments:
     connections:
       sales_src: {type: file, path: $LANDING/sales.csv}
 YAML
-printf 'region,amount\nnord,10\nsud,20\n' > data/sales.csv
+sales_flow 'schedule: {cron: "* * * * *", timezone: UTC, catchup: none}'
 cp data/sales.csv "$LANDING/sales.csv"
-cat > flows/sales.yaml <<'YAML'
-flow: sales
-schedule: {cron: "* * * * *", timezone: UTC, catchup: none}
-recipes:
-  - {name: collect_sales, kind: collect, outputs: [sales_raw], params: {connection: sales_src}}
-  - name: totals
-    kind: sql
-    inputs: [sales_raw]
-    outputs: [totals]
-    params: {query: "select region, sum(amount) as total from sales_raw group by region"}
-YAML
 # The daemons' clock file and logs stay out of git: the working tree is clean.
 printf '.alambic/\n*.log\n*.restart\nclock.txt*\nexpected.txt\n' > .gitignore
 git init -q -b main .

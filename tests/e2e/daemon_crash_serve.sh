@@ -10,6 +10,7 @@
 # equal to the landing file summed by python.
 set -euo pipefail
 ALAMBIC=$(realpath "$1")
+. "$(dirname "$0")/sales_flow.sh"
 WORK=$(mktemp -d)
 SERVER=
 cleanup() { [ -n "$SERVER" ] && kill -9 "$SERVER" 2>/dev/null; rm -rf "$WORK"; }
@@ -28,17 +29,7 @@ connections:
 environments:
   datalab: {}
 YAML
-printf 'region,amount\nnord,10\nsud,20\n' > data/sales.csv
-cat > flows/sales.yaml <<'YAML'
-flow: sales
-recipes:
-  - {name: collect_sales, kind: collect, outputs: [sales_raw], params: {connection: sales_src}}
-  - name: totals
-    kind: sql
-    inputs: [sales_raw]
-    outputs: [totals]
-    params: {query: "select region, sum(amount) as total from sales_raw group by region"}
-YAML
+sales_flow
 "$ALAMBIC" run > "$WORK/run.out" 2>&1 || { cat "$WORK/run.out"; fail "first run"; }
 "$ALAMBIC" show totals --format csv --head 0 > "$WORK/totals-before.csv"
 "$ALAMBIC" secret init > /dev/null

@@ -17,6 +17,7 @@
 # sound.
 set -euo pipefail
 ALAMBIC=$(realpath "$1")
+. "$(dirname "$0")/sales_flow.sh"
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -42,26 +43,15 @@ connections:
 environments:
   datalab: {}
 YAML
-printf 'region,amount\nnord,10\nsud,20\n' > data/sales.csv
-cat > flows/sales.yaml <<'YAML'
-flow: sales
-schedule:
+sales_flow 'schedule:
   cron: "* * * * *"
   timezone: UTC
   catchup: none
   max_active_runs: 2
   overlap: queue
   on_change:
-    - {file: data/sales.csv, every: 10s}
-recipes:
-  - {name: collect_sales, kind: collect, outputs: [sales_raw], params: {connection: sales_src}}
-  - name: totals
-    kind: sql
-    inputs: [sales_raw]
-    outputs: [totals]
-    params: {query: "select region, sum(amount) as total from sales_raw group by region"}
-  - {name: slow, kind: lua, inputs: [totals], outputs: [slow], script: recipes/slow.lua}
-YAML
+    - {file: data/sales.csv, every: 10s}' \
+  '  - {name: slow, kind: lua, inputs: [totals], outputs: [slow], script: recipes/slow.lua}'
 # Each run lasts long enough (0.7 s of Lua) for a SIGTERM to find it going.
 mkdir -p recipes
 cat > recipes/slow.lua <<'LUA'
