@@ -852,6 +852,26 @@ TEST_F(WebServerTest, ARunThatCannotStartIsRefusedWithItsReason) {
   EXPECT_EQ(GetJson("/api/flows/permis/runs?limit=200", With(v))["items"].size(), before + 1);
 }
 
+// Query parameters and paths that are not UTF-8 once decoded are a 400 naming
+// the problem, not an exception inside a handler (found by the web fuzz target:
+// the use-case search's cache key could not be written as JSON).
+TEST_F(WebServerTest, QueryParametersThatAreNotUtf8AreRefused) {
+  const Session v = Login("vera");
+  auto c = Client();
+  for (const char* path :
+       {"/api/usecases?q=%FF%FE", "/api/usecases?q=d%00%FF", "/api/search?q=%C3%28",
+        "/api/datasets/%FFexams", "/api/usecases?%FF=1"}) {
+    auto res = c.Get(path, With(v));
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 400) << path << " " << res->body;
+    EXPECT_EQ(Body(res)["error"]["code"], "bad_param") << path << " " << res->body;
+  }
+  // UTF-8 text is searched as before.
+  auto ok = c.Get("/api/usecases?q=%C3%A9", With(v));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
 TEST_F(WebServerTest, HomeFollowsEachCatalogChangeAtOnce) {
   const Session v = Login("vera");
   auto card = [&] {

@@ -29,6 +29,7 @@
 
 #include "catalog/catalog.h"
 #include "core/base/hmac.h"
+#include "core/table/decode.h"
 #include "services/catalog_views.h"
 #include "services/scheduler/engine_launcher.h"
 #include "services/scheduler/scheduler.h"
@@ -628,6 +629,16 @@ bool WebServer::Impl::HandleApi(const httplib::Request& req, httplib::Response& 
     }
   } else if (IsStateChanging(req.method)) {
     ar.body = json::object();
+  }
+  // The path and query parameters are text: bytes that are not UTF-8 (after
+  // percent-decoding) are refused here rather than passed on to the handlers.
+  bool utf8 = InvalidUtf8Offset(req.path) == std::string::npos;
+  for (const auto& [name, value] : req.params)
+    utf8 = utf8 && InvalidUtf8Offset(name) == std::string::npos &&
+           InvalidUtf8Offset(value) == std::string::npos;
+  if (!utf8) {
+    SendError(res, 400, "bad_param", "the path and query parameters must be UTF-8 text");
+    return true;
   }
   // A cacheable answer computed since the last catalog change, not older
   // than kAnswerTtl.
