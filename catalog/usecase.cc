@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/table/decode.h"
+
 namespace alambic {
 namespace {
 
@@ -108,6 +110,10 @@ UseCaseCard ParseUseCase(const std::string& text, const std::string& file,
   UseCaseCard card;
   card.file = file;
   card.loc = {file, 1, 1};
+  if (auto not_utf8 = NotUtf8Diagnostic(text, file)) {
+    diags->push_back(std::move(*not_utf8));
+    return card;
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);

@@ -93,6 +93,15 @@ tags: {a: b}
   ASSERT_EQ(diags.size(), 1u);
   EXPECT_THAT(diags[0].ToString(), ::testing::StartsWith("usecases/y.yaml:"));
   EXPECT_THAT(diags[0].ToString(), ::testing::HasSubstr(": YAML: "));
+  // A card saved in Latin-1: the place of its first byte that is not UTF-8.
+  diags.clear();
+  ParseUseCase(
+      "usecase: a\ntitle: \"Pr\xe9"
+      "fecture\"\nowner: o\n",
+      "usecases/l1.yaml", &diags);
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags[0].ToString(),
+            "usecases/l1.yaml:2:11: not UTF-8 text (byte 0xE9): save the file as UTF-8");
 }
 
 TEST(UseCaseCardTest, DuplicateIdsAcrossFiles) {

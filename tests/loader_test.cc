@@ -31,6 +31,26 @@ class EnvironmentsConfigTest : public ::testing::Test {
   LoadedWorkspace loaded_;
 };
 
+// YAML is UTF-8: a flow saved in Latin-1 by an old editor is one diagnostic naming
+// the line and column of its first byte that is not UTF-8, not a failure later on.
+TEST(FlowYamlTest, ATextThatIsNotUtf8IsADiagnosticWithItsPlace) {
+  std::vector<Diagnostic> diags;
+  ParseFlow("flow: f\ndescription: caf\xe9\nrecipes: []\n", "flows/f.yaml", &diags);
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags[0].ToString(),
+            "flows/f.yaml:2:17: not UTF-8 text (byte 0xE9): save the file as UTF-8");
+  diags.clear();
+  ParseFlow("\xff", "flows/g.yaml", &diags);
+  ASSERT_EQ(diags.size(), 1u);
+  EXPECT_EQ(diags[0].loc.line, 1);
+  EXPECT_EQ(diags[0].loc.column, 1);
+  // The same text in UTF-8 parses.
+  diags.clear();
+  Flow f = ParseFlow("flow: f\ndescription: caf\xc3\xa9\nrecipes: []\n", "flows/f.yaml", &diags);
+  EXPECT_TRUE(diags.empty()) << diags[0].ToString();
+  EXPECT_EQ(f.name, "f");
+}
+
 TEST_F(EnvironmentsConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(
       Load("name: t\n"

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "core/table/decode.h"
+
 namespace alambic {
 
 namespace {
@@ -676,6 +678,10 @@ void DumpNode(const YTree& t, int i, int depth, std::string* out) {
 
 int ReadYaml(const std::string& text, const std::string& file, YamlReader reader, YTree* tree,
              std::vector<Diagnostic>* diags) {
+  if (auto not_utf8 = NotUtf8Diagnostic(text, file)) {
+    diags->push_back(std::move(*not_utf8));
+    return -1;
+  }
   if (reader == YamlReader::kAuto) {
     int root = FastYamlReader(text, tree).Parse();
     if (root >= 0) return root;

@@ -659,6 +659,17 @@ size_t InvalidUtf8Offset(std::string_view s) {
   return std::string_view::npos;
 }
 
+std::optional<Diagnostic> NotUtf8Diagnostic(std::string_view text, const std::string& file) {
+  const size_t bad = InvalidUtf8Offset(text);
+  if (bad == std::string_view::npos) return std::nullopt;
+  const size_t line_start = text.rfind('\n', bad == 0 ? 0 : bad - 1);
+  const size_t begin = line_start == std::string_view::npos || bad == 0 ? 0 : line_start + 1;
+  const int line = 1 + static_cast<int>(std::count(text.begin(), text.begin() + begin, '\n'));
+  return Diagnostic{{file, line, static_cast<int>(bad - begin) + 1},
+                    fmt::format("not UTF-8 text (byte 0x{:02X}): save the file as UTF-8",
+                                static_cast<unsigned char>(text[bad]))};
+}
+
 void AppendSingleByteAsUtf8(std::string& out, const char* p, size_t n, bool windows1252) {
   size_t ascii = 0;
   while (ascii < n && static_cast<unsigned char>(p[ascii]) < 0x80) ++ascii;

@@ -27,10 +27,12 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/base/diagnostic.h"
 #include "core/base/status.h"
 
 namespace alambic {
@@ -53,6 +55,10 @@ std::string CanonicalEncoding(std::string_view name);
 
 // Offset of the first byte of `s` that is not part of valid UTF-8, or npos.
 size_t InvalidUtf8Offset(std::string_view s);
+
+// For a text file that must be UTF-8 (YAML: flows, alambic.yaml, use-case cards): the
+// diagnostic naming the line and column of its first byte that is not, or nullopt.
+std::optional<Diagnostic> NotUtf8Diagnostic(std::string_view text, const std::string& file);
 
 // Appends Latin-1 (`windows1252` false) or Windows-1252 text converted to UTF-8; the five
 // bytes Windows-1252 leaves undefined become the C1 controls of the same value.
