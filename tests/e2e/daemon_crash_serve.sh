@@ -21,14 +21,7 @@ for tool in curl python3; do
 done
 mkdir -p "$WORK/ws/data" "$WORK/ws/flows"
 cd "$WORK/ws"
-cat > alambic.yaml <<'YAML'
-name: servecrash
-default_environment: datalab
-connections:
-  sales_src: {type: file, path: data/sales.csv}
-environments:
-  datalab: {}
-YAML
+sales_datalab_config servecrash
 sales_flow
 "$ALAMBIC" run > "$WORK/run.out" 2>&1 || { cat "$WORK/run.out"; fail "first run"; }
 "$ALAMBIC" show totals --format csv --head 0 > "$WORK/totals-before.csv"

@@ -35,14 +35,7 @@ for tool in curl python3; do
 done
 mkdir -p "$WORK/ws/data" "$WORK/ws/flows"
 cd "$WORK/ws"
-cat > alambic.yaml <<'YAML'
-name: threadsws
-default_environment: datalab
-connections:
-  sales_src: {type: file, path: data/sales.csv}
-environments:
-  datalab: {}
-YAML
+sales_datalab_config threadsws
 sales_flow 'schedule:
   cron: "* * * * *"
   timezone: UTC

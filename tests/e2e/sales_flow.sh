@@ -25,3 +25,18 @@ YAML
     [ -z "${2:-}" ] || printf '%s\n' "$2"
   } > flows/sales.yaml
 }
+
+#   sales_datalab_config NAME
+#
+# writes alambic.yaml for a workspace NAME with only the datalab environment, its
+# connection `sales_src` reading data/sales.csv.
+sales_datalab_config() {
+  cat > alambic.yaml <<YAML
+name: $1
+default_environment: datalab
+connections:
+  sales_src: {type: file, path: data/sales.csv}
+environments:
+  datalab: {}
+YAML
+}
