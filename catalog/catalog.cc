@@ -340,6 +340,43 @@ FROM run_up_to_date t, json_each(t.recipes, '$.r') e
 WHERE NOT EXISTS (SELECT 1 FROM recipe_runs x WHERE x.run_id = t.run_id
   AND x.flow = json_extract(e.value, '$[0]') AND x.recipe = json_extract(e.value, '$[1]'));
 )sql",
+    // 11: a run's up-to-date row is stored once per content (up_to_date_sets,
+    // keyed by the SHA-256 of the row) and run_up_to_date refers to it by
+    // set_hash, its own `recipes` then empty: runs that find the same versions
+    // up to date (a flow scheduled every minute where nothing changed) share one
+    // row instead of each writing its own. Rows written before keep `recipes`
+    // inline (set_hash NULL). The view run_up_to_date_recipes gives each run's
+    // row either way; recipe_run_rows reads it.
+    R"sql(
+CREATE TABLE up_to_date_sets (
+  hash TEXT PRIMARY KEY,
+  recipes TEXT NOT NULL
+);
+ALTER TABLE run_up_to_date ADD COLUMN set_hash TEXT REFERENCES up_to_date_sets(hash);
+CREATE VIEW run_up_to_date_recipes AS
+SELECT t.run_id, CASE WHEN t.set_hash IS NULL THEN t.recipes ELSE s.recipes END AS recipes
+FROM run_up_to_date t LEFT JOIN up_to_date_sets s ON s.hash = t.set_hash;
+DROP VIEW recipe_run_rows;
+CREATE VIEW recipe_run_rows AS
+SELECT run_id, flow, recipe, kind, status, reason, attempts, started_at, finished_at, duration_ms,
+  rows_in, rows_out, bytes_out, error, log, metrics FROM recipe_runs
+UNION ALL
+SELECT t.run_id, json_extract(e.value, '$[0]'), json_extract(e.value, '$[1]'),
+  json_extract(e.value, '$[2]'), 'up_to_date',
+  CASE json_type(e.value, '$[3]') WHEN 'text' THEN json_extract(e.value, '$[3]')
+    WHEN 'integer' THEN CASE json_extract(e.value, '$[3]')
+      WHEN 1 THEN 'up to date (this version was built before)' ELSE 'up to date' END
+    ELSE '' END,
+  0, '', '', 0, 0, 0, 0, '', '',
+  coalesce((SELECT r.metrics FROM runs u JOIN dataset_versions v ON v.environment = u.environment
+      AND v.dataset = json_extract(e.value, '$[4][0]') AND v.id = json_extract(e.value, '$[4][1]')
+    JOIN recipe_runs r ON r.run_id = v.run_id AND r.flow = json_extract(e.value, '$[0]')
+      AND r.recipe = json_extract(e.value, '$[1]')
+    WHERE u.id = t.run_id), '{}')
+FROM run_up_to_date_recipes t, json_each(t.recipes, '$.r') e
+WHERE NOT EXISTS (SELECT 1 FROM recipe_runs x WHERE x.run_id = t.run_id
+  AND x.flow = json_extract(e.value, '$[0]') AND x.recipe = json_extract(e.value, '$[1]'));
+)sql",
 };
 static_assert(std::size(kMigrations) == kCatalogSchemaVersion);
 
@@ -706,9 +743,10 @@ struct UpToDateOfRun {
 
 UpToDateOfRun ReadUpToDate(SQLite::Database& db, const std::string& run_id,
                            const std::string& flow) {
-  SQLite::Statement q(db,
-                      "SELECT t.recipes, u.environment FROM run_up_to_date t JOIN runs u ON u.id "
-                      "= t.run_id WHERE t.run_id = ?");
+  SQLite::Statement q(
+      db,
+      "SELECT t.recipes, u.environment FROM run_up_to_date_recipes t JOIN runs u ON u.id "
+      "= t.run_id WHERE t.run_id = ?");
   q.bind(1, run_id);
   UpToDateOfRun out;
   if (!q.executeStep()) return out;
@@ -937,12 +975,22 @@ Status Catalog::Commit(const CatalogBatch& b) {
     ALAMBIC_RETURN_IF_ERROR(CheckFenceLocked());
     if (b.begin_run) InsertRun(*db_, *b.begin_run);
     if (!b.up_to_date_row.empty() || !b.up_to_date.empty()) {
-      SQLite::Statement ud(*db_, "INSERT OR REPLACE INTO run_up_to_date VALUES (?, ?)");
+      // Once per content (migration 11): a run finding the same versions up to
+      // date as an earlier one refers to that run's row.
+      std::string encoded;
+      if (b.up_to_date_row.empty())
+        encoded = EncodeUpToDate(std::span<const UpToDateRecipe>(b.up_to_date));
+      const std::string& row = b.up_to_date_row.empty() ? encoded : b.up_to_date_row;
+      const std::string hash = Sha256Hex(row);
+      SQLite::Statement set(*db_, "INSERT OR IGNORE INTO up_to_date_sets VALUES (?, ?)");
+      set.bind(1, hash);
+      set.bindNoCopy(2, row);
+      set.exec();
+      SQLite::Statement ud(*db_,
+                           "INSERT OR REPLACE INTO run_up_to_date (run_id, recipes, set_hash) "
+                           "VALUES (?, '', ?)");
       ud.bind(1, b.up_to_date_run);
-      if (!b.up_to_date_row.empty())
-        ud.bindNoCopy(2, b.up_to_date_row);
-      else
-        ud.bind(2, EncodeUpToDate(std::span<const UpToDateRecipe>(b.up_to_date)));
+      ud.bind(2, hash);
       ud.exec();
     }
     SQLite::Statement rr(

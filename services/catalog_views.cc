@@ -163,7 +163,7 @@ std::vector<std::string> RunsOfFlow(SQLite::Database& db, const std::string& flo
 class UpToDateRecipesOfRuns {
  public:
   explicit UpToDateRecipesOfRuns(SQLite::Database& db)
-      : q_(db, "SELECT recipes FROM run_up_to_date WHERE run_id = ?") {}
+      : q_(db, "SELECT recipes FROM run_up_to_date_recipes WHERE run_id = ?") {}
   bool Has(const std::string& run_id, const std::string& flow, const std::string& recipe) {
     auto [it, fresh] = runs_.try_emplace(run_id);
     if (fresh) {

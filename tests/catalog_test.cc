@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "core/base/hash.h"
 #include "tests/fault_vfs.h"
 #include "tests/test_util.h"
 
@@ -528,9 +529,9 @@ TEST(CatalogTest, UpToDateRowsFromViewsAreThoseOfCopies) {
   ASSERT_TRUE(cat.Commit(b).ok());
   SQLite::Database db((dir.path() / "c.db").string(), SQLite::OPEN_READONLY);
   const std::string row_a =
-      db.execAndGet("SELECT recipes FROM run_up_to_date WHERE run_id = 'ra'").getString();
+      db.execAndGet("SELECT recipes FROM run_up_to_date_recipes WHERE run_id = 'ra'").getString();
   const std::string row_b =
-      db.execAndGet("SELECT recipes FROM run_up_to_date WHERE run_id = 'rb'").getString();
+      db.execAndGet("SELECT recipes FROM run_up_to_date_recipes WHERE run_id = 'rb'").getString();
   EXPECT_EQ(row_a, row_b);
   auto runs = cat.RecipeRuns("rb");
   ASSERT_TRUE(runs.ok()) << runs.status().message();
@@ -666,6 +667,82 @@ TEST(CatalogTest, UpToDateRecipesAreOneRowReadBackAsRecipeRuns) {
     expected.push_back(fmt::format("{}|{}|{}|{}|{}|{}", r.recipe, r.status, r.reason,
                                    r.metrics.dump(), r.attempts, r.log));
   EXPECT_EQ(viewed, expected);
+}
+
+// Runs that find the same versions up to date share one stored row (schema 11,
+// up_to_date_sets keyed by the row's SHA-256); a run finding others gets its
+// own. A schema-10 catalog's inline row (set_hash NULL) migrates and reads as
+// before, in RecipeRuns and in the view recipe_run_rows.
+TEST(CatalogTest, RunsFindingTheSameVersionsUpToDateShareOneRow) {
+  TempDir dir;
+  const auto path = dir.path() / "c.db";
+  const std::vector<std::string> raw_out = {"raw"}, raw_v = {"v1"};
+  const std::vector<UpToDateRecipeRef> refs = {
+      {"f", "r_raw", "sql", "up to date", {}, {}, raw_out, raw_v}};
+  const std::string row = EncodeUpToDateRecipes(refs);
+  {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    for (int v = 1; v <= 10; ++v) db.exec(CatalogMigrationSql(v));
+    db.exec(
+        "INSERT INTO runs (id, flows, environment, trigger, git_commit, status, started_at, host) "
+        "VALUES ('old', 'f', 'datalab', 'manual', 'c1', 'succeeded', "
+        "'2026-01-01T00:00:00.000Z', 'lab-1')");
+    SQLite::Statement q(db, "INSERT INTO run_up_to_date VALUES ('old', ?)");
+    q.bind(1, row);
+    q.exec();
+    db.exec("PRAGMA user_version = 10");
+  }
+  auto opened = Catalog::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  Catalog& cat = **opened;
+  ASSERT_EQ(cat.schema_version(), 11);
+  auto Commit = [&](const std::string& run, const std::string& day, const std::string& text) {
+    CatalogBatch b;
+    b.environment = "datalab";
+    b.begin_run = MakeRun(run, "2026-01-0" + day + "T00:00:00.000Z");
+    b.up_to_date_run = run;
+    b.up_to_date_row = text;
+    ASSERT_TRUE(cat.Commit(b).ok());
+  };
+  Commit("n1", "2", row);
+  Commit("n2", "3", row);
+  const std::vector<std::string> raw_v2 = {"v2"};
+  const std::vector<UpToDateRecipeRef> other = {
+      {"f", "r_raw", "sql", "up to date", {}, {}, raw_out, raw_v2}};
+  Commit("n3", "4", EncodeUpToDateRecipes(other));
+  Commit("n4", "5", row);
+  SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+  // Two contents, two rows: n1, n2 and n4 name the first, n3 the second.
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM up_to_date_sets").getInt(), 2);
+  EXPECT_EQ(db.execAndGet("SELECT count(DISTINCT set_hash) FROM run_up_to_date WHERE run_id IN "
+                          "('n1', 'n2', 'n4')")
+                .getInt(),
+            1);
+  EXPECT_EQ(db.execAndGet("SELECT set_hash FROM run_up_to_date WHERE run_id = 'n1'").getString(),
+            Sha256Hex(row));
+  EXPECT_EQ(db.execAndGet("SELECT recipes FROM up_to_date_sets WHERE hash = (SELECT set_hash "
+                          "FROM run_up_to_date WHERE run_id = 'n1')")
+                .getString(),
+            row);
+  // The run from before keeps its inline row.
+  EXPECT_TRUE(
+      db.execAndGet("SELECT set_hash IS NULL FROM run_up_to_date WHERE run_id = 'old'").getInt());
+  for (const std::string run : {"old", "n1", "n2", "n3", "n4"}) {
+    auto runs = cat.RecipeRuns(run);
+    ASSERT_TRUE(runs.ok()) << runs.status().message();
+    ASSERT_EQ(runs->size(), 1u) << run;
+    EXPECT_EQ((*runs)[0].status, "up_to_date");
+    EXPECT_EQ((*runs)[0].run_id, run);
+    EXPECT_EQ((*runs)[0].outputs,
+              (std::map<std::string, std::string>{{"raw", run == "n3" ? "v2" : "v1"}}));
+    SQLite::Statement v(db, "SELECT recipe, status FROM recipe_run_rows WHERE run_id = ?");
+    v.bind(1, run);
+    ASSERT_TRUE(v.executeStep()) << run;
+    EXPECT_EQ(v.getColumn(0).getString(), "r_raw");
+    EXPECT_EQ(v.getColumn(1).getString(), "up_to_date");
+    EXPECT_FALSE(v.executeStep()) << run;
+  }
+  EXPECT_EQ(*cat.IntegrityCheck(), "ok");
 }
 
 }  // namespace

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # A run where nothing is stale, on a 400-recipe random DAG (bench/orchestration/gen.py):
-#  - it records its up-to-date recipes in one catalog row (run_up_to_date, no
-#    recipe_runs rows), decoded here with Python's json and sqlite3 (an independent
+#  - it records its up-to-date recipes in one catalog row (up_to_date_sets, keyed
+#    by the SHA-256 of its text, which run_up_to_date names; no recipe_runs
+#    rows), decoded here with Python's json and sqlite3 (an independent
 #    reader): one entry per recipe, with the versions it found current; the
 #    recipe runs `alambic log RUN --format json` and the view recipe_run_rows
 #    derive from it are checked against that and against the build: status
 #    up_to_date, those versions, the metrics of the recipe run that built the
 #    first output;
 #  - no version id changes;
+#  - a second run where nothing is stale stores no second row: both runs name
+#    the same one, and `alambic log` gives the same recipe runs for both;
 #  - the catalog work does not grow per recipe: the run's SQLite lock calls (fcntl)
 #    stay under a bound independent of the recipe count (strace; one prepared
 #    statement and one transaction for all the up-to-date recipes, where each
@@ -37,7 +40,7 @@ NOOP=$(python3 -c "import sqlite3; print(sqlite3.connect('.alambic/catalog.db').
   'SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1').fetchone()[0])")
 "$ALAMBIC" log "$NOOP" --format json > noop.json
 python3 - "$N" strace.txt noop.json <<'PY'
-import json, sqlite3, sys
+import hashlib, json, sqlite3, sys
 n, strace, logged = int(sys.argv[1]), sys.argv[2], json.load(open(sys.argv[3]))
 calls = {}
 for line in open(strace):
@@ -52,11 +55,13 @@ assert len(runs) == 2 and all(s == "succeeded" for _, s in runs), runs
 cold, noop = runs[0][0], runs[1][0]
 current = dict(db.execute("SELECT dataset, version_id FROM current_versions"))
 assert db.execute("SELECT count(*) FROM recipe_runs WHERE run_id = ?", (noop,)).fetchone()[0] == 0
-blobs = db.execute("SELECT recipes FROM run_up_to_date WHERE run_id = ?", (noop,)).fetchall()
+blobs = db.execute("SELECT s.recipes, s.hash FROM run_up_to_date t JOIN up_to_date_sets s ON "
+                   "s.hash = t.set_hash WHERE t.run_id = ?", (noop,)).fetchall()
 assert len(blobs) == 1, blobs
+assert hashlib.sha256(blobs[0][0].encode()).hexdigest() == blobs[0][1], "set not keyed by its hash"
 entries = json.loads(blobs[0][0])["r"]
 assert len(entries) == n, len(entries)
-# Decoded as migration 10 describes it (catalog.cc): outputs [name, version, ...];
+# Decoded as migrations 10 and 11 describe it (catalog.cc): outputs [name, version, ...];
 # an input [name, version], or a name whose version an entry lists as output.
 produced = {}
 for e in entries:
@@ -92,5 +97,26 @@ for flow, recipe, status, reason, metrics in viewed:
     assert status == "up_to_date" and reason == want["reason"], (recipe, status, reason)
     assert json.loads(metrics) == want["metrics"], (recipe, metrics)
 print(f"no-op run: {n} up-to-date recipes in one record, derived as built")
+PY
+# Another run where nothing is stale: the same row, not a second copy.
+"$ALAMBIC" run -j 2 > again.out 2>&1 || { cat again.out; echo "FAIL: second no-op run" >&2; exit 1; }
+AGAIN=$(python3 -c "import sqlite3; print(sqlite3.connect('.alambic/catalog.db').execute(
+  'SELECT id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1').fetchone()[0])")
+"$ALAMBIC" log "$AGAIN" --format json > again.json
+python3 - "$NOOP" "$AGAIN" noop.json again.json <<'PY'
+import json, sqlite3, sys
+noop, again = sys.argv[1], sys.argv[2]
+assert noop != again
+db = sqlite3.connect(".alambic/catalog.db")
+sets = db.execute("SELECT count(*) FROM up_to_date_sets").fetchone()[0]
+assert sets == 1, f"{sets} up-to-date rows for two runs that found the same versions"
+named = dict(db.execute("SELECT run_id, set_hash FROM run_up_to_date"))
+assert set(named) == {noop, again} and named[noop] == named[again], named
+def recipes(path):
+    return sorted((r["flow"], r["recipe"], r["status"], r["reason"], json.dumps(r["inputs"]),
+                   json.dumps(r["outputs"]), json.dumps(r["metrics"]))
+                  for r in json.load(open(path))["recipes"])
+assert recipes(sys.argv[3]) == recipes(sys.argv[4]), "the two no-op runs read differently"
+print("second no-op run: no second row, read back the same")
 PY
 echo "nostale run: ok"
