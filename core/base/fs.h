@@ -29,7 +29,8 @@ namespace alambic {
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
-  // Appends `data` (unbuffered: one or more write(2) calls).
+  // Appends `data`: with write(2) calls, except that the real filesystem keeps
+  // up to 4 MiB of a large file in memory until Sync or Close (fs.cc).
   virtual Status Append(std::string_view data) = 0;
   // Makes what was appended durable (fsync).
   virtual Status Sync() = 0;
