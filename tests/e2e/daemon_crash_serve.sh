@@ -26,15 +26,7 @@ sales_flow
 "$ALAMBIC" run > "$WORK/run.out" 2>&1 || { cat "$WORK/run.out"; fail "first run"; }
 "$ALAMBIC" show totals --format csv --head 0 > "$WORK/totals-before.csv"
 "$ALAMBIC" secret init > /dev/null
-printf 'crash-password-1234\n' | "$ALAMBIC" user add ops --role engineer > /dev/null
-token=$("$ALAMBIC" token add --name crash --role engineer --user ops 2> /dev/null |
-  grep -oE 'alb_[0-9a-f]+' | head -1)
-[ -n "$token" ] || fail "no API token"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-api() {  # METHOD PATH: prints the body
-  curl -sS -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{}' "http://127.0.0.1:$port$2"
-}
+sales_api_access crash
 serve() {  # LOG [CRASH_POINT]
   ALAMBIC_CRASH_AT="${2:-}" "$ALAMBIC" serve --host 127.0.0.1 --port "$port" > "$1" 2>&1 &
   SERVER=$!

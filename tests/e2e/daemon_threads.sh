@@ -132,16 +132,7 @@ grep -q "stopped" "$WORK/daemon2.log" || fail "the second daemon did not stop cl
 
 # 2. The web server and the scheduler in one process.
 cli secret.log secret init
-printf 'threads-password-1234\n' | "$ALAMBIC" user add ops --role engineer > "$WORK/user.log" 2>&1 ||
-  fail "user add"
-token=$("$ALAMBIC" token add --name threads --role engineer --user ops 2> /dev/null |
-  grep -oE 'alb_[0-9a-f]+' | head -1)
-[ -n "$token" ] || fail "no API token"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-api() {  # METHOD PATH: prints the body
-  curl -sS -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{}' "http://127.0.0.1:$port$2"
-}
+sales_api_access threads
 "$ALAMBIC" --env datalab serve --scheduler --host 127.0.0.1 --port "$port" --threads 8 > "$WORK/serve.log" 2>&1 &
 SERVER=$!
 WATCH=$SERVER

@@ -40,3 +40,23 @@ environments:
   datalab: {}
 YAML
 }
+
+#   sales_api_access NAME
+#
+# in the workspace of the current directory (after `secret init`): makes the user `ops`
+# (engineer, password NAME-password-1234; its output in $WORK/user.log) and an API token
+# NAME for it, in $token; picks a free loopback port, in $port; defines `api METHOD PATH`,
+# which prints the body of that request to the server on $port with the token. Needs
+# $ALAMBIC, $WORK and a function `fail MESSAGE`.
+sales_api_access() {
+  printf '%s-password-1234\n' "$1" | "$ALAMBIC" user add ops --role engineer > "$WORK/user.log" 2>&1 ||
+    fail "user add"
+  token=$("$ALAMBIC" token add --name "$1" --role engineer --user ops 2> /dev/null |
+    grep -oE 'alb_[0-9a-f]+' | head -1)
+  [ -n "$token" ] || fail "no API token"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+}
+api() {  # METHOD PATH: prints the body
+  curl -sS -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{}' "http://127.0.0.1:$port$2"
+}
