@@ -30,6 +30,7 @@ RunOptions OptionsOf(const RunRequest& request) {
   opts.trigger = request.trigger;
   opts.user = request.requested_by;
   opts.run_id = request.run_id;
+  opts.wait_for_lock = request.wait_for_lock;
   return opts;
 }
 
@@ -44,8 +45,9 @@ bool Cancelled(const RunRequest& request) {
 }
 
 // Runs, then posts the run's OpenLineage events.
-Result<RunSummary> RunAndReport(Session& session, const RunOptions& opts, RunListener* listener) {
+Result<RunSummary> RunAndReport(Session& session, RunOptions opts, RunListener* listener) {
   RunObserver* observer = listener ? listener->ObserverForRun() : nullptr;
+  if (listener) opts.lock_waiting = [listener](const std::string& m) { listener->Warning(m); };
   ALAMBIC_ASSIGN_OR_RETURN(RunSummary summary, RunFlows(session, opts, observer));
   PostRunEvents(session, summary.run, [&](const std::string& m) {
     if (listener) listener->Warning(m);
@@ -123,6 +125,10 @@ Result<RunOutcome> RunReleases(const fs::path& root, const std::string& env,
     opts.plan.flows = {flow};
     opts.release = fmt::format("{}/{}", flow, rel.number);
     auto summary = RunAndReport(**session, opts, listener);
+    if (!summary.ok() && Cancelled(request)) {
+      outcome.verdict = RunVerdict::kCancelled;
+      break;
+    }
     if (!summary.ok()) return refuse(flow, rel.tag, summary.status().WithContext(rel.tag));
     const RunVerdict v = VerdictOf(summary->run);
     outcome.runs.push_back(std::move(*summary));
@@ -175,8 +181,13 @@ Result<RunOutcome> RunWorkspace(const fs::path& root, const RunRequest& request,
   }
   ALAMBIC_ASSIGN_OR_RETURN(auto session, OpenWorkspaceSession(root, request.env));
   Fence(*session, env, request);
-  ALAMBIC_ASSIGN_OR_RETURN(RunSummary summary,
-                           RunAndReport(*session, OptionsOf(request), listener));
+  auto run = RunAndReport(*session, OptionsOf(request), listener);
+  if (!run.ok() && Cancelled(request)) {
+    // Stopped before the run was created (waiting for the workspace's lock).
+    outcome.verdict = RunVerdict::kCancelled;
+    return outcome;
+  }
+  ALAMBIC_ASSIGN_OR_RETURN(RunSummary summary, std::move(run));
   if (request.process_exits_after) Session::CloseAndLeaveToExit(std::move(session));
   outcome.verdict = VerdictOf(summary.run);
   outcome.runs.push_back(std::move(summary));

@@ -37,6 +37,9 @@ struct RunRequest {
   // the verdict is kCancelled. The executor polls it too: a flow already
   // running stops (its run is recorded as cancelled).
   const CancelToken* cancel = nullptr;
+  // While another run or gc holds the workspace's lock: wait for it (until `cancel`),
+  // telling the listener (Warning) once, instead of failing at once (RunOptions).
+  bool wait_for_lock = false;
   // The id of the first run created ("": a new UUID), chosen by a caller that
   // records it first (the scheduler, on its slot).
   std::string run_id;

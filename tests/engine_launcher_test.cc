@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -154,6 +156,58 @@ TEST_F(EngineLauncherTest, ACancelledRunStopsAndIsRecordedCancelled) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->status, "cancelled");
   EXPECT_TRUE(Cat()->CurrentVersions("warehouse")->empty());
+}
+
+// A slot's run that finds a manual run (or gc) holding the workspace waits for it, says
+// so in the log, and runs once it is released; cancelled while it waits (the daemon's
+// stop), it is recorded cancelled and publishes nothing. A manual trigger is refused.
+TEST_F(EngineLauncherTest, ASlotsRunWaitsForTheWorkspacesLockAManualTriggerDoesNot) {
+  RunAndPromote();
+  auto held = WorkspaceLock::Acquire(ws_ / ".alambic");
+  ASSERT_TRUE(held.ok()) << held.status().message();
+  std::mutex mu;
+  std::vector<std::string> log;
+  EngineLauncher launcher(ws_, [&](const std::string& m) {
+    std::lock_guard lock(mu);
+    log.push_back(m);
+  });
+  CancelToken cancel;
+  ScheduledRunRequest manual = Request("0b5e7a52-0000-4000-8000-000000000004", 0);
+  auto refused = launcher.Launch(manual, cancel, nullptr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("another alambic run or gc is in progress"),
+            std::string::npos)
+      << refused.status().message();
+
+  ScheduledRunRequest slot = Request("0b5e7a52-0000-4000-8000-000000000005", 0);
+  slot.wait_for_lock = true;
+  CancelToken stop;
+  auto stopped =
+      std::async(std::launch::async, [&] { return launcher.Launch(slot, stop, nullptr); });
+  EXPECT_EQ(stopped.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  stop.Cancel();
+  auto s = stopped.get();
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->status, "cancelled");
+  EXPECT_FALSE(Cat()->FindRun(slot.run_id).ok());
+  EXPECT_TRUE(Cat()->CurrentVersions("warehouse")->empty());
+
+  slot.run_id = "0b5e7a52-0000-4000-8000-000000000006";
+  auto waiting =
+      std::async(std::launch::async, [&] { return launcher.Launch(slot, cancel, nullptr); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  held->reset();
+  auto r = waiting.get();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, "succeeded") << r->error;
+  EXPECT_EQ(r->run_id, slot.run_id);
+  EXPECT_FALSE(Cat()->CurrentVersions("warehouse")->empty());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(std::count(log.begin(), log.end(),
+                       "people 2026-01-12T03:00: another alambic run or gc is in progress in "
+                       "this workspace (it holds the lock on .alambic): waiting for it"),
+            2)
+      << ::testing::PrintToString(log);
 }
 
 TEST_F(EngineLauncherTest, WarehouseSchedulesAreTheActiveReleasesNotTheWorkingTrees) {

@@ -4,7 +4,9 @@
 
 #include <csignal>
 #include <fstream>
+#include <future>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -528,6 +530,58 @@ recipes:
   EXPECT_EQ(r.status().message(),
             "another alambic run or gc is in progress in this workspace (it holds the lock on "
             ".alambic)");
+}
+
+// A run told to wait for the lock (the scheduler's) waits while another holds it, says so
+// once, and runs when it is released.
+TEST_F(RunTest, ARunThatMayWaitForTheLockRunsOnceItIsReleased) {
+  Flow(kChain);
+  auto held = WorkspaceLock::Acquire(dir_.path() / ".alambic");
+  ASSERT_TRUE(held.ok()) << held.status().message();
+  std::mutex mu;
+  std::vector<std::string> told;
+  RunOptions opt;
+  opt.wait_for_lock = true;
+  opt.lock_waiting = [&](const std::string& m) {
+    std::lock_guard lock(mu);
+    told.push_back(m);
+  };
+  auto s = Open();
+  auto waiting = std::async(std::launch::async, [&] { return RunFlows(*s, opt); });
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(400)), std::future_status::timeout);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(told, std::vector<std::string>{
+                        "another alambic run or gc is in progress in this workspace (it holds the "
+                        "lock on .alambic): waiting for it"});
+  }
+  held->reset();
+  auto r = waiting.get();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->run.status, "succeeded");
+  EXPECT_EQ(told.size(), 1u);
+}
+
+// Cancelled while it waits: no run is recorded, and the status says what it waited for.
+TEST_F(RunTest, ARunCancelledWhileWaitingForTheLockRecordsNothing) {
+  Flow(kChain);
+  auto held = WorkspaceLock::Acquire(dir_.path() / ".alambic");
+  ASSERT_TRUE(held.ok()) << held.status().message();
+  CancelToken stop;
+  RunOptions opt;
+  opt.wait_for_lock = true;
+  opt.exec.stop = &stop;
+  auto s = Open();
+  auto waiting = std::async(std::launch::async, [&] { return RunFlows(*s, opt); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop.Cancel(StatusCode::kTimedOut);
+  auto r = waiting.get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTimedOut);
+  EXPECT_EQ(r.status().message(),
+            "timed out while waiting for the workspace's lock (another alambic run or gc held "
+            "it)");
+  EXPECT_TRUE(s->catalog().ListRuns(10)->empty());
 }
 
 // The lock cannot be lifted by deleting or replacing a file under .alambic.

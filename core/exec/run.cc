@@ -1006,7 +1006,13 @@ Result<std::unique_ptr<Executor>> MakeExecutor(Session& session, const RunOption
 
 }  // namespace
 
-Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::Acquire(const std::filesystem::path& dir) {
+namespace {
+
+constexpr const char* kLockHeld =
+    "another alambic run or gc is in progress in this workspace (it holds the lock on .alambic)";
+
+// The directory opened and locked, or -1 when another holds its lock.
+Result<int> TryLockDirectory(const std::filesystem::path& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   // The lock is on the directory itself: a file inside it could be deleted (or
@@ -1014,12 +1020,38 @@ Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::Acquire(const std::filesys
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::IoError(fmt::format("{}: {}", dir.string(), std::strerror(errno)));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
     ::close(fd);
-    return Status::Failed(
-        "another alambic run or gc is in progress in this workspace (it holds the lock on "
-        ".alambic)");
+    if (err == EWOULDBLOCK || err == EINTR) return -1;
+    return Status::IoError(
+        fmt::format("{}: cannot lock the directory: {}", dir.string(), std::strerror(err)));
   }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::Acquire(const std::filesystem::path& dir) {
+  ALAMBIC_ASSIGN_OR_RETURN(int fd, TryLockDirectory(dir));
+  if (fd < 0) return Status::Failed(kLockHeld);
   return std::unique_ptr<WorkspaceLock>(new WorkspaceLock(fd));
+}
+
+Result<std::unique_ptr<WorkspaceLock>> WorkspaceLock::AcquireWaiting(
+    const std::filesystem::path& dir, const CancelToken* cancel,
+    const std::function<void(const std::string&)>& waiting) {
+  for (bool told = false;; std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    ALAMBIC_ASSIGN_OR_RETURN(int fd, TryLockDirectory(dir));
+    if (fd >= 0) return std::unique_ptr<WorkspaceLock>(new WorkspaceLock(fd));
+    if (!told && waiting) waiting(std::string(kLockHeld) + ": waiting for it");
+    told = true;
+    if (cancel && cancel->cancelled()) {
+      const std::string what =
+          " while waiting for the workspace's lock (another alambic run or gc held it)";
+      return cancel->reason() == StatusCode::kTimedOut ? Status::TimedOut("timed out" + what)
+                                                       : Status::Cancelled("cancelled" + what);
+    }
+  }
 }
 
 WorkspaceLock::~WorkspaceLock() { ::close(fd_); }
@@ -1030,7 +1062,11 @@ Result<RunSummary> RunFlows(Session& session, const RunOptions& options, RunObse
   Clock& clock = options.clock ? *options.clock : system_clock;
 
   // Planning.
-  ALAMBIC_ASSIGN_OR_RETURN(auto lock, WorkspaceLock::Acquire(session.state_dir()));
+  ALAMBIC_ASSIGN_OR_RETURN(
+      auto lock, options.wait_for_lock
+                     ? WorkspaceLock::AcquireWaiting(session.state_dir(), options.exec.stop,
+                                                     options.lock_waiting)
+                     : WorkspaceLock::Acquire(session.state_dir()));
   ALAMBIC_RETURN_IF_ERROR(CloseAbandonedRuns(session.catalog(), clock));
   session.store().CleanTemporaries();
   ALAMBIC_ASSIGN_OR_RETURN(Plan plan, session.MakePlan(options.plan));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,11 @@ struct RunOptions {
   std::string release;  // the release being run, as "permis/3" ("" for the working tree)
   std::string
       run_id;  // the run's id, chosen by the caller (a scheduler records it first); "": a new UUID
+  // While another run or gc holds the workspace's lock: false, fail at once (the CLI, the
+  // web API); true, wait for it (the scheduler's runs: a slot waits for a manual run), until
+  // exec.stop is cancelled. `lock_waiting` is told once when the wait begins.
+  bool wait_for_lock = false;
+  std::function<void(const std::string&)> lock_waiting;
 };
 
 struct RunSummary {
@@ -67,11 +73,17 @@ class RunObserver {
   virtual void RunFinished(const RunSummary& /*summary*/) {}
 };
 
-// An exclusive lock on <state dir>/lock, held for the lifetime of the object:
+// An exclusive lock on the state directory itself, held for the lifetime of the object:
 // one run (or gc) at a time per workspace. Acquire() fails at once when held.
 class WorkspaceLock {
  public:
   static Result<std::unique_ptr<WorkspaceLock>> Acquire(const std::filesystem::path& state_dir);
+  // Waits while another holds it, polling, until `cancel` (if any) is cancelled: then
+  // its status (cancelled or timed out), with what it was waiting for. `waiting` is
+  // called once, when the lock is first found held.
+  static Result<std::unique_ptr<WorkspaceLock>> AcquireWaiting(
+      const std::filesystem::path& state_dir, const CancelToken* cancel,
+      const std::function<void(const std::string&)>& waiting);
   ~WorkspaceLock();
   WorkspaceLock(const WorkspaceLock&) = delete;
   WorkspaceLock& operator=(const WorkspaceLock&) = delete;

@@ -1,6 +1,8 @@
 #include "services/scheduler/engine_launcher.h"
 
 #include <atomic>
+#include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -11,15 +13,16 @@ namespace alambic {
 
 namespace {
 
-// Tells the scheduler the run's id once it is created, and passes the run's
-// steps to the crash hook (core/base/crash_point.h).
+// Tells the scheduler the run's id once it is created, logs the run's warnings
+// (named by the flow and slot), and passes the run's steps to the crash hook
+// (core/base/crash_point.h).
 class LaunchListener final : public RunListener, public RunObserver {
  public:
   LaunchListener(const std::function<void(const std::string&)>& started,
-                 const std::function<void(const std::string&)>& log)
-      : started_(started), log_(log) {}
+                 const std::function<void(const std::string&)>& log, std::string prefix)
+      : started_(started), log_(log), prefix_(std::move(prefix)) {}
   void Warning(const std::string& message) override {
-    if (log_) log_(message);
+    if (log_) log_(prefix_ + message);
   }
   RunObserver* ObserverForRun() override { return this; }
   void RunStarted(const RunRecord& run, const Plan&) override {
@@ -33,6 +36,7 @@ class LaunchListener final : public RunListener, public RunObserver {
  private:
   const std::function<void(const std::string&)>& started_;
   const std::function<void(const std::string&)>& log_;
+  const std::string prefix_;
   std::atomic<bool> recipe_started_{false};
 };
 
@@ -51,7 +55,10 @@ Result<LaunchedRun> EngineLauncher::Launch(const ScheduledRunRequest& req,
   r.run_id = req.run_id;
   r.lease_workspace = req.workspace;
   r.lease_token = req.lease_token;
-  LaunchListener listener(started, log_);
+  r.wait_for_lock = req.wait_for_lock;
+  LaunchListener listener(
+      started, log_,
+      req.nominal.empty() ? req.flow + ": " : fmt::format("{} {}: ", req.flow, req.nominal));
   ALAMBIC_ASSIGN_OR_RETURN(RunOutcome outcome, RunWorkspace(root_, r, &listener));
   if (outcome.verdict == RunVerdict::kRefused) return outcome.refusal;
   if (outcome.runs.empty()) {

@@ -95,6 +95,9 @@ struct ScheduledRunRequest {
   // with it, so a run of a daemon that lost its lease cannot publish.
   std::string workspace;
   int64_t lease_token = 0;
+  // While a manual run (CLI, web API) or gc holds the workspace's lock: true, the run
+  // waits for it (a slot's run); false, it fails at once (a manual trigger, refused).
+  bool wait_for_lock = false;
 };
 
 struct LaunchedRun {

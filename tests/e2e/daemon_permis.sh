@@ -3,7 +3,8 @@
 # schedule every minute, its time read from a file (--clock-file, for tests):
 # two slots give exactly one run each; SIGTERM stops it with exit status 0; a
 # kill -9 while a slot runs, then a restart, gives no second run for that slot
-# (the abandoned run is marked failed) and the next slot runs once.
+# (the abandoned run is marked failed) and the next slot runs once, after waiting for
+# the workspace's lock that another process held when its time came.
 set -euo pipefail
 ALAMBIC=$(realpath "$1")
 SRC=$(cd "$(dirname "$0")/../../examples/permis" && pwd)
@@ -55,7 +56,26 @@ DAEMON=
 clock 2026-06-01T10:02:20Z  # past the dead daemon's lease
 start daemon3.log
 await daemon3.log "lease of datalab taken \(token 3\)"
+# The 10:03 slot comes while another process holds the workspace's lock, as a manual
+# `alambic run` or `alambic gc` does: its run waits for it (the log says so) instead of
+# failing, and runs once the lock is released.
+python3 - .alambic "$WORK/release-lock" > holder.log 2>&1 <<'PY' &
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+deadline = time.time() + 120
+while not os.path.exists(sys.argv[2]) and time.time() < deadline:
+    time.sleep(0.05)
+PY
+HOLDER=$!
+await holder.log "^held"
 clock 2026-06-01T10:03:00Z
+await daemon3.log "permis 2026-06-01T10:03: another alambic run or gc is in progress .*: waiting for it"
+sleep 1
+! grep -qE "2026-06-01T10:03: run [0-9a-f-]+" daemon3.log || fail "the slot ran while the lock was held"
+touch "$WORK/release-lock"
+wait "$HOLDER"
 await daemon3.log "2026-06-01T10:03: run [0-9a-f-]+ succeeded"
 kill -TERM "$DAEMON"
 wait "$DAEMON" || fail "restarted daemon exited with status $?"
