@@ -173,6 +173,9 @@ TEST_F(EngineLauncherTest, ASlotsRunWaitsForTheWorkspacesLockAManualTriggerDoesN
   });
   CancelToken cancel;
   ScheduledRunRequest manual = Request("0b5e7a52-0000-4000-8000-000000000004", 0);
+  manual.trigger = "manual";
+  manual.nominal.clear();
+  manual.timezone.clear();
   auto refused = launcher.Launch(manual, cancel, nullptr);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("another alambic run or gc is in progress"),
@@ -180,7 +183,6 @@ TEST_F(EngineLauncherTest, ASlotsRunWaitsForTheWorkspacesLockAManualTriggerDoesN
       << refused.status().message();
 
   ScheduledRunRequest slot = Request("0b5e7a52-0000-4000-8000-000000000005", 0);
-  slot.wait_for_lock = true;
   CancelToken stop;
   auto stopped =
       std::async(std::launch::async, [&] { return launcher.Launch(slot, stop, nullptr); });

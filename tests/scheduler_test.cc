@@ -195,8 +195,6 @@ TEST(SchedulerTest, EachSlotIsClaimedBeforeItsRunAndFiresOnce) {
   ASSERT_EQ(Nominals(launcher.requests()), std::vector<std::string>{"permis@2026-06-01T10:00"});
   EXPECT_EQ(launcher.requests()[0].trigger, "schedule");
   EXPECT_EQ(launcher.requests()[0].lease_token, 1);
-  // A slot's run waits for a manual run's lock on the workspace rather than failing.
-  EXPECT_TRUE(launcher.requests()[0].wait_for_lock);
   // The catalog had the slot, claimed and marked running, when the run was launched.
   EXPECT_EQ(launcher.slot_status_at_launch(), std::vector<std::string>{"running"});
   auto slots = fx.catalog->ListSlots("permis", "warehouse");
@@ -596,8 +594,8 @@ TEST(SchedulerTest, TriggerIsAuditedWithWhoAskedAndWhy) {
   ASSERT_EQ(launcher.requests().size(), 1u);
   EXPECT_EQ(launcher.requests()[0].trigger, "manual");
   EXPECT_EQ(launcher.requests()[0].requested_by, "carol");
-  // A manual trigger is refused at once while the workspace is busy, as `alambic run` is.
-  EXPECT_FALSE(launcher.requests()[0].wait_for_lock);
+  // No slot: the launcher refuses it at once while the workspace is busy, as `alambic run`.
+  EXPECT_TRUE(launcher.requests()[0].nominal.empty());
   auto audit = *fx.catalog->ReadAudit({.action = kAuditTrigger});
   ASSERT_EQ(audit.size(), 1u);
   EXPECT_EQ(audit[0].user, "carol");

@@ -55,7 +55,9 @@ Result<LaunchedRun> EngineLauncher::Launch(const ScheduledRunRequest& req,
   r.run_id = req.run_id;
   r.lease_workspace = req.workspace;
   r.lease_token = req.lease_token;
-  r.wait_for_lock = req.wait_for_lock;
+  // A slot whose time came while a manual run or gc holds the workspace waits for it, as
+  // the scheduler's own runs wait for each other (mu_); a manual trigger is refused.
+  r.wait_for_lock = !req.nominal.empty();
   LaunchListener listener(
       started, log_,
       req.nominal.empty() ? req.flow + ": " : fmt::format("{} {}: ", req.flow, req.nominal));

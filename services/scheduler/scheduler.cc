@@ -504,9 +504,6 @@ Status Scheduler::Start(Pending p, Instant now) {
   req.workspace = options_.workspace;
   req.lease_token = token_;
   req.run_id = p.slot.run_id;
-  // A slot whose time came while a manual run or gc holds the workspace waits for it,
-  // as the scheduler's own runs wait for each other (EngineLauncher).
-  req.wait_for_lock = true;
   Log(fmt::format("{} {}: starting (attempt {})", req.flow, req.nominal, req.attempt));
   active_.push_back(a);
   a->thread = std::thread([this, a, req] {

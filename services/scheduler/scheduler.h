@@ -84,8 +84,10 @@ inline constexpr const char* kOnChangeZone = "on_change";
 // where the environment runs releases only), for a slot or a manual trigger.
 struct ScheduledRunRequest {
   std::string flow, environment;
-  std::string nominal, timezone;  // the slot ("" for a manual trigger)
-  std::string trigger;            // schedule | catchup | retry | manual
+  // The slot ("" for a manual trigger). A slot's run waits for the workspace's lock while
+  // a manual run or gc holds it; a manual trigger is refused at once, as `alambic run` is.
+  std::string nominal, timezone;
+  std::string trigger;  // schedule | catchup | retry | manual
   std::string requested_by;
   int attempt = 1;
   // The run's id, recorded on the slot before the run is created (so that a
@@ -95,9 +97,6 @@ struct ScheduledRunRequest {
   // with it, so a run of a daemon that lost its lease cannot publish.
   std::string workspace;
   int64_t lease_token = 0;
-  // While a manual run (CLI, web API) or gc holds the workspace's lock: true, the run
-  // waits for it (a slot's run); false, it fails at once (a manual trigger, refused).
-  bool wait_for_lock = false;
 };
 
 struct LaunchedRun {
